@@ -1,0 +1,70 @@
+"""The ASGI application: GraphQL, health endpoints and request context middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+
+from backend.auth.security import Security
+from backend.db import Database
+from backend.graphql.context import get_context
+from backend.graphql.schema import build_schema
+from backend.observability import RequestContextMiddleware, configure_logging
+from backend.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    database = db or Database(settings.database_url, echo=settings.database_echo)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:  # an injected database belongs to its creator
+            await database.dispose()
+
+    app = FastAPI(
+        title="EIC",
+        description="GraphQL backend for eco-industrial clusters",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.security = Security.from_settings(settings)
+
+    graphql = GraphQLRouter(
+        build_schema(settings),
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.is_development else None,
+        # GET serves cacheable queries; Strawberry refuses mutations over GET.
+        allow_queries_via_get=True,
+    )
+    app.include_router(graphql, prefix="/graphql")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            await database.ping()
+        except Exception:  # any failure to reach the database means "not ready"
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and multi-worker ``eic serve``."""
+    return create_app(get_settings())

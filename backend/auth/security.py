@@ -1,0 +1,25 @@
+"""The authentication parts a service needs, built once per app from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.auth.passwords import Passwords
+from backend.auth.throttle import LoginThrottle, make_counter_store
+from backend.auth.tokens import Tokens
+from backend.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    passwords: Passwords
+    tokens: Tokens
+    throttle: LoginThrottle
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Security:
+        return cls(
+            passwords=Passwords(settings),
+            tokens=Tokens(settings),
+            throttle=LoginThrottle(settings, make_counter_store(settings)),
+        )

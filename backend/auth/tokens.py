@@ -1,0 +1,148 @@
+"""JWT access and refresh tokens (PyJWT), with every claim required and the type checked.
+
+PyJWT accepts a token without ``exp`` unless told to require it, and never looks at a ``typ``
+claim; both are enforced here so an access token can never stand in for a refresh token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+from backend.auth.viewer import Role, Viewer
+from backend.errors import ErrorCode
+from backend.settings import Settings
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "typ"]
+CLOCK_SKEW = timedelta(seconds=10)
+
+
+class TokenType(StrEnum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+class TokenError(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    jti: uuid.UUID
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshClaims:
+    jti: uuid.UUID
+    user_id: uuid.UUID
+    family_id: uuid.UUID
+
+
+def fingerprint(token: str) -> str:
+    """What the database keeps of a refresh token: enough to find it, useless to replay."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens:
+    def __init__(self, settings: Settings) -> None:
+        self._secret = settings.jwt_secret
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self.access_ttl = timedelta(seconds=settings.access_token_ttl_seconds)
+        self.refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
+
+    def _encode(
+        self,
+        claims: dict[str, Any],
+        *,
+        typ: TokenType,
+        now: datetime,
+        ttl: timedelta,
+        jti: uuid.UUID,
+    ) -> IssuedToken:
+        expires_at = now + ttl
+        payload = {
+            **claims,
+            "typ": typ.value,
+            "jti": str(jti),
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "nbf": now,
+            "exp": expires_at,
+        }
+        token = jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+        return IssuedToken(token=token, jti=jti, expires_at=expires_at)
+
+    def issue_access(
+        self, *, user_id: uuid.UUID, role: Role, organisation_id: uuid.UUID | None, now: datetime
+    ) -> IssuedToken:
+        claims: dict[str, Any] = {"sub": str(user_id), "role": role.value}
+        if organisation_id is not None:
+            claims["org"] = str(organisation_id)
+        return self._encode(
+            claims, typ=TokenType.ACCESS, now=now, ttl=self.access_ttl, jti=uuid.uuid4()
+        )
+
+    def issue_refresh(
+        self, *, user_id: uuid.UUID, family_id: uuid.UUID, jti: uuid.UUID, now: datetime
+    ) -> IssuedToken:
+        claims = {"sub": str(user_id), "fam": str(family_id)}
+        return self._encode(claims, typ=TokenType.REFRESH, now=now, ttl=self.refresh_ttl, jti=jti)
+
+    def _decode(self, token: str, typ: TokenType) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=CLOCK_SKEW,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenError(ErrorCode.TOKEN_EXPIRED, f"The {typ.value} token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenError(
+                ErrorCode.TOKEN_INVALID, f"The {typ.value} token is not valid"
+            ) from exc
+        if claims.get("typ") != typ.value:
+            raise TokenError(ErrorCode.TOKEN_INVALID, f"This is not a {typ.value} token")
+        return claims
+
+    def read_access(self, token: str) -> Viewer:
+        claims = self._decode(token, TokenType.ACCESS)
+        try:
+            org = claims.get("org")
+            return Viewer(
+                user_id=uuid.UUID(claims["sub"]),
+                role=Role(claims["role"]),
+                organisation_id=uuid.UUID(org) if org else None,
+                token_id=str(claims["jti"]),
+            )
+        except (KeyError, ValueError) as exc:
+            raise TokenError(ErrorCode.TOKEN_INVALID, "The access token is not valid") from exc
+
+    def read_refresh(self, token: str) -> RefreshClaims:
+        claims = self._decode(token, TokenType.REFRESH)
+        try:
+            return RefreshClaims(
+                jti=uuid.UUID(claims["jti"]),
+                user_id=uuid.UUID(claims["sub"]),
+                family_id=uuid.UUID(claims["fam"]),
+            )
+        except (KeyError, ValueError) as exc:
+            raise TokenError(ErrorCode.TOKEN_INVALID, "The refresh token is not valid") from exc

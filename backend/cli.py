@@ -1,0 +1,161 @@
+"""The ``eic`` command: serve, migrate, seed-demo, export-schema, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from backend.settings import Settings, get_settings
+
+
+def migrations_path() -> Path:
+    package = Path(__file__).resolve().parent
+    packaged = package / "_migrations"  # inside an installed wheel
+    return packaged if packaged.is_dir() else package.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_path()))
+    config.set_main_option("path_separator", "os")
+    # ConfigParser interpolation: a literal % in a password must be doubled.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def migrate(settings: Settings) -> None:
+    command.upgrade(alembic_config(settings.database_url), "head")
+
+
+async def _seed_demo(settings: Settings, *, if_empty: bool) -> str:
+    from backend import demo
+    from backend.auth.passwords import Passwords
+    from backend.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        if if_empty and not await demo.is_empty(db):
+            return "The database already has clusters; demo data not loaded."
+        report = await demo.seed_demo(db, Passwords(settings))
+    finally:
+        await db.dispose()
+    return (
+        f"Demo data: {report.clusters} clusters, {report.organisations} organisations, "
+        f"{report.users} accounts ({report.created} rows created). "
+        f"Password of every demo account: {demo.DEMO_PASSWORD}"
+    )
+
+
+async def _create_admin(settings: Settings, email: str, password: str, display_name: str) -> str:
+    from backend.auth.security import Security
+    from backend.db import Database
+    from backend.identity import service
+
+    db = Database(settings.database_url)
+    try:
+        user = await service.create_platform_admin(
+            db=db,
+            security=Security.from_settings(settings),
+            email=email,
+            password=password,
+            display_name=display_name,
+        )
+    finally:
+        await db.dispose()
+    return f"Platform admin {user.email} is ready."
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "backend.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        reload=args.reload,
+        proxy_headers=get_settings().trust_forwarded_for,
+        log_level="info",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eic", description="EIC: GraphQL backend for eco-industrial clusters."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve GraphQL over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+
+    sub.add_parser("migrate", help="upgrade the database to the latest schema")
+
+    seed = sub.add_parser("seed-demo", help="load the four prototype clusters (idempotent)")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no clusters yet"
+    )
+
+    export = sub.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument("--output", type=Path, help="write to this file instead of stdout")
+
+    admin = sub.add_parser("create-admin", help="create or promote a platform admin")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--display-name", default="Platform admin")
+    admin.add_argument(
+        "--password-env",
+        default="EIC_ADMIN_PASSWORD",
+        help="environment variable holding the password (prompted for when unset)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from backend.errors import ServiceError
+
+    try:
+        return _run(_parser().parse_args(argv))
+    except ServiceError as exc:
+        for problem in exc.problems:
+            where = f" ({problem.field})" if problem.field else ""
+            print(f"error{where}: {problem.message}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "export-schema":
+        from backend.graphql.schema import export_sdl
+
+        sdl = export_sdl()
+        if args.output:
+            args.output.write_text(sdl, encoding="utf-8")
+        else:
+            sys.stdout.write(sdl)
+        return 0
+
+    settings = get_settings()
+    if args.command == "serve":
+        _serve(args)
+    elif args.command == "migrate":
+        migrate(settings)
+        print("Database is at the latest migration.")
+    elif args.command == "seed-demo":
+        print(asyncio.run(_seed_demo(settings, if_empty=args.if_empty)))
+    elif args.command == "create-admin":
+        password = os.environ.get(args.password_env) or getpass.getpass("Password: ")
+        print(asyncio.run(_create_admin(settings, args.email, password, args.display_name)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Expected failures that services raise and the API turns into typed errors.
+
+Services know nothing of GraphQL; they raise :class:`ServiceError` with one or more
+:class:`Problem` entries. Mutation payloads carry them as ``errors { code message field }`` and
+queries as GraphQL errors whose ``extensions.code`` is the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    VALIDATION = "VALIDATION"
+    NOT_FOUND = "NOT_FOUND"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    CONFLICT = "CONFLICT"
+    CAPACITY_REACHED = "CAPACITY_REACHED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    THROTTLED = "THROTTLED"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_REUSED = "TOKEN_REUSED"
+    INVITE_INVALID = "INVITE_INVALID"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: ErrorCode
+    message: str
+    field: str | None = None
+
+
+class ServiceError(Exception):
+    """One or more expected problems; nothing of the unit of work was committed."""
+
+    def __init__(self, *problems: Problem) -> None:
+        if not problems:
+            raise ValueError("ServiceError needs at least one problem")
+        self.problems = list(problems)
+        super().__init__("; ".join(p.message for p in problems))
+
+    @property
+    def code(self) -> ErrorCode:
+        return self.problems[0].code
+
+    @classmethod
+    def of(cls, code: ErrorCode, message: str, field: str | None = None) -> ServiceError:
+        return cls(Problem(code, message, field))
+
+
+def not_found(what: str, field: str | None = "id") -> ServiceError:
+    return ServiceError.of(ErrorCode.NOT_FOUND, f"{what} not found", field)
+
+
+def forbidden(message: str) -> ServiceError:
+    return ServiceError.of(ErrorCode.FORBIDDEN, message)
+
+
+class Problems:
+    """Collects validation problems so an app gets all of them from one request."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, field: str, message: str, code: ErrorCode = ErrorCode.VALIDATION) -> None:
+        self.items.append(Problem(code, message, field))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ServiceError(*self.items)

@@ -1,0 +1,127 @@
+"""GraphQL hardening: limits, error masking, introspection off outside development, caches.
+
+Each limit answers one of the graphql-cop checks that default Strawberry fails: alias and
+directive overloading, deep nesting, huge documents, introspection and field suggestions in
+production, and exception text leaking to clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DirectiveNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    ValidationContext,
+    ValidationRule,
+)
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from backend.errors import ServiceError
+from backend.observability import request_id_var
+from backend.settings import Settings
+
+logger = logging.getLogger("eic.graphql")
+
+
+def max_directives_rule(limit: int) -> type[ValidationRule]:
+    class MaxDirectives(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.count = 0
+
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            self.count += 1
+            if self.count == limit + 1:
+                self.report_error(GraphQLError(f"More than {limit} directives in one document"))
+
+    return MaxDirectives
+
+
+def max_operations_rule(limit: int) -> type[ValidationRule]:
+    class MaxOperations(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            operations = [
+                d for d in context.document.definitions if isinstance(d, OperationDefinitionNode)
+            ]
+            if len(operations) > limit:
+                self.report_error(GraphQLError(f"More than {limit} operations in one document"))
+
+    return MaxOperations
+
+
+def _is_expected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, ServiceError | GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Expected errors keep their text and gain ``extensions.code``; anything else is masked.
+
+    The masked error carries the request id; the log line with the same id has the traceback.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda error: not _is_expected(error))
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = request_id_var.get()
+        logger.error("unexpected error in %s", error.path, exc_info=error.original_error or error)
+        return GraphQLError(
+            message=f"Internal server error (request id {request_id})",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = []
+        for error in super()._process_errors(errors):
+            original = error.original_error
+            if isinstance(original, ServiceError):
+                problem = original.problems[0]
+                error.extensions = {
+                    **(error.extensions or {}),
+                    "code": problem.code.value,
+                    "field": problem.field,
+                }
+            processed.append(error)
+        return processed
+
+
+def build_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    rules: list[type[ASTValidationRule]] = [
+        max_directives_rule(settings.graphql_max_directives),
+        max_operations_rule(settings.graphql_max_operations),
+    ]
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: AddValidationRules(rules),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    extensions += [
+        MaskUnexpectedErrors,
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+    ]
+    return extensions

@@ -1,0 +1,65 @@
+"""Relay connections over the services' keyset pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar
+
+import strawberry
+
+from backend.pagination import Page
+
+NodeT = TypeVar("NodeT")
+
+First = Annotated[
+    int | None,
+    strawberry.argument(description="How many items to return: 20 when omitted, at most 100."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Return the items after this cursor (an `endCursor` of an earlier page)."
+    ),
+]
+
+
+@strawberry.type(description="Where a page sits in its list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items come before this page (true when `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item; pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="An item of a list with its cursor.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Opaque position of this item in the list.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list (a Relay connection).")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    total_count: int = strawberry.field(description="How many items the whole list has.")
+
+    @classmethod
+    def of(cls, page: Page[Any], node: Callable[[Any], NodeT]) -> Connection[NodeT]:
+        edges = [
+            Edge(cursor=cursor, node=node(item))
+            for item, cursor in zip(page.items, page.cursors, strict=True)
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            total_count=page.total_count if page.total_count is not None else len(edges),
+        )

@@ -1,0 +1,34 @@
+"""Composes the domains' queries and mutations into one schema."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from backend.graphql.extensions import build_extensions
+from backend.identity.schema import IdentityMutation, IdentityQuery
+from backend.settings import Settings
+
+
+@strawberry.type(description="Everything an app can read.")
+class Query(IdentityQuery):
+    pass
+
+
+@strawberry.type(description="Everything an app can change.")
+class Mutation(IdentityMutation):
+    pass
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=build_extensions(settings),
+        config=StrawberryConfig(disable_field_suggestions=not settings.is_development),
+    )
+
+
+def export_sdl() -> str:
+    """The SDL as committed in schema/schema.graphql (independent of runtime settings)."""
+    return build_schema(Settings()).as_str() + "\n"

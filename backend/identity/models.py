@@ -1,0 +1,220 @@
+"""Clusters, organisations, people, their memberships, invites and refresh-token sessions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.db import Base, UTCDateTime, new_id, utcnow
+
+
+class Sector(StrEnum):
+    SERICULTURE = "SERICULTURE"
+    WOOD = "WOOD"
+    RICE = "RICE"
+    FISH = "FISH"
+    AGRICULTURE = "AGRICULTURE"
+    FOOD_PROCESSING = "FOOD_PROCESSING"
+    TEXTILES = "TEXTILES"
+    OTHER = "OTHER"
+
+
+class OrganisationKind(StrEnum):
+    FIRM = "FIRM"
+    COMMUNITY = "COMMUNITY"
+    INSTITUTION = "INSTITUTION"
+
+
+class OrganisationSubtype(StrEnum):
+    # firms, by size
+    MICRO_ENTERPRISE = "MICRO_ENTERPRISE"
+    SMALL_ENTERPRISE = "SMALL_ENTERPRISE"
+    MEDIUM_ENTERPRISE = "MEDIUM_ENTERPRISE"
+    LARGE_ENTERPRISE = "LARGE_ENTERPRISE"
+    # communities
+    SHG = "SHG"
+    NPO = "NPO"
+    COOPERATIVE = "COOPERATIVE"
+    # institutions
+    UNIVERSITY = "UNIVERSITY"
+    RESEARCH_INSTITUTE = "RESEARCH_INSTITUTE"
+    INFORMATION_CENTRE = "INFORMATION_CENTRE"
+    LOCAL_GOVERNMENT = "LOCAL_GOVERNMENT"
+    NATIONAL_GOVERNMENT = "NATIONAL_GOVERNMENT"
+
+
+SUBTYPES_BY_KIND: dict[OrganisationKind, frozenset[OrganisationSubtype]] = {
+    OrganisationKind.FIRM: frozenset(
+        {
+            OrganisationSubtype.MICRO_ENTERPRISE,
+            OrganisationSubtype.SMALL_ENTERPRISE,
+            OrganisationSubtype.MEDIUM_ENTERPRISE,
+            OrganisationSubtype.LARGE_ENTERPRISE,
+        }
+    ),
+    OrganisationKind.COMMUNITY: frozenset(
+        {OrganisationSubtype.SHG, OrganisationSubtype.NPO, OrganisationSubtype.COOPERATIVE}
+    ),
+    OrganisationKind.INSTITUTION: frozenset(
+        {
+            OrganisationSubtype.UNIVERSITY,
+            OrganisationSubtype.RESEARCH_INSTITUTE,
+            OrganisationSubtype.INFORMATION_CENTRE,
+            OrganisationSubtype.LOCAL_GOVERNMENT,
+            OrganisationSubtype.NATIONAL_GOVERNMENT,
+        }
+    ),
+}
+
+
+class MembershipRole(StrEnum):
+    ADMIN = "ADMIN"
+    MEMBER = "MEMBER"
+
+
+def _enum(enum_class: type[StrEnum], name: str) -> Enum:
+    # Stored as short strings with a CHECK, so adding a value is a plain migration on both
+    # SQLite and PostgreSQL (no native enum type to ALTER).
+    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=32)
+
+
+class Cluster(Base):
+    __tablename__ = "clusters"
+    __table_args__ = (
+        CheckConstraint("centre_lat BETWEEN -90 AND 90", name="centre_lat_range"),
+        CheckConstraint("centre_lon BETWEEN -180 AND 180", name="centre_lon_range"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    region: Mapped[str] = mapped_column(String(120))
+    country: Mapped[str] = mapped_column(String(2))
+    sector: Mapped[Sector] = mapped_column(_enum(Sector, "sector"))
+    centre_lat: Mapped[float] = mapped_column(Float)
+    centre_lon: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    timezone: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # Stored lower-cased, so uniqueness is case-insensitive on every backend.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    __table_args__ = (
+        CheckConstraint("lat BETWEEN -90 AND 90", name="lat_range"),
+        CheckConstraint("lon BETWEEN -180 AND 180", name="lon_range"),
+        Index("ix_organisations_cluster_id_name", "cluster_id", "name"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind, "organisation_kind"))
+    subtype: Mapped[OrganisationSubtype | None] = mapped_column(
+        _enum(OrganisationSubtype, "organisation_subtype"), nullable=True
+    )
+    cluster_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clusters.id", ondelete="RESTRICT"))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    place_name: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped on every update; offline edits send the version they saw.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    cluster: Mapped[Cluster] = relationship(lazy="raise")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[MembershipRole] = mapped_column(_enum(MembershipRole, "membership_role"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="raise")
+    organisation: Mapped[Organisation] = relationship(lazy="raise")
+
+
+class OrganisationInvite(Base):
+    __tablename__ = "organisation_invites"
+    __table_args__ = (
+        CheckConstraint("max_uses >= 1", name="max_uses_positive"),
+        CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses_within_max"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the normalised code: a leaked table does not leak usable codes.
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[MembershipRole] = mapped_column(_enum(MembershipRole, "membership_role"))
+    max_uses: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RefreshSession(Base):
+    """One refresh token. Tokens of one sign-in form a family; rotation links them.
+
+    Presenting a token that was already rotated means it was copied: the whole family is revoked.
+    """
+
+    __tablename__ = "refresh_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # the token's jti
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,37 @@
+"""Object rules of the identity domain, named ``identity:action``.
+
+An organisation is managed by its admins, acting for it (their token's active organisation is
+that organisation), or by platform admins.
+"""
+
+from __future__ import annotations
+
+from backend.auth.viewer import Viewer
+from backend.errors import forbidden
+from backend.identity.models import Membership, MembershipRole, Organisation
+
+
+def _may_manage(viewer: Viewer, organisation: Organisation, membership: Membership | None) -> bool:
+    if viewer.is_admin:
+        return True
+    return (
+        membership is not None
+        and membership.role is MembershipRole.ADMIN
+        and viewer.organisation_id == organisation.id
+    )
+
+
+def organisation_update(
+    viewer: Viewer, organisation: Organisation, membership: Membership | None
+) -> None:
+    """identity:organisation_update"""
+    if not _may_manage(viewer, organisation, membership):
+        raise forbidden("Only this organisation's admins, acting for it, may change it")
+
+
+def organisation_invite(
+    viewer: Viewer, organisation: Organisation, membership: Membership | None
+) -> None:
+    """identity:organisation_invite"""
+    if not _may_manage(viewer, organisation, membership):
+        raise forbidden("Only this organisation's admins, acting for it, may invite people")

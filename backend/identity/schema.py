@@ -1,0 +1,630 @@
+"""GraphQL types and operations of identity: accounts, tokens, organisations and clusters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from backend.auth.permissions import IsAdmin, IsAuthenticated
+from backend.auth.viewer import Anonymous, Role
+from backend.errors import ServiceError
+from backend.graphql.errors import payload_mutation
+from backend.graphql.pagination import After, Connection, First
+from backend.graphql.types import Payload, context_of, parse_id, parse_optional_id, signed_in
+from backend.identity import models, service
+from backend.identity.models import MembershipRole, OrganisationKind, OrganisationSubtype, Sector
+from backend.pagination import PageRequest
+
+# Registered as GraphQL enums here, so the models stay free of Strawberry.
+strawberry.enum(
+    Role,
+    description="What a token may do: the kind of its active organisation, or ADMIN for "
+    "platform admins.",
+)
+strawberry.enum(Sector, description="The industry a cluster is built around.")
+strawberry.enum(
+    OrganisationKind,
+    description="What an organisation is; it sets the role of tokens issued for it.",
+)
+strawberry.enum(
+    OrganisationSubtype,
+    description="Finer kind: enterprise size for firms (MICRO_ENTERPRISE ...); SHG, NPO or "
+    "COOPERATIVE for communities; UNIVERSITY ... NATIONAL_GOVERNMENT for institutions.",
+)
+strawberry.enum(
+    MembershipRole,
+    description="A person's role in an organisation: ADMIN manages it, MEMBER acts for it.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Types
+
+
+@strawberry.type(description="A point on the earth (WGS 84).")
+class GeoPoint:
+    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
+    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
+
+
+@strawberry.type(description="A place: a point and the name people use for it.")
+class Location:
+    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
+    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
+    place_name: str = strawberry.field(description="Village, town or address, as written locally.")
+
+
+@strawberry.type(
+    name="Cluster",
+    description="An eco-industrial cluster: firms of one region "
+    "and sector that share materials, knowledge and infrastructure.",
+)
+class ClusterType:
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    slug: str = strawberry.field(description="Short stable name for URLs, such as `maniwa-wood`.")
+    name: str = strawberry.field(description="Display name.")
+    region: str = strawberry.field(description="State, prefecture or province.")
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+    sector: Sector = strawberry.field(description="The industry the cluster is built around.")
+    centre: GeoPoint = strawberry.field(description="Approximate centre, for maps and distances.")
+    currency: str = strawberry.field(description="Default ISO 4217 currency of prices.")
+    languages: list[str] = strawberry.field(
+        description="BCP 47 tags of the languages used in the cluster, most used first."
+    )
+    timezone: str = strawberry.field(description="IANA time zone, such as `Asia/Tokyo`.")
+    description: str = strawberry.field(description="What the cluster does together.")
+    created_at: datetime = strawberry.field(description="When the cluster was added.")
+
+    @classmethod
+    def of(cls, cluster: models.Cluster) -> ClusterType:
+        return cls(
+            id=strawberry.ID(str(cluster.id)),
+            slug=cluster.slug,
+            name=cluster.name,
+            region=cluster.region,
+            country=cluster.country,
+            sector=cluster.sector,
+            centre=GeoPoint(lat=cluster.centre_lat, lon=cluster.centre_lon),
+            currency=cluster.currency,
+            languages=list(cluster.languages),
+            timezone=cluster.timezone,
+            description=cluster.description,
+            created_at=cluster.created_at,
+        )
+
+
+@strawberry.type(name="Organisation", description="A firm, community group or institution.")
+class OrganisationType:
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    name: str = strawberry.field(description="Display name.")
+    kind: OrganisationKind = strawberry.field(description="Firm, community or institution.")
+    subtype: OrganisationSubtype | None = strawberry.field(description="Finer kind, if given.")
+    description: str = strawberry.field(description="What the organisation does.")
+    location: Location = strawberry.field(description="Where the organisation is.")
+    cluster: ClusterType = strawberry.field(description="The cluster it belongs to.")
+    created_at: datetime = strawberry.field(description="When it joined the platform.")
+    updated_at: datetime = strawberry.field(description="When it was last changed.")
+    version: int = strawberry.field(
+        description="Bumped on every change; send it back as `expectedVersion` when updating."
+    )
+
+    @classmethod
+    def of(cls, organisation: models.Organisation) -> OrganisationType:
+        return cls(
+            id=strawberry.ID(str(organisation.id)),
+            name=organisation.name,
+            kind=organisation.kind,
+            subtype=organisation.subtype,
+            description=organisation.description,
+            location=Location(
+                lat=organisation.lat, lon=organisation.lon, place_name=organisation.place_name
+            ),
+            cluster=ClusterType.of(organisation.cluster),
+            created_at=organisation.created_at,
+            updated_at=organisation.updated_at,
+            version=organisation.version,
+        )
+
+
+@strawberry.type(name="User", description="A person with an account.")
+class UserType:
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    email: str = strawberry.field(description="Sign-in email, lower-cased.")
+    display_name: str = strawberry.field(description="Name shown to others.")
+    is_platform_admin: bool = strawberry.field(description="Whether they administer the platform.")
+    created_at: datetime = strawberry.field(description="When the account was made.")
+
+    @classmethod
+    def of(cls, user: models.User) -> UserType:
+        return cls(
+            id=strawberry.ID(str(user.id)),
+            email=user.email,
+            display_name=user.display_name,
+            is_platform_admin=user.is_platform_admin,
+            created_at=user.created_at,
+        )
+
+
+@strawberry.type(name="Membership", description="A person's place in an organisation.")
+class MembershipType:
+    organisation: OrganisationType = strawberry.field(description="The organisation.")
+    role: MembershipRole = strawberry.field(description="ADMIN or MEMBER.")
+    joined_at: datetime = strawberry.field(description="When they joined it.")
+
+    @classmethod
+    def of(cls, membership: models.Membership) -> MembershipType:
+        return cls(
+            organisation=OrganisationType.of(membership.organisation),
+            role=membership.role,
+            joined_at=membership.created_at,
+        )
+
+
+@strawberry.type(name="Me", description="The signed-in person and whom they act for.")
+class MeType:
+    user: UserType = strawberry.field(description="The person.")
+    organisation: OrganisationType | None = strawberry.field(
+        description="The organisation this token acts for; null for a platform admin token."
+    )
+    role: Role = strawberry.field(description="The role this token carries.")
+    memberships: list[MembershipType] = strawberry.field(
+        description="Every organisation the person belongs to, oldest first: the choices for "
+        "`tokenCreate(input: {organisationId})`."
+    )
+
+
+@strawberry.type(
+    name="OrganisationInvite",
+    description="A code that lets people join an organisation. The code is shown only once.",
+)
+class OrganisationInviteType:
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    code: str = strawberry.field(
+        description="The code to share, such as `K7QD-9MXA-3PRT`; only its hash is kept, so it "
+        "cannot be shown again."
+    )
+    role: MembershipRole = strawberry.field(description="The role people who join get.")
+    max_uses: int = strawberry.field(description="How many people can join with it.")
+    uses: int = strawberry.field(description="How many have joined with it.")
+    expires_at: datetime = strawberry.field(description="When it stops working.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+@strawberry.input(description="A place given by an app.")
+class LocationInput:
+    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
+    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
+    place_name: str = strawberry.field(default="", description="Name of the place, optional.")
+
+    def to_service(self) -> service.Location:
+        return service.Location(lat=self.lat, lon=self.lon, place_name=self.place_name)
+
+
+@strawberry.input(description="A new organisation, created together with an account.")
+class NewOrganisationInput:
+    name: str = strawberry.field(description="Display name, 2 to 200 characters.")
+    kind: OrganisationKind = strawberry.field(description="Firm, community or institution.")
+    cluster_id: strawberry.ID = strawberry.field(description="The cluster it belongs to.")
+    location: LocationInput = strawberry.field(description="Where it is.")
+    subtype: OrganisationSubtype | None = strawberry.field(
+        default=None, description="Finer kind; must fit the kind."
+    )
+    description: str = strawberry.field(default="", description="What it does, optional.")
+
+
+@strawberry.input(description="Sign up: a person with a new organisation or an invite code.")
+class AccountRegisterInput:
+    email: str = strawberry.field(description="Sign-in email.")
+    password: str = strawberry.field(description="At least 10 characters.")
+    display_name: str = strawberry.field(description="Name shown to others.")
+    organisation: NewOrganisationInput | None = strawberry.field(
+        default=None, description="A new organisation the person will administer."
+    )
+    invite_code: str | None = strawberry.field(
+        default=None, description="Join an existing organisation instead (give one of the two)."
+    )
+
+
+@strawberry.input(description="Sign in.")
+class TokenCreateInput:
+    email: str = strawberry.field(description="Sign-in email.")
+    password: str = strawberry.field(description="Password.")
+    organisation_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The organisation to act for; the earliest joined when omitted (platform "
+        "admins get an ADMIN token when omitted).",
+    )
+
+
+@strawberry.input(description="A refresh token to exchange or revoke.")
+class RefreshTokenInput:
+    refresh_token: str = strawberry.field(description="The refresh token from the last sign-in.")
+
+
+@strawberry.input(description="A new invite code for an organisation.")
+class OrganisationInviteCreateInput:
+    organisation_id: strawberry.ID = strawberry.field(description="The organisation.")
+    role: MembershipRole = strawberry.field(
+        default=MembershipRole.MEMBER, description="Role of people who join."
+    )
+    max_uses: int = strawberry.field(default=1, description="How many people may use it, 1-500.")
+    expires_in_days: int = strawberry.field(default=7, description="Days it stays valid, 1-90.")
+
+
+@strawberry.input(description="Join an organisation with an invite code.")
+class OrganisationJoinInput:
+    invite_code: str = strawberry.field(description="The code, with or without dashes.")
+
+
+@strawberry.input(description="Changes to an organisation; omitted fields stay as they are.")
+class OrganisationUpdateInput:
+    id: strawberry.ID = strawberry.field(description="The organisation.")
+    name: str | None = strawberry.field(default=None, description="New display name.")
+    subtype: OrganisationSubtype | None = strawberry.field(default=None, description="New subtype.")
+    description: str | None = strawberry.field(default=None, description="New description.")
+    location: LocationInput | None = strawberry.field(default=None, description="New location.")
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="The version the app last saw; a CONFLICT error if it changed since.",
+    )
+
+
+@strawberry.input(description="A new cluster (platform admins).")
+class ClusterCreateInput:
+    slug: str = strawberry.field(description="Short stable name, such as `maniwa-wood`.")
+    name: str = strawberry.field(description="Display name.")
+    region: str = strawberry.field(description="State, prefecture or province.")
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    sector: Sector = strawberry.field(description="The industry it is built around.")
+    centre: LocationInput = strawberry.field(description="Approximate centre.")
+    currency: str = strawberry.field(description="ISO 4217 code.")
+    languages: list[str] = strawberry.field(description="BCP 47 language tags.")
+    timezone: str = strawberry.field(description="IANA time zone.")
+    description: str = strawberry.field(default="", description="What the cluster does.")
+
+
+@strawberry.input(description="Narrow the list of clusters.")
+class ClusterFilter:
+    country: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2 code.")
+    sector: Sector | None = strawberry.field(default=None, description="Only this sector.")
+    search: str | None = strawberry.field(
+        default=None, description="Part of the name or region, any case."
+    )
+
+
+@strawberry.input(description="Narrow the list of organisations.")
+class OrganisationFilter:
+    cluster_id: strawberry.ID | None = strawberry.field(default=None, description="Only here.")
+    kind: OrganisationKind | None = strawberry.field(default=None, description="Only this kind.")
+    subtype: OrganisationSubtype | None = strawberry.field(
+        default=None, description="Only this subtype."
+    )
+    search: str | None = strawberry.field(default=None, description="Part of the name, any case.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Payloads
+
+
+@strawberry.type(description="Result of `accountRegister`.")
+class AccountRegisterPayload(Payload):
+    user: UserType | None = strawberry.field(default=None, description="The new account.")
+
+
+@strawberry.type(description="Result of `tokenCreate` and `tokenRefresh`.")
+class TokenPayload(Payload):
+    access_token: str | None = strawberry.field(
+        default=None, description="Send as `Authorization: Bearer <token>`; lives ~15 minutes."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When the access token expires."
+    )
+    refresh_token: str | None = strawberry.field(
+        default=None,
+        description="Exchange with `tokenRefresh` for a new pair; works once (it rotates).",
+    )
+    refresh_expires_at: datetime | None = strawberry.field(
+        default=None, description="When the refresh token expires."
+    )
+    role: Role | None = strawberry.field(default=None, description="The role the token carries.")
+    organisation_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The organisation the token acts for."
+    )
+
+    @classmethod
+    def of(cls, pair: service.TokenPair) -> TokenPayload:
+        return cls(
+            access_token=pair.access_token,
+            expires_at=pair.expires_at,
+            refresh_token=pair.refresh_token,
+            refresh_expires_at=pair.refresh_expires_at,
+            role=pair.role,
+            organisation_id=strawberry.ID(str(pair.organisation_id))
+            if pair.organisation_id
+            else None,
+        )
+
+
+@strawberry.type(description="Result of `tokenRevoke`.")
+class TokenRevokePayload(Payload):
+    revoked: bool = strawberry.field(
+        default=False, description="True when the sign-in's tokens are revoked."
+    )
+
+
+@strawberry.type(description="Result of `organisationInviteCreate`.")
+class OrganisationInviteCreatePayload(Payload):
+    invite: OrganisationInviteType | None = strawberry.field(
+        default=None, description="The invite, with its code (shown only now)."
+    )
+
+
+@strawberry.type(description="Result of `organisationJoin`.")
+class OrganisationJoinPayload(Payload):
+    membership: MembershipType | None = strawberry.field(
+        default=None, description="The new membership. Get a token for it with `tokenCreate`."
+    )
+
+
+@strawberry.type(description="Result of `organisationUpdate`.")
+class OrganisationUpdatePayload(Payload):
+    organisation: OrganisationType | None = strawberry.field(
+        default=None, description="The organisation as it is now."
+    )
+
+
+@strawberry.type(description="Result of `clusterCreate`.")
+class ClusterCreatePayload(Payload):
+    cluster: ClusterType | None = strawberry.field(default=None, description="The new cluster.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Operations
+
+
+@strawberry.type
+class IdentityQuery:
+    @strawberry.field(
+        description="The signed-in person, their active organisation and role; null when the "
+        "request has no valid access token."
+    )
+    async def me(self, info: strawberry.Info) -> MeType | None:
+        context = context_of(info)
+        if isinstance(context.viewer, Anonymous):
+            return None
+        me = await service.get_me(db=context.db, viewer=context.viewer)
+        if me is None:
+            return None
+        return MeType(
+            user=UserType.of(me.user),
+            organisation=OrganisationType.of(me.organisation) if me.organisation else None,
+            role=me.role,
+            memberships=[MembershipType.of(m) for m in me.memberships],
+        )
+
+    @strawberry.field(description="Clusters on the platform, by name.")
+    async def clusters(
+        self,
+        info: strawberry.Info,
+        filter: Annotated[
+            ClusterFilter | None, strawberry.argument(description="Narrow the list.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[ClusterType]:
+        given = filter or ClusterFilter()
+        page = await service.list_clusters(
+            db=context_of(info).db,
+            filter=service.ClusterFilter(
+                country=given.country, sector=given.sector, search=given.search
+            ),
+            page=PageRequest.of(first, after),
+        )
+        return Connection[ClusterType].of(page, ClusterType.of)
+
+    @strawberry.field(description="One cluster; null if there is none with this id.")
+    async def cluster(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")],
+    ) -> ClusterType | None:
+        try:
+            cluster_id = parse_id(id, "id")
+        except ServiceError:
+            return None
+        cluster = await service.get_cluster(db=context_of(info).db, cluster_id=cluster_id)
+        return ClusterType.of(cluster) if cluster else None
+
+    @strawberry.field(description="One organisation; null if there is none with this id.")
+    async def organisation(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")],
+    ) -> OrganisationType | None:
+        try:
+            organisation_id = parse_id(id, "id")
+        except ServiceError:
+            return None
+        organisation = await service.get_organisation(
+            db=context_of(info).db, organisation_id=organisation_id
+        )
+        return OrganisationType.of(organisation) if organisation else None
+
+    @strawberry.field(description="The directory of organisations, by name.")
+    async def organisations(
+        self,
+        info: strawberry.Info,
+        filter: Annotated[
+            OrganisationFilter | None, strawberry.argument(description="Narrow the list.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[OrganisationType]:
+        given = filter or OrganisationFilter()
+        page = await service.list_organisations(
+            db=context_of(info).db,
+            filter=service.OrganisationFilter(
+                cluster_id=parse_optional_id(given.cluster_id, "filter.clusterId"),
+                kind=given.kind,
+                subtype=given.subtype,
+                search=given.search,
+            ),
+            page=PageRequest.of(first, after),
+        )
+        return Connection[OrganisationType].of(page, OrganisationType.of)
+
+
+@strawberry.type
+class IdentityMutation:
+    @payload_mutation(
+        description="Create an account with a new organisation (the person becomes its admin) "
+        "or with an invite code. Sign in afterwards with `tokenCreate`."
+    )
+    async def account_register(
+        self, info: strawberry.Info, input: AccountRegisterInput
+    ) -> AccountRegisterPayload:
+        context = context_of(info)
+        new_organisation = None
+        if input.organisation is not None:
+            given = input.organisation
+            new_organisation = service.NewOrganisation(
+                name=given.name,
+                kind=given.kind,
+                subtype=given.subtype,
+                cluster_id=parse_id(given.cluster_id, "organisation.clusterId"),
+                location=given.location.to_service(),
+                description=given.description,
+            )
+        user = await service.register_account(
+            db=context.db,
+            security=context.security,
+            email=input.email,
+            password=input.password,
+            display_name=input.display_name,
+            organisation=new_organisation,
+            invite_code=input.invite_code,
+        )
+        return AccountRegisterPayload(user=UserType.of(user))
+
+    @payload_mutation(
+        description="Sign in: an access token and a refresh token for one organisation. Failed "
+        "attempts are throttled per account and per address (error THROTTLED)."
+    )
+    async def token_create(self, info: strawberry.Info, input: TokenCreateInput) -> TokenPayload:
+        context = context_of(info)
+        pair = await service.create_token(
+            db=context.db,
+            security=context.security,
+            email=input.email,
+            password=input.password,
+            organisation_id=parse_optional_id(input.organisation_id, "organisationId"),
+            client_address=context.client_address,
+        )
+        return TokenPayload.of(pair)
+
+    @payload_mutation(
+        description="Exchange a refresh token for a new pair. Each refresh token works once; "
+        "using one twice revokes the whole sign-in (TOKEN_REUSED)."
+    )
+    async def token_refresh(self, info: strawberry.Info, input: RefreshTokenInput) -> TokenPayload:
+        context = context_of(info)
+        pair = await service.refresh_token(
+            db=context.db, security=context.security, refresh_token=input.refresh_token
+        )
+        return TokenPayload.of(pair)
+
+    @payload_mutation(description="Sign out: revoke the refresh token and its whole sign-in.")
+    async def token_revoke(
+        self, info: strawberry.Info, input: RefreshTokenInput
+    ) -> TokenRevokePayload:
+        context = context_of(info)
+        await service.revoke_token(
+            db=context.db, security=context.security, refresh_token=input.refresh_token
+        )
+        return TokenRevokePayload(revoked=True)
+
+    @payload_mutation(
+        description="Make an invite code for the organisation you act for (its admins only).",
+        gates=(IsAuthenticated,),
+    )
+    async def organisation_invite_create(
+        self, info: strawberry.Info, input: OrganisationInviteCreateInput
+    ) -> OrganisationInviteCreatePayload:
+        issued = await service.create_invite(
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            organisation_id=parse_id(input.organisation_id, "organisationId"),
+            role=input.role,
+            max_uses=input.max_uses,
+            expires_in_days=input.expires_in_days,
+        )
+        invite = issued.invite
+        return OrganisationInviteCreatePayload(
+            invite=OrganisationInviteType(
+                id=strawberry.ID(str(invite.id)),
+                code=issued.code,
+                role=invite.role,
+                max_uses=invite.max_uses,
+                uses=invite.uses,
+                expires_at=invite.expires_at,
+            )
+        )
+
+    @payload_mutation(
+        description="Join another organisation with an invite code.", gates=(IsAuthenticated,)
+    )
+    async def organisation_join(
+        self, info: strawberry.Info, input: OrganisationJoinInput
+    ) -> OrganisationJoinPayload:
+        membership = await service.join_organisation(
+            db=context_of(info).db, viewer=signed_in(info), invite_code=input.invite_code
+        )
+        return OrganisationJoinPayload(membership=MembershipType.of(membership))
+
+    @payload_mutation(
+        description="Change the organisation you act for (its admins, or platform admins).",
+        gates=(IsAuthenticated,),
+    )
+    async def organisation_update(
+        self, info: strawberry.Info, input: OrganisationUpdateInput
+    ) -> OrganisationUpdatePayload:
+        organisation = await service.update_organisation(
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            organisation_id=parse_id(input.id, "id"),
+            changes=service.OrganisationChanges(
+                name=input.name,
+                subtype=input.subtype,
+                description=input.description,
+                location=input.location.to_service() if input.location else None,
+            ),
+            expected_version=input.expected_version,
+        )
+        return OrganisationUpdatePayload(organisation=OrganisationType.of(organisation))
+
+    @payload_mutation(description="Open a new cluster.", gates=(IsAdmin,))
+    async def cluster_create(
+        self, info: strawberry.Info, input: ClusterCreateInput
+    ) -> ClusterCreatePayload:
+        cluster = await service.create_cluster(
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            cluster=service.NewCluster(
+                slug=input.slug,
+                name=input.name,
+                region=input.region,
+                country=input.country,
+                sector=input.sector,
+                centre=input.centre.to_service(),
+                currency=input.currency,
+                languages=input.languages,
+                timezone=input.timezone,
+                description=input.description,
+            ),
+        )
+        return ClusterCreatePayload(cluster=ClusterType.of(cluster))

@@ -1,0 +1,156 @@
+"""Keyset pagination for services: stable pages with opaque cursors.
+
+A cursor is the sort key of the last row seen (plus the sort's name), so a page boundary stays
+correct when rows are inserted or deleted between requests, and reading page 50 costs what page 1
+costs. The GraphQL layer wraps a :class:`Page` into a Relay connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.base import ExecutableOption
+
+from backend.errors import ErrorCode, ServiceError
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    first: int = DEFAULT_PAGE_SIZE
+    after: str | None = None
+
+    @classmethod
+    def of(cls, first: int | None, after: str | None) -> PageRequest:
+        size = DEFAULT_PAGE_SIZE if first is None else first
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ServiceError.of(
+                ErrorCode.VALIDATION, f"first must be between 1 and {MAX_PAGE_SIZE}", "first"
+            )
+        return cls(first=size, after=after or None)
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """One column of a sort; the last key of every sort must be unique (the primary key)."""
+
+    column: InstrumentedAttribute[Any]
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    name: str
+    keys: tuple[SortKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    total_count: int | None
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if hasattr(value, "value"):  # enums
+        return value.value
+    return value
+
+
+def _from_json(value: Any, python_type: Callable[[Any], Any]) -> Any:
+    if value is None:
+        return None
+    if python_type is datetime:
+        return datetime.fromisoformat(value)
+    return python_type(value)
+
+
+def encode_cursor(sort: Sort, values: Sequence[Any]) -> str:
+    raw = json.dumps({"s": sort.name, "v": [_to_json(v) for v in values]}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(sort: Sort, cursor: str) -> list[Any]:
+    invalid = ServiceError.of(ErrorCode.VALIDATION, "after is not a cursor of this list", "after")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        body = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if body["s"] != sort.name or len(body["v"]) != len(sort.keys):
+            raise invalid
+        return [
+            _from_json(v, key.column.type.python_type)
+            for v, key in zip(body["v"], sort.keys, strict=True)
+        ]
+    except ServiceError:
+        raise
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise invalid from exc
+
+
+def _after(sort: Sort, values: list[Any]) -> Any:
+    # (a, b, c) > (x, y, z) spelt out, so each key may sort in its own direction.
+    alternatives = []
+    for i, key in enumerate(sort.keys):
+        equal_prefix = [k.column == v for k, v in zip(sort.keys[:i], values[:i], strict=True)]
+        beyond = key.column < values[i] if key.descending else key.column > values[i]
+        alternatives.append(and_(*equal_prefix, beyond))
+    return or_(*alternatives)
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[Any],
+    *,
+    sort: Sort,
+    request: PageRequest,
+    load: Sequence[ExecutableOption] = (),
+    with_total: bool = True,
+) -> Page[Any]:
+    """Run ``statement`` (a filtered ``select(Model)``) for one page, eager-loading ``load``.
+
+    Costs two statements (the page and its total) plus one per ``selectinload`` in ``load``,
+    whatever the page size.
+    """
+    total = None
+    if with_total:
+        count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
+        total = (await session.execute(count_statement)).scalar_one()
+    page_statement = statement.options(*load)
+    if request.after:
+        page_statement = page_statement.where(_after(sort, decode_cursor(sort, request.after)))
+    page_statement = page_statement.order_by(
+        *(k.column.desc() if k.descending else k.column.asc() for k in sort.keys)
+    ).limit(request.first + 1)
+    rows = list((await session.execute(page_statement)).unique().scalars().all())
+    has_next = len(rows) > request.first
+    items = rows[: request.first]
+    return Page(
+        items=items,
+        cursors=[
+            encode_cursor(sort, [getattr(item, k.column.key) for k in sort.keys]) for item in items
+        ],
+        has_next_page=has_next,
+        has_previous_page=request.after is not None,
+        total_count=total,
+    )
