@@ -63,7 +63,7 @@ class DemoCluster:
     organisations: tuple[DemoOrganisation, ...]
 
 
-F, C, I = OrganisationKind.FIRM, OrganisationKind.COMMUNITY, OrganisationKind.INSTITUTION
+F, C, INST = OrganisationKind.FIRM, OrganisationKind.COMMUNITY, OrganisationKind.INSTITUTION
 S = OrganisationSubtype
 
 CLUSTERS: tuple[DemoCluster, ...] = (
@@ -129,7 +129,7 @@ CLUSTERS: tuple[DemoCluster, ...] = (
             DemoOrganisation(
                 "hosur-research-station",
                 "Hosur Sericulture Research Station",
-                I,
+                INST,
                 S.RESEARCH_INSTITUTE,
                 12.7520,
                 77.8170,
@@ -202,7 +202,7 @@ CLUSTERS: tuple[DemoCluster, ...] = (
             DemoOrganisation(
                 "okayama-biomass-lab",
                 "Okayama University Biomass Lab",
-                I,
+                INST,
                 S.UNIVERSITY,
                 34.6880,
                 133.9220,
@@ -274,7 +274,7 @@ CLUSTERS: tuple[DemoCluster, ...] = (
             DemoOrganisation(
                 "provincial-energy-office",
                 "Chachoengsao Provincial Energy Office",
-                I,
+                INST,
                 S.LOCAL_GOVERNMENT,
                 13.6880,
                 101.0720,
@@ -346,7 +346,7 @@ CLUSTERS: tuple[DemoCluster, ...] = (
             DemoOrganisation(
                 "an-giang-university",
                 "An Giang University Environment Centre",
-                I,
+                INST,
                 S.UNIVERSITY,
                 10.3712,
                 105.4326,

@@ -613,7 +613,6 @@ class IdentityMutation:
     ) -> ClusterCreatePayload:
         cluster = await service.create_cluster(
             db=context_of(info).db,
-            viewer=signed_in(info),
             cluster=service.NewCluster(
                 slug=input.slug,
                 name=input.name,

@@ -770,7 +770,7 @@ async def list_clusters(*, db: Database, filter: ClusterFilter, page: PageReques
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
-async def create_cluster(*, db: Database, viewer: Viewer, cluster: NewCluster) -> Cluster:
+async def create_cluster(*, db: Database, cluster: NewCluster) -> Cluster:
     """Platform admins open a new cluster (the permission class gates the role)."""
     problems = Problems()
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", cluster.slug) or len(cluster.slug) > 64:

@@ -1,0 +1,264 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL when EIC_TEST_DATABASE_URL is set),
+the real ASGI app behind httpx, a GraphQL helper and an SQL statement counter.
+
+Every test starts from empty tables; nothing depends on another test's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+
+from backend.app import create_app
+from backend.cli import migrate
+from backend.db import Database
+from backend.identity import service as identity_service
+from backend.identity.models import Sector
+from backend.models import metadata
+from backend.settings import Settings
+
+TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+PASSWORD = "correct horse battery"
+
+
+def _database_url(tmp_dir: Path) -> str:
+    return os.environ.get("EIC_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_dir}/eic-test.db"
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "jwt_secret": TEST_JWT_SECRET,
+        # argon2id still, with a small cost so that the suite stays fast.
+        "argon2_time_cost": 1,
+        "argon2_memory_cost_kib": 1024,
+        "argon2_parallelism": 1,
+        "redis_url": None,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def _reset_postgres_schema(url: str) -> None:
+    db = Database(url)
+    async with db.engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The database at the latest migration, migrated the way `eic migrate` does it."""
+    if database_url.startswith("postgresql"):
+        await _reset_postgres_schema(database_url)
+    # Alembic's env.py runs its own event loop, so it gets a thread of its own.
+    await asyncio.to_thread(migrate, make_settings(database_url))
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "db" not in request.fixturenames:
+        return
+    database: Database = request.getfixturevalue("db")
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    async with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, db=db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://eic.test") as http:
+        yield http
+
+
+@dataclass
+class GraphQL:
+    """Posts operations to the app; ``token`` sets the bearer token for later calls."""
+
+    http: httpx.AsyncClient
+    token: str | None = None
+    last_response: httpx.Response | None = field(default=None, repr=False)
+
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        sent_headers = dict(headers or {})
+        bearer = token or self.token
+        if bearer:
+            sent_headers["Authorization"] = f"Bearer {bearer}"
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=sent_headers
+        )
+        self.last_response = response
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQL:
+    return GraphQL(client)
+
+
+@dataclass
+class StatementLog:
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@contextmanager
+def count_statements(db: Database) -> Iterator[StatementLog]:
+    """Records every SQL statement the app sends while the block runs (BEGIN/COMMIT excluded)."""
+    log = StatementLog()
+
+    def before_cursor_execute(*args: Any) -> None:
+        statement = args[2]
+        log.statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield log
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+
+
+@pytest.fixture
+def sql_statements(db: Database) -> Any:
+    """``with sql_statements() as log: ...`` then ``log.count``."""
+    return lambda: count_statements(db)
+
+
+@pytest.fixture
+async def cluster_id(db: Database) -> str:
+    """One cluster (Maniwa-like) to register organisations in."""
+    cluster = await identity_service.create_cluster(
+        db=db,
+        cluster=identity_service.NewCluster(
+            slug="test-wood",
+            name="Test Wood Cluster",
+            region="Okayama",
+            country="JP",
+            sector=Sector.WOOD,
+            centre=identity_service.Location(lat=35.07, lon=133.75),
+            currency="JPY",
+            languages=["ja"],
+            timezone="Asia/Tokyo",
+        ),
+    )
+    return str(cluster.id)
+
+
+REGISTER = """
+mutation Register($input: AccountRegisterInput!) {
+  accountRegister(input: $input) { user { id email displayName } errors { code message field } }
+}
+"""
+SIGN_IN = """
+mutation SignIn($input: TokenCreateInput!) {
+  tokenCreate(input: $input) {
+    accessToken refreshToken expiresAt refreshExpiresAt role organisationId
+    errors { code message field }
+  }
+}
+"""
+
+
+def organisation_input(
+    cluster_id: str, name: str = "Katsuyama Pellet Works", kind: str = "FIRM", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": kind,
+        "clusterId": cluster_id,
+        "location": {"lat": 35.09, "lon": 133.69, "placeName": "Katsuyama"},
+        **extra,
+    }
+
+
+@dataclass
+class Account:
+    email: str
+    user_id: str
+    access_token: str
+    refresh_token: str
+    organisation_id: str | None
+
+
+@pytest.fixture
+def register(gql: GraphQL) -> Any:
+    """``await register(email, cluster_id, name=..., kind=...)`` -> a signed-in :class:`Account`."""
+
+    async def _register(
+        email: str,
+        cluster_id: str | None = None,
+        *,
+        name: str = "Katsuyama Pellet Works",
+        kind: str = "FIRM",
+        invite_code: str | None = None,
+        **organisation: Any,
+    ) -> Account:
+        account_input: dict[str, Any] = {
+            "email": email,
+            "password": PASSWORD,
+            "displayName": email.split("@")[0],
+        }
+        if invite_code is not None:
+            account_input["inviteCode"] = invite_code
+        else:
+            assert cluster_id is not None
+            account_input["organisation"] = organisation_input(
+                cluster_id, name=name, kind=kind, **organisation
+            )
+        registered = await gql(REGISTER, {"input": account_input}, token="")
+        assert registered["data"]["accountRegister"]["errors"] == [], registered
+        signed_in = await gql(SIGN_IN, {"input": {"email": email, "password": PASSWORD}}, token="")
+        pair = signed_in["data"]["tokenCreate"]
+        assert pair["errors"] == [], signed_in
+        return Account(
+            email=email,
+            user_id=registered["data"]["accountRegister"]["user"]["id"],
+            access_token=pair["accessToken"],
+            refresh_token=pair["refreshToken"],
+            organisation_id=pair["organisationId"],
+        )
+
+    return _register
