@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from backend.auth.passwords import Passwords
-from backend.db import Database
+from backend.db import Base, Database
 from backend.identity.models import (
     Cluster,
     Membership,
@@ -388,7 +388,7 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
     organisations = 0
     async with db.write() as session:
 
-        async def ensure(model: type, id_: uuid.UUID, **values: object) -> None:
+        async def ensure(model: type[Base], id_: uuid.UUID, **values: object) -> None:
             nonlocal created
             if await session.get(model, id_) is None:
                 session.add(model(id=id_, **values))

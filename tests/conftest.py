@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 
 from backend.app import create_app
 from backend.cli import migrate
@@ -28,10 +28,6 @@ from backend.settings import Settings
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
-
-
-def _database_url(tmp_dir: Path) -> str:
-    return os.environ.get("EIC_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_dir}/eic-test.db"
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -50,24 +46,39 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-async def _reset_postgres_schema(url: str) -> None:
-    db = Database(url)
-    async with db.engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await db.dispose()
+@asynccontextmanager
+async def scratch_postgres_database(admin_url: str, name: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database for the block, dropped afterwards.
+
+    Each test session gets its own, so concurrent runs against one server never collide.
+    """
+    admin = Database(admin_url)
+    try:
+        async with admin.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            await autocommit.execute(text(f"CREATE DATABASE {name}"))
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        async with admin.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    finally:
+        await admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _database_url(tmp_path_factory.mktemp("db"))
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    given = os.environ.get("EIC_TEST_DATABASE_URL")
+    if not given:
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db')}/eic-test.db"
+        return
+    async with scratch_postgres_database(given, f"eic_test_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[Database]:
     """The database at the latest migration, migrated the way `eic migrate` does it."""
-    if database_url.startswith("postgresql"):
-        await _reset_postgres_schema(database_url)
     # Alembic's env.py runs its own event loop, so it gets a thread of its own.
     await asyncio.to_thread(migrate, make_settings(database_url))
     database = Database(database_url)

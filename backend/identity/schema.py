@@ -241,8 +241,18 @@ class TokenCreateInput:
     )
 
 
-@strawberry.input(description="A refresh token to exchange or revoke.")
-class RefreshTokenInput:
+@strawberry.input(description="A refresh token to exchange, optionally for another organisation.")
+class TokenRefreshInput:
+    refresh_token: str = strawberry.field(description="The refresh token from the last sign-in.")
+    organisation_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Switch to this organisation (one of `me.memberships`); the current one "
+        "when omitted.",
+    )
+
+
+@strawberry.input(description="A refresh token to revoke.")
+class TokenRevokeInput:
     refresh_token: str = strawberry.field(description="The refresh token from the last sign-in.")
 
 
@@ -486,7 +496,14 @@ class IdentityMutation:
         "or with an invite code. Sign in afterwards with `tokenCreate`."
     )
     async def account_register(
-        self, info: strawberry.Info, input: AccountRegisterInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            AccountRegisterInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
     ) -> AccountRegisterPayload:
         context = context_of(info)
         new_organisation = None
@@ -515,7 +532,16 @@ class IdentityMutation:
         description="Sign in: an access token and a refresh token for one organisation. Failed "
         "attempts are throttled per account and per address (error THROTTLED)."
     )
-    async def token_create(self, info: strawberry.Info, input: TokenCreateInput) -> TokenPayload:
+    async def token_create(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            TokenCreateInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
+    ) -> TokenPayload:
         context = context_of(info)
         pair = await service.create_token(
             db=context.db,
@@ -528,19 +554,39 @@ class IdentityMutation:
         return TokenPayload.of(pair)
 
     @payload_mutation(
-        description="Exchange a refresh token for a new pair. Each refresh token works once; "
-        "using one twice revokes the whole sign-in (TOKEN_REUSED)."
+        description="Exchange a refresh token for a new pair, optionally acting for another of "
+        "your organisations. Each refresh token works once; using one twice revokes the whole "
+        "sign-in (TOKEN_REUSED)."
     )
-    async def token_refresh(self, info: strawberry.Info, input: RefreshTokenInput) -> TokenPayload:
+    async def token_refresh(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            TokenRefreshInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
+    ) -> TokenPayload:
         context = context_of(info)
         pair = await service.refresh_token(
-            db=context.db, security=context.security, refresh_token=input.refresh_token
+            db=context.db,
+            security=context.security,
+            refresh_token=input.refresh_token,
+            organisation_id=parse_optional_id(input.organisation_id, "organisationId"),
         )
         return TokenPayload.of(pair)
 
     @payload_mutation(description="Sign out: revoke the refresh token and its whole sign-in.")
     async def token_revoke(
-        self, info: strawberry.Info, input: RefreshTokenInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            TokenRevokeInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
     ) -> TokenRevokePayload:
         context = context_of(info)
         await service.revoke_token(
@@ -553,7 +599,14 @@ class IdentityMutation:
         gates=(IsAuthenticated,),
     )
     async def organisation_invite_create(
-        self, info: strawberry.Info, input: OrganisationInviteCreateInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            OrganisationInviteCreateInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
     ) -> OrganisationInviteCreatePayload:
         issued = await service.create_invite(
             db=context_of(info).db,
@@ -579,7 +632,14 @@ class IdentityMutation:
         description="Join another organisation with an invite code.", gates=(IsAuthenticated,)
     )
     async def organisation_join(
-        self, info: strawberry.Info, input: OrganisationJoinInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            OrganisationJoinInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
     ) -> OrganisationJoinPayload:
         membership = await service.join_organisation(
             db=context_of(info).db, viewer=signed_in(info), invite_code=input.invite_code
@@ -591,7 +651,14 @@ class IdentityMutation:
         gates=(IsAuthenticated,),
     )
     async def organisation_update(
-        self, info: strawberry.Info, input: OrganisationUpdateInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            OrganisationUpdateInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
     ) -> OrganisationUpdatePayload:
         organisation = await service.update_organisation(
             db=context_of(info).db,
@@ -609,7 +676,14 @@ class IdentityMutation:
 
     @payload_mutation(description="Open a new cluster.", gates=(IsAdmin,))
     async def cluster_create(
-        self, info: strawberry.Info, input: ClusterCreateInput
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            ClusterCreateInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
     ) -> ClusterCreatePayload:
         cluster = await service.create_cluster(
             db=context_of(info).db,

@@ -460,8 +460,18 @@ def _token_problem(exc: TokenError) -> ServiceError:
     return ServiceError.of(exc.code, exc.message, "refreshToken")
 
 
-async def refresh_token(*, db: Database, security: Security, refresh_token: str) -> TokenPair:
-    """Rotate a refresh token. A token used twice revokes its whole family (it was copied)."""
+async def refresh_token(
+    *,
+    db: Database,
+    security: Security,
+    refresh_token: str,
+    organisation_id: uuid.UUID | None = None,
+) -> TokenPair:
+    """Rotate a refresh token. A token used twice revokes its whole family (it was copied).
+
+    With ``organisation_id`` the new pair acts for that organisation instead: how the apps switch
+    organisation without asking for the password again.
+    """
     try:
         claims = security.tokens.read_refresh(refresh_token)
     except TokenError as exc:
@@ -500,7 +510,8 @@ async def refresh_token(*, db: Database, security: Security, refresh_token: str)
                     "refreshToken",
                 )
         else:
-            organisation_id = row.organisation_id
+            switching = organisation_id is not None
+            target_organisation = organisation_id if switching else row.organisation_id
             user = await session.get(User, claims.user_id)
             try:
                 if user is None or not user.is_active:
@@ -509,7 +520,7 @@ async def refresh_token(*, db: Database, security: Security, refresh_token: str)
                     )
                 # Memberships can end between refreshes: re-derive the role every time.
                 role, active_org = await _active_context(
-                    session, user, organisation_id, explicit=organisation_id is not None
+                    session, user, target_organisation, explicit=target_organisation is not None
                 )
                 outcome = await _issue_pair(
                     session,
@@ -520,6 +531,10 @@ async def refresh_token(*, db: Database, security: Security, refresh_token: str)
                     family_id=claims.family_id,
                 )
             except ServiceError as exc:
+                if switching and exc.code is ErrorCode.FORBIDDEN:
+                    # Asking for an organisation one is not in changes nothing: the old token
+                    # stays usable (the rotation above is rolled back with this error).
+                    raise
                 await _revoke_family(session, claims.family_id, now)
                 outcome = ServiceError.of(
                     ErrorCode.TOKEN_INVALID, exc.problems[0].message, "refreshToken"

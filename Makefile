@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint schema operations clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "EIC needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Migrate the database (SQLite ./eic.db unless EIC_DATABASE_URL is set), load the demo clusters
+## if it is empty, and serve GraphQL at http://$(HOST):$(PORT)/graphql
+run: $(STAMP)
+	$(BIN)/eic migrate
+	$(BIN)/eic seed-demo --if-empty
+	$(BIN)/eic serve --host $(HOST) --port $(PORT)
+
+## The test suite: SQLite, or PostgreSQL when EIC_TEST_DATABASE_URL is set
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy backend
+
+## Regenerate the committed SDL after changing the schema
+schema: $(STAMP)
+	$(BIN)/eic export-schema --output schema/schema.graphql
+
+clean:
+	rm -rf $(VENV) eic.db eic.db-wal eic.db-shm .pytest_cache .mypy_cache .ruff_cache

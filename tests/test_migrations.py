@@ -1,0 +1,77 @@
+"""Migrations build the schema the models describe, from an empty database, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from backend.cli import alembic_config
+from backend.db import Database
+from backend.models import metadata
+from tests.conftest import scratch_postgres_database
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database with nothing in it: a new SQLite file, or a new PostgreSQL database."""
+    given = os.environ.get("EIC_TEST_DATABASE_URL")
+    if not given:
+        yield f"sqlite+aiosqlite:///{tmp_path}/empty.db"
+        return
+    async with scratch_postgres_database(given, f"eic_migration_check_{os.getpid()}") as url:
+        yield url
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_upgrade_from_empty_matches_the_models_and_downgrade_removes_everything(
+    empty_database_url: str,
+) -> None:
+    # Given an empty database, when `alembic upgrade head` runs (as `eic migrate` does it)
+    config = alembic_config(empty_database_url)
+    await asyncio.to_thread(command.upgrade, config, "head")
+    database = Database(empty_database_url)
+    try:
+        # then autogenerate finds nothing between the models and the migrated schema
+        async with database.engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
+            assert await connection.run_sync(_tables) == {
+                *metadata.tables.keys(),
+                "alembic_version",
+            }
+        # and downgrading to base leaves only Alembic's own table.
+        await asyncio.to_thread(command.downgrade, config, "base")
+        async with database.engine.connect() as connection:
+            assert await connection.run_sync(_tables) == {"alembic_version"}
+    finally:
+        await database.dispose()
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/pragmas.db")
+    try:
+        async with database.engine.connect() as connection:
+            pragmas = [
+                (await connection.execute(text(f"PRAGMA {name}"))).scalar_one()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            ]
+        assert pragmas == ["wal", 1, 30000]
+    finally:
+        await database.dispose()
