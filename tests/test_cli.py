@@ -1,0 +1,120 @@
+"""The `eic` command's demo loading, schema export and admin creation."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from backend import cli, demo
+from backend.db import Database
+from backend.identity.models import Cluster, Membership, Organisation, User
+from backend.settings import Settings
+from tests.conftest import SIGN_IN, GraphQL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _counts(db: Database) -> dict[str, int]:
+    async with db.read() as session:
+        return {
+            model.__tablename__: await session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Cluster, Organisation, User, Membership)
+        }
+
+
+async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Settings) -> None:
+    # Given an empty database, when the demo is seeded twice
+    first = await cli._seed_demo(settings, if_empty=False)
+    after_first = await _counts(db)
+    second = await cli._seed_demo(settings, if_empty=False)
+    # then the second run creates nothing
+    assert "66 rows created" in first
+    assert "0 rows created" in second
+    assert (
+        await _counts(db)
+        == after_first
+        == {
+            "clusters": 4,
+            "organisations": 20,
+            "users": 21,
+            "memberships": 21,
+        }
+    )
+    # and --if-empty leaves a database with clusters alone.
+    assert "not loaded" in await cli._seed_demo(settings, if_empty=True)
+    async with db.read() as session:
+        names = (await session.scalars(select(Cluster.name).order_by(Cluster.name))).all()
+    assert names == [
+        "An Giang Fish Cluster",
+        "Chachoengsao Rice Cluster",
+        "Hosur Sericulture Cluster",
+        "Maniwa Wood Biomass Cluster",
+    ]
+
+
+async def test_demo_accounts_sign_in_with_the_published_password(
+    gql: GraphQL, settings: Settings
+) -> None:
+    # Given the demo data, when a demo firm and the demo admin sign in
+    await cli._seed_demo(settings, if_empty=True)
+    firm = await gql(
+        SIGN_IN,
+        {"input": {"email": demo.demo_email("maniwa-lumber"), "password": demo.DEMO_PASSWORD}},
+    )
+    admin = await gql(
+        SIGN_IN,
+        {"input": {"email": demo.demo_email("admin"), "password": demo.DEMO_PASSWORD}},
+    )
+    # then they get tokens for their roles.
+    assert firm["data"]["tokenCreate"]["errors"] == []
+    assert firm["data"]["tokenCreate"]["role"] == "FIRM"
+    assert firm["data"]["tokenCreate"]["organisationId"] == str(
+        demo.demo_id("organisation", "maniwa-lumber")
+    )
+    assert admin["data"]["tokenCreate"]["role"] == "ADMIN"
+
+
+def test_the_readme_lists_every_demo_account_and_the_password() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`([a-z0-9-]+@demo\.eic\.example)`", readme))
+    expected = {demo.demo_email(demo.ADMIN_KEY)} | {
+        demo.demo_email(o.key) for c in demo.CLUSTERS for o in c.organisations
+    }
+    assert listed == expected
+    assert demo.DEMO_PASSWORD in readme
+
+
+def test_export_schema_prints_the_committed_sdl(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["export-schema"]) == 0
+    assert capsys.readouterr().out == (ROOT / "schema" / "schema.graphql").read_text("utf-8")
+
+
+async def test_create_admin_creates_then_promotes(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the CLI pointed at the test database
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setenv("EIC_ADMIN_PASSWORD", "a long admin password")
+    # when an admin is created twice with the same email, then both succeed and one user exists
+    for _ in range(2):
+        code = await asyncio.to_thread(
+            cli.main, ["create-admin", "--email", "Root@Cluster.example"]
+        )
+        assert code == 0
+    async with db.read() as session:
+        users = (await session.scalars(select(User))).all()
+    assert [(u.email, u.is_platform_admin) for u in users] == [("root@cluster.example", True)]
+
+
+async def test_create_admin_refuses_a_short_password(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setenv("EIC_ADMIN_PASSWORD", "short")
+    code = await asyncio.to_thread(cli.main, ["create-admin", "--email", "root@cluster.example"])
+    assert code == 2
+    assert "error (password): Use at least 10 characters" in capsys.readouterr().err
