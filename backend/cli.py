@@ -84,6 +84,7 @@ def _serve(args: argparse.Namespace) -> None:
         reload=args.reload,
         proxy_headers=get_settings().trust_forwarded_for,
         log_level="info",
+        access_log=False,  # our own request log line carries the request id
     )
 
 

@@ -8,6 +8,7 @@ production, and exception text leaking to clients.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ from backend.observability import request_id_var
 from backend.settings import Settings
 
 logger = logging.getLogger("eic.graphql")
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 def max_directives_rule(limit: int) -> type[ValidationRule]:
@@ -76,8 +78,9 @@ class MaskUnexpectedErrors(MaskErrors):
     The masked error carries the request id; the log line with the same id has the traceback.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, hide_suggestions: bool) -> None:
         super().__init__(should_mask_error=lambda error: not _is_expected(error))
+        self.hide_suggestions = hide_suggestions
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = request_id_var.get()
@@ -102,6 +105,14 @@ class MaskUnexpectedErrors(MaskErrors):
                     "code": problem.code.value,
                     "field": problem.field,
                 }
+            elif original is None and not (error.extensions or {}).get("code"):
+                # Parser and validation errors (limits included), so apps can tell them apart.
+                failed = "PARSE" if error.message.startswith("Syntax Error") else "VALIDATION"
+                error.extensions = {**(error.extensions or {}), "code": f"GRAPHQL_{failed}_FAILED"}
+            if self.hide_suggestions and "Did you mean" in error.message:
+                # Strawberry's disable_field_suggestions only covers unknown fields; arguments,
+                # types, input fields and enum values leak schema names too.
+                error.message = _SUGGESTION.sub("", error.message)
             processed.append(error)
         return processed
 
@@ -120,7 +131,7 @@ def build_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     extensions += [
-        MaskUnexpectedErrors,
+        lambda: MaskUnexpectedErrors(hide_suggestions=not settings.is_development),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
     ]

@@ -1,0 +1,147 @@
+"""Settings: the service refuses to boot in production with a forgeable signing key."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from backend.settings import DEVELOPMENT_JWT_SECRET, Environment, Settings
+
+SECRET_32_BYTES = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _no_eic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read EIC_* variables; a developer's shell must not change these tests."""
+    for name in list(os.environ):
+        if name.startswith("EIC_"):
+            monkeypatch.delenv(name)
+
+
+def settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_production_refuses_the_development_secret() -> None:
+    # given production with the development secret (long enough, but public)
+    # when the settings are loaded
+    # then they are refused with a message that names the fix
+    with pytest.raises(ValidationError, match="EIC_JWT_SECRET is the development secret"):
+        settings(environment="production", jwt_secret=DEVELOPMENT_JWT_SECRET)
+
+
+def test_production_refuses_the_default_secret() -> None:
+    # given production where nobody set a secret
+    # when the settings are loaded
+    # then they are refused: the default is the development secret
+    with pytest.raises(ValidationError, match="development secret"):
+        settings(environment="production")
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        pytest.param(SECRET_32_BYTES[:-1], id="31-ascii-bytes"),
+        pytest.param("é" * 15 + "a", id="16-characters-31-bytes"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_production_refuses_a_secret_shorter_than_32_bytes(secret: str) -> None:
+    # given production with a secret under 32 bytes
+    # when the settings are loaded
+    # then they are refused
+    with pytest.raises(ValidationError, match="EIC_JWT_SECRET must be at least 32 bytes"):
+        settings(environment="production", jwt_secret=secret)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        pytest.param(SECRET_32_BYTES, id="32-ascii-bytes"),
+        pytest.param("é" * 16, id="16-characters-32-bytes"),
+        pytest.param("k" * 64, id="64-bytes"),
+    ],
+)
+def test_production_accepts_a_secret_of_32_bytes_or_more(secret: str) -> None:
+    # given production with a secret of at least 32 bytes
+    # when the settings are loaded
+    loaded = settings(environment="production", jwt_secret=secret)
+
+    # then they boot, as production, without the development conveniences
+    assert loaded.environment is Environment.PRODUCTION
+    assert loaded.jwt_secret == secret
+    assert loaded.is_development is False
+    assert loaded.introspection_enabled is False
+
+
+@pytest.mark.parametrize("environment", ["development", "test"])
+def test_outside_production_the_development_secret_is_accepted(environment: str) -> None:
+    # given a developer's machine or the test suite with the development secret
+    # when the settings are loaded
+    loaded = settings(environment=environment, jwt_secret=DEVELOPMENT_JWT_SECRET)
+
+    # then they boot
+    assert loaded.environment == environment
+    assert loaded.jwt_secret == DEVELOPMENT_JWT_SECRET
+
+
+def test_the_defaults_are_a_development_setup() -> None:
+    # given no configuration at all
+    # when the settings are loaded
+    loaded = settings()
+
+    # then they describe a developer's machine
+    assert loaded.environment is Environment.DEVELOPMENT
+    assert loaded.jwt_secret == DEVELOPMENT_JWT_SECRET
+    assert loaded.is_development is True
+    assert loaded.introspection_enabled is True
+
+
+def test_settings_are_read_from_eic_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given the deployment's environment variables
+    monkeypatch.setenv("EIC_ENVIRONMENT", "production")
+    monkeypatch.setenv("EIC_JWT_SECRET", "s" * 40)
+    monkeypatch.setenv("EIC_DATABASE_URL", "postgresql+asyncpg://eic@db:5432/eic")
+    monkeypatch.setenv("EIC_GRAPHQL_MAX_DEPTH", "7")
+    monkeypatch.setenv("EIC_TRUST_FORWARDED_FOR", "true")
+    # and a variable without the prefix, which must not count
+    monkeypatch.setenv("ACCESS_TOKEN_TTL_SECONDS", "120")
+
+    # when the settings are loaded
+    loaded = settings()
+
+    # then the EIC_ variables are used and the unprefixed one is not
+    assert loaded.environment is Environment.PRODUCTION
+    assert loaded.jwt_secret == "s" * 40
+    assert loaded.database_url == "postgresql+asyncpg://eic@db:5432/eic"
+    assert loaded.graphql_max_depth == 7
+    assert loaded.trust_forwarded_for is True
+    assert loaded.access_token_ttl_seconds == 15 * 60
+
+
+def test_production_from_the_environment_without_a_secret_refuses_to_boot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a deployment that sets EIC_ENVIRONMENT but forgot EIC_JWT_SECRET
+    monkeypatch.setenv("EIC_ENVIRONMENT", "production")
+
+    # when the settings are loaded
+    # then they are refused
+    with pytest.raises(ValidationError, match="development secret"):
+        settings()
+
+
+def test_a_short_secret_from_the_environment_is_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given production with a short secret from the environment
+    monkeypatch.setenv("EIC_ENVIRONMENT", "production")
+    monkeypatch.setenv("EIC_JWT_SECRET", "too-short")
+
+    # when the settings are loaded
+    # then they are refused
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        settings()
