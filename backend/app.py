@@ -22,9 +22,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     configure_logging(settings.log_level)
     database = db or Database(settings.database_url, echo=settings.database_echo)
 
+    security = Security.from_settings(settings)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await security.close()
         if db is None:  # an injected database belongs to its creator
             await database.dispose()
 
@@ -38,7 +41,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.security = Security.from_settings(settings)
+    app.state.security = security
 
     graphql = GraphQLRouter(
         build_schema(settings),

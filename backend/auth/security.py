@@ -16,6 +16,9 @@ class Security:
     tokens: Tokens
     throttle: LoginThrottle
 
+    async def close(self) -> None:
+        await self.throttle.close()
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Security:
         return cls(

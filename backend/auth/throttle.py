@@ -7,6 +7,7 @@ every app instance sees the same counts. A fixed window per key keeps it to one 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -26,12 +27,20 @@ class ThrottleKey:
 
 class CounterStore(Protocol):
     async def count(self, key: str) -> tuple[int, int]:
-        """Failures so far and seconds until the window ends (0 when there is none)."""
+        """Attempts so far and seconds until the window ends (0 when there is none)."""
         ...
 
-    async def add(self, key: str, window_seconds: int) -> None: ...
+    async def add(self, key: str, window_seconds: int) -> tuple[int, int]:
+        """Count one attempt; the count after it and the seconds left in its window."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Take back one attempt (it succeeded), if the window still runs."""
+        ...
 
     async def clear(self, key: str) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class MemoryCounters:
@@ -44,9 +53,10 @@ class MemoryCounters:
         if entry is None or entry[1] <= now:
             self._counters.pop(key, None)
             return 0, 0
-        return entry[0], max(1, int(entry[1] - now + 0.999))
+        return entry[0], max(1, math.ceil(entry[1] - now))
 
-    async def add(self, key: str, window_seconds: int) -> None:
+    async def add(self, key: str, window_seconds: int) -> tuple[int, int]:
+        # No await between read and write: atomic on the event loop.
         now = time.monotonic()
         count, ends = self._counters.get(key, (0, 0.0))
         if ends <= now:
@@ -54,9 +64,22 @@ class MemoryCounters:
         self._counters[key] = (count + 1, ends)
         if len(self._counters) > 100_000:  # bound memory under a spray of addresses
             self._counters = {k: v for k, v in self._counters.items() if v[1] > now}
+        return count + 1, max(1, math.ceil(ends - now))
+
+    async def release(self, key: str) -> None:
+        entry = self._counters.get(key)
+        if entry is not None and entry[1] > time.monotonic():
+            self._counters[key] = (max(entry[0] - 1, 0), entry[1])
 
     async def clear(self, key: str) -> None:
         self._counters.pop(key, None)
+
+    async def close(self) -> None:
+        self._counters.clear()
+
+
+# DECR only while the window runs: a DECR on an expired key would create one without expiry.
+_RELEASE = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end"
 
 
 class RedisCounters:
@@ -71,17 +94,31 @@ class RedisCounters:
             raw, ttl = await pipe.execute()
         return (int(raw) if raw else 0), max(int(ttl), 0)
 
-    async def add(self, key: str, window_seconds: int) -> None:
+    async def add(self, key: str, window_seconds: int) -> tuple[int, int]:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(self._prefix + key)
             pipe.expire(self._prefix + key, window_seconds, nx=True)
-            await pipe.execute()
+            pipe.ttl(self._prefix + key)
+            count, _, ttl = await pipe.execute()
+        return int(count), max(int(ttl), 0)
+
+    async def release(self, key: str) -> None:
+        await self._redis.eval(_RELEASE, 1, self._prefix + key)
 
     async def clear(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
 
+    async def close(self) -> None:
+        await self._redis.aclose()
+
 
 class LoginThrottle:
+    """Counts sign-in attempts before the password is checked.
+
+    An attempt is counted first and given back only when it succeeds, so guesses sent all at
+    once are limited as strictly as guesses sent one after another.
+    """
+
     def __init__(self, settings: Settings, store: CounterStore) -> None:
         self._store = store
         self._window = settings.login_throttle_window_seconds
@@ -97,7 +134,7 @@ class LoginThrottle:
         return keys
 
     async def retry_after(self, keys: list[ThrottleKey]) -> int | None:
-        """Seconds to wait if any counter is at its limit, else None."""
+        """Seconds to wait if any counter is at its limit, else None (counts nothing)."""
         waits = []
         for key in keys:
             failures, remaining = await self._store.count(key.name)
@@ -105,13 +142,24 @@ class LoginThrottle:
                 waits.append(remaining or self._window)
         return max(waits) if waits else None
 
-    async def record_failure(self, keys: list[ThrottleKey]) -> None:
+    async def attempt(self, keys: list[ThrottleKey]) -> int | None:
+        """Count an attempt on every counter; seconds to wait if it is over a limit, else None."""
+        waits = []
         for key in keys:
-            await self._store.add(key.name, self._window)
+            attempts, remaining = await self._store.add(key.name, self._window)
+            if attempts > key.limit:
+                waits.append(remaining or self._window)
+        return max(waits) if waits else None
 
     async def record_success(self, keys: list[ThrottleKey]) -> None:
-        # Only the account's counter: an address shared by a whole SHG office keeps its count.
+        # The account starts afresh; the address only gets its attempt back, so one office
+        # where a whole SHG signs in is not throttled by its own successes.
         await self._store.clear(keys[0].name)
+        for key in keys[1:]:
+            await self._store.release(key.name)
+
+    async def close(self) -> None:
+        await self._store.close()
 
 
 def make_counter_store(settings: Settings) -> CounterStore:

@@ -29,6 +29,9 @@ class TokenType(StrEnum):
     REFRESH = "refresh"
 
 
+_ARTICLE = {TokenType.ACCESS: "an", TokenType.REFRESH: "a"}
+
+
 class TokenError(Exception):
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
@@ -120,7 +123,7 @@ class Tokens:
                 ErrorCode.TOKEN_INVALID, f"The {typ.value} token is not valid"
             ) from exc
         if claims.get("typ") != typ.value:
-            raise TokenError(ErrorCode.TOKEN_INVALID, f"This is not a {typ.value} token")
+            raise TokenError(ErrorCode.TOKEN_INVALID, f"This is not {_ARTICLE[typ]} {typ} token")
         return claims
 
     def read_access(self, token: str) -> Viewer:

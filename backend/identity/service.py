@@ -420,7 +420,7 @@ async def create_token(
     except ServiceError:
         email = email.strip().lower()
     keys = security.throttle.keys(email=email, client_address=client_address)
-    retry_after = await security.throttle.retry_after(keys)
+    retry_after = await security.throttle.attempt(keys)
     if retry_after is not None:
         raise ServiceError.of(
             ErrorCode.THROTTLED,
@@ -431,8 +431,7 @@ async def create_token(
         user = await session.scalar(select(User).where(User.email == email))
     ok = await security.passwords.verify(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        await security.throttle.record_failure(keys)
-        raise ServiceError(*INVALID_CREDENTIALS.problems)
+        raise ServiceError(*INVALID_CREDENTIALS.problems)  # the attempt stays counted
     await security.throttle.record_success(keys)
 
     new_hash = None
