@@ -104,7 +104,7 @@ def decode_cursor(sort: Sort, cursor: str) -> list[Any]:
         ]
     except ServiceError:
         raise
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise invalid from exc
 
 

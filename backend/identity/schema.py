@@ -513,7 +513,7 @@ class IdentityMutation:
                 name=given.name,
                 kind=given.kind,
                 subtype=given.subtype,
-                cluster_id=parse_id(given.cluster_id, "organisation.clusterId"),
+                cluster_id=given.cluster_id,
                 location=given.location.to_service(),
                 description=given.description,
             )

@@ -5,13 +5,15 @@ Every public function is keyword-only and owns its unit of work.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
@@ -62,7 +64,7 @@ class Location:
 class NewOrganisation:
     name: str
     kind: OrganisationKind
-    cluster_id: uuid.UUID
+    cluster_id: str  # as the app sent it; checked with the other fields
     location: Location
     subtype: OrganisationSubtype | None = None
     description: str = ""
@@ -131,8 +133,10 @@ class OrganisationFilter:
     search: str | None = None
 
 
-CLUSTERS_BY_NAME = Sort("name", (SortKey(Cluster.name), SortKey(Cluster.id)))
-ORGANISATIONS_BY_NAME = Sort("name", (SortKey(Organisation.name), SortKey(Organisation.id)))
+CLUSTERS_BY_NAME = Sort("clusters:name", (SortKey(Cluster.name), SortKey(Cluster.id)))
+ORGANISATIONS_BY_NAME = Sort(
+    "organisations:name", (SortKey(Organisation.name), SortKey(Organisation.id))
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,14 +150,28 @@ def normalise_email(email: str) -> str:
         raise ServiceError.of(ErrorCode.VALIDATION, "Enter a valid email address", "email") from exc
 
 
+def _has_control_characters(value: str, *, multiline: bool) -> bool:
+    # PostgreSQL text cannot hold NUL at all, and no name should carry invisible controls.
+    allowed = "\n\r\t" if multiline else ""
+    return any(unicodedata.category(c)[0] == "C" and c not in allowed for c in value)
+
+
 def _check_text(
-    problems: Problems, field: str, value: str, *, min_length: int, max_length: int
+    problems: Problems,
+    field: str,
+    value: str,
+    *,
+    min_length: int,
+    max_length: int,
+    multiline: bool = False,
 ) -> None:
     length = len(value.strip())
     if length < min_length:
         problems.add(field, f"Must have at least {min_length} characters")
     elif length > max_length:
         problems.add(field, f"Must have at most {max_length} characters")
+    elif _has_control_characters(value, multiline=multiline):
+        problems.add(field, "Must not contain control characters")
 
 
 def _check_location(problems: Problems, field: str, location: Location) -> None:
@@ -161,8 +179,7 @@ def _check_location(problems: Problems, field: str, location: Location) -> None:
         problems.add(f"{field}.lat", "Latitude must be between -90 and 90")
     if not -180 <= location.lon <= 180:
         problems.add(f"{field}.lon", "Longitude must be between -180 and 180")
-    if len(location.place_name) > 200:
-        problems.add(f"{field}.placeName", "Must have at most 200 characters")
+    _check_text(problems, f"{field}.placeName", location.place_name, min_length=0, max_length=200)
 
 
 def _check_password(problems: Problems, password: str, email: str) -> None:
@@ -182,7 +199,19 @@ def _check_subtype(
         problems.add(field, f"A {kind.value} organisation's subtype is one of: {allowed}")
 
 
+def _parse_uuid(problems: Problems, field: str, value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        problems.add(field, "Not a valid id")
+        return uuid.UUID(int=0)
+
+
 def _like_pattern(search: str) -> str:
+    if _has_control_characters(search, multiline=False):
+        raise ServiceError.of(
+            ErrorCode.VALIDATION, "Must not contain control characters", "filter.search"
+        )
     escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -262,7 +291,9 @@ async def register_account(
             organisation.description,
             min_length=0,
             max_length=4000,
+            multiline=True,
         )
+        cluster_id = _parse_uuid(problems, "organisation.clusterId", organisation.cluster_id)
     problems.raise_if_any()
 
     password_hash = await security.passwords.hash(password)
@@ -276,13 +307,16 @@ async def register_account(
             session.add(user)
             await session.flush()
             if organisation is not None:
-                if await session.get(Cluster, organisation.cluster_id) is None:
+                if await session.get(Cluster, cluster_id) is None:
                     raise not_found("Cluster", "organisation.clusterId")
+                now = utcnow()
                 org = Organisation(
+                    created_at=now,
+                    updated_at=now,
                     name=organisation.name.strip(),
                     kind=organisation.kind,
                     subtype=organisation.subtype,
-                    cluster_id=organisation.cluster_id,
+                    cluster_id=cluster_id,
                     lat=organisation.location.lat,
                     lon=organisation.location.lon,
                     place_name=organisation.location.place_name.strip(),
@@ -302,7 +336,11 @@ async def register_account(
                     )
                 )
     except IntegrityError as exc:
-        # Two registrations of one email racing: the unique index decides.
+        # Two registrations of one email racing: the unique index decides. Anything else (a
+        # cluster deleted meanwhile, say) is not a conflict of the email and stays unexpected.
+        async with db.read() as session:
+            if await session.scalar(select(User.id).where(User.email == email)) is None:
+                raise
         raise ServiceError.of(
             ErrorCode.CONFLICT, "An account with this email already exists", "email"
         ) from exc
@@ -688,7 +726,14 @@ async def update_organisation(
     if changes.name is not None:
         _check_text(problems, "name", changes.name, min_length=2, max_length=200)
     if changes.description is not None:
-        _check_text(problems, "description", changes.description, min_length=0, max_length=4000)
+        _check_text(
+            problems,
+            "description",
+            changes.description,
+            min_length=0,
+            max_length=4000,
+            multiline=True,
+        )
     if changes.location is not None:
         _check_location(problems, "location", changes.location)
     problems.raise_if_any()
@@ -781,7 +826,12 @@ async def list_clusters(*, db: Database, filter: ClusterFilter, page: PageReques
         return await paginate(session, statement, sort=CLUSTERS_BY_NAME, request=page)
 
 
-LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 async def create_cluster(*, db: Database, cluster: NewCluster) -> Cluster:
@@ -795,13 +845,14 @@ async def create_cluster(*, db: Database, cluster: NewCluster) -> Cluster:
         problems.add("country", "Use an ISO 3166-1 alpha-2 code such as IN or JP")
     if not re.fullmatch(r"[A-Z]{3}", cluster.currency):
         problems.add("currency", "Use an ISO 4217 code such as INR or JPY")
-    if not cluster.languages or not all(LANGUAGE_TAG.match(t) for t in cluster.languages):
+    if not cluster.languages or not all(LANGUAGE_TAG.fullmatch(t) for t in cluster.languages):
         problems.add("languages", "Give one or more BCP 47 language tags such as ta or ja")
-    try:
-        ZoneInfo(cluster.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if cluster.timezone not in _time_zones():
         problems.add("timezone", "Use an IANA time zone such as Asia/Kolkata")
     _check_location(problems, "centre", cluster.centre)
+    _check_text(
+        problems, "description", cluster.description, min_length=0, max_length=4000, multiline=True
+    )
     problems.raise_if_any()
     try:
         async with db.write() as session:
