@@ -19,6 +19,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from backend.app import create_app
+from backend.auth.security import Security
 from backend.cli import migrate
 from backend.db import Database
 from backend.identity import service as identity_service
@@ -273,3 +274,20 @@ def register(gql: GraphQL) -> Any:
         )
 
     return _register
+
+
+@pytest.fixture
+async def platform_admin_token(gql: GraphQL, db: Database, settings: Settings) -> str:
+    """An ADMIN token: a platform admin signed in without an organisation."""
+    await identity_service.create_platform_admin(
+        db=db,
+        security=Security.from_settings(settings),
+        email="root@eic.example",
+        password=PASSWORD,
+        display_name="Platform Admin",
+    )
+    signed_in = await gql(SIGN_IN, {"input": {"email": "root@eic.example", "password": PASSWORD}})
+    pair = signed_in["data"]["tokenCreate"]
+    assert (pair["errors"], pair["role"], pair["organisationId"]) == ([], "ADMIN", None)
+    token: str = pair["accessToken"]
+    return token

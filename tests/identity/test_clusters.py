@@ -9,12 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from backend.auth.security import Security
 from backend.db import Database, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import Cluster, Sector
-from backend.settings import Settings
-from tests.conftest import PASSWORD, SIGN_IN, GraphQL
+from tests.conftest import GraphQL
 
 CLUSTER_FIELDS = """
   id slug name region country sector centre { lat lon } currency languages timezone
@@ -112,23 +110,6 @@ async def names_of(gql: GraphQL, filter: dict[str, Any] | None) -> tuple[list[st
     body = await gql(CLUSTERS, {"filter": filter})
     connection = body["data"]["clusters"]
     return [e["node"]["slug"] for e in connection["edges"]], connection["totalCount"]
-
-
-@pytest.fixture
-async def platform_admin_token(gql: GraphQL, db: Database, settings: Settings) -> str:
-    """An ADMIN token: a platform admin signed in without an organisation."""
-    await identity_service.create_platform_admin(
-        db=db,
-        security=Security.from_settings(settings),
-        email="root@eic.example",
-        password=PASSWORD,
-        display_name="Platform Admin",
-    )
-    signed_in = await gql(SIGN_IN, {"input": {"email": "root@eic.example", "password": PASSWORD}})
-    pair = signed_in["data"]["tokenCreate"]
-    assert (pair["errors"], pair["role"], pair["organisationId"]) == ([], "ADMIN", None)
-    token: str = pair["accessToken"]
-    return token
 
 
 # ---------------------------------------------------------------------------------------------

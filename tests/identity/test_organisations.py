@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from backend.auth.security import Security
 from backend.db import Database, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import (
@@ -24,7 +23,6 @@ from backend.identity.models import (
     OrganisationSubtype,
     Sector,
 )
-from backend.settings import Settings
 from tests.conftest import PASSWORD, SIGN_IN, GraphQL
 
 INVITE_CODE = re.compile(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}")
@@ -182,23 +180,6 @@ async def make_cluster(db: Database, slug: str) -> str:
 
 def cursor_of(body: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
-
-
-@pytest.fixture
-async def platform_admin_token(gql: GraphQL, db: Database, settings: Settings) -> str:
-    """An ADMIN token: a platform admin signed in without an organisation."""
-    await identity_service.create_platform_admin(
-        db=db,
-        security=Security.from_settings(settings),
-        email="root@eic.example",
-        password=PASSWORD,
-        display_name="Platform Admin",
-    )
-    signed_in = await gql(SIGN_IN, {"input": {"email": "root@eic.example", "password": PASSWORD}})
-    pair = signed_in["data"]["tokenCreate"]
-    assert (pair["errors"], pair["role"], pair["organisationId"]) == ([], "ADMIN", None)
-    token: str = pair["accessToken"]
-    return token
 
 
 # ---------------------------------------------------------------------------------------------
