@@ -31,7 +31,20 @@ def alembic_config(database_url: str) -> Config:
 
 
 def migrate(settings: Settings) -> None:
+    """Upgrade the schema, then load the reference data (units, material catalogue)."""
     command.upgrade(alembic_config(settings.database_url), "head")
+    asyncio.run(_sync_reference_data(settings))
+
+
+async def _sync_reference_data(settings: Settings) -> None:
+    from backend.db import Database
+    from backend.marketplace.catalogue import sync_reference_data
+
+    db = Database(settings.database_url)
+    try:
+        await sync_reference_data(db)
+    finally:
+        await db.dispose()
 
 
 async def _seed_demo(settings: Settings, *, if_empty: bool) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.base import ExecutableOption
@@ -47,10 +47,24 @@ class PageRequest:
 
 @dataclass(frozen=True, slots=True)
 class SortKey:
-    """One column of a sort; the last key of every sort must be unique (the primary key)."""
+    """One column (or expression) of a sort; the last key of a sort must be unique (the id).
 
-    column: InstrumentedAttribute[Any]
+    For an expression, ``value_of`` reads its value from a result item and ``python_type``
+    decodes it from a cursor; for a mapped column both default to the column's own.
+    """
+
+    column: InstrumentedAttribute[Any] | ColumnElement[Any]
     descending: bool = False
+    value_of: Callable[[Any], Any] | None = None
+    python_type: Callable[[Any], Any] | None = None
+
+    def value(self, item: Any) -> Any:
+        if self.value_of is not None:
+            return self.value_of(item)
+        return getattr(item, str(self.column.key))
+
+    def decode(self, value: Any) -> Any:
+        return _from_json(value, self.python_type or self.column.type.python_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +112,7 @@ def decode_cursor(sort: Sort, cursor: str) -> list[Any]:
         body = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if body["s"] != sort.name or len(body["v"]) != len(sort.keys):
             raise invalid
-        return [
-            _from_json(v, key.column.type.python_type)
-            for v, key in zip(body["v"], sort.keys, strict=True)
-        ]
+        return [key.decode(v) for v, key in zip(body["v"], sort.keys, strict=True)]
     except ServiceError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
@@ -142,14 +153,16 @@ async def paginate(
     page_statement = page_statement.order_by(
         *(k.column.desc() if k.descending else k.column.asc() for k in sort.keys)
     ).limit(request.first + 1)
-    rows = list((await session.execute(page_statement)).unique().scalars().all())
+    result = (await session.execute(page_statement)).unique()
+    # One entity per row gives the entities; more columns (a distance, say) give the rows.
+    rows: list[Any] = list(
+        result.scalars().all() if len(page_statement.column_descriptions) == 1 else result.all()
+    )
     has_next = len(rows) > request.first
     items = rows[: request.first]
     return Page(
         items=items,
-        cursors=[
-            encode_cursor(sort, [getattr(item, k.column.key) for k in sort.keys]) for item in items
-        ],
+        cursors=[encode_cursor(sort, [k.value(item) for k in sort.keys]) for item in items],
         has_next_page=has_next,
         has_previous_page=request.after is not None,
         total_count=total,

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.db import UTCDateTime
-from backend.models import metadata
+from backend.models import include_name, metadata
 from backend.settings import Settings
 
 config = context.config
@@ -39,6 +39,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         render_as_batch=is_sqlite,
         compare_type=True,
         render_item=_render_item,
+        include_name=include_name,
         literal_binds=connection is None,
     )
 

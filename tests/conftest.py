@@ -29,6 +29,7 @@ from backend.settings import Settings
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
+REFERENCE_TABLES = frozenset({"units", "materials"})
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -93,13 +94,15 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "db" not in request.fixturenames:
         return
     database: Database = request.getfixturevalue("db")
-    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    # Reference data (units, the material catalogue) stays: `eic migrate` loaded it once.
+    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in REFERENCE_TABLES]
     async with database.engine.begin() as connection:
         if database.dialect == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
         else:
             for table in tables:
                 await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+        await connection.execute(text("DELETE FROM materials WHERE NOT from_catalogue"))
 
 
 @pytest.fixture

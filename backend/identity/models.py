@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, UTCDateTime, new_id, utcnow
+from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
 
 
 class Sector(StrEnum):
@@ -89,12 +88,6 @@ class MembershipRole(StrEnum):
     MEMBER = "MEMBER"
 
 
-def _enum(enum_class: type[StrEnum], name: str) -> Enum:
-    # Stored as short strings with a CHECK, so adding a value is a plain migration on both
-    # SQLite and PostgreSQL (no native enum type to ALTER).
-    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=32)
-
-
 class Cluster(Base):
     __tablename__ = "clusters"
     __table_args__ = (
@@ -107,7 +100,7 @@ class Cluster(Base):
     name: Mapped[str] = mapped_column(String(120))
     region: Mapped[str] = mapped_column(String(120))
     country: Mapped[str] = mapped_column(String(2))
-    sector: Mapped[Sector] = mapped_column(_enum(Sector, "sector"))
+    sector: Mapped[Sector] = mapped_column(enum_column(Sector, "sector"))
     centre_lat: Mapped[float] = mapped_column(Float)
     centre_lon: Mapped[float] = mapped_column(Float)
     currency: Mapped[str] = mapped_column(String(3))
@@ -140,9 +133,11 @@ class Organisation(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind, "organisation_kind"))
+    kind: Mapped[OrganisationKind] = mapped_column(
+        enum_column(OrganisationKind, "organisation_kind")
+    )
     subtype: Mapped[OrganisationSubtype | None] = mapped_column(
-        _enum(OrganisationSubtype, "organisation_subtype"), nullable=True
+        enum_column(OrganisationSubtype, "organisation_subtype"), nullable=True
     )
     cluster_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clusters.id", ondelete="RESTRICT"))
     lat: Mapped[float] = mapped_column(Float)
@@ -166,7 +161,7 @@ class Membership(Base):
     organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[MembershipRole] = mapped_column(_enum(MembershipRole, "membership_role"))
+    role: Mapped[MembershipRole] = mapped_column(enum_column(MembershipRole, "membership_role"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(lazy="raise")
@@ -186,7 +181,7 @@ class OrganisationInvite(Base):
     )
     # SHA-256 of the normalised code: a leaked table does not leak usable codes.
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[MembershipRole] = mapped_column(_enum(MembershipRole, "membership_role"))
+    role: Mapped[MembershipRole] = mapped_column(enum_column(MembershipRole, "membership_role"))
     max_uses: Mapped[int] = mapped_column(Integer)
     uses: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
