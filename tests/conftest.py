@@ -26,6 +26,7 @@ from backend.identity import service as identity_service
 from backend.identity.models import Sector
 from backend.models import metadata
 from backend.settings import Settings
+from backend.validation import Place
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
@@ -193,7 +194,7 @@ async def cluster_id(db: Database) -> str:
             region="Okayama",
             country="JP",
             sector=Sector.WOOD,
-            centre=identity_service.Location(lat=35.07, lon=133.75),
+            centre=Place(lat=35.07, lon=133.75),
             currency="JPY",
             languages=["ja"],
             timezone="Asia/Tokyo",

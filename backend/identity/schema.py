@@ -16,6 +16,7 @@ from backend.graphql.types import Payload, context_of, parse_id, parse_optional_
 from backend.identity import models, service
 from backend.identity.models import MembershipRole, OrganisationKind, OrganisationSubtype, Sector
 from backend.pagination import PageRequest
+from backend.validation import Place
 
 # Registered as GraphQL enums here, so the models stay free of Strawberry.
 strawberry.enum(
@@ -201,8 +202,8 @@ class LocationInput:
     lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
     place_name: str = strawberry.field(default="", description="Name of the place, optional.")
 
-    def to_service(self) -> service.Location:
-        return service.Location(lat=self.lat, lon=self.lon, place_name=self.place_name)
+    def to_service(self) -> Place:
+        return Place(lat=self.lat, lon=self.lon, place_name=self.place_name)
 
 
 @strawberry.input(description="A new organisation, created together with an account.")

@@ -9,7 +9,6 @@ import functools
 import hashlib
 import re
 import secrets
-import unicodedata
 import uuid
 import zoneinfo
 from dataclasses import dataclass
@@ -42,6 +41,14 @@ from backend.identity.models import (
     User,
 )
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.validation import (
+    LANGUAGE_TAG,
+    Place,
+    check_place,
+    check_text,
+    has_control_characters,
+    parse_uuid,
+)
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud
 INVITE_LENGTH = 12
@@ -54,18 +61,11 @@ MAX_INVITE_DAYS = 90
 
 
 @dataclass(frozen=True, slots=True)
-class Location:
-    lat: float
-    lon: float
-    place_name: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class NewOrganisation:
     name: str
     kind: OrganisationKind
     cluster_id: str  # as the app sent it; checked with the other fields
-    location: Location
+    location: Place
     subtype: OrganisationSubtype | None = None
     description: str = ""
 
@@ -77,7 +77,7 @@ class OrganisationChanges:
     name: str | None = None
     subtype: OrganisationSubtype | None = None
     description: str | None = None
-    location: Location | None = None
+    location: Place | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,7 @@ class NewCluster:
     region: str
     country: str
     sector: Sector
-    centre: Location
+    centre: Place
     currency: str
     languages: list[str]
     timezone: str
@@ -150,38 +150,6 @@ def normalise_email(email: str) -> str:
         raise ServiceError.of(ErrorCode.VALIDATION, "Enter a valid email address", "email") from exc
 
 
-def _has_control_characters(value: str, *, multiline: bool) -> bool:
-    # PostgreSQL text cannot hold NUL at all, and no name should carry invisible controls.
-    allowed = "\n\r\t" if multiline else ""
-    return any(unicodedata.category(c)[0] == "C" and c not in allowed for c in value)
-
-
-def _check_text(
-    problems: Problems,
-    field: str,
-    value: str,
-    *,
-    min_length: int,
-    max_length: int,
-    multiline: bool = False,
-) -> None:
-    length = len(value.strip())
-    if length < min_length:
-        problems.add(field, f"Must have at least {min_length} characters")
-    elif length > max_length:
-        problems.add(field, f"Must have at most {max_length} characters")
-    elif _has_control_characters(value, multiline=multiline):
-        problems.add(field, "Must not contain control characters")
-
-
-def _check_location(problems: Problems, field: str, location: Location) -> None:
-    if not -90 <= location.lat <= 90:
-        problems.add(f"{field}.lat", "Latitude must be between -90 and 90")
-    if not -180 <= location.lon <= 180:
-        problems.add(f"{field}.lon", "Longitude must be between -180 and 180")
-    _check_text(problems, f"{field}.placeName", location.place_name, min_length=0, max_length=200)
-
-
 def _check_password(problems: Problems, password: str, email: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.add("password", f"Use at least {MIN_PASSWORD_LENGTH} characters")
@@ -199,16 +167,8 @@ def _check_subtype(
         problems.add(field, f"A {kind.value} organisation's subtype is one of: {allowed}")
 
 
-def _parse_uuid(problems: Problems, field: str, value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        problems.add(field, "Not a valid id")
-        return uuid.UUID(int=0)
-
-
 def _like_pattern(search: str) -> str:
-    if _has_control_characters(search, multiline=False):
+    if has_control_characters(search, multiline=False):
         raise ServiceError.of(
             ErrorCode.VALIDATION, "Must not contain control characters", "filter.search"
         )
@@ -278,14 +238,14 @@ async def register_account(
     except ServiceError as exc:
         problems.items.extend(exc.problems)
     _check_password(problems, password, email)
-    _check_text(problems, "displayName", display_name, min_length=1, max_length=100)
+    check_text(problems, "displayName", display_name, min_length=1, max_length=100)
     if (organisation is None) == (invite_code is None):
         problems.add("organisation", "Give either a new organisation or an invite code")
     if organisation is not None:
-        _check_text(problems, "organisation.name", organisation.name, min_length=2, max_length=200)
+        check_text(problems, "organisation.name", organisation.name, min_length=2, max_length=200)
         _check_subtype(problems, "organisation.subtype", organisation.kind, organisation.subtype)
-        _check_location(problems, "organisation.location", organisation.location)
-        _check_text(
+        check_place(problems, "organisation.location", organisation.location)
+        check_text(
             problems,
             "organisation.description",
             organisation.description,
@@ -293,7 +253,7 @@ async def register_account(
             max_length=4000,
             multiline=True,
         )
-        cluster_id = _parse_uuid(problems, "organisation.clusterId", organisation.cluster_id)
+        cluster_id = parse_uuid(problems, "organisation.clusterId", organisation.cluster_id)
     problems.raise_if_any()
 
     password_hash = await security.passwords.hash(password)
@@ -354,7 +314,7 @@ async def create_platform_admin(
     email = normalise_email(email)
     problems = Problems()
     _check_password(problems, password, email)
-    _check_text(problems, "displayName", display_name, min_length=1, max_length=100)
+    check_text(problems, "displayName", display_name, min_length=1, max_length=100)
     problems.raise_if_any()
     password_hash = await security.passwords.hash(password)
     async with db.write() as session:
@@ -724,9 +684,9 @@ async def update_organisation(
 ) -> Organisation:
     problems = Problems()
     if changes.name is not None:
-        _check_text(problems, "name", changes.name, min_length=2, max_length=200)
+        check_text(problems, "name", changes.name, min_length=2, max_length=200)
     if changes.description is not None:
-        _check_text(
+        check_text(
             problems,
             "description",
             changes.description,
@@ -735,7 +695,7 @@ async def update_organisation(
             multiline=True,
         )
     if changes.location is not None:
-        _check_location(problems, "location", changes.location)
+        check_place(problems, "location", changes.location)
     problems.raise_if_any()
     async with db.write() as session:
         organisation, membership = await _organisation_with_membership(
@@ -826,9 +786,6 @@ async def list_clusters(*, db: Database, filter: ClusterFilter, page: PageReques
         return await paginate(session, statement, sort=CLUSTERS_BY_NAME, request=page)
 
 
-LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
-
-
 @functools.cache
 def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -839,8 +796,8 @@ async def create_cluster(*, db: Database, cluster: NewCluster) -> Cluster:
     problems = Problems()
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", cluster.slug) or len(cluster.slug) > 64:
         problems.add("slug", "Use lower-case letters, digits and single hyphens (at most 64)")
-    _check_text(problems, "name", cluster.name, min_length=2, max_length=120)
-    _check_text(problems, "region", cluster.region, min_length=2, max_length=120)
+    check_text(problems, "name", cluster.name, min_length=2, max_length=120)
+    check_text(problems, "region", cluster.region, min_length=2, max_length=120)
     if not re.fullmatch(r"[A-Z]{2}", cluster.country):
         problems.add("country", "Use an ISO 3166-1 alpha-2 code such as IN or JP")
     if not re.fullmatch(r"[A-Z]{3}", cluster.currency):
@@ -849,8 +806,8 @@ async def create_cluster(*, db: Database, cluster: NewCluster) -> Cluster:
         problems.add("languages", "Give one or more BCP 47 language tags such as ta or ja")
     if cluster.timezone not in _time_zones():
         problems.add("timezone", "Use an IANA time zone such as Asia/Kolkata")
-    _check_location(problems, "centre", cluster.centre)
-    _check_text(
+    check_place(problems, "centre", cluster.centre)
+    check_text(
         problems, "description", cluster.description, min_length=0, max_length=4000, multiline=True
     )
     problems.raise_if_any()

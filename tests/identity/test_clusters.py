@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from backend.db import Database, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import Cluster, Sector
+from backend.validation import Place
 from tests.conftest import GraphQL
 
 CLUSTER_FIELDS = """
@@ -59,7 +60,7 @@ async def add_demo_clusters(db: Database) -> dict[str, str]:
                 region=region,
                 country=country,
                 sector=sector,
-                centre=identity_service.Location(lat=10.0, lon=100.0),
+                centre=Place(lat=10.0, lon=100.0),
                 currency=currency,
                 languages=languages,
                 timezone="Asia/Bangkok",

@@ -23,6 +23,7 @@ from backend.identity.models import (
     OrganisationSubtype,
     Sector,
 )
+from backend.validation import Place
 from tests.conftest import PASSWORD, SIGN_IN, GraphQL
 
 INVITE_CODE = re.compile(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}")
@@ -169,7 +170,7 @@ async def make_cluster(db: Database, slug: str) -> str:
             region="Tamil Nadu",
             country="IN",
             sector=Sector.SERICULTURE,
-            centre=identity_service.Location(lat=12.74, lon=77.83),
+            centre=Place(lat=12.74, lon=77.83),
             currency="INR",
             languages=["ta", "en"],
             timezone="Asia/Kolkata",

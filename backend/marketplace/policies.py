@@ -1,0 +1,34 @@
+"""Object rules of the marketplace, named ``marketplace:action``.
+
+A listing is managed by the members of its organisation acting for it (their token's active
+organisation). Platform admins moderate: they hide and restore listings, and see hidden ones.
+Everybody, signed in or not, reads listings that are published and not hidden.
+"""
+
+from __future__ import annotations
+
+from backend.auth.viewer import Anonymous, Viewer
+from backend.errors import forbidden
+from backend.marketplace.models import Listing, ListingStatus
+
+
+def is_owner(viewer: Viewer | Anonymous, listing: Listing) -> bool:
+    return isinstance(viewer, Viewer) and viewer.organisation_id == listing.organisation_id
+
+
+def may_read(viewer: Viewer | Anonymous, listing: Listing) -> bool:
+    """marketplace:listing_read"""
+    if is_owner(viewer, listing) or (isinstance(viewer, Viewer) and viewer.is_admin):
+        return True
+    return listing.hidden_at is None and listing.status is not ListingStatus.DRAFT
+
+
+def listing_manage(viewer: Viewer, listing: Listing) -> None:
+    """marketplace:listing_manage (update, publish, close, delete)"""
+    if not is_owner(viewer, listing):
+        raise forbidden("Only members of the listing's organisation, acting for it, may do this")
+
+
+def sees_exact_location(viewer: Viewer | Anonymous, listing: Listing) -> bool:
+    """marketplace:listing_exact_location. Trade partners join this rule with the trades issue."""
+    return not listing.location_approximate or is_owner(viewer, listing)

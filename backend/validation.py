@@ -1,0 +1,68 @@
+"""Input checks every domain shares; each adds a :class:`Problem` rather than raising, so an app
+gets all of a form's mistakes from one request."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+from backend.errors import Problems
+
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A point and the name people use for it."""
+
+    lat: float
+    lon: float
+    place_name: str = ""
+
+
+def has_control_characters(value: str, *, multiline: bool) -> bool:
+    # PostgreSQL text cannot hold NUL at all, and no name should carry invisible controls.
+    allowed = "\n\r\t" if multiline else ""
+    return any(unicodedata.category(c)[0] == "C" and c not in allowed for c in value)
+
+
+def check_text(
+    problems: Problems,
+    field: str,
+    value: str,
+    *,
+    min_length: int,
+    max_length: int,
+    multiline: bool = False,
+) -> None:
+    length = len(value.strip())
+    if length < min_length:
+        problems.add(field, f"Must have at least {min_length} characters")
+    elif length > max_length:
+        problems.add(field, f"Must have at most {max_length} characters")
+    elif has_control_characters(value, multiline=multiline):
+        problems.add(field, "Must not contain control characters")
+
+
+def check_place(problems: Problems, field: str, place: Place) -> None:
+    if not -90 <= place.lat <= 90:
+        problems.add(f"{field}.lat", "Latitude must be between -90 and 90")
+    if not -180 <= place.lon <= 180:
+        problems.add(f"{field}.lon", "Longitude must be between -180 and 180")
+    check_text(problems, f"{field}.placeName", place.place_name, min_length=0, max_length=200)
+
+
+def check_language(problems: Problems, field: str, tag: str) -> None:
+    if not LANGUAGE_TAG.fullmatch(tag) or len(tag) > 16:
+        problems.add(field, "Use a BCP 47 language tag such as en, ja or vi")
+
+
+def parse_uuid(problems: Problems, field: str, value: str) -> uuid.UUID:
+    """The id, or a problem (and a placeholder that matches nothing) if it is not one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        problems.add(field, "Not a valid id")
+        return uuid.UUID(int=0)
