@@ -56,7 +56,7 @@ class SortKey:
     column: InstrumentedAttribute[Any] | ColumnElement[Any]
     descending: bool = False
     value_of: Callable[[Any], Any] | None = None
-    python_type: Callable[[Any], Any] | None = None
+    python_type: Callable[[Any], Any] | type | None = None
 
     def value(self, item: Any) -> Any:
         if self.value_of is not None:
@@ -92,7 +92,7 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def _from_json(value: Any, python_type: Callable[[Any], Any]) -> Any:
+def _from_json(value: Any, python_type: Callable[[Any], Any] | type) -> Any:
     if value is None:
         return None
     if python_type is datetime:

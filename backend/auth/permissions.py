@@ -79,3 +79,10 @@ class IsInstitution(Gate):
 class IsAdmin(Gate):
     roles = frozenset({Role.ADMIN})
     requirement = "platform admins"
+
+
+class IsFirmOrCommunity(Gate):
+    """Those who trade materials: firms, and communities selling their members' eco-products."""
+
+    roles = frozenset({Role.FIRM, Role.COMMUNITY})
+    requirement = "firms and communities"

@@ -7,16 +7,17 @@ from strawberry.schema.config import StrawberryConfig
 
 from backend.graphql.extensions import build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery
+from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.settings import Settings
 
 
 @strawberry.type(description="Everything an app can read.")
-class Query(IdentityQuery):
+class Query(IdentityQuery, MarketplaceQuery):
     pass
 
 
 @strawberry.type(description="Everything an app can change.")
-class Mutation(IdentityMutation):
+class Mutation(IdentityMutation, MarketplaceMutation):
     pass
 
 

@@ -11,6 +11,7 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.errors import ErrorCode, ServiceError
 from backend.graphql.context import Context
 from backend.graphql.errors import UserError
+from backend.validation import Place
 
 
 @strawberry.type(description="What every mutation returns besides its result.")
@@ -43,3 +44,26 @@ def parse_id(value: str, field: str) -> uuid.UUID:
 
 def parse_optional_id(value: str | None, field: str) -> uuid.UUID | None:
     return None if value is None else parse_id(value, field)
+
+
+@strawberry.type(description="A point on the earth (WGS 84).")
+class GeoPoint:
+    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
+    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
+
+
+@strawberry.type(description="A place: a point and the name people use for it.")
+class Location:
+    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
+    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
+    place_name: str = strawberry.field(description="Village, town or address, as written locally.")
+
+
+@strawberry.input(description="A place given by an app.")
+class LocationInput:
+    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
+    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
+    place_name: str = strawberry.field(default="", description="Name of the place, optional.")
+
+    def to_service(self) -> Place:
+        return Place(lat=self.lat, lon=self.lon, place_name=self.place_name)

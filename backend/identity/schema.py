@@ -12,11 +12,19 @@ from backend.auth.viewer import Anonymous, Role
 from backend.errors import ServiceError
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First
-from backend.graphql.types import Payload, context_of, parse_id, parse_optional_id, signed_in
+from backend.graphql.types import (
+    GeoPoint,
+    Location,
+    LocationInput,
+    Payload,
+    context_of,
+    parse_id,
+    parse_optional_id,
+    signed_in,
+)
 from backend.identity import models, service
 from backend.identity.models import MembershipRole, OrganisationKind, OrganisationSubtype, Sector
 from backend.pagination import PageRequest
-from backend.validation import Place
 
 # Registered as GraphQL enums here, so the models stay free of Strawberry.
 strawberry.enum(
@@ -42,19 +50,6 @@ strawberry.enum(
 
 # ---------------------------------------------------------------------------------------------
 # Types
-
-
-@strawberry.type(description="A point on the earth (WGS 84).")
-class GeoPoint:
-    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
-    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
-
-
-@strawberry.type(description="A place: a point and the name people use for it.")
-class Location:
-    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
-    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
-    place_name: str = strawberry.field(description="Village, town or address, as written locally.")
 
 
 @strawberry.type(
@@ -194,16 +189,6 @@ class OrganisationInviteType:
 
 # ---------------------------------------------------------------------------------------------
 # Inputs
-
-
-@strawberry.input(description="A place given by an app.")
-class LocationInput:
-    lat: float = strawberry.field(description="Latitude in degrees, -90 to 90.")
-    lon: float = strawberry.field(description="Longitude in degrees, -180 to 180.")
-    place_name: str = strawberry.field(default="", description="Name of the place, optional.")
-
-    def to_service(self) -> Place:
-        return Place(lat=self.lat, lon=self.lon, place_name=self.place_name)
 
 
 @strawberry.input(description="A new organisation, created together with an account.")

@@ -1,0 +1,884 @@
+"""Marketplace: the material catalogue, units, and listings from draft to closed, with search.
+
+Every public function is keyword-only and owns its unit of work.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.base import ExecutableOption
+
+from backend.auth.viewer import Anonymous, Viewer
+from backend.db import Database, utcnow
+from backend.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.geo import approximate
+from backend.identity.models import Cluster, Organisation
+from backend.marketplace import policies, search
+from backend.marketplace.catalogue import search_text
+from backend.marketplace.models import (
+    Delivery,
+    Listing,
+    ListingCategory,
+    ListingKind,
+    ListingStatus,
+    Material,
+    Recurrence,
+    Unit,
+)
+from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.validation import Place, check_language, check_place, check_text
+
+DEFAULT_LIFETIME = timedelta(days=90)
+MAX_LIFETIME = timedelta(days=366)
+MAX_AMOUNT = Decimal("1e13")  # Numeric(18, 4): 14 integer digits
+MAX_SPECS = 20
+MAX_PHOTOS = 10
+MAX_RADIUS_KM = 500.0
+# Only these may be changed once a listing is out of draft and somebody may have looked at it.
+EDITABLE = (ListingStatus.DRAFT, ListingStatus.ACTIVE, ListingStatus.RESERVED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs and results
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListingDraft:
+    """What an app sends to create a listing; ``id`` may be the app's own UUID."""
+
+    kind: ListingKind
+    category: ListingCategory
+    title: str
+    material_code: str
+    quantity: Decimal
+    unit_code: str
+    location: Place
+    language: str = "en"
+    description: str = ""
+    price_per_unit: Decimal | None = None
+    currency: str | None = None
+    recurrence: Recurrence = Recurrence.ONE_OFF
+    season_months: list[int] = field(default_factory=list)
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    delivery: Delivery = Delivery.EITHER
+    location_approximate: bool = False
+    specs: list[Spec] = field(default_factory=list)
+    photos: list[str] = field(default_factory=list)
+    expires_at: datetime | None = None
+    id: uuid.UUID | None = None
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ListingChanges:
+    """Fields left unset stay as they are; ``price_per_unit`` and the dates may be set to None."""
+
+    title: str | None = None
+    description: str | None = None
+    language: str | None = None
+    material_code: str | None = None
+    quantity: Decimal | None = None
+    unit_code: str | None = None
+    price_per_unit: Decimal | None = _UNSET
+    currency: str | None = None
+    recurrence: Recurrence | None = None
+    season_months: list[int] | None = None
+    available_from: datetime | None = _UNSET
+    available_until: datetime | None = _UNSET
+    delivery: Delivery | None = None
+    location: Place | None = None
+    location_approximate: bool | None = None
+    specs: list[Spec] | None = None
+    photos: list[str] | None = None
+    expires_at: datetime | None = _UNSET
+
+
+class ListingSort(StrEnum):
+    NEWEST = "NEWEST"
+    NEAREST = "NEAREST"
+    PRICE_ASC = "PRICE_ASC"
+    PRICE_DESC = "PRICE_DESC"
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    lat: float
+    lon: float
+    radius_km: float
+
+
+@dataclass(frozen=True, slots=True)
+class ListingFilter:
+    kind: ListingKind | None = None
+    category: ListingCategory | None = None
+    material_code: str | None = None
+    cluster_id: uuid.UUID | None = None
+    near: Near | None = None
+    search: str | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    status: ListingStatus | None = ListingStatus.ACTIVE
+    organisation_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingHit:
+    listing: Listing
+    distance_km: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMaterial:
+    code: str
+    parent_code: str
+    name: str
+    local_names: dict[str, str] = field(default_factory=dict)
+    hs_code: str | None = None
+    hazardous: bool | None = None
+    description: str = ""
+
+
+def effective_status(listing: Listing, now: datetime | None = None) -> ListingStatus:
+    """ACTIVE listings past their expiry read as EXPIRED at once; no job has to run first."""
+    now = now or utcnow()
+    if (
+        listing.status is ListingStatus.ACTIVE
+        and listing.expires_at is not None
+        and listing.expires_at <= now
+    ):
+        return ListingStatus.EXPIRED
+    return listing.status
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def _check_amount(problems: Problems, field_name: str, value: Decimal, *, positive: bool) -> None:
+    try:
+        exponent = value.as_tuple().exponent
+    except (InvalidOperation, AttributeError):
+        problems.add(field_name, "Not a number")
+        return
+    if not value.is_finite():
+        problems.add(field_name, "Not a number")
+    elif positive and value <= 0:
+        problems.add(field_name, "Must be more than zero")
+    elif abs(value) >= MAX_AMOUNT:
+        problems.add(field_name, "Is too large")
+    elif isinstance(exponent, int) and exponent < -4:
+        problems.add(field_name, "Use at most 4 decimal places")
+
+
+def _check_currency(problems: Problems, field_name: str, currency: str) -> None:
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        problems.add(field_name, "Use an ISO 4217 code such as INR, JPY, THB or VND")
+
+
+def _check_recurrence(problems: Problems, recurrence: Recurrence, season_months: list[int]) -> None:
+    if recurrence is Recurrence.SEASONAL:
+        if not season_months:
+            problems.add("seasonMonths", "A seasonal listing names its months (1-12)")
+        elif any(not 1 <= m <= 12 for m in season_months) or len(set(season_months)) != len(
+            season_months
+        ):
+            problems.add("seasonMonths", "Months are distinct numbers from 1 to 12")
+    elif season_months:
+        problems.add("seasonMonths", "Only SEASONAL listings have months")
+
+
+def _check_specs(problems: Problems, specs: list[Spec]) -> None:
+    if len(specs) > MAX_SPECS:
+        problems.add("specs", f"At most {MAX_SPECS} quality notes")
+    for i, spec in enumerate(specs):
+        check_text(problems, f"specs.{i}.key", spec.key, min_length=1, max_length=60)
+        check_text(problems, f"specs.{i}.value", spec.value, min_length=1, max_length=200)
+
+
+def _check_photos(problems: Problems, photos: list[str]) -> None:
+    if len(photos) > MAX_PHOTOS:
+        problems.add("photos", f"At most {MAX_PHOTOS} photos")
+    for i, url in enumerate(photos):
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.netloc or len(url) > 2048:
+            problems.add(f"photos.{i}", "Give an https:// address of at most 2048 characters")
+
+
+def _check_window(
+    problems: Problems, available_from: datetime | None, available_until: datetime | None
+) -> None:
+    if available_from and available_until and available_until < available_from:
+        problems.add("availableUntil", "Must not be before availableFrom")
+
+
+def _check_expiry(problems: Problems, expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is None:
+        return
+    if expires_at <= now:
+        problems.add("expiresAt", "Must be in the future")
+    elif expires_at > now + MAX_LIFETIME:
+        problems.add("expiresAt", "Must be within a year")
+
+
+def _check_draft(problems: Problems, draft: ListingDraft, now: datetime) -> None:
+    check_text(problems, "title", draft.title, min_length=3, max_length=160)
+    check_text(
+        problems, "description", draft.description, min_length=0, max_length=5000, multiline=True
+    )
+    check_language(problems, "language", draft.language)
+    _check_amount(problems, "quantity", draft.quantity, positive=True)
+    if draft.price_per_unit is not None:
+        _check_amount(problems, "pricePerUnit", draft.price_per_unit, positive=False)
+    if draft.currency is not None:
+        _check_currency(problems, "currency", draft.currency)
+    _check_recurrence(problems, draft.recurrence, draft.season_months)
+    _check_window(problems, draft.available_from, draft.available_until)
+    check_place(problems, "location", draft.location)
+    _check_specs(problems, draft.specs)
+    _check_photos(problems, draft.photos)
+    _check_expiry(problems, draft.expires_at, now)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def listing_loads() -> tuple[ExecutableOption, ...]:
+    """What a listing carries to the API: seller (with cluster), material and unit. Many-to-one
+    joins, so a page of listings is one statement whatever its size."""
+    return (
+        joinedload(Listing.organisation).joinedload(Organisation.cluster),
+        joinedload(Listing.material),
+        joinedload(Listing.unit),
+    )
+
+
+async def _load(session: AsyncSession, listing_id: uuid.UUID) -> Listing | None:
+    return await session.scalar(
+        select(Listing).options(*listing_loads()).where(Listing.id == listing_id)
+    )
+
+
+async def _managed(session: AsyncSession, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
+    listing = await session.get(Listing, listing_id)
+    if listing is None or not policies.may_read(viewer, listing):
+        raise not_found("Listing")
+    policies.listing_manage(viewer, listing)
+    return listing
+
+
+async def _material(session: AsyncSession, code: str, field_name: str) -> Material:
+    material = await session.get(Material, code)
+    if material is None:
+        raise ServiceError.of(
+            ErrorCode.VALIDATION, "Not a code of the material catalogue", field_name
+        )
+    return material
+
+
+async def _unit(session: AsyncSession, code: str, field_name: str) -> Unit:
+    unit = await session.get(Unit, code.upper())
+    if unit is None:
+        raise ServiceError.of(ErrorCode.VALIDATION, "Not a known UN/ECE unit code", field_name)
+    return unit
+
+
+def _set_location(listing: Listing, place: Place, approximate_only: bool) -> None:
+    listing.lat, listing.lon = place.lat, place.lon
+    listing.place_name = place.place_name.strip()
+    listing.location_approximate = approximate_only
+    listing.public_lat = approximate(place.lat) if approximate_only else place.lat
+    listing.public_lon = approximate(place.lon) if approximate_only else place.lon
+
+
+# ---------------------------------------------------------------------------------------------
+# Listing lifecycle
+
+
+async def create_listing(
+    *, db: Database, viewer: Viewer, draft: ListingDraft, publish: bool = False
+) -> Listing:
+    """Create a DRAFT (or, with ``publish``, an ACTIVE) listing for the viewer's organisation.
+
+    The same client id twice gives the one listing back: a retried request creates nothing new.
+    """
+    if viewer.organisation_id is None:
+        raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to list materials")
+    now = utcnow()
+    problems = Problems()
+    _check_draft(problems, draft, now)
+    problems.raise_if_any()
+    try:
+        async with db.write() as session:
+            if draft.id is not None:
+                existing = await session.get(Listing, draft.id)
+                if existing is not None:
+                    return await _same_listing_again(session, viewer, existing)
+            organisation = await session.get(Organisation, viewer.organisation_id)
+            if organisation is None:
+                raise ServiceError.of(ErrorCode.FORBIDDEN, "Your organisation no longer exists")
+            cluster = await session.get(Cluster, organisation.cluster_id)
+            assert cluster is not None
+            await _material(session, draft.material_code, "materialCode")
+            unit = await _unit(session, draft.unit_code, "unit")
+            listing = Listing(
+                organisation_id=organisation.id,
+                cluster_id=organisation.cluster_id,
+                created_by_id=viewer.user_id,
+                kind=draft.kind,
+                category=draft.category,
+                status=ListingStatus.DRAFT,
+                title=draft.title.strip(),
+                description=draft.description.strip(),
+                language=draft.language,
+                material_code=draft.material_code,
+                quantity=draft.quantity,
+                unit_code=unit.code,
+                quantity_base=draft.quantity * unit.factor,
+                recurrence=draft.recurrence,
+                season_months=sorted(draft.season_months),
+                available_from=draft.available_from,
+                available_until=draft.available_until,
+                price_per_unit=draft.price_per_unit,
+                currency=draft.currency or cluster.currency,
+                delivery=draft.delivery,
+                specs=[{"key": s.key.strip(), "value": s.value.strip()} for s in draft.specs],
+                photos=list(draft.photos),
+                expires_at=draft.expires_at,
+                created_at=now,
+                updated_at=now,
+            )
+            if draft.id is not None:
+                listing.id = draft.id
+            _set_location(listing, draft.location, draft.location_approximate)
+            if publish:
+                _publish(listing, now)
+            session.add(listing)
+            await session.flush()
+            loaded = await _load(session, listing.id)
+            assert loaded is not None
+            return loaded
+    except IntegrityError:
+        # The same client id created concurrently: the other request's listing is the answer.
+        if draft.id is None:
+            raise
+        async with db.read() as session:
+            existing = await session.get(Listing, draft.id)
+            if existing is None:
+                raise
+            return await _same_listing_again(session, viewer, existing)
+
+
+async def _same_listing_again(session: AsyncSession, viewer: Viewer, existing: Listing) -> Listing:
+    if existing.organisation_id != viewer.organisation_id:
+        raise ServiceError.of(ErrorCode.CONFLICT, "This id belongs to another listing", "id")
+    loaded = await _load(session, existing.id)
+    assert loaded is not None
+    return loaded
+
+
+def _publish(listing: Listing, now: datetime) -> None:
+    listing.status = ListingStatus.ACTIVE
+    listing.published_at = now
+    if listing.expires_at is None or listing.expires_at <= now:
+        listing.expires_at = now + DEFAULT_LIFETIME
+
+
+async def update_listing(
+    *,
+    db: Database,
+    viewer: Viewer,
+    listing_id: uuid.UUID,
+    changes: ListingChanges,
+    expected_version: int | None = None,
+) -> Listing:
+    now = utcnow()
+    problems = Problems()
+    if changes.title is not None:
+        check_text(problems, "title", changes.title, min_length=3, max_length=160)
+    if changes.description is not None:
+        check_text(
+            problems,
+            "description",
+            changes.description,
+            min_length=0,
+            max_length=5000,
+            multiline=True,
+        )
+    if changes.language is not None:
+        check_language(problems, "language", changes.language)
+    if changes.quantity is not None:
+        _check_amount(problems, "quantity", changes.quantity, positive=True)
+    if changes.price_per_unit not in (_UNSET, None):
+        _check_amount(problems, "pricePerUnit", changes.price_per_unit, positive=False)
+    if changes.currency is not None:
+        _check_currency(problems, "currency", changes.currency)
+    if changes.location is not None:
+        check_place(problems, "location", changes.location)
+    if changes.specs is not None:
+        _check_specs(problems, changes.specs)
+    if changes.photos is not None:
+        _check_photos(problems, changes.photos)
+    if changes.expires_at is not _UNSET:
+        _check_expiry(problems, changes.expires_at, now)
+    problems.raise_if_any()
+
+    async with db.write() as session:
+        listing = await _managed(session, viewer, listing_id)
+        status = effective_status(listing, now)
+        if status not in EDITABLE:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT,
+                f"A {status.value} listing cannot be changed; publish it again or create a new one",
+            )
+        if expected_version is not None and expected_version != listing.version:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT,
+                f"The listing was changed meanwhile (now version {listing.version}); reload it "
+                "and apply your edit again",
+                "expectedVersion",
+            )
+        if changes.material_code is not None:
+            await _material(session, changes.material_code, "materialCode")
+            listing.material_code = changes.material_code
+        unit = await _unit(session, changes.unit_code or listing.unit_code, "unit")
+        if changes.title is not None:
+            listing.title = changes.title.strip()
+        if changes.description is not None:
+            listing.description = changes.description.strip()
+        if changes.language is not None:
+            listing.language = changes.language
+        if changes.quantity is not None:
+            listing.quantity = changes.quantity
+        listing.unit_code = unit.code
+        listing.quantity_base = listing.quantity * unit.factor
+        if changes.price_per_unit is not _UNSET:
+            listing.price_per_unit = changes.price_per_unit
+        if changes.currency is not None:
+            listing.currency = changes.currency
+        if changes.recurrence is not None or changes.season_months is not None:
+            recurrence = changes.recurrence or listing.recurrence
+            months = changes.season_months
+            if months is None:  # keep the months while the listing stays seasonal
+                months = list(listing.season_months) if recurrence is Recurrence.SEASONAL else []
+            _check_recurrence(problems, recurrence, months)
+            listing.recurrence, listing.season_months = recurrence, sorted(months)
+        if changes.available_from is not _UNSET:
+            listing.available_from = changes.available_from
+        if changes.available_until is not _UNSET:
+            listing.available_until = changes.available_until
+        _check_window(problems, listing.available_from, listing.available_until)
+        problems.raise_if_any()
+        if changes.delivery is not None:
+            listing.delivery = changes.delivery
+        if changes.location is not None or changes.location_approximate is not None:
+            place = changes.location or Place(listing.lat, listing.lon, listing.place_name)
+            approximate_only = (
+                changes.location_approximate
+                if changes.location_approximate is not None
+                else listing.location_approximate
+            )
+            _set_location(listing, place, approximate_only)
+        if changes.specs is not None:
+            listing.specs = [
+                {"key": s.key.strip(), "value": s.value.strip()} for s in changes.specs
+            ]
+        if changes.photos is not None:
+            listing.photos = list(changes.photos)
+        if changes.expires_at is not _UNSET:
+            listing.expires_at = changes.expires_at
+        listing.version += 1
+        listing.updated_at = now
+        await session.flush()
+        loaded = await _load(session, listing.id)
+        assert loaded is not None
+        return loaded
+
+
+async def publish_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
+    """DRAFT or EXPIRED -> ACTIVE. Publishing an active listing again changes nothing."""
+    now = utcnow()
+    async with db.write() as session:
+        listing = await _managed(session, viewer, listing_id)
+        status = effective_status(listing, now)
+        if status in (ListingStatus.DRAFT, ListingStatus.EXPIRED):
+            _publish(listing, now)
+            listing.version += 1
+            listing.updated_at = now
+        elif status is not ListingStatus.ACTIVE:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT, f"A {status.value} listing cannot be published"
+            )
+        await session.flush()
+        loaded = await _load(session, listing.id)
+        assert loaded is not None
+        return loaded
+
+
+async def close_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
+    """ACTIVE, RESERVED or EXPIRED -> CLOSED. Closing a closed listing changes nothing."""
+    now = utcnow()
+    async with db.write() as session:
+        listing = await _managed(session, viewer, listing_id)
+        status = effective_status(listing, now)
+        if status is ListingStatus.DRAFT:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT, "A draft is not closed but deleted (listingDelete)"
+            )
+        if status is not ListingStatus.CLOSED:
+            listing.status = ListingStatus.CLOSED
+            listing.closed_at = now
+            listing.version += 1
+            listing.updated_at = now
+        await session.flush()
+        loaded = await _load(session, listing.id)
+        assert loaded is not None
+        return loaded
+
+
+async def delete_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) -> uuid.UUID:
+    """Drafts only: a published listing may be in someone's offer or history; close it."""
+    async with db.write() as session:
+        listing = await _managed(session, viewer, listing_id)
+        if listing.status is not ListingStatus.DRAFT:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT, "Only drafts can be deleted; close a published listing"
+            )
+        await session.delete(listing)
+    return listing_id
+
+
+async def hide_listing(
+    *, db: Database, listing_id: uuid.UUID, hidden: bool, reason: str | None = None
+) -> Listing:
+    """Platform admins take a listing out of everybody's sight, or put it back."""
+    problems = Problems()
+    if hidden:
+        check_text(problems, "reason", reason or "", min_length=3, max_length=500)
+    problems.raise_if_any()
+    async with db.write() as session:
+        listing = await session.get(Listing, listing_id)
+        if listing is None:
+            raise not_found("Listing")
+        listing.hidden_at = utcnow() if hidden else None
+        listing.hidden_reason = reason.strip() if hidden and reason else None
+        listing.version += 1
+        await session.flush()
+        loaded = await _load(session, listing.id)
+        assert loaded is not None
+        return loaded
+
+
+async def get_listing(
+    *, db: Database, viewer: Viewer | Anonymous, listing_id: uuid.UUID
+) -> Listing | None:
+    async with db.read() as session:
+        listing = await _load(session, listing_id)
+    if listing is None or not policies.may_read(viewer, listing):
+        return None
+    return listing
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+
+
+def _status_condition(status: ListingStatus, now: datetime) -> Any:
+    live = or_(Listing.expires_at.is_(None), Listing.expires_at > now)
+    if status is ListingStatus.ACTIVE:
+        return and_(Listing.status == ListingStatus.ACTIVE, live)
+    if status is ListingStatus.EXPIRED:
+        return or_(
+            Listing.status == ListingStatus.EXPIRED,
+            and_(Listing.status == ListingStatus.ACTIVE, Listing.expires_at <= now),
+        )
+    return Listing.status == status
+
+
+def _visibility(viewer: Viewer | Anonymous) -> Any:
+    public = and_(
+        Listing.hidden_at.is_(None),
+        Listing.status.in_((ListingStatus.ACTIVE, ListingStatus.RESERVED, ListingStatus.CLOSED)),
+    )
+    if isinstance(viewer, Viewer):
+        if viewer.is_admin:
+            return literal(True)
+        if viewer.organisation_id is not None:
+            return or_(public, Listing.organisation_id == viewer.organisation_id)
+    return public
+
+
+NEWEST_FIRST = Sort(
+    "listings:newest",
+    (
+        SortKey(
+            func.coalesce(Listing.published_at, Listing.created_at),
+            descending=True,
+            value_of=lambda item: _listing_of(item).published_at or _listing_of(item).created_at,
+            python_type=datetime,
+        ),
+        SortKey(Listing.id, descending=True, value_of=lambda item: _listing_of(item).id),
+    ),
+)
+
+# Listings without a price sort after every priced one, in both directions.
+_NO_PRICE_LOW = Decimal("-1e14")
+_NO_PRICE_HIGH = Decimal("1e14")
+
+
+def _price_sort(descending: bool) -> Sort:
+    missing = _NO_PRICE_LOW if descending else _NO_PRICE_HIGH
+    return Sort(
+        f"listings:price-{'desc' if descending else 'asc'}",
+        (
+            SortKey(
+                func.coalesce(Listing.price_per_unit, missing),
+                descending=descending,
+                value_of=lambda item: (
+                    p if (p := _listing_of(item).price_per_unit) is not None else missing
+                ),
+                python_type=Decimal,
+            ),
+            SortKey(Listing.id, descending=descending, value_of=lambda item: _listing_of(item).id),
+        ),
+    )
+
+
+def _nearest(near: Near) -> Sort:
+    return Sort(
+        "listings:nearest",
+        (
+            SortKey(
+                search.distance_km(near.lat, near.lon),
+                value_of=lambda row: row.distance_km,
+                python_type=float,
+            ),
+            SortKey(Listing.id, value_of=lambda row: row.Listing.id),
+        ),
+    )
+
+
+def _listing_of(item: Any) -> Listing:
+    return item if isinstance(item, Listing) else item.Listing
+
+
+async def search_listings(
+    *,
+    db: Database,
+    viewer: Viewer | Anonymous,
+    filter: ListingFilter,
+    sort: ListingSort,
+    page: PageRequest,
+) -> Page[ListingHit]:
+    problems = Problems()
+    near = filter.near
+    if near is not None:
+        check_place(problems, "filter.near", Place(near.lat, near.lon))
+        if not 0 < near.radius_km <= MAX_RADIUS_KM:
+            problems.add("filter.near.radiusKm", f"Must be more than 0 and at most {MAX_RADIUS_KM}")
+    if sort is ListingSort.NEAREST and near is None:
+        problems.add("sort", "Sorting by distance needs filter.near")
+    if filter.search is not None:
+        check_text(problems, "filter.search", filter.search, min_length=0, max_length=200)
+    for name, value in (
+        ("filter.priceMin", filter.price_min),
+        ("filter.priceMax", filter.price_max),
+    ):
+        if value is not None:
+            _check_amount(problems, name, value, positive=False)
+    problems.raise_if_any()
+
+    now = utcnow()
+    dialect = db.dialect
+    columns: list[Any] = [Listing]
+    if near is not None:
+        columns.append(search.distance_km(near.lat, near.lon).label("distance_km"))
+    statement = select(*columns).where(_visibility(viewer))
+    if filter.status is not None:
+        statement = statement.where(_status_condition(filter.status, now))
+    if filter.kind is not None:
+        statement = statement.where(Listing.kind == filter.kind)
+    if filter.category is not None:
+        statement = statement.where(Listing.category == filter.category)
+    if filter.cluster_id is not None:
+        statement = statement.where(Listing.cluster_id == filter.cluster_id)
+    if filter.organisation_id is not None:
+        statement = statement.where(Listing.organisation_id == filter.organisation_id)
+    if filter.price_min is not None:
+        statement = statement.where(Listing.price_per_unit >= filter.price_min)
+    if filter.price_max is not None:
+        statement = statement.where(Listing.price_per_unit <= filter.price_max)
+    if filter.search and filter.search.strip():
+        statement = statement.where(search.text_match(dialect, filter.search))
+    if near is not None:
+        statement = search.within(statement, near.lat, near.lon, near.radius_km)
+
+    if sort is ListingSort.NEAREST and near is not None:
+        order = _nearest(near)
+    elif sort is ListingSort.PRICE_ASC:
+        order = _price_sort(descending=False)
+    elif sort is ListingSort.PRICE_DESC:
+        order = _price_sort(descending=True)
+    else:
+        order = NEWEST_FIRST
+
+    async with db.read() as session:
+        if filter.material_code is not None:
+            material = await session.get(Material, filter.material_code)
+            if material is None:
+                raise ServiceError.of(
+                    ErrorCode.VALIDATION,
+                    "Not a code of the material catalogue",
+                    "filter.materialCode",
+                )
+            # The material and everything below it in the catalogue.
+            subtree = select(Material.code).where(
+                or_(Material.path == material.path, Material.path.like(material.path + "/%"))
+            )
+            statement = statement.where(Listing.material_code.in_(subtree))
+        result = await paginate(session, statement, sort=order, request=page, load=listing_loads())
+    hits = [
+        ListingHit(_listing_of(item), None if near is None else float(item.distance_km))
+        for item in result.items
+    ]
+    return Page(
+        items=hits,
+        cursors=result.cursors,
+        has_next_page=result.has_next_page,
+        has_previous_page=result.has_previous_page,
+        total_count=result.total_count,
+    )
+
+
+async def my_listings(
+    *, db: Database, viewer: Viewer, status: ListingStatus | None, page: PageRequest
+) -> Page[ListingHit]:
+    """Everything of the viewer's organisation, drafts and hidden ones included."""
+    if viewer.organisation_id is None:
+        raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to have listings")
+    return await search_listings(
+        db=db,
+        viewer=viewer,
+        filter=ListingFilter(status=status, organisation_id=viewer.organisation_id),
+        sort=ListingSort.NEWEST,
+        page=page,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalogue and units
+
+
+MATERIALS_BY_NAME = Sort("materials:name", (SortKey(Material.name), SortKey(Material.code)))
+
+
+async def list_materials(
+    *, db: Database, search_for: str | None, parent_code: str | None, page: PageRequest
+) -> Page[Material]:
+    """Children of ``parent_code`` (the roots when omitted); with a search, the whole subtree."""
+    problems = Problems()
+    if search_for is not None:
+        check_text(problems, "search", search_for, min_length=0, max_length=100)
+    problems.raise_if_any()
+    statement = select(Material)
+    async with db.read() as session:
+        parent = None
+        if parent_code is not None:
+            parent = await session.get(Material, parent_code)
+            if parent is None:
+                raise ServiceError.of(
+                    ErrorCode.VALIDATION, "Not a code of the material catalogue", "parentCode"
+                )
+        if search_for and search_for.strip():
+            escaped = search_for.strip().lower()
+            for char in ("\\", "%", "_"):
+                escaped = escaped.replace(char, "\\" + char)
+            statement = statement.where(Material.search_text.like(f"%{escaped}%", escape="\\"))
+            if parent is not None:
+                statement = statement.where(Material.path.like(parent.path + "/%"))
+        elif parent is not None:
+            statement = statement.where(Material.parent_code == parent.code)
+        else:
+            statement = statement.where(Material.parent_code.is_(None))
+        return await paginate(session, statement, sort=MATERIALS_BY_NAME, request=page)
+
+
+async def get_material(*, db: Database, code: str) -> Material | None:
+    async with db.read() as session:
+        return await session.get(Material, code)
+
+
+async def list_units(*, db: Database) -> list[Unit]:
+    async with db.read() as session:
+        return list(
+            (await session.scalars(select(Unit).order_by(Unit.dimension, Unit.factor))).all()
+        )
+
+
+async def create_material(*, db: Database, material: NewMaterial) -> Material:
+    """Platform admins add a material under an existing one (organisations cannot)."""
+    problems = Problems()
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", material.code) or len(material.code) > 64:
+        problems.add("code", "Use lower-case letters, digits and single hyphens (at most 64)")
+    check_text(problems, "name", material.name, min_length=2, max_length=300)
+    check_text(
+        problems,
+        "description",
+        material.description,
+        min_length=0,
+        max_length=2000,
+        multiline=True,
+    )
+    for language, name in material.local_names.items():
+        check_language(problems, "localNames", language)
+        check_text(problems, f"localNames.{language}", name, min_length=1, max_length=300)
+    if material.hs_code is not None and not re.fullmatch(r"\d{4}(\.\d{2}){0,2}", material.hs_code):
+        problems.add("hsCode", "Use an HS code such as 4401.31")
+    problems.raise_if_any()
+    try:
+        async with db.write() as session:
+            parent = await session.get(Material, material.parent_code)
+            if parent is None:
+                raise ServiceError.of(
+                    ErrorCode.VALIDATION, "Not a code of the material catalogue", "parentCode"
+                )
+            created = Material(
+                code=material.code,
+                parent_code=parent.code,
+                path=f"{parent.path}/{material.code}",
+                name=material.name.strip(),
+                local_names={k: v.strip() for k, v in material.local_names.items()},
+                ewc_code=parent.ewc_code,
+                hs_code=material.hs_code,
+                hazardous=parent.hazardous if material.hazardous is None else material.hazardous,
+                description=material.description.strip(),
+                from_catalogue=False,
+            )
+            created.search_text = search_text(created)
+            session.add(created)
+    except IntegrityError as exc:
+        raise ServiceError.of(
+            ErrorCode.CONFLICT, "A material with this code exists", "code"
+        ) from exc
+    return created
