@@ -460,9 +460,19 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
             organisation_id=demo_id("organisation", other),
             role=MembershipRole.MEMBER,
         )
+    from backend.demo_listings import seed_listings
+
+    listings = await seed_listings(
+        db,
+        organisations={
+            org.key: (demo_id("user", org.key), demo_id("organisation", org.key), org.lat, org.lon)
+            for cluster in CLUSTERS
+            for org in cluster.organisations
+        },
+    )
     return SeedReport(
         clusters=len(CLUSTERS),
         organisations=organisations,
         users=organisations + 1,
-        created=created,
+        created=created + listings,
     )
