@@ -1,0 +1,270 @@
+"""Benchmark: text + proximity search of listings over GraphQL, on a large market.
+
+Seeds the demo clusters and N listings (100,000 by default) spread over the four clusters, then
+sends the market-search query the apps send (words in the title or description, within a radius
+of a point, nearest first, a page of 20 with seller, material and unit) through the real ASGI app,
+one at a time, and prints latency percentiles.
+
+    .venv/bin/python scripts/bench_listings.py                       # SQLite in a temp folder
+    .venv/bin/python scripts/bench_listings.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+With a PostgreSQL URL it creates (and afterwards drops) a scratch database beside the one named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend import demo  # noqa: E402
+from backend.app import create_app  # noqa: E402
+from backend.auth.passwords import Passwords  # noqa: E402
+from backend.cli import migrate  # noqa: E402
+from backend.db import Database, new_id, utcnow  # noqa: E402
+from backend.geo import approximate  # noqa: E402
+from backend.marketplace.models import (  # noqa: E402
+    Delivery,
+    Listing,
+    ListingCategory,
+    ListingKind,
+    ListingStatus,
+    Recurrence,
+)
+from backend.settings import Settings  # noqa: E402
+
+WORDS = {
+    "hosur-silk": (
+        ["silk", "waste", "noil", "pupae", "dried", "mulberry", "prunings", "cocoon", "yarn"],
+        ["silk-waste", "silkworm-pupae", "mulberry-residue", "spun-silk"],
+    ),
+    "maniwa-wood": (
+        ["cedar", "cypress", "shavings", "sawdust", "bark", "dry", "offcuts", "pellets", "chips"],
+        ["wood-shavings", "sawdust", "bark", "wood-trimmings", "wood-pellets", "cat-sand"],
+    ),
+    "chachoengsao-rice": (
+        ["rice", "husk", "ash", "bran", "straw", "fresh", "bales", "manure", "oil"],
+        ["rice-husk", "rice-bran", "rice-straw", "rice-husk-ash", "poultry-manure"],
+    ),
+    "an-giang-fish": (
+        ["fish", "fat", "heads", "bones", "sludge", "pangasius", "feed", "biodiesel", "daily"],
+        ["fish-fat", "fish-heads-bones", "fish-processing-sludge", "fish-feed", "biodiesel"],
+    ),
+}
+FILLER = ["bulk", "weekly", "clean", "baled", "available", "lot", "good", "quality", "pickup"]
+
+QUERY = """
+query MarketSearch($filter: ListingFilter, $sort: ListingSort, $first: Int) {
+  listings(filter: $filter, sort: $sort, first: $first) {
+    totalCount
+    edges { node {
+      id title quantity unit { code } pricePerUnit currency distanceKm
+      material { code name } organisation { id name }
+    } }
+  }
+}
+"""
+
+
+def _listing_rows(count: int, rng: random.Random) -> list[dict[str, Any]]:
+    now = utcnow()
+    traders = [
+        (cluster, org)
+        for cluster in demo.CLUSTERS
+        for org in cluster.organisations
+        if org.kind.value != "INSTITUTION"
+    ]
+    rows = []
+    for _ in range(count):
+        cluster, org = rng.choice(traders)
+        words, materials = WORDS[cluster.slug]
+        title = " ".join(rng.sample(words, 3) + rng.sample(FILLER, 1)).capitalize()
+        lat = cluster.lat + rng.gauss(0, 0.15)
+        lon = cluster.lon + rng.gauss(0, 0.15)
+        quantity = Decimal(rng.randint(1, 5000))
+        roll = rng.random()
+        status = (
+            ListingStatus.ACTIVE
+            if roll < 0.8
+            else ListingStatus.CLOSED
+            if roll < 0.9
+            else ListingStatus.DRAFT
+        )
+        created = now - timedelta(days=rng.uniform(0, 365))
+        rows.append(
+            {
+                "id": new_id(),
+                "organisation_id": demo.demo_id("organisation", org.key),
+                "cluster_id": demo.demo_id("cluster", cluster.slug),
+                "created_by_id": demo.demo_id("user", org.key),
+                "kind": rng.choice(list(ListingKind)),
+                "category": rng.choice(list(ListingCategory)),
+                "status": status,
+                "title": title,
+                "description": " ".join(rng.sample(words + FILLER, 8)),
+                "language": "en",
+                "material_code": rng.choice(materials),
+                "quantity": quantity,
+                "unit_code": "KGM",
+                "quantity_base": quantity,
+                "recurrence": Recurrence.ONE_OFF,
+                "season_months": [],
+                "price_per_unit": Decimal(rng.randint(-50, 5000)),
+                "currency": cluster.currency,
+                "delivery": Delivery.EITHER,
+                "lat": lat,
+                "lon": lon,
+                "place_name": "",
+                "location_approximate": False,
+                "public_lat": approximate(lat),
+                "public_lon": approximate(lon),
+                "specs": [],
+                "photos": [],
+                "expires_at": now + timedelta(days=rng.uniform(-30, 120)),
+                "published_at": created if status is not ListingStatus.DRAFT else None,
+                "created_at": created,
+                "updated_at": created,
+                "version": 1,
+            }
+        )
+    return rows
+
+
+async def _seed(db: Database, settings: Settings, count: int, rng: random.Random) -> float:
+    await demo.seed_demo(db, Passwords(settings))
+    started = time.perf_counter()
+    chunk = 2000
+    for start in range(0, count, chunk):
+        rows = _listing_rows(min(chunk, count - start), rng)
+        async with db.write() as session:
+            await session.execute(insert(Listing), rows)
+    if db.dialect == "postgresql":
+        async with db.engine.begin() as connection:
+            await connection.execute(text("ANALYZE listings"))
+    else:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+def _variables(rng: random.Random) -> dict[str, Any]:
+    cluster = rng.choice(demo.CLUSTERS)
+    words, _ = WORDS[cluster.slug]
+    return {
+        "filter": {
+            "search": rng.choice(words),
+            "near": {
+                "lat": cluster.lat + rng.uniform(-0.1, 0.1),
+                "lon": cluster.lon + rng.uniform(-0.1, 0.1),
+                "radiusKm": 25,
+            },
+        },
+        "sort": "NEAREST",
+        "first": 20,
+    }
+
+
+async def _measure(db: Database, settings: Settings, queries: int, rng: random.Random) -> None:
+    app = create_app(settings, db=db)
+    transport = httpx.ASGITransport(app=app)
+    timings: list[float] = []
+    totals: list[int] = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for index in range(queries + 20):
+            body = {"query": QUERY, "variables": _variables(rng)}
+            started = time.perf_counter()
+            response = await client.post("/graphql", json=body)
+            elapsed = time.perf_counter() - started
+            payload = response.json()
+            if "errors" in payload:
+                raise SystemExit(f"query failed: {payload['errors']}")
+            if index >= 20:  # the first 20 warm caches and connections
+                timings.append(elapsed * 1000)
+                totals.append(payload["data"]["listings"]["totalCount"])
+    timings.sort()
+
+    def percentile(p: float) -> float:
+        return timings[min(len(timings) - 1, round(p / 100 * (len(timings) - 1)))]
+
+    print(
+        f"text + proximity search, nearest first, page of 20 ({len(timings)} queries): "
+        f"p50 {percentile(50):.1f} ms, p90 {percentile(90):.1f} ms, p99 {percentile(99):.1f} ms, "
+        f"mean {statistics.fmean(timings):.1f} ms; matches per query: median "
+        f"{statistics.median(totals):.0f}"
+    )
+
+
+async def _scratch_postgres(url: str, name: str, create: bool) -> str:
+    admin = Database(url)
+    try:
+        async with admin.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            if create:
+                await autocommit.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        await admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--listings", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    scratch_name = f"eic_bench_{os.getpid()}"
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite+aiosqlite:///{folder}/bench.db"
+        if url.startswith("postgresql"):
+            url = asyncio.run(_scratch_postgres(args.database_url, scratch_name, create=True))
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            environment="test",
+            database_url=url,
+            log_level="WARNING",
+            argon2_time_cost=1,
+            argon2_memory_cost_kib=1024,
+            argon2_parallelism=1,
+        )
+        try:
+            migrate(settings)
+
+            async def run() -> None:
+                db = Database(url)
+                try:
+                    seconds = await _seed(db, settings, args.listings, rng)
+                    print(
+                        f"{db.dialect}: seeded {args.listings} listings in {seconds:.1f} s "
+                        f"({args.listings / seconds:.0f}/s)"
+                    )
+                    await _measure(db, settings, args.queries, rng)
+                finally:
+                    await db.dispose()
+
+            asyncio.run(run())
+        finally:
+            if args.database_url and args.database_url.startswith("postgresql"):
+                asyncio.run(_scratch_postgres(args.database_url, scratch_name, create=False))
+
+
+if __name__ == "__main__":
+    main()
