@@ -49,8 +49,11 @@ def text_match(dialect: str, query: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         # Words are \w+ only, so the tsquery syntax cannot be injected; it is a bound value too.
         tsquery = " & ".join(f"{word}:*" for word in words)
+        # Spelt exactly as the GIN index expression (literals, not parameters), or the planner
+        # cannot use the index.
         document = func.to_tsvector(
-            literal_column("'simple'"), Listing.title + " " + Listing.description
+            literal_column("'simple'"),
+            Listing.title.op("||")(literal_column("' '")).op("||")(Listing.description),
         )
         return document.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
     fts_query = " ".join(f'"{word}"*' for word in words)
