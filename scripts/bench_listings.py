@@ -18,27 +18,23 @@ import asyncio
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from backend import demo  # noqa: E402
-from backend.app import create_app  # noqa: E402
-from backend.auth.passwords import Passwords  # noqa: E402
-from backend.cli import migrate  # noqa: E402
-from backend.db import Database, new_id, utcnow  # noqa: E402
-from backend.geo import approximate  # noqa: E402
-from backend.marketplace.models import (  # noqa: E402
+from backend import demo
+from backend.app import create_app
+from backend.auth.passwords import Passwords
+from backend.cli import migrate
+from backend.db import Database, new_id, utcnow
+from backend.geo import approximate
+from backend.marketplace.models import (
     Delivery,
     Listing,
     ListingCategory,
@@ -46,7 +42,7 @@ from backend.marketplace.models import (  # noqa: E402
     ListingStatus,
     Recurrence,
 )
-from backend.settings import Settings  # noqa: E402
+from backend.settings import Settings
 
 WORDS = {
     "hosur-silk": (
@@ -228,6 +224,9 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch PostgreSQL database to inspect"
+    )
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -262,7 +261,9 @@ def main() -> None:
 
             asyncio.run(run())
         finally:
-            if args.database_url and args.database_url.startswith("postgresql"):
+            if args.keep:
+                print(f"kept: {url}")
+            elif args.database_url and args.database_url.startswith("postgresql"):
                 asyncio.run(_scratch_postgres(args.database_url, scratch_name, create=False))
 
 

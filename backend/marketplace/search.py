@@ -2,8 +2,9 @@
 
 Free text: FTS5 on SQLite, a ``tsvector`` GIN expression index on PostgreSQL (both created by the
 marketplace migration), with every word matched as a prefix so "shav" finds "shavings" as it is
-typed. Scripts written without spaces between words (Japanese, Thai, Lao, Khmer, Burmese, Chinese)
-tokenise into one long token per run, so a query in them falls back to a substring match.
+typed, and every word of the query required. Diacritics count ("mỡ" is not "mở"). Scripts
+written without spaces between words (Japanese, Thai, Lao, Khmer, Burmese, Chinese) form one long
+token per run in both engines, so a query term in them is matched as a substring instead.
 
 Proximity: an indexed latitude/longitude bounding box first, then the exact great-circle
 distance (``eic_distance_km``, the same formula on both backends).
@@ -14,48 +15,51 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, true
 from sqlalchemy.sql.expression import Select
 
 from backend.geo import bounding_box
 from backend.marketplace.models import Listing
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits only: "_" is a word character to Python but a separator to both engines.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _UNSPACED_SCRIPTS = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
 )
-MAX_SEARCH_WORDS = 8
+MAX_SEARCH_TERMS = 8
+# Marks PostgreSQL's parser would keep inside one word ("12.5", "v2.0", hosts, e-mail addresses),
+# turned into spaces in its index expression; the same as SEPARATORS in the migration.
+SEPARATORS = "./@:_-+,"
 
 
-def search_words(query: str) -> list[str]:
-    return _WORD.findall(query.lower())[:MAX_SEARCH_WORDS]
-
-
-def _substring_match(query: str) -> ColumnElement[bool]:
-    pattern = "%" + query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern += "%"
+def _substring_match(term: str) -> ColumnElement[bool]:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
     return or_(
         Listing.title.ilike(pattern, escape="\\"), Listing.description.ilike(pattern, escape="\\")
     )
 
 
-def text_match(dialect: str, query: str) -> ColumnElement[bool]:
-    """A condition on listings: title or description match ``query`` (all words, as prefixes)."""
-    if _UNSPACED_SCRIPTS.search(query):
-        return _substring_match(query)
-    words = search_words(query)
-    if not words:
-        return literal_column("1") == literal_column("1")
+def _document() -> ColumnElement[Any]:
+    # Spelt exactly as the GIN index expression (literals, not parameters), or the planner
+    # cannot use the index.
+    joined = Listing.title.op("||")(literal_column("' '")).op("||")(Listing.description)
+    return func.to_tsvector(
+        literal_column("'simple'"),
+        func.translate(
+            joined,
+            literal_column(f"'{SEPARATORS}'"),
+            literal_column(f"'{' ' * len(SEPARATORS)}'"),
+        ),
+    )
+
+
+def _words_match(dialect: str, words: list[str]) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        # Words are \w+ only, so the tsquery syntax cannot be injected; it is a bound value too.
+        # Words are letters and digits only, so tsquery syntax cannot be injected (and the
+        # query is a bound value besides).
         tsquery = " & ".join(f"{word}:*" for word in words)
-        # Spelt exactly as the GIN index expression (literals, not parameters), or the planner
-        # cannot use the index.
-        document = func.to_tsvector(
-            literal_column("'simple'"),
-            Listing.title.op("||")(literal_column("' '")).op("||")(Listing.description),
-        )
-        return document.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
+        return _document().op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
     fts_query = " ".join(f'"{word}"*' for word in words)
     matching: Select[Any] = (
         select(literal_column("listing_id"))
@@ -63,6 +67,20 @@ def text_match(dialect: str, query: str) -> ColumnElement[bool]:
         .where(text("listing_fts MATCH :fts_query").bindparams(fts_query=fts_query))
     )
     return Listing.id.in_(matching)
+
+
+def text_match(dialect: str, query: str) -> ColumnElement[bool]:
+    """A condition on listings: every term of ``query`` is in the title or the description."""
+    conditions: list[ColumnElement[bool]] = []
+    words: list[str] = []
+    for term in query.lower().split()[:MAX_SEARCH_TERMS]:  # split() knows U+3000 too
+        if _UNSPACED_SCRIPTS.search(term):
+            conditions.append(_substring_match(term))
+        else:
+            words.extend(_WORD.findall(term))
+    if words:
+        conditions.append(_words_match(dialect, words[:MAX_SEARCH_TERMS]))
+    return and_(*conditions) if conditions else true()
 
 
 def distance_km(lat: float, lon: float) -> ColumnElement[float]:

@@ -253,9 +253,12 @@ def downgrade() -> None:
 # SQLite, a GIN expression index on PostgreSQL. "simple" tokenising on both (no stemming), so
 # that the same words match in every language the clusters write in.
 
+# Keep in step with backend/marketplace/search.py.
+SEPARATORS = "./@:_-+,"
+
 SQLITE_SEARCH = [
     """CREATE VIRTUAL TABLE listing_fts USING fts5(
-        listing_id UNINDEXED, title, description, tokenize = 'unicode61 remove_diacritics 2')""",
+        listing_id UNINDEXED, title, description, tokenize = 'unicode61 remove_diacritics 0')""",
     """CREATE TRIGGER listing_fts_after_insert AFTER INSERT ON listings BEGIN
         INSERT INTO listing_fts (listing_id, title, description)
         VALUES (new.id, new.title, new.description);
@@ -272,10 +275,14 @@ SQLITE_SEARCH = [
 ]
 
 POSTGRESQL_SEARCH = [
-    """CREATE INDEX ix_listings_search_document ON listings
-        USING gin (to_tsvector('simple', title || ' ' || description))""",
+    # translate(): PostgreSQL's parser keeps "12.5", "v2.0", hosts and e-mail addresses as one
+    # word where SQLite splits them; spaces instead of those marks make both split alike.
+    f"""CREATE INDEX ix_listings_search_document ON listings
+        USING gin (to_tsvector('simple', translate(title || ' ' || description, '{SEPARATORS}',
+        '{" " * len(SEPARATORS)}')))""",
+    # Not STRICT: a plain SQL function is inlined into the query, a strict one is called per row.
     """CREATE FUNCTION eic_distance_km(lat1 float8, lon1 float8, lat2 float8, lon2 float8)
-        RETURNS float8 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         SELECT 2 * 6371.0088 * asin(least(1.0, sqrt(
             power(sin(radians(lat2 - lat1) / 2), 2)
             + cos(radians(lat1)) * cos(radians(lat2)) * power(sin(radians(lon2 - lon1) / 2), 2)
@@ -285,9 +292,10 @@ POSTGRESQL_SEARCH = [
 
 
 def _create_search_and_distance() -> None:
-    dialect = op.get_bind().dialect.name
-    for statement in SQLITE_SEARCH if dialect == "sqlite" else POSTGRESQL_SEARCH:
-        op.execute(statement)
+    bind = op.get_bind()
+    for statement in SQLITE_SEARCH if bind.dialect.name == "sqlite" else POSTGRESQL_SEARCH:
+        # As the driver gets it: the separators' ":" is no bind parameter.
+        bind.exec_driver_sql(statement)
 
 
 def _drop_search_and_distance() -> None:
