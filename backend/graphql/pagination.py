@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from backend.pagination import Page
 
@@ -21,6 +22,27 @@ After = Annotated[
         description="Return the items after this cursor (an `endCursor` of an earlier page)."
     ),
 ]
+
+
+def total_count_selected(info: strawberry.Info) -> bool:
+    """Whether the query asks for ``totalCount`` of this connection (through fragments too).
+
+    Counting every match costs as much as finding the page again; lists whose count is not
+    cheap skip it when the app does not show it.
+    """
+
+    def asks(selections: list[Any]) -> bool:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                if selection.name == "totalCount":
+                    return True
+            elif isinstance(selection, FragmentSpread | InlineFragment) and asks(
+                selection.selections
+            ):
+                return True
+        return False
+
+    return any(asks(field.selections) for field in info.selected_fields)
 
 
 @strawberry.type(description="Where a page sits in its list.")
@@ -45,7 +67,10 @@ class Edge(Generic[NodeT]):
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
-    total_count: int = strawberry.field(description="How many items the whole list has.")
+    total_count: int = strawberry.field(
+        description="How many items the whole list has. For listings it costs a second search: "
+        "leave it out of queries that do not show it."
+    )
 
     @classmethod
     def of(cls, page: Page[Any], node: Callable[[Any], NodeT]) -> Connection[NodeT]:

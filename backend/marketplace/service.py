@@ -715,6 +715,7 @@ async def search_listings(
     filter: ListingFilter,
     sort: ListingSort,
     page: PageRequest,
+    with_total: bool = True,
 ) -> Page[ListingHit]:
     problems = Problems()
     near = filter.near
@@ -782,7 +783,14 @@ async def search_listings(
                 or_(Material.path == material.path, Material.path.like(material.path + "/%"))
             )
             statement = statement.where(Listing.material_code.in_(subtree))
-        result = await paginate(session, statement, sort=order, request=page, load=listing_loads())
+        result = await paginate(
+            session,
+            statement,
+            sort=order,
+            request=page,
+            load=listing_loads(),
+            with_total=with_total,
+        )
     hits = [
         ListingHit(_listing_of(item), None if near is None else float(item.distance_km))
         for item in result.items
@@ -797,7 +805,12 @@ async def search_listings(
 
 
 async def my_listings(
-    *, db: Database, viewer: Viewer, status: ListingStatus | None, page: PageRequest
+    *,
+    db: Database,
+    viewer: Viewer,
+    status: ListingStatus | None,
+    page: PageRequest,
+    with_total: bool = True,
 ) -> Page[ListingHit]:
     """Everything of the viewer's organisation, drafts and hidden ones included."""
     if viewer.organisation_id is None:
@@ -808,6 +821,7 @@ async def my_listings(
         filter=ListingFilter(status=status, organisation_id=viewer.organisation_id),
         sort=ListingSort.NEWEST,
         page=page,
+        with_total=with_total,
     )
 
 

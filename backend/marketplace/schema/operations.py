@@ -9,7 +9,7 @@ import strawberry
 from backend.auth.permissions import IsAdmin, IsAuthenticated, IsFirmOrCommunity
 from backend.errors import ServiceError
 from backend.graphql.errors import payload_mutation
-from backend.graphql.pagination import After, Connection, First
+from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
 from backend.marketplace import service
 from backend.marketplace.models import ListingStatus
@@ -93,6 +93,7 @@ class MarketplaceQuery:
             filter=_filter(filter or ListingFilter()),
             sort=sort,
             page=PageRequest.of(first, after),
+            with_total=total_count_selected(info),
         )
         return _connection(info, page)
 
@@ -130,6 +131,7 @@ class MarketplaceQuery:
             viewer=signed_in(info),
             status=status,
             page=PageRequest.of(first, after),
+            with_total=total_count_selected(info),
         )
         return _connection(info, page)
 
