@@ -20,16 +20,18 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_limit_validator
+from strawberry.extensions.query_depth_limiter import (
+    create_validator as depth_limit_validator,
 )
 
 from backend.errors import ServiceError
@@ -118,19 +120,20 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 def build_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    rules: list[type[ASTValidationRule]] = [
+    # The rule classes are made once: ValidationCache keys on them, and the stock
+    # QueryDepthLimiter / MaxAliasesLimiter make a new class per request, which made every
+    # request miss the cache and validate again (13 ms of a 40 ms search on SQLite).
+    rules: tuple[type[ASTValidationRule], ...] = (
+        depth_limit_validator(settings.graphql_max_depth, should_ignore=None),
+        alias_limit_validator(settings.graphql_max_aliases),
         max_directives_rule(settings.graphql_max_directives),
         max_operations_rule(settings.graphql_max_operations),
-    ]
+    )
+    if not settings.introspection_enabled:
+        rules += (NoSchemaIntrospectionCustomRule,)
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        lambda: AddValidationRules(rules),
-    ]
-    if not settings.introspection_enabled:
-        extensions.append(DisableIntrospection)
-    extensions += [
+        lambda: AddValidationRules(list(rules)),
         lambda: MaskUnexpectedErrors(hide_suggestions=not settings.is_development),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
