@@ -87,7 +87,8 @@ class ListingDraft:
     id: uuid.UUID | None = None
 
 
-_UNSET: Any = object()
+# "leave as it is" for the fields of ListingChanges that may also be set to None
+UNCHANGED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +101,18 @@ class ListingChanges:
     material_code: str | None = None
     quantity: Decimal | None = None
     unit_code: str | None = None
-    price_per_unit: Decimal | None = _UNSET
+    price_per_unit: Decimal | None = UNCHANGED
     currency: str | None = None
     recurrence: Recurrence | None = None
     season_months: list[int] | None = None
-    available_from: datetime | None = _UNSET
-    available_until: datetime | None = _UNSET
+    available_from: datetime | None = UNCHANGED
+    available_until: datetime | None = UNCHANGED
     delivery: Delivery | None = None
     location: Place | None = None
     location_approximate: bool | None = None
     specs: list[Spec] | None = None
     photos: list[str] | None = None
-    expires_at: datetime | None = _UNSET
+    expires_at: datetime | None = UNCHANGED
 
 
 class ListingSort(StrEnum):
@@ -452,7 +453,7 @@ async def update_listing(
         check_language(problems, "language", changes.language)
     if changes.quantity is not None:
         _check_amount(problems, "quantity", changes.quantity, positive=True)
-    if changes.price_per_unit not in (_UNSET, None):
+    if changes.price_per_unit not in (UNCHANGED, None):
         _check_amount(problems, "pricePerUnit", changes.price_per_unit, positive=False)
     if changes.currency is not None:
         _check_currency(problems, "currency", changes.currency)
@@ -462,7 +463,7 @@ async def update_listing(
         _check_specs(problems, changes.specs)
     if changes.photos is not None:
         _check_photos(problems, changes.photos)
-    if changes.expires_at is not _UNSET:
+    if changes.expires_at is not UNCHANGED:
         _check_expiry(problems, changes.expires_at, now)
 
     async with db.write() as session:
@@ -497,7 +498,7 @@ async def update_listing(
             listing.quantity = changes.quantity
         listing.unit_code = unit.code
         listing.quantity_base = listing.quantity * unit.factor
-        if changes.price_per_unit is not _UNSET:
+        if changes.price_per_unit is not UNCHANGED:
             listing.price_per_unit = changes.price_per_unit
         if changes.currency is not None:
             listing.currency = changes.currency
@@ -508,9 +509,9 @@ async def update_listing(
                 months = list(listing.season_months) if recurrence is Recurrence.SEASONAL else []
             _check_recurrence(problems, recurrence, months)
             listing.recurrence, listing.season_months = recurrence, sorted(months)
-        if changes.available_from is not _UNSET:
+        if changes.available_from is not UNCHANGED:
             listing.available_from = _utc(changes.available_from)
-        if changes.available_until is not _UNSET:
+        if changes.available_until is not UNCHANGED:
             listing.available_until = _utc(changes.available_until)
         _check_window(problems, listing.available_from, listing.available_until)
         problems.raise_if_any()
@@ -530,7 +531,7 @@ async def update_listing(
             ]
         if changes.photos is not None:
             listing.photos = list(changes.photos)
-        if changes.expires_at is not _UNSET:
+        if changes.expires_at is not UNCHANGED:
             listing.expires_at = _utc(changes.expires_at)
         listing.version += 1
         listing.updated_at = now

@@ -34,8 +34,8 @@ ListingId = Annotated[strawberry.ID, strawberry.argument(description="The listin
 
 
 def _given(value: Any) -> Any:
-    """Strawberry's UNSET (field omitted) as the service's 'leave as it is'."""
-    return service._UNSET if value is strawberry.UNSET else value
+    """Strawberry's UNSET (field omitted) as the service's UNCHANGED."""
+    return service.UNCHANGED if value is strawberry.UNSET else value
 
 
 def _listing_payload(info: strawberry.Info, listing: Any) -> ListingPayload:
