@@ -59,6 +59,17 @@ def forbidden(message: str) -> ServiceError:
     return ServiceError.of(ErrorCode.FORBIDDEN, message)
 
 
+def check_version(what: str, expected: int | None, current: int) -> None:
+    """Offline edits carry the version they saw: a stale one is a CONFLICT, never an overwrite."""
+    if expected is not None and expected != current:
+        raise ServiceError.of(
+            ErrorCode.CONFLICT,
+            f"The {what} was changed meanwhile (now version {current}); reload it and apply "
+            "your edit again",
+            "expectedVersion",
+        )
+
+
 class Problems:
     """Collects validation problems so an app gets all of them from one request."""
 

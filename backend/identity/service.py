@@ -25,7 +25,7 @@ from backend.auth.security import Security
 from backend.auth.tokens import TokenError, fingerprint
 from backend.auth.viewer import Role, Viewer
 from backend.db import Database, utcnow
-from backend.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.identity import policies
 from backend.identity.models import (
     SUBTYPES_BY_KIND,
@@ -702,13 +702,7 @@ async def update_organisation(
             session, viewer, organisation_id
         )
         policies.organisation_update(viewer, organisation, membership)
-        if expected_version is not None and expected_version != organisation.version:
-            raise ServiceError.of(
-                ErrorCode.CONFLICT,
-                f"The organisation was changed meanwhile (now version {organisation.version}); "
-                "reload it and apply your edit again",
-                "expectedVersion",
-            )
+        check_version("organisation", expected_version, organisation.version)
         if changes.subtype is not None:
             _check_subtype(problems, "subtype", organisation.kind, changes.subtype)
             problems.raise_if_any()

@@ -22,7 +22,7 @@ from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.db import Database, utcnow
-from backend.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.geo import approximate
 from backend.identity.models import Cluster, Organisation
 from backend.marketplace import policies, search
@@ -474,13 +474,7 @@ async def update_listing(
             raise ServiceError.of(
                 ErrorCode.CONFLICT, f"A {status.value} listing cannot be changed; {advice}"
             )
-        if expected_version is not None and expected_version != listing.version:
-            raise ServiceError.of(
-                ErrorCode.CONFLICT,
-                f"The listing was changed meanwhile (now version {listing.version}); reload it "
-                "and apply your edit again",
-                "expectedVersion",
-            )
+        check_version("listing", expected_version, listing.version)
         if changes.material_code is not None:
             await _check_material(session, problems, changes.material_code, "materialCode")
         unit = await _unit(session, problems, changes.unit_code or listing.unit_code, "unit")
