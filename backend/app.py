@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        max_body_size=settings.max_request_bytes,
     )
     app.state.settings = settings
     app.state.db = database

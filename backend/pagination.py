@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -105,17 +106,45 @@ def encode_cursor(sort: Sort, values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+MAX_CURSOR_LENGTH = 1024
+
+
+def _checked(value: Any) -> Any:
+    """A decoded sort value the database can compare: aware times, finite numbers."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("cursor time without offset")
+        value.astimezone(UTC)  # year 1 at +05:00 is before year 1 in UTC: OverflowError
+    if isinstance(value, float | Decimal) and not (
+        math.isfinite(value) if isinstance(value, float) else value.is_finite()
+    ):
+        raise ValueError("cursor number not finite")
+    if isinstance(value, Decimal) and value.copy_abs() >= Decimal("1e15"):
+        raise ValueError("cursor number out of range")
+    return value
+
+
 def decode_cursor(sort: Sort, cursor: str) -> list[Any]:
     invalid = ServiceError.of(ErrorCode.VALIDATION, "after is not a cursor of this list", "after")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise invalid
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         body = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if body["s"] != sort.name or len(body["v"]) != len(sort.keys):
             raise invalid
-        return [key.decode(v) for v, key in zip(body["v"], sort.keys, strict=True)]
+        return [_checked(key.decode(v)) for v, key in zip(body["v"], sort.keys, strict=True)]
     except ServiceError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        ArithmeticError,  # decimal.InvalidOperation, OverflowError
+        RecursionError,
+        binascii.Error,
+    ) as exc:
         raise invalid from exc
 
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # None means "development only"; set explicitly to override.
     graphql_introspection: bool | None = None
 
+    # The largest request body accepted (413 above it); GraphQL documents and variables only.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     log_level: str = "INFO"
 
     @property

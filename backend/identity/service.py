@@ -599,7 +599,8 @@ async def get_me(*, db: Database, viewer: Viewer) -> Me | None:
 async def _organisation_with_membership(
     session: AsyncSession, viewer: Viewer, organisation_id: uuid.UUID
 ) -> tuple[Organisation, Membership | None]:
-    organisation = await session.get(Organisation, organisation_id)
+    # Locked for the rest of the unit of work: updates with one expectedVersion queue up.
+    organisation = await session.get(Organisation, organisation_id, with_for_update=True)
     if organisation is None:
         raise not_found("Organisation", "organisationId")
     membership = await session.scalar(
@@ -767,6 +768,10 @@ async def get_cluster(*, db: Database, cluster_id: uuid.UUID) -> Cluster | None:
 async def list_clusters(*, db: Database, filter: ClusterFilter, page: PageRequest) -> Page[Cluster]:
     statement = select(Cluster)
     if filter.country:
+        if not re.fullmatch(r"[A-Za-z]{2}", filter.country):
+            raise ServiceError.of(
+                ErrorCode.VALIDATION, "Use an ISO 3166-1 alpha-2 code", "filter.country"
+            )
         statement = statement.where(Cluster.country == filter.country.upper())
     if filter.sector is not None:
         statement = statement.where(Cluster.sector == filter.sector)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -40,6 +40,7 @@ from backend.marketplace.models import (
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.validation import Place, check_language, check_place, check_text
 
+MATERIAL_CODE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=366)
 MAX_AMOUNT = Decimal("1e13")  # Numeric(18, 4): 14 integer digits
@@ -186,10 +187,15 @@ def _check_amount(problems: Problems, field_name: str, value: Decimal, *, positi
         problems.add(field_name, "Not a number")
     elif positive and value <= 0:
         problems.add(field_name, "Must be more than zero")
-    elif abs(value) >= MAX_AMOUNT:
+    elif value.copy_abs() >= MAX_AMOUNT:  # abs() rounds, and overflows on 1E+1000000
         problems.add(field_name, "Is too large")
-    elif isinstance(exponent, int) and exponent < -4:
+    elif isinstance(exponent, int) and exponent < -4 and _exponent(value.normalize()) < -4:
         problems.add(field_name, "Use at most 4 decimal places")
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
 
 
 def _check_currency(problems: Problems, field_name: str, currency: str) -> None:
@@ -212,7 +218,7 @@ def _check_recurrence(problems: Problems, recurrence: Recurrence, season_months:
 def _check_specs(problems: Problems, specs: list[Spec]) -> None:
     if len(specs) > MAX_SPECS:
         problems.add("specs", f"At most {MAX_SPECS} quality notes")
-    for i, spec in enumerate(specs):
+    for i, spec in enumerate(specs[:MAX_SPECS]):
         check_text(problems, f"specs.{i}.key", spec.key, min_length=1, max_length=60)
         check_text(problems, f"specs.{i}.value", spec.value, min_length=1, max_length=200)
 
@@ -220,8 +226,11 @@ def _check_specs(problems: Problems, specs: list[Spec]) -> None:
 def _check_photos(problems: Problems, photos: list[str]) -> None:
     if len(photos) > MAX_PHOTOS:
         problems.add("photos", f"At most {MAX_PHOTOS} photos")
-    for i, url in enumerate(photos):
-        parts = urlsplit(url)
+    for i, url in enumerate(photos[:MAX_PHOTOS]):
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # such as "https://[oops"
+            parts = urlsplit("")
         if parts.scheme != "https" or not parts.netloc or len(url) > 2048:
             problems.add(f"photos.{i}", "Give an https:// address of at most 2048 characters")
 
@@ -302,24 +311,33 @@ async def _load(session: AsyncSession, listing_id: uuid.UUID) -> Listing | None:
 
 
 async def _managed(session: AsyncSession, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
-    listing = await session.get(Listing, listing_id)
+    # Locked until the change commits, so two edits sent with one expectedVersion cannot both
+    # pass the check (SQLite's BEGIN IMMEDIATE already runs writes one at a time).
+    listing = await session.get(Listing, listing_id, with_for_update=True)
     if listing is None or not policies.may_read(viewer, listing):
         raise not_found("Listing")
     policies.listing_manage(viewer, listing)
     return listing
 
 
+def is_material_code(code: str) -> bool:
+    """The shape of every catalogue code; anything else is refused before it reaches SQL."""
+    return bool(MATERIAL_CODE.fullmatch(code))
+
+
 async def _check_material(
     session: AsyncSession, problems: Problems, code: str, field_name: str
 ) -> None:
-    if await session.get(Material, code) is None:
+    if not is_material_code(code) or await session.get(Material, code) is None:
         problems.add(field_name, "Not a code of the material catalogue")
 
 
 async def _unit(
     session: AsyncSession, problems: Problems, code: str, field_name: str
 ) -> Unit | None:
-    unit = await session.get(Unit, code.upper())
+    unit = None
+    if re.fullmatch(r"[A-Za-z0-9]{1,3}", code):
+        unit = await session.get(Unit, code.upper())
     if unit is None:
         problems.add(field_name, "Not a known UN/ECE unit code")
     return unit
@@ -465,6 +483,12 @@ async def update_listing(
         _check_photos(problems, changes.photos)
     if changes.expires_at is not UNCHANGED:
         _check_expiry(problems, changes.expires_at, now)
+    for name, value in (
+        ("availableFrom", changes.available_from),
+        ("availableUntil", changes.available_until),
+    ):
+        if value not in (UNCHANGED, None):
+            _check_aware(problems, name, value)
 
     async with db.write() as session:
         listing = await _managed(session, viewer, listing_id)
@@ -527,6 +551,9 @@ async def update_listing(
             listing.photos = list(changes.photos)
         if changes.expires_at is not UNCHANGED:
             listing.expires_at = _utc(changes.expires_at)
+            if listing.expires_at is None and listing.status is not ListingStatus.DRAFT:
+                # null means "the default lifetime", never "for ever"
+                listing.expires_at = now + DEFAULT_LIFETIME
         listing.version += 1
         listing.updated_at = now
         await session.flush()
@@ -641,8 +668,11 @@ def _visibility(viewer: Viewer | Anonymous) -> Any:
         Listing.status.in_((ListingStatus.ACTIVE, ListingStatus.RESERVED, ListingStatus.CLOSED)),
     )
     if isinstance(viewer, Viewer):
-        if viewer.is_admin:
-            return literal(True)
+        if viewer.is_admin:  # moderators see hidden listings, but drafts stay their owners'
+            return or_(
+                Listing.status != ListingStatus.DRAFT,
+                Listing.organisation_id == viewer.organisation_id,
+            )
         if viewer.organisation_id is not None:
             return or_(public, Listing.organisation_id == viewer.organisation_id)
     return public
@@ -766,7 +796,9 @@ async def search_listings(
 
     async with db.read() as session:
         if filter.material_code is not None:
-            material = await session.get(Material, filter.material_code)
+            material = None
+            if is_material_code(filter.material_code):
+                material = await session.get(Material, filter.material_code)
             if material is None:
                 raise ServiceError.of(
                     ErrorCode.VALIDATION,
@@ -839,7 +871,8 @@ async def list_materials(
     async with db.read() as session:
         parent = None
         if parent_code is not None:
-            parent = await session.get(Material, parent_code)
+            if is_material_code(parent_code):
+                parent = await session.get(Material, parent_code)
             if parent is None:
                 raise ServiceError.of(
                     ErrorCode.VALIDATION, "Not a code of the material catalogue", "parentCode"
@@ -859,6 +892,8 @@ async def list_materials(
 
 
 async def get_material(*, db: Database, code: str) -> Material | None:
+    if not is_material_code(code):
+        return None
     async with db.read() as session:
         return await session.get(Material, code)
 

@@ -209,7 +209,8 @@ class ListingType:
             location=Location(
                 lat=listing.lat if exact else listing.public_lat,
                 lon=listing.lon if exact else listing.public_lon,
-                place_name=listing.place_name,
+                # a street or yard name would give away what the rounding hides
+                place_name=listing.place_name if exact else "",
             ),
             location_approximate=listing.location_approximate,
             specs=[Spec(key=s["key"], value=s["value"]) for s in listing.specs],
