@@ -35,3 +35,11 @@ def organisation_invite(
     """identity:organisation_invite"""
     if not _may_manage(viewer, organisation, membership):
         raise forbidden("Only this organisation's admins, acting for it, may invite people")
+
+
+def organisation_members_read(
+    viewer: Viewer, organisation: Organisation, membership: Membership | None
+) -> None:
+    """identity:organisation_members_read"""
+    if not (viewer.is_admin or membership is not None):
+        raise forbidden("Only this organisation's members see who belongs to it")

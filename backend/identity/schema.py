@@ -158,6 +158,25 @@ class MembershipType:
         )
 
 
+@strawberry.type(description="A person in an organisation, as its members see them.")
+class Member:
+    user_id: strawberry.ID = strawberry.field(description="The person's id.")
+    display_name: str = strawberry.field(description="Name shown to others.")
+    email: str = strawberry.field(description="Sign-in email, for the organisation's contacts.")
+    role: MembershipRole = strawberry.field(description="ADMIN or MEMBER.")
+    joined_at: datetime = strawberry.field(description="When they joined.")
+
+    @classmethod
+    def of(cls, membership: models.Membership) -> Member:
+        return cls(
+            user_id=strawberry.ID(str(membership.user_id)),
+            display_name=membership.user.display_name,
+            email=membership.user.email,
+            role=membership.role,
+            joined_at=membership.created_at,
+        )
+
+
 @strawberry.type(name="Me", description="The signed-in person and whom they act for.")
 class MeType:
     user: UserType = strawberry.field(description="The person.")
@@ -255,6 +274,12 @@ class OrganisationInviteCreateInput:
 @strawberry.input(description="Join an organisation with an invite code.")
 class OrganisationJoinInput:
     invite_code: str = strawberry.field(description="The code, with or without dashes.")
+
+
+@strawberry.input(description="Take a person out of an organisation (or leave it yourself).")
+class OrganisationMemberRemoveInput:
+    organisation_id: strawberry.ID = strawberry.field(description="The organisation.")
+    user_id: strawberry.ID = strawberry.field(description="The person; your own id to leave.")
 
 
 @strawberry.input(description="Changes to an organisation; omitted fields stay as they are.")
@@ -367,6 +392,13 @@ class OrganisationJoinPayload(Payload):
     )
 
 
+@strawberry.type(description="Result of `organisationMemberRemove`.")
+class OrganisationMemberRemovePayload(Payload):
+    removed_user_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The person who no longer belongs to the organisation."
+    )
+
+
 @strawberry.type(description="Result of `organisationUpdate`.")
 class OrganisationUpdatePayload(Payload):
     organisation: OrganisationType | None = strawberry.field(
@@ -450,6 +482,28 @@ class IdentityQuery:
             db=context_of(info).db, organisation_id=organisation_id
         )
         return OrganisationType.of(organisation) if organisation else None
+
+    @strawberry.field(
+        description="The people of an organisation, in the order they joined (its members and "
+        "platform admins only).",
+        permission_classes=[IsAuthenticated],
+    )
+    async def organisation_members(
+        self,
+        info: strawberry.Info,
+        organisation_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organisation.")
+        ],
+        first: First = None,
+        after: After = None,
+    ) -> Connection[Member]:
+        page = await service.list_members(
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            organisation_id=parse_id(organisation_id, "organisationId"),
+            page=PageRequest.of(first, after),
+        )
+        return Connection[Member].of(page, Member.of)
 
     @strawberry.field(description="The directory of organisations, by name.")
     async def organisations(
@@ -659,6 +713,29 @@ class IdentityMutation:
             expected_version=input.expected_version,
         )
         return OrganisationUpdatePayload(organisation=OrganisationType.of(organisation))
+
+    @payload_mutation(
+        description="Remove a person from the organisation you act for (its admins), or leave "
+        "an organisation yourself. The last admin cannot be removed.",
+        gates=(IsAuthenticated,),
+    )
+    async def organisation_member_remove(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            OrganisationMemberRemoveInput,
+            strawberry.argument(
+                description="The fields of the request, described on its input type."
+            ),
+        ],
+    ) -> OrganisationMemberRemovePayload:
+        removed = await service.remove_member(
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            organisation_id=parse_id(input.organisation_id, "organisationId"),
+            user_id=parse_id(input.user_id, "userId"),
+        )
+        return OrganisationMemberRemovePayload(removed_user_id=strawberry.ID(str(removed)))
 
     @payload_mutation(description="Open a new cluster.", gates=(IsAdmin,))
     async def cluster_create(

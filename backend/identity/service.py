@@ -597,10 +597,11 @@ async def get_me(*, db: Database, viewer: Viewer) -> Me | None:
 
 
 async def _organisation_with_membership(
-    session: AsyncSession, viewer: Viewer, organisation_id: uuid.UUID
+    session: AsyncSession, viewer: Viewer, organisation_id: uuid.UUID, *, lock: bool = False
 ) -> tuple[Organisation, Membership | None]:
-    # Locked for the rest of the unit of work: updates with one expectedVersion queue up.
-    organisation = await session.get(Organisation, organisation_id, with_for_update=True)
+    # With ``lock``, held for the rest of the unit of work: changes to one organisation (edits
+    # with one expectedVersion, admins removing each other) queue up instead of racing.
+    organisation = await session.get(Organisation, organisation_id, with_for_update=lock)
     if organisation is None:
         raise not_found("Organisation", "organisationId")
     membership = await session.scalar(
@@ -643,6 +644,69 @@ async def create_invite(
         )
         session.add(invite)
     return IssuedInvite(invite=invite, code=code)
+
+
+MEMBERS_BY_JOINING = Sort(
+    "members:joined", (SortKey(Membership.created_at), SortKey(Membership.id))
+)
+
+
+async def list_members(
+    *, db: Database, viewer: Viewer, organisation_id: uuid.UUID, page: PageRequest
+) -> Page[Membership]:
+    """Who belongs to an organisation: for its members and platform admins only."""
+    async with db.read() as session:
+        organisation, membership = await _organisation_with_membership(
+            session, viewer, organisation_id
+        )
+        policies.organisation_members_read(viewer, organisation, membership)
+        return await paginate(
+            session,
+            select(Membership).where(Membership.organisation_id == organisation_id),
+            sort=MEMBERS_BY_JOINING,
+            request=page,
+            load=(joinedload(Membership.user),),
+        )
+
+
+async def remove_member(
+    *, db: Database, viewer: Viewer, organisation_id: uuid.UUID, user_id: uuid.UUID
+) -> uuid.UUID:
+    """An admin removes a member, or a member leaves; the last admin cannot go."""
+    async with db.write() as session:
+        organisation, membership = await _organisation_with_membership(
+            session, viewer, organisation_id, lock=True
+        )
+        if user_id != viewer.user_id:
+            policies.organisation_update(viewer, organisation, membership)
+        leaving = await session.scalar(
+            select(Membership)
+            .where(Membership.organisation_id == organisation_id, Membership.user_id == user_id)
+            .with_for_update()
+        )
+        if leaving is None:
+            raise not_found("Member", "userId")
+        if leaving.role is MembershipRole.ADMIN:
+            # Every admin row locked: two admins removing each other at once cannot both go.
+            admins = (
+                await session.scalars(
+                    select(Membership.id)
+                    .where(
+                        Membership.organisation_id == organisation_id,
+                        Membership.role == MembershipRole.ADMIN,
+                    )
+                    .with_for_update()
+                )
+            ).all()
+            if len(admins) <= 1:
+                raise ServiceError.of(
+                    ErrorCode.CONFLICT,
+                    "An organisation keeps at least one admin; make another member admin first",
+                    "userId",
+                )
+        await session.delete(leaving)
+        # Their refresh tokens for this organisation stop working at the next refresh.
+    return user_id
 
 
 async def join_organisation(*, db: Database, viewer: Viewer, invite_code: str) -> Membership:
@@ -700,7 +764,7 @@ async def update_organisation(
     problems.raise_if_any()
     async with db.write() as session:
         organisation, membership = await _organisation_with_membership(
-            session, viewer, organisation_id
+            session, viewer, organisation_id, lock=True
         )
         policies.organisation_update(viewer, organisation, membership)
         check_version("organisation", expected_version, organisation.version)
