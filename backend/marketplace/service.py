@@ -5,6 +5,7 @@ Every public function is keyword-only and owns its unit of work.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -822,13 +823,7 @@ async def search_listings(
         ListingHit(_listing_of(item), None if near is None else float(item.distance_km))
         for item in result.items
     ]
-    return Page(
-        items=hits,
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
-    )
+    return dataclasses.replace(result, items=hits)
 
 
 async def my_listings(

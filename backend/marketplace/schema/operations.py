@@ -28,14 +28,8 @@ from backend.marketplace.schema.types import (
 )
 from backend.marketplace.service import ListingSort
 from backend.pagination import PageRequest
-from backend.validation import Place
 
 ListingId = Annotated[strawberry.ID, strawberry.argument(description="The listing's id.")]
-
-
-def _given(value: Any) -> Any:
-    """Strawberry's UNSET (field omitted) as the service's UNCHANGED."""
-    return service.UNCHANGED if value is strawberry.UNSET else value
 
 
 def _listing_payload(info: strawberry.Info, listing: Any) -> ListingPayload:
@@ -189,29 +183,7 @@ class MarketplaceMutation:
         listing = await service.create_listing(
             db=context_of(info).db,
             viewer=signed_in(info),
-            draft=service.ListingDraft(
-                id=parse_optional_id(input.id, "id"),
-                kind=input.kind,
-                category=input.category,
-                title=input.title,
-                description=input.description,
-                language=input.language,
-                material_code=input.material_code,
-                quantity=input.quantity,
-                unit_code=input.unit,
-                price_per_unit=input.price_per_unit,
-                currency=input.currency,
-                recurrence=input.recurrence,
-                season_months=list(input.season_months),
-                available_from=input.available_from,
-                available_until=input.available_until,
-                delivery=input.delivery,
-                location=input.location.to_service(),
-                location_approximate=input.location_approximate,
-                specs=[s.to_service() for s in input.specs],
-                photos=list(input.photos),
-                expires_at=input.expires_at,
-            ),
+            draft=input.to_service(),
             publish=input.publish,
         )
         return _listing_payload(info, listing)
@@ -226,32 +198,12 @@ class MarketplaceMutation:
         info: strawberry.Info,
         input: Annotated[ListingUpdateInput, strawberry.argument(description="The changes.")],
     ) -> ListingPayload:
-        location: Place | None = input.location.to_service() if input.location else None
         listing = await service.update_listing(
             db=context_of(info).db,
             viewer=signed_in(info),
             listing_id=parse_id(input.id, "id"),
             expected_version=input.expected_version,
-            changes=service.ListingChanges(
-                title=input.title,
-                description=input.description,
-                language=input.language,
-                material_code=input.material_code,
-                quantity=input.quantity,
-                unit_code=input.unit,
-                price_per_unit=_given(input.price_per_unit),
-                currency=input.currency,
-                recurrence=input.recurrence,
-                season_months=input.season_months,
-                available_from=_given(input.available_from),
-                available_until=_given(input.available_until),
-                delivery=input.delivery,
-                location=location,
-                location_approximate=input.location_approximate,
-                specs=[s.to_service() for s in input.specs] if input.specs is not None else None,
-                photos=input.photos,
-                expires_at=_given(input.expires_at),
-            ),
+            changes=input.to_service(),
         )
         return _listing_payload(info, listing)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.graphql.types import Location, LocationInput, Payload
+from backend.graphql.types import Location, LocationInput, Payload, parse_optional_id
 from backend.identity.schema import OrganisationType
 from backend.marketplace import models, policies, service
 from backend.marketplace.models import (
@@ -286,6 +286,31 @@ class ListingCreateInput:
         default=False, description="Publish at once instead of keeping a draft."
     )
 
+    def to_service(self) -> service.ListingDraft:
+        return service.ListingDraft(
+            id=parse_optional_id(self.id, "id"),
+            kind=self.kind,
+            category=self.category,
+            title=self.title,
+            description=self.description,
+            language=self.language,
+            material_code=self.material_code,
+            quantity=self.quantity,
+            unit_code=self.unit,
+            price_per_unit=self.price_per_unit,
+            currency=self.currency,
+            recurrence=self.recurrence,
+            season_months=list(self.season_months),
+            available_from=self.available_from,
+            available_until=self.available_until,
+            delivery=self.delivery,
+            location=self.location.to_service(),
+            location_approximate=self.location_approximate,
+            specs=[s.to_service() for s in self.specs],
+            photos=list(self.photos),
+            expires_at=self.expires_at,
+        )
+
 
 @strawberry.input(
     description="Changes to a listing. Omitted fields stay; `pricePerUnit`, `availableFrom`, "
@@ -326,6 +351,33 @@ class ListingUpdateInput:
     expires_at: datetime | None = strawberry.field(
         default=strawberry.UNSET, description="New expiry; null means 90 days after publishing."
     )
+
+    def to_service(self) -> service.ListingChanges:
+        return service.ListingChanges(
+            title=self.title,
+            description=self.description,
+            language=self.language,
+            material_code=self.material_code,
+            quantity=self.quantity,
+            unit_code=self.unit,
+            price_per_unit=_given(self.price_per_unit),
+            currency=self.currency,
+            recurrence=self.recurrence,
+            season_months=self.season_months,
+            available_from=_given(self.available_from),
+            available_until=_given(self.available_until),
+            delivery=self.delivery,
+            location=self.location.to_service() if self.location else None,
+            location_approximate=self.location_approximate,
+            specs=[s.to_service() for s in self.specs] if self.specs is not None else None,
+            photos=self.photos,
+            expires_at=_given(self.expires_at),
+        )
+
+
+def _given(value: Any) -> Any:
+    """Strawberry's UNSET (field omitted) as the service's UNCHANGED."""
+    return service.UNCHANGED if value is strawberry.UNSET else value
 
 
 @strawberry.input(description="A point and a radius.")
