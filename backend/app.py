@@ -10,14 +10,18 @@ from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
 
 from backend.auth.security import Security
+from backend.clock import Clock, SystemClock
 from backend.db import Database
+from backend.events.routes import router as events_router
 from backend.graphql.context import get_context
 from backend.graphql.schema import build_schema
 from backend.observability import RequestContextMiddleware, configure_logging
 from backend.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     database = db or Database(settings.database_url, echo=settings.database_echo)
@@ -43,6 +47,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     app.state.db = database
     app.state.security = security
+    # One clock for every deadline; tests pass a ManualClock to move time instead of sleeping.
+    app.state.clock = clock or SystemClock()
 
     graphql = GraphQLRouter(
         build_schema(settings),
@@ -52,6 +58,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         allow_queries_via_get=True,
     )
     app.include_router(graphql, prefix="/graphql")
+    app.include_router(events_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
@@ -57,3 +60,21 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> BoundingBox:
 def approximate(value: float) -> float:
     """A coordinate rounded to 0.01 degree (about 1.1 km): where a yard is, not which one."""
     return round(value, 2)
+
+
+def within_radius(
+    lat_column: Any, lon_column: Any, lat: float, lon: float, radius_km: float
+) -> ColumnElement[bool]:
+    """Rows whose point is within ``radius_km``: an indexable box first, then the exact distance
+    (``eic_distance_km``, the same haversine on both backends)."""
+    box = bounding_box(lat, lon, radius_km)
+    lon_condition = (
+        or_(lon_column >= box.min_lon, lon_column <= box.max_lon)
+        if box.crosses_antimeridian
+        else lon_column.between(box.min_lon, box.max_lon)
+    )
+    return and_(
+        lat_column.between(box.min_lat, box.max_lat),
+        lon_condition,
+        func.eic_distance_km(lat, lon, lat_column, lon_column) <= radius_km,
+    )

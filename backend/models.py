@@ -4,8 +4,10 @@ Alembic's autogenerate and the drift test rely on it; add each new domain here.
 """
 
 from backend.db import Base
+from backend.events import models as events_models
 from backend.identity import models as identity_models
 from backend.marketplace import models as marketplace_models
+from backend.notifications import models as notifications_models
 
 metadata = Base.metadata
 
@@ -21,4 +23,11 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return not (name in UNMANAGED or name.startswith("listing_fts_"))
 
 
-__all__ = ["identity_models", "include_name", "marketplace_models", "metadata"]
+__all__ = [
+    "events_models",
+    "identity_models",
+    "include_name",
+    "marketplace_models",
+    "metadata",
+    "notifications_models",
+]

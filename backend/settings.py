@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # The largest request body accepted (413 above it); GraphQL documents and variables only.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    # The address apps and calendar programs reach this service at (https://eic.example.org),
+    # for links the service hands out such as calendar feeds; without it, the request's own.
+    public_url: str | None = None
+
     log_level: str = "INFO"
 
     @property

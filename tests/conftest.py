@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from backend.app import create_app
 from backend.auth.security import Security
 from backend.cli import migrate
+from backend.clock import ManualClock
 from backend.db import Database
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
@@ -111,9 +113,21 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
+# Where the test clock starts: a fixed moment, so responses with times are the same every run.
+CLOCK_START = datetime(2027, 3, 1, 0, 0, tzinfo=UTC)
+
+
 @pytest.fixture
-async def client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, db=db)
+def clock() -> ManualClock:
+    """The app's clock in tests: stands still until a test moves it (no sleeps)."""
+    return ManualClock(CLOCK_START)
+
+
+@pytest.fixture
+async def client(
+    db: Database, settings: Settings, clock: ManualClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, db=db, clock=clock)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://eic.test") as http:
         yield http

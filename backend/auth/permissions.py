@@ -86,3 +86,10 @@ class IsFirmOrCommunity(Gate):
 
     roles = frozenset({Role.FIRM, Role.COMMUNITY})
     requirement = "firms and communities"
+
+
+class IsInstitutionOrCommunity(Gate):
+    """Those who hold events: institutions, and communities holding their meetings."""
+
+    roles = frozenset({Role.INSTITUTION, Role.COMMUNITY})
+    requirement = "institutions and communities"

@@ -10,6 +10,7 @@ from strawberry.fastapi import BaseContext
 from backend.auth.security import Security
 from backend.auth.tokens import TokenError
 from backend.auth.viewer import Anonymous, Viewer
+from backend.clock import Clock
 from backend.db import Database
 from backend.settings import Settings
 
@@ -21,12 +22,13 @@ class Context(BaseContext):
     security: Security
     viewer: Viewer | Anonymous
     client_address: str | None
+    clock: Clock
 
     def __post_init__(self) -> None:
         super().__init__()
 
 
-def _bearer_token(connection: HTTPConnection) -> str | None:
+def bearer_token(connection: HTTPConnection) -> str | None:
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -58,6 +60,7 @@ async def get_context(connection: HTTPConnection) -> Context:
         settings=settings,
         db=state.db,
         security=state.security,
-        viewer=viewer_from_token(state.security, _bearer_token(connection)),
+        viewer=viewer_from_token(state.security, bearer_token(connection)),
         client_address=_client_address(connection, settings),
+        clock=state.clock,
     )

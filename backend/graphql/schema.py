@@ -5,19 +5,21 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from backend.events.schema import EventsMutation, EventsQuery
 from backend.graphql.extensions import build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
+from backend.notifications.schema import NotificationsMutation, NotificationsQuery
 from backend.settings import Settings
 
 
 @strawberry.type(description="Everything an app can read.")
-class Query(IdentityQuery, MarketplaceQuery):
+class Query(IdentityQuery, MarketplaceQuery, EventsQuery, NotificationsQuery):
     pass
 
 
 @strawberry.type(description="Everything an app can change.")
-class Mutation(IdentityMutation, MarketplaceMutation):
+class Mutation(IdentityMutation, MarketplaceMutation, EventsMutation, NotificationsMutation):
     pass
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, true
 from sqlalchemy.sql.expression import Select
 
-from backend.geo import bounding_box
+from backend.geo import within_radius
 from backend.marketplace.models import Listing
 
 # Letters and digits only: "_" is a word character to Python but a separator to both engines.
@@ -89,13 +89,6 @@ def distance_km(lat: float, lon: float) -> ColumnElement[float]:
 
 
 def within(statement: Select[Any], lat: float, lon: float, radius_km: float) -> Select[Any]:
-    box = bounding_box(lat, lon, radius_km)
-    lon_condition = (
-        or_(Listing.public_lon >= box.min_lon, Listing.public_lon <= box.max_lon)
-        if box.crosses_antimeridian
-        else Listing.public_lon.between(box.min_lon, box.max_lon)
-    )
     return statement.where(
-        and_(Listing.public_lat.between(box.min_lat, box.max_lat), lon_condition),
-        distance_km(lat, lon) <= radius_km,
+        within_radius(Listing.public_lat, Listing.public_lon, lat, lon, radius_km)
     )

@@ -1,0 +1,45 @@
+"""The notifications inbox: one row per person and thing worth telling them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
+
+
+class NotificationKind(StrEnum):
+    EVENT_REGISTRATION_CONFIRMED = "EVENT_REGISTRATION_CONFIRMED"
+    EVENT_REGISTRATION_PROMOTED = "EVENT_REGISTRATION_PROMOTED"
+    EVENT_REGISTRATION_REJECTED = "EVENT_REGISTRATION_REJECTED"
+    EVENT_CHANGED = "EVENT_CHANGED"
+    EVENT_CANCELLED = "EVENT_CANCELLED"
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # The inbox: a person's notifications, newest first.
+        Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[NotificationKind] = mapped_column(
+        enum_column(NotificationKind, "notification_kind")
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    # What the notification is about, so the app can open it: ("EVENT", id), ...
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # Anything else a screen needs to show it without another request.
+    details: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # The same happening told twice (a retried job, two processes) carries the same key once.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
