@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from backend.auth.passwords import Passwords
-from backend.db import Base, Database
+from backend.auth.viewer import Role
+from backend.db import Base, Database, utcnow
 from backend.identity.models import (
     Cluster,
     Membership,
@@ -470,9 +471,26 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
             for org in cluster.organisations
         },
     )
+    from backend.demo_events import seed_events
+
+    roles = {
+        OrganisationKind.FIRM: Role.FIRM,
+        OrganisationKind.COMMUNITY: Role.COMMUNITY,
+        OrganisationKind.INSTITUTION: Role.INSTITUTION,
+    }
+    events = await seed_events(
+        db,
+        organisations={
+            org.key: (demo_id("user", org.key), demo_id("organisation", org.key), roles[org.kind])
+            for cluster in CLUSTERS
+            for org in cluster.organisations
+        },
+        clusters={c.slug: (demo_id("cluster", c.slug), c.timezone) for c in CLUSTERS},
+        now=utcnow(),
+    )
     return SeedReport(
         clusters=len(CLUSTERS),
         organisations=organisations,
         users=organisations + 1,
-        created=created + listings,
+        created=created + listings + events,
     )
