@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from backend import cli, demo
 from backend.db import Database
+from backend.events.models import Event, EventRegistration
 from backend.identity.models import Cluster, Membership, Organisation, User
 from backend.marketplace.models import Listing
 from backend.settings import Settings
@@ -23,7 +24,15 @@ async def _counts(db: Database) -> dict[str, int]:
     async with db.read() as session:
         return {
             model.__tablename__: await session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Cluster, Organisation, User, Membership, Listing)
+            for model in (
+                Cluster,
+                Organisation,
+                User,
+                Membership,
+                Listing,
+                Event,
+                EventRegistration,
+            )
         }
 
 
@@ -33,8 +42,8 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
     after_first = await _counts(db)
     second = await cli._seed_demo(settings, if_empty=False)
     # then the second run creates nothing
-    # 66 identity rows and 120 listings (30 templates x 4)
-    assert "186 rows created" in first
+    # 66 identity rows, 120 listings (30 templates x 4) and 9 events
+    assert "195 rows created" in first
     assert "0 rows created" in second
     assert (
         await _counts(db)
@@ -45,6 +54,8 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
             "users": 21,
             "memberships": 21,
             "listings": 120,
+            "events": 9,
+            "event_registrations": 13,
         }
     )
     # and --if-empty leaves a database with clusters alone.

@@ -1,0 +1,73 @@
+"""Knowledge-transfer events: from draft to published (or cancelled), registrations with a
+waiting list and approvals, check-in, search and calendar feeds.
+
+Every public function is keyword-only, owns its unit of work and takes ``now`` from the app's
+clock, so deadlines are testable without sleeping. The package is split by what people do:
+organising events, registering for them, reading them, and calendar feeds.
+"""
+
+from backend.events.service.calendars import calendar_event, calendar_feed, rotate_calendar_feed
+from backend.events.service.inputs import (
+    UNCHANGED,
+    EventChanges,
+    EventDraft,
+    EventFilter,
+    EventView,
+    Near,
+    ParticipantFilter,
+    RegistrationView,
+)
+from backend.events.service.organising import (
+    cancel_event,
+    create_event,
+    publish_event,
+    update_event,
+)
+from backend.events.service.reading import (
+    all_participants,
+    get_event,
+    my_registrations,
+    organised_events,
+    participants,
+    search_events,
+)
+from backend.events.service.registering import (
+    approve_registration,
+    cancel_registration,
+    check_in,
+    register,
+    registration_open,
+    registration_window,
+    reject_registration,
+)
+
+__all__ = [
+    "UNCHANGED",
+    "EventChanges",
+    "EventDraft",
+    "EventFilter",
+    "EventView",
+    "Near",
+    "ParticipantFilter",
+    "RegistrationView",
+    "all_participants",
+    "approve_registration",
+    "calendar_event",
+    "calendar_feed",
+    "cancel_event",
+    "cancel_registration",
+    "check_in",
+    "create_event",
+    "get_event",
+    "my_registrations",
+    "organised_events",
+    "participants",
+    "publish_event",
+    "register",
+    "registration_open",
+    "registration_window",
+    "reject_registration",
+    "rotate_calendar_feed",
+    "search_events",
+    "update_event",
+]

@@ -1,0 +1,68 @@
+"""Loading events with what their screens show, and locking them for seat changes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from backend.auth.viewer import Anonymous, Viewer
+from backend.events.models import (
+    Event,
+    EventRegistration,
+    EventTopic,
+)
+from backend.events.service.inputs import (
+    EventView,
+)
+from backend.identity.models import Organisation
+
+
+def event_loads() -> tuple[Any, ...]:
+    """Loader options for an event's organiser, cluster and topics (usable on their own and
+    chained under a registration's ``event``)."""
+    return (
+        selectinload(Event.organisation).selectinload(Organisation.cluster),
+        selectinload(Event.cluster),
+        selectinload(Event.topics).selectinload(EventTopic.material),
+    )
+
+
+async def _load(session: AsyncSession, event_id: uuid.UUID) -> Event | None:
+    return await session.scalar(
+        select(Event)
+        .where(Event.id == event_id)
+        .options(*event_loads())
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _locked(session: AsyncSession, event_id: uuid.UUID) -> Event | None:
+    """The event with its row locked until the transaction ends (SQLite: the write transaction
+    already holds the database's write lock)."""
+    return await session.get(Event, event_id, with_for_update=True, populate_existing=True)
+
+
+async def _view(
+    session: AsyncSession, viewer: Viewer | Anonymous, event_id: uuid.UUID
+) -> EventView:
+    event = await _load(session, event_id)
+    assert event is not None
+    mine = await _my_registrations(session, viewer, [event_id])
+    return EventView(event, mine.get(event_id))
+
+
+async def _my_registrations(
+    session: AsyncSession, viewer: Viewer | Anonymous, event_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, EventRegistration]:
+    if not isinstance(viewer, Viewer) or not event_ids:
+        return {}
+    rows = await session.scalars(
+        select(EventRegistration).where(
+            EventRegistration.user_id == viewer.user_id, EventRegistration.event_id.in_(event_ids)
+        )
+    )
+    return {r.event_id: r for r in rows}

@@ -1,0 +1,346 @@
+"""Reading: one event, the search, organisers' and people's lists, participants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.base import ExecutableOption
+
+from backend.auth.viewer import Anonymous, Viewer
+from backend.db import Database
+from backend.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.events import policies
+from backend.events.models import (
+    Event,
+    EventRegistration,
+    EventStatus,
+    EventTopic,
+    RegistrationStatus,
+)
+from backend.events.service.checks import (
+    _aware,
+)
+from backend.events.service.inputs import (
+    MAX_RADIUS_KM,
+    EventFilter,
+    EventView,
+    ParticipantFilter,
+    RegistrationView,
+)
+from backend.events.service.loading import (
+    _load,
+    _my_registrations,
+    event_loads,
+)
+from backend.events.service.registering import (
+    _waitlist_positions,
+)
+from backend.geo import within_radius
+from backend.marketplace import service as marketplace_service
+from backend.marketplace.models import Material
+from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.validation import (
+    Place,
+    check_language,
+    check_place,
+)
+
+
+async def get_event(
+    *, db: Database, viewer: Viewer | Anonymous, event_id: uuid.UUID
+) -> EventView | None:
+    async with db.read() as session:
+        event = await _load(session, event_id)
+        if event is None or not policies.can_read(viewer, event):
+            return None
+        mine = await _my_registrations(session, viewer, [event.id])
+        return EventView(event, mine.get(event.id))
+
+
+UPCOMING = Sort(
+    "events:starts",
+    (
+        SortKey(Event.starts_at, value_of=lambda item: _event_of(item).starts_at),
+        SortKey(Event.id, value_of=lambda item: _event_of(item).id),
+    ),
+)
+ORGANISED = Sort(
+    "events:organised",
+    (
+        SortKey(Event.starts_at, descending=True),
+        SortKey(Event.id, descending=True),
+    ),
+)
+
+
+def _event_of(item: Any) -> Event:
+    return item if isinstance(item, Event) else item.Event
+
+
+async def _material_condition(session: AsyncSession, code: str) -> Any:
+    """Events about this material, anything below it, or anything above it in the catalogue
+    (a workshop on agricultural wastes is for the rice-husk firm too)."""
+    material = await session.get(Material, code)
+    if material is None:
+        raise ServiceError.of(ErrorCode.NOT_FOUND, "No such material", "filter.materialCode")
+    lineage = material.path.split("/")
+    below = select(Material.code).where(Material.path.like(material.path + "/%"))
+    return exists().where(
+        EventTopic.event_id == Event.id,
+        or_(EventTopic.material_code.in_(lineage), EventTopic.material_code.in_(below)),
+    )
+
+
+async def search_events(
+    *,
+    db: Database,
+    viewer: Viewer | Anonymous,
+    filter: EventFilter,
+    page: PageRequest,
+    now: datetime,
+    with_total: bool,
+) -> Page[EventView]:
+    problems = Problems()
+    _aware(problems, "filter.startsAfter", filter.starts_after)
+    _aware(problems, "filter.startsBefore", filter.starts_before)
+    near = filter.near
+    if near is not None:
+        check_place(problems, "filter.near", Place(near.lat, near.lon))
+        if not 0 < near.radius_km <= MAX_RADIUS_KM:
+            problems.add("filter.near.radiusKm", f"Must be more than 0 and at most {MAX_RADIUS_KM}")
+    if filter.language is not None:
+        check_language(problems, "filter.language", filter.language)
+    if filter.material_code is not None and not marketplace_service.is_material_code(
+        filter.material_code
+    ):
+        problems.add("filter.materialCode", "Not a material code")
+    problems.raise_if_any()
+
+    statuses = [EventStatus.PUBLISHED]
+    if filter.include_cancelled:
+        statuses.append(EventStatus.CANCELLED)
+    columns: list[Any] = [Event]
+    if near is not None:
+        columns.append(func.eic_distance_km(near.lat, near.lon, Event.lat, Event.lon).label("d"))
+    statement = select(*columns).where(Event.status.in_(statuses))
+    if filter.starts_after is None and filter.starts_before is None:
+        statement = statement.where(Event.ends_at > now)  # upcoming, and under way
+    if filter.starts_after is not None:
+        statement = statement.where(Event.starts_at >= filter.starts_after)
+    if filter.starts_before is not None:
+        statement = statement.where(Event.starts_at < filter.starts_before)
+    if near is not None:
+        statement = statement.where(
+            Event.lat.is_not(None),
+            within_radius(Event.lat, Event.lon, near.lat, near.lon, near.radius_km),
+        )
+    if filter.cluster_id is not None:
+        statement = statement.where(Event.cluster_id == filter.cluster_id)
+    if filter.organisation_id is not None:
+        statement = statement.where(Event.organisation_id == filter.organisation_id)
+    if filter.format is not None:
+        statement = statement.where(Event.format == filter.format)
+    if filter.kind is not None:
+        statement = statement.where(Event.kind == filter.kind)
+    if filter.language is not None:
+        statement = statement.where(Event.language == filter.language)
+    if filter.topic is not None:
+        topic = " ".join(filter.topic.split()).lower()
+        statement = statement.where(
+            exists().where(
+                EventTopic.event_id == Event.id,
+                or_(EventTopic.tag == topic, EventTopic.material_code == topic),
+            )
+        )
+    async with db.read() as session:
+        if filter.material_code is not None:
+            statement = statement.where(await _material_condition(session, filter.material_code))
+        result = await paginate(
+            session,
+            statement,
+            sort=UPCOMING,
+            request=page,
+            load=event_loads(),
+            with_total=with_total,
+        )
+        events = [_event_of(item) for item in result.items]
+        mine = await _my_registrations(session, viewer, [e.id for e in events])
+    views = [
+        EventView(
+            _event_of(item),
+            mine.get(_event_of(item).id),
+            None if near is None else float(item.d),
+        )
+        for item in result.items
+    ]
+    return Page(
+        items=views,
+        cursors=result.cursors,
+        has_next_page=result.has_next_page,
+        has_previous_page=result.has_previous_page,
+        total_count=result.total_count,
+    )
+
+
+async def organised_events(
+    *,
+    db: Database,
+    viewer: Viewer,
+    status: EventStatus | None,
+    page: PageRequest,
+    with_total: bool,
+) -> Page[EventView]:
+    """The events of the viewer's organisation, drafts included, latest start first."""
+    if viewer.organisation_id is None:
+        raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to see its events")
+    statement = select(Event).where(Event.organisation_id == viewer.organisation_id)
+    if status is not None:
+        statement = statement.where(Event.status == status)
+    async with db.read() as session:
+        result = await paginate(
+            session,
+            statement,
+            sort=ORGANISED,
+            request=page,
+            load=event_loads(),
+            with_total=with_total,
+        )
+        mine = await _my_registrations(session, viewer, [e.id for e in result.items])
+    return Page(
+        items=[EventView(e, mine.get(e.id)) for e in result.items],
+        cursors=result.cursors,
+        has_next_page=result.has_next_page,
+        has_previous_page=result.has_previous_page,
+        total_count=result.total_count,
+    )
+
+
+MY_REGISTRATIONS = Sort(
+    "registrations:mine",
+    (
+        SortKey(Event.starts_at, value_of=lambda r: r.event.starts_at),
+        SortKey(EventRegistration.id, value_of=lambda r: r.id),
+    ),
+)
+
+
+async def my_registrations(
+    *,
+    db: Database,
+    viewer: Viewer,
+    upcoming_only: bool,
+    page: PageRequest,
+    now: datetime,
+    with_total: bool,
+) -> Page[RegistrationView]:
+    """The viewer's registrations (cancelled and declined ones too), by the event's start."""
+    statement = (
+        select(EventRegistration)
+        .join(Event, Event.id == EventRegistration.event_id)
+        .where(EventRegistration.user_id == viewer.user_id)
+    )
+    if upcoming_only:
+        statement = statement.where(Event.ends_at > now)
+    async with db.read() as session:
+        result = await paginate(
+            session,
+            statement,
+            sort=MY_REGISTRATIONS,
+            request=page,
+            load=(selectinload(EventRegistration.event).options(*event_loads()),),
+            with_total=with_total,
+        )
+        positions = await _waitlist_positions(session, result.items)
+    return Page(
+        items=[RegistrationView(r, positions.get(r.id)) for r in result.items],
+        cursors=result.cursors,
+        has_next_page=result.has_next_page,
+        has_previous_page=result.has_previous_page,
+        total_count=result.total_count,
+    )
+
+
+PARTICIPANTS = Sort(
+    "registrations:queue",
+    (
+        SortKey(EventRegistration.queue_number),
+        SortKey(EventRegistration.id),
+    ),
+)
+
+
+def _participants_statement(event_id: uuid.UUID, which: ParticipantFilter) -> Any:
+    statement = select(EventRegistration).where(EventRegistration.event_id == event_id)
+    if which is ParticipantFilter.CHECKED_IN:
+        statement = statement.where(EventRegistration.checked_in_at.is_not(None))
+    elif which is not ParticipantFilter.ALL:
+        statement = statement.where(EventRegistration.status == RegistrationStatus(which.value))
+    return statement
+
+
+def _participant_loads() -> tuple[ExecutableOption, ...]:
+    return (
+        selectinload(EventRegistration.user),
+        selectinload(EventRegistration.organisation),
+    )
+
+
+async def _readable_participants_event(
+    session: AsyncSession, viewer: Viewer, event_id: uuid.UUID
+) -> Event:
+    event = await session.get(Event, event_id)
+    if event is None or not policies.can_read(viewer, event):
+        raise not_found("Event", "eventId")
+    policies.read_participants(viewer, event)
+    return event
+
+
+async def participants(
+    *,
+    db: Database,
+    viewer: Viewer,
+    event_id: uuid.UUID,
+    which: ParticipantFilter,
+    page: PageRequest,
+    with_total: bool,
+) -> Page[RegistrationView]:
+    """Who registered, in arrival order (the waiting list's order), for the organisers."""
+    async with db.read() as session:
+        await _readable_participants_event(session, viewer, event_id)
+        result = await paginate(
+            session,
+            _participants_statement(event_id, which),
+            sort=PARTICIPANTS,
+            request=page,
+            load=_participant_loads(),
+            with_total=with_total,
+        )
+        positions = await _waitlist_positions(session, result.items)
+    return Page(
+        items=[RegistrationView(r, positions.get(r.id)) for r in result.items],
+        cursors=result.cursors,
+        has_next_page=result.has_next_page,
+        has_previous_page=result.has_previous_page,
+        total_count=result.total_count,
+    )
+
+
+async def all_participants(
+    *, db: Database, viewer: Viewer, event_id: uuid.UUID
+) -> tuple[Event, list[EventRegistration]]:
+    """Every registration of an event, for the organisers' export."""
+    async with db.read() as session:
+        event = await _readable_participants_event(session, viewer, event_id)
+        registrations = (
+            await session.scalars(
+                _participants_statement(event_id, ParticipantFilter.ALL)
+                .options(*_participant_loads())
+                .order_by(EventRegistration.queue_number)
+            )
+        ).all()
+    return event, list(registrations)
