@@ -141,16 +141,25 @@ def _check_texts(
         check_language(problems, "language", language)
 
 
-async def _set_topics(session: AsyncSession, event: Event, topics: list[str]) -> None:
-    """Topics that name a catalogue material become material topics; the rest free tags."""
+async def _set_topics(
+    session: AsyncSession, event: Event, topics: list[str], *, existing: list[EventTopic]
+) -> None:
+    """Topics that name a catalogue material become material topics; the rest free tags.
+
+    Topics the event already has are kept as they are (only their position changes): the unit
+    of work inserts before it deletes, so re-creating one would collide with its old row on the
+    (event, topic) unique constraints.
+    """
     known = set(
         (await session.scalars(select(Material.code).where(Material.code.in_(topics)))).all()
     )
-    event.topics = [
-        EventTopic(
+    kept = {topic.material_code or topic.tag: topic for topic in existing}
+    chosen = []
+    for position, topic in enumerate(topics):
+        row = kept.get(topic) or EventTopic(
             material_code=topic if topic in known else None,
             tag=None if topic in known else topic,
-            position=position,
         )
-        for position, topic in enumerate(topics)
-    ]
+        row.position = position
+        chosen.append(row)
+    event.topics = chosen

@@ -118,7 +118,7 @@ async def create_event(
             if draft.id is not None:
                 event.id = draft.id
             _set_venue(event, draft.location)
-            await _set_topics(session, event, topics)
+            await _set_topics(session, event, topics, existing=[])
             session.add(event)
             await session.flush()
             return await _view(session, viewer, event.id)
@@ -261,8 +261,8 @@ async def update_event(
         if changes.requires_approval is not None:
             event.requires_approval = changes.requires_approval
         if topics is not None:
-            await session.refresh(event, ["topics"])  # loaded so the old ones are replaced
-            await _set_topics(session, event, topics)
+            await session.refresh(event, ["topics"])
+            await _set_topics(session, event, topics, existing=list(event.topics))
         grew = schedule.capacity > event.capacity
         event.capacity = schedule.capacity
         event.version += 1
