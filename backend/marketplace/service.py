@@ -10,7 +10,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,13 +38,13 @@ from backend.marketplace.models import (
     Recurrence,
     Unit,
 )
+from backend.money import MAX_AMOUNT, check_amount, check_currency
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.validation import Place, check_language, check_place, check_text
 
 MATERIAL_CODE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=366)
-MAX_AMOUNT = Decimal("1e13")  # Numeric(18, 4): 14 integer digits
 MAX_SPECS = 20
 MAX_PHOTOS = 10
 MAX_RADIUS_KM = 500.0
@@ -178,32 +178,6 @@ def effective_status(listing: Listing, now: datetime | None = None) -> ListingSt
 # Validation
 
 
-def _check_amount(problems: Problems, field_name: str, value: Decimal, *, positive: bool) -> None:
-    try:
-        exponent = value.as_tuple().exponent
-    except (InvalidOperation, AttributeError):
-        problems.add(field_name, "Not a number")
-        return
-    if not value.is_finite():
-        problems.add(field_name, "Not a number")
-    elif positive and value <= 0:
-        problems.add(field_name, "Must be more than zero")
-    elif value.copy_abs() >= MAX_AMOUNT:  # abs() rounds, and overflows on 1E+1000000
-        problems.add(field_name, "Is too large")
-    elif isinstance(exponent, int) and exponent < -4 and _exponent(value.normalize()) < -4:
-        problems.add(field_name, "Use at most 4 decimal places")
-
-
-def _exponent(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    return exponent if isinstance(exponent, int) else 0
-
-
-def _check_currency(problems: Problems, field_name: str, currency: str) -> None:
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        problems.add(field_name, "Use an ISO 4217 code such as INR, JPY, THB or VND")
-
-
 def _check_recurrence(problems: Problems, recurrence: Recurrence, season_months: list[int]) -> None:
     if recurrence is Recurrence.SEASONAL:
         if not season_months:
@@ -273,11 +247,11 @@ def _check_draft(problems: Problems, draft: ListingDraft, now: datetime) -> None
         problems, "description", draft.description, min_length=0, max_length=5000, multiline=True
     )
     check_language(problems, "language", draft.language)
-    _check_amount(problems, "quantity", draft.quantity, positive=True)
+    check_amount(problems, "quantity", draft.quantity, positive=True)
     if draft.price_per_unit is not None:
-        _check_amount(problems, "pricePerUnit", draft.price_per_unit, positive=False)
+        check_amount(problems, "pricePerUnit", draft.price_per_unit, positive=False)
     if draft.currency is not None:
-        _check_currency(problems, "currency", draft.currency)
+        check_currency(problems, "currency", draft.currency)
     _check_recurrence(problems, draft.recurrence, draft.season_months)
     _check_window(problems, draft.available_from, draft.available_until)
     check_place(problems, "location", draft.location)
@@ -471,11 +445,11 @@ async def update_listing(
     if changes.language is not None:
         check_language(problems, "language", changes.language)
     if changes.quantity is not None:
-        _check_amount(problems, "quantity", changes.quantity, positive=True)
+        check_amount(problems, "quantity", changes.quantity, positive=True)
     if changes.price_per_unit not in (UNCHANGED, None):
-        _check_amount(problems, "pricePerUnit", changes.price_per_unit, positive=False)
+        check_amount(problems, "pricePerUnit", changes.price_per_unit, positive=False)
     if changes.currency is not None:
-        _check_currency(problems, "currency", changes.currency)
+        check_currency(problems, "currency", changes.currency)
     if changes.location is not None:
         check_place(problems, "location", changes.location)
     if changes.specs is not None:
@@ -758,7 +732,7 @@ async def search_listings(
         ("filter.priceMax", filter.price_max),
     ):
         if value is not None:
-            _check_amount(problems, name, value, positive=False)
+            check_amount(problems, name, value, positive=False)
     problems.raise_if_any()
 
     now = utcnow()
