@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
+from backend.db import Base, UTCDateTime, new_id, utcnow
 
 
 class NotificationKind(StrEnum):
@@ -29,8 +29,10 @@ class Notification(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # No CHECK of the values: every domain adds kinds, and an inbox row must never block a
+    # rollback to a version that knows fewer of them.
     kind: Mapped[NotificationKind] = mapped_column(
-        enum_column(NotificationKind, "notification_kind")
+        Enum(NotificationKind, native_enum=False, create_constraint=False, length=48)
     )
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")

@@ -43,17 +43,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column(
             "kind",
-            sa.Enum(
-                "EVENT_REGISTRATION_CONFIRMED",
-                "EVENT_REGISTRATION_PROMOTED",
-                "EVENT_REGISTRATION_REJECTED",
-                "EVENT_CHANGED",
-                "EVENT_CANCELLED",
-                name="notification_kind",
-                native_enum=False,
-                create_constraint=True,
-                length=32,
-            ),
+            sa.String(length=48),
             nullable=False,
         ),
         sa.Column("title", sa.String(length=300), nullable=False),
