@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from backend.auth.viewer import Anonymous, Role, Viewer
 from backend.errors import forbidden
-from backend.events.models import Event, EventKind, EventRegistration, EventStatus
+from backend.events.models import Event, EventKind, EventRegistration
 from backend.events.models import RegistrationStatus as R
 
 
@@ -17,9 +17,14 @@ def organises(viewer: Viewer | Anonymous, event: Event) -> bool:
     return isinstance(viewer, Viewer) and viewer.organisation_id == event.organisation_id
 
 
+def is_public(event: Event) -> bool:
+    """Published once: a draft cancelled before publication stays as private as a draft."""
+    return event.published_at is not None
+
+
 def can_read(viewer: Viewer | Anonymous, event: Event) -> bool:
-    """events:read — drafts are their organisers' (and platform admins') only."""
-    if event.status is not EventStatus.DRAFT:
+    """events:read — events never published are their organisers' (and platform admins')."""
+    if is_public(event):
         return True
     return organises(viewer, event) or (isinstance(viewer, Viewer) and viewer.is_admin)
 

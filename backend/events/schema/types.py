@@ -226,7 +226,12 @@ class RegistrationType:
         cls, registration_view: service.RegistrationView, viewer: Viewer | Anonymous, now: datetime
     ) -> RegistrationType:
         r = registration_view.registration
-        event = EventType.of(service.EventView(r.event, r), viewer, now)
+        # The event as the viewer sees it: their own registration, which is this one only when
+        # they are the registrant (an organiser approving someone has none, or another).
+        mine = r if isinstance(viewer, Viewer) and r.user_id == viewer.user_id else None
+        event = EventType.of(
+            service.EventView(r.event, mine or registration_view.viewers_own), viewer, now
+        )
         return cls.of(registration_view, view=event)
 
 

@@ -12,11 +12,11 @@ from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Viewer
 from backend.db import Database
+from backend.events import policies
 from backend.events.models import (
     CalendarFeed,
     Event,
     EventRegistration,
-    EventStatus,
 )
 from backend.events.service.inputs import (
     ACTIVE,
@@ -54,7 +54,7 @@ async def calendar_event(*, db: Database, event_id: uuid.UUID) -> Event | None:
     """A published or cancelled event for its public calendar file."""
     async with db.read() as session:
         event = await _load(session, event_id)
-    if event is None or event.status is EventStatus.DRAFT:
+    if event is None or not policies.is_public(event):
         return None
     return event
 
@@ -83,7 +83,7 @@ async def calendar_feed(
                 .where(
                     EventRegistration.user_id == feed.user_id,
                     EventRegistration.status.in_(ACTIVE),
-                    Event.status != EventStatus.DRAFT,
+                    Event.published_at.is_not(None),
                     # A year of history is what calendar apps keep showing anyway.
                     Event.ends_at > now - timedelta(days=366),
                 )

@@ -124,6 +124,9 @@ class RegistrationView:
     registration: EventRegistration
     # 1 for the first on the waiting list; None unless waitlisted.
     waitlist_position: int | None = None
+    # The viewer's own registration for the same event, when the viewer is not the registrant
+    # (an organiser approving someone): what the event's `myRegistration` shows them.
+    viewers_own: EventRegistration | None = None
 
 
 class ParticipantFilter(StrEnum):

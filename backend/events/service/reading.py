@@ -127,7 +127,7 @@ async def search_events(
     columns: list[Any] = [Event]
     if near is not None:
         columns.append(func.eic_distance_km(near.lat, near.lon, Event.lat, Event.lon).label("d"))
-    statement = select(*columns).where(Event.status.in_(statuses))
+    statement = select(*columns).where(Event.status.in_(statuses), Event.published_at.is_not(None))
     if filter.starts_after is None and filter.starts_before is None:
         statement = statement.where(Event.ends_at > now)  # upcoming, and under way
     if filter.starts_after is not None:

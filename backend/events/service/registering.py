@@ -35,6 +35,7 @@ from backend.events.service.inputs import (
 )
 from backend.events.service.loading import (
     _locked,
+    _my_registrations,
     event_loads,
 )
 from backend.notifications import service as notifications
@@ -174,7 +175,7 @@ async def register(
                     "registration to register for a different number",
                     "seats",
                 )
-            return await _registration_view(session, existing)
+            return await _registration_view(session, existing, viewer)
         if existing is not None and existing.status is RegistrationStatus.REJECTED:
             raise ServiceError.of(
                 ErrorCode.FORBIDDEN, "The organisers declined your registration for this event"
@@ -206,11 +207,11 @@ async def register(
         if existing is None:
             session.add(registration)
         await session.flush()
-        return await _registration_view(session, registration)
+        return await _registration_view(session, registration, viewer)
 
 
 async def _registration_view(
-    session: AsyncSession, registration: EventRegistration
+    session: AsyncSession, registration: EventRegistration, viewer: Viewer
 ) -> RegistrationView:
     positions = await _waitlist_positions(session, [registration])
     loaded = await session.scalar(
@@ -220,7 +221,12 @@ async def _registration_view(
         .execution_options(populate_existing=True)
     )
     assert loaded is not None
-    return RegistrationView(loaded, positions.get(loaded.id))
+    viewers_own = None
+    if loaded.user_id != viewer.user_id:
+        viewers_own = (await _my_registrations(session, viewer, [loaded.event_id])).get(
+            loaded.event_id
+        )
+    return RegistrationView(loaded, positions.get(loaded.id), viewers_own)
 
 
 async def _waitlist_positions(
@@ -332,7 +338,7 @@ async def cancel_registration(
             raise not_found("Registration")
         policies.cancel_registration(viewer, registration)
         if registration.status is RegistrationStatus.CANCELLED:
-            return await _registration_view(session, registration)
+            return await _registration_view(session, registration, viewer)
         if registration.status is RegistrationStatus.REJECTED:
             raise ServiceError.of(ErrorCode.CONFLICT, "This registration was declined")
         if event.ends_at <= now:
@@ -343,7 +349,7 @@ async def cancel_registration(
         registration.updated_at = now
         await session.flush()
         await _promote(session, event, now)
-        return await _registration_view(session, registration)
+        return await _registration_view(session, registration, viewer)
 
 
 async def _organised_registration(
@@ -364,7 +370,7 @@ async def approve_registration(
     async with db.write() as session:
         registration, event = await _organised_registration(session, viewer, registration_id)
         if registration.approved_at is not None and registration.status in ACTIVE:
-            return await _registration_view(session, registration)  # a retried approval
+            return await _registration_view(session, registration, viewer)  # a retried approval
         if registration.status is not RegistrationStatus.PENDING_APPROVAL:
             raise ServiceError.of(
                 ErrorCode.CONFLICT, f"The registration is {registration.status.value}, not pending"
@@ -395,7 +401,7 @@ async def approve_registration(
             now=now,
         )
         await session.flush()
-        return await _registration_view(session, registration)
+        return await _registration_view(session, registration, viewer)
 
 
 async def reject_registration(
@@ -408,7 +414,7 @@ async def reject_registration(
     async with db.write() as session:
         registration, event = await _organised_registration(session, viewer, registration_id)
         if registration.status is RegistrationStatus.REJECTED:
-            return await _registration_view(session, registration)
+            return await _registration_view(session, registration, viewer)
         if registration.status is RegistrationStatus.CANCELLED:
             raise ServiceError.of(ErrorCode.CONFLICT, "The registration was cancelled")
         await _release(session, event, registration)
@@ -426,7 +432,7 @@ async def reject_registration(
             now=now,
         )
         await _promote(session, event, now)
-        return await _registration_view(session, registration)
+        return await _registration_view(session, registration, viewer)
 
 
 async def check_in(
@@ -462,4 +468,4 @@ async def check_in(
             registration.checked_in_by_id = None
         registration.updated_at = now
         await session.flush()
-        return await _registration_view(session, registration)
+        return await _registration_view(session, registration, viewer)
