@@ -7,6 +7,7 @@ shared between concurrently running resolvers.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -71,6 +72,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    @property
+    def python_type(self) -> type[datetime]:
+        # TypeDecorator answers `object`; keyset cursors decode their sort values by it.
+        return datetime
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -159,6 +165,11 @@ class Database:
         )
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+        # SQLite has one writer at a time, and its busy handler wakes waiting writers in no
+        # order: under a burst of 50 writers one request starved past the 30 s timeout
+        # (scripts/bench_events.py). Queueing the writers of this process on an asyncio lock
+        # (first come, first served) leaves SQLite's own locking to other processes.
+        self._sqlite_writers = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -172,8 +183,15 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: commits when the block ends, rolls back if it raises."""
-        async with self._write_sessions() as session, session.begin():
+        """One transaction: commits when the block ends, rolls back if it raises.
+
+        Never open a write inside another in the same task: on SQLite they queue on one lock.
+        """
+        if self._sqlite_writers is None:
+            async with self._write_sessions() as session, session.begin():
+                yield session
+            return
+        async with self._sqlite_writers, self._write_sessions() as session, session.begin():
             yield session
 
     async def ping(self) -> None:

@@ -11,7 +11,7 @@ import csv
 import io
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,7 +70,6 @@ mutation CheckIn($id: ID!) {
 ROTATE = "mutation { calendarFeedRotate { feedUrl feedPath errors { code message } } }"
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-BANGKOK = ZoneInfo("Asia/Bangkok")
 ONLINE_URL = "https://meet.example.org/boiler"
 CSV_HEADER = [
     "position",
@@ -113,7 +112,9 @@ async def create_event(
     gql: GraphQL, organiser: Account, cluster_id: str, *, publish: bool = True, **extra: Any
 ) -> str:
     """Creates (and by default publishes) an event of ``organiser``; returns its id."""
-    body = await gql(CREATE, {"input": event_input(cluster_id, **extra)}, token=organiser.access_token)
+    body = await gql(
+        CREATE, {"input": event_input(cluster_id, **extra)}, token=organiser.access_token
+    )
     payload = body["data"]["eventCreate"]
     assert payload["errors"] == [], body
     event_id: str = payload["event"]["id"]
@@ -126,11 +127,11 @@ async def create_event(
     return event_id
 
 
-async def register_for(gql: GraphQL, person: Account, event_id: str, **extra: Any) -> dict[str, Any]:
+async def register_for(
+    gql: GraphQL, person: Account, event_id: str, **extra: Any
+) -> dict[str, Any]:
     """Registers ``person``; returns the registration (id, status)."""
-    body = await gql(
-        REGISTER, {"input": {"eventId": event_id, **extra}}, token=person.access_token
-    )
+    body = await gql(REGISTER, {"input": {"eventId": event_id, **extra}}, token=person.access_token)
     payload = body["data"]["eventRegister"]
     assert payload["errors"] == [], body
     registration: dict[str, Any] = payload["registration"]
@@ -138,9 +139,7 @@ async def register_for(gql: GraphQL, person: Account, event_id: str, **extra: An
 
 
 async def cancel_event(gql: GraphQL, organiser: Account, event_id: str, reason: str) -> None:
-    body = await gql(
-        CANCEL_EVENT, {"id": event_id, "reason": reason}, token=organiser.access_token
-    )
+    body = await gql(CANCEL_EVENT, {"id": event_id, "reason": reason}, token=organiser.access_token)
     assert body["data"]["eventCancel"] == {"event": {"status": "CANCELLED"}, "errors": []}, body
 
 
@@ -151,12 +150,12 @@ async def calendar_of(client: Any, path: str) -> icalendar.Calendar:
     return icalendar.Calendar.from_ical(response.content)
 
 
-def the_event(calendar: icalendar.Calendar) -> icalendar.Event:
+def the_event(calendar: icalendar.Calendar) -> Any:
     [component] = calendar.walk("VEVENT")
     return component
 
 
-def by_uid(calendar: icalendar.Calendar) -> dict[str, icalendar.Event]:
+def by_uid(calendar: icalendar.Calendar) -> dict[str, Any]:
     return {str(component["uid"]): component for component in calendar.walk("VEVENT")}
 
 
@@ -189,7 +188,7 @@ async def university(register: Any, cluster_id: str) -> Account:
 
 
 async def test_event_file_is_an_rfc5545_calendar_with_one_event_in_its_own_time_zone(
-    gql: GraphQL, client: Any, university: Account, cluster_id: str
+    gql: GraphQL, client: Any, university: Account, cluster_id: str, clock: ManualClock
 ) -> None:
     # given a published hybrid event in Tokyo
     event_id = await create_event(gql, university, cluster_id)
@@ -208,7 +207,8 @@ async def test_event_file_is_an_rfc5545_calendar_with_one_event_in_its_own_time_
     assert str(event["uid"]) == uid(event_id)
     assert str(event["summary"]) == "Biomass boiler seminar"
     assert str(event["location"]) == "Maniwa City Hall"
-    assert (event["geo"].latitude, event["geo"].longitude) == (35.07, 133.75)
+    geo: Any = event["geo"]
+    assert (geo.latitude, geo.longitude) == (35.07, 133.75)
     assert event["sequence"] == 0
     assert str(event["status"]) == "CONFIRMED"
     # with its local times and their time zone, which the file defines
@@ -221,40 +221,74 @@ async def test_event_file_is_an_rfc5545_calendar_with_one_event_in_its_own_time_
     )
     assert start == datetime(2027, 3, 10, 14, 0, tzinfo=TOKYO)
     assert [str(zone["tzid"]) for zone in calendar.walk("VTIMEZONE")] == ["Asia/Tokyo"]
+    # stamped with the app's clock, in UTC
+    assert event.decoded("dtstamp") == clock.now()
+    assert event.decoded("last-modified") == clock.now()
+    assert b"DTSTAMP:20270301T000000Z" in response.content
     # and never the link to join, which is for confirmed participants
     assert "url" not in event
     assert ONLINE_URL.encode() not in response.content
     assert b"meet.example.org" not in response.content
 
 
+@pytest.mark.parametrize(
+    ("zone", "starts_at", "ends_at", "local_start", "local_end"),
+    [
+        # Bangkok, times sent in UTC
+        ("Asia/Bangkok", "2027-03-12T02:30:00Z", "2027-03-12T05:00:00Z", "09:30", "12:00"),
+        # Hosur, times sent with Tokyo's offset
+        (
+            "Asia/Kolkata",
+            "2027-03-12T13:30:00+09:00",
+            "2027-03-12T15:00:00+09:00",
+            "10:00",
+            "11:30",
+        ),
+        # An Giang
+        (
+            "Asia/Ho_Chi_Minh",
+            "2027-03-12T08:00:00+07:00",
+            "2027-03-12T10:00:00+07:00",
+            "08:00",
+            "10:00",
+        ),
+        # a zone with daylight saving time, on the summer side of the change
+        ("Europe/Berlin", "2027-04-02T08:00:00Z", "2027-04-02T10:00:00Z", "10:00", "12:00"),
+    ],
+)
 async def test_event_file_gives_local_times_of_the_event_time_zone_whatever_offset_was_sent(
-    gql: GraphQL, client: Any, university: Account, cluster_id: str
+    gql: GraphQL,
+    client: Any,
+    university: Account,
+    cluster_id: str,
+    zone: str,
+    starts_at: str,
+    ends_at: str,
+    local_start: str,
+    local_end: str,
 ) -> None:
-    # given an event in Bangkok whose times were sent in UTC
+    # given an event held in a zone, whose times were sent with another offset
     event_id = await create_event(
-        gql,
-        university,
-        cluster_id,
-        startsAt="2027-03-12T02:30:00Z",
-        endsAt="2027-03-12T05:00:00Z",
-        timezone="Asia/Bangkok",
-        language="th",
+        gql, university, cluster_id, startsAt=starts_at, endsAt=ends_at, timezone=zone
     )
 
     # when its calendar file is read
     calendar = await calendar_of(client, f"/calendar/events/{event_id}.ics")
 
-    # then its times are Bangkok's wall-clock times, tagged with the Bangkok zone
+    # then its times are that zone's wall-clock times, tagged with the zone, which the file
+    # defines
     event = the_event(calendar)
-    assert event["dtstart"].params["TZID"] == "Asia/Bangkok"
-    assert event["dtend"].params["TZID"] == "Asia/Bangkok"
+    assert event["dtstart"].params["TZID"] == zone
+    assert event["dtend"].params["TZID"] == zone
     start, end = event.decoded("dtstart"), event.decoded("dtend")
-    assert (start.replace(tzinfo=None), end.replace(tzinfo=None)) == (
-        datetime(2027, 3, 12, 9, 30),
-        datetime(2027, 3, 12, 12, 0),
+    assert (start.strftime("%H:%M"), end.strftime("%H:%M")) == (local_start, local_end)
+    assert start == datetime.fromisoformat(starts_at)
+    assert end == datetime.fromisoformat(ends_at)
+    assert (
+        start.utcoffset()
+        == datetime.fromisoformat(starts_at).astimezone(ZoneInfo(zone)).utcoffset()
     )
-    assert start == datetime(2027, 3, 12, 9, 30, tzinfo=BANGKOK)
-    assert [str(zone["tzid"]) for zone in calendar.walk("VTIMEZONE")] == ["Asia/Bangkok"]
+    assert [str(tz["tzid"]) for tz in calendar.walk("VTIMEZONE")] == [zone]
 
 
 async def test_an_online_event_file_has_no_location_and_no_geo(
@@ -278,14 +312,15 @@ async def test_an_online_event_file_has_no_location_and_no_geo(
 
 
 async def test_a_change_after_publication_bumps_the_sequence_and_keeps_the_uid(
-    gql: GraphQL, client: Any, university: Account, cluster_id: str
+    gql: GraphQL, client: Any, university: Account, cluster_id: str, clock: ManualClock
 ) -> None:
     # given a published event, at SEQUENCE 0
     event_id = await create_event(gql, university, cluster_id)
     before = the_event(await calendar_of(client, f"/calendar/events/{event_id}.ics"))
     assert before["sequence"] == 0
 
-    # when the organisers move it by an hour and rename it
+    # when the organisers move it by an hour and rename it, a day later
+    clock.advance(timedelta(days=1))
     updated = await gql(
         UPDATE,
         {
@@ -308,6 +343,7 @@ async def test_a_change_after_publication_bumps_the_sequence_and_keeps_the_uid(
     assert after.decoded("dtstart") == datetime(2027, 3, 10, 15, 0, tzinfo=TOKYO)
     assert after.decoded("dtend") == datetime(2027, 3, 10, 17, 0, tzinfo=TOKYO)
     assert str(after["status"]) == "CONFIRMED"
+    assert after.decoded("last-modified") == clock.now()
 
     # when it is then cancelled
     await cancel_event(gql, university, event_id, "The boiler is under repair")
@@ -326,7 +362,9 @@ async def test_changes_to_a_draft_do_not_count_as_sequence(
     # given a draft changed twice before it is published
     event_id = await create_event(gql, university, cluster_id, publish=False)
     for title in ("Boiler seminar v2", "Boiler seminar v3"):
-        body = await gql(UPDATE, {"input": {"id": event_id, "title": title}}, token=university.access_token)
+        body = await gql(
+            UPDATE, {"input": {"id": event_id, "title": title}}, token=university.access_token
+        )
         assert body["data"]["eventUpdate"]["errors"] == [], body
     published = await gql(PUBLISH, {"id": event_id}, token=university.access_token)
     assert published["data"]["eventPublish"]["errors"] == [], published
@@ -683,6 +721,9 @@ async def test_participants_csv_defuses_formulas_in_notes(
     for index, (email, note) in enumerate(notes.items()):
         person = await register(email, cluster_id, name=f"Firm {index}")
         await register_for(gql, person, event_id, note=note)
+    # and an organisation whose name starts like one
+    person = await register("f6@firm.example", cluster_id, name="@Risk Partners")
+    await register_for(gql, person, event_id, note="Fine")
 
     # when they are exported
     response = await client.get(
@@ -695,12 +736,15 @@ async def test_participants_csv_defuses_formulas_in_notes(
     header, *rows = list(csv.reader(io.StringIO(response.text, newline="")))
     assert header == CSV_HEADER
     assert [(row[4], row[9]) for row in rows] == [
-        ("f1@firm.example", "'=HYPERLINK(\"https://evil.example\",\"Click\")"),
+        ("f1@firm.example", '\'=HYPERLINK("https://evil.example","Click")'),
         ("f2@firm.example", "'+1 for lunch"),
         ("f3@firm.example", "'-2 seats maybe"),
         ("f4@firm.example", "'@SUM(A1:A9)"),
         ("f5@firm.example", "Plain note, with = inside"),
+        ("f6@firm.example", "Fine"),
     ]
+    assert rows[-1][5] == "'@Risk Partners"
+    assert [row[5] for row in rows[:-1]] == [f"Firm {index}" for index in range(5)]
 
 
 async def test_participants_csv_is_for_the_organisers(

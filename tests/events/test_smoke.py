@@ -11,7 +11,10 @@ from backend.clock import ManualClock
 CREATE = """
 mutation Create($input: EventCreateInput!) {
   eventCreate(input: $input) {
-    event { id status remainingSeats waitlistCount startsAt onlineUrl topics { tag material { code } } }
+    event {
+      id status remainingSeats waitlistCount startsAt onlineUrl
+      topics { tag material { code } }
+    }
     errors { code message field }
   }
 }
@@ -20,7 +23,10 @@ PUBLISH = "mutation P($id: ID!) { eventPublish(id: $id) { event { status } error
 REGISTER = """
 mutation R($input: EventRegisterInput!) {
   eventRegister(input: $input) {
-    registration { id status seats waitlistPosition event { remainingSeats waitlistCount onlineUrl } }
+    registration {
+      id status seats waitlistPosition
+      event { remainingSeats waitlistCount onlineUrl }
+    }
     errors { code message field }
   }
 }
@@ -54,7 +60,9 @@ def event_input(cluster_id: str, **extra: Any) -> dict[str, Any]:
 async def test_an_event_from_draft_to_promotion(
     gql: Any, register: Any, cluster_id: str, clock: ManualClock, client: Any
 ) -> None:
-    university = await register("lab@uni.example", cluster_id, name="Okayama Lab", kind="INSTITUTION")
+    university = await register(
+        "lab@uni.example", cluster_id, name="Okayama Lab", kind="INSTITUTION"
+    )
     first = await register("a@firm.example", cluster_id, name="Firm A")
     second = await register("b@firm.example", cluster_id, name="Firm B")
 
@@ -89,11 +97,24 @@ async def test_an_event_from_draft_to_promotion(
     }
     mine = await gql(MINE, token=second.access_token)
     assert mine["data"]["myRegistrations"]["edges"] == [
-        {"node": {"status": "CONFIRMED", "waitlistPosition": None, "event": {"title": "Biomass boiler seminar"}}}
+        {
+            "node": {
+                "status": "CONFIRMED",
+                "waitlistPosition": None,
+                "event": {"title": "Biomass boiler seminar"},
+            }
+        }
     ], mine
-    inbox = await gql("{ notifications { edges { node { kind title } } } }", token=second.access_token)
+    inbox = await gql(
+        "{ notifications { edges { node { kind title } } } }", token=second.access_token
+    )
     assert inbox["data"]["notifications"]["edges"] == [
-        {"node": {"kind": "EVENT_REGISTRATION_PROMOTED", "title": "You have a seat: Biomass boiler seminar"}}
+        {
+            "node": {
+                "kind": "EVENT_REGISTRATION_PROMOTED",
+                "title": "You have a seat: Biomass boiler seminar",
+            }
+        }
     ]
 
     response = await client.get(f"/calendar/events/{event['id']}.ics")

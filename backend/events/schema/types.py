@@ -128,6 +128,7 @@ class EventType:
     def of(cls, view: service.EventView, viewer: Viewer | Anonymous, now: datetime) -> EventType:
         event = view.event
         zone = event.timezone
+        mine = view.my_registration.registration if view.my_registration else None
         return cls(
             id=strawberry.ID(str(event.id)),
             kind=event.kind,
@@ -146,9 +147,7 @@ class EventType:
                 else None
             ),
             online_url=(
-                event.online_url
-                if policies.sees_online_url(viewer, event, view.my_registration)
-                else None
+                event.online_url if policies.sees_online_url(viewer, event, mine) else None
             ),
             capacity=event.capacity,
             confirmed_seats=event.seats_taken,
@@ -163,7 +162,7 @@ class EventType:
             cluster=ClusterType.of(event.cluster),
             organiser=OrganisationType.of(event.organisation),
             my_registration=(
-                RegistrationType.of(service.RegistrationView(view.my_registration), view=None)
+                RegistrationType.of(view.my_registration, view=None)
                 if view.my_registration is not None
                 else None
             ),
@@ -228,9 +227,13 @@ class RegistrationType:
         r = registration_view.registration
         # The event as the viewer sees it: their own registration, which is this one only when
         # they are the registrant (an organiser approving someone has none, or another).
-        mine = r if isinstance(viewer, Viewer) and r.user_id == viewer.user_id else None
+        registrant = isinstance(viewer, Viewer) and r.user_id == viewer.user_id
         event = EventType.of(
-            service.EventView(r.event, mine or registration_view.viewers_own), viewer, now
+            service.EventView(
+                r.event, registration_view if registrant else registration_view.viewers_own
+            ),
+            viewer,
+            now,
         )
         return cls.of(registration_view, view=event)
 

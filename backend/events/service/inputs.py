@@ -115,7 +115,7 @@ class EventView:
     distance."""
 
     event: Event
-    my_registration: EventRegistration | None = None
+    my_registration: RegistrationView | None = None
     distance_km: float | None = None
 
 
@@ -126,7 +126,7 @@ class RegistrationView:
     waitlist_position: int | None = None
     # The viewer's own registration for the same event, when the viewer is not the registrant
     # (an organiser approving someone): what the event's `myRegistration` shows them.
-    viewers_own: EventRegistration | None = None
+    viewers_own: RegistrationView | None = None
 
 
 class ParticipantFilter(StrEnum):

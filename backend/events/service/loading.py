@@ -5,19 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.events.models import (
-    Event,
-    EventRegistration,
-    EventTopic,
-)
-from backend.events.service.inputs import (
-    EventView,
-)
+from backend.events.models import Event, EventRegistration, EventTopic, RegistrationStatus
+from backend.events.service.inputs import EventView, RegistrationView
 from backend.identity.models import Organisation
 
 
@@ -57,12 +51,42 @@ async def _view(
 
 async def _my_registrations(
     session: AsyncSession, viewer: Viewer | Anonymous, event_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, EventRegistration]:
+) -> dict[uuid.UUID, RegistrationView]:
+    """The viewer's registrations for these events, with waiting-list places: at most two
+    statements whatever the number of events."""
     if not isinstance(viewer, Viewer) or not event_ids:
         return {}
-    rows = await session.scalars(
-        select(EventRegistration).where(
-            EventRegistration.user_id == viewer.user_id, EventRegistration.event_id.in_(event_ids)
+    rows = list(
+        await session.scalars(
+            select(EventRegistration).where(
+                EventRegistration.user_id == viewer.user_id,
+                EventRegistration.event_id.in_(event_ids),
+            )
         )
     )
-    return {r.event_id: r for r in rows}
+    positions = await _waitlist_positions(session, rows)
+    return {r.event_id: RegistrationView(r, positions.get(r.id)) for r in rows}
+
+
+async def _waitlist_positions(
+    session: AsyncSession, registrations: list[EventRegistration]
+) -> dict[uuid.UUID, int]:
+    """Each waitlisted registration's place in its queue, in one statement."""
+    waiting = [r.id for r in registrations if r.status is RegistrationStatus.WAITLISTED]
+    if not waiting:
+        return {}
+    ahead = aliased(EventRegistration)
+    rows = await session.execute(
+        select(EventRegistration.id, func.count(ahead.id))
+        .join(
+            ahead,
+            and_(
+                ahead.event_id == EventRegistration.event_id,
+                ahead.status == RegistrationStatus.WAITLISTED,
+                ahead.queue_number <= EventRegistration.queue_number,
+            ),
+        )
+        .where(EventRegistration.id.in_(waiting))
+        .group_by(EventRegistration.id)
+    )
+    return {row[0]: int(row[1]) for row in rows}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.auth.viewer import Viewer
@@ -36,6 +36,7 @@ from backend.events.service.inputs import (
 from backend.events.service.loading import (
     _locked,
     _my_registrations,
+    _waitlist_positions,
     event_loads,
 )
 from backend.notifications import service as notifications
@@ -229,30 +230,6 @@ async def _registration_view(
     return RegistrationView(loaded, positions.get(loaded.id), viewers_own)
 
 
-async def _waitlist_positions(
-    session: AsyncSession, registrations: list[EventRegistration]
-) -> dict[uuid.UUID, int]:
-    """Each waitlisted registration's place in its queue, in one statement."""
-    waiting = [r.id for r in registrations if r.status is RegistrationStatus.WAITLISTED]
-    if not waiting:
-        return {}
-    ahead = aliased(EventRegistration)
-    rows = await session.execute(
-        select(EventRegistration.id, func.count(ahead.id))
-        .join(
-            ahead,
-            and_(
-                ahead.event_id == EventRegistration.event_id,
-                ahead.status == RegistrationStatus.WAITLISTED,
-                ahead.queue_number <= EventRegistration.queue_number,
-            ),
-        )
-        .where(EventRegistration.id.in_(waiting))
-        .group_by(EventRegistration.id)
-    )
-    return {row[0]: int(row[1]) for row in rows}
-
-
 async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[EventRegistration]:
     """Fill free seats from the waiting list in arrival order. A registration for more seats
     than are free keeps its place while later, smaller ones that fit go ahead, so seats do not
@@ -262,8 +239,11 @@ async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[E
     free = event.capacity - event.seats_taken
     if free <= 0:
         return []
-    candidates = (
-        await session.scalars(
+    promoted: list[EventRegistration] = []
+    # The next registration that fits, one at a time: each takes at least a seat, so this runs
+    # at most `free` times, and nothing that fits is passed over behind one that does not.
+    while free > 0:
+        registration = await session.scalar(
             select(EventRegistration)
             .where(
                 EventRegistration.event_id == event.id,
@@ -271,22 +251,16 @@ async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[E
                 EventRegistration.seats <= free,
             )
             .order_by(EventRegistration.queue_number)
-            .limit(free)
+            .limit(1)
         )
-    ).all()
-    promoted: list[EventRegistration] = []
-    for registration in candidates:
-        if registration.seats > free:
-            continue
-        if not await _take_seats(session, event, registration.seats):
+        if registration is None or not await _take_seats(session, event, registration.seats):
             break
         free -= registration.seats
         registration.status = RegistrationStatus.CONFIRMED
         registration.confirmed_at = now
         registration.updated_at = now
+        await session.flush()  # the next query must not see it waiting any more
         promoted.append(registration)
-        if free == 0:
-            break
     if promoted:
         await _adjust(session, event, waitlist=-len(promoted))
         await notifications.add(
