@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,13 +17,20 @@ from backend.db import Database
 from backend.events.routes import router as events_router
 from backend.graphql.context import get_context
 from backend.graphql.schema import build_schema
+from backend.jobs import run_periodically
 from backend.observability import RequestContextMiddleware, configure_logging
 from backend.settings import Settings, get_settings
 
 
 def create_app(
-    settings: Settings | None = None, *, db: Database | None = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    run_due_jobs: bool = False,
 ) -> FastAPI:
+    """The app. ``run_due_jobs`` runs the due-job loop beside it (``eic serve`` does; tests and
+    embedders that run ``eic run-due-jobs`` themselves do not)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     database = db or Database(settings.database_url, echo=settings.database_echo)
@@ -29,8 +38,17 @@ def create_app(
     security = Security.from_settings(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = None
+        if run_due_jobs and settings.due_jobs_interval_seconds > 0:
+            loop = asyncio.create_task(
+                run_periodically(database, app.state.clock, settings.due_jobs_interval_seconds)
+            )
         yield
+        if loop is not None:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
         await security.close()
         if db is None:  # an injected database belongs to its creator
             await database.dispose()
@@ -78,4 +96,4 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` and multi-worker ``eic serve``."""
-    return create_app(get_settings())
+    return create_app(get_settings(), run_due_jobs=True)

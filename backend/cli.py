@@ -1,4 +1,4 @@
-"""The ``eic`` command: serve, migrate, seed-demo, export-schema, create-admin."""
+"""The ``eic`` command: serve, migrate, seed-demo, run-due-jobs, export-schema, create-admin."""
 
 from __future__ import annotations
 
@@ -85,6 +85,19 @@ async def _create_admin(settings: Settings, email: str, password: str, display_n
     return f"Platform admin {user.email} is ready."
 
 
+async def _run_due_jobs(settings: Settings) -> str:
+    from backend.clock import SystemClock
+    from backend.db import Database
+    from backend.jobs import run_due_jobs
+
+    db = Database(settings.database_url)
+    try:
+        report = await run_due_jobs(db, SystemClock())
+    finally:
+        await db.dispose()
+    return f"Due jobs done: {report.purchase_groups_closed} purchase groups closed."
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -118,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="load the four prototype clusters (idempotent)")
     seed.add_argument(
         "--if-empty", action="store_true", help="only when the database has no clusters yet"
+    )
+
+    sub.add_parser(
+        "run-due-jobs",
+        help="record what is due (purchase group deadlines) and notify; safe to run anywhere, "
+        "any number of times",
     )
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
@@ -165,6 +184,8 @@ def _run(args: argparse.Namespace) -> int:
         print("Database is at the latest migration.")
     elif args.command == "seed-demo":
         print(asyncio.run(_seed_demo(settings, if_empty=args.if_empty)))
+    elif args.command == "run-due-jobs":
+        print(asyncio.run(_run_due_jobs(settings)))
     elif args.command == "create-admin":
         password = os.environ.get(args.password_env) or getpass.getpass("Password: ")
         print(asyncio.run(_create_admin(settings, args.email, password, args.display_name)))

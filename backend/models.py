@@ -8,6 +8,7 @@ from backend.events import models as events_models
 from backend.identity import models as identity_models
 from backend.marketplace import models as marketplace_models
 from backend.notifications import models as notifications_models
+from backend.purchasing import models as purchasing_models
 
 metadata = Base.metadata
 
@@ -30,4 +31,5 @@ __all__ = [
     "marketplace_models",
     "metadata",
     "notifications_models",
+    "purchasing_models",
 ]

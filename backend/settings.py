@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # for links the service hands out such as calendar feeds; without it, the request's own.
     public_url: str | None = None
 
+    # How often `eic serve` runs the due jobs (purchase group deadlines); 0 turns it off, for
+    # deployments that run `eic run-due-jobs` from cron instead.
+    due_jobs_interval_seconds: float = Field(default=60, ge=0)
+
     log_level: str = "INFO"
 
     @property

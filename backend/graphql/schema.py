@@ -10,16 +10,19 @@ from backend.graphql.extensions import build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
+from backend.purchasing.schema import PurchasingMutation, PurchasingQuery
 from backend.settings import Settings
 
 
 @strawberry.type(description="Everything an app can read.")
-class Query(IdentityQuery, MarketplaceQuery, EventsQuery, NotificationsQuery):
+class Query(IdentityQuery, MarketplaceQuery, PurchasingQuery, EventsQuery, NotificationsQuery):
     pass
 
 
 @strawberry.type(description="Everything an app can change.")
-class Mutation(IdentityMutation, MarketplaceMutation, EventsMutation, NotificationsMutation):
+class Mutation(
+    IdentityMutation, MarketplaceMutation, PurchasingMutation, EventsMutation, NotificationsMutation
+):
     pass
 
 

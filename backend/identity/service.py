@@ -596,6 +596,19 @@ async def get_me(*, db: Database, viewer: Viewer) -> Me | None:
 # Organisations
 
 
+async def membership_in(
+    session: AsyncSession, user_id: uuid.UUID, organisation_id: uuid.UUID
+) -> Membership | None:
+    """A person's membership of an organisation, read in the caller's unit of work (other
+    domains check "is this person a member" inside their own transactions)."""
+    membership: Membership | None = await session.scalar(
+        select(Membership).where(
+            Membership.organisation_id == organisation_id, Membership.user_id == user_id
+        )
+    )
+    return membership
+
+
 async def _organisation_with_membership(
     session: AsyncSession, viewer: Viewer, organisation_id: uuid.UUID, *, lock: bool = False
 ) -> tuple[Organisation, Membership | None]:
@@ -604,12 +617,7 @@ async def _organisation_with_membership(
     organisation = await session.get(Organisation, organisation_id, with_for_update=lock)
     if organisation is None:
         raise not_found("Organisation", "organisationId")
-    membership = await session.scalar(
-        select(Membership).where(
-            Membership.organisation_id == organisation_id, Membership.user_id == viewer.user_id
-        )
-    )
-    return organisation, membership
+    return organisation, await membership_in(session, viewer.user_id, organisation_id)
 
 
 async def create_invite(

@@ -300,16 +300,19 @@ def is_material_code(code: str) -> bool:
     return bool(MATERIAL_CODE.fullmatch(code))
 
 
-async def _check_material(
+async def check_material(
     session: AsyncSession, problems: Problems, code: str, field_name: str
 ) -> None:
+    """A problem unless ``code`` is in the catalogue (other domains call it in their own unit of
+    work)."""
     if not is_material_code(code) or await session.get(Material, code) is None:
         problems.add(field_name, "Not a code of the material catalogue")
 
 
-async def _unit(
+async def check_unit(
     session: AsyncSession, problems: Problems, code: str, field_name: str
 ) -> Unit | None:
+    """The unit for a Rec 20 code in any case, or a problem."""
     unit = None
     if re.fullmatch(r"[A-Za-z0-9]{1,3}", code):
         unit = await session.get(Unit, code.upper())
@@ -354,8 +357,8 @@ async def create_listing(
             cluster = await session.get(Cluster, organisation.cluster_id)
             assert cluster is not None
             # Catalogue look-ups join the form's other problems: one answer lists them all.
-            await _check_material(session, problems, draft.material_code, "materialCode")
-            unit = await _unit(session, problems, draft.unit_code, "unit")
+            await check_material(session, problems, draft.material_code, "materialCode")
+            unit = await check_unit(session, problems, draft.unit_code, "unit")
             problems.raise_if_any()
             assert unit is not None
             listing = Listing(
@@ -475,8 +478,8 @@ async def update_listing(
             )
         check_version("listing", expected_version, listing.version)
         if changes.material_code is not None:
-            await _check_material(session, problems, changes.material_code, "materialCode")
-        unit = await _unit(session, problems, changes.unit_code or listing.unit_code, "unit")
+            await check_material(session, problems, changes.material_code, "materialCode")
+        unit = await check_unit(session, problems, changes.unit_code or listing.unit_code, "unit")
         problems.raise_if_any()
         assert unit is not None
         if changes.material_code is not None:

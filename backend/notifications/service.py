@@ -42,8 +42,14 @@ async def add(
     now: datetime,
     body: str = "",
     details: dict[str, str] | None = None,
+    dedupe: str | None = None,
 ) -> None:
-    """Queue one notification per person in the caller's transaction."""
+    """Queue one notification per person in the caller's transaction.
+
+    With ``dedupe`` (a name for the happening, such as "PURCHASE_GROUP:<id>:CONFIRMED"), each
+    person's notification carries a unique key: telling the same happening twice fails the
+    transaction instead of notifying twice.
+    """
     for user_id in dict.fromkeys(user_ids):  # once per person, in the given order
         session.add(
             Notification(
@@ -54,6 +60,7 @@ async def add(
                 subject_type=subject_type,
                 subject_id=subject_id,
                 details=details or {},
+                dedupe_key=None if dedupe is None else f"{dedupe}:{user_id}",
                 created_at=now,
             )
         )

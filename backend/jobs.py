@@ -1,0 +1,44 @@
+"""Due jobs: what must happen once a time has passed, recorded exactly once.
+
+Reads never wait for these (a purchasing group past its deadline reads CONFIRMED or FAILED at
+once); the runner records the outcome and tells the people concerned. It runs from
+``eic run-due-jobs`` (cron, systemd timers) and every ``EIC_DUE_JOBS_INTERVAL_SECONDS`` inside
+``eic serve``. Each job claims its row with a conditional UPDATE, so running it twice, or on
+several processes at once, does every job once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from backend.clock import Clock
+from backend.db import Database
+from backend.purchasing import service as purchasing_service
+
+log = logging.getLogger("eic.jobs")
+
+
+@dataclass(frozen=True, slots=True)
+class DueJobsReport:
+    purchase_groups_closed: int
+
+
+async def run_due_jobs(db: Database, clock: Clock) -> DueJobsReport:
+    return DueJobsReport(
+        purchase_groups_closed=await purchasing_service.record_due_outcomes(db=db, now=clock.now())
+    )
+
+
+async def run_periodically(db: Database, clock: Clock, interval_seconds: float) -> None:
+    """Run the due jobs every ``interval_seconds`` until cancelled; a failed run is logged and
+    the next one tries again."""
+    while True:
+        try:
+            report = await run_due_jobs(db, clock)
+            if report.purchase_groups_closed:
+                log.info("due jobs: %s purchase groups closed", report.purchase_groups_closed)
+        except Exception:  # the loop must outlive one bad run; the traceback goes to the log
+            log.exception("due jobs failed; retrying in %s s", interval_seconds)
+        await asyncio.sleep(interval_seconds)

@@ -1,0 +1,56 @@
+"""Joint purchasing: groups from open to delivered (or failed, or cancelled), pledges that can
+never pass the maximum, settlement, and the due-job runner's part.
+
+Every public function is keyword-only, owns its unit of work and takes ``now`` from the app's
+clock: a deadline takes effect for every read at once, without waiting for a job.
+"""
+
+from backend.purchasing.service.common import effective_status
+from backend.purchasing.service.groups import (
+    cancel_group,
+    close_group,
+    create_group,
+    mark_delivered,
+    mark_ordered,
+    record_due_outcomes,
+    update_group,
+)
+from backend.purchasing.service.inputs import (
+    UNCHANGED,
+    GroupChanges,
+    GroupDraft,
+    GroupFilter,
+    GroupView,
+    PledgeView,
+)
+from backend.purchasing.service.pledges import pledge, update_pledge, withdraw_pledge
+from backend.purchasing.service.reading import get_group, group_pledges, list_groups, my_pledges
+from backend.purchasing.service.settlement import PriceTier, Settlement, settle, tier_progress
+
+__all__ = [
+    "UNCHANGED",
+    "GroupChanges",
+    "GroupDraft",
+    "GroupFilter",
+    "GroupView",
+    "PledgeView",
+    "PriceTier",
+    "Settlement",
+    "cancel_group",
+    "close_group",
+    "create_group",
+    "effective_status",
+    "get_group",
+    "group_pledges",
+    "list_groups",
+    "mark_delivered",
+    "mark_ordered",
+    "my_pledges",
+    "pledge",
+    "record_due_outcomes",
+    "settle",
+    "tier_progress",
+    "update_group",
+    "update_pledge",
+    "withdraw_pledge",
+]

@@ -1,0 +1,199 @@
+"""Reading groups: one group, the list with its filters, a person's pledges, the organiser's
+list of pledges."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, false, or_, select, true
+
+from backend.auth.viewer import Anonymous, Viewer
+from backend.db import Database
+from backend.errors import ErrorCode, ServiceError, not_found
+from backend.marketplace import service as marketplace_service
+from backend.marketplace.models import Material
+from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.purchasing import policies
+from backend.purchasing.models import GroupVisibility, Pledge, PledgeStatus, PurchaseGroup
+from backend.purchasing.service.common import (
+    build_views,
+    effective_status_sql,
+    group_loads,
+    load_group,
+    pledge_loads,
+    readable,
+    viewer_cluster,
+)
+from backend.purchasing.service.inputs import GroupFilter, GroupView, PledgeView
+
+BY_DEADLINE = Sort(
+    "purchase-groups:deadline",
+    (SortKey(PurchaseGroup.deadline), SortKey(PurchaseGroup.id)),
+)
+NEWEST_PLEDGES = Sort(
+    "pledges:newest",
+    (SortKey(Pledge.updated_at, descending=True), SortKey(Pledge.id, descending=True)),
+)
+PLEDGE_ORDER = Sort("pledges:order", (SortKey(Pledge.created_at), SortKey(Pledge.id)))
+
+
+def _pledged_by(viewer: Viewer) -> Any:
+    """Groups the viewer pledged to (as participant or for a member)."""
+    return exists().where(
+        Pledge.group_id == PurchaseGroup.id,
+        or_(Pledge.participant_id == viewer.user_id, Pledge.acted_by_id == viewer.user_id),
+    )
+
+
+def _visible(viewer: Viewer | Anonymous, cluster_id: uuid.UUID | None) -> Any:
+    """purchasing:read as SQL."""
+    if isinstance(viewer, Viewer) and viewer.is_admin:
+        return true()
+    conditions = [PurchaseGroup.visibility == GroupVisibility.PUBLIC]
+    if isinstance(viewer, Viewer):
+        conditions.append(_pledged_by(viewer))
+        if viewer.organisation_id is not None:
+            conditions.append(PurchaseGroup.organisation_id == viewer.organisation_id)
+        if cluster_id is not None:
+            conditions.append(
+                (PurchaseGroup.visibility == GroupVisibility.CLUSTER)
+                & (PurchaseGroup.cluster_id == cluster_id)
+            )
+    return or_(*conditions)
+
+
+async def get_group(
+    *, db: Database, viewer: Viewer | Anonymous, group_id: uuid.UUID, now: datetime
+) -> GroupView | None:
+    async with db.read() as session:
+        group = await load_group(session, group_id)
+        if group is None or not await readable(session, viewer, group):
+            return None
+        return (await build_views(session, viewer, [group], now))[0]
+
+
+async def list_groups(
+    *,
+    db: Database,
+    viewer: Viewer | Anonymous,
+    filter: GroupFilter,
+    page: PageRequest,
+    now: datetime,
+    with_total: bool,
+) -> Page[GroupView]:
+    """Groups the viewer may see, soonest deadline first."""
+    if filter.material_code is not None and not marketplace_service.is_material_code(
+        filter.material_code
+    ):
+        raise ServiceError.of(ErrorCode.VALIDATION, "Not a material code", "filter.materialCode")
+    async with db.read() as session:
+        cluster_id = await viewer_cluster(session, viewer)
+        statement = select(PurchaseGroup).where(_visible(viewer, cluster_id))
+        if filter.cluster_id is not None:
+            statement = statement.where(PurchaseGroup.cluster_id == filter.cluster_id)
+        if filter.organisation_id is not None:
+            statement = statement.where(PurchaseGroup.organisation_id == filter.organisation_id)
+        if filter.direction is not None:
+            statement = statement.where(PurchaseGroup.direction == filter.direction)
+        if filter.status is not None:
+            statement = statement.where(effective_status_sql(now) == filter.status.value)
+        if filter.participating:
+            statement = statement.where(
+                _pledged_by(viewer) if isinstance(viewer, Viewer) else false()
+            )
+        if filter.material_code is not None:
+            material = await session.get(Material, filter.material_code)
+            if material is None:
+                raise ServiceError.of(
+                    ErrorCode.NOT_FOUND, "No such material", "filter.materialCode"
+                )
+            below = select(Material.code).where(
+                or_(Material.code == material.code, Material.path.like(material.path + "/%"))
+            )
+            statement = statement.where(PurchaseGroup.material_code.in_(below))
+        result = await paginate(
+            session,
+            statement,
+            sort=BY_DEADLINE,
+            request=page,
+            load=group_loads(),
+            with_total=with_total,
+        )
+        views = await build_views(session, viewer, result.items, now)
+    return Page(
+        items=views,
+        cursors=result.cursors,
+        has_next_page=result.has_next_page,
+        has_previous_page=result.has_previous_page,
+        total_count=result.total_count,
+    )
+
+
+async def my_pledges(
+    *,
+    db: Database,
+    viewer: Viewer,
+    include_withdrawn: bool,
+    page: PageRequest,
+    now: datetime,
+    with_total: bool,
+) -> Page[PledgeView]:
+    """The viewer's pledges and those they made for members, latest change first."""
+    statement = select(Pledge).where(
+        or_(Pledge.participant_id == viewer.user_id, Pledge.acted_by_id == viewer.user_id)
+    )
+    if not include_withdrawn:
+        statement = statement.where(Pledge.status == PledgeStatus.ACTIVE)
+    async with db.read() as session:
+        result = await paginate(
+            session,
+            statement,
+            sort=NEWEST_PLEDGES,
+            request=page,
+            load=(*pledge_loads(),),
+            with_total=with_total,
+        )
+        group_ids = list(dict.fromkeys(p.group_id for p in result.items))
+        groups = (
+            await session.scalars(
+                select(PurchaseGroup).where(PurchaseGroup.id.in_(group_ids)).options(*group_loads())
+            )
+        ).all()
+        views = {v.group.id: v for v in await build_views(session, viewer, list(groups), now)}
+    return Page(
+        items=[PledgeView(p, views[p.group_id]) for p in result.items],
+        cursors=result.cursors,
+        has_next_page=result.has_next_page,
+        has_previous_page=result.has_previous_page,
+        total_count=result.total_count,
+    )
+
+
+async def group_pledges(
+    *,
+    db: Database,
+    viewer: Viewer,
+    group_id: uuid.UUID,
+    include_withdrawn: bool,
+    page: PageRequest,
+    with_total: bool,
+) -> Page[Any]:
+    """Everyone's pledges of a group, in pledge order: for the organiser and platform admins."""
+    async with db.read() as session:
+        group = await session.get(PurchaseGroup, group_id)
+        if group is None or not await readable(session, viewer, group):
+            raise not_found("Purchase group", "groupId")
+        policies.read_pledges(viewer, group)
+        statement = select(Pledge).where(Pledge.group_id == group_id)
+        if not include_withdrawn:
+            statement = statement.where(Pledge.status == PledgeStatus.ACTIVE)
+        return await paginate(
+            session,
+            statement,
+            sort=PLEDGE_ORDER,
+            request=page,
+            load=pledge_loads(),
+            with_total=with_total,
+        )
