@@ -478,19 +478,24 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
         OrganisationKind.COMMUNITY: Role.COMMUNITY,
         OrganisationKind.INSTITUTION: Role.INSTITUTION,
     }
+    members = {
+        org.key: (demo_id("user", org.key), demo_id("organisation", org.key), roles[org.kind])
+        for cluster in CLUSTERS
+        for org in cluster.organisations
+    }
+    now = utcnow()
     events = await seed_events(
         db,
-        organisations={
-            org.key: (demo_id("user", org.key), demo_id("organisation", org.key), roles[org.kind])
-            for cluster in CLUSTERS
-            for org in cluster.organisations
-        },
+        organisations=members,
         clusters={c.slug: (demo_id("cluster", c.slug), c.timezone) for c in CLUSTERS},
-        now=utcnow(),
+        now=now,
     )
+    from backend.demo_purchasing import seed_purchasing
+
+    groups = await seed_purchasing(db, organisations=members, now=now)
     return SeedReport(
         clusters=len(CLUSTERS),
         organisations=organisations,
         users=organisations + 1,
-        created=created + listings + events,
+        created=created + listings + events + groups,
     )

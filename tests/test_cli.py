@@ -14,6 +14,7 @@ from backend.db import Database
 from backend.events.models import Event, EventRegistration
 from backend.identity.models import Cluster, Membership, Organisation, User
 from backend.marketplace.models import Listing
+from backend.purchasing.models import Pledge, PurchaseGroup
 from backend.settings import Settings
 from tests.conftest import SIGN_IN, GraphQL
 
@@ -32,6 +33,8 @@ async def _counts(db: Database) -> dict[str, int]:
                 Listing,
                 Event,
                 EventRegistration,
+                PurchaseGroup,
+                Pledge,
             )
         }
 
@@ -42,8 +45,8 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
     after_first = await _counts(db)
     second = await cli._seed_demo(settings, if_empty=False)
     # then the second run creates nothing
-    # 66 identity rows, 120 listings (30 templates x 4) and 9 events
-    assert "195 rows created" in first
+    # 66 identity rows, 120 listings (30 templates x 4), 9 events and 5 purchasing groups
+    assert "200 rows created" in first
     assert "0 rows created" in second
     assert (
         await _counts(db)
@@ -56,6 +59,8 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
             "listings": 120,
             "events": 9,
             "event_registrations": 13,
+            "purchase_groups": 5,
+            "pledges": 12,
         }
     )
     # and --if-empty leaves a database with clusters alone.
