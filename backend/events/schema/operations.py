@@ -49,6 +49,36 @@ def _registration_payload(
     )
 
 
+async def _on_event(
+    info: strawberry.Info, action: Any, id: strawberry.ID, **extra: Any
+) -> EventPayload:
+    """An organiser's action on one event: the service call and its payload."""
+    context = context_of(info)
+    view = await action(
+        db=context.db,
+        viewer=signed_in(info),
+        event_id=parse_id(id, "id"),
+        now=context.clock.now(),
+        **extra,
+    )
+    return _event_payload(info, view)
+
+
+async def _on_registration(
+    info: strawberry.Info, action: Any, id: strawberry.ID, **extra: Any
+) -> RegistrationPayload:
+    """An action on one registration: the service call and its payload."""
+    context = context_of(info)
+    view = await action(
+        db=context.db,
+        viewer=signed_in(info),
+        registration_id=parse_id(id, "id"),
+        now=context.clock.now(),
+        **extra,
+    )
+    return _registration_payload(info, view)
+
+
 def _events(info: strawberry.Info, page: Any) -> Connection[EventType]:
     context = context_of(info)
     now = context.clock.now()
@@ -218,14 +248,7 @@ class EventsMutation:
         gates=(IsAuthenticated,),
     )
     async def event_publish(self, info: strawberry.Info, id: EventId) -> EventPayload:
-        context = context_of(info)
-        view = await service.publish_event(
-            db=context.db,
-            viewer=signed_in(info),
-            event_id=parse_id(id, "id"),
-            now=context.clock.now(),
-        )
-        return _event_payload(info, view)
+        return await _on_event(info, service.publish_event, id)
 
     @payload_mutation(
         description="Cancel an event (its organisers, or platform admins). It stays readable "
@@ -235,15 +258,7 @@ class EventsMutation:
     async def event_cancel(
         self, info: strawberry.Info, id: EventId, reason: Reason = ""
     ) -> EventPayload:
-        context = context_of(info)
-        view = await service.cancel_event(
-            db=context.db,
-            viewer=signed_in(info),
-            event_id=parse_id(id, "id"),
-            reason=reason,
-            now=context.clock.now(),
-        )
-        return _event_payload(info, view)
+        return await _on_event(info, service.cancel_event, id, reason=reason)
 
     @payload_mutation(
         description="Register for an event: CONFIRMED while seats are free, WAITLISTED when "
@@ -274,14 +289,7 @@ class EventsMutation:
     async def event_registration_cancel(
         self, info: strawberry.Info, id: RegistrationId
     ) -> RegistrationPayload:
-        context = context_of(info)
-        view = await service.cancel_registration(
-            db=context.db,
-            viewer=signed_in(info),
-            registration_id=parse_id(id, "id"),
-            now=context.clock.now(),
-        )
-        return _registration_payload(info, view)
+        return await _on_registration(info, service.cancel_registration, id)
 
     @payload_mutation(
         description="Approve a pending registration of an event you organise: confirmed if "
@@ -291,14 +299,7 @@ class EventsMutation:
     async def event_registration_approve(
         self, info: strawberry.Info, id: RegistrationId
     ) -> RegistrationPayload:
-        context = context_of(info)
-        view = await service.approve_registration(
-            db=context.db,
-            viewer=signed_in(info),
-            registration_id=parse_id(id, "id"),
-            now=context.clock.now(),
-        )
-        return _registration_payload(info, view)
+        return await _on_registration(info, service.approve_registration, id)
 
     @payload_mutation(
         description="Decline a registration of an event you organise; its seats go to the "
@@ -308,15 +309,7 @@ class EventsMutation:
     async def event_registration_reject(
         self, info: strawberry.Info, id: RegistrationId, reason: Reason = ""
     ) -> RegistrationPayload:
-        context = context_of(info)
-        view = await service.reject_registration(
-            db=context.db,
-            viewer=signed_in(info),
-            registration_id=parse_id(id, "id"),
-            reason=reason,
-            now=context.clock.now(),
-        )
-        return _registration_payload(info, view)
+        return await _on_registration(info, service.reject_registration, id, reason=reason)
 
     @payload_mutation(
         description="Mark a confirmed participant present (or, with `attended: false`, undo "
@@ -331,15 +324,7 @@ class EventsMutation:
             bool, strawberry.argument(description="False takes a mistaken check-in back.")
         ] = True,
     ) -> RegistrationPayload:
-        context = context_of(info)
-        view = await service.check_in(
-            db=context.db,
-            viewer=signed_in(info),
-            registration_id=parse_id(id, "id"),
-            attended=attended,
-            now=context.clock.now(),
-        )
-        return _registration_payload(info, view)
+        return await _on_registration(info, service.check_in, id, attended=attended)
 
     @payload_mutation(
         description="Make a new secret address for your calendar feed (the events you "

@@ -258,15 +258,7 @@ class PurchasingMutation:
         id: GroupId,
         reason: Annotated[str, strawberry.argument(description="Why, for the participants.")] = "",
     ) -> PurchaseGroupPayload:
-        context = context_of(info)
-        view = await service.cancel_group(
-            db=context.db,
-            viewer=signed_in(info),
-            group_id=parse_id(id, "id"),
-            reason=reason,
-            now=context.clock.now(),
-        )
-        return _group_payload(info, view)
+        return await _group_action(info, service.cancel_group, id, reason=reason)
 
     @payload_mutation(
         description="Record that the confirmed group's order was placed (sale agreed, for SELL).",
@@ -288,10 +280,15 @@ class PurchasingMutation:
 
 
 async def _group_action(
-    info: strawberry.Info, action: Any, id: strawberry.ID
+    info: strawberry.Info, action: Any, id: strawberry.ID, **extra: Any
 ) -> PurchaseGroupPayload:
+    """An organiser's action on one group: the service call and its payload."""
     context = context_of(info)
     view = await action(
-        db=context.db, viewer=signed_in(info), group_id=parse_id(id, "id"), now=context.clock.now()
+        db=context.db,
+        viewer=signed_in(info),
+        group_id=parse_id(id, "id"),
+        now=context.clock.now(),
+        **extra,
     )
     return _group_payload(info, view)
