@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -33,15 +31,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from benchkit import bench_database, percentile
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import make_url
 
 from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
 from backend.auth.security import Security
 from backend.auth.viewer import Role
-from backend.cli import migrate
 from backend.db import Database, new_id, utcnow
 from backend.events.models import (
     Event,
@@ -145,11 +142,6 @@ class Outcomes:
     statuses: Counter[str] = field(default_factory=Counter)
     http: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def _latency_line(values: list[float]) -> str:
@@ -635,19 +627,6 @@ async def _run(db: Database, settings: Settings, args: argparse.Namespace) -> No
         await _feed(client, people[-1].token, args.queries, rng)
 
 
-async def _scratch_postgres(url: str, name: str, create: bool) -> str:
-    admin = Database(url)
-    try:
-        async with admin.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            if create:
-                await autocommit.execute(text(f"CREATE DATABASE {name}"))
-    finally:
-        await admin.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=None)
@@ -662,38 +641,21 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    scratch_name = f"eic_bench_{os.getpid()}"
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite+aiosqlite:///{folder}/bench.db"
-        if url.startswith("postgresql"):
-            url = asyncio.run(_scratch_postgres(args.database_url, scratch_name, create=True))
-        settings = Settings(
-            _env_file=None,
-            environment="test",
-            database_url=url,
-            log_level="WARNING",
-            argon2_time_cost=1,
-            argon2_memory_cost_kib=1024,
-            argon2_parallelism=1,
-            # Tokens are issued once, before the phases: they must outlive a slow run.
-            access_token_ttl_seconds=3600,
-        )
-        try:
-            migrate(settings)
+    with bench_database(
+        args.database_url,
+        keep=args.keep,
+        # Tokens are issued once, before the phases: they must outlive a slow run.
+        access_token_ttl_seconds=3600,
+    ) as (url, settings):
 
-            async def run() -> None:
-                db = Database(url)
-                try:
-                    await _run(db, settings, args)
-                finally:
-                    await db.dispose()
+        async def run() -> None:
+            db = Database(url)
+            try:
+                await _run(db, settings, args)
+            finally:
+                await db.dispose()
 
-            asyncio.run(run())
-        finally:
-            if args.keep:
-                print(f"kept: {url}")
-            elif args.database_url and args.database_url.startswith("postgresql"):
-                asyncio.run(_scratch_postgres(args.database_url, scratch_name, create=False))
+        asyncio.run(run())
 
 
 if __name__ == "__main__":

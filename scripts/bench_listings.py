@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
-import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
+from benchkit import bench_database, percentile
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
 
 from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
-from backend.cli import migrate
 from backend.db import Database, new_id, utcnow
 from backend.geo import approximate
 from backend.marketplace.models import (
@@ -206,30 +203,15 @@ async def _measure_one(
                 totals.append(payload["data"]["listings"].get("totalCount", -1))
     timings.sort()
 
-    def percentile(p: float) -> float:
-        return timings[min(len(timings) - 1, round(p / 100 * (len(timings) - 1)))]
-
     matches = (
         f"; matches per query: median {statistics.median(totals):.0f}" if totals[0] >= 0 else ""
     )
     print(
         f"text + proximity search, nearest first, page of 20, {label} ({len(timings)} queries): "
-        f"p50 {percentile(50):.1f} ms, p90 {percentile(90):.1f} ms, p99 {percentile(99):.1f} ms, "
+        f"p50 {percentile(timings, 50):.1f} ms, p90 {percentile(timings, 90):.1f} ms, "
+        f"p99 {percentile(timings, 99):.1f} ms, "
         f"mean {statistics.fmean(timings):.1f} ms{matches}"
     )
-
-
-async def _scratch_postgres(url: str, name: str, create: bool) -> str:
-    admin = Database(url)
-    try:
-        async with admin.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            if create:
-                await autocommit.execute(text(f"CREATE DATABASE {name}"))
-    finally:
-        await admin.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def main() -> None:
@@ -244,41 +226,21 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    scratch_name = f"eic_bench_{os.getpid()}"
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite+aiosqlite:///{folder}/bench.db"
-        if url.startswith("postgresql"):
-            url = asyncio.run(_scratch_postgres(args.database_url, scratch_name, create=True))
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            environment="test",
-            database_url=url,
-            log_level="WARNING",
-            argon2_time_cost=1,
-            argon2_memory_cost_kib=1024,
-            argon2_parallelism=1,
-        )
-        try:
-            migrate(settings)
+    with bench_database(args.database_url, keep=args.keep) as (url, settings):
 
-            async def run() -> None:
-                db = Database(url)
-                try:
-                    seconds = await _seed(db, settings, args.listings, rng)
-                    print(
-                        f"{db.dialect}: seeded {args.listings} listings in {seconds:.1f} s "
-                        f"({args.listings / seconds:.0f}/s)"
-                    )
-                    await _measure(db, settings, args.queries, rng)
-                finally:
-                    await db.dispose()
+        async def run() -> None:
+            db = Database(url)
+            try:
+                seconds = await _seed(db, settings, args.listings, rng)
+                print(
+                    f"{db.dialect}: seeded {args.listings} listings in {seconds:.1f} s "
+                    f"({args.listings / seconds:.0f}/s)"
+                )
+                await _measure(db, settings, args.queries, rng)
+            finally:
+                await db.dispose()
 
-            asyncio.run(run())
-        finally:
-            if args.keep:
-                print(f"kept: {url}")
-            elif args.database_url and args.database_url.startswith("postgresql"):
-                asyncio.run(_scratch_postgres(args.database_url, scratch_name, create=False))
+        asyncio.run(run())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,70 @@
+"""What the benchmark scripts share: a scratch database (SQLite in a temp folder, or a PostgreSQL
+database created beside the one named and dropped afterwards), migrated, and percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from backend.cli import migrate
+from backend.db import Database
+from backend.settings import Settings
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def scratch_postgres(url: str, name: str, create: bool) -> str:
+    """Drop (and, with ``create``, recreate) database ``name`` on the server of ``url``."""
+    admin = Database(url)
+    try:
+        async with admin.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            if create:
+                await autocommit.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        await admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def bench_database(
+    database_url: str | None, *, keep: bool, **settings: Any
+) -> Iterator[tuple[str, Settings]]:
+    """A migrated scratch database and test settings for it; removed afterwards unless
+    ``keep``."""
+    scratch_name = f"eic_bench_{os.getpid()}"
+    postgres = bool(database_url and database_url.startswith("postgresql"))
+    with tempfile.TemporaryDirectory() as folder:
+        url = database_url or f"sqlite+aiosqlite:///{folder}/bench.db"
+        if postgres:
+            assert database_url is not None
+            url = asyncio.run(scratch_postgres(database_url, scratch_name, create=True))
+        values: dict[str, Any] = {
+            "environment": "test",
+            "database_url": url,
+            "log_level": "WARNING",
+            "argon2_time_cost": 1,
+            "argon2_memory_cost_kib": 1024,
+            "argon2_parallelism": 1,
+            **settings,
+        }
+        try:
+            migrate(Settings(_env_file=None, **values))
+            yield url, Settings(_env_file=None, **values)
+        finally:
+            if keep:
+                print(f"kept: {url}")
+            elif postgres:
+                assert database_url is not None
+                asyncio.run(scratch_postgres(database_url, scratch_name, create=False))
