@@ -7,13 +7,17 @@ decimals cover 1 g in a 100,000 t lot and prices in VND.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from fractions import Fraction
 
 from backend.errors import Problems
 
 MAX_AMOUNT = Decimal("1e13")  # Numeric(18, 4): 14 integer digits
+# Digits for computed amounts: quantity x price of two MAX_AMOUNTs, at 3 decimals, and more.
+MONEY_PRECISION = 60
 CURRENCY = re.compile(r"[A-Z]{3}")
 
 # ISO 4217 currencies whose minor unit is not the cent. Every other code has two decimals.
@@ -26,9 +30,18 @@ _DECIMALS = {
 }
 
 
-def _exponent(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    return exponent if isinstance(exponent, int) else 0
+def _decimal_places(value: Decimal) -> int:
+    """Decimal places without trailing zeros, counted exactly (``normalize()`` would first
+    round to the context's 28 digits, and 0.1000000000000000000000000000001 would pass as
+    0.1)."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or not any(digits):  # 0.000000 has no decimal places
+        return 0
+    end = len(digits)
+    while exponent < 0 and end > 0 and digits[end - 1] == 0:
+        end -= 1
+        exponent += 1
+    return max(0, -exponent)
 
 
 def check_amount(problems: Problems, field_name: str, value: Decimal, *, positive: bool) -> None:
@@ -44,8 +57,14 @@ def check_amount(problems: Problems, field_name: str, value: Decimal, *, positiv
         problems.add(field_name, "Must be more than zero")
     elif value.copy_abs() >= MAX_AMOUNT:  # abs() rounds, and overflows on 1E+1000000
         problems.add(field_name, "Is too large")
-    elif isinstance(exponent, int) and exponent < -4 and _exponent(value.normalize()) < -4:
+    elif isinstance(exponent, int) and exponent < -4 and _decimal_places(value) > 4:
         problems.add(field_name, "Use at most 4 decimal places")
+
+
+def plain(value: Decimal) -> str:
+    """A quantity or amount as people write it: 30.0000 -> 30, 2.5000 -> 2.5, never 3E+1."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def check_currency(problems: Problems, field_name: str, currency: str) -> None:
@@ -58,27 +77,40 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-_DECIMALS.get(currency, 2))
 
 
-def round_money(amount: Decimal, currency: str) -> Decimal:
-    """To the currency's minor unit, halves away from zero (as invoices round)."""
-    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+def round_money(amount: Decimal | Fraction, currency: str) -> Decimal:
+    """To the currency's minor unit, halves away from zero (as invoices round). Takes exact
+    fractions too, so a sum of thirds rounds as its true value does."""
+    unit = minor_unit(currency)
+    # Wide enough for the largest quantity x price the forms accept, in any currency.
+    with localcontext(prec=MONEY_PRECISION):
+        if isinstance(amount, Decimal):
+            return amount.quantize(unit, rounding=ROUND_HALF_UP)
+        units = abs(amount) / Fraction(unit)
+        whole = math.floor(units + Fraction(1, 2))
+        return (Decimal(whole if amount >= 0 else -whole) * unit).quantize(unit)
 
 
-def allocate(total: Decimal, exact_parts: Sequence[Decimal], currency: str) -> list[Decimal]:
+def allocate(
+    total: Decimal, exact_parts: Sequence[Decimal | Fraction], currency: str
+) -> list[Decimal]:
     """Split ``total`` (already in minor units) into parts in minor units that add up to it
     exactly, each as close as possible to its exact value: the largest-remainder method.
 
     Every part is first rounded down to the minor unit; the minor units still missing go one
-    each to the parts with the largest remainders, ties to the earlier part. ``total`` must be
-    the rounded sum of ``exact_parts``, so at most one extra unit goes to each part.
+    each to the parts with the largest remainders, ties to the earlier part. Parts are compared
+    exactly (fractions, not 28-digit decimals), so equal remainders tie whatever the size of
+    the amounts. ``total`` must be the rounded sum of ``exact_parts``, so at most one extra
+    unit goes to each part.
     """
-    unit = minor_unit(currency)
-    floors = [part.quantize(unit, rounding=ROUND_DOWN) for part in exact_parts]
-    # ROUND_DOWN goes toward zero; a negative part's floor must go toward minus infinity.
-    floors = [f - unit if f > p else f for f, p in zip(floors, exact_parts, strict=True)]
-    missing = int((total - sum(floors, Decimal(0))) / unit)
-    if not 0 <= missing <= len(exact_parts):
+    unit = Fraction(minor_unit(currency))
+    parts = [Fraction(part) for part in exact_parts]
+    floors = [math.floor(part / unit) for part in parts]  # in minor units, toward -infinity
+    if total != round_money(sum(parts, Fraction(0)), currency):
         raise ValueError("total is not the rounded sum of the parts")
-    by_remainder = sorted(range(len(exact_parts)), key=lambda i: (-(exact_parts[i] - floors[i]), i))
-    for i in by_remainder[:missing]:
-        floors[i] += unit
-    return floors
+    missing = Fraction(total) / unit - sum(floors)
+    by_remainder = sorted(range(len(parts)), key=lambda i: (-(parts[i] - floors[i] * unit), i))
+    for i in by_remainder[: int(missing)]:
+        floors[i] += 1
+    decimal_unit = minor_unit(currency)
+    with localcontext(prec=MONEY_PRECISION):
+        return [(Decimal(units) * decimal_unit).quantize(decimal_unit) for units in floors]

@@ -67,9 +67,12 @@ async def test_a_group_from_pledges_to_settlement(
     group_id = created["data"]["purchaseGroupCreate"]["purchaseGroup"]["id"]
     for account, quantity in ((a, "40"), (b, "40"), (c, "40")):
         pledged = await gql(
-            PLEDGE, {"input": {"groupId": group_id, "quantity": quantity}}, token=account.access_token
+            PLEDGE,
+            {"input": {"groupId": group_id, "quantity": quantity}},
+            token=account.access_token,
         )
         assert pledged["data"]["purchaseGroupPledge"]["errors"] == [], pledged
+        clock.advance(timedelta(minutes=1))  # pledge order is by time: keep it unambiguous
     clock.advance(timedelta(days=30))
     read = await gql(GROUP, {"id": group_id}, token=shg.access_token)
     assert read["data"]["purchaseGroup"] == {

@@ -317,7 +317,13 @@ class PurchaseGroupType:
             version=group.version,
             created_at=group.created_at,
             updated_at=group.updated_at,
-            closed_at=group.closed_at,
+            # Pledging ended at the deadline even before the due-job runner recorded it.
+            closed_at=group.closed_at
+            or (
+                group.deadline
+                if view.status in (GroupStatus.CONFIRMED, GroupStatus.FAILED)
+                else None
+            ),
             ordered_at=group.ordered_at,
             delivered_at=group.delivered_at,
             cancelled_at=group.cancelled_at,

@@ -16,7 +16,7 @@ from backend.db import Database
 from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.identity.models import Cluster, Organisation
 from backend.marketplace import service as marketplace_service
-from backend.money import check_amount, check_currency
+from backend.money import check_amount, check_currency, plain
 from backend.notifications.models import NotificationKind
 from backend.purchasing import policies
 from backend.purchasing.models import GroupStatus, Pledge, PurchaseGroup
@@ -53,23 +53,31 @@ def _check_terms(
     tiers: list[PriceTier],
     shared_costs: Decimal,
 ) -> None:
+    # Comparisons only between numbers: NaN or Infinity already has its own problem.
+    def finite(*values: Decimal) -> bool:
+        return all(value.is_finite() for value in values)
+
     check_amount(problems, "minQuantity", min_quantity, positive=True)
     if max_quantity is not None:
         check_amount(problems, "maxQuantity", max_quantity, positive=True)
-        if max_quantity < min_quantity:
+        if finite(min_quantity, max_quantity) and max_quantity < min_quantity:
             problems.add("maxQuantity", "Must not be below the minimum")
     check_amount(problems, "sharedCosts", shared_costs, positive=False)
-    if shared_costs < 0:
+    if finite(shared_costs) and shared_costs < 0:
         problems.add("sharedCosts", "Must not be negative")
     if not 1 <= len(tiers) <= MAX_TIERS:
         problems.add("priceTiers", f"Give 1 to {MAX_TIERS} price tiers")
         return
     for index, tier in enumerate(tiers):
         check_amount(problems, f"priceTiers.{index}.minQuantity", tier.min_quantity, positive=False)
+        if finite(tier.min_quantity) and tier.min_quantity < 0:
+            problems.add(f"priceTiers.{index}.minQuantity", "Must not be negative")
         check_amount(
             problems, f"priceTiers.{index}.pricePerUnit", tier.price_per_unit, positive=True
         )
     minimums = [tier.min_quantity for tier in tiers]
+    if not finite(min_quantity, *minimums):
+        return
     if minimums != sorted(set(minimums)):
         problems.add("priceTiers", "List the tiers from the smallest quantity up, each larger")
     elif minimums[0] > min_quantity:
@@ -269,7 +277,7 @@ async def update_group(
             if changes.price_tiers is not None
             else [PriceTier.of(t) for t in group.price_tiers]
         )
-        min_quantity = changes.min_quantity or group.min_quantity
+        min_quantity = group.min_quantity if changes.min_quantity is None else changes.min_quantity
         max_quantity = (
             group.max_quantity if changes.max_quantity is UNCHANGED else changes.max_quantity
         )
@@ -281,10 +289,15 @@ async def update_group(
             tiers=tiers,
             shared_costs=shared_costs,
         )
-        if max_quantity is not None and max_quantity < group.pledged_quantity:
+        if (
+            max_quantity is not None
+            and max_quantity.is_finite()
+            and max_quantity < group.pledged_quantity
+        ):
             problems.add(
                 "maxQuantity",
-                f"{group.pledged_quantity} is already pledged; the maximum cannot go below it",
+                f"{plain(group.pledged_quantity)} is already pledged; the maximum cannot go "
+                "below it",
             )
         unit_code = await _check_references(
             session,
@@ -359,6 +372,7 @@ def _check_safe_changes(problems: Problems, group: PurchaseGroup, changes: Group
         changes.max_quantity is not UNCHANGED
         and changes.max_quantity is not None
         and group.max_quantity is not None
+        and changes.max_quantity.is_finite()
         and changes.max_quantity < group.max_quantity
     ):
         problems.add("maxQuantity", "Once somebody has pledged the maximum may only go up")
@@ -377,8 +391,8 @@ async def close_group(
         if group.pledged_quantity < group.min_quantity:
             raise ServiceError.of(
                 ErrorCode.VALIDATION,
-                f"The minimum is not reached yet: {group.min_quantity - group.pledged_quantity} "
-                "more is needed",
+                f"The minimum is not reached yet: "
+                f"{plain(group.min_quantity - group.pledged_quantity)} more is needed",
             )
         group.status = GroupStatus.CONFIRMED
         group.closed_at = now

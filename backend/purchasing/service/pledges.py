@@ -20,7 +20,7 @@ from backend.db import Database
 from backend.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation
-from backend.money import check_amount
+from backend.money import check_amount, plain
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.purchasing import policies
@@ -34,10 +34,6 @@ from backend.purchasing.service.common import (
     viewer_cluster,
 )
 from backend.purchasing.service.inputs import SUBJECT, PledgeView
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value == value.normalize() else str(value)
 
 
 async def _locked_group(session: AsyncSession, group_id: uuid.UUID) -> PurchaseGroup | None:
@@ -88,8 +84,8 @@ def _does_not_fit(group: PurchaseGroup, asked: Decimal) -> ServiceError:
     left = max(Decimal(0), group.max_quantity - group.pledged_quantity)
     return ServiceError.of(
         ErrorCode.CAPACITY_REACHED,
-        f"Only {_plain(left)} {group.unit_code} left of the maximum {_plain(group.max_quantity)}; "
-        f"{_plain(asked)} does not fit",
+        f"Only {plain(left)} {group.unit_code} left of the maximum {plain(group.max_quantity)}; "
+        f"{plain(asked)} does not fit",
         "quantity",
     )
 
@@ -163,15 +159,16 @@ async def pledge(
                 Pledge.group_id == group.id, Pledge.participant_id == participant_id
             )
         )
-        if existing is not None and existing.status is PledgeStatus.ACTIVE:
-            if existing.quantity != quantity:
-                raise ServiceError.of(
-                    ErrorCode.CONFLICT,
-                    f"Already pledged {_plain(existing.quantity)}; change that pledge instead",
-                    "quantity",
-                )
-            return await _pledge_view(session, viewer, existing.id, now)
+        active = existing is not None and existing.status is PledgeStatus.ACTIVE
+        if active and existing is not None and existing.quantity == quantity:
+            return await _pledge_view(session, viewer, existing.id, now)  # a retried request
         _check_open(group, now)
+        if active and existing is not None:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT,
+                f"Already pledged {plain(existing.quantity)}; change that pledge instead",
+                "quantity",
+            )
         if not await _move_total(session, group, quantity, 1):
             raise _does_not_fit(group, quantity)
         record = existing or Pledge(
@@ -191,7 +188,7 @@ async def pledge(
                 session,
                 user_ids=[participant_id],
                 kind=NotificationKind.PLEDGE_MADE_FOR_YOU,
-                title=f"Pledged for you: {_plain(quantity)} {group.unit_code}, {group.title}",
+                title=f"Pledged for you: {plain(quantity)} {group.unit_code}, {group.title}",
                 body="Your community pledged this on your behalf.",
                 subject_type=SUBJECT,
                 subject_id=group.id,
@@ -201,22 +198,22 @@ async def pledge(
 
 
 async def _changeable(
-    session: AsyncSession, viewer: Viewer, pledge_id: uuid.UUID, now: datetime
+    session: AsyncSession, viewer: Viewer, pledge_id: uuid.UUID, field: str
 ) -> tuple[Pledge, PurchaseGroup]:
     group_id = await session.scalar(select(Pledge.group_id).where(Pledge.id == pledge_id))
     if group_id is None:
-        raise not_found("Pledge")
+        raise not_found("Pledge", field)
     group = await _locked_group(session, group_id)  # the group first, as every pledge change
     record = await session.get(Pledge, pledge_id, populate_existing=True)
     if group is None or record is None:
-        raise not_found("Pledge")
+        raise not_found("Pledge", field)
     facilitator = None
     if record.participant_id != viewer.user_id and record.organisation_id is not None:
         facilitator = await identity_service.membership_in(
             session, viewer.user_id, record.organisation_id
         )
     if not policies.sees_pledge(viewer, group, record) and facilitator is None:
-        raise not_found("Pledge")
+        raise not_found("Pledge", field)
     policies.change_pledge(viewer, record, facilitator)
     return record, group
 
@@ -229,7 +226,7 @@ async def update_pledge(
     check_amount(problems, "quantity", quantity, positive=True)
     problems.raise_if_any()
     async with db.write() as session:
-        record, group = await _changeable(session, viewer, pledge_id, now)
+        record, group = await _changeable(session, viewer, pledge_id, "pledgeId")
         if record.status is not PledgeStatus.ACTIVE:
             raise ServiceError.of(ErrorCode.CONFLICT, "The pledge was withdrawn; pledge again")
         if record.quantity == quantity:
@@ -250,7 +247,7 @@ async def withdraw_pledge(
 ) -> PledgeView:
     """Withdraw a pledge while the group is open; withdrawing again changes nothing."""
     async with db.write() as session:
-        record, group = await _changeable(session, viewer, pledge_id, now)
+        record, group = await _changeable(session, viewer, pledge_id, "id")
         if record.status is PledgeStatus.WITHDRAWN:
             return await _pledge_view(session, viewer, record.id, now)
         _check_open(group, now)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from backend.money import allocate, round_money
 from backend.purchasing.models import CostSplit, Direction, Pledge
@@ -87,17 +88,21 @@ def settle(
     tier = tier_progress(tiers, total_quantity).current
     if tier is None or not pledges:
         return None
+    # Exact arithmetic: a third of the costs is a third, not a 28-digit decimal, so equal
+    # remainders compare equal and the total rounds as its true value does.
+    costs = Fraction(shared_costs)
     if cost_split is CostSplit.PRO_RATA:
-        shares = [shared_costs * p.quantity / total_quantity for p in pledges]
+        shares = [costs * Fraction(p.quantity) / Fraction(total_quantity) for p in pledges]
     else:
-        shares = [shared_costs / len(pledges) for _ in pledges]
+        shares = [costs / len(pledges) for _ in pledges]
     sign = 1 if direction is Direction.BUY else -1
+    price = Fraction(tier.price_per_unit)
     exact = [
-        p.quantity * tier.price_per_unit + sign * share
+        Fraction(p.quantity) * price + sign * share
         for p, share in zip(pledges, shares, strict=True)
     ]
     goods_total = total_quantity * tier.price_per_unit
-    total = round_money(goods_total + sign * shared_costs, currency)
+    total = round_money(Fraction(goods_total) + sign * costs, currency)
     amounts = allocate(total, exact, currency)
     return Settlement(
         currency=currency,
