@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from strawberry.fastapi import GraphQLRouter
 
 from backend.auth.security import Security
 from backend.clock import Clock, SystemClock
 from backend.db import Database
 from backend.events.routes import router as events_router
+from backend.forums.broadcast import Broadcaster, broadcaster_for
 from backend.graphql.context import get_context
+from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
 from backend.jobs import run_periodically
 from backend.observability import RequestContextMiddleware, configure_logging
@@ -27,6 +28,7 @@ def create_app(
     *,
     db: Database | None = None,
     clock: Clock | None = None,
+    broadcaster: Broadcaster | None = None,
     run_due_jobs: bool = False,
 ) -> FastAPI:
     """The app. ``run_due_jobs`` runs the due-job loop beside it (``eic serve`` does; tests and
@@ -50,6 +52,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
         await security.close()
+        if broadcaster is None:  # an injected broadcaster belongs to its creator
+            await app.state.broadcaster.close()
         if db is None:  # an injected database belongs to its creator
             await database.dispose()
 
@@ -67,8 +71,10 @@ def create_app(
     app.state.security = security
     # One clock for every deadline; tests pass a ManualClock to move time instead of sleeping.
     app.state.clock = clock or SystemClock()
+    # Redis pub/sub when several processes serve the app; in-process otherwise.
+    app.state.broadcaster = broadcaster or broadcaster_for(settings.redis_url)
 
-    graphql = GraphQLRouter(
+    graphql = EICGraphQLRouter(
         build_schema(settings),
         context_getter=get_context,
         graphql_ide="graphiql" if settings.is_development else None,

@@ -5,6 +5,7 @@ Alembic's autogenerate and the drift test rely on it; add each new domain here.
 
 from backend.db import Base
 from backend.events import models as events_models
+from backend.forums import models as forums_models
 from backend.identity import models as identity_models
 from backend.marketplace import models as marketplace_models
 from backend.notifications import models as notifications_models
@@ -26,6 +27,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 __all__ = [
     "events_models",
+    "forums_models",
     "identity_models",
     "include_name",
     "marketplace_models",

@@ -12,6 +12,7 @@ from backend.auth.tokens import TokenError
 from backend.auth.viewer import Anonymous, Viewer
 from backend.clock import Clock
 from backend.db import Database
+from backend.forums.broadcast import Broadcaster
 from backend.settings import Settings
 
 
@@ -23,6 +24,7 @@ class Context(BaseContext):
     viewer: Viewer | Anonymous
     client_address: str | None
     clock: Clock
+    broadcaster: Broadcaster
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -63,4 +65,5 @@ async def get_context(connection: HTTPConnection) -> Context:
         viewer=viewer_from_token(state.security, bearer_token(connection)),
         client_address=_client_address(connection, settings),
         clock=state.clock,
+        broadcaster=state.broadcaster,
     )

@@ -6,6 +6,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 
 from backend.events.schema import EventsMutation, EventsQuery
+from backend.forums.schema import ForumsMutation, ForumsQuery, ForumsSubscription
 from backend.graphql.extensions import build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
@@ -15,14 +16,31 @@ from backend.settings import Settings
 
 
 @strawberry.type(description="Everything an app can read.")
-class Query(IdentityQuery, MarketplaceQuery, PurchasingQuery, EventsQuery, NotificationsQuery):
+class Query(
+    IdentityQuery,
+    MarketplaceQuery,
+    PurchasingQuery,
+    ForumsQuery,
+    EventsQuery,
+    NotificationsQuery,
+):
     pass
 
 
 @strawberry.type(description="Everything an app can change.")
 class Mutation(
-    IdentityMutation, MarketplaceMutation, PurchasingMutation, EventsMutation, NotificationsMutation
+    IdentityMutation,
+    MarketplaceMutation,
+    PurchasingMutation,
+    ForumsMutation,
+    EventsMutation,
+    NotificationsMutation,
 ):
+    pass
+
+
+@strawberry.type(description="What an app can listen to over WebSocket (graphql-transport-ws).")
+class Subscription(ForumsSubscription):
     pass
 
 
@@ -30,6 +48,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=build_extensions(settings),
         config=StrawberryConfig(disable_field_suggestions=not settings.is_development),
     )

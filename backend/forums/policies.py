@@ -1,0 +1,91 @@
+"""Object rules of the forums, named ``forums:action``.
+
+Rules are answered about a :class:`Reader`: the viewer with the memberships that decide what
+they may read (any of their organisations counts, not only the one their token acts for), the
+organisations they administer and the forums they were named to moderate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from backend.auth.viewer import Anonymous, Viewer
+from backend.errors import ErrorCode, ServiceError, forbidden
+from backend.forums.models import Forum, ForumVisibility, Post
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    viewer: Viewer | Anonymous
+    member_of: frozenset[uuid.UUID] = frozenset()
+    admin_of: frozenset[uuid.UUID] = frozenset()
+    clusters: frozenset[uuid.UUID] = frozenset()
+    moderates: frozenset[uuid.UUID] = frozenset()
+
+    @property
+    def signed_in(self) -> Viewer | None:
+        return self.viewer if isinstance(self.viewer, Viewer) else None
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return isinstance(self.viewer, Viewer) and self.viewer.is_admin
+
+
+def can_read(reader: Reader, forum: Forum) -> bool:
+    """forums:read — PUBLIC for anyone; CLUSTER for members of the cluster's organisations;
+    MEMBERS for the owning organisation's members. Platform admins read everything."""
+    if forum.visibility is ForumVisibility.PUBLIC or reader.is_platform_admin:
+        return True
+    if forum.visibility is ForumVisibility.CLUSTER:
+        return forum.cluster_id in reader.clusters
+    return forum.organisation_id is not None and forum.organisation_id in reader.member_of
+
+
+def moderates(reader: Reader, forum: Forum) -> bool:
+    """forums:moderate — the owning organisation's admins, named moderators, platform admins."""
+    return (
+        reader.is_platform_admin
+        or forum.id in reader.moderates
+        or (forum.organisation_id is not None and forum.organisation_id in reader.admin_of)
+    )
+
+
+def moderate(reader: Reader, forum: Forum) -> None:
+    if not moderates(reader, forum):
+        raise forbidden("Only this forum's moderators may do this")
+
+
+def write(reader: Reader, forum: Forum) -> Viewer:
+    """forums:write — start threads and post: any signed-in reader."""
+    viewer = reader.signed_in
+    if viewer is None:
+        raise ServiceError.of(ErrorCode.UNAUTHENTICATED, "Sign in to post")
+    if not can_read(reader, forum):
+        raise forbidden("You cannot post here")
+    return viewer
+
+
+def create_forum(reader: Reader, organisation_id: uuid.UUID | None) -> None:
+    """forums:create — a community's admins for their community; platform admins for a
+    cluster."""
+    if organisation_id is None:
+        if not reader.is_platform_admin:
+            raise forbidden("Only platform admins open cluster forums")
+        return
+    if organisation_id not in reader.admin_of:
+        raise forbidden("Only the community's admins, acting for it, open its forums")
+
+
+def author(reader: Reader, post_author_id: uuid.UUID | None) -> Viewer:
+    """forums:post_edit — authors edit and delete their own posts."""
+    viewer = reader.signed_in
+    if viewer is None or post_author_id != viewer.user_id:
+        raise forbidden("Only the author may do this")
+    return viewer
+
+
+def sees_hidden(reader: Reader, forum: Forum, post: Post) -> bool:
+    """A hidden post's text is for the moderators (and its author)."""
+    viewer = reader.signed_in
+    return moderates(reader, forum) or (viewer is not None and post.author_id == viewer.user_id)
