@@ -493,9 +493,12 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
     from backend.demo_purchasing import seed_purchasing
 
     groups = await seed_purchasing(db, organisations=members, now=now)
+    from backend.demo_forums import seed_forums
+
+    forums = await seed_forums(db, organisations=members, now=now)
     return SeedReport(
         clusters=len(CLUSTERS),
         organisations=organisations,
         users=organisations + 1,
-        created=created + listings + events + groups,
+        created=created + listings + events + groups + forums,
     )

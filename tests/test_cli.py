@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from backend import cli, demo
 from backend.db import Database
 from backend.events.models import Event, EventRegistration
+from backend.forums.models import Forum, Post, Thread
 from backend.identity.models import Cluster, Membership, Organisation, User
 from backend.marketplace.models import Listing
 from backend.purchasing.models import Pledge, PurchaseGroup
@@ -35,6 +36,9 @@ async def _counts(db: Database) -> dict[str, int]:
                 EventRegistration,
                 PurchaseGroup,
                 Pledge,
+                Forum,
+                Thread,
+                Post,
             )
         }
 
@@ -45,8 +49,9 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
     after_first = await _counts(db)
     second = await cli._seed_demo(settings, if_empty=False)
     # then the second run creates nothing
-    # 66 identity rows, 120 listings (30 templates x 4), 9 events and 5 purchasing groups
-    assert "200 rows created" in first
+    # 66 identity rows, 120 listings (30 templates x 4), 9 events, 5 purchasing groups and
+    # 4 forums
+    assert "204 rows created" in first
     assert "0 rows created" in second
     assert (
         await _counts(db)
@@ -61,6 +66,9 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
             "event_registrations": 13,
             "purchase_groups": 5,
             "pledges": 12,
+            "forums": 4,
+            "forum_threads": 6,
+            "forum_posts": 6,
         }
     )
     # and --if-empty leaves a database with clusters alone.
