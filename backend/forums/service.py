@@ -269,14 +269,20 @@ async def create_forum(
         return await _forum_view(session, reader, forum.id)
 
 
-async def _forum_view(session: AsyncSession, reader: Reader, forum_id: uuid.UUID) -> ForumView:
-    forum = await session.scalar(
-        select(Forum)
-        .where(Forum.id == forum_id)
-        .options(*_forum_loads())
+async def _reloaded(session: AsyncSession, model: Any, id_: uuid.UUID, loads: Any) -> Any:
+    """A row written in this unit of work, read again with what its screen shows."""
+    row = await session.scalar(
+        select(model)
+        .where(model.id == id_)
+        .options(*loads)
         .execution_options(populate_existing=True)
     )
-    assert forum is not None
+    assert row is not None
+    return row
+
+
+async def _forum_view(session: AsyncSession, reader: Reader, forum_id: uuid.UUID) -> ForumView:
+    forum = await _reloaded(session, Forum, forum_id, _forum_loads())
     return ForumView(forum, policies.moderates(reader, forum))
 
 
@@ -490,13 +496,7 @@ async def create_thread(
 
 
 async def _thread_view(session: AsyncSession, reader: Reader, thread_id: uuid.UUID) -> ThreadView:
-    thread = await session.scalar(
-        select(Thread)
-        .where(Thread.id == thread_id)
-        .options(*_thread_loads())
-        .execution_options(populate_existing=True)
-    )
-    assert thread is not None
+    thread = await _reloaded(session, Thread, thread_id, _thread_loads())
     return ThreadView(thread, policies.moderates(reader, thread.forum))
 
 
@@ -623,13 +623,8 @@ async def _post_views(
 
 
 async def _post_view(session: AsyncSession, reader: Reader, post_id: uuid.UUID) -> PostView:
-    post = await session.scalar(
-        select(Post)
-        .where(Post.id == post_id)
-        .options(*_post_loads(), selectinload(Post.thread).selectinload(Thread.forum))
-        .execution_options(populate_existing=True)
-    )
-    assert post is not None
+    loads = (*_post_loads(), selectinload(Post.thread).selectinload(Thread.forum))
+    post = await _reloaded(session, Post, post_id, loads)
     return (await _post_views(session, reader, post.thread.forum, [post]))[0]
 
 
@@ -971,13 +966,7 @@ async def report_post(
 
 
 async def _report(session: AsyncSession, report_id: uuid.UUID) -> PostReport:
-    report = await session.scalar(
-        select(PostReport)
-        .where(PostReport.id == report_id)
-        .options(*_report_loads())
-        .execution_options(populate_existing=True)
-    )
-    assert report is not None
+    report: PostReport = await _reloaded(session, PostReport, report_id, _report_loads())
     return report
 
 
