@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.base import ExecutableOption
@@ -148,12 +148,20 @@ def decode_cursor(sort: Sort, cursor: str) -> list[Any]:
         raise invalid from exc
 
 
+def _bound(value: Any) -> Any:
+    # SQLAlchemy reads `column < True` as an IS comparison and refuses it: send a parameter.
+    return literal(value) if isinstance(value, bool) else value
+
+
 def _after(sort: Sort, values: list[Any]) -> Any:
     # (a, b, c) > (x, y, z) spelt out, so each key may sort in its own direction.
     alternatives = []
     for i, key in enumerate(sort.keys):
-        equal_prefix = [k.column == v for k, v in zip(sort.keys[:i], values[:i], strict=True)]
-        beyond = key.column < values[i] if key.descending else key.column > values[i]
+        equal_prefix = [
+            k.column == _bound(v) for k, v in zip(sort.keys[:i], values[:i], strict=True)
+        ]
+        value = _bound(values[i])
+        beyond = key.column < value if key.descending else key.column > value
         alternatives.append(and_(*equal_prefix, beyond))
     return or_(*alternatives)
 

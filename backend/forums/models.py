@@ -114,6 +114,9 @@ class Thread(Base):
     body: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(16))
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "|biogas|木材|": the tags as plain text, so a tag is an exact substring match on every
+    # engine (JSON escapes non-ASCII text differently per engine).
+    tag_index: Mapped[str] = mapped_column(Text, default="")
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reply_count: Mapped[int] = mapped_column(Integer, default=0)

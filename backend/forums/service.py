@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, delete, func, or_, select, true, update
+from sqlalchemy import and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -41,6 +41,7 @@ from backend.identity.models import (
     MembershipRole,
     Organisation,
     OrganisationKind,
+    User,
 )
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
@@ -165,8 +166,9 @@ async def _readers_among(
     MEMBERS forum's words to someone outside it)."""
     if not user_ids:
         return []
-    if forum.visibility is ForumVisibility.PUBLIC:
-        return sorted(user_ids)
+    if forum.visibility is ForumVisibility.PUBLIC:  # anyone, if they exist
+        existing = await session.scalars(select(User.id).where(User.id.in_(user_ids)))
+        return sorted(set(existing.all()))
     statement = select(Membership.user_id).where(Membership.user_id.in_(user_ids))
     if forum.visibility is ForumVisibility.CLUSTER:
         statement = statement.join(
@@ -188,8 +190,12 @@ def _check_tags(problems: Problems, tags: list[str]) -> list[str]:
     cleaned: dict[str, None] = {}
     for index, tag in enumerate(tags):
         value = " ".join(tag.split()).lower()
-        if not 1 <= len(value) <= 40 or has_control_characters(value, multiline=False):
-            problems.add(f"tags.{index}", "A tag has 1 to 40 characters")
+        if (
+            not 1 <= len(value) <= 40
+            or "|" in value
+            or has_control_characters(value, multiline=False)
+        ):
+            problems.add(f"tags.{index}", "A tag has 1 to 40 characters, without |")
         else:
             cleaned.setdefault(value, None)
     return list(cleaned)
@@ -224,10 +230,6 @@ async def create_forum(
     )
     async with db.write() as session:
         reader = await reader_of(session, viewer)
-        if draft.id is not None and (existing := await session.get(Forum, draft.id)):
-            if existing.created_by_id != viewer.user_id:
-                raise ServiceError.of(ErrorCode.CONFLICT, "This id belongs to another forum", "id")
-            return await _forum_view(session, reader, existing.id)
         organisation_id = None if viewer.is_admin else viewer.organisation_id
         policies.create_forum(reader, organisation_id)
         if organisation_id is not None:
@@ -248,6 +250,14 @@ async def create_forum(
             if draft.visibility is ForumVisibility.MEMBERS:
                 problems.add("visibility", "A cluster forum has no members: PUBLIC or CLUSTER")
             cluster_id = draft.cluster_id or uuid.UUID(int=0)
+        # The same client id again is the same forum, if the viewer made it and may read it;
+        # any other clash says nothing of what the id holds.
+        if draft.id is not None and (existing := await session.get(Forum, draft.id)):
+            if existing.created_by_id != viewer.user_id or not policies.can_read(reader, existing):
+                raise ServiceError.of(
+                    ErrorCode.CONFLICT, "This id cannot be used; send a new one", "id"
+                )
+            return await _forum_view(session, reader, existing.id)
         problems.raise_if_any()
         forum = Forum(
             cluster_id=cluster_id,
@@ -461,12 +471,14 @@ async def create_thread(
     tags = _check_tags(problems, draft.tags)
     async with db.write() as session:
         reader = await reader_of(session, viewer)
-        if draft.id is not None and (existing := await session.get(Thread, draft.id)):
-            if existing.author_id != viewer.user_id:
-                raise ServiceError.of(ErrorCode.CONFLICT, "This id belongs to another thread", "id")
-            return await _thread_view(session, reader, existing.id)
         forum = await _forum_for(session, reader, draft.forum_id, "forumId")
         policies.write(reader, forum)
+        if draft.id is not None and (existing := await session.get(Thread, draft.id)):
+            if existing.author_id != viewer.user_id or existing.forum_id != forum.id:
+                raise ServiceError.of(
+                    ErrorCode.CONFLICT, "This id cannot be used; send a new one", "id"
+                )
+            return await _thread_view(session, reader, existing.id)
         problems.raise_if_any()
         thread = Thread(
             forum_id=forum.id,
@@ -476,6 +488,7 @@ async def create_thread(
             body=draft.body.strip(),
             language=draft.language,
             tags=tags,
+            tag_index="|" + "|".join(tags) + "|" if tags else "",
             pinned=False,
             reply_count=0,
             last_activity_at=now,
@@ -561,9 +574,8 @@ async def list_threads(
         forum = await _forum_for(session, reader, forum_id, "forumId")
         statement = select(Thread).where(Thread.forum_id == forum.id)
         if tag is not None:
-            # Tags are few per thread; JSON containment differs per engine, a LIKE does not.
-            needle = " ".join(tag.split()).lower().replace('"', "")
-            statement = statement.where(func.lower(cast(Thread.tags, Text)).like(f'%"{needle}"%'))
+            needle = "|" + " ".join(tag.split()).lower() + "|"
+            statement = statement.where(Thread.tag_index.contains(needle, autoescape=True))
         result = await paginate(
             session,
             statement,
@@ -646,12 +658,14 @@ async def create_post(
     problems.raise_if_any()
     async with db.write() as session:
         reader = await reader_of(session, viewer)
-        if draft.id is not None and (existing := await session.get(Post, draft.id)):
-            if existing.author_id != viewer.user_id:
-                raise ServiceError.of(ErrorCode.CONFLICT, "This id belongs to another post", "id")
-            return await _post_view(session, reader, existing.id)
         thread = await _thread_for(session, reader, draft.thread_id, "threadId", lock=True)
         policies.write(reader, thread.forum)
+        if draft.id is not None and (existing := await session.get(Post, draft.id)):
+            if existing.author_id != viewer.user_id or existing.thread_id != thread.id:
+                raise ServiceError.of(
+                    ErrorCode.CONFLICT, "This id cannot be used; send a new one", "id"
+                )
+            return await _post_view(session, reader, existing.id)
         if thread.locked_at is not None:
             raise ServiceError.of(
                 ErrorCode.THREAD_LOCKED, "This thread is locked; no new posts", "threadId"
@@ -759,10 +773,7 @@ async def _notify(
 async def _own_post(
     session: AsyncSession, reader: Reader, post_id: uuid.UUID
 ) -> tuple[Post, Thread]:
-    post = await session.get(Post, post_id, with_for_update=True, populate_existing=True)
-    if post is None:
-        raise not_found("Post")
-    thread = await _thread_for(session, reader, post.thread_id)
+    post, thread = await _readable_post(session, reader, post_id, lock=True)
     policies.author(reader, post.author_id)
     return post, thread
 
@@ -814,9 +825,14 @@ async def delete_post(
 
 
 async def _readable_post(
-    session: AsyncSession, reader: Reader, post_id: uuid.UUID, field_name: str = "id"
+    session: AsyncSession,
+    reader: Reader,
+    post_id: uuid.UUID,
+    field_name: str = "id",
+    *,
+    lock: bool = False,
 ) -> tuple[Post, Thread]:
-    post = await session.get(Post, post_id, populate_existing=True)
+    post = await session.get(Post, post_id, with_for_update=lock, populate_existing=True)
     if post is None:
         raise not_found("Post", field_name)
     try:

@@ -1,8 +1,8 @@
 """community forums: forums, moderators, threads, posts, reactions and reports
 
-Revision ID: 8d8408f7f514
+Revision ID: dd7118f10d90
 Revises: 1a087526f875
-Create Date: 2026-11-28 13:05:53.645074
+Create Date: 2026-11-28 13:16:41.903942
 
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "8d8408f7f514"
+revision: str = "dd7118f10d90"
 down_revision: str | Sequence[str] | None = "1a087526f875"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -113,6 +113,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("language", sa.String(length=16), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("tag_index", sa.Text(), nullable=False),
         sa.Column("pinned", sa.Boolean(), nullable=False),
         sa.Column("locked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reply_count", sa.Integer(), nullable=False),
