@@ -348,7 +348,7 @@ async def add_moderator(
     """Name (or un-name) a moderator. Only people who can read the forum can moderate it."""
     async with db.write() as session:
         reader = await reader_of(session, viewer)
-        forum = await _forum_for(session, reader, forum_id)
+        forum = await _forum_for(session, reader, forum_id, "forumId")
         policies.moderate(reader, forum)
         if remove:
             await session.execute(
@@ -854,7 +854,7 @@ async def react(
     """Add (or take back) one's reaction; doing it twice changes nothing."""
     async with db.write() as session:
         reader = await reader_of(session, viewer)
-        post, thread = await _readable_post(session, reader, post_id)
+        post, thread = await _readable_post(session, reader, post_id, "postId")
         policies.write(reader, thread.forum)
         if post.deleted_at is not None:
             raise ServiceError.of(ErrorCode.CONFLICT, "The post was deleted")

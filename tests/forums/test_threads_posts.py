@@ -1154,7 +1154,7 @@ async def test_reacting_is_for_signed_in_readers(
     outsider = await gql(
         POST_REACT, {"input": {"postId": post_id, "reaction": "LIKE"}}, token=far.access_token
     )
-    assert errors_of(outsider, "postReact") == [("NOT_FOUND", "id")]
+    assert errors_of(outsider, "postReact") == [("NOT_FOUND", "postId")]
     anonymous = await gql(POST_REACT, {"input": {"postId": post_id, "reaction": "LIKE"}}, token="")
     assert errors_of(anonymous, "postReact") == [("UNAUTHENTICATED", None)]
     listed = await posts_of(gql, shg.access_token, thread_id)

@@ -878,14 +878,14 @@ ATTEMPTS = {
         "post",
         POST_REACT,
         lambda t, _: {"input": {"postId": t.post, "reaction": "LIKE"}},
-        not_found("Post", "id"),
+        not_found("Post", "postId"),
     ),
     "postReact taken back": Attempt(
         "postReact",
         "post",
         POST_REACT,
         lambda t, _: {"input": {"postId": t.post, "reaction": "LIKE", "active": False}},
-        not_found("Post", "id"),
+        not_found("Post", "postId"),
     ),
     "postReport": Attempt(
         "postReport",
@@ -926,7 +926,7 @@ ATTEMPTS = {
         "forum",
         FORUM_MODERATOR_SET,
         lambda t, me: {"forumId": t.forum, "userId": me},
-        not_found("Forum", "id"),
+        not_found("Forum", "forumId"),
     ),
     "reportResolve": Attempt(
         "reportResolve",
