@@ -15,6 +15,7 @@ from backend.clock import Clock, SystemClock
 from backend.db import Database
 from backend.events.routes import router as events_router
 from backend.forums.broadcast import Broadcaster, broadcaster_for
+from backend.forums.service import AddedPosts
 from backend.graphql.context import get_context
 from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
@@ -73,6 +74,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     # Redis pub/sub when several processes serve the app; in-process otherwise.
     app.state.broadcaster = broadcaster or broadcaster_for(settings.redis_url)
+    app.state.added_posts = AddedPosts(database)
 
     graphql = EICGraphQLRouter(
         build_schema(settings),

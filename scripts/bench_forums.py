@@ -141,7 +141,10 @@ async def _run(url: str, settings: Settings, args: argparse.Namespace) -> None:
         token = await _token(first)
         subscribers = [await _subscriber(first, token, thread_id) for _ in range(args.subscribers)]
         channel = f"forum-thread:{thread_id}:posts"
-        while await first_broadcaster.subscribers(channel) < args.subscribers:  # noqa: ASYNC110
+        while (  # noqa: ASYNC110 - polling state that has no event to await
+            first_broadcaster.local_subscribers(channel) < args.subscribers
+            or await second_broadcaster.subscribers(channel) < 1
+        ):
             await asyncio.sleep(0.01)
         delivery: list[float] = []
         async with httpx.AsyncClient(base_url=f"http://{second}") as http:

@@ -722,12 +722,11 @@ class ForumsSubscription:
     ) -> AsyncGenerator[PostType, None]:
         context = context_of(info)
         parsed = parse_id(thread_id, "threadId")
-        await service.check_can_read_thread(db=context.db, viewer=context.viewer, thread_id=parsed)
+        reader = await service.subscriber(db=context.db, viewer=context.viewer, thread_id=parsed)
         viewer_id = _viewer_id(info)
         async with context.broadcaster.subscribe(service.post_channel(parsed)) as messages:
             async for message in messages:
-                view = await service.get_post(
-                    db=context.db, viewer=context.viewer, post_id=uuid.UUID(message)
-                )
-                if view is not None:  # gone, or no longer readable: nothing to send
+                post = await context.added_posts.get(uuid.UUID(message))
+                view = None if post is None else service.live_view(reader, post)
+                if view is not None:  # gone, or not for this reader: nothing to send
                     yield PostType.of(view, viewer_id)

@@ -8,7 +8,9 @@ same rules, so nothing of a MEMBERS forum reaches anyone else, counts included.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -929,13 +931,55 @@ async def get_post(
         return (await _post_views(session, reader, thread.forum, [post]))[0]
 
 
-async def check_can_read_thread(
-    *, db: Database, viewer: Viewer | Anonymous, thread_id: uuid.UUID
-) -> None:
-    """NOT_FOUND unless the viewer may read the thread (before a subscription opens)."""
+async def subscriber(*, db: Database, viewer: Viewer | Anonymous, thread_id: uuid.UUID) -> Reader:
+    """The reader behind a new subscription: NOT_FOUND unless they may read the thread. Their
+    memberships are read once, here; the subscription lasts until the app reconnects."""
     async with db.read() as session:
         reader = await reader_of(session, viewer)
         await _thread_for(session, reader, thread_id, "threadId")
+        return reader
+
+
+def live_view(reader: Reader, post: Post) -> PostView | None:
+    """A just-added post as a subscriber sees it (None if they may not)."""
+    forum = post.thread.forum
+    if not policies.can_read(reader, forum):
+        return None
+    return PostView(
+        post,
+        {},  # nobody has reacted to a post that was just added
+        frozenset(),
+        policies.sees_hidden(reader, forum, post),
+        policies.moderates(reader, forum),
+    )
+
+
+class AddedPosts:
+    """Loads each added post once per process, however many of the process's subscriptions
+    receive it (200 subscribers of a thread cost one read, not 200)."""
+
+    def __init__(self, db: Database, size: int = 512) -> None:
+        self._db = db
+        self._size = size
+        self._loads: OrderedDict[uuid.UUID, asyncio.Task[Post | None]] = OrderedDict()
+
+    async def get(self, post_id: uuid.UUID) -> Post | None:
+        load = self._loads.get(post_id)
+        if load is None:
+            load = asyncio.ensure_future(self._load(post_id))
+            self._loads[post_id] = load
+            while len(self._loads) > self._size:
+                self._loads.popitem(last=False)
+        return await asyncio.shield(load)
+
+    async def _load(self, post_id: uuid.UUID) -> Post | None:
+        async with self._db.read() as session:
+            post: Post | None = await session.scalar(
+                select(Post)
+                .where(Post.id == post_id)
+                .options(*_post_loads(), selectinload(Post.thread).selectinload(Thread.forum))
+            )
+        return post
 
 
 # ---------------------------------------------------------------------------------------------

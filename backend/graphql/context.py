@@ -13,6 +13,7 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.clock import Clock
 from backend.db import Database
 from backend.forums.broadcast import Broadcaster
+from backend.forums.service import AddedPosts
 from backend.settings import Settings
 
 
@@ -25,6 +26,7 @@ class Context(BaseContext):
     client_address: str | None
     clock: Clock
     broadcaster: Broadcaster
+    added_posts: AddedPosts
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -66,4 +68,5 @@ async def get_context(connection: HTTPConnection) -> Context:
         client_address=_client_address(connection, settings),
         clock=state.clock,
         broadcaster=state.broadcaster,
+        added_posts=state.added_posts,
     )
