@@ -65,7 +65,7 @@ FORUMS: tuple[DemoForum, ...] = (
         "bang-khla-coop",
         "สหกรณ์บางคล้า - ห้องพูดคุย",
         "พื้นที่แลกเปลี่ยนเรื่องฟางข้าว แกลบ และการขายร่วมกันของสมาชิก",
-        ForumVisibility.CLUSTER,
+        ForumVisibility.PUBLIC,  # the demo's forum that readers without an account see
         (
             DemoThread(
                 "bang-khla-coop",
