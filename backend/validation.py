@@ -3,9 +3,11 @@ gets all of a form's mistakes from one request."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 
 from backend.errors import Problems
@@ -66,3 +68,22 @@ def parse_uuid(problems: Problems, field: str, value: str) -> uuid.UUID:
     except ValueError:
         problems.add(field, "Not a valid id")
         return uuid.UUID(int=0)
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """IANA zone names, without the aliases calendar programs do not know (posix/, right/,
+    localtime, Factory ...)."""
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if not name.startswith(("posix/", "right/"))
+        and name not in {"localtime", "posixrules", "Factory"}
+    )
+
+
+def check_time_zone(problems: Problems, field: str, name: str) -> bool:
+    if name not in time_zones():
+        problems.add(field, "Use an IANA time zone such as Asia/Tokyo")
+        return False
+    return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -135,6 +135,7 @@ class Tokens:
                 role=Role(claims["role"]),
                 organisation_id=uuid.UUID(org) if org else None,
                 token_id=str(claims["jti"]),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
             )
         except (KeyError, ValueError) as exc:
             raise TokenError(ErrorCode.TOKEN_INVALID, "The access token is not valid") from exc

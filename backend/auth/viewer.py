@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from backend.errors import ErrorCode
@@ -24,6 +25,8 @@ class Viewer:
     role: Role
     organisation_id: uuid.UUID | None
     token_id: str
+    # When the access token stops being valid: long-lived connections (WebSockets) end then.
+    expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -79,20 +79,28 @@ def _calendar(name: str) -> icalendar.Calendar:
     return calendar
 
 
+def _add_time_zones(calendar: icalendar.Calendar, events: list[Event]) -> None:
+    """VTIMEZONEs whose rules reach past the last event (the library stops at 2038 by default,
+    and an app using the file's rules would put a 2040 summer event an hour off)."""
+    last = max((event.ends_at.year for event in events), default=2037)
+    calendar.add_missing_timezones(last_date=date(max(last + 1, 2038), 1, 1))
+
+
 def event_file(event: Event, *, now: datetime) -> bytes:
     """One event, as its public file: never the online link, which is for participants."""
     calendar = _calendar(event.title)
     calendar.add_component(_component(event, stamp=now))
-    calendar.add_missing_timezones()
+    _add_time_zones(calendar, [event])
     return bytes(calendar.to_ical())
 
 
 def feed_file(registrations: Iterable[EventRegistration], *, now: datetime) -> bytes:
     """A person's events: confirmed ones (with the online link), tentative ones while waiting."""
     calendar = _calendar("EIC events")
+    registrations = list(registrations)
     for registration in registrations:
         calendar.add_component(_component(registration.event, stamp=now, registration=registration))
-    calendar.add_missing_timezones()
+    _add_time_zones(calendar, [r.event for r in registrations])
     return bytes(calendar.to_ical())
 
 

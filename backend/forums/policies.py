@@ -22,6 +22,8 @@ class Reader:
     admin_of: frozenset[uuid.UUID] = frozenset()
     clusters: frozenset[uuid.UUID] = frozenset()
     moderates: frozenset[uuid.UUID] = frozenset()
+    # time.monotonic() when the memberships were read (long-lived subscriptions re-read them)
+    read_at: float = 0.0
 
     @property
     def signed_in(self) -> Viewer | None:
@@ -49,6 +51,16 @@ def moderates(reader: Reader, forum: Forum) -> bool:
         or forum.id in reader.moderates
         or (forum.organisation_id is not None and forum.organisation_id in reader.admin_of)
     )
+
+
+def manage(reader: Reader, forum: Forum) -> None:
+    """forums:manage — who may read a forum and who moderates it are decided by the owning
+    community's admins (and platform admins), not by the moderators they named."""
+    if reader.is_platform_admin or (
+        forum.organisation_id is not None and forum.organisation_id in reader.admin_of
+    ):
+        return
+    raise forbidden("Only the community's admins may change the forum or its moderators")
 
 
 def moderate(reader: Reader, forum: Forum) -> None:

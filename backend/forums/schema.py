@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
@@ -11,7 +12,7 @@ import strawberry
 
 from backend.auth.permissions import IsAuthenticated
 from backend.errors import ServiceError
-from backend.forums import models, service
+from backend.forums import service
 from backend.forums.models import ForumVisibility, Reaction, ReportStatus
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
@@ -26,6 +27,8 @@ strawberry.enum(
 )
 strawberry.enum(Reaction, description="The reactions a post can get.")
 strawberry.enum(ReportStatus, description="OPEN until a moderator resolves it.")
+
+logger = logging.getLogger("eic.forums")
 
 ForumId = Annotated[strawberry.ID, strawberry.argument(description="The forum's id.")]
 ThreadId = Annotated[strawberry.ID, strawberry.argument(description="The thread's id.")]
@@ -202,7 +205,10 @@ class ReportType:
     id: strawberry.ID = strawberry.field(description="Opaque id.")
     post_id: strawberry.ID = strawberry.field(description="The post reported.")
     thread_id: strawberry.ID = strawberry.field(description="Its thread.")
-    post_body: str = strawberry.field(description="What the post says (for the moderators).")
+    post_body: str | None = strawberry.field(
+        description="What the post says: for moderators; for the reporter only while the post "
+        "is neither hidden nor deleted."
+    )
     post_hidden: bool = strawberry.field(description="Whether the post is hidden now.")
     post_author: ForumAuthor = strawberry.field(description="Who wrote the post.")
     reason: str = strawberry.field(description="Why it was reported.")
@@ -213,13 +219,14 @@ class ReportType:
     resolution: str = strawberry.field(description="What the moderator did or said.")
 
     @classmethod
-    def of(cls, report: models.PostReport) -> ReportType:
+    def of(cls, view: service.ReportView) -> ReportType:
+        report = view.report
         post = report.post
         return cls(
             id=strawberry.ID(str(report.id)),
             post_id=strawberry.ID(str(post.id)),
             thread_id=strawberry.ID(str(post.thread_id)),
-            post_body=post.body,
+            post_body=post.body if view.sees_post else None,
             post_hidden=post.hidden_at is not None,
             post_author=ForumAuthor.of(post.author, post.author_organisation),
             reason=report.reason,
@@ -726,7 +733,18 @@ class ForumsSubscription:
         viewer_id = _viewer_id(info)
         async with context.broadcaster.subscribe(service.post_channel(parsed)) as messages:
             async for message in messages:
-                post = await context.added_posts.get(uuid.UUID(message))
+                try:
+                    post = await context.added_posts.get(uuid.UUID(message))
+                    # Access is read again (memberships may have changed since subscribing);
+                    # someone who lost it stops receiving and the subscription ends.
+                    reader = await service.still_reading(
+                        db=context.db, reader=reader, thread_id=parsed
+                    )
+                except ServiceError:
+                    return
+                except Exception:  # one bad message must not end everyone's subscription
+                    logger.exception("delivering a post to a subscription failed")
+                    continue
                 view = None if post is None else service.live_view(reader, post)
-                if view is not None:  # gone, or not for this reader: nothing to send
+                if view is not None:
                     yield PostType.of(view, viewer_id)

@@ -9,11 +9,14 @@ same rules, so nothing of a MEMBERS forum reaches anyone else, counts included.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +52,9 @@ from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.validation import check_language, check_text, has_control_characters
+
+log = logging.getLogger("eic.forums")
+T = TypeVar("T")
 
 MAX_TAGS = 10
 MAX_MENTIONS = 10
@@ -104,6 +110,14 @@ class ThreadView:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportView:
+    report: PostReport
+    # Whether the viewer may see what the reported post says: moderators, or anyone while the
+    # post is neither hidden nor deleted (a report must not undo hiding or deleting).
+    sees_post: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PostView:
     post: Post
     # reaction -> count, and the viewer's own reactions
@@ -120,7 +134,7 @@ class PostView:
 async def reader_of(session: AsyncSession, viewer: Viewer | Anonymous) -> Reader:
     """The viewer with their memberships: one statement (two with named moderations)."""
     if not isinstance(viewer, Viewer):
-        return Reader(viewer)
+        return Reader(viewer, read_at=time.monotonic())
     rows = (
         await session.execute(
             select(Membership.organisation_id, Membership.role, Organisation.cluster_id)
@@ -135,6 +149,7 @@ async def reader_of(session: AsyncSession, viewer: Viewer | Anonymous) -> Reader
     ).all()
     return Reader(
         viewer,
+        read_at=time.monotonic(),
         member_of=frozenset(row[0] for row in rows),
         admin_of=frozenset(row[0] for row in rows if row[1] is MembershipRole.ADMIN),
         clusters=frozenset(row[2] for row in rows),
@@ -181,6 +196,16 @@ async def _readers_among(
     return sorted(set((await session.scalars(statement)).all()))
 
 
+async def _once_more_on_clash(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run a write; if a concurrent twin (the same client id, the same report) committed the
+    row first and ours hit the unique constraint, run it again: this time it finds the row and
+    answers as a retry does, instead of an internal error."""
+    try:
+        return await operation()
+    except IntegrityError:
+        return await operation()
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks
 
@@ -221,6 +246,15 @@ async def _forum_for(
 
 
 async def create_forum(
+    *, db: Database, viewer: Viewer, draft: ForumDraft, now: datetime
+) -> ForumView:
+    """See ``_create_forum``; a concurrent twin of the same request is answered like a retry."""
+    return await _once_more_on_clash(
+        lambda: _create_forum(db=db, viewer=viewer, draft=draft, now=now)
+    )
+
+
+async def _create_forum(
     *, db: Database, viewer: Viewer, draft: ForumDraft, now: datetime
 ) -> ForumView:
     """A forum of the community the viewer acts for (its admins), or, for platform admins, of a
@@ -327,7 +361,7 @@ async def update_forum(
     async with db.write() as session:
         reader = await reader_of(session, viewer)
         forum = await _forum_for(session, reader, forum_id)
-        policies.moderate(reader, forum)
+        policies.manage(reader, forum)
         check_version("forum", expected_version, forum.version)
         if visibility is ForumVisibility.MEMBERS and forum.organisation_id is None:
             problems.add("visibility", "A cluster forum has no members: PUBLIC or CLUSTER")
@@ -347,11 +381,22 @@ async def update_forum(
 async def add_moderator(
     *, db: Database, viewer: Viewer, forum_id: uuid.UUID, user_id: uuid.UUID, remove: bool
 ) -> ForumView:
+    """See ``_add_moderator``; a concurrent twin of the same request is answered like a retry."""
+    return await _once_more_on_clash(
+        lambda: _add_moderator(
+            db=db, viewer=viewer, forum_id=forum_id, user_id=user_id, remove=remove
+        )
+    )
+
+
+async def _add_moderator(
+    *, db: Database, viewer: Viewer, forum_id: uuid.UUID, user_id: uuid.UUID, remove: bool
+) -> ForumView:
     """Name (or un-name) a moderator. Only people who can read the forum can moderate it."""
     async with db.write() as session:
         reader = await reader_of(session, viewer)
         forum = await _forum_for(session, reader, forum_id, "forumId")
-        policies.moderate(reader, forum)
+        policies.manage(reader, forum)
         if remove:
             await session.execute(
                 delete(ForumModerator).where(
@@ -466,6 +511,15 @@ async def _thread_for(
 async def create_thread(
     *, db: Database, viewer: Viewer, draft: ThreadDraft, now: datetime
 ) -> ThreadView:
+    """See ``_create_thread``; a concurrent twin of the same request is answered like a retry."""
+    return await _once_more_on_clash(
+        lambda: _create_thread(db=db, viewer=viewer, draft=draft, now=now)
+    )
+
+
+async def _create_thread(
+    *, db: Database, viewer: Viewer, draft: ThreadDraft, now: datetime
+) -> ThreadView:
     problems = Problems()
     check_text(problems, "title", draft.title, min_length=3, max_length=200)
     _check_body(problems, draft.body)
@@ -576,6 +630,8 @@ async def list_threads(
         forum = await _forum_for(session, reader, forum_id, "forumId")
         statement = select(Thread).where(Thread.forum_id == forum.id)
         if tag is not None:
+            if not 1 <= len(tag) <= 100 or has_control_characters(tag, multiline=False):
+                raise ServiceError.of(ErrorCode.VALIDATION, "Not a tag", "tag")
             needle = "|" + " ".join(tag.split()).lower() + "|"
             statement = statement.where(Thread.tag_index.contains(needle, autoescape=True))
         result = await paginate(
@@ -643,6 +699,20 @@ async def _post_view(session: AsyncSession, reader: Reader, post_id: uuid.UUID) 
 
 
 async def create_post(
+    *,
+    db: Database,
+    viewer: Viewer,
+    draft: PostDraft,
+    broadcaster: Broadcaster,
+    now: datetime,
+) -> PostView:
+    """See ``_create_post``; a concurrent twin of the same request is answered like a retry."""
+    return await _once_more_on_clash(
+        lambda: _create_post(db=db, viewer=viewer, draft=draft, broadcaster=broadcaster, now=now)
+    )
+
+
+async def _create_post(
     *,
     db: Database,
     viewer: Viewer,
@@ -720,8 +790,12 @@ async def create_post(
         await session.flush()
         await _notify(session, thread, post, reply_to, mentioned, viewer, now)
         view = await _post_view(session, reader, post.id)
-    # After the commit: a subscriber that loads the post finds it.
-    await broadcaster.publish(post_channel(thread.id), str(post.id))
+    # After the commit: a subscriber that loads the post finds it. The post is saved either
+    # way; live delivery is best effort (apps reload the thread when they reconnect).
+    try:
+        await broadcaster.publish(post_channel(thread.id), str(post.id))
+    except Exception:  # Redis unreachable: the answer must still say the post was made
+        log.exception("publishing post %s failed", post.id)
     return view
 
 
@@ -795,10 +869,16 @@ async def edit_post(
     problems.raise_if_any()
     async with db.write() as session:
         reader = await reader_of(session, viewer)
-        post, _ = await _own_post(session, reader, post_id)
+        post, thread = await _own_post(session, reader, post_id)
         check_version("post", expected_version, post.version)
         if post.deleted_at is not None:
             raise ServiceError.of(ErrorCode.CONFLICT, "The post was deleted")
+        if thread.locked_at is not None:
+            raise ServiceError.of(ErrorCode.THREAD_LOCKED, "This thread is locked; no edits")
+        if post.hidden_at is not None:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT, "A moderator hid this post; it cannot be edited now"
+            )
         post.body = body.strip()
         post.edited_at = now
         post.version += 1
@@ -834,7 +914,14 @@ async def _readable_post(
     *,
     lock: bool = False,
 ) -> tuple[Post, Thread]:
-    post = await session.get(Post, post_id, with_for_update=lock, populate_existing=True)
+    # FOR NO KEY UPDATE: a reply being inserted (its foreign key takes a KEY SHARE lock on this
+    # post) does not wait for us, so a reply and a delete of its parent cannot deadlock.
+    post = await session.get(
+        Post,
+        post_id,
+        with_for_update={"key_share": True} if lock else False,
+        populate_existing=True,
+    )
     if post is None:
         raise not_found("Post", field_name)
     try:
@@ -940,6 +1027,18 @@ async def subscriber(*, db: Database, viewer: Viewer | Anonymous, thread_id: uui
         return reader
 
 
+# How long a subscription trusts the memberships it read: losing access takes effect within it.
+READER_REFRESH_SECONDS = 10.0
+
+
+async def still_reading(*, db: Database, reader: Reader, thread_id: uuid.UUID) -> Reader:
+    """The subscriber's reader, read again once it is older than READER_REFRESH_SECONDS;
+    NOT_FOUND when they may no longer read the thread."""
+    if time.monotonic() - reader.read_at < READER_REFRESH_SECONDS:
+        return reader
+    return await subscriber(db=db, viewer=reader.viewer, thread_id=thread_id)
+
+
 def live_view(reader: Reader, post: Post) -> PostView | None:
     """A just-added post as a subscriber sees it (None if they may not)."""
     forum = post.thread.forum
@@ -970,7 +1069,12 @@ class AddedPosts:
             self._loads[post_id] = load
             while len(self._loads) > self._size:
                 self._loads.popitem(last=False)
-        return await asyncio.shield(load)
+        try:
+            return await asyncio.shield(load)
+        except Exception:
+            if self._loads.get(post_id) is load:  # the next subscriber tries again
+                del self._loads[post_id]
+            raise
 
     async def _load(self, post_id: uuid.UUID) -> Post | None:
         async with self._db.read() as session:
@@ -988,7 +1092,16 @@ class AddedPosts:
 
 async def report_post(
     *, db: Database, viewer: Viewer, post_id: uuid.UUID, reason: str, now: datetime
-) -> PostReport:
+) -> ReportView:
+    """See ``_report_post``; a concurrent twin of the same request is answered like a retry."""
+    return await _once_more_on_clash(
+        lambda: _report_post(db=db, viewer=viewer, post_id=post_id, reason=reason, now=now)
+    )
+
+
+async def _report_post(
+    *, db: Database, viewer: Viewer, post_id: uuid.UUID, reason: str, now: datetime
+) -> ReportView:
     """Any reader reports a post with a reason; reporting it again returns the same report."""
     problems = Problems()
     check_text(problems, "reason", reason, min_length=3, max_length=1000, multiline=True)
@@ -1022,7 +1135,12 @@ async def report_post(
             )
             session.add(report)
         await session.flush()
-        return await _report(session, report.id)
+        reported = await _report(session, report.id)
+        return ReportView(
+            reported,
+            policies.moderates(reader, thread.forum)
+            or (post.hidden_at is None and post.deleted_at is None),
+        )
 
 
 async def _report(session: AsyncSession, report_id: uuid.UUID) -> PostReport:
@@ -1052,7 +1170,7 @@ async def set_post_hidden(
     problems.raise_if_any()
     async with db.write() as session:
         reader = await reader_of(session, viewer)
-        post, thread = await _readable_post(session, reader, post_id)
+        post, thread = await _readable_post(session, reader, post_id, lock=True)
         policies.moderate(reader, thread.forum)
         if hidden and post.hidden_at is None:
             post.hidden_at = now
@@ -1078,7 +1196,7 @@ async def list_reports(
     status: ReportStatus | None,
     page: PageRequest,
     with_total: bool,
-) -> Page[PostReport]:
+) -> Page[ReportView]:
     """The forum's report queue, oldest first: for its moderators."""
     async with db.read() as session:
         reader = await reader_of(session, viewer)
@@ -1087,7 +1205,7 @@ async def list_reports(
         statement = select(PostReport).where(PostReport.forum_id == forum.id)
         if status is not None:
             statement = statement.where(PostReport.status == status)
-        return await paginate(
+        result = await paginate(
             session,
             statement,
             sort=REPORTS,
@@ -1095,11 +1213,12 @@ async def list_reports(
             load=_report_loads(),
             with_total=with_total,
         )
+    return _mapped(result, lambda report: ReportView(report, True))
 
 
 async def resolve_report(
     *, db: Database, viewer: Viewer, report_id: uuid.UUID, resolution: str, now: datetime
-) -> PostReport:
+) -> ReportView:
     problems = Problems()
     check_text(problems, "resolution", resolution, min_length=0, max_length=1000, multiline=True)
     problems.raise_if_any()
@@ -1119,4 +1238,4 @@ async def resolve_report(
             report.resolved_by_id = viewer.user_id
             report.resolution = resolution.strip()
         await session.flush()
-        return await _report(session, report.id)
+        return ReportView(await _report(session, report.id), True)

@@ -3,14 +3,17 @@
 Apps authenticate a WebSocket in the ``connection_init`` payload
 (``{"authorization": "Bearer <access token>"}``), since many WebSocket clients cannot set
 headers; a bearer header on the upgrade request works too. A token that is present but not
-valid closes the connection with 4403 before any subscription starts. Only graphql-transport-ws
-is spoken: the legacy graphql-ws protocol let clients skip ``connection_init`` in older
-Strawberry versions.
+valid closes the connection with 4403 before any subscription starts, and the connection is
+closed with 4403 when the token expires (the app reconnects with a fresh one). Only
+graphql-transport-ws is spoken: the legacy graphql-ws protocol let clients skip
+``connection_init`` in older Strawberry versions.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from strawberry.exceptions import ConnectionRejectionError
@@ -42,16 +45,33 @@ class EICGraphQLRouter(GraphQLRouter[Context, None]):
             # Server pings keep mobile connections through NAT and proxies alive.
             keep_alive=True,
             keep_alive_interval=25,
+            # An app watches the thread on screen, perhaps a few more; each subscription holds
+            # a queue and a task on the server.
+            max_subscriptions_per_connection=20,
             **options,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         token = token_in(context.connection_params)
-        if token is None:
-            return UNSET  # anonymous (or a bearer header on the upgrade request)
-        viewer = viewer_from_token(context.security, token)
+        viewer = viewer_from_token(context.security, token) if token is not None else context.viewer
+        # A token that was sent (in connection_init or on the upgrade) must be valid.
         if isinstance(viewer, Anonymous):
-            code = viewer.problem.value if viewer.problem else "UNAUTHENTICATED"
-            raise ConnectionRejectionError({"code": code})
+            if viewer.problem is not None:
+                raise ConnectionRejectionError({"code": viewer.problem.value})
+            return UNSET  # anonymous: PUBLIC forums only
         context.viewer = viewer
+        if viewer.expires_at is not None and context.request is not None:
+            # The connection ends with the token: the app reconnects with a fresh one.
+            task = asyncio.create_task(_close_at(context.request, viewer.expires_at))
+            _closers.add(task)
+            task.add_done_callback(_closers.discard)
         return UNSET
+
+
+_closers: set[asyncio.Task[None]] = set()
+
+
+async def _close_at(websocket: Any, moment: datetime) -> None:
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+    with contextlib.suppress(Exception):  # already closed by the client
+        await websocket.close(code=4403, reason="Token expired")

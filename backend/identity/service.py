@@ -5,12 +5,10 @@ Every public function is keyword-only and owns its unit of work.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import secrets
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,6 +46,7 @@ from backend.validation import (
     check_text,
     has_control_characters,
     parse_uuid,
+    time_zones,
 )
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud
@@ -857,11 +856,6 @@ async def list_clusters(*, db: Database, filter: ClusterFilter, page: PageReques
         return await paginate(session, statement, sort=CLUSTERS_BY_NAME, request=page)
 
 
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 async def create_cluster(*, db: Database, cluster: NewCluster) -> Cluster:
     """Platform admins open a new cluster (the permission class gates the role)."""
     problems = Problems()
@@ -875,7 +869,7 @@ async def create_cluster(*, db: Database, cluster: NewCluster) -> Cluster:
         problems.add("currency", "Use an ISO 4217 code such as INR or JPY")
     if not cluster.languages or not all(LANGUAGE_TAG.fullmatch(t) for t in cluster.languages):
         problems.add("languages", "Give one or more BCP 47 language tags such as ta or ja")
-    if cluster.timezone not in _time_zones():
+    if cluster.timezone not in time_zones():
         problems.add("timezone", "Use an IANA time zone such as Asia/Kolkata")
     check_place(problems, "centre", cluster.centre)
     check_text(

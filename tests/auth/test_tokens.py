@@ -83,12 +83,13 @@ def test_access_token_round_trip(tokens: Tokens) -> None:
     # when it is read back
     viewer = tokens.read_access(issued.token)
 
-    # then it names the same person, role, organisation and token id
+    # then it names the same person, role, organisation, token id and expiry (to the second)
     assert viewer == Viewer(
         user_id=USER_ID,
         role=Role.FIRM,
         organisation_id=ORGANISATION_ID,
         token_id=str(issued.jti),
+        expires_at=issued.expires_at.replace(microsecond=0),
     )
 
 

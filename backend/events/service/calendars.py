@@ -7,7 +7,8 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Viewer
@@ -35,19 +36,24 @@ def _feed_hash(token: str) -> str:
 async def rotate_calendar_feed(*, db: Database, viewer: Viewer, now: datetime) -> str:
     """A new secret token for the viewer's calendar feed; the previous one stops working."""
     token = secrets.token_urlsafe(FEED_TOKEN_BYTES)
+    try:
+        await _store_feed(db, viewer, _feed_hash(token), now)
+    except IntegrityError:  # a double tap made the first feed at the same moment: replace it
+        await _store_feed(db, viewer, _feed_hash(token), now)
+    return token
+
+
+async def _store_feed(db: Database, viewer: Viewer, token_hash: str, now: datetime) -> None:
     async with db.write() as session:
         feed = await session.scalar(
             select(CalendarFeed).where(CalendarFeed.user_id == viewer.user_id).with_for_update()
         )
         if feed is None:
-            session.add(
-                CalendarFeed(user_id=viewer.user_id, token_hash=_feed_hash(token), created_at=now)
-            )
+            session.add(CalendarFeed(user_id=viewer.user_id, token_hash=token_hash, created_at=now))
         else:
-            feed.token_hash = _feed_hash(token)
+            feed.token_hash = token_hash
             feed.created_at = now
             feed.last_used_at = None
-    return token
 
 
 async def calendar_event(*, db: Database, event_id: uuid.UUID) -> Event | None:
@@ -67,15 +73,14 @@ async def calendar_feed(
     cancelled."""
     if not 16 <= len(token) <= 100:
         return None
-    async with db.write() as session:
+    # Calendar apps poll: reading takes no write lock. The feed's "last used" time is written at
+    # most once an hour, in a transaction of its own.
+    async with db.read() as session:
         feed = await session.scalar(
             select(CalendarFeed).where(CalendarFeed.token_hash == _feed_hash(token))
         )
         if feed is None:
             return None
-        # Once an hour is enough to tell a person whether their feed is in use.
-        if feed.last_used_at is None or now - feed.last_used_at > timedelta(hours=1):
-            feed.last_used_at = now
         registrations = (
             await session.scalars(
                 select(EventRegistration)
@@ -91,4 +96,9 @@ async def calendar_feed(
                 .order_by(Event.starts_at, EventRegistration.id)
             )
         ).all()
+    if feed.last_used_at is None or now - feed.last_used_at > timedelta(hours=1):
+        async with db.write() as session:
+            await session.execute(
+                update(CalendarFeed).where(CalendarFeed.id == feed.id).values(last_used_at=now)
+            )
     return list(registrations)

@@ -3,6 +3,7 @@ order placed and delivered; and the due-job runner's part, recording deadlines."
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,6 +39,7 @@ from backend.purchasing.service.inputs import (
 from backend.purchasing.service.settlement import PriceTier
 from backend.validation import check_text
 
+log = logging.getLogger("eic.jobs")
 DUE_BATCH = 200
 
 
@@ -505,22 +507,28 @@ async def record_due_outcomes(*, db: Database, now: datetime) -> int:
     conditional UPDATE, and only the runner whose UPDATE changed the row notifies.
     """
     recorded = 0
+    failed: set[uuid.UUID] = set()
     while True:
         async with db.read() as session:
-            due = (
-                await session.scalars(
-                    select(PurchaseGroup.id)
-                    .where(PurchaseGroup.status == GroupStatus.OPEN, PurchaseGroup.deadline <= now)
-                    .order_by(PurchaseGroup.deadline, PurchaseGroup.id)
-                    .limit(DUE_BATCH)
-                )
-            ).all()
+            statement = (
+                select(PurchaseGroup.id)
+                .where(PurchaseGroup.status == GroupStatus.OPEN, PurchaseGroup.deadline <= now)
+                .order_by(PurchaseGroup.deadline, PurchaseGroup.id)
+                .limit(DUE_BATCH)
+            )
+            if failed:  # one broken group must not hold back the others, run after run
+                statement = statement.where(PurchaseGroup.id.not_in(failed))
+            due = (await session.scalars(statement)).all()
         if not due:
             return recorded
         for group_id in due:
             # One transaction per group: a slow batch never holds every group's lock.
-            async with db.write() as session:
-                if await record_outcome(session, group_id, now):
-                    recorded += 1
+            try:
+                async with db.write() as session:
+                    if await record_outcome(session, group_id, now):
+                        recorded += 1
+            except Exception:
+                log.exception("recording the outcome of purchase group %s failed", group_id)
+                failed.add(group_id)
         if len(due) < DUE_BATCH:
             return recorded

@@ -20,7 +20,7 @@ from backend.db import Database
 from backend.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation
-from backend.money import check_amount, plain
+from backend.money import MAX_AMOUNT, check_amount, plain
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.purchasing import policies
@@ -55,27 +55,37 @@ async def _move_total(
     session: AsyncSession, group: PurchaseGroup, delta: Decimal, participants: int
 ) -> bool:
     """Add ``delta`` to the pledged total (and ``participants`` to the count) if the maximum
-    allows it: one conditional UPDATE."""
-    statement = update(PurchaseGroup).where(PurchaseGroup.id == group.id)
-    if delta > 0:
-        statement = statement.where(
-            PurchaseGroup.max_quantity.is_(None)
-            | (PurchaseGroup.pledged_quantity + delta <= PurchaseGroup.max_quantity)
+    allows it.
+
+    The new total is computed here, in decimals, not by SQL: SQLite keeps NUMERIC as floating
+    point, and `pledged + 0.1` there drifted (0.7 + 0.1 fell short of a 0.8 minimum, and the
+    last withdrawal went below zero). The group row is locked by the caller; the UPDATE is
+    still conditional on the total it read, and a CHECK constraint backs the maximum.
+    """
+    before = group.pledged_quantity
+    total = before + delta
+    if delta > 0 and group.max_quantity is not None and total > group.max_quantity:
+        return False
+    if total >= MAX_AMOUNT:
+        raise ServiceError.of(
+            ErrorCode.CAPACITY_REACHED, "The group's total cannot grow this large", "quantity"
         )
     row = (
         await session.execute(
-            statement.values(
-                pledged_quantity=PurchaseGroup.pledged_quantity + delta,
+            update(PurchaseGroup)
+            .where(PurchaseGroup.id == group.id, PurchaseGroup.pledged_quantity == before)
+            .values(
+                pledged_quantity=max(total, Decimal(0)),
                 participants_count=PurchaseGroup.participants_count + participants,
             )
-            .returning(PurchaseGroup.pledged_quantity, PurchaseGroup.participants_count)
+            .returning(PurchaseGroup.participants_count)
             .execution_options(synchronize_session=False)
         )
     ).one_or_none()
-    if row is None:
-        return False
-    set_committed_value(group, "pledged_quantity", row[0])
-    set_committed_value(group, "participants_count", row[1])
+    if row is None:  # cannot happen under the row lock; refuse rather than guess
+        raise ServiceError.of(ErrorCode.CONFLICT, "The group changed meanwhile; try again")
+    set_committed_value(group, "pledged_quantity", max(total, Decimal(0)))
+    set_committed_value(group, "participants_count", row[0])
     return True
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
-from backend.money import allocate, round_money
+from backend.money import MONEY_PRECISION, allocate, round_money
 from backend.purchasing.models import CostSplit, Direction, Pledge
 
 
@@ -101,8 +101,10 @@ def settle(
         Fraction(p.quantity) * price + sign * share
         for p, share in zip(pledges, shares, strict=True)
     ]
-    goods_total = total_quantity * tier.price_per_unit
-    total = round_money(Fraction(goods_total) + sign * costs, currency)
+    goods = Fraction(total_quantity) * price
+    total = round_money(goods + sign * costs, currency)
+    with localcontext(prec=MONEY_PRECISION):  # exact for any amount the forms accept
+        goods_total = total_quantity * tier.price_per_unit
     amounts = allocate(total, exact, currency)
     return Settlement(
         currency=currency,
