@@ -13,10 +13,9 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database
+from backend.db import Database, once_more_on_clash
 from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.forums import policies
 from backend.forums.broadcast import Broadcaster
@@ -54,7 +53,6 @@ from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.validation import check_language, check_text, has_control_characters
 
 log = logging.getLogger("eic.forums")
-T = TypeVar("T")
 
 MAX_TAGS = 10
 MAX_MENTIONS = 10
@@ -196,16 +194,6 @@ async def _readers_among(
     return sorted(set((await session.scalars(statement)).all()))
 
 
-async def _once_more_on_clash(operation: Callable[[], Awaitable[T]]) -> T:
-    """Run a write; if a concurrent twin (the same client id, the same report) committed the
-    row first and ours hit the unique constraint, run it again: this time it finds the row and
-    answers as a retry does, instead of an internal error."""
-    try:
-        return await operation()
-    except IntegrityError:
-        return await operation()
-
-
 # ---------------------------------------------------------------------------------------------
 # Checks
 
@@ -249,7 +237,7 @@ async def create_forum(
     *, db: Database, viewer: Viewer, draft: ForumDraft, now: datetime
 ) -> ForumView:
     """See ``_create_forum``; a concurrent twin of the same request is answered like a retry."""
-    return await _once_more_on_clash(
+    return await once_more_on_clash(
         lambda: _create_forum(db=db, viewer=viewer, draft=draft, now=now)
     )
 
@@ -382,7 +370,7 @@ async def add_moderator(
     *, db: Database, viewer: Viewer, forum_id: uuid.UUID, user_id: uuid.UUID, remove: bool
 ) -> ForumView:
     """See ``_add_moderator``; a concurrent twin of the same request is answered like a retry."""
-    return await _once_more_on_clash(
+    return await once_more_on_clash(
         lambda: _add_moderator(
             db=db, viewer=viewer, forum_id=forum_id, user_id=user_id, remove=remove
         )
@@ -512,7 +500,7 @@ async def create_thread(
     *, db: Database, viewer: Viewer, draft: ThreadDraft, now: datetime
 ) -> ThreadView:
     """See ``_create_thread``; a concurrent twin of the same request is answered like a retry."""
-    return await _once_more_on_clash(
+    return await once_more_on_clash(
         lambda: _create_thread(db=db, viewer=viewer, draft=draft, now=now)
     )
 
@@ -707,7 +695,7 @@ async def create_post(
     now: datetime,
 ) -> PostView:
     """See ``_create_post``; a concurrent twin of the same request is answered like a retry."""
-    return await _once_more_on_clash(
+    return await once_more_on_clash(
         lambda: _create_post(db=db, viewer=viewer, draft=draft, broadcaster=broadcaster, now=now)
     )
 
@@ -1094,7 +1082,7 @@ async def report_post(
     *, db: Database, viewer: Viewer, post_id: uuid.UUID, reason: str, now: datetime
 ) -> ReportView:
     """See ``_report_post``; a concurrent twin of the same request is answered like a retry."""
-    return await _once_more_on_clash(
+    return await once_more_on_clash(
         lambda: _report_post(db=db, viewer=viewer, post_id=post_id, reason=reason, now=now)
     )
 

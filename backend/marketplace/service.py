@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database, utcnow
+from backend.db import Database, once_more_on_clash, utcnow
 from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.geo import approximate
 from backend.identity.models import Cluster, Organisation
@@ -336,6 +336,15 @@ def _set_location(listing: Listing, place: Place, approximate_only: bool) -> Non
 async def create_listing(
     *, db: Database, viewer: Viewer, draft: ListingDraft, publish: bool = False
 ) -> Listing:
+    """See ``_create_listing``; a concurrent twin with the same id is answered as a retry."""
+    return await once_more_on_clash(
+        lambda: _create_listing(db=db, viewer=viewer, draft=draft, publish=publish)
+    )
+
+
+async def _create_listing(
+    *, db: Database, viewer: Viewer, draft: ListingDraft, publish: bool = False
+) -> Listing:
     """Create a DRAFT (or, with ``publish``, an ACTIVE) listing for the viewer's organisation.
 
     The same client id twice gives the one listing back: a retried request creates nothing new.
@@ -345,68 +354,58 @@ async def create_listing(
     now = utcnow()
     problems = Problems()
     _check_draft(problems, draft, now)
-    try:
-        async with db.write() as session:
-            if draft.id is not None:
-                existing = await session.get(Listing, draft.id)
-                if existing is not None:
-                    return await _same_listing_again(session, viewer, existing)
-            organisation = await session.get(Organisation, viewer.organisation_id)
-            if organisation is None:
-                raise ServiceError.of(ErrorCode.FORBIDDEN, "Your organisation no longer exists")
-            cluster = await session.get(Cluster, organisation.cluster_id)
-            assert cluster is not None
-            # Catalogue look-ups join the form's other problems: one answer lists them all.
-            await check_material(session, problems, draft.material_code, "materialCode")
-            unit = await check_unit(session, problems, draft.unit_code, "unit")
-            problems.raise_if_any()
-            assert unit is not None
-            listing = Listing(
-                organisation_id=organisation.id,
-                cluster_id=organisation.cluster_id,
-                created_by_id=viewer.user_id,
-                kind=draft.kind,
-                category=draft.category,
-                status=ListingStatus.DRAFT,
-                title=draft.title.strip(),
-                description=draft.description.strip(),
-                language=draft.language,
-                material_code=draft.material_code,
-                quantity=draft.quantity,
-                unit_code=unit.code,
-                quantity_base=draft.quantity * unit.factor,
-                recurrence=draft.recurrence,
-                season_months=sorted(draft.season_months),
-                available_from=_utc(draft.available_from),
-                available_until=_utc(draft.available_until),
-                price_per_unit=draft.price_per_unit,
-                currency=draft.currency or cluster.currency,
-                delivery=draft.delivery,
-                specs=[{"key": s.key.strip(), "value": s.value.strip()} for s in draft.specs],
-                photos=list(draft.photos),
-                expires_at=_utc(draft.expires_at),
-                created_at=now,
-                updated_at=now,
-            )
-            if draft.id is not None:
-                listing.id = draft.id
-            _set_location(listing, draft.location, draft.location_approximate)
-            if publish:
-                _publish(listing, now)
-            session.add(listing)
-            await session.flush()
-            loaded = await _load(session, listing.id)
-            assert loaded is not None
-            return loaded
-    except IntegrityError:
-        # The same client id created concurrently: the other request's listing is the answer.
-        if draft.id is None:
-            raise
-        async with db.read() as session:
+    async with db.write() as session:
+        if draft.id is not None:
             existing = await session.get(Listing, draft.id)
-            if existing is None:
-                raise
-            return await _same_listing_again(session, viewer, existing)
+            if existing is not None:
+                return await _same_listing_again(session, viewer, existing)
+        organisation = await session.get(Organisation, viewer.organisation_id)
+        if organisation is None:
+            raise ServiceError.of(ErrorCode.FORBIDDEN, "Your organisation no longer exists")
+        cluster = await session.get(Cluster, organisation.cluster_id)
+        assert cluster is not None
+        # Catalogue look-ups join the form's other problems: one answer lists them all.
+        await check_material(session, problems, draft.material_code, "materialCode")
+        unit = await check_unit(session, problems, draft.unit_code, "unit")
+        problems.raise_if_any()
+        assert unit is not None
+        listing = Listing(
+            organisation_id=organisation.id,
+            cluster_id=organisation.cluster_id,
+            created_by_id=viewer.user_id,
+            kind=draft.kind,
+            category=draft.category,
+            status=ListingStatus.DRAFT,
+            title=draft.title.strip(),
+            description=draft.description.strip(),
+            language=draft.language,
+            material_code=draft.material_code,
+            quantity=draft.quantity,
+            unit_code=unit.code,
+            quantity_base=draft.quantity * unit.factor,
+            recurrence=draft.recurrence,
+            season_months=sorted(draft.season_months),
+            available_from=_utc(draft.available_from),
+            available_until=_utc(draft.available_until),
+            price_per_unit=draft.price_per_unit,
+            currency=draft.currency or cluster.currency,
+            delivery=draft.delivery,
+            specs=[{"key": s.key.strip(), "value": s.value.strip()} for s in draft.specs],
+            photos=list(draft.photos),
+            expires_at=_utc(draft.expires_at),
+            created_at=now,
+            updated_at=now,
+        )
+        if draft.id is not None:
+            listing.id = draft.id
+        _set_location(listing, draft.location, draft.location_approximate)
+        if publish:
+            _publish(listing, now)
+        session.add(listing)
+        await session.flush()
+        loaded = await _load(session, listing.id)
+        assert loaded is not None
+        return loaded
 
 
 async def _same_listing_again(session: AsyncSession, viewer: Viewer, existing: Listing) -> Listing:

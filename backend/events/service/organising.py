@@ -6,11 +6,10 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
-from backend.db import Database
+from backend.db import Database, once_more_on_clash
 from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.events import policies
 from backend.events.models import (
@@ -51,6 +50,15 @@ from backend.validation import (
 async def create_event(
     *, db: Database, viewer: Viewer, draft: EventDraft, now: datetime
 ) -> EventView:
+    """See ``_create_event``; a concurrent twin with the same client id is answered as a retry."""
+    return await once_more_on_clash(
+        lambda: _create_event(db=db, viewer=viewer, draft=draft, now=now)
+    )
+
+
+async def _create_event(
+    *, db: Database, viewer: Viewer, draft: EventDraft, now: datetime
+) -> EventView:
     """A DRAFT event of the viewer's organisation. The same client id twice gives it back."""
     policies.create(viewer, draft.kind)
     if viewer.organisation_id is None:
@@ -73,63 +81,54 @@ async def create_event(
         ),
     )
     topics = normalise_topics(problems, draft.topics)
-    try:
-        async with db.write() as session:
-            if draft.id is not None and (existing := await session.get(Event, draft.id)):
-                return await _same_event_again(session, viewer, existing)
-            organisation = await session.get(Organisation, viewer.organisation_id)
-            if organisation is None:
-                raise ServiceError.of(ErrorCode.FORBIDDEN, "Your organisation no longer exists")
-            cluster = await session.get(Cluster, draft.cluster_id)
-            if cluster is None:
-                problems.add("clusterId", "No such cluster", ErrorCode.NOT_FOUND)
-            elif (
-                organisation.kind is OrganisationKind.COMMUNITY
-                and cluster.id != organisation.cluster_id
-            ):
-                problems.add("clusterId", "Communities hold meetings in their own cluster")
-            problems.raise_if_any()
-            event = Event(
-                cluster_id=draft.cluster_id,
-                organisation_id=organisation.id,
-                created_by_id=viewer.user_id,
-                kind=draft.kind,
-                format=draft.format,
-                status=EventStatus.DRAFT,
-                title=draft.title.strip(),
-                description=draft.description.strip(),
-                language=draft.language,
-                starts_at=draft.starts_at,
-                ends_at=draft.ends_at,
-                timezone=draft.timezone,
-                capacity=draft.capacity,
-                seats_taken=0,
-                waitlist_count=0,
-                queue_counter=0,
-                sequence=0,
-                version=1,
-                online_url=draft.online_url or None,
-                registration_opens_at=draft.registration_opens_at,
-                registration_closes_at=draft.registration_closes_at,
-                requires_approval=draft.requires_approval,
-                created_at=now,
-                updated_at=now,
-            )
-            if draft.id is not None:
-                event.id = draft.id
-            _set_venue(event, draft.location)
-            await _set_topics(session, event, topics, existing=[])
-            session.add(event)
-            await session.flush()
-            return await _view(session, viewer, event.id)
-    except IntegrityError:
-        if draft.id is None:
-            raise
-        async with db.read() as session:  # the same client id, created concurrently
-            existing = await session.get(Event, draft.id)
-            if existing is None:
-                raise
+    async with db.write() as session:
+        if draft.id is not None and (existing := await session.get(Event, draft.id)):
             return await _same_event_again(session, viewer, existing)
+        organisation = await session.get(Organisation, viewer.organisation_id)
+        if organisation is None:
+            raise ServiceError.of(ErrorCode.FORBIDDEN, "Your organisation no longer exists")
+        cluster = await session.get(Cluster, draft.cluster_id)
+        if cluster is None:
+            problems.add("clusterId", "No such cluster", ErrorCode.NOT_FOUND)
+        elif (
+            organisation.kind is OrganisationKind.COMMUNITY
+            and cluster.id != organisation.cluster_id
+        ):
+            problems.add("clusterId", "Communities hold meetings in their own cluster")
+        problems.raise_if_any()
+        event = Event(
+            cluster_id=draft.cluster_id,
+            organisation_id=organisation.id,
+            created_by_id=viewer.user_id,
+            kind=draft.kind,
+            format=draft.format,
+            status=EventStatus.DRAFT,
+            title=draft.title.strip(),
+            description=draft.description.strip(),
+            language=draft.language,
+            starts_at=draft.starts_at,
+            ends_at=draft.ends_at,
+            timezone=draft.timezone,
+            capacity=draft.capacity,
+            seats_taken=0,
+            waitlist_count=0,
+            queue_counter=0,
+            sequence=0,
+            version=1,
+            online_url=draft.online_url or None,
+            registration_opens_at=draft.registration_opens_at,
+            registration_closes_at=draft.registration_closes_at,
+            requires_approval=draft.requires_approval,
+            created_at=now,
+            updated_at=now,
+        )
+        if draft.id is not None:
+            event.id = draft.id
+        _set_venue(event, draft.location)
+        await _set_topics(session, event, topics, existing=[])
+        session.add(event)
+        await session.flush()
+        return await _view(session, viewer, event.id)
 
 
 async def _same_event_again(session: AsyncSession, viewer: Viewer, existing: Event) -> EventView:

@@ -9,11 +9,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
-from backend.db import Database
+from backend.db import Database, once_more_on_clash
 from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.identity.models import Cluster, Organisation
 from backend.marketplace import service as marketplace_service
@@ -135,6 +134,15 @@ async def _check_references(
 async def create_group(
     *, db: Database, viewer: Viewer, draft: GroupDraft, now: datetime
 ) -> GroupView:
+    """See ``_create_group``; a concurrent twin with the same client id is answered as a retry."""
+    return await once_more_on_clash(
+        lambda: _create_group(db=db, viewer=viewer, draft=draft, now=now)
+    )
+
+
+async def _create_group(
+    *, db: Database, viewer: Viewer, draft: GroupDraft, now: datetime
+) -> GroupView:
     """An OPEN group of the organisation the viewer acts for. The same client id twice gives it
     back."""
     policies.create(viewer)
@@ -150,62 +158,53 @@ async def create_group(
     _check_deadline(problems, draft.deadline, now)
     if draft.currency is not None:
         check_currency(problems, "currency", draft.currency)
-    try:
-        async with db.write() as session:
-            if draft.id is not None and (existing := await session.get(PurchaseGroup, draft.id)):
-                return await _same_group_again(session, viewer, existing, now)
-            organisation = await session.get(Organisation, viewer.organisation_id)
-            if organisation is None:
-                raise ServiceError.of(ErrorCode.FORBIDDEN, "Your organisation no longer exists")
-            cluster = await session.get(Cluster, organisation.cluster_id)
-            assert cluster is not None
-            unit_code = await _check_references(
-                session,
-                problems,
-                material_code=draft.material_code,
-                unit_code=draft.unit_code,
-                counterpart_id=draft.counterpart_organisation_id,
-            )
-            problems.raise_if_any()
-            group = PurchaseGroup(
-                organisation_id=organisation.id,
-                cluster_id=organisation.cluster_id,
-                created_by_id=viewer.user_id,
-                counterpart_organisation_id=draft.counterpart_organisation_id,
-                title=draft.title.strip(),
-                description=draft.description.strip(),
-                item_name=draft.item_name.strip(),
-                material_code=draft.material_code,
-                unit_code=unit_code,
-                direction=draft.direction,
-                min_quantity=draft.min_quantity,
-                max_quantity=draft.max_quantity,
-                price_tiers=[tier.stored() for tier in draft.price_tiers],
-                currency=draft.currency or cluster.currency,
-                shared_costs=draft.shared_costs,
-                cost_split=draft.cost_split,
-                deadline=draft.deadline,
-                visibility=draft.visibility,
-                status=GroupStatus.OPEN,
-                pledged_quantity=Decimal(0),
-                participants_count=0,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
-            if draft.id is not None:
-                group.id = draft.id
-            session.add(group)
-            await session.flush()
-            return await _view(session, viewer, group.id, now)
-    except IntegrityError:
-        if draft.id is None:
-            raise
-        async with db.read() as session:  # the same client id, created concurrently
-            existing = await session.get(PurchaseGroup, draft.id)
-            if existing is None:
-                raise
+    async with db.write() as session:
+        if draft.id is not None and (existing := await session.get(PurchaseGroup, draft.id)):
             return await _same_group_again(session, viewer, existing, now)
+        organisation = await session.get(Organisation, viewer.organisation_id)
+        if organisation is None:
+            raise ServiceError.of(ErrorCode.FORBIDDEN, "Your organisation no longer exists")
+        cluster = await session.get(Cluster, organisation.cluster_id)
+        assert cluster is not None
+        unit_code = await _check_references(
+            session,
+            problems,
+            material_code=draft.material_code,
+            unit_code=draft.unit_code,
+            counterpart_id=draft.counterpart_organisation_id,
+        )
+        problems.raise_if_any()
+        group = PurchaseGroup(
+            organisation_id=organisation.id,
+            cluster_id=organisation.cluster_id,
+            created_by_id=viewer.user_id,
+            counterpart_organisation_id=draft.counterpart_organisation_id,
+            title=draft.title.strip(),
+            description=draft.description.strip(),
+            item_name=draft.item_name.strip(),
+            material_code=draft.material_code,
+            unit_code=unit_code,
+            direction=draft.direction,
+            min_quantity=draft.min_quantity,
+            max_quantity=draft.max_quantity,
+            price_tiers=[tier.stored() for tier in draft.price_tiers],
+            currency=draft.currency or cluster.currency,
+            shared_costs=draft.shared_costs,
+            cost_split=draft.cost_split,
+            deadline=draft.deadline,
+            visibility=draft.visibility,
+            status=GroupStatus.OPEN,
+            pledged_quantity=Decimal(0),
+            participants_count=0,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        if draft.id is not None:
+            group.id = draft.id
+        session.add(group)
+        await session.flush()
+        return await _view(session, viewer, group.id, now)
 
 
 async def _same_group_again(
