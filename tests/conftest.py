@@ -32,7 +32,7 @@ from backend.validation import Place
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
-REFERENCE_TABLES = frozenset({"units", "materials"})
+REFERENCE_TABLES = frozenset({"units", "materials", "material_conversions", "impact_factors"})
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

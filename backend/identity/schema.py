@@ -105,6 +105,17 @@ class OrganisationType:
     version: int = strawberry.field(
         description="Bumped on every change; send it back as `expectedVersion` when updating."
     )
+    trust_score: int = strawberry.field(
+        description="0-100, from partners' reviews (70 %, a Bayesian average starting from 3 "
+        "stars) and completed trades (30 %). A newcomer scores 35."
+    )
+    trades_completed: int = strawberry.field(
+        description="Marketplace trades it completed, as supplier or receiver."
+    )
+    reviews_count: int = strawberry.field(description="Reviews trading partners gave it.")
+    rating_average: float | None = strawberry.field(
+        description="Average of those reviews' stars (1-5); null without reviews."
+    )
 
     @classmethod
     def of(cls, organisation: models.Organisation) -> OrganisationType:
@@ -121,6 +132,14 @@ class OrganisationType:
             created_at=organisation.created_at,
             updated_at=organisation.updated_at,
             version=organisation.version,
+            trust_score=organisation.trust_score,
+            trades_completed=organisation.trades_completed,
+            reviews_count=organisation.reviews_count,
+            rating_average=(
+                round(organisation.rating_total / organisation.reviews_count, 2)
+                if organisation.reviews_count
+                else None
+            ),
         )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from backend.db import Database
+from backend.marketplace.factors import sync_conversions_and_factors
 from backend.marketplace.models import Dimension, Material, Unit
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -384,4 +385,6 @@ async def sync_reference_data(db: Database) -> int:
             material.hazardous = entry.hazardous
             material.description = entry.description
             material.search_text = search_text(entry)
+        await session.flush()
+        written += await sync_conversions_and_factors(session)
     return written

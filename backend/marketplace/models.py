@@ -19,6 +19,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -113,6 +114,10 @@ class Listing(Base):
     __tablename__ = "listings"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        # Accepted offers commit quantity; it can never exceed what is listed (issue 4).
+        CheckConstraint(
+            "quantity_committed >= 0 AND quantity_committed <= quantity", name="committed_in_range"
+        ),
         CheckConstraint("lat BETWEEN -90 AND 90", name="lat_range"),
         CheckConstraint("lon BETWEEN -180 AND 180", name="lon_range"),
         # what search filters on first: visible listings by expiry, then the bounding box
@@ -146,6 +151,10 @@ class Listing(Base):
     unit_code: Mapped[str] = mapped_column(ForeignKey("units.code", ondelete="RESTRICT"))
     # quantity in the dimension's base unit (2 TNE and 2000 KGM are both 2000)
     quantity_base: Mapped[Decimal] = mapped_column(Numeric(28, 10))
+    # what accepted offers have taken (in ``unit_code``); RESERVED when it reaches quantity
+    quantity_committed: Mapped[Decimal] = mapped_column(
+        Quantity, default=Decimal(0), server_default="0"
+    )
     recurrence: Mapped[Recurrence] = mapped_column(enum_column(Recurrence, "recurrence"))
     season_months: Mapped[list[int]] = mapped_column(JSON, default=list)
     available_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -175,3 +184,305 @@ class Listing(Base):
     organisation: Mapped[Organisation] = relationship(lazy="raise")
     material: Mapped[Material] = relationship(lazy="raise")
     unit: Mapped[Unit] = relationship(lazy="raise")
+
+
+# ---------------------------------------------------------------------------------------------
+# Match-making and impact reference data
+
+
+class MaterialConversion(Base):
+    """A known way to turn one material into another ("wood shavings -> wood pellets").
+
+    Reference data (loaded by ``eic migrate``): it lets match-making put a firm with shavings in
+    front of the pellet maker, and two inputs of one conversion in front of each other.
+    """
+
+    __tablename__ = "material_conversions"
+    __table_args__ = (UniqueConstraint("input_code", "output_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    input_code: Mapped[str] = mapped_column(
+        ForeignKey("materials.code", ondelete="CASCADE"), index=True
+    )
+    output_code: Mapped[str] = mapped_column(
+        ForeignKey("materials.code", ondelete="CASCADE"), index=True
+    )
+    process: Mapped[str] = mapped_column(String(200))
+
+
+class ImpactFactor(Base):
+    """What one tonne of a material kept from disposal avoids, under one method version.
+
+    Factors are never edited in place: a new method version adds rows, and each ledger entry
+    keeps the figures it was computed with, so a change of factors never rewrites history.
+    """
+
+    __tablename__ = "impact_factors"
+    __table_args__ = (
+        UniqueConstraint("material_code", "method_version"),
+        CheckConstraint("kg_per_litre IS NULL OR kg_per_litre > 0", name="density_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    material_code: Mapped[str] = mapped_column(ForeignKey("materials.code", ondelete="CASCADE"))
+    method_version: Mapped[str] = mapped_column(String(32))
+    # the disposal the trade replaces, such as "unmanaged landfill" or "open burning"
+    baseline: Mapped[str] = mapped_column(String(200))
+    co2e_kg_per_tonne: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    co2e_source: Mapped[str] = mapped_column(Text, default="")
+    disposal_cost_per_tonne: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    disposal_cost_currency: Mapped[str | None] = mapped_column(String(3))
+    disposal_cost_source: Mapped[str] = mapped_column(Text, default="")
+    # to count litres as kilograms diverted (fish fat, sludge)
+    kg_per_litre: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
+
+
+# ---------------------------------------------------------------------------------------------
+# Offers, trades, messages, reviews and the impact ledger
+
+
+class OfferStatus(StrEnum):
+    PENDING = "PENDING"  # waiting for the listing's organisation
+    COUNTERED = "COUNTERED"  # the listing's organisation proposed other terms; the maker answers
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+
+
+OPEN_OFFER = (OfferStatus.PENDING, OfferStatus.COUNTERED)
+
+
+class Offer(Base):
+    """One negotiation on a listing: the current terms on this row, every proposal in
+    ``offer_terms``. Its id stays the same through counters, so an app keeps one screen."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("maker_id <> owner_id", name="not_own_listing"),
+        Index("ix_offers_listing_id_status", "listing_id", "status"),
+        Index("ix_offers_maker_id_updated_at", "maker_id", "updated_at"),
+        Index("ix_offers_owner_id_updated_at", "owner_id", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"))
+    # the organisation that made the offer, and the listing's organisation
+    maker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    status: Mapped[OfferStatus] = mapped_column(enum_column(OfferStatus, "offer_status"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code", ondelete="RESTRICT"))
+    price_per_unit: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    message: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rounds: Mapped[int] = mapped_column(Integer, default=1)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decline_reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    listing: Mapped[Listing] = relationship(lazy="raise")
+    maker: Mapped[Organisation] = relationship(foreign_keys=[maker_id], lazy="raise")
+    owner: Mapped[Organisation] = relationship(foreign_keys=[owner_id], lazy="raise")
+    terms: Mapped[list[OfferTerms]] = relationship(
+        lazy="raise", order_by="OfferTerms.round", cascade="all, delete-orphan"
+    )
+
+
+class OfferTerms(Base):
+    """One proposal of a negotiation: the first offer, then each counter."""
+
+    __tablename__ = "offer_terms"
+    __table_args__ = (UniqueConstraint("offer_id", "round"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    proposed_by_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    proposed_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    price_per_unit: Mapped[Decimal] = mapped_column(Money)
+    message: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TradeStatus(StrEnum):
+    AGREED = "AGREED"
+    IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    DISPUTED = "DISPUTED"
+
+
+class Trade(Base):
+    """An accepted offer: the supplier hands the material to the receiver."""
+
+    __tablename__ = "trades"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("delivered_quantity IS NULL OR delivered_quantity >= 0", name="delivered"),
+        CheckConstraint("supplier_id <> receiver_id", name="two_parties"),
+        Index("ix_trades_supplier_id_created_at", "supplier_id", "created_at"),
+        Index("ix_trades_receiver_id_created_at", "receiver_id", "created_at"),
+        Index("ix_trades_listing_id", "listing_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    offer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("offers.id", ondelete="RESTRICT"), unique=True
+    )
+    listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listings.id", ondelete="RESTRICT"))
+    cluster_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clusters.id", ondelete="RESTRICT"))
+    supplier_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    receiver_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    status: Mapped[TradeStatus] = mapped_column(enum_column(TradeStatus, "trade_status"))
+    material_code: Mapped[str] = mapped_column(ForeignKey("materials.code", ondelete="RESTRICT"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code", ondelete="RESTRICT"))
+    price_per_unit: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    delivered_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    # who said it was delivered: the other party completes (two parties confirm the figures)
+    delivered_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    # great-circle km between the supplier's and the receiver's points, at agreement
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    status_before_dispute: Mapped[TradeStatus | None] = mapped_column(
+        enum_column(TradeStatus, "trade_status_before_dispute"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    listing: Mapped[Listing] = relationship(lazy="raise")
+    supplier: Mapped[Organisation] = relationship(foreign_keys=[supplier_id], lazy="raise")
+    receiver: Mapped[Organisation] = relationship(foreign_keys=[receiver_id], lazy="raise")
+    material: Mapped[Material] = relationship(lazy="raise")
+    unit: Mapped[Unit] = relationship(lazy="raise")
+    history: Mapped[list[TradeStep]] = relationship(
+        lazy="raise", order_by="TradeStep.at", cascade="all, delete-orphan"
+    )
+
+
+class TradeStep(Base):
+    """One change of a trade's status: what, who and when."""
+
+    __tablename__ = "trade_steps"
+    __table_args__ = (Index("ix_trade_steps_trade_id_at", "trade_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    trade_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trades.id", ondelete="CASCADE"))
+    status: Mapped[TradeStatus] = mapped_column(enum_column(TradeStatus, "trade_status"))
+    by_organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TradeMessage(Base):
+    __tablename__ = "trade_messages"
+    __table_args__ = (Index("ix_trade_messages_trade_id_created_at", "trade_id", "created_at"),)
+
+    # May come from the app, so a resent message is stored once.
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    trade_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trades.id", ondelete="CASCADE"))
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(lazy="raise")
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("trade_id", "reviewer_id"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        CheckConstraint("reviewer_id <> reviewee_id", name="not_self"),
+        Index("ix_reviews_reviewee_id_created_at", "reviewee_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    trade_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trades.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    reviewee_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    reviewer: Mapped[Organisation] = relationship(foreign_keys=[reviewer_id], lazy="raise")
+
+
+class ImpactEntry(Base):
+    """What one completed trade achieved, with the factors and method it was computed with."""
+
+    __tablename__ = "impact_entries"
+    __table_args__ = (
+        Index("ix_impact_entries_cluster_id_recorded_at", "cluster_id", "recorded_at"),
+        Index("ix_impact_entries_supplier_id_recorded_at", "supplier_id", "recorded_at"),
+        Index("ix_impact_entries_receiver_id_recorded_at", "receiver_id", "recorded_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    trade_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("trades.id", ondelete="RESTRICT"), unique=True
+    )
+    cluster_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clusters.id", ondelete="RESTRICT"))
+    supplier_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    receiver_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    material_code: Mapped[str] = mapped_column(ForeignKey("materials.code", ondelete="RESTRICT"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code", ondelete="RESTRICT"))
+    # null when the unit has no mass and the material no density (pieces, bags, kWh)
+    diverted_kg: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    co2e_avoided_kg: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    disposal_cost_avoided: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    transport_km: Mapped[float | None] = mapped_column(Float)
+    # the factors as they were: copies, not references, so history stays as it was computed
+    method_version: Mapped[str] = mapped_column(String(32))
+    factor_material_code: Mapped[str | None] = mapped_column(String(64))
+    baseline: Mapped[str] = mapped_column(String(200), default="")
+    co2e_kg_per_tonne: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    co2e_source: Mapped[str] = mapped_column(Text, default="")
+    disposal_cost_per_tonne: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    disposal_cost_source: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -38,7 +38,7 @@ from backend.marketplace.models import (
     Recurrence,
     Unit,
 )
-from backend.money import MAX_AMOUNT, check_amount, check_currency
+from backend.money import MAX_AMOUNT, check_amount, check_currency, plain
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.validation import Place, check_language, check_place, check_text
 
@@ -403,9 +403,18 @@ async def _create_listing(
             _publish(listing, now)
         session.add(listing)
         await session.flush()
+        if publish:
+            await _tell_matches(session, listing, now)
         loaded = await _load(session, listing.id)
         assert loaded is not None
         return loaded
+
+
+async def _tell_matches(session: AsyncSession, listing: Listing, now: datetime) -> None:
+    # imported here: matching reads listings through this module
+    from backend.marketplace import matching
+
+    await matching.tell_matches(session, listing, now)
 
 
 async def _same_listing_again(session: AsyncSession, viewer: Viewer, existing: Listing) -> Listing:
@@ -489,8 +498,32 @@ async def update_listing(
             listing.description = changes.description.strip()
         if changes.language is not None:
             listing.language = changes.language
+        if listing.quantity_committed > 0:
+            # accepted offers and trades are in this material and unit
+            if changes.material_code not in (None, listing.material_code):
+                problems.add("materialCode", "Offers were accepted on this material; list anew")
+            if unit.code != listing.unit_code:
+                problems.add("unit", "Offers were accepted in this unit; list anew")
+            if changes.quantity is not None and changes.quantity < listing.quantity_committed:
+                problems.add(
+                    "quantity",
+                    f"Accepted offers have taken {plain(listing.quantity_committed)}; "
+                    "it cannot be less",
+                )
+            problems.raise_if_any()
         if changes.quantity is not None:
             listing.quantity = changes.quantity
+            # more quantity frees a reserved listing; exactly the committed quantity reserves it
+            if (
+                listing.status is ListingStatus.RESERVED
+                and listing.quantity > listing.quantity_committed
+            ):
+                listing.status = ListingStatus.ACTIVE
+            elif (
+                listing.status is ListingStatus.ACTIVE
+                and listing.quantity <= listing.quantity_committed
+            ):
+                listing.status = ListingStatus.RESERVED
         listing.unit_code = unit.code
         listing.quantity_base = listing.quantity * unit.factor
         if changes.price_per_unit is not UNCHANGED:
@@ -546,9 +579,13 @@ async def publish_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID
         listing = await _managed(session, viewer, listing_id)
         status = effective_status(listing, now)
         if status in (ListingStatus.DRAFT, ListingStatus.EXPIRED):
+            first_time = listing.published_at is None
             _publish(listing, now)
             listing.version += 1
             listing.updated_at = now
+            if first_time:  # a renewal tells nobody again
+                await session.flush()
+                await _tell_matches(session, listing, now)
         elif status is not ListingStatus.ACTIVE:
             raise ServiceError.of(
                 ErrorCode.CONFLICT, f"A {status.value} listing cannot be published"

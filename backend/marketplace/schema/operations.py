@@ -63,7 +63,7 @@ def _connection(info: strawberry.Info, page: Any) -> Connection[ListingType]:
 
 
 @strawberry.type
-class MarketplaceQuery:
+class ListingsQuery:
     @strawberry.field(
         description="Search published listings (anyone, also without signing in). Active ones "
         "by default; expired ones disappear at their expiry."
@@ -169,7 +169,7 @@ class MarketplaceQuery:
 
 
 @strawberry.type
-class MarketplaceMutation:
+class ListingsMutation:
     @payload_mutation(
         description="List a material the organisation you act for has or needs: a draft, or "
         "published at once with `publish: true`.",
@@ -279,4 +279,4 @@ class MarketplaceMutation:
         return MaterialCreatePayload(material=MaterialType.of(material))
 
 
-__all__ = ["MarketplaceMutation", "MarketplaceQuery"]
+__all__ = ["ListingsMutation", "ListingsQuery"]

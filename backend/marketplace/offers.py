@@ -1,0 +1,582 @@
+"""Offers: one organisation proposes terms on another's listing; the two negotiate until one
+accepts (a trade starts), the answering side declines, or the maker withdraws.
+
+``marketplace:offer_*`` rules:
+
+- Anybody acting for a firm or community makes an offer on a published, active listing of
+  another organisation (never on their own).
+- The side whose turn it is (the listing's organisation for a PENDING offer, the maker for a
+  COUNTERED one) accepts, declines or counters.
+- The maker withdraws while the offer is open.
+- Only the two organisations read an offer; everybody else gets NOT_FOUND.
+
+Acceptance commits the quantity on the listing (``trades.move_committed``): the listing row is
+locked, then the offer, in that order everywhere, so many acceptances at once can never take
+more than the listing has.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.base import ExecutableOption
+
+from backend.auth.viewer import Viewer
+from backend.db import Database, once_more_on_clash, utcnow
+from backend.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.geo import great_circle_km
+from backend.identity.models import Organisation
+from backend.marketplace import policies, trades
+from backend.marketplace.models import (
+    OPEN_OFFER,
+    Listing,
+    ListingKind,
+    ListingStatus,
+    Offer,
+    OfferStatus,
+    OfferTerms,
+    Trade,
+)
+from backend.marketplace.service import effective_status
+from backend.money import check_amount, plain
+from backend.notifications import service as notifications
+from backend.notifications.models import NotificationKind
+from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.validation import check_text
+
+DEFAULT_OFFER_LIFETIME = timedelta(days=7)
+MAX_OFFER_LIFETIME = timedelta(days=90)
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    quantity: Decimal
+    price_per_unit: Decimal
+    message: str = ""
+    expires_at: datetime | None = None
+
+
+def offer_status(offer: Offer, now: datetime | None = None) -> OfferStatus:
+    """An open offer past its expiry reads as EXPIRED at once; no job has to run first."""
+    now = now or utcnow()
+    if offer.status in OPEN_OFFER and offer.expires_at <= now:
+        return OfferStatus.EXPIRED
+    return offer.status
+
+
+def _check_terms(problems: Problems, terms: Terms, now: datetime) -> datetime:
+    check_amount(problems, "quantity", terms.quantity, positive=True)
+    check_amount(problems, "pricePerUnit", terms.price_per_unit, positive=False)
+    check_text(problems, "message", terms.message, min_length=0, max_length=2000, multiline=True)
+    expires_at = terms.expires_at
+    if expires_at is None:
+        return now + DEFAULT_OFFER_LIFETIME
+    if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+        problems.add(
+            "expiresAt", "Give the time with its offset, such as 2027-01-31T09:00:00+09:00"
+        )
+        return now
+    if expires_at <= now:
+        problems.add("expiresAt", "Must be in the future")
+    elif expires_at > now + MAX_OFFER_LIFETIME:
+        problems.add("expiresAt", "Must be within 90 days")
+    return expires_at.astimezone(UTC)
+
+
+def _whose_turn(offer: Offer) -> uuid.UUID:
+    return offer.owner_id if offer.status is OfferStatus.PENDING else offer.maker_id
+
+
+def _party(viewer: Viewer, offer: Offer) -> uuid.UUID | None:
+    if viewer.organisation_id in (offer.maker_id, offer.owner_id):
+        return viewer.organisation_id
+    return None
+
+
+def _does_not_fit(listing: Listing, asked: Decimal) -> ServiceError:
+    return ServiceError.of(
+        ErrorCode.CAPACITY_REACHED,
+        f"Only {plain(trades.remaining(listing))} {listing.unit_code} of the listing are left; "
+        f"{plain(asked)} does not fit",
+        "quantity",
+    )
+
+
+def _check_listing_open(listing: Listing, now: datetime) -> None:
+    status = effective_status(listing, now)
+    if status is not ListingStatus.ACTIVE or listing.hidden_at is not None:
+        shown = status.value if listing.hidden_at is None else "hidden"
+        raise ServiceError.of(
+            ErrorCode.CONFLICT, f"The listing is {shown}: it takes no offers now", "listingId"
+        )
+
+
+def offer_loads() -> tuple[ExecutableOption, ...]:
+    return (
+        # the listing's own relations, as listing_loads() spells them
+        selectinload(Offer.listing)
+        .selectinload(Listing.organisation)
+        .joinedload(Organisation.cluster),
+        selectinload(Offer.listing).selectinload(Listing.material),
+        selectinload(Offer.listing).selectinload(Listing.unit),
+        selectinload(Offer.maker).joinedload(Organisation.cluster),
+        selectinload(Offer.owner).joinedload(Organisation.cluster),
+        selectinload(Offer.terms),
+    )
+
+
+async def _load(session: AsyncSession, offer_id: uuid.UUID) -> Offer:
+    offer = await session.scalar(
+        select(Offer)
+        .options(*offer_loads())
+        .where(Offer.id == offer_id)
+        .execution_options(populate_existing=True)
+    )
+    assert offer is not None
+    return offer
+
+
+async def _tell(
+    session: AsyncSession,
+    offer: Offer,
+    organisation_id: uuid.UUID,
+    kind: NotificationKind,
+    title: str,
+    now: datetime,
+    body: str = "",
+) -> None:
+    await notifications.add(
+        session,
+        user_ids=await trades.member_ids(session, organisation_id),
+        kind=kind,
+        title=title,
+        body=body,
+        subject_type="OFFER",
+        subject_id=offer.id,
+        details={"listingId": str(offer.listing_id)},
+        now=now,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Making and answering
+
+
+async def create_offer(
+    *,
+    db: Database,
+    viewer: Viewer,
+    listing_id: uuid.UUID,
+    terms: Terms,
+    offer_id: uuid.UUID | None = None,
+) -> Offer:
+    """See ``_create``; a concurrent twin with the same id is answered as a retry."""
+    return await once_more_on_clash(
+        lambda: _create(db=db, viewer=viewer, listing_id=listing_id, terms=terms, offer_id=offer_id)
+    )
+
+
+async def _create(
+    *,
+    db: Database,
+    viewer: Viewer,
+    listing_id: uuid.UUID,
+    terms: Terms,
+    offer_id: uuid.UUID | None,
+) -> Offer:
+    """A PENDING offer on someone else's active listing, for at most what is left of it. One
+    open offer per organisation and listing: a second is a CONFLICT (counter or withdraw)."""
+    maker_id = viewer.organisation_id
+    if maker_id is None:
+        raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to make offers")
+    now = utcnow()
+    problems = Problems()
+    expires_at = _check_terms(problems, terms, now)
+    problems.raise_if_any()
+    async with db.write() as session:
+        if offer_id is not None:
+            existing = await session.get(Offer, offer_id)
+            if existing is not None:
+                if existing.maker_id != maker_id or existing.listing_id != listing_id:
+                    raise ServiceError.of(
+                        ErrorCode.CONFLICT, "This id belongs to another offer", "id"
+                    )
+                return await _load(session, existing.id)
+        # Locked: one open offer per maker and listing, checked and made as one step.
+        listing = await session.get(
+            Listing, listing_id, with_for_update=True, populate_existing=True
+        )
+        if listing is None or not policies.may_read(viewer, listing):
+            raise not_found("Listing", "listingId")
+        if listing.organisation_id == maker_id:
+            raise ServiceError.of(
+                ErrorCode.FORBIDDEN, "You cannot make an offer on your own listing", "listingId"
+            )
+        _check_listing_open(listing, now)
+        if terms.quantity > trades.remaining(listing):
+            raise _does_not_fit(listing, terms.quantity)
+        open_one = await session.scalar(
+            select(Offer.id).where(
+                Offer.listing_id == listing.id,
+                Offer.maker_id == maker_id,
+                Offer.status.in_(OPEN_OFFER),
+                Offer.expires_at > now,
+            )
+        )
+        if open_one is not None:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT,
+                "You have an open offer on this listing: counter or withdraw it",
+                "listingId",
+            )
+        offer = Offer(
+            listing_id=listing.id,
+            maker_id=maker_id,
+            owner_id=listing.organisation_id,
+            created_by_id=viewer.user_id,
+            status=OfferStatus.PENDING,
+            quantity=terms.quantity,
+            unit_code=listing.unit_code,
+            price_per_unit=terms.price_per_unit,
+            currency=listing.currency,
+            message=terms.message.strip(),
+            expires_at=expires_at,
+            rounds=1,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        if offer_id is not None:
+            offer.id = offer_id
+        session.add(offer)
+        await session.flush()
+        session.add(_terms(offer, maker_id, viewer, now))
+        await _tell(
+            session,
+            offer,
+            listing.organisation_id,
+            NotificationKind.OFFER_RECEIVED,
+            f"New offer on {listing.title}",
+            now,
+            body=f"{plain(terms.quantity)} {listing.unit_code} at {plain(terms.price_per_unit)} "
+            f"{listing.currency}",
+        )
+        await session.flush()
+        return await _load(session, offer.id)
+
+
+def _terms(offer: Offer, by: uuid.UUID, viewer: Viewer, now: datetime) -> OfferTerms:
+    return OfferTerms(
+        offer_id=offer.id,
+        round=offer.rounds,
+        proposed_by_id=by,
+        proposed_by_user_id=viewer.user_id,
+        quantity=offer.quantity,
+        price_per_unit=offer.price_per_unit,
+        message=offer.message,
+        expires_at=offer.expires_at,
+        created_at=now,
+    )
+
+
+async def _answerable(
+    session: AsyncSession, viewer: Viewer, offer_id: uuid.UUID
+) -> tuple[Offer, Listing]:
+    """The offer and its listing, both locked (listing first), if it is the viewer's turn."""
+    first = await session.get(Offer, offer_id)
+    if first is None or _party(viewer, first) is None:
+        raise not_found("Offer")
+    listing = await session.get(
+        Listing, first.listing_id, with_for_update=True, populate_existing=True
+    )
+    offer = await session.get(Offer, offer_id, with_for_update=True, populate_existing=True)
+    assert listing is not None
+    assert offer is not None
+    return offer, listing
+
+
+def _check_turn(viewer: Viewer, offer: Offer, now: datetime) -> None:
+    status = offer_status(offer, now)
+    if status is OfferStatus.EXPIRED:
+        raise ServiceError.of(ErrorCode.DEADLINE_PASSED, "The offer has expired", "id")
+    if status not in OPEN_OFFER:
+        raise ServiceError.of(ErrorCode.CONFLICT, f"The offer is {status.value}", "id")
+    if _whose_turn(offer) != viewer.organisation_id:
+        raise ServiceError.of(ErrorCode.FORBIDDEN, "It is the other party's turn to answer")
+
+
+async def counter_offer(
+    *,
+    db: Database,
+    viewer: Viewer,
+    offer_id: uuid.UUID,
+    terms: Terms,
+    expected_version: int | None = None,
+) -> Offer:
+    """New terms from the side whose turn it is; then it is the other side's turn."""
+    now = utcnow()
+    problems = Problems()
+    expires_at = _check_terms(problems, terms, now)
+    problems.raise_if_any()
+    async with db.write() as session:
+        offer, listing = await _answerable(session, viewer, offer_id)
+        if offer.rounds > 1 and offer_status(offer, now) in OPEN_OFFER:
+            latest = await session.scalar(
+                select(OfferTerms).where(
+                    OfferTerms.offer_id == offer.id, OfferTerms.round == offer.rounds
+                )
+            )
+            if (
+                latest is not None
+                and latest.proposed_by_id == viewer.organisation_id
+                and (latest.quantity, latest.price_per_unit, latest.message)
+                == (terms.quantity, terms.price_per_unit, terms.message.strip())
+            ):
+                return await _load(session, offer.id)  # a retry of this very counter
+        if expected_version is not None and expected_version != offer.version:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT,
+                f"The offer was changed meanwhile (now version {offer.version}); reload it",
+                "expectedVersion",
+            )
+        _check_turn(viewer, offer, now)
+        _check_listing_open(listing, now)
+        if terms.quantity > trades.remaining(listing):
+            raise _does_not_fit(listing, terms.quantity)
+        assert viewer.organisation_id is not None
+        offer.quantity = terms.quantity
+        offer.price_per_unit = terms.price_per_unit
+        offer.message = terms.message.strip()
+        offer.expires_at = expires_at
+        offer.rounds += 1
+        offer.status = (
+            OfferStatus.COUNTERED if offer.status is OfferStatus.PENDING else OfferStatus.PENDING
+        )
+        offer.version += 1
+        offer.updated_at = now
+        session.add(_terms(offer, viewer.organisation_id, viewer, now))
+        await _tell(
+            session,
+            offer,
+            _whose_turn(offer),
+            NotificationKind.OFFER_COUNTERED,
+            f"Counter-offer on {listing.title}",
+            now,
+            body=f"{plain(terms.quantity)} {listing.unit_code} at {plain(terms.price_per_unit)} "
+            f"{listing.currency}",
+        )
+        await session.flush()
+        return await _load(session, offer.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    offer: Offer
+    trade: trades.TradeView
+
+
+async def accept_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> Acceptance:
+    """The side whose turn it is accepts: the quantity is committed on the listing and an
+    AGREED trade starts. Accepting an accepted offer again returns its trade (a retry)."""
+    now = utcnow()
+    async with db.write() as session:
+        offer, listing = await _answerable(session, viewer, offer_id)
+        if offer.status is OfferStatus.ACCEPTED:
+            trade_id = await session.scalar(select(Trade.id).where(Trade.offer_id == offer.id))
+            assert trade_id is not None
+            return await _acceptance(session, offer.id, trade_id)
+        _check_turn(viewer, offer, now)
+        _check_listing_open(listing, now)
+        if not await trades.move_committed(session, listing, offer.quantity):
+            raise _does_not_fit(listing, offer.quantity)
+        offer.status = OfferStatus.ACCEPTED
+        offer.decided_at = now
+        offer.decided_by_id = viewer.user_id
+        offer.version += 1
+        offer.updated_at = now
+        owner = await session.get(Organisation, offer.owner_id)
+        maker = await session.get(Organisation, offer.maker_id)
+        assert owner is not None
+        assert maker is not None
+        # The listing's side is at the listing's point, the maker at its organisation's.
+        supplier, receiver = (owner, maker) if listing.kind is ListingKind.OFFER else (maker, owner)
+        distance = great_circle_km(listing.lat, listing.lon, maker.lat, maker.lon)
+        trade = await trades.start_trade(
+            session,
+            viewer=viewer,
+            listing=listing,
+            offer_id=offer.id,
+            supplier=supplier,
+            receiver=receiver,
+            quantity=offer.quantity,
+            price_per_unit=offer.price_per_unit,
+            distance_km=round(distance, 3),
+            now=now,
+        )
+        told = offer.maker_id if viewer.organisation_id == offer.owner_id else offer.owner_id
+        await _tell(
+            session,
+            offer,
+            told,
+            NotificationKind.OFFER_ACCEPTED,
+            f"Offer accepted: {listing.title}",
+            now,
+        )
+        await session.flush()
+        return await _acceptance(session, offer.id, trade.id)
+
+
+async def _acceptance(
+    session: AsyncSession, offer_id: uuid.UUID, trade_id: uuid.UUID
+) -> Acceptance:
+    # The trade first: loading it refreshes the listing without the relations the offer shows.
+    trade = await trades.view(session, trade_id)
+    return Acceptance(await _load(session, offer_id), trade)
+
+
+async def decline_offer(
+    *, db: Database, viewer: Viewer, offer_id: uuid.UUID, reason: str = ""
+) -> Offer:
+    """The side whose turn it is declines. Declining a declined offer again changes nothing."""
+    problems = Problems()
+    check_text(problems, "reason", reason, min_length=0, max_length=500, multiline=True)
+    problems.raise_if_any()
+    now = utcnow()
+    async with db.write() as session:
+        offer, _listing = await _answerable(session, viewer, offer_id)
+        if offer.status is OfferStatus.DECLINED and offer.decided_by_id == viewer.user_id:
+            return await _load(session, offer.id)
+        _check_turn(viewer, offer, now)
+        offer.status = OfferStatus.DECLINED
+        offer.decline_reason = reason.strip()
+        offer.decided_at = now
+        offer.decided_by_id = viewer.user_id
+        offer.version += 1
+        offer.updated_at = now
+        told = offer.maker_id if viewer.organisation_id == offer.owner_id else offer.owner_id
+        await _tell(
+            session, offer, told, NotificationKind.OFFER_DECLINED, "Offer declined", now, reason
+        )
+        await session.flush()
+        return await _load(session, offer.id)
+
+
+async def withdraw_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> Offer:
+    """The maker takes an open offer back. Withdrawing again changes nothing."""
+    now = utcnow()
+    async with db.write() as session:
+        offer, _listing = await _answerable(session, viewer, offer_id)
+        if viewer.organisation_id != offer.maker_id:
+            raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the maker withdraws an offer")
+        if offer.status is OfferStatus.WITHDRAWN:
+            return await _load(session, offer.id)
+        status = offer_status(offer, now)
+        if status not in OPEN_OFFER:
+            raise ServiceError.of(ErrorCode.CONFLICT, f"The offer is {status.value}", "id")
+        offer.status = OfferStatus.WITHDRAWN
+        offer.decided_at = now
+        offer.decided_by_id = viewer.user_id
+        offer.version += 1
+        offer.updated_at = now
+        await _tell(
+            session, offer, offer.owner_id, NotificationKind.OFFER_WITHDRAWN, "Offer withdrawn", now
+        )
+        await session.flush()
+        return await _load(session, offer.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+class OfferRole(StrEnum):
+    MADE = "MADE"  # by the viewer's organisation
+    RECEIVED = "RECEIVED"  # on the viewer's organisation's listings
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFilter:
+    role: OfferRole | None = None
+    status: OfferStatus | None = None
+    listing_id: uuid.UUID | None = None
+    awaiting_me: bool = False
+
+
+RECENT_OFFERS = Sort(
+    "offers:recent",
+    (SortKey(Offer.updated_at, descending=True), SortKey(Offer.id, descending=True)),
+)
+
+
+async def get_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> Offer | None:
+    async with db.read() as session:
+        offer = await session.scalar(
+            select(Offer).options(*offer_loads()).where(Offer.id == offer_id)
+        )
+    if offer is None or _party(viewer, offer) is None:
+        return None
+    return offer
+
+
+def _status_condition(status: OfferStatus, now: datetime) -> Any:
+    if status is OfferStatus.EXPIRED:
+        return or_(
+            Offer.status == OfferStatus.EXPIRED,
+            (Offer.status.in_(OPEN_OFFER)) & (Offer.expires_at <= now),
+        )
+    if status in OPEN_OFFER:
+        return (Offer.status == status) & (Offer.expires_at > now)
+    return Offer.status == status
+
+
+async def list_offers(
+    *, db: Database, viewer: Viewer, filter: OfferFilter, page: PageRequest, with_total: bool
+) -> Page[Offer]:
+    """Offers the viewer's organisation made or received, most recently changed first."""
+    organisation_id = viewer.organisation_id
+    if organisation_id is None:
+        raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to have offers")
+    now = utcnow()
+    statement: Select[Any]
+    if filter.role is OfferRole.MADE:
+        statement = select(Offer).where(Offer.maker_id == organisation_id)
+    elif filter.role is OfferRole.RECEIVED:
+        statement = select(Offer).where(Offer.owner_id == organisation_id)
+    else:
+        statement = select(Offer).where(
+            or_(Offer.maker_id == organisation_id, Offer.owner_id == organisation_id)
+        )
+    if filter.status is not None:
+        statement = statement.where(_status_condition(filter.status, now))
+    if filter.listing_id is not None:
+        statement = statement.where(Offer.listing_id == filter.listing_id)
+    if filter.awaiting_me:
+        statement = statement.where(
+            Offer.expires_at > now,
+            or_(
+                (Offer.status == OfferStatus.PENDING) & (Offer.owner_id == organisation_id),
+                (Offer.status == OfferStatus.COUNTERED) & (Offer.maker_id == organisation_id),
+            ),
+        )
+    async with db.read() as session:
+        return await paginate(
+            session,
+            statement,
+            sort=RECENT_OFFERS,
+            request=page,
+            load=offer_loads(),
+            with_total=with_total,
+        )
+
+
+def whose_turn(offer: Offer) -> uuid.UUID | None:
+    """The organisation expected to answer an open offer."""
+    return _whose_turn(offer) if offer.status in OPEN_OFFER else None

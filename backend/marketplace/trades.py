@@ -1,0 +1,774 @@
+"""Trades: an accepted offer carried from AGREED to COMPLETED (or CANCELLED / DISPUTED), the
+parties' messages on it, and their reviews of each other.
+
+Who may do what (``marketplace:trade_*``), for the two parties acting for their organisation:
+
+- AGREED -> IN_TRANSIT: the supplier (optional step).
+- AGREED / IN_TRANSIT -> DELIVERED, with the quantity that changed hands: either party (the
+  supplier after a delivery, the receiver after a pickup).
+- DELIVERED -> COMPLETED: the *other* party, confirming the delivered quantity, so neither side
+  alone puts figures into the impact ledger.
+- AGREED -> CANCELLED: either party (after that the material is moving: dispute instead). The
+  quantity goes back to the listing.
+- AGREED / IN_TRANSIT / DELIVERED -> DISPUTED, with a reason: either party.
+- DISPUTED -> COMPLETED or CANCELLED: platform admins, who settle disputes.
+
+Everybody else gets NOT_FOUND: a trade, its messages and its history are the parties' business.
+Platform admins read trades (to settle disputes) but never their messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.base import ExecutableOption
+
+from backend.auth.viewer import Viewer
+from backend.db import Database, once_more_on_clash, utcnow
+from backend.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.identity.models import Membership, Organisation
+from backend.marketplace import impact
+from backend.marketplace.models import (
+    ImpactEntry,
+    Listing,
+    ListingStatus,
+    Review,
+    Trade,
+    TradeMessage,
+    TradeStatus,
+    TradeStep,
+)
+from backend.money import check_amount, plain
+from backend.notifications import service as notifications
+from backend.notifications.models import NotificationKind
+from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.validation import check_text
+
+OPEN_TRADE = (TradeStatus.AGREED, TradeStatus.IN_TRANSIT, TradeStatus.DELIVERED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who is who
+
+
+def party_of(viewer: Viewer, trade: Trade) -> uuid.UUID | None:
+    """The viewer's organisation if it is one of the trade's two parties."""
+    if viewer.organisation_id in (trade.supplier_id, trade.receiver_id):
+        return viewer.organisation_id
+    return None
+
+
+def may_read(viewer: Viewer, trade: Trade) -> bool:
+    """marketplace:trade_read: the parties, and platform admins who settle disputes."""
+    return party_of(viewer, trade) is not None or viewer.is_admin
+
+
+def other_party(trade: Trade, organisation_id: uuid.UUID) -> uuid.UUID:
+    return trade.receiver_id if organisation_id == trade.supplier_id else trade.supplier_id
+
+
+async def member_ids(session: AsyncSession, *organisation_ids: uuid.UUID) -> list[uuid.UUID]:
+    """Everybody who acts for these organisations: who is told about their trades."""
+    rows = await session.scalars(
+        select(Membership.user_id)
+        .where(Membership.organisation_id.in_(organisation_ids))
+        .order_by(Membership.created_at, Membership.user_id)
+    )
+    return list(rows.all())
+
+
+# ---------------------------------------------------------------------------------------------
+# The listing's committed quantity
+
+
+def remaining(listing: Listing) -> Decimal:
+    return max(Decimal(0), listing.quantity - listing.quantity_committed)
+
+
+async def move_committed(session: AsyncSession, listing: Listing, delta: Decimal) -> bool:
+    """Commit (``delta`` > 0) or release (< 0) quantity of a listing locked by the caller.
+
+    The new figure is computed here in decimals (SQLite keeps NUMERIC as floating point and
+    would drift), written by an UPDATE conditional on the figure read, and backed by the CHECK
+    ``0 <= quantity_committed <= quantity``. False when it does not fit. A listing with nothing
+    left becomes RESERVED, and ACTIVE again when quantity comes back.
+    """
+    before = listing.quantity_committed
+    after = before + delta
+    if after > listing.quantity:
+        return False
+    after = max(after, Decimal(0))
+    status = listing.status
+    if status is ListingStatus.ACTIVE and after >= listing.quantity:
+        status = ListingStatus.RESERVED
+    elif status is ListingStatus.RESERVED and after < listing.quantity:
+        status = ListingStatus.ACTIVE
+    now = utcnow()
+    changed = await session.scalar(
+        update(Listing)
+        .where(Listing.id == listing.id, Listing.quantity_committed == before)
+        .values(
+            quantity_committed=after,
+            status=status,
+            version=Listing.version + 1,
+            updated_at=now,
+        )
+        .returning(Listing.version)
+        .execution_options(synchronize_session=False)
+    )
+    if changed is None:  # cannot happen under the row lock; refuse rather than guess
+        raise ServiceError.of(ErrorCode.CONFLICT, "The listing changed meanwhile; try again")
+    for name, value in (
+        ("quantity_committed", after),
+        ("status", status),
+        ("version", changed),
+        ("updated_at", now),
+    ):
+        set_committed_value(listing, name, value)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def trade_loads() -> tuple[ExecutableOption, ...]:
+    """What a trade carries to the API, loaded with it (a page costs the same for 1 or 100)."""
+    return (
+        selectinload(Trade.supplier).joinedload(Organisation.cluster),
+        selectinload(Trade.receiver).joinedload(Organisation.cluster),
+        selectinload(Trade.material),
+        selectinload(Trade.unit),
+        selectinload(Trade.listing),
+        selectinload(Trade.history),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """A trade with what the viewer's screens need next to it."""
+
+    trade: Trade
+    reviews: list[Review]
+    impact: ImpactEntry | None = None
+
+
+async def view(session: AsyncSession, trade_id: uuid.UUID) -> TradeView:
+    trade = await session.scalar(
+        select(Trade)
+        .options(*trade_loads())
+        .where(Trade.id == trade_id)
+        .execution_options(populate_existing=True)
+    )
+    assert trade is not None
+    return (await _views(session, [trade]))[0]
+
+
+async def _views(session: AsyncSession, trades: list[Trade]) -> list[TradeView]:
+    reviews: dict[uuid.UUID, list[Review]] = {t.id: [] for t in trades}
+    if trades:
+        for review in (
+            await session.scalars(
+                select(Review)
+                .options(selectinload(Review.reviewer).joinedload(Organisation.cluster))
+                .where(Review.trade_id.in_(list(reviews)))
+                .order_by(Review.created_at, Review.id)
+            )
+        ).all():
+            reviews[review.trade_id].append(review)
+    entries: dict[uuid.UUID, ImpactEntry] = {}
+    completed = [t.id for t in trades if t.status is TradeStatus.COMPLETED]
+    if completed:
+        entries = {
+            e.trade_id: e
+            for e in (
+                await session.scalars(
+                    select(ImpactEntry).where(ImpactEntry.trade_id.in_(completed))
+                )
+            ).all()
+        }
+    return [TradeView(trade, reviews[trade.id], entries.get(trade.id)) for trade in trades]
+
+
+async def _locked(session: AsyncSession, viewer: Viewer, trade_id: uuid.UUID) -> Trade:
+    trade = await session.get(Trade, trade_id, with_for_update=True, populate_existing=True)
+    if trade is None or not may_read(viewer, trade):
+        raise not_found("Trade")
+    return trade
+
+
+def _step(
+    session: AsyncSession,
+    trade: Trade,
+    viewer: Viewer,
+    status: TradeStatus,
+    now: datetime,
+    note: str = "",
+) -> None:
+    """Move the trade and record who moved it, when (its history)."""
+    trade.status = status
+    trade.updated_at = now
+    trade.version += 1
+    session.add(
+        TradeStep(
+            trade_id=trade.id,
+            status=status,
+            by_organisation_id=party_of(viewer, trade),
+            by_user_id=viewer.user_id,
+            note=note,
+            at=now,
+        )
+    )
+
+
+def _refuse(trade: Trade, action: str) -> ServiceError:
+    return ServiceError.of(ErrorCode.CONFLICT, f"A {trade.status.value} trade cannot be {action}")
+
+
+async def _tell(
+    session: AsyncSession,
+    trade: Trade,
+    viewer: Viewer,
+    kind: NotificationKind,
+    title: str,
+    now: datetime,
+    body: str = "",
+) -> None:
+    """Tell the other party's people (both parties' when an admin acted)."""
+    acting = party_of(viewer, trade)
+    told = (
+        [other_party(trade, acting)]
+        if acting is not None
+        else [trade.supplier_id, trade.receiver_id]
+    )
+    await notifications.add(
+        session,
+        user_ids=await member_ids(session, *told),
+        kind=kind,
+        title=title,
+        body=body,
+        subject_type="TRADE",
+        subject_id=trade.id,
+        details={"status": trade.status.value},
+        now=now,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Creating (called by offers.accept in its own unit of work)
+
+
+async def start_trade(
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    listing: Listing,
+    offer_id: uuid.UUID,
+    supplier: Organisation,
+    receiver: Organisation,
+    quantity: Decimal,
+    price_per_unit: Decimal,
+    distance_km: float | None,
+    now: datetime,
+) -> Trade:
+    trade = Trade(
+        offer_id=offer_id,
+        listing_id=listing.id,
+        cluster_id=listing.cluster_id,
+        supplier_id=supplier.id,
+        receiver_id=receiver.id,
+        status=TradeStatus.AGREED,
+        material_code=listing.material_code,
+        quantity=quantity,
+        unit_code=listing.unit_code,
+        price_per_unit=price_per_unit,
+        currency=listing.currency,
+        distance_km=distance_km,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    session.add(trade)
+    await session.flush()
+    session.add(
+        TradeStep(
+            trade_id=trade.id,
+            status=TradeStatus.AGREED,
+            by_organisation_id=viewer.organisation_id,
+            by_user_id=viewer.user_id,
+            note="",
+            at=now,
+        )
+    )
+    return trade
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+
+
+async def mark_in_transit(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> TradeView:
+    """AGREED -> IN_TRANSIT, by the supplier. Again on an IN_TRANSIT trade: nothing changes."""
+    now = utcnow()
+    async with db.write() as session:
+        trade = await _locked(session, viewer, trade_id)
+        if party_of(viewer, trade) != trade.supplier_id:
+            raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the supplier sends the material")
+        if trade.status is TradeStatus.AGREED:
+            _step(session, trade, viewer, TradeStatus.IN_TRANSIT, now)
+            await _tell(
+                session, trade, viewer, NotificationKind.TRADE_IN_TRANSIT, "On its way", now
+            )
+        elif trade.status is not TradeStatus.IN_TRANSIT:
+            raise _refuse(trade, "sent")
+        await session.flush()
+        return await view(session, trade.id)
+
+
+async def mark_delivered(
+    *,
+    db: Database,
+    viewer: Viewer,
+    trade_id: uuid.UUID,
+    delivered_quantity: Decimal | None,
+) -> TradeView:
+    """AGREED / IN_TRANSIT -> DELIVERED, by either party, with the quantity that changed hands
+    (the agreed one when omitted). The other party then completes it."""
+    problems = Problems()
+    if delivered_quantity is not None:
+        check_amount(problems, "deliveredQuantity", delivered_quantity, positive=True)
+    problems.raise_if_any()
+    now = utcnow()
+    async with db.write() as session:
+        trade = await _locked(session, viewer, trade_id)
+        party = party_of(viewer, trade)
+        if party is None:
+            raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the two parties report a delivery")
+        quantity = delivered_quantity if delivered_quantity is not None else trade.quantity
+        if trade.status is TradeStatus.DELIVERED:
+            if trade.delivered_by_id == party and trade.delivered_quantity == quantity:
+                return await view(session, trade.id)  # a retry
+            raise ServiceError.of(
+                ErrorCode.CONFLICT,
+                "Already reported delivered; complete it, or dispute the quantity",
+            )
+        if trade.status not in (TradeStatus.AGREED, TradeStatus.IN_TRANSIT):
+            raise _refuse(trade, "delivered")
+        trade.delivered_quantity = quantity
+        trade.delivered_by_id = party
+        _step(
+            session,
+            trade,
+            viewer,
+            TradeStatus.DELIVERED,
+            now,
+            note=f"{plain(quantity)} {trade.unit_code} delivered",
+        )
+        await _tell(
+            session,
+            trade,
+            viewer,
+            NotificationKind.TRADE_DELIVERED,
+            "Delivered: please confirm",
+            now,
+            body=f"{plain(quantity)} {trade.unit_code} of {plain(trade.quantity)} agreed",
+        )
+        await session.flush()
+        return await view(session, trade.id)
+
+
+async def complete(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> TradeView:
+    """DELIVERED -> COMPLETED by the party that did not report the delivery, or DISPUTED ->
+    COMPLETED by a platform admin. Writes the impact ledger and the parties' records."""
+    now = utcnow()
+    async with db.write() as session:
+        trade = await _locked(session, viewer, trade_id)
+        party = party_of(viewer, trade)
+        if trade.status is TradeStatus.COMPLETED:
+            return await view(session, trade.id)  # a retry
+        if trade.status is TradeStatus.DISPUTED:
+            if not viewer.is_admin:
+                raise ServiceError.of(
+                    ErrorCode.FORBIDDEN, "A disputed trade is settled by the platform admins"
+                )
+        elif trade.status is TradeStatus.DELIVERED:
+            if party is None:
+                raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the parties complete a trade")
+            if party == trade.delivered_by_id:
+                raise ServiceError.of(
+                    ErrorCode.FORBIDDEN,
+                    "The other party confirms the delivery you reported",
+                )
+        else:
+            raise _refuse(trade, "completed before it is delivered")
+        if trade.delivered_quantity is None:  # an admin completing a dispute before delivery
+            trade.delivered_quantity = trade.quantity
+        trade.completed_at = now
+        _step(session, trade, viewer, TradeStatus.COMPLETED, now)
+        await session.execute(
+            update(Organisation)
+            .where(Organisation.id.in_((trade.supplier_id, trade.receiver_id)))
+            .values(trades_completed=Organisation.trades_completed + 1)
+            .execution_options(synchronize_session=False)
+        )
+        await session.flush()
+        await impact.record(session, trade, now)
+        await _tell(session, trade, viewer, NotificationKind.TRADE_COMPLETED, "Completed", now)
+        await session.flush()
+        return await view(session, trade.id)
+
+
+async def cancel(
+    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str = ""
+) -> TradeView:
+    """AGREED -> CANCELLED by either party, DISPUTED -> CANCELLED by a platform admin. The
+    agreed quantity goes back to the listing (RESERVED -> ACTIVE)."""
+    problems = Problems()
+    check_text(problems, "reason", reason, min_length=0, max_length=1000, multiline=True)
+    problems.raise_if_any()
+    now = utcnow()
+    async with db.write() as session:
+        first = await session.get(Trade, trade_id)
+        if first is None or not may_read(viewer, first):
+            raise not_found("Trade")
+        # the listing before the trade, as acceptance locks them: no lock cycle
+        listing = await session.get(
+            Listing, first.listing_id, with_for_update=True, populate_existing=True
+        )
+        assert listing is not None
+        trade = await _locked(session, viewer, trade_id)
+        if trade.status is TradeStatus.CANCELLED:
+            return await view(session, trade.id)  # a retry
+        if trade.status is TradeStatus.DISPUTED:
+            if not viewer.is_admin:
+                raise ServiceError.of(
+                    ErrorCode.FORBIDDEN, "A disputed trade is settled by the platform admins"
+                )
+        elif trade.status is TradeStatus.AGREED:
+            if party_of(viewer, trade) is None:
+                raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the parties cancel a trade")
+        else:
+            raise _refuse(trade, "cancelled once the material moves; dispute it instead")
+        await move_committed(session, listing, -trade.quantity)
+        _step(session, trade, viewer, TradeStatus.CANCELLED, now, note=reason.strip())
+        await _tell(
+            session,
+            trade,
+            viewer,
+            NotificationKind.TRADE_CANCELLED,
+            "Trade cancelled",
+            now,
+            body=reason.strip(),
+        )
+        await session.flush()
+        return await view(session, trade.id)
+
+
+async def dispute(*, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str) -> TradeView:
+    """AGREED / IN_TRANSIT / DELIVERED -> DISPUTED by either party, with a reason."""
+    problems = Problems()
+    check_text(problems, "reason", reason, min_length=3, max_length=1000, multiline=True)
+    problems.raise_if_any()
+    now = utcnow()
+    async with db.write() as session:
+        trade = await _locked(session, viewer, trade_id)
+        if party_of(viewer, trade) is None:
+            raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the parties dispute a trade")
+        if trade.status is TradeStatus.DISPUTED:
+            return await view(session, trade.id)  # a retry
+        if trade.status not in OPEN_TRADE:
+            raise _refuse(trade, "disputed")
+        trade.status_before_dispute = trade.status
+        _step(session, trade, viewer, TradeStatus.DISPUTED, now, note=reason.strip())
+        await _tell(
+            session,
+            trade,
+            viewer,
+            NotificationKind.TRADE_DISPUTED,
+            "Trade disputed",
+            now,
+            body=reason.strip(),
+        )
+        await session.flush()
+        return await view(session, trade.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+class TradeRole(StrEnum):
+    SUPPLIER = "SUPPLIER"
+    RECEIVER = "RECEIVER"
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFilter:
+    status: TradeStatus | None = None
+    role: TradeRole | None = None
+    listing_id: uuid.UUID | None = None
+
+
+NEWEST_TRADES = Sort(
+    "trades:newest",
+    (SortKey(Trade.created_at, descending=True), SortKey(Trade.id, descending=True)),
+)
+
+
+async def get_trade(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> TradeView | None:
+    async with db.read() as session:
+        trade = await session.scalar(
+            select(Trade).options(*trade_loads()).where(Trade.id == trade_id)
+        )
+        if trade is None or not may_read(viewer, trade):
+            return None
+        return (await _views(session, [trade]))[0]
+
+
+async def list_trades(
+    *, db: Database, viewer: Viewer, filter: TradeFilter, page: PageRequest, with_total: bool
+) -> Page[TradeView]:
+    """The trades of the organisation the viewer acts for, newest first."""
+    organisation_id = viewer.organisation_id
+    if organisation_id is None:
+        raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to have trades")
+    statement: Select[Any]
+    if filter.role is TradeRole.SUPPLIER:
+        statement = select(Trade).where(Trade.supplier_id == organisation_id)
+    elif filter.role is TradeRole.RECEIVER:
+        statement = select(Trade).where(Trade.receiver_id == organisation_id)
+    else:
+        statement = select(Trade).where(
+            or_(Trade.supplier_id == organisation_id, Trade.receiver_id == organisation_id)
+        )
+    if filter.status is not None:
+        statement = statement.where(Trade.status == filter.status)
+    if filter.listing_id is not None:
+        statement = statement.where(Trade.listing_id == filter.listing_id)
+    async with db.read() as session:
+        result = await paginate(
+            session,
+            statement,
+            sort=NEWEST_TRADES,
+            request=page,
+            load=trade_loads(),
+            with_total=with_total,
+        )
+        views = await _views(session, list(result.items))
+    return Page(
+        items=views,
+        cursors=result.cursors,
+        has_next_page=result.has_next_page,
+        has_previous_page=result.has_previous_page,
+        total_count=result.total_count,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+
+MESSAGES_IN_ORDER = Sort(
+    "trade-messages:oldest", (SortKey(TradeMessage.created_at), SortKey(TradeMessage.id))
+)
+
+
+async def _party_trade(session: AsyncSession, viewer: Viewer, trade_id: uuid.UUID) -> Trade:
+    """marketplace:trade_messages: the two parties only (not even platform admins)."""
+    trade = await session.get(Trade, trade_id)
+    if trade is None or party_of(viewer, trade) is None:
+        raise not_found("Trade", "tradeId")
+    return trade
+
+
+async def send_message(
+    *,
+    db: Database,
+    viewer: Viewer,
+    trade_id: uuid.UUID,
+    body: str,
+    message_id: uuid.UUID | None = None,
+) -> TradeMessage:
+    """A message to the other party; the same client id twice stores it once."""
+    problems = Problems()
+    check_text(problems, "body", body, min_length=1, max_length=4000, multiline=True)
+    problems.raise_if_any()
+
+    async def send() -> TradeMessage:
+        now = utcnow()
+        async with db.write() as session:
+            trade = await _party_trade(session, viewer, trade_id)
+            if message_id is not None:
+                existing = await session.get(TradeMessage, message_id)
+                if existing is not None:
+                    if existing.trade_id != trade.id or existing.author_id != viewer.user_id:
+                        raise ServiceError.of(
+                            ErrorCode.CONFLICT, "This id belongs to another message", "id"
+                        )
+                    return await _message(session, existing.id)
+            message = TradeMessage(
+                trade_id=trade.id,
+                organisation_id=viewer.organisation_id,
+                author_id=viewer.user_id,
+                body=body.strip(),
+                created_at=now,
+            )
+            if message_id is not None:
+                message.id = message_id
+            session.add(message)
+            await notifications.add(
+                session,
+                user_ids=await member_ids(
+                    session, other_party(trade, party_of(viewer, trade) or trade.supplier_id)
+                ),
+                kind=NotificationKind.TRADE_MESSAGE,
+                title="New message on a trade",
+                body=body.strip()[:200],
+                subject_type="TRADE",
+                subject_id=trade.id,
+                now=now,
+            )
+            await session.flush()
+            return await _message(session, message.id)
+
+    return await once_more_on_clash(send)
+
+
+async def _message(session: AsyncSession, message_id: uuid.UUID) -> TradeMessage:
+    message = await session.scalar(
+        select(TradeMessage)
+        .options(selectinload(TradeMessage.organisation).joinedload(Organisation.cluster))
+        .where(TradeMessage.id == message_id)
+    )
+    assert message is not None
+    return message
+
+
+async def list_messages(
+    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, page: PageRequest
+) -> Page[TradeMessage]:
+    """Oldest first, as a conversation reads."""
+    async with db.read() as session:
+        trade = await _party_trade(session, viewer, trade_id)
+        return await paginate(
+            session,
+            select(TradeMessage).where(TradeMessage.trade_id == trade.id),
+            sort=MESSAGES_IN_ORDER,
+            request=page,
+            load=(selectinload(TradeMessage.organisation).joinedload(Organisation.cluster),),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reviews
+
+
+async def create_review(
+    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, rating: int, comment: str
+) -> Review:
+    """One review per party per completed trade. Sending the same review again returns it."""
+    problems = Problems()
+    if not 1 <= rating <= 5:
+        problems.add("rating", "Give 1 to 5 stars")
+    check_text(problems, "comment", comment, min_length=0, max_length=2000, multiline=True)
+    problems.raise_if_any()
+
+    async def review() -> Review:
+        now = utcnow()
+        async with db.write() as session:
+            trade = await session.get(Trade, trade_id)
+            if trade is None or not may_read(viewer, trade):
+                raise not_found("Trade", "tradeId")
+            reviewer = party_of(viewer, trade)
+            if reviewer is None:
+                raise ServiceError.of(
+                    ErrorCode.FORBIDDEN, "Only the parties review each other", "tradeId"
+                )
+            existing = await session.scalar(
+                select(Review).where(Review.trade_id == trade.id, Review.reviewer_id == reviewer)
+            )
+            if existing is not None:
+                if (existing.rating, existing.comment) == (rating, comment.strip()):
+                    return await _review(session, existing.id)  # a retry
+                raise ServiceError.of(
+                    ErrorCode.CONFLICT, "Your organisation has reviewed this trade", "tradeId"
+                )
+            if trade.status is not TradeStatus.COMPLETED:
+                raise ServiceError.of(
+                    ErrorCode.CONFLICT, "Review a trade once it is completed", "tradeId"
+                )
+            reviewee = other_party(trade, reviewer)
+            created = Review(
+                trade_id=trade.id,
+                reviewer_id=reviewer,
+                reviewee_id=reviewee,
+                author_id=viewer.user_id,
+                rating=rating,
+                comment=comment.strip(),
+                created_at=now,
+            )
+            session.add(created)
+            await session.flush()
+            await session.execute(
+                update(Organisation)
+                .where(Organisation.id == reviewee)
+                .values(
+                    reviews_count=Organisation.reviews_count + 1,
+                    rating_total=Organisation.rating_total + rating,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await notifications.add(
+                session,
+                user_ids=await member_ids(session, reviewee),
+                kind=NotificationKind.TRADE_REVIEWED,
+                title=f"You were rated {rating} of 5",
+                body=comment.strip()[:200],
+                subject_type="TRADE",
+                subject_id=trade.id,
+                now=now,
+            )
+            return await _review(session, created.id)
+
+    return await once_more_on_clash(review)
+
+
+async def _review(session: AsyncSession, review_id: uuid.UUID) -> Review:
+    found = await session.scalar(
+        select(Review)
+        .options(selectinload(Review.reviewer).joinedload(Organisation.cluster))
+        .where(Review.id == review_id)
+        .execution_options(populate_existing=True)
+    )
+    assert found is not None
+    return found
+
+
+NEWEST_REVIEWS = Sort(
+    "reviews:newest",
+    (SortKey(Review.created_at, descending=True), SortKey(Review.id, descending=True)),
+)
+
+
+async def list_reviews(
+    *, db: Database, organisation_id: uuid.UUID, page: PageRequest, with_total: bool
+) -> Page[Review]:
+    """Reviews an organisation received, newest first (signed-in people read them)."""
+    async with db.read() as session:
+        return await paginate(
+            session,
+            select(Review).where(Review.reviewee_id == organisation_id),
+            sort=NEWEST_REVIEWS,
+            request=page,
+            load=(selectinload(Review.reviewer).joinedload(Organisation.cluster),),
+            with_total=with_total,
+        )
