@@ -496,9 +496,12 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
     from backend.demo_forums import seed_forums
 
     forums = await seed_forums(db, organisations=members, now=now)
+    from backend.demo_trades import seed_trades
+
+    offers = await seed_trades(db, organisations=members)
     return SeedReport(
         clusters=len(CLUSTERS),
         organisations=organisations,
         users=organisations + 1,
-        created=created + listings + events + groups + forums,
+        created=created + listings + events + groups + forums + offers,
     )

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from backend import cli, demo
+from backend.auth.viewer import Role, Viewer
 from backend.db import Database
 from backend.events.models import Event, EventRegistration
 from backend.forums.models import Forum, Post, Thread
 from backend.identity.models import Cluster, Membership, Organisation, User
-from backend.marketplace.models import Listing
+from backend.marketplace import impact
+from backend.marketplace.models import ImpactEntry, Listing, Offer, Review, Trade
 from backend.purchasing.models import Pledge, PurchaseGroup
 from backend.settings import Settings
 from tests.conftest import SIGN_IN, GraphQL
@@ -39,6 +42,10 @@ async def _counts(db: Database) -> dict[str, int]:
                 Forum,
                 Thread,
                 Post,
+                Offer,
+                Trade,
+                ImpactEntry,
+                Review,
             )
         }
 
@@ -49,9 +56,9 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
     after_first = await _counts(db)
     second = await cli._seed_demo(settings, if_empty=False)
     # then the second run creates nothing
-    # 66 identity rows, 120 listings (30 templates x 4), 9 events, 5 purchasing groups and
-    # 4 forums
-    assert "204 rows created" in first
+    # 66 identity rows, 120 listings (30 templates x 4), 9 events, 5 purchasing groups,
+    # 4 forums and 10 offers
+    assert "214 rows created" in first
     assert "0 rows created" in second
     assert (
         await _counts(db)
@@ -69,6 +76,10 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
             "forums": 4,
             "forum_threads": 6,
             "forum_posts": 6,
+            "offers": 10,
+            "trades": 8,
+            "impact_entries": 7,
+            "reviews": 10,
         }
     )
     # and --if-empty leaves a database with clusters alone.
@@ -145,3 +156,26 @@ async def test_create_admin_refuses_a_short_password(
     code = await asyncio.to_thread(cli.main, ["create-admin", "--email", "root@cluster.example"])
     assert code == 2
     assert "error (password): Use at least 10 characters" in capsys.readouterr().err
+
+
+async def test_every_demo_cluster_has_a_non_empty_impact_summary(
+    db: Database, settings: Settings
+) -> None:
+    # Given the demo, when each cluster's impact is summed up as a platform admin would
+    await cli._seed_demo(settings, if_empty=False)
+    admin = Viewer(user_id=uuid.uuid4(), role=Role.ADMIN, organisation_id=None, token_id="t")
+    async with db.read() as session:
+        clusters = (await session.execute(select(Cluster.slug, Cluster.id))).all()
+    totals = {}
+    for slug, cluster_id in clusters:
+        summary = await impact.summarise(
+            db=db, viewer=admin, cluster_id=cluster_id, organisation_id=None, since=None, until=None
+        )
+        totals[slug] = (summary.trades_completed, summary.diverted_kg > 0, summary.currency)
+    # then every cluster shows completed trades with mass diverted, in its own currency
+    assert totals == {
+        "hosur-silk": (1, True, "INR"),
+        "maniwa-wood": (3, True, "JPY"),
+        "chachoengsao-rice": (1, True, "THB"),
+        "an-giang-fish": (2, True, "VND"),
+    }

@@ -1,0 +1,221 @@
+"""Demo trades: in every cluster a few offers carried through the marketplace's own services to
+completed trades with reviews (so each cluster's impact summary shows something), plus trades
+and offers still under way, so every trading screen has something in each state.
+
+Offers have fixed ids: a scenario whose offer exists is skipped, so loading twice creates nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from backend.auth.viewer import Role, Viewer
+from backend.db import Database
+from backend.marketplace import offers, trades
+from backend.marketplace.models import Offer
+
+# How far a scenario goes.
+PENDING, COUNTERED, AGREED, IN_TRANSIT, COMPLETED = (
+    "PENDING",
+    "COUNTERED",
+    "AGREED",
+    "IN_TRANSIT",
+    "COMPLETED",
+)
+
+
+@dataclass(frozen=True)
+class DemoTrade:
+    key: str
+    maker: str  # the organisation making the offer
+    owner: str  # the listing's organisation
+    listing_title: str  # the listing (its first copy in demo_listings)
+    quantity: str
+    price: str
+    until: str
+    message: str = ""
+    counter_price: str | None = None  # the owner counters at this price first
+    delivered: str | None = None  # delivered quantity, when it differs
+    ratings: tuple[tuple[int, str], tuple[int, str]] | None = None  # (by maker, by owner)
+
+
+SCENARIOS: tuple[DemoTrade, ...] = (
+    # Hosur: the spinner takes the reelers' silk waste; pupae under negotiation
+    DemoTrade(
+        "hosur-silk-waste",
+        "krishnagiri-spun-silk",
+        "hosur-reelers",
+        "Silk waste from multi-end reeling",
+        "300",
+        "170",
+        COMPLETED,
+        "We can collect on Friday.",
+        delivered="285",
+        ratings=((5, "Clean, well baled waste."), (4, "Paid on time.")),
+    ),
+    DemoTrade(
+        "hosur-pupae",
+        "krishnagiri-spun-silk",
+        "hosur-reelers",
+        "பட்டுப்புழு கூட்டுப்புழு - உலர்ந்தது",
+        "100",
+        "55",
+        COUNTERED,
+        "For a feed trial.",
+        counter_price="60",
+    ),
+    # Maniwa: pellets from shavings and sawdust, trimmings for the biomass town
+    DemoTrade(
+        "maniwa-shavings",
+        "katsuyama-pellets",
+        "maniwa-lumber",
+        "スギのかんなくず（乾燥）",
+        "8",
+        "3000",
+        COMPLETED,
+        "全量引き取ります。",
+        ratings=((5, "乾燥状態が良い。"), (5, "迅速な引き取り。")),
+    ),
+    DemoTrade(
+        "maniwa-sawdust",
+        "katsuyama-pellets",
+        "maniwa-lumber",
+        "おがくず 大量にあります",
+        "5",
+        "1800",
+        COMPLETED,
+        counter_price="2000",
+        delivered="4.8",
+    ),
+    DemoTrade(
+        "maniwa-trimmings",
+        "biomass-town",
+        "hokubo-boxes",
+        "梱包箱の端材",
+        "3",
+        "-500",
+        COMPLETED,
+        "For the community boiler.",
+        ratings=((4, "Some nails left in."), (5, "Took everything.")),
+    ),
+    # Chachoengsao: husk to the power plant, a second lot on its way
+    DemoTrade(
+        "chachoengsao-husk",
+        "husk-power",
+        "bang-pakong-mill",
+        "แกลบจากโรงสี ปริมาณมาก",
+        "30",
+        "600",
+        COMPLETED,
+        delivered="29.5",
+        ratings=((5, "Dry husk, as agreed."), (5, "Good partner.")),
+    ),
+    DemoTrade(
+        "chachoengsao-straw",
+        "husk-power",
+        "bang-khla-coop",
+        "ฟางข้าวหลังเก็บเกี่ยว",
+        "20",
+        "400",
+        IN_TRANSIT,
+    ),
+    # An Giang: fish fat to biodiesel, heads and bones to feed, a women's group asking for feed
+    DemoTrade(
+        "an-giang-fat",
+        "mekong-biodiesel",
+        "long-xuyen-pangasius",
+        "Mỡ cá tra từ nhà máy phi lê",
+        "12",
+        "8800000",
+        COMPLETED,
+        ratings=((5, "Mỡ sạch."), (4, "Thanh toán đúng hạn.")),
+    ),
+    DemoTrade(
+        "an-giang-bones",
+        "an-giang-feed",
+        "long-xuyen-pangasius",
+        "Đầu và xương cá tra",
+        "10",
+        "3500000",
+        COMPLETED,
+    ),
+    DemoTrade(
+        "an-giang-feed",
+        "my-hoa-hung-women",
+        "an-giang-feed",
+        "Thức ăn cá từ phụ phẩm",
+        "40",
+        "300000",
+        PENDING,
+        "Cho 12 hộ nuôi cá của nhóm.",
+    ),
+)
+
+
+async def seed_trades(
+    db: Database, *, organisations: dict[str, tuple[uuid.UUID, uuid.UUID, Role]]
+) -> int:
+    """``organisations``: demo key -> (user id, organisation id, role). Returns offers made."""
+    from backend.demo import demo_id
+
+    def acting(key: str) -> Viewer:
+        user_id, organisation_id, role = organisations[key]
+        return Viewer(
+            user_id=user_id,
+            role=role,
+            organisation_id=organisation_id,
+            token_id="demo-seed",  # noqa: S106 - not a secret: the seeder acts without a token
+        )
+
+    created = 0
+    for scenario in SCENARIOS:
+        offer_id = demo_id("offer", scenario.key)
+        async with db.read() as session:
+            if await session.get(Offer, offer_id) is not None:
+                continue
+        maker, owner = acting(scenario.maker), acting(scenario.owner)
+        listing_id = demo_id("listing", f"{scenario.owner}:{scenario.listing_title}:0")
+        offer = await offers.create_offer(
+            db=db,
+            viewer=maker,
+            listing_id=listing_id,
+            offer_id=offer_id,
+            terms=offers.Terms(
+                Decimal(scenario.quantity), Decimal(scenario.price), scenario.message
+            ),
+        )
+        created += 1
+        answering = maker
+        if scenario.counter_price is not None:
+            offer = await offers.counter_offer(
+                db=db,
+                viewer=owner,
+                offer_id=offer.id,
+                terms=offers.Terms(offer.quantity, Decimal(scenario.counter_price)),
+            )
+        else:
+            answering = owner
+        if scenario.until in (PENDING, COUNTERED):
+            continue
+        accepted = await offers.accept_offer(db=db, viewer=answering, offer_id=offer.id)
+        trade = accepted.trade.trade
+        supplier = owner if trade.supplier_id == owner.organisation_id else maker
+        receiver = maker if supplier is owner else owner
+        if scenario.until == AGREED:
+            continue
+        await trades.mark_in_transit(db=db, viewer=supplier, trade_id=trade.id)
+        if scenario.until == IN_TRANSIT:
+            continue
+        delivered = Decimal(scenario.delivered) if scenario.delivered else None
+        await trades.mark_delivered(
+            db=db, viewer=supplier, trade_id=trade.id, delivered_quantity=delivered
+        )
+        await trades.complete(db=db, viewer=receiver, trade_id=trade.id)
+        if scenario.ratings is not None:
+            for viewer, (rating, comment) in zip((maker, owner), scenario.ratings, strict=True):
+                await trades.create_review(
+                    db=db, viewer=viewer, trade_id=trade.id, rating=rating, comment=comment
+                )
+    return created
