@@ -33,5 +33,6 @@ def listing_manage(viewer: Viewer, listing: Listing) -> None:
 
 
 def sees_exact_location(viewer: Viewer | Anonymous, listing: Listing) -> bool:
-    """marketplace:listing_exact_location. Trade partners join this rule with the trades issue."""
+    """marketplace:listing_exact_location. Trade partners see the exact point on the trade
+    (``Trade.listingLocation``), not on the listing, so a listing read costs no trade look-up."""
     return not listing.location_approximate or is_owner(viewer, listing)

@@ -9,7 +9,7 @@ from decimal import Decimal
 import strawberry
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.graphql.types import Payload, parse_optional_id
+from backend.graphql.types import Location, Payload, parse_optional_id
 from backend.identity.schema import OrganisationType
 from backend.marketplace import impact, matching, models, offers, trades
 from backend.marketplace.matching import Relation
@@ -292,6 +292,10 @@ class TradeType:
         description="The party that reported the delivery; the other one completes."
     )
     distance_km: float | None = strawberry.field(description="Distance between the parties, in km.")
+    listing_location: Location = strawberry.field(
+        description="Where the listed material is, exactly: trade partners see the point and "
+        "place name that listings with `locationApproximate` hide from others."
+    )
     history: list[TradeStep] = strawberry.field(description="Every status change, oldest first.")
     reviews: list[ReviewType] = strawberry.field(description="The parties' reviews of each other.")
     impact: ImpactEntryType | None = strawberry.field(
@@ -343,6 +347,9 @@ class TradeType:
                 else None
             ),
             distance_km=trade.distance_km,
+            listing_location=Location(
+                lat=trade.listing.lat, lon=trade.listing.lon, place_name=trade.listing.place_name
+            ),
             history=[
                 TradeStep(
                     status=step.status,
