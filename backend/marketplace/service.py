@@ -488,6 +488,18 @@ async def update_listing(
         if changes.material_code is not None:
             await check_material(session, problems, changes.material_code, "materialCode")
         unit = await check_unit(session, problems, changes.unit_code or listing.unit_code, "unit")
+        if listing.quantity_committed > 0:
+            # accepted offers and trades are in this material and unit
+            if changes.material_code not in (None, listing.material_code):
+                problems.add("materialCode", "Offers were accepted on this material; list anew")
+            if unit is not None and unit.code != listing.unit_code:
+                problems.add("unit", "Offers were accepted in this unit; list anew")
+            if changes.quantity is not None and changes.quantity < listing.quantity_committed:
+                problems.add(
+                    "quantity",
+                    f"Accepted offers have taken {plain(listing.quantity_committed)}; "
+                    "it cannot be less",
+                )
         problems.raise_if_any()
         assert unit is not None
         if changes.material_code is not None:
@@ -498,19 +510,6 @@ async def update_listing(
             listing.description = changes.description.strip()
         if changes.language is not None:
             listing.language = changes.language
-        if listing.quantity_committed > 0:
-            # accepted offers and trades are in this material and unit
-            if changes.material_code not in (None, listing.material_code):
-                problems.add("materialCode", "Offers were accepted on this material; list anew")
-            if unit.code != listing.unit_code:
-                problems.add("unit", "Offers were accepted in this unit; list anew")
-            if changes.quantity is not None and changes.quantity < listing.quantity_committed:
-                problems.add(
-                    "quantity",
-                    f"Accepted offers have taken {plain(listing.quantity_committed)}; "
-                    "it cannot be less",
-                )
-            problems.raise_if_any()
         if changes.quantity is not None:
             listing.quantity = changes.quantity
             # more quantity frees a reserved listing; exactly the committed quantity reserves it

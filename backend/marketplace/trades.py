@@ -231,7 +231,9 @@ def _step(
 
 
 def _refuse(trade: Trade, action: str) -> ServiceError:
-    return ServiceError.of(ErrorCode.CONFLICT, f"A {trade.status.value} trade cannot be {action}")
+    return ServiceError.of(
+        ErrorCode.CONFLICT, f"The trade is {trade.status.value}: it cannot be {action}"
+    )
 
 
 async def _tell(

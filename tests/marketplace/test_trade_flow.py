@@ -114,9 +114,9 @@ async def test_from_listing_to_impact(gql: GraphQL, register: Any, cluster_id: s
     )
     assert sent["data"]["tradeMessageSend"]["errors"] == [], sent
     chat = await gql(MESSAGES, {"tradeId": trade["id"]}, token=sawmill.access_token)
-    assert [(e["node"]["body"], e["node"]["mine"]) for e in chat["data"]["tradeMessages"]["edges"]] == [
-        ("Pickup Tuesday 9:00?", False)
-    ]
+    assert [
+        (e["node"]["body"], e["node"]["mine"]) for e in chat["data"]["tradeMessages"]["edges"]
+    ] == [("Pickup Tuesday 9:00?", False)]
 
     # the sawmill sends it, the pellet maker reports 7.5 t received, the sawmill confirms
     sent_off = await trade_step(gql, sawmill.access_token, "tradeMarkInTransit", trade["id"])

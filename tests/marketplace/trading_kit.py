@@ -68,7 +68,9 @@ mutation OfferAccept($id: ID!) {{
 """
 OFFER_DECLINE = f"""
 mutation OfferDecline($id: ID!, $reason: String! = "") {{
-  offerDecline(id: $id, reason: $reason) {{ offer {{ {OFFER_FIELDS} }} errors {{ code message field }} }}
+  offerDecline(id: $id, reason: $reason) {{
+    offer {{ {OFFER_FIELDS} }} errors {{ code message field }}
+  }}
 }}
 """
 OFFER_WITHDRAW = f"""
@@ -95,7 +97,11 @@ mutation M($id: ID!{args}) {{
 """
     for name, args, passed in (
         ("tradeMarkInTransit", "", ""),
-        ("tradeMarkDelivered", ", $deliveredQuantity: Decimal", ", deliveredQuantity: $deliveredQuantity"),
+        (
+            "tradeMarkDelivered",
+            ", $deliveredQuantity: Decimal",
+            ", deliveredQuantity: $deliveredQuantity",
+        ),
         ("tradeComplete", "", ""),
         ("tradeCancel", ', $reason: String! = ""', ", reason: $reason"),
         ("tradeDispute", ', $reason: String! = "Short by half"', ", reason: $reason"),
@@ -121,7 +127,8 @@ mutation Send($input: TradeMessageSendInput!) {
 MESSAGES = """
 query Messages($tradeId: ID!, $first: Int, $after: String) {
   tradeMessages(tradeId: $tradeId, first: $first, after: $after) {
-    totalCount pageInfo { hasNextPage endCursor } edges { node { id body mine organisation { id } } }
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { id body mine organisation { id } } }
   }
 }
 """
@@ -187,7 +194,12 @@ async def publish(gql: GraphQL, token: str, **overrides: Any) -> dict[str, Any]:
 
 
 async def make_offer(
-    gql: GraphQL, token: str, listing_id: str, quantity: str = "4", price: str = "4500", **extra: Any
+    gql: GraphQL,
+    token: str,
+    listing_id: str,
+    quantity: str = "4",
+    price: str = "4500",
+    **extra: Any,
 ) -> dict[str, Any]:
     body = await gql(
         OFFER_CREATE,
