@@ -258,13 +258,14 @@ async def summarise(
         diverted += kg
         co2e += co2
         if entry_currency is not None:
-            if currency is None:
-                currency = entry_currency
             if entry_currency == currency:
                 cost += money
             else:
                 others[entry_currency] += money
         transport += float(km or 0.0)
+    if currency is None and len(others) == 1:
+        # no scope to take a currency from (platform-wide): one currency is still one total
+        currency, cost = others.popitem()
     return ImpactSummary(
         diverted_kg=diverted,
         co2e_avoided_kg=co2e,

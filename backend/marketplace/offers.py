@@ -112,6 +112,14 @@ def _does_not_fit(listing: Listing, asked: Decimal) -> ServiceError:
 
 def _check_listing_open(listing: Listing, now: datetime) -> None:
     status = effective_status(listing, now)
+    if status is ListingStatus.RESERVED and listing.hidden_at is None:
+        # sold out: the same answer as an offer that does not fit, which apps already handle
+        raise ServiceError.of(
+            ErrorCode.CAPACITY_REACHED,
+            f"Nothing is left of the listing: all {plain(listing.quantity)} {listing.unit_code} "
+            "are taken by trades",
+            "quantity",
+        )
     if status is not ListingStatus.ACTIVE or listing.hidden_at is not None:
         shown = status.value if listing.hidden_at is None else "hidden"
         raise ServiceError.of(

@@ -130,9 +130,9 @@ async def test_accepted_offers_commit_quantity_until_the_listing_is_reserved(
     # then a reserved listing takes no new offer, and no acceptance
     reserved = [
         {
-            "code": "CONFLICT",
-            "message": "The listing is RESERVED: it takes no offers now",
-            "field": "listingId",
+            "code": "CAPACITY_REACHED",
+            "message": "Nothing is left of the listing: all 10 TNE are taken by trades",
+            "field": "quantity",
         }
     ]
     assert await offer_create(gql, late.access_token, listing["id"], "1") == {
