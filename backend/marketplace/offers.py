@@ -210,18 +210,19 @@ async def _create(
     expires_at = _check_terms(problems, terms, now)
     problems.raise_if_any()
     async with db.write() as session:
+        # Locked: one open offer per maker and listing, checked and made as one step.
+        listing = await session.get(
+            Listing, listing_id, with_for_update=True, populate_existing=True
+        )
+        # After the lock: a twin that waited for it finds the offer its sibling made.
         if offer_id is not None:
-            existing = await session.get(Offer, offer_id)
+            existing = await session.get(Offer, offer_id, populate_existing=True)
             if existing is not None:
                 if existing.maker_id != maker_id or existing.listing_id != listing_id:
                     raise ServiceError.of(
                         ErrorCode.CONFLICT, "This id belongs to another offer", "id"
                     )
                 return await _load(session, existing.id)
-        # Locked: one open offer per maker and listing, checked and made as one step.
-        listing = await session.get(
-            Listing, listing_id, with_for_update=True, populate_existing=True
-        )
         if listing is None or not policies.may_read(viewer, listing):
             raise not_found("Listing", "listingId")
         if listing.organisation_id == maker_id:
