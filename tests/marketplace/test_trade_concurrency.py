@@ -9,7 +9,6 @@ and throttled).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -332,7 +331,6 @@ async def test_twenty_identical_acceptances_start_one_trade(
 
 
 # SQLite queues the writers of the process, so the twins run one after the other there.
-ON_POSTGRES = os.environ.get("EIC_TEST_DATABASE_URL", "").startswith("postgresql")
 
 
 async def test_twenty_identical_offers_with_one_client_id_make_one_offer(
