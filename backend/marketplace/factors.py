@@ -84,13 +84,15 @@ CONVERSIONS: tuple[Conversion, ...] = (
 )
 
 
-def _landfill(doc: str, waste_type: str) -> tuple[Decimal, str, str]:
+def _landfill(
+    doc: str, waste_type: str, where: str = "Vol.5 Ch.2 Table 2.4"
+) -> tuple[Decimal, str, str]:
     ch4 = Decimal(1000) * Decimal(doc) * Decimal("0.5") * Decimal("0.6") * Decimal("0.5")
     ch4 = ch4 * 16 / 12
     co2e = (ch4 * CH4_GWP100_NON_FOSSIL).quantize(Decimal("0.1"))
     source = (
         f"IPCC 2006 GL Vol.5 Ch.3 landfill methane potential: 1000 kg x DOC {doc} ({waste_type}, "
-        "Vol.5 Ch.2 Table 2.4) x DOCf 0.5 x MCF 0.6 (uncategorised site, Table 3.1) x F 0.5 x "
+        f"{where}) x DOCf 0.5 x MCF 0.6 (uncategorised site, Table 3.1) x F 0.5 x "
         f"16/12 = {ch4.quantize(Decimal('0.01'))} kg CH4, x GWP100 27.0 (non-fossil CH4, "
         "IPCC AR6 WG1 Table 7.15)"
     )
@@ -153,7 +155,7 @@ WOOD = _landfill("0.43", "wood")
 TEXTILES = _landfill("0.24", "textiles")
 GARDEN = _landfill("0.20", "garden and park waste")
 FOOD = _landfill("0.15", "food waste")
-SLUDGE = _landfill("0.05", "sewage sludge")
+SLUDGE = _landfill("0.05", "sewage sludge", "Vol.5 Ch.2 Sect. 2.3.2, default for sludge")
 OPEN_BURNING = _open_burning()
 INERT = (
     Decimal(0),
@@ -162,15 +164,17 @@ INERT = (
     "disposal in a landfill",
 )
 
-# By material; a material without its own factor uses its nearest ancestor's in the catalogue,
-# so the EWC chapters below are fallbacks for everything listed under them.
+# By material; a material without its own factor uses its nearest ancestor's in the catalogue.
+# Only biodegradable EWC entries carry a landfill factor: a chapter-wide fallback would credit
+# methane to waste metal, plastics or agrochemicals listed under the same chapter.
 FACTORS: tuple[Factor, ...] = (
     # Maniwa (JPY)
     _factor("wood-trimmings", WOOD, ("25000", "JPY")),
     _factor("wood-shavings", WOOD, ("25000", "JPY")),
     _factor("sawdust", WOOD, ("25000", "JPY")),
     _factor("bark", WOOD, ("25000", "JPY")),
-    _factor("ewc-03", WOOD),
+    _factor("ewc-03-01-05", WOOD),  # sawdust, shavings, cuttings, wood, particle board
+    _factor("ewc-03-01-01", WOOD),  # waste bark and cork
     # Chachoengsao (THB)
     _factor("rice-husk", OPEN_BURNING, ("400", "THB")),
     _factor("rice-straw", OPEN_BURNING, ("400", "THB")),
@@ -178,17 +182,20 @@ FACTORS: tuple[Factor, ...] = (
     # manure and bran: no IPCC default pathway in this method version; mass still counts
     Factor("poultry-manure", "land spreading without treatment", None, ""),
     Factor("piggery-manure", "land spreading without treatment", None, ""),
+    Factor("rice-bran", "sold as feed in any case", None, ""),
     # An Giang (VND); fish fat and sludge are often traded by the litre
     _factor("fish-fat", FOOD, ("600000", "VND"), kg_per_litre="0.92"),
     _factor("fish-heads-bones", FOOD, ("600000", "VND")),
     _factor("fish-processing-sludge", SLUDGE, ("800000", "VND"), kg_per_litre="1.05"),
+    _factor("ewc-02-02-02", FOOD),  # animal-tissue waste
+    _factor("ewc-02-02-03", FOOD),  # materials unsuitable for consumption or processing
     # Hosur (INR)
     _factor("silk-waste", TEXTILES, ("2000", "INR")),
     _factor("silkworm-pupae", FOOD, ("1500", "INR")),
     _factor("mulberry-residue", GARDEN, ("1000", "INR")),
-    _factor("ewc-04", TEXTILES),
-    # broad fallbacks
-    _factor("ewc-02", FOOD),
+    _factor("ewc-04-02-21", TEXTILES),  # wastes from unprocessed textile fibres
+    _factor("ewc-04-02-22", TEXTILES),  # wastes from processed textile fibres
+    _factor("ewc-02-01-03", GARDEN),  # plant-tissue waste
 )
 
 

@@ -294,6 +294,7 @@ class Offer(Base):
     listing: Mapped[Listing] = relationship(lazy="raise")
     maker: Mapped[Organisation] = relationship(foreign_keys=[maker_id], lazy="raise")
     owner: Mapped[Organisation] = relationship(foreign_keys=[owner_id], lazy="raise")
+    unit: Mapped[Unit] = relationship(lazy="raise")
     terms: Mapped[list[OfferTerms]] = relationship(
         lazy="raise", order_by="OfferTerms.round", cascade="all, delete-orphan"
     )

@@ -24,7 +24,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
@@ -127,6 +127,52 @@ def _check_listing_open(listing: Listing, now: datetime) -> None:
         )
 
 
+def _check_terms_still_listed(offer: Offer, listing: Listing) -> None:
+    """An offer is on the listing's unit and currency as they were; after a change (listing
+    edits decline open offers, this is the guard behind that) it cannot be answered."""
+    if (offer.unit_code, offer.currency) != (listing.unit_code, listing.currency):
+        raise ServiceError.of(
+            ErrorCode.CONFLICT,
+            "The listing's unit or currency changed since this offer was made; make a new offer",
+            "id",
+        )
+
+
+async def decline_open_offers(
+    session: AsyncSession, listing: Listing, reason: str, now: datetime
+) -> int:
+    """Decline every open offer on a listing (closed, hidden, or its terms changed) and tell
+    the makers, in the caller's transaction; the caller holds the listing's lock."""
+    declined = (
+        await session.execute(
+            update(Offer)
+            .where(Offer.listing_id == listing.id, Offer.status.in_(OPEN_OFFER))
+            .values(
+                status=OfferStatus.DECLINED,
+                decline_reason=reason,
+                decided_at=now,
+                updated_at=now,
+                version=Offer.version + 1,
+            )
+            .returning(Offer.id, Offer.maker_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    for offer_id, maker_id in declined:
+        await notifications.add(
+            session,
+            user_ids=await trades.member_ids(session, maker_id),
+            kind=NotificationKind.OFFER_DECLINED,
+            title=f"Offer declined: {listing.title}",
+            body=reason,
+            subject_type="OFFER",
+            subject_id=offer_id,
+            details={"listingId": str(listing.id)},
+            now=now,
+        )
+    return len(declined)
+
+
 def offer_loads() -> tuple[ExecutableOption, ...]:
     return (
         # the listing's own relations, as listing_loads() spells them
@@ -138,6 +184,7 @@ def offer_loads() -> tuple[ExecutableOption, ...]:
         selectinload(Offer.maker).joinedload(Organisation.cluster),
         selectinload(Offer.owner).joinedload(Organisation.cluster),
         selectinload(Offer.terms),
+        selectinload(Offer.unit),
     )
 
 
@@ -358,6 +405,7 @@ async def counter_offer(
             )
         _check_turn(viewer, offer, now)
         _check_listing_open(listing, now)
+        _check_terms_still_listed(offer, listing)
         if terms.quantity > trades.remaining(listing):
             raise _does_not_fit(listing, terms.quantity)
         assert viewer.organisation_id is not None
@@ -404,6 +452,7 @@ async def accept_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> 
             return await _acceptance(session, offer.id, trade_id)
         _check_turn(viewer, offer, now)
         _check_listing_open(listing, now)
+        _check_terms_still_listed(offer, listing)
         if not await trades.move_committed(session, listing, offer.quantity):
             raise _does_not_fit(listing, offer.quantity)
         offer.status = OfferStatus.ACCEPTED
@@ -426,7 +475,9 @@ async def accept_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> 
             supplier=supplier,
             receiver=receiver,
             quantity=offer.quantity,
+            unit_code=offer.unit_code,
             price_per_unit=offer.price_per_unit,
+            currency=offer.currency,
             distance_km=round(distance, 3),
             now=now,
         )

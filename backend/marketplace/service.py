@@ -494,6 +494,8 @@ async def update_listing(
                 problems.add("materialCode", "Offers were accepted on this material; list anew")
             if unit is not None and unit.code != listing.unit_code:
                 problems.add("unit", "Offers were accepted in this unit; list anew")
+            if changes.currency not in (None, listing.currency):
+                problems.add("currency", "Offers were accepted in this currency; list anew")
             if changes.quantity is not None and changes.quantity < listing.quantity_committed:
                 problems.add(
                     "quantity",
@@ -502,6 +504,11 @@ async def update_listing(
                 )
         problems.raise_if_any()
         assert unit is not None
+        terms_change = (
+            changes.material_code not in (None, listing.material_code)
+            or unit.code != listing.unit_code
+            or changes.currency not in (None, listing.currency)
+        )
         if changes.material_code is not None:
             listing.material_code = changes.material_code
         if changes.title is not None:
@@ -565,10 +572,23 @@ async def update_listing(
                 listing.expires_at = now + DEFAULT_LIFETIME
         listing.version += 1
         listing.updated_at = now
+        if terms_change:  # open offers were made on the old material, unit or currency
+            await _decline_open_offers(
+                session, listing, "The listing's material, unit or currency changed", now
+            )
         await session.flush()
         loaded = await _load(session, listing.id)
         assert loaded is not None
         return loaded
+
+
+async def _decline_open_offers(
+    session: AsyncSession, listing: Listing, reason: str, now: datetime
+) -> None:
+    # imported here: offers reads listings through this module
+    from backend.marketplace import offers
+
+    await offers.decline_open_offers(session, listing, reason, now)
 
 
 async def publish_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
@@ -610,6 +630,7 @@ async def close_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) 
             listing.closed_at = now
             listing.version += 1
             listing.updated_at = now
+            await _decline_open_offers(session, listing, "The listing was closed", now)
         await session.flush()
         loaded = await _load(session, listing.id)
         assert loaded is not None
@@ -637,12 +658,17 @@ async def hide_listing(
         check_text(problems, "reason", reason or "", min_length=3, max_length=500)
     problems.raise_if_any()
     async with db.write() as session:
-        listing = await session.get(Listing, listing_id)
+        # locked as acceptances lock it: hiding declines the open offers
+        listing = await session.get(Listing, listing_id, with_for_update=True)
         if listing is None:
             raise not_found("Listing")
         listing.hidden_at = utcnow() if hidden else None
         listing.hidden_reason = reason.strip() if hidden and reason else None
         listing.version += 1
+        if hidden:
+            await _decline_open_offers(
+                session, listing, "The listing was taken down by the moderators", utcnow()
+            )
         await session.flush()
         loaded = await _load(session, listing.id)
         assert loaded is not None

@@ -54,6 +54,9 @@ from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.validation import check_text
 
 OPEN_TRADE = (TradeStatus.AGREED, TradeStatus.IN_TRANSIT, TradeStatus.DELIVERED)
+# A delivery may differ from the agreement (a fuller truck, a wetter load), within reason: this
+# bound also keeps the impact ledger's products inside their columns.
+MAX_DELIVERED_SHARE = 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +281,9 @@ async def start_trade(
     supplier: Organisation,
     receiver: Organisation,
     quantity: Decimal,
+    unit_code: str,
     price_per_unit: Decimal,
+    currency: str,
     distance_km: float | None,
     now: datetime,
 ) -> Trade:
@@ -291,9 +296,9 @@ async def start_trade(
         status=TradeStatus.AGREED,
         material_code=listing.material_code,
         quantity=quantity,
-        unit_code=listing.unit_code,
+        unit_code=unit_code,
         price_per_unit=price_per_unit,
-        currency=listing.currency,
+        currency=currency,
         distance_km=distance_km,
         created_at=now,
         updated_at=now,
@@ -356,6 +361,13 @@ async def mark_delivered(
         if party is None:
             raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the two parties report a delivery")
         quantity = delivered_quantity if delivered_quantity is not None else trade.quantity
+        if quantity > MAX_DELIVERED_SHARE * trade.quantity:
+            raise ServiceError.of(
+                ErrorCode.VALIDATION,
+                f"At most {plain(MAX_DELIVERED_SHARE * trade.quantity)} {trade.unit_code}: more "
+                "than twice the agreed quantity is another trade",
+                "deliveredQuantity",
+            )
         if trade.status is TradeStatus.DELIVERED:
             if trade.delivered_by_id == party and trade.delivered_quantity == quantity:
                 return await view(session, trade.id)  # a retry

@@ -292,15 +292,17 @@ async def test_a_material_without_a_factor_uses_its_nearest_ancestors(
     assert created["data"]["materialCreate"]["errors"] == [], created
     sawmill, pellets = await parties(register, cluster_id)
 
-    # when 1 t each of shavings, sugi shavings and "waste bark and cork" (EWC 03 01 01, under
-    # the wood chapter EWC 03) change hands
+    # when 1 t each of shavings, sugi shavings, "waste bark and cork" (EWC 03 01 01, a factor
+    # of its own) and "waste metal" (EWC 02 01 10: no factor, and none up its chapter) change
+    # hands
     trades = {
         code: await traded(gql, sawmill.access_token, pellets.access_token, "1", materialCode=code)
-        for code in ("wood-shavings", "sugi-shavings", "ewc-03-01-01")
+        for code in ("wood-shavings", "sugi-shavings", "ewc-03-01-01", "ewc-02-01-10")
     }
 
-    # then sugi shavings take the factors of wood shavings, and the EWC entry those of its
-    # chapter (a CO2e factor, no disposal cost)
+    # then sugi shavings take the factors of wood shavings, the bark entry its own wood factor
+    # (a CO2e factor, no disposal cost), and waste metal is mass only: a chapter-wide factor
+    # would have credited it with landfill methane
     impacts = {
         code: (await trade_impact(gql, sawmill.access_token, trade["id"]))["impact"]
         for code, trade in trades.items()
@@ -323,6 +325,20 @@ async def test_a_material_without_a_factor_uses_its_nearest_ancestors(
         "disposalCostPerTonne": None,
         "disposalCostSource": "",
         "recordedAt": impacts["ewc-03-01-01"]["recordedAt"],
+    }
+    assert impacts["ewc-02-01-10"] == {
+        "divertedKg": "1000",
+        "co2eAvoidedKg": None,
+        "disposalCostAvoided": None,
+        "currency": None,
+        "transportKm": shavings["transportKm"],
+        "methodVersion": METHOD_VERSION,
+        "baseline": "",
+        "co2eKgPerTonne": None,
+        "co2eSource": "",
+        "disposalCostPerTonne": None,
+        "disposalCostSource": "",
+        "recordedAt": impacts["ewc-02-01-10"]["recordedAt"],
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 import strawberry
 
@@ -17,6 +18,7 @@ from backend.marketplace.models import OfferStatus, TradeStatus
 from backend.marketplace.offers import OfferRole
 from backend.marketplace.schema.types import ListingType, MaterialType, UnitType, plain
 from backend.marketplace.trades import TradeRole
+from backend.money import round_money
 
 strawberry.enum(
     Relation,
@@ -38,6 +40,11 @@ strawberry.enum(OfferRole, description="MADE by your organisation, or RECEIVED o
 
 
 strawberry.enum(TradeRole, description="Your organisation's side of a trade.")
+
+
+def _total(quantity: Decimal, price: Decimal, currency: str) -> Decimal:
+    """quantity x price, exactly, rounded to the currency's minor unit as an invoice is."""
+    return round_money(Fraction(quantity) * Fraction(price), currency)
 
 
 def _id(value: uuid.UUID) -> strawberry.ID:
@@ -107,12 +114,14 @@ class OfferType:
     maker: OrganisationType = strawberry.field(description="Who made the offer.")
     owner: OrganisationType = strawberry.field(description="The listing's organisation.")
     quantity: Decimal = strawberry.field(description="Current terms: quantity in `unit`.")
-    unit: UnitType = strawberry.field(description="The listing's unit.")
+    unit: UnitType = strawberry.field(description="Unit of the quantity and the price.")
     price_per_unit: Decimal = strawberry.field(
         description="Current terms: price per unit; negative means the supplier pays the taker."
     )
     currency: str = strawberry.field(description="The listing's currency (ISO 4217).")
-    total_price: Decimal = strawberry.field(description="quantity x pricePerUnit.")
+    total_price: Decimal = strawberry.field(
+        description="quantity x pricePerUnit, rounded to the currency's minor unit."
+    )
     message: str = strawberry.field(description="The latest proposal's message.")
     expires_at: datetime = strawberry.field(description="When the current terms lapse.")
     rounds: int = strawberry.field(description="How many proposals so far.")
@@ -146,10 +155,10 @@ class OfferType:
             maker=OrganisationType.of(offer.maker),
             owner=OrganisationType.of(offer.owner),
             quantity=plain(offer.quantity),
-            unit=UnitType.of(offer.listing.unit),
+            unit=UnitType.of(offer.unit),
             price_per_unit=plain(offer.price_per_unit),
             currency=offer.currency,
-            total_price=plain(offer.quantity * offer.price_per_unit),
+            total_price=plain(_total(offer.quantity, offer.price_per_unit, offer.currency)),
             message=offer.message,
             expires_at=offer.expires_at,
             rounds=offer.rounds,
@@ -284,7 +293,9 @@ class TradeType:
     unit: UnitType = strawberry.field(description="Unit of the quantities and the price.")
     price_per_unit: Decimal = strawberry.field(description="Agreed price per unit.")
     currency: str = strawberry.field(description="ISO 4217 currency of the price.")
-    total_price: Decimal = strawberry.field(description="Agreed quantity x price.")
+    total_price: Decimal = strawberry.field(
+        description="Agreed quantity x price, rounded to the currency's minor unit."
+    )
     delivered_quantity: Decimal | None = strawberry.field(
         description="What changed hands, once reported; may differ from the agreed quantity."
     )
@@ -337,7 +348,7 @@ class TradeType:
             unit=UnitType.of(trade.unit),
             price_per_unit=plain(trade.price_per_unit),
             currency=trade.currency,
-            total_price=plain(trade.quantity * trade.price_per_unit),
+            total_price=plain(_total(trade.quantity, trade.price_per_unit, trade.currency)),
             delivered_quantity=(
                 plain(trade.delivered_quantity) if trade.delivered_quantity is not None else None
             ),

@@ -140,6 +140,12 @@ class ListingType:
     quantity_in_base_unit: Decimal = strawberry.field(
         description="The quantity in the base unit of its dimension (kg, l, pieces, kWh)."
     )
+    quantity_committed: Decimal = strawberry.field(
+        description="How much of `quantity` accepted offers have taken (trades not cancelled)."
+    )
+    quantity_remaining: Decimal = strawberry.field(
+        description="What is still available for offers: `quantity` - `quantityCommitted`."
+    )
     recurrence: Recurrence = strawberry.field(description="How often it comes.")
     season_months: list[int] = strawberry.field(description="Months (1-12) of a SEASONAL one.")
     available_from: datetime | None = strawberry.field(description="Available from.")
@@ -197,6 +203,10 @@ class ListingType:
             quantity=plain(listing.quantity),
             unit=UnitType.of(listing.unit),
             quantity_in_base_unit=plain(listing.quantity_base),
+            quantity_committed=plain(listing.quantity_committed),
+            quantity_remaining=plain(
+                max(Decimal(0), listing.quantity - listing.quantity_committed)
+            ),
             recurrence=listing.recurrence,
             season_months=list(listing.season_months),
             available_from=listing.available_from,
