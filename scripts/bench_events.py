@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from benchkit import bench_database, percentile
+from benchkit import Client, bench_database, latency_line
 from sqlalchemy import func, insert, select, text
 
 from backend import demo
@@ -144,45 +144,6 @@ class Outcomes:
     errors: Counter[str] = field(default_factory=Counter)
 
 
-def _latency_line(values: list[float]) -> str:
-    return (
-        f"p50 {percentile(values, 50):.1f} ms, p90 {percentile(values, 90):.1f} ms, "
-        f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms, "
-        f"mean {statistics.fmean(values):.1f} ms"
-    )
-
-
-class Client:
-    """Posts GraphQL documents to the app and times them."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def post(
-        self, query: str, variables: dict[str, Any], token: str | None = None
-    ) -> tuple[int, dict[str, Any] | None, float]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        started = time.perf_counter()
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-        elapsed = (time.perf_counter() - started) * 1000
-        try:
-            body: dict[str, Any] | None = response.json()
-        except ValueError:
-            body = None
-        return response.status_code, body, elapsed
-
-    async def must(
-        self, query: str, variables: dict[str, Any], token: str | None = None
-    ) -> dict[str, Any]:
-        status, body, _ = await self.post(query, variables, token)
-        if status != 200 or body is None or "errors" in body:
-            raise SystemExit(f"request failed ({status}): {body}")
-        data: dict[str, Any] = body["data"]
-        return data
-
-
 def _demo_org(cluster_slug: str, kind: OrganisationKind) -> demo.DemoOrganisation:
     cluster = next(c for c in demo.CLUSTERS if c.slug == cluster_slug)
     return next(o for o in cluster.organisations if o.kind is kind)
@@ -258,7 +219,7 @@ async def _create_event(client: Client, token: str, capacity: int) -> str:
         .astimezone(zone)
         .replace(hour=14, minute=0, second=0, microsecond=0)
     )
-    created = await client.must(
+    created, _ = await client.must(
         CREATE,
         {
             "input": {
@@ -281,7 +242,7 @@ async def _create_event(client: Client, token: str, capacity: int) -> str:
     if payload["errors"]:
         raise SystemExit(f"eventCreate failed: {payload['errors']}")
     event_id: str = payload["event"]["id"]
-    published = await client.must(PUBLISH, {"id": event_id}, token)
+    published, _ = await client.must(PUBLISH, {"id": event_id}, token)
     if published["eventPublish"]["errors"]:
         raise SystemExit(f"eventPublish failed: {published['eventPublish']['errors']}")
     return event_id
@@ -309,7 +270,7 @@ def _record(outcomes: Outcomes, status: int, body: dict[str, Any] | None, field_
 
 
 async def _read_outcome(client: Client, event_id: str, token: str) -> dict[str, int]:
-    data = await client.must(OUTCOME, {"id": event_id}, token)
+    data, _ = await client.must(OUTCOME, {"id": event_id}, token)
     event = data["event"]
     return {
         "capacity": event["capacity"],
@@ -396,7 +357,7 @@ async def _burst(
         f"registration burst: {len(people)} people, concurrency {concurrency}: "
         f"wall {wall:.2f} s, {len(people) / wall:.0f} registrations/s"
     )
-    print(f"  latency per request: {_latency_line(outcomes.latencies_ms)}")
+    print(f"  latency per request: {latency_line(outcomes.latencies_ms)}")
     print(f"  statuses in the responses: {dict(sorted(outcomes.statuses.items()))}")
     _print_problems(outcomes)
     outcome = await _read_outcome(client, event_id, organiser_token)
@@ -431,7 +392,7 @@ async def _cancellation_wave(
     await asyncio.gather(*(one(person) for person in confirmed))
     wall = time.perf_counter() - started
     print(f"cancellation wave: {len(confirmed)} confirmed people cancel: wall {wall:.2f} s")
-    print(f"  latency per request: {_latency_line(outcomes.latencies_ms)}")
+    print(f"  latency per request: {latency_line(outcomes.latencies_ms)}")
     print(f"  statuses in the responses: {dict(sorted(outcomes.statuses.items()))}")
     _print_problems(outcomes)
     after = await _read_outcome(client, event_id, organiser_token)
@@ -582,7 +543,7 @@ async def _feed(client: Client, token: str, queries: int, rng: random.Random) ->
                 totals.append(body["data"]["events"]["totalCount"])
         print(
             f"feed, {label}, page of 20 with totalCount ({len(timings)} queries): "
-            f"{_latency_line(timings)}; matches per query: median "
+            f"{latency_line(timings)}; matches per query: median "
             f"{statistics.median(totals):.0f}, max {max(totals)}"
         )
 

@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from benchkit import bench_database, percentile
+from benchkit import Client, bench_database, latency_line
 from sqlalchemy import func, insert, select, text
 
 from backend import demo
@@ -166,45 +166,6 @@ class Outcomes:
     codes: Counter[str] = field(default_factory=Counter)
     http: Counter[int] = field(default_factory=Counter)
     messages: Counter[str] = field(default_factory=Counter)
-
-
-def _latency_line(values: list[float]) -> str:
-    return (
-        f"p50 {percentile(values, 50):.1f} ms, p90 {percentile(values, 90):.1f} ms, "
-        f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms, "
-        f"mean {statistics.fmean(values):.1f} ms"
-    )
-
-
-class Client:
-    """Posts GraphQL documents to the app and times them."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def post(
-        self, query: str, variables: dict[str, Any], token: str | None = None
-    ) -> tuple[int, dict[str, Any] | None, float]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        started = time.perf_counter()
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-        elapsed = (time.perf_counter() - started) * 1000
-        try:
-            body: dict[str, Any] | None = response.json()
-        except ValueError:
-            body = None
-        return response.status_code, body, elapsed
-
-    async def must(
-        self, query: str, variables: dict[str, Any], token: str | None = None
-    ) -> tuple[dict[str, Any], float]:
-        status, body, elapsed = await self.post(query, variables, token)
-        if status != 200 or body is None or "errors" in body:
-            raise SystemExit(f"request failed ({status}): {body}")
-        data: dict[str, Any] = body["data"]
-        return data, elapsed
 
 
 def _cluster(slug: str) -> demo.DemoCluster:
@@ -411,7 +372,7 @@ async def _listing_matches(
             totals.append(data["listingMatches"]["totalCount"])
     print(
         f"listingMatches, first 20 with totalCount ({len(timings)} random listings, one at a "
-        f"time): {_latency_line(timings)}"
+        f"time): {latency_line(timings)}"
     )
     print(
         f"  totalCount: mean {statistics.fmean(totals):.1f}, median "
@@ -527,7 +488,7 @@ async def _acceptance_burst(
         f"  offerAccept x {len(offer_ids)}, concurrency {concurrency}: wall {wall:.2f} s, "
         f"{len(offer_ids) / wall:.0f} accepts/s"
     )
-    print(f"  latency per request: {_latency_line(outcomes.latencies_ms)}")
+    print(f"  latency per request: {latency_line(outcomes.latencies_ms)}")
     print(f"  outcomes: {dict(outcomes.codes.most_common())}")
     print(f"  HTTP statuses: {dict(sorted(outcomes.http.items()))}")
     for message, count in outcomes.messages.most_common(5):
@@ -598,7 +559,7 @@ async def _publishing(client: Client, db: Database, publisher: Firm, rng: random
             timings.append(elapsed)
         written = await _count_match_notifications(db) - before
         print(
-            f"listingCreate(publish: true) x {PUBLISHES}, {label}: {_latency_line(timings)}; "
+            f"listingCreate(publish: true) x {PUBLISHES}, {label}: {latency_line(timings)}; "
             f"LISTING_MATCH notifications written: {written} "
             f"({written / PUBLISHES:.1f} per publication)"
         )
@@ -745,7 +706,7 @@ async def _impact_summary(client: Client, admin_token: str) -> None:
             timings.append(elapsed)
     print(
         f"impactSummary(clusterId: Maniwa) as a platform admin x {len(timings)}: "
-        f"{_latency_line(timings)}"
+        f"{latency_line(timings)}"
     )
     print(
         f"  answer: tradesCompleted {summary['tradesCompleted']}, divertedKg "

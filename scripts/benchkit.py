@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +24,46 @@ from backend.settings import Settings
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def latency_line(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50):.1f} ms, p90 {percentile(values, 90):.1f} ms, "
+        f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms, "
+        f"mean {statistics.fmean(values):.1f} ms"
+    )
+
+
+class Client:
+    """Posts GraphQL documents to the app and times them."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(
+        self, query: str, variables: dict[str, Any], token: str | None = None
+    ) -> tuple[int, dict[str, Any] | None, float]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        started = time.perf_counter()
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        try:
+            body: dict[str, Any] | None = response.json()
+        except ValueError:
+            body = None
+        return response.status_code, body, elapsed
+
+    async def must(
+        self, query: str, variables: dict[str, Any], token: str | None = None
+    ) -> tuple[dict[str, Any], float]:
+        """The data of a request that must succeed, and its time in ms; exits otherwise."""
+        status, body, elapsed = await self.post(query, variables, token)
+        if status != 200 or body is None or "errors" in body:
+            raise SystemExit(f"request failed ({status}): {body}")
+        data: dict[str, Any] = body["data"]
+        return data, elapsed
 
 
 async def scratch_postgres(url: str, name: str, create: bool) -> str:
