@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -16,16 +17,24 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import make_url
 
 from backend.app import create_app
 from backend.auth.security import Security
+from backend.auth.viewer import Role
 from backend.cli import migrate
 from backend.clock import ManualClock
-from backend.db import Database
+from backend.db import Database, new_id, utcnow
 from backend.identity import service as identity_service
-from backend.identity.models import Sector
+from backend.identity.models import (
+    Membership,
+    MembershipRole,
+    Organisation,
+    OrganisationKind,
+    Sector,
+    User,
+)
 from backend.models import metadata
 from backend.settings import Settings
 from backend.validation import Place
@@ -309,3 +318,76 @@ async def platform_admin_token(gql: GraphQL, db: Database, settings: Settings) -
     assert (pair["errors"], pair["role"], pair["organisationId"]) == ([], "ADMIN", None)
     token: str = pair["accessToken"]
     return token
+
+
+# ---------------------------------------------------------------------------------------------
+# Many organisations at once (concurrency tests)
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    organisation_id: str
+    token: str
+
+
+async def seed_people(
+    db: Database, settings: Settings, cluster_id: str, count: int, *, prefix: str = "p"
+) -> list[Person]:
+    """``count`` firms of the cluster, one person each, with an access token: many
+    organisations without registering each through the (throttled) API."""
+    tokens = Security.from_settings(settings).tokens
+    now = utcnow()
+    ids = [(new_id(), new_id()) for _ in range(count)]
+    users = [
+        {
+            "id": user_id,
+            "email": f"{prefix}-{index}@people.eic.example",
+            "password_hash": "not-a-password-hash",
+            "display_name": f"{prefix.title()} Person {index:03d}",
+            "is_platform_admin": False,
+            "is_active": True,
+            "created_at": now,
+        }
+        for index, (user_id, _) in enumerate(ids)
+    ]
+    organisations = [
+        {
+            "id": organisation_id,
+            "name": f"{prefix.title()} Firm {index:03d}",
+            "kind": OrganisationKind.FIRM,
+            "cluster_id": uuid.UUID(cluster_id),
+            "lat": 35.07,
+            "lon": 133.75,
+            "place_name": "",
+            "description": "",
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for index, (_, organisation_id) in enumerate(ids)
+    ]
+    memberships = [
+        {
+            "id": new_id(),
+            "user_id": user_id,
+            "organisation_id": organisation_id,
+            "role": MembershipRole.ADMIN,
+            "created_at": now,
+        }
+        for user_id, organisation_id in ids
+    ]
+    async with db.write() as session:
+        await session.execute(insert(User), users)
+        await session.execute(insert(Organisation), organisations)
+        await session.execute(insert(Membership), memberships)
+    return [
+        Person(
+            user_id=str(user_id),
+            organisation_id=str(organisation_id),
+            token=tokens.issue_access(
+                user_id=user_id, role=Role.FIRM, organisation_id=organisation_id, now=now
+            ).token,
+        )
+        for user_id, organisation_id in ids
+    ]

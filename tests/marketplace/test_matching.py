@@ -5,19 +5,15 @@ publication and the statement count of a request."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
-from backend.auth.security import Security
-from backend.auth.viewer import Role
-from backend.db import Database, new_id, utcnow
-from backend.identity.models import Membership, MembershipRole, Organisation, OrganisationKind, User
+from backend.db import Database, utcnow
 from backend.marketplace.models import Listing
 from backend.settings import Settings
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, seed_people
 from tests.marketplace.trading_kit import (
     LISTING,
     LISTING_CREATE,
@@ -51,79 +47,6 @@ NEAR_KATSUYAMA = {"lat": 35.1, "lon": 133.7, "placeName": "Katsuyama north"}
 HIROSHIMA = {"lat": 34.39, "lon": 132.46, "placeName": "Hiroshima"}
 # about 550 km: beyond the matching radius
 TOKYO = {"lat": 35.68, "lon": 139.76, "placeName": "Tokyo"}
-
-
-@dataclass(frozen=True)
-class Firm:
-    user_id: str
-    organisation_id: str
-    token: str
-
-
-async def seed_firms(db: Database, settings: Settings, cluster_id: str, count: int) -> list[Firm]:
-    """``count`` firms of the cluster, one member each, with an access token: many
-    organisations without registering each through the (throttled) API."""
-    tokens = Security.from_settings(settings).tokens
-    now = utcnow()
-    ids = [(new_id(), new_id()) for _ in range(count)]
-    async with db.write() as session:
-        await session.execute(
-            insert(User),
-            [
-                {
-                    "id": user_id,
-                    "email": f"firm-{index}@match.eic.example",
-                    "password_hash": "not-a-password-hash",
-                    "display_name": f"Member {index:03d}",
-                    "is_platform_admin": False,
-                    "is_active": True,
-                    "created_at": now,
-                }
-                for index, (user_id, _) in enumerate(ids)
-            ],
-        )
-        await session.execute(
-            insert(Organisation),
-            [
-                {
-                    "id": organisation_id,
-                    "name": f"Firm {index:03d}",
-                    "kind": OrganisationKind.FIRM,
-                    "cluster_id": uuid.UUID(cluster_id),
-                    "lat": 35.07,
-                    "lon": 133.75,
-                    "place_name": "",
-                    "description": "",
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-                for index, (_, organisation_id) in enumerate(ids)
-            ],
-        )
-        await session.execute(
-            insert(Membership),
-            [
-                {
-                    "id": new_id(),
-                    "user_id": user_id,
-                    "organisation_id": organisation_id,
-                    "role": MembershipRole.ADMIN,
-                    "created_at": now,
-                }
-                for user_id, organisation_id in ids
-            ],
-        )
-    return [
-        Firm(
-            user_id=str(user_id),
-            organisation_id=str(organisation_id),
-            token=tokens.issue_access(
-                user_id=user_id, role=Role.FIRM, organisation_id=organisation_id, now=now
-            ).token,
-        )
-        for user_id, organisation_id in ids
-    ]
 
 
 async def want(gql: GraphQL, token: str, **overrides: Any) -> dict[str, Any]:
@@ -486,7 +409,7 @@ async def test_matches_come_in_pages_without_gaps_or_repeats(
     # Given an offer of 10 t of shavings and 25 wants of it by five firms (some tied)
     mill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
     shavings = await publish(gql, mill.access_token)
-    firms = await seed_firms(db, settings, cluster_id, 5)
+    firms = await seed_people(db, settings, cluster_id, 5, prefix="firm")
     for index in range(25):
         firm = firms[index % 5]
         await want(gql, firm.token, title=f"Want {index:02d}", quantity=str(1 + index % 10))
@@ -679,7 +602,7 @@ async def test_the_statement_count_does_not_grow_with_the_candidates(
     # Given an offer of shavings and wants of two firms
     mill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
     shavings = await publish(gql, mill.access_token)
-    firms = await seed_firms(db, settings, cluster_id, 20)
+    firms = await seed_people(db, settings, cluster_id, 20, prefix="firm")
     for firm in firms[:2]:
         await want(gql, firm.token)
 

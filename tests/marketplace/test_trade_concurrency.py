@@ -31,7 +31,7 @@ from backend.marketplace.models import (
     TradeStep,
 )
 from backend.settings import Settings
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, Person, seed_people
 from tests.marketplace.trading_kit import (
     OFFER_CREATE,
     REVIEW_CREATE,
@@ -40,7 +40,6 @@ from tests.marketplace.trading_kit import (
     publish,
     trade_step,
 )
-from tests.purchasing.test_concurrency import Person, seed_people
 
 # Lighter than the kit's documents: a burst of 30 answers does not need every trade field.
 ACCEPT = """

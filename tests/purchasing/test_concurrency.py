@@ -10,21 +10,17 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from backend.auth.security import Security
-from backend.auth.viewer import Role
 from backend.clock import ManualClock
-from backend.db import Database, new_id, utcnow
-from backend.identity.models import Membership, MembershipRole, Organisation, OrganisationKind, User
+from backend.db import Database
 from backend.purchasing.models import Pledge, PledgeStatus, PurchaseGroup
 from backend.settings import Settings
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, Person, seed_people
 
 CREATE = """
 mutation Create($input: PurchaseGroupCreateInput!) {
@@ -76,74 +72,6 @@ query Pledges($groupId: ID!, $after: String, $includeWithdrawn: Boolean!) {
   }
 }
 """
-
-
-@dataclass(frozen=True)
-class Person:
-    user_id: str
-    organisation_id: str
-    token: str
-
-
-async def seed_people(
-    db: Database, settings: Settings, cluster_id: str, count: int, *, prefix: str = "p"
-) -> list[Person]:
-    """``count`` firms of the cluster, one person each, with an access token (no sign-in)."""
-    tokens = Security.from_settings(settings).tokens
-    now = utcnow()
-    ids = [(new_id(), new_id()) for _ in range(count)]
-    users = [
-        {
-            "id": user_id,
-            "email": f"{prefix}-{index}@people.eic.example",
-            "password_hash": "not-a-password-hash",
-            "display_name": f"{prefix.title()} Person {index:03d}",
-            "is_platform_admin": False,
-            "is_active": True,
-            "created_at": now,
-        }
-        for index, (user_id, _) in enumerate(ids)
-    ]
-    organisations = [
-        {
-            "id": organisation_id,
-            "name": f"{prefix.title()} Firm {index:03d}",
-            "kind": OrganisationKind.FIRM,
-            "cluster_id": uuid.UUID(cluster_id),
-            "lat": 35.07,
-            "lon": 133.75,
-            "place_name": "",
-            "description": "",
-            "created_at": now,
-            "updated_at": now,
-            "version": 1,
-        }
-        for index, (_, organisation_id) in enumerate(ids)
-    ]
-    memberships = [
-        {
-            "id": new_id(),
-            "user_id": user_id,
-            "organisation_id": organisation_id,
-            "role": MembershipRole.ADMIN,
-            "created_at": now,
-        }
-        for user_id, organisation_id in ids
-    ]
-    async with db.write() as session:
-        await session.execute(insert(User), users)
-        await session.execute(insert(Organisation), organisations)
-        await session.execute(insert(Membership), memberships)
-    return [
-        Person(
-            user_id=str(user_id),
-            organisation_id=str(organisation_id),
-            token=tokens.issue_access(
-                user_id=user_id, role=Role.FIRM, organisation_id=organisation_id, now=now
-            ).token,
-        )
-        for user_id, organisation_id in ids
-    ]
 
 
 def group_input(clock: ManualClock, **extra: Any) -> dict[str, Any]:

@@ -10,24 +10,20 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from backend import cli
-from backend.auth.security import Security
-from backend.auth.viewer import Role
 from backend.clock import ManualClock
-from backend.db import Database, new_id, utcnow
-from backend.identity.models import Membership, MembershipRole, Organisation, OrganisationKind, User
+from backend.db import Database
 from backend.jobs import run_due_jobs
 from backend.notifications.models import Notification
 from backend.purchasing.models import GroupStatus, PurchaseGroup
 from backend.settings import Settings, get_settings
-from tests.conftest import CLOCK_START, GraphQL
+from tests.conftest import CLOCK_START, GraphQL, Person, seed_people
 
 CREATE = """
 mutation Create($input: PurchaseGroupCreateInput!) {
@@ -97,79 +93,6 @@ query Notifications {
 
 TITLE = "Rice husk for the boilers"
 DEADLINE = CLOCK_START + timedelta(days=2)  # 2027-03-03T00:00Z
-
-
-@dataclass(frozen=True)
-class Person:
-    user_id: str
-    token: str
-
-
-async def seed_people(
-    db: Database, settings: Settings, cluster_id: str, count: int, *, prefix: str = "p"
-) -> list[Person]:
-    """``count`` firms of the cluster, one person each, with an access token (no sign-in, which
-    is throttled)."""
-    tokens = Security.from_settings(settings).tokens
-    now = utcnow()
-    ids = [(new_id(), new_id()) for _ in range(count)]
-    async with db.write() as session:
-        await session.execute(
-            insert(User),
-            [
-                {
-                    "id": user_id,
-                    "email": f"{prefix}-{index}@due.eic.example",
-                    "password_hash": "not-a-password-hash",
-                    "display_name": f"{prefix} {index}",
-                    "is_platform_admin": False,
-                    "is_active": True,
-                    "created_at": now,
-                }
-                for index, (user_id, _) in enumerate(ids)
-            ],
-        )
-        await session.execute(
-            insert(Organisation),
-            [
-                {
-                    "id": organisation_id,
-                    "name": f"{prefix} firm {index}",
-                    "kind": OrganisationKind.FIRM,
-                    "cluster_id": uuid.UUID(cluster_id),
-                    "lat": 35.07,
-                    "lon": 133.75,
-                    "place_name": "",
-                    "description": "",
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-                for index, (_, organisation_id) in enumerate(ids)
-            ],
-        )
-        await session.execute(
-            insert(Membership),
-            [
-                {
-                    "id": new_id(),
-                    "user_id": user_id,
-                    "organisation_id": organisation_id,
-                    "role": MembershipRole.ADMIN,
-                    "created_at": now,
-                }
-                for user_id, organisation_id in ids
-            ],
-        )
-    return [
-        Person(
-            user_id=str(user_id),
-            token=tokens.issue_access(
-                user_id=user_id, role=Role.FIRM, organisation_id=organisation_id, now=now
-            ).token,
-        )
-        for user_id, organisation_id in ids
-    ]
 
 
 def ok(body: dict[str, Any], name: str) -> dict[str, Any]:
