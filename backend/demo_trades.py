@@ -2,19 +2,25 @@
 completed trades with reviews (so each cluster's impact summary shows something), plus trades
 and offers still under way, so every trading screen has something in each state.
 
-Offers have fixed ids: a scenario whose offer exists is skipped, so loading twice creates nothing.
+Offers have fixed ids, and each scenario goes on from the state it finds, so loading twice creates
+nothing and a run that was interrupted is completed by the next.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database
+from backend.db import Database, utcnow
 from backend.marketplace import offers, trades
-from backend.marketplace.models import Offer
+from backend.marketplace.models import Offer, Trade, TradeStatus
+
+DEMO_OFFER_LIFETIME = timedelta(days=90)
 
 # How far a scenario goes.
 PENDING, COUNTERED, AGREED, IN_TRANSIT, COMPLETED = (
@@ -158,7 +164,6 @@ async def seed_trades(
     db: Database, *, organisations: dict[str, tuple[uuid.UUID, uuid.UUID, Role]]
 ) -> int:
     """``organisations``: demo key -> (user id, organisation id, role). Returns offers made."""
-    from backend.demo import demo_id
 
     def acting(key: str) -> Viewer:
         user_id, organisation_id, role = organisations[key]
@@ -171,11 +176,21 @@ async def seed_trades(
 
     created = 0
     for scenario in SCENARIOS:
-        offer_id = demo_id("offer", scenario.key)
-        async with db.read() as session:
-            if await session.get(Offer, offer_id) is not None:
-                continue
-        maker, owner = acting(scenario.maker), acting(scenario.owner)
+        created += await _play(db, scenario, acting(scenario.maker), acting(scenario.owner))
+    return created
+
+
+async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer) -> int:
+    """Carry one scenario as far as it goes, from wherever an earlier (perhaps interrupted)
+    run left it; returns 1 if it made the offer."""
+    from backend.demo import demo_id
+
+    offer_id = demo_id("offer", scenario.key)
+    made = 0
+    async with db.read() as session:
+        offer = await session.get(Offer, offer_id)
+        trade_id = await session.scalar(select(Trade.id).where(Trade.offer_id == offer_id))
+    if offer is None:
         listing_id = demo_id("listing", f"{scenario.owner}:{scenario.listing_title}:0")
         offer = await offers.create_offer(
             db=db,
@@ -183,39 +198,56 @@ async def seed_trades(
             listing_id=listing_id,
             offer_id=offer_id,
             terms=offers.Terms(
-                Decimal(scenario.quantity), Decimal(scenario.price), scenario.message
+                Decimal(scenario.quantity),
+                Decimal(scenario.price),
+                scenario.message,
+                # open demo offers stay open for the screens a good while
+                utcnow() + DEMO_OFFER_LIFETIME,
             ),
         )
-        created += 1
-        answering = maker
-        if scenario.counter_price is not None:
-            offer = await offers.counter_offer(
-                db=db,
-                viewer=owner,
-                offer_id=offer.id,
-                terms=offers.Terms(offer.quantity, Decimal(scenario.counter_price)),
-            )
-        else:
-            answering = owner
-        if scenario.until in (PENDING, COUNTERED):
-            continue
-        accepted = await offers.accept_offer(db=db, viewer=answering, offer_id=offer.id)
-        trade = accepted.trade.trade
-        supplier = owner if trade.supplier_id == owner.organisation_id else maker
-        receiver = maker if supplier is owner else owner
-        if scenario.until == AGREED:
-            continue
-        await trades.mark_in_transit(db=db, viewer=supplier, trade_id=trade.id)
-        if scenario.until == IN_TRANSIT:
-            continue
-        delivered = Decimal(scenario.delivered) if scenario.delivered else None
-        await trades.mark_delivered(
-            db=db, viewer=supplier, trade_id=trade.id, delivered_quantity=delivered
+        made = 1
+    if scenario.counter_price is not None and offer.rounds == 1:
+        offer = await offers.counter_offer(
+            db=db,
+            viewer=owner,
+            offer_id=offer.id,
+            terms=offers.Terms(
+                offer.quantity,
+                Decimal(scenario.counter_price),
+                expires_at=utcnow() + DEMO_OFFER_LIFETIME,
+            ),
         )
-        await trades.complete(db=db, viewer=receiver, trade_id=trade.id)
-        if scenario.ratings is not None:
-            for viewer, (rating, comment) in zip((maker, owner), scenario.ratings, strict=True):
-                await trades.create_review(
-                    db=db, viewer=viewer, trade_id=trade.id, rating=rating, comment=comment
-                )
-    return created
+    if scenario.until in (PENDING, COUNTERED):
+        return made
+    answering = maker if scenario.counter_price is not None else owner
+    if trade_id is None:
+        trade_id = (
+            await offers.accept_offer(db=db, viewer=answering, offer_id=offer.id)
+        ).trade.trade.id
+    view = await trades.get_trade(db=db, viewer=owner, trade_id=trade_id)
+    assert view is not None
+    trade = view.trade
+    supplier = owner if trade.supplier_id == owner.organisation_id else maker
+    receiver = maker if supplier is owner else owner
+    if scenario.until == AGREED:
+        return made
+    if trade.status is TradeStatus.AGREED:
+        trade = (await trades.mark_in_transit(db=db, viewer=supplier, trade_id=trade_id)).trade
+    if scenario.until == IN_TRANSIT:
+        return made
+    if trade.status is TradeStatus.IN_TRANSIT:
+        delivered = Decimal(scenario.delivered) if scenario.delivered else None
+        trade = (
+            await trades.mark_delivered(
+                db=db, viewer=supplier, trade_id=trade_id, delivered_quantity=delivered
+            )
+        ).trade
+    if trade.status is TradeStatus.DELIVERED:
+        await trades.complete(db=db, viewer=receiver, trade_id=trade_id)
+    if scenario.ratings is not None:
+        for viewer, (rating, comment) in zip((maker, owner), scenario.ratings, strict=True):
+            # the same review again is answered as a retry
+            await trades.create_review(
+                db=db, viewer=viewer, trade_id=trade_id, rating=rating, comment=comment
+            )
+    return made

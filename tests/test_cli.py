@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import uuid
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend import cli, demo
+from backend import cli, demo, demo_trades
 from backend.auth.viewer import Role, Viewer
 from backend.db import Database
 from backend.events.models import Event, EventRegistration
@@ -179,3 +180,49 @@ async def test_every_demo_cluster_has_a_non_empty_impact_summary(
         "chachoengsao-rice": (1, True, "THB"),
         "an-giang-fish": (2, True, "VND"),
     }
+
+
+async def test_a_demo_scenario_interrupted_half_way_is_finished_by_the_next_run(
+    db: Database, settings: Settings
+) -> None:
+    # Given the demo, and a further scenario a run left AGREED (it stopped after the acceptance)
+    await cli._seed_demo(settings, if_empty=False)
+    scenario = demo_trades.DemoTrade(
+        "resumed-rice-straw",
+        "husk-power",
+        "bang-khla-coop",
+        "ฟางข้าวหลังเก็บเกี่ยว",
+        "5",
+        "400",
+        demo_trades.AGREED,
+    )
+    members = {
+        key: (demo.demo_id("user", key), demo.demo_id("organisation", key), role)
+        for key, role in (("husk-power", Role.FIRM), ("bang-khla-coop", Role.COMMUNITY))
+    }
+
+    def acting(key: str) -> Viewer:
+        user_id, organisation_id, role = members[key]
+        return Viewer(user_id=user_id, role=role, organisation_id=organisation_id, token_id="t")
+
+    made = await demo_trades._play(db, scenario, acting("husk-power"), acting("bang-khla-coop"))
+    # when the next run plays it to the end
+    again = await demo_trades._play(
+        db,
+        dataclasses.replace(scenario, until=demo_trades.COMPLETED),
+        acting("husk-power"),
+        acting("bang-khla-coop"),
+    )
+    # then the same offer's trade is completed, with its ledger entry, and no second offer
+    async with db.read() as session:
+        offer_id = demo.demo_id("offer", scenario.key)
+        statuses = (
+            await session.execute(
+                select(Offer.status, Trade.status, ImpactEntry.diverted_kg)
+                .join(Trade, Trade.offer_id == Offer.id)
+                .join(ImpactEntry, ImpactEntry.trade_id == Trade.id)
+                .where(Offer.id == offer_id)
+            )
+        ).all()
+    assert (made, again) == (1, 0)
+    assert [(o.value, t.value, kg) for o, t, kg in statuses] == [("ACCEPTED", "COMPLETED", 5000)]

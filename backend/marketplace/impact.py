@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -150,6 +150,19 @@ class ImpactSummary:
     by_material: list[MaterialImpact] = field(default_factory=list)
 
 
+def _utc(problems: Problems, name: str, value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        problems.add(name, "Give the time with its offset, such as 2027-01-31T09:00:00+09:00")
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC time
+        problems.add(name, "Give a time between the years 1 and 9999 in UTC")
+        return None
+
+
 def _check_reader(
     viewer: Viewer, cluster_id: uuid.UUID | None, organisation_id: uuid.UUID | None
 ) -> None:
@@ -177,10 +190,8 @@ async def summarise(
     Disposal costs are added up in the scope's currency (the cluster's); entries in another
     currency are totalled apart."""
     problems = Problems()
-    for name, value in (("from", since), ("to", until)):
-        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-            problems.add(name, "Give the time with its offset, such as 2027-01-31T09:00:00+09:00")
-    if since and until and since.tzinfo and until.tzinfo and until <= since:
+    since, until = _utc(problems, "from", since), _utc(problems, "to", until)
+    if since and until and until <= since:
         problems.add("to", "Must be after from")
     if cluster_id is None and organisation_id is None and not viewer.is_admin:
         problems.add("clusterId", "Give a clusterId or an organisationId")

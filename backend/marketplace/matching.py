@@ -132,7 +132,10 @@ async def _related(session: AsyncSession, listing: Listing) -> _Wanted:
     for code in ancestors[1:]:
         same_side.setdefault(code, (Relation.BROADER, "A broader material that includes it"))
     below = await session.scalars(
-        select(Material.code).where(Material.path.like(material.path + "/%")).limit(200)
+        select(Material.code)
+        .where(Material.path.like(material.path + "/%"))
+        .order_by(Material.path)
+        .limit(200)
     )
     for code in below.all():
         same_side.setdefault(code, (Relation.NARROWER, "A kind of the material listed"))

@@ -86,8 +86,11 @@ def _check_terms(problems: Problems, terms: Terms, now: datetime) -> datetime:
         return now
     if expires_at <= now:
         problems.add("expiresAt", "Must be in the future")
-    elif expires_at > now + MAX_OFFER_LIFETIME:
+        return now
+    if expires_at > now + MAX_OFFER_LIFETIME:
+        # (not converted: 9999-12-31T23:00-05:00 has no UTC time)
         problems.add("expiresAt", "Must be within 90 days")
+        return now
     return expires_at.astimezone(UTC)
 
 
@@ -146,7 +149,12 @@ async def decline_open_offers(
     declined = (
         await session.execute(
             update(Offer)
-            .where(Offer.listing_id == listing.id, Offer.status.in_(OPEN_OFFER))
+            # expired ones stay as they are: their makers were not waiting any more
+            .where(
+                Offer.listing_id == listing.id,
+                Offer.status.in_(OPEN_OFFER),
+                Offer.expires_at > now,
+            )
             .values(
                 status=OfferStatus.DECLINED,
                 decline_reason=reason,

@@ -35,7 +35,7 @@ from sqlalchemy.sql.base import ExecutableOption
 from backend.auth.viewer import Viewer
 from backend.db import Database, once_more_on_clash, utcnow
 from backend.errors import ErrorCode, Problems, ServiceError, not_found
-from backend.identity.models import Membership, Organisation
+from backend.identity.models import Membership, Organisation, User
 from backend.marketplace import impact
 from backend.marketplace.models import (
     ImpactEntry,
@@ -422,6 +422,18 @@ async def complete(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> Trad
                     ErrorCode.FORBIDDEN,
                     "The other party confirms the delivery you reported",
                 )
+            reported_by = await session.scalar(
+                select(TradeStep.by_user_id)
+                .where(TradeStep.trade_id == trade.id, TradeStep.status == TradeStatus.DELIVERED)
+                .order_by(TradeStep.at.desc())
+                .limit(1)
+            )
+            if reported_by == viewer.user_id:
+                # a member of both organisations switching tokens is still one person
+                raise ServiceError.of(
+                    ErrorCode.FORBIDDEN,
+                    "Someone else confirms the delivery you reported",
+                )
         else:
             raise _refuse(trade, "completed before it is delivered")
         if trade.delivered_quantity is None:  # an admin completing a dispute before delivery
@@ -512,6 +524,20 @@ async def dispute(*, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: 
             now,
             body=reason.strip(),
         )
+        admins = await session.scalars(
+            select(User.id).where(User.is_platform_admin.is_(True), User.is_active.is_(True))
+        )
+        await notifications.add(
+            session,
+            user_ids=list(admins.all()),
+            kind=NotificationKind.TRADE_DISPUTED,
+            title="A trade to settle",
+            body=reason.strip(),
+            subject_type="TRADE",
+            subject_id=trade.id,
+            details={"status": trade.status.value},
+            now=now,
+        )
         await session.flush()
         return await view(session, trade.id)
 
@@ -551,12 +577,16 @@ async def get_trade(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> Tra
 async def list_trades(
     *, db: Database, viewer: Viewer, filter: TradeFilter, page: PageRequest, with_total: bool
 ) -> Page[TradeView]:
-    """The trades of the organisation the viewer acts for, newest first."""
+    """The trades of the organisation the viewer acts for (every trade for platform admins),
+    newest first."""
     organisation_id = viewer.organisation_id
-    if organisation_id is None:
-        raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to have trades")
     statement: Select[Any]
-    if filter.role is TradeRole.SUPPLIER:
+    if organisation_id is None:
+        if not viewer.is_admin:
+            raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to have trades")
+        # platform admins read every trade: they find the DISPUTED ones here to settle them
+        statement = select(Trade)
+    elif filter.role is TradeRole.SUPPLIER:
         statement = select(Trade).where(Trade.supplier_id == organisation_id)
     elif filter.role is TradeRole.RECEIVER:
         statement = select(Trade).where(Trade.receiver_id == organisation_id)

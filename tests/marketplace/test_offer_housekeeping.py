@@ -3,16 +3,26 @@ totals (found in review: offers answered on terms that were no longer listed).""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
+from backend.auth.security import Security
+from backend.auth.viewer import Role
+from backend.db import Database, utcnow
+from backend.identity.models import Membership, MembershipRole
+from backend.settings import Settings
 from tests.conftest import GraphQL
 from tests.marketplace.trading_kit import (
+    IMPACT,
     NOTIFICATIONS,
     OFFER,
     OFFER_ACCEPT,
+    OFFER_CREATE,
+    TRADES,
     accept,
+    expire_offer,
     make_offer,
     publish,
     trade_step,
@@ -174,3 +184,139 @@ async def test_totals_are_rounded_to_the_currencys_minor_unit(
     assert offer["totalPrice"] == "3"
     trade = await accept(gql, sawmill.access_token, offer["id"])
     assert trade["totalPrice"] == "3"
+
+
+async def test_expired_offers_are_left_alone_when_their_listing_closes(
+    gql: GraphQL, register: Any, cluster_id: str, db: Database
+) -> None:
+    # Given an offer that lapsed a minute ago
+    sawmill, pellets = await _parties(register, cluster_id)
+    listing = await publish(gql, sawmill.access_token)
+    offer = await make_offer(gql, pellets.access_token, listing["id"])
+    await expire_offer(db, offer["id"])
+
+    # when the sawmill closes the listing
+    body = await gql(CLOSE, {"id": listing["id"]}, token=sawmill.access_token)
+    assert body["data"]["listingClose"]["errors"] == [], body
+
+    # then the offer still reads EXPIRED, and its maker hears nothing of it
+    shown = (await gql(OFFER, {"id": offer["id"]}, token=pellets.access_token))["data"]["offer"]
+    assert (shown["status"], shown["declineReason"]) == ("EXPIRED", "")
+    inbox = await gql(NOTIFICATIONS, token=pellets.access_token)
+    assert [e["node"]["kind"] for e in inbox["data"]["notifications"]["edges"]] == []
+
+
+@pytest.mark.parametrize("expires_at", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"])
+async def test_an_expiry_outside_the_calendar_is_a_validation_error(
+    gql: GraphQL, register: Any, cluster_id: str, expires_at: str
+) -> None:
+    sawmill, pellets = await _parties(register, cluster_id)
+    listing = await publish(gql, sawmill.access_token)
+    body = await gql(
+        OFFER_CREATE,
+        {
+            "input": {
+                "listingId": listing["id"],
+                "quantity": "1",
+                "pricePerUnit": "1",
+                "expiresAt": expires_at,
+            }
+        },
+        token=pellets.access_token,
+    )
+    errors = body["data"]["offerCreate"]["errors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("VALIDATION", "expiresAt")], body
+
+
+async def test_an_impact_period_outside_the_calendar_is_a_validation_error(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    sawmill, _ = await _parties(register, cluster_id)
+    body = await gql(
+        IMPACT,
+        {"organisationId": sawmill.organisation_id, "from": "0001-01-01T00:00:00+05:00"},
+        token=sawmill.access_token,
+    )
+    assert body["data"] is None
+    assert [(e["extensions"]["code"], e["message"]) for e in body["errors"]] == [
+        ("VALIDATION", "Give a time between the years 1 and 9999 in UTC")
+    ], body
+
+
+async def test_platform_admins_find_disputed_trades_and_are_told_of_them(
+    gql: GraphQL, register: Any, cluster_id: str, platform_admin_token: str
+) -> None:
+    # Given an agreed trade
+    sawmill, pellets = await _parties(register, cluster_id)
+    listing = await publish(gql, sawmill.access_token)
+    trade = await accept(
+        gql,
+        sawmill.access_token,
+        (await make_offer(gql, pellets.access_token, listing["id"]))["id"],
+    )
+
+    # when the pellet maker disputes it
+    disputed = await trade_step(
+        gql, pellets.access_token, "tradeDispute", trade["id"], reason="Half was wet"
+    )
+    assert disputed["errors"] == [], disputed
+
+    # then platform admins are told, and find it among the disputed trades
+    inbox = await gql(NOTIFICATIONS, token=platform_admin_token)
+    assert [
+        (e["node"]["kind"], e["node"]["subjectId"]) for e in inbox["data"]["notifications"]["edges"]
+    ] == [("TRADE_DISPUTED", trade["id"])]
+    found = await gql(TRADES, {"filter": {"status": "DISPUTED"}}, token=platform_admin_token)
+    assert [e["node"]["id"] for e in found["data"]["trades"]["edges"]] == [trade["id"]]
+    assert found["data"]["trades"]["edges"][0]["node"]["viewerCanComplete"] is True
+
+
+async def test_one_person_in_both_organisations_cannot_confirm_their_own_delivery(
+    gql: GraphQL, register: Any, cluster_id: str, db: Database, settings: Settings
+) -> None:
+    # Given a trade, and a person of the pellet maker who is also a member of the sawmill
+    sawmill, pellets = await _parties(register, cluster_id)
+    listing = await publish(gql, sawmill.access_token)
+    trade = await accept(
+        gql,
+        sawmill.access_token,
+        (await make_offer(gql, pellets.access_token, listing["id"]))["id"],
+    )
+    async with db.write() as session:
+        session.add(
+            Membership(
+                user_id=uuid.UUID(pellets.user_id),
+                organisation_id=uuid.UUID(sawmill.organisation_id),
+                role=MembershipRole.MEMBER,
+            )
+        )
+    for_sawmill = (
+        Security.from_settings(settings)
+        .tokens.issue_access(
+            user_id=uuid.UUID(pellets.user_id),
+            role=Role.FIRM,
+            organisation_id=uuid.UUID(sawmill.organisation_id),
+            now=utcnow(),
+        )
+        .token
+    )
+
+    # when they report the delivery for the pellet maker, then confirm it for the sawmill
+    delivered = await trade_step(gql, pellets.access_token, "tradeMarkDelivered", trade["id"])
+    assert delivered["errors"] == [], delivered
+    completed = await trade_step(gql, for_sawmill, "tradeComplete", trade["id"])
+
+    # then that is refused: someone else confirms it
+    assert completed == {
+        "trade": None,
+        "errors": [
+            {
+                "code": "FORBIDDEN",
+                "message": "Someone else confirms the delivery you reported",
+                "field": None,
+            }
+        ],
+    }
+    assert (await trade_step(gql, sawmill.access_token, "tradeComplete", trade["id"]))[
+        "errors"
+    ] == []

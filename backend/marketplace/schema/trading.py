@@ -112,7 +112,8 @@ class TradingQuery:
         return OfferType.of(found, viewer) if found else None
 
     @strawberry.field(
-        description="Your organisation's trades, newest first.",
+        description="Your organisation's trades, newest first (platform admins: every trade, "
+        "to find the DISPUTED ones they settle).",
         permission_classes=[IsAuthenticated],
     )
     async def trades(
