@@ -163,9 +163,8 @@ def _utc(problems: Problems, name: str, value: datetime | None) -> datetime | No
         return None
 
 
-def _check_reader(
-    viewer: Viewer, cluster_id: uuid.UUID | None, organisation_id: uuid.UUID | None
-) -> None:
+def _check_reader(viewer: Viewer, organisation_id: uuid.UUID | None) -> None:
+    """marketplace:impact_read (see the module's docstring)."""
     if viewer.is_admin or viewer.role is Role.INSTITUTION:
         return
     if organisation_id is None or organisation_id != viewer.organisation_id:
@@ -196,7 +195,7 @@ async def summarise(
     if cluster_id is None and organisation_id is None and not viewer.is_admin:
         problems.add("clusterId", "Give a clusterId or an organisationId")
     problems.raise_if_any()
-    _check_reader(viewer, cluster_id, organisation_id)
+    _check_reader(viewer, organisation_id)
 
     # Summed by the database per material, currency and method; rounded back to the columns'
     # 4 decimals, since SQLite sums NUMERIC as floating point.
