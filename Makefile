@@ -36,6 +36,7 @@ lint: $(STAMP)
 ## Regenerate the committed SDL after changing the schema
 schema: $(STAMP)
 	$(BIN)/eic export-schema --output schema/schema.graphql
+	$(BIN)/eic operations build
 
 clean:
 	rm -rf $(VENV) eic.db eic.db-wal eic.db-shm .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from backend.auth.security import Security
@@ -17,6 +18,8 @@ from backend.events.routes import router as events_router
 from backend.forums.broadcast import Broadcaster, broadcaster_for
 from backend.forums.service import AddedPosts
 from backend.graphql.context import get_context
+from backend.graphql.operations import load_manifest
+from backend.graphql.persisted import TrustedOperations
 from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
 from backend.jobs import run_periodically
@@ -98,7 +101,15 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    # Persisted operations are resolved before Strawberry parses the request; compression wraps
+    # everything (also the refusals), so it is added last (outermost).
+    app.add_middleware(
+        TrustedOperations,
+        manifest=load_manifest,
+        trusted_only=settings.trusted_operations_only,
+    )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.compress_min_bytes)
     return app
 
 

@@ -1,4 +1,5 @@
-"""The ``eic`` command: serve, migrate, seed-demo, run-due-jobs, export-schema, create-admin."""
+"""The ``eic`` command: serve, migrate, seed-demo, run-due-jobs, export-schema, operations build,
+create-admin."""
 
 from __future__ import annotations
 
@@ -142,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", type=Path, help="write to this file instead of stdout")
 
+    operations = sub.add_parser("operations", help="the apps' trusted operations")
+    operations_sub = operations.add_subparsers(dest="operations_command", required=True)
+    operations_sub.add_parser(
+        "build",
+        help="validate clients/operations/*.graphql and write clients/operations/manifest.json",
+    )
+
     admin = sub.add_parser("create-admin", help="create or promote a platform admin")
     admin.add_argument("--email", required=True)
     admin.add_argument("--display-name", default="Platform admin")
@@ -174,6 +182,18 @@ def _run(args: argparse.Namespace) -> int:
             args.output.write_text(sdl, encoding="utf-8")
         else:
             sys.stdout.write(sdl)
+        return 0
+
+    if args.command == "operations":
+        from backend.graphql.operations import MANIFEST, OperationsError, build_manifest
+        from backend.graphql.schema import build_schema
+
+        try:
+            built = build_manifest(build_schema(Settings(_env_file=None))._schema)
+        except OperationsError as exc:
+            print(f"The apps' operations do not build:\n{exc}", file=sys.stderr)
+            return 1
+        print(f"{len(built)} operations written to {MANIFEST}")
         return 0
 
     settings = get_settings()

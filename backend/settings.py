@@ -61,6 +61,10 @@ class Settings(BaseSettings):
 
     # The largest request body accepted (413 above it); GraphQL documents and variables only.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Run only the apps' operations of clients/operations/manifest.json (sent by their hash).
+    trusted_operations_only: bool = False
+    # Responses larger than this are gzip-compressed for clients that accept it.
+    compress_min_bytes: int = Field(default=1000, ge=0)
 
     # The address apps and calendar programs reach this service at (https://eic.example.org),
     # for links the service hands out such as calendar feeds; without it, the request's own.

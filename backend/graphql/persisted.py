@@ -1,0 +1,201 @@
+"""Persisted (trusted) operations on the GraphQL endpoint, and HTTP caching of GET queries.
+
+An ASGI middleware in front of Strawberry: it turns an operation sent by hash into the document
+of the manifest (:mod:`backend.graphql.operations`), so Strawberry sees an ordinary request.
+
+- ``{"id": "<sha256>", "variables": ...}`` or Apollo's
+  ``{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<sha256>"}}}``, by POST or, for
+  queries, by GET (``/graphql?extensions=...&variables=...``).
+- An unknown hash answers ``PERSISTED_QUERY_NOT_FOUND`` (HTTP 200, as Apollo clients expect).
+- With ``EIC_TRUSTED_OPERATIONS_ONLY=true`` a document that is not in the manifest answers
+  ``OPERATION_NOT_TRUSTED``: nothing but the apps' own operations runs.
+- GET responses say how proxies may keep them: ``public, max-age=60`` without an Authorization
+  header (public data only), ``private, no-store`` with one; both ``Vary`` on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from backend.graphql.operations import sha256
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PUBLIC_MAX_AGE = 60
+
+
+class RefusedOperationError(Exception):
+    def __init__(self, code: str, message: str, status: int = 200) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def _persisted_hash(request: dict[str, Any]) -> Any:
+    if "id" in request:
+        return request["id"]
+    extensions = request.get("extensions")
+    if isinstance(extensions, str):  # GET carries it as JSON text
+        try:
+            extensions = json.loads(extensions)
+        except ValueError as exc:
+            raise RefusedOperationError("BAD_REQUEST", "extensions is not JSON", 400) from exc
+    if isinstance(extensions, dict) and isinstance(extensions.get("persistedQuery"), dict):
+        return extensions["persistedQuery"].get("sha256Hash")
+    return None
+
+
+def resolve(request: dict[str, Any], manifest: dict[str, str], *, trusted_only: bool) -> None:
+    """Put the document of a persisted operation into ``request["query"]``, or refuse."""
+    wanted = _persisted_hash(request)
+    query = request.get("query")
+    if wanted is not None:
+        if not isinstance(wanted, str):
+            raise RefusedOperationError(
+                "BAD_REQUEST", "A persisted query's id is a SHA-256 hex string", 400
+            )
+        if query:
+            if not isinstance(query, str) or sha256(query) != wanted:
+                raise RefusedOperationError(
+                    "PERSISTED_QUERY_HASH_MISMATCH", "The query does not have this SHA-256", 400
+                )
+        elif wanted in manifest:
+            request["query"] = manifest[wanted]
+        else:
+            raise RefusedOperationError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+        request.pop("id", None)
+    query = request.get("query")
+    if trusted_only and (not isinstance(query, str) or sha256(query) not in manifest):
+        raise RefusedOperationError(
+            "OPERATION_NOT_TRUSTED",
+            "This server runs only the apps' operations: send the operation's id (its SHA-256 "
+            "in clients/operations/manifest.json)",
+        )
+
+
+def _refusal_response(refused: RefusedOperationError) -> tuple[int, bytes]:
+    body = {"errors": [{"message": refused.message, "extensions": {"code": refused.code}}]}
+    return refused.status, json.dumps(body).encode()
+
+
+class TrustedOperations:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        manifest: Callable[[], dict[str, str]],
+        trusted_only: bool,
+        path: str = "/graphql",
+    ) -> None:
+        self.app = app
+        self.manifest = manifest
+        self.trusted_only = trusted_only
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].rstrip("/") != self.path:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "GET":
+            await self._get(scope, receive, send)
+        elif scope["method"] == "POST":
+            await self._post(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _get(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if not pairs:  # the IDE page, in development
+            await self.app(scope, receive, send)
+            return
+        request: dict[str, Any] = dict(pairs)
+        try:
+            resolve(request, self.manifest(), trusted_only=self.trusted_only)
+        except RefusedOperationError as refused:
+            await _respond(send, *_refusal_response(refused))
+            return
+        scope = dict(scope, query_string=urlencode(request).encode())
+        authorised = any(name == b"authorization" for name, _ in scope.get("headers", []))
+        cache_control = (
+            b"private, no-store" if authorised else f"public, max-age={PUBLIC_MAX_AGE}".encode()
+        )
+
+        async def send_with_caching(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"cache-control", b"vary")
+                ]
+                headers += [(b"cache-control", cache_control), (b"vary", b"Authorization")]
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_caching)
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", []))
+        if b"application/json" not in headers.get(b"content-type", b""):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = None
+        if isinstance(request, dict):
+            try:
+                resolve(request, self.manifest(), trusted_only=self.trusted_only)
+            except RefusedOperationError as refused:
+                await _respond(send, *_refusal_response(refused))
+                return
+            body = json.dumps(request).encode()
+        # not JSON, or a batch: Strawberry answers it as it does (batches are off)
+        scope = dict(
+            scope,
+            headers=[(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
+            + [(b"content-length", str(len(body)).encode())],
+        )
+        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
+
+
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """The messages already read, then the connection's own (a disconnect, when it comes)."""
+    queue = list(messages)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        return await then()
+
+    return receive
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
