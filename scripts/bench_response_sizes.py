@@ -51,7 +51,7 @@ async def _run(settings: Settings) -> None:
     await demo.seed_demo(db, Passwords(settings))
     operations = {
         o.name: o
-        for o in operations_of(build_schema(Settings(_env_file=None))._schema)  # type: ignore[call-arg]
+        for o in operations_of(build_schema(Settings(_env_file=None))._schema)
     }
     async with db.read() as session:
         listing_id = await session.scalar(
