@@ -12,16 +12,18 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from backend.auth.security import Security
+from backend.auth.viewer import Viewer
 from backend.clock import Clock, SystemClock
 from backend.db import Database
 from backend.events.routes import router as events_router
 from backend.forums.broadcast import Broadcaster, broadcaster_for
 from backend.forums.service import AddedPosts
-from backend.graphql.context import get_context
+from backend.graphql.context import get_context, viewer_from_token
 from backend.graphql.operations import load_manifest
 from backend.graphql.persisted import TrustedOperations
 from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
+from backend.idempotency import IdempotencyMiddleware
 from backend.jobs import run_periodically
 from backend.observability import RequestContextMiddleware, configure_logging
 from backend.settings import Settings, get_settings
@@ -107,6 +109,18 @@ def create_app(
         TrustedOperations,
         manifest=load_manifest,
         trusted_only=settings.trusted_operations_only,
+    )
+
+    def subject_of(token: str) -> str | None:
+        viewer = viewer_from_token(security, token)
+        return str(viewer.user_id) if isinstance(viewer, Viewer) else None
+
+    # Outside the persisted-operation resolution: a retry is the same request byte for byte.
+    app.add_middleware(
+        IdempotencyMiddleware,
+        db=lambda: database,
+        subject_of=subject_of,
+        now=app.state.clock.now,
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=settings.compress_min_bytes)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -166,6 +167,13 @@ async def once_more_on_clash(operation: Callable[[], Awaitable[T]]) -> T:
         return await operation()
 
 
+# Run at the start of every write transaction of the current request (the idempotency layer
+# records its key there, so the key and the work commit or roll back together).
+write_hook: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = ContextVar(
+    "write_hook", default=None
+)
+
+
 class Database:
     """The engine and the two kinds of unit of work the services use."""
 
@@ -201,11 +209,16 @@ class Database:
 
         Never open a write inside another in the same task: on SQLite they queue on one lock.
         """
+        hook = write_hook.get()
         if self._sqlite_writers is None:
             async with self._write_sessions() as session, session.begin():
+                if hook is not None:
+                    await hook(session)
                 yield session
             return
         async with self._sqlite_writers, self._write_sessions() as session, session.begin():
+            if hook is not None:
+                await hook(session)
             yield session
 
     async def ping(self) -> None:

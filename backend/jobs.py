@@ -13,6 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from backend import idempotency
 from backend.clock import Clock
 from backend.db import Database
 from backend.purchasing import service as purchasing_service
@@ -23,11 +24,13 @@ log = logging.getLogger("eic.jobs")
 @dataclass(frozen=True, slots=True)
 class DueJobsReport:
     purchase_groups_closed: int
+    idempotency_keys_forgotten: int = 0
 
 
 async def run_due_jobs(db: Database, clock: Clock) -> DueJobsReport:
     return DueJobsReport(
-        purchase_groups_closed=await purchasing_service.record_due_outcomes(db=db, now=clock.now())
+        purchase_groups_closed=await purchasing_service.record_due_outcomes(db=db, now=clock.now()),
+        idempotency_keys_forgotten=await idempotency.forget_expired(db, clock.now()),
     )
 
 

@@ -3,6 +3,7 @@
 Alembic's autogenerate and the drift test rely on it; add each new domain here.
 """
 
+from backend import idempotency as idempotency_models
 from backend.db import Base
 from backend.events import models as events_models
 from backend.forums import models as forums_models
@@ -28,6 +29,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 __all__ = [
     "events_models",
     "forums_models",
+    "idempotency_models",
     "identity_models",
     "include_name",
     "marketplace_models",

@@ -49,10 +49,7 @@ async def _sizes(http: httpx.AsyncClient, request: dict[str, Any], token: str) -
 async def _run(settings: Settings) -> None:
     db = Database(settings.database_url)
     await demo.seed_demo(db, Passwords(settings))
-    operations = {
-        o.name: o
-        for o in operations_of(build_schema(Settings(_env_file=None))._schema)
-    }
+    operations = {o.name: o for o in operations_of(build_schema(Settings(_env_file=None))._schema)}
     async with db.read() as session:
         listing_id = await session.scalar(
             select(Listing.id)

@@ -1,0 +1,311 @@
+"""Safe retries: the ``Idempotency-Key`` header on GraphQL requests.
+
+A phone on a bad network sends a mutation, loses the answer and sends it again. With the same
+``Idempotency-Key`` (any string of 1-200 characters, a UUID per user action is the usual choice),
+the second request gets the first one's answer and nothing is done twice:
+
+- The key is written **in the work's own transaction**: ``Database.write()`` runs a hook at the
+  start of every write transaction of the request, which inserts ``(person, key, request hash)``.
+  If the work rolls back, so does the key; if it commits, the key is there.
+- When the request ends, the answer is stored on the key's row (a second small transaction).
+- A copy arriving while the first is still running hits the key's unique row at its first write:
+  its transaction rolls back before any work (PostgreSQL makes it wait for the first to commit;
+  SQLite's writers run one at a time). It then waits for the stored answer and returns it. So
+  20 copies at once do the work once and all get the same answer.
+- The same key with a different request (other operation or variables) is refused with
+  ``IDEMPOTENCY_KEY_REUSED``; keys are per person (the token's subject, or the client address for
+  anonymous requests) and expire after 24 hours (:data:`KEY_LIFETIME`).
+- A request that writes nothing (a query, a mutation refused by validation) stores nothing: sent
+  again, it is simply answered again.
+
+Replayed answers carry ``Idempotent-Replayed: true``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, String, Text, delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base, Database, UTCDateTime, utcnow, write_hook
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+HEADER = b"idempotency-key"
+KEY_LIFETIME = timedelta(hours=24)
+MAX_KEY_LENGTH = 200
+# How long a copy waits for the first request's answer before giving up (IDEMPOTENCY_KEY_IN_USE).
+WAIT_FOR_FIRST = timedelta(seconds=30)
+POLL_SECONDS = 0.05
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    # who sent it: "user:<id>" or "anonymous:<address>"
+    principal: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # the first answer, once the request has ended
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+
+
+class KeyTakenError(Exception):
+    """Another request with this key did (or is doing) the work: this one does none of it."""
+
+
+@dataclass
+class _Claim:
+    principal: str
+    key: str
+    request_hash: str
+    now: datetime
+    claimed: bool = False
+    lost: bool = False
+
+    async def __call__(self, session: AsyncSession) -> None:
+        if self.claimed:
+            return
+        session.add(
+            IdempotencyKey(
+                principal=self.principal,
+                key=self.key,
+                request_hash=self.request_hash,
+                created_at=self.now,
+            )
+        )
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            self.lost = True
+            raise KeyTakenError(self.key) from exc
+        self.claimed = True
+
+
+def _principal(scope: Scope, secret_check: Callable[[str], str | None]) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer":
+                subject = secret_check(token.strip())
+                if subject is not None:
+                    return f"user:{subject}"
+    client = scope.get("client") or ("unknown", 0)
+    return f"anonymous:{client[0]}"
+
+
+def _response(status: int, body: bytes, replayed: bool) -> list[Message]:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if replayed:
+        headers.append((b"idempotent-replayed", b"true"))
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+def _refusal(code: str, message: str, status: int) -> list[Message]:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    return _response(status, body.encode(), replayed=False)
+
+
+class IdempotencyMiddleware:
+    """Honours ``Idempotency-Key`` on POST requests to the GraphQL endpoint."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        db: Callable[[], Database],
+        subject_of: Callable[[str], str | None],
+        now: Callable[[], datetime] = utcnow,
+        path: str = "/graphql",
+    ) -> None:
+        self.app = app
+        self.db = db
+        self.subject_of = subject_of
+        self.now = now
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = next((v for n, v in scope.get("headers", []) if n == HEADER), None)
+        if (
+            key is None
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"].rstrip("/") != self.path
+        ):
+            await self.app(scope, receive, send)
+            return
+        text = key.decode("latin-1").strip()
+        if not 1 <= len(text) <= MAX_KEY_LENGTH:
+            for message in _refusal(
+                "BAD_REQUEST", f"Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters", 400
+            ):
+                await send(message)
+            return
+        body, more = await _read_body(receive)
+        principal = _principal(scope, self.subject_of)
+        request_hash = hashlib.sha256(body).hexdigest()
+        database = self.db()
+        now = self.now()
+
+        stored = await self._stored(database, principal, text, now)
+        if stored is not None:
+            await self._answer(send, stored, request_hash, database, principal, text)
+            return
+
+        claim = _Claim(principal, text, request_hash, now)
+        captured: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            captured.append(message)
+
+        token = write_hook.set(claim)
+        try:
+            await self.app(scope, _replay(body, more, receive), capture)
+        finally:
+            write_hook.reset(token)
+        if claim.lost:  # a copy did the work: answer with its answer
+            first = await self._wait(database, principal, text)
+            if first is None:
+                messages = _refusal(
+                    "IDEMPOTENCY_KEY_IN_USE",
+                    "A request with this Idempotency-Key is still running; try again",
+                    409,
+                )
+            else:
+                await self._answer(send, first, request_hash, database, principal, text)
+                return
+        else:
+            messages = captured
+            if claim.claimed:
+                await self._store(database, claim, captured)
+        for message in messages:
+            await send(message)
+
+    async def _stored(
+        self, database: Database, principal: str, key: str, now: datetime
+    ) -> IdempotencyKey | None:
+        async with database.read() as session:
+            row = await session.get(IdempotencyKey, (principal, key))
+        if row is not None and row.created_at <= now - KEY_LIFETIME:
+            async with database.write() as session:  # expired: the key is free again
+                await session.execute(
+                    delete(IdempotencyKey).where(
+                        IdempotencyKey.principal == principal,
+                        IdempotencyKey.key == key,
+                        IdempotencyKey.created_at <= now - KEY_LIFETIME,
+                    )
+                )
+            return None
+        if row is not None and row.response_body is None:
+            return await self._wait(database, principal, key)
+        return row
+
+    async def _wait(self, database: Database, principal: str, key: str) -> IdempotencyKey | None:
+        """The first request's row once its answer is stored (None after WAIT_FOR_FIRST)."""
+        deadline = asyncio.get_running_loop().time() + WAIT_FOR_FIRST.total_seconds()
+        while asyncio.get_running_loop().time() < deadline:
+            async with database.read() as session:
+                row = await session.get(IdempotencyKey, (principal, key))
+            if row is not None and row.response_body is not None:
+                return row
+            await asyncio.sleep(POLL_SECONDS)
+        return None
+
+    async def _answer(
+        self,
+        send: Send,
+        row: IdempotencyKey,
+        request_hash: str,
+        database: Database,
+        principal: str,
+        key: str,
+    ) -> None:
+        if row.request_hash != request_hash:
+            messages = _refusal(
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was used for another request; use a new key per action",
+                422,
+            )
+        else:
+            assert row.response_body is not None
+            messages = _response(
+                row.response_status or 200, row.response_body.encode(), replayed=True
+            )
+        for message in messages:
+            await send(message)
+
+    async def _store(self, database: Database, claim: _Claim, captured: list[Message]) -> None:
+        start = next((m for m in captured if m["type"] == "http.response.start"), None)
+        body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+        if start is None:
+            return
+        async with database.write() as session:
+            # only if the work committed (its row is there) and nobody stored an answer yet
+            await session.execute(
+                update(IdempotencyKey)
+                .where(
+                    IdempotencyKey.principal == claim.principal,
+                    IdempotencyKey.key == claim.key,
+                    IdempotencyKey.request_hash == claim.request_hash,
+                    IdempotencyKey.response_body.is_(None),
+                )
+                .values(response_status=start["status"], response_body=body.decode("utf-8"))
+            )
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    chunks: list[bytes] = []
+    rest: list[Message] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            rest.append(message)
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks), rest
+
+
+def _replay(body: bytes, rest: list[Message], then: Receive) -> Receive:
+    queue: list[Message] = [{"type": "http.request", "body": body}, *rest]
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        return await then()
+
+    return receive
+
+
+async def forget_expired(db: Database, now: datetime) -> int:
+    """Delete keys past their lifetime (a due job); returns how many."""
+    async with db.write() as session:
+        result = await session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at <= now - KEY_LIFETIME)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+__all__ = ["IdempotencyKey", "IdempotencyMiddleware", "KeyTakenError", "forget_expired"]

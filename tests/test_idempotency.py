@@ -1,0 +1,168 @@
+"""Safe retries with Idempotency-Key, through the real app, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from backend.clock import ManualClock
+from backend.db import Database
+from backend.idempotency import IdempotencyKey
+from backend.jobs import run_due_jobs
+from backend.marketplace.models import Listing
+from tests.conftest import seed_people
+
+CREATE = """
+mutation Create($input: ListingCreateInput!) {
+  listingCreate(input: $input) { listing { id title } errors { code message field } }
+}
+"""
+
+
+def listing(title: str = "Cedar shavings, dry", **extra: Any) -> dict[str, Any]:
+    return {
+        "query": CREATE,
+        "variables": {
+            "input": {
+                "kind": "OFFER",
+                "category": "BY_PRODUCT",
+                "title": title,
+                "materialCode": "wood-shavings",
+                "quantity": "2",
+                "unit": "TNE",
+                "location": {"lat": 35.09, "lon": 133.69},
+                "publish": True,
+                **extra,
+            }
+        },
+    }
+
+
+async def send(
+    client: httpx.AsyncClient, token: str, body: dict[str, Any], key: str | None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return await client.post("/graphql", json=body, headers=headers)
+
+
+async def listings(db: Database) -> int:
+    async with db.read() as session:
+        return await session.scalar(select(func.count()).select_from(Listing)) or 0
+
+
+async def test_a_retried_mutation_is_answered_from_the_first_and_done_once(
+    client: httpx.AsyncClient, db: Database, register: Any, cluster_id: str
+) -> None:
+    # Given a firm that creates a listing with a key, and loses the answer
+    firm = await register("firm@maniwa.example", cluster_id)
+    first = await send(client, firm.access_token, listing(), "key-1")
+    # when the app sends the same request with the same key
+    again = await send(client, firm.access_token, listing(), "key-1")
+    # then it gets the first answer, marked as replayed, and there is one listing
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert first.json()["data"]["listingCreate"]["errors"] == []
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await listings(db) == 1
+
+
+async def test_the_same_key_for_another_request_is_refused(
+    client: httpx.AsyncClient, db: Database, register: Any, cluster_id: str
+) -> None:
+    firm = await register("firm@maniwa.example", cluster_id)
+    await send(client, firm.access_token, listing(), "key-1")
+    other = await send(client, firm.access_token, listing("Sawdust, dry"), "key-1")
+    assert other.status_code == 422
+    assert other.json() == {
+        "errors": [
+            {
+                "message": "This Idempotency-Key was used for another request; use a new key "
+                "per action",
+                "extensions": {"code": "IDEMPOTENCY_KEY_REUSED"},
+            }
+        ]
+    }
+    assert await listings(db) == 1
+
+
+async def test_twenty_copies_at_once_do_the_work_once(
+    client: httpx.AsyncClient, db: Database, settings: Any, cluster_id: str
+) -> None:
+    # Given a firm, when 20 copies of one create arrive at once with one key
+    (firm,) = await seed_people(db, settings, cluster_id, 1)
+    answers = await asyncio.gather(
+        *(send(client, firm.token, listing(), "burst-key") for _ in range(20))
+    )
+    # then all 20 carry the same listing, with no error, and one listing exists
+    bodies = [a.json() for a in answers]
+    assert {a.status_code for a in answers} == {200}
+    ids = {b["data"]["listingCreate"]["listing"]["id"] for b in bodies}
+    assert len(ids) == 1, bodies
+    assert all(b["data"]["listingCreate"]["errors"] == [] for b in bodies)
+    assert await listings(db) == 1
+    replayed = sum(1 for a in answers if a.headers.get("idempotent-replayed") == "true")
+    assert replayed == 19
+
+
+async def test_a_request_that_changed_nothing_stores_nothing(
+    client: httpx.AsyncClient, db: Database, register: Any, cluster_id: str
+) -> None:
+    # Given a create refused by validation (a title of one letter), sent with a key
+    firm = await register("firm@maniwa.example", cluster_id)
+    refused = await send(client, firm.access_token, listing("X"), "key-1")
+    assert refused.json()["data"]["listingCreate"]["errors"][0]["field"] == "title"
+    # then the key holds nothing: the corrected request with the same key runs
+    fixed = await send(client, firm.access_token, listing("Cedar shavings"), "key-1")
+    assert fixed.json()["data"]["listingCreate"]["errors"] == []
+    assert "idempotent-replayed" not in fixed.headers
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 1
+
+
+async def test_keys_are_per_person_and_expire_after_a_day(
+    client: httpx.AsyncClient, db: Database, register: Any, cluster_id: str, clock: ManualClock
+) -> None:
+    first = await register("first@maniwa.example", cluster_id)
+    second = await register("second@maniwa.example", cluster_id, name="Second Firm")
+    await send(client, first.access_token, listing(), "shared-key")
+    # another person's same key is theirs
+    theirs = await send(client, second.access_token, listing(), "shared-key")
+    assert "idempotent-replayed" not in theirs.headers
+    assert await listings(db) == 2
+    # a day later the key is free again, and the due jobs forget the old ones
+    clock.advance(timedelta(hours=24, seconds=1))
+    later = await send(client, first.access_token, listing(), "shared-key")
+    assert "idempotent-replayed" not in later.headers
+    assert await listings(db) == 3
+    report = await run_due_jobs(db, clock)
+    assert report.idempotency_keys_forgotten == 1  # the second person's; the first's was renewed
+
+
+async def test_a_key_needs_one_to_two_hundred_characters(
+    client: httpx.AsyncClient, register: Any, cluster_id: str
+) -> None:
+    firm = await register("firm@maniwa.example", cluster_id)
+    response = await send(client, firm.access_token, listing(), "k" * 201)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+async def test_without_a_key_nothing_changes(
+    client: httpx.AsyncClient, db: Database, register: Any, cluster_id: str
+) -> None:
+    firm = await register("firm@maniwa.example", cluster_id)
+    for _ in range(2):
+        await send(
+            client, firm.access_token, listing(title=f"Shavings {uuid.uuid4().hex[:6]}"), None
+        )
+    assert await listings(db) == 2
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
