@@ -25,6 +25,7 @@ from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
 from backend.idempotency import IdempotencyMiddleware
 from backend.jobs import run_periodically
+from backend.notifications import push
 from backend.observability import RequestContextMiddleware, configure_logging
 from backend.settings import Settings, get_settings
 
@@ -52,11 +53,19 @@ def create_app(
             loop = asyncio.create_task(
                 run_periodically(database, app.state.clock, settings.due_jobs_interval_seconds)
             )
+        pusher = None
+        if run_due_jobs and settings.push_url:
+            pusher = asyncio.create_task(
+                push.run_worker(
+                    database, app.state.clock, settings.push_url, settings.push_interval_seconds
+                )
+            )
         yield
-        if loop is not None:
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
+        for task in (loop, pusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await security.close()
         if broadcaster is None:  # an injected broadcaster belongs to its creator
             await app.state.broadcaster.close()

@@ -86,6 +86,34 @@ async def _create_admin(settings: Settings, email: str, password: str, display_n
     return f"Platform admin {user.email} is ready."
 
 
+async def _deliver_push(settings: Settings) -> str:
+    import socket
+
+    import httpx
+
+    from backend.db import Database, utcnow
+    from backend.notifications.push import deliver_due
+
+    if not settings.push_url:
+        return "EIC_PUSH_URL is not set: nothing to deliver to."
+    db = Database(settings.database_url)
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+            report = await deliver_due(
+                db=db,
+                http=http,
+                url=settings.push_url,
+                now=utcnow(),
+                worker=f"{socket.gethostname()}:{os.getpid()}",
+            )
+    finally:
+        await db.dispose()
+    return (
+        f"Push: {report.sent} sent, {report.retried} to retry, {report.failed} failed, "
+        f"{report.devices_removed} devices removed."
+    )
+
+
 async def _run_due_jobs(settings: Settings) -> str:
     from backend.clock import SystemClock
     from backend.db import Database
@@ -142,6 +170,12 @@ def _parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", type=Path, help="write to this file instead of stdout")
+
+    sub.add_parser(
+        "deliver-push",
+        help="send the push messages that are due to EIC_PUSH_URL (one pass; `eic serve` runs "
+        "a worker when EIC_PUSH_URL is set)",
+    )
 
     operations = sub.add_parser("operations", help="the apps' trusted operations")
     operations_sub = operations.add_subparsers(dest="operations_command", required=True)
@@ -204,6 +238,8 @@ def _run(args: argparse.Namespace) -> int:
         print("Database is at the latest migration.")
     elif args.command == "seed-demo":
         print(asyncio.run(_seed_demo(settings, if_empty=args.if_empty)))
+    elif args.command == "deliver-push":
+        print(asyncio.run(_deliver_push(settings)))
     elif args.command == "run-due-jobs":
         print(asyncio.run(_run_due_jobs(settings)))
     elif args.command == "create-admin":

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
 
     # The largest request body accepted (413 above it); GraphQL documents and variables only.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Where push messages go, in the Expo push API's format (https://exp.host/--/api/v2/push/send
+    # for Expo); unset: messages wait in the outbox and nothing is sent.
+    push_url: str | None = None
+    push_interval_seconds: float = Field(default=5, gt=0)
     # Run only the apps' operations of clients/operations/manifest.json (sent by their hash).
     trusted_operations_only: bool = False
     # Responses larger than this are gzip-compressed for clients that accept it.

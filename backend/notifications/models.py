@@ -6,10 +6,21 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, UTCDateTime, new_id, utcnow
+from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
 
 
 class NotificationKind(StrEnum):
@@ -66,3 +77,82 @@ class Notification(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices, preferences and the push outbox
+
+
+class Platform(StrEnum):
+    IOS = "IOS"
+    ANDROID = "ANDROID"
+    WEB = "WEB"
+
+
+class Channel(StrEnum):
+    INBOX = "INBOX"  # the notifications list and its unread count
+    PUSH = "PUSH"  # a push message to the person's devices
+
+
+class Device(Base):
+    """A phone that receives push messages: its push token (an Expo push token by default)."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # A token belongs to one installation: registering it again moves it to the new person.
+    token: Mapped[str] = mapped_column(String(255), unique=True)
+    platform: Mapped[Platform] = mapped_column(enum_column(Platform, "platform"))
+    locale: Mapped[str] = mapped_column(String(35))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationPreference(Base):
+    """A person's choice for one kind of notification on one channel; no row means on."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(48), primary_key=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+
+
+class PushStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"  # gave up after MAX_ATTEMPTS
+
+
+class PushMessage(Base):
+    """The outbox: one push per notification and device, written in the notification's own
+    transaction and delivered by :mod:`backend.notifications.push`."""
+
+    __tablename__ = "push_messages"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "device_id"),
+        Index("ix_push_messages_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[PushStatus] = mapped_column(enum_column(PushStatus, "push_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # a worker's lease: other workers leave the message alone until it ends
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,10 +12,70 @@ from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import Payload, context_of, parse_id, signed_in
 from backend.notifications import models, service
-from backend.notifications.models import NotificationKind
+from backend.notifications.models import Channel, NotificationKind, Platform
 from backend.pagination import PageRequest
 
 strawberry.enum(NotificationKind, description="What happened; apps pick icon and screen by it.")
+strawberry.enum(Platform, description="The kind of device.")
+strawberry.enum(
+    Channel,
+    description="INBOX: the notifications list and its unread count. PUSH: a push message to "
+    "the person's devices.",
+)
+
+
+@strawberry.type(name="Device", description="A phone that receives push messages.")
+class DeviceType:
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    platform: Platform = strawberry.field(description="IOS, ANDROID or WEB.")
+    locale: str = strawberry.field(description="BCP 47 language tag of the device.")
+    created_at: datetime = strawberry.field(description="When it was first registered.")
+    last_seen_at: datetime = strawberry.field(description="When it was last registered.")
+
+
+@strawberry.type(
+    name="NotificationPreference", description="Whether one kind of notification uses a channel."
+)
+class NotificationPreferenceType:
+    kind: NotificationKind = strawberry.field(description="The kind of notification.")
+    channel: Channel = strawberry.field(description="INBOX or PUSH.")
+    enabled: bool = strawberry.field(description="On (the default) or off.")
+
+
+@strawberry.input(description="Register the phone for push messages.")
+class DeviceRegisterInput:
+    token: str = strawberry.field(
+        description="The push token from the phone (an Expo push token such as "
+        "`ExponentPushToken[...]`)."
+    )
+    platform: Platform = strawberry.field(description="IOS, ANDROID or WEB.")
+    locale: str = strawberry.field(default="en", description="BCP 47 tag, such as `ja` or `th`.")
+
+
+@strawberry.input(description="Turn one kind of notification on or off on one channel.")
+class NotificationPreferenceSetInput:
+    kind: NotificationKind = strawberry.field(description="The kind of notification.")
+    channel: Channel = strawberry.field(description="INBOX or PUSH.")
+    enabled: bool = strawberry.field(description="On or off.")
+
+
+@strawberry.type(description="Result of `deviceRegister`.")
+class DeviceRegisterPayload(Payload):
+    device: DeviceType | None = strawberry.field(default=None, description="The device.")
+
+
+@strawberry.type(description="Result of `deviceUnregister`.")
+class DeviceUnregisterPayload(Payload):
+    removed: bool = strawberry.field(
+        default=False, description="Whether a device of yours with that token was removed."
+    )
+
+
+@strawberry.type(description="Result of `notificationPreferenceSet`.")
+class NotificationPreferencePayload(Payload):
+    preference: NotificationPreferenceType | None = strawberry.field(
+        default=None, description="The choice as it is now."
+    )
 
 
 @strawberry.type(name="Notification", description="Something a person should know about.")
@@ -62,6 +122,19 @@ class NotificationsMarkReadPayload(Payload):
 @strawberry.type
 class NotificationsQuery:
     @strawberry.field(
+        description="Every kind of notification on every channel, with your choice.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def notification_preferences(
+        self, info: strawberry.Info
+    ) -> list[NotificationPreferenceType]:
+        chosen = await service.preferences(db=context_of(info).db, viewer=signed_in(info))
+        return [
+            NotificationPreferenceType(kind=p.kind, channel=p.channel, enabled=p.enabled)
+            for p in chosen
+        ]
+
+    @strawberry.field(
         description="The viewer's notifications, newest first.",
         permission_classes=[IsAuthenticated],
     )
@@ -93,6 +166,72 @@ class NotificationsQuery:
 
 @strawberry.type
 class NotificationsMutation:
+    @payload_mutation(
+        description="Receive push messages on this phone. Registering the same token again "
+        "refreshes it (and moves it to you if someone else used the phone).",
+        gates=(IsAuthenticated,),
+    )
+    async def device_register(
+        self,
+        info: strawberry.Info,
+        input: Annotated[DeviceRegisterInput, strawberry.argument(description="The device.")],
+    ) -> DeviceRegisterPayload:
+        context = context_of(info)
+        device = await service.register_device(
+            db=context.db,
+            viewer=signed_in(info),
+            token=input.token,
+            platform=input.platform,
+            locale=input.locale,
+            now=context.clock.now(),
+        )
+        return DeviceRegisterPayload(
+            device=DeviceType(
+                id=strawberry.ID(str(device.id)),
+                platform=device.platform,
+                locale=device.locale,
+                created_at=device.created_at,
+                last_seen_at=device.last_seen_at,
+            )
+        )
+
+    @payload_mutation(
+        description="Stop push messages to this phone (on sign-out).", gates=(IsAuthenticated,)
+    )
+    async def device_unregister(
+        self,
+        info: strawberry.Info,
+        token: Annotated[str, strawberry.argument(description="The phone's push token.")],
+    ) -> DeviceUnregisterPayload:
+        removed = await service.unregister_device(
+            db=context_of(info).db, viewer=signed_in(info), token=token
+        )
+        return DeviceUnregisterPayload(removed=removed)
+
+    @payload_mutation(
+        description="Turn one kind of notification on or off in the inbox or as a push.",
+        gates=(IsAuthenticated,),
+    )
+    async def notification_preference_set(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            NotificationPreferenceSetInput, strawberry.argument(description="The choice.")
+        ],
+    ) -> NotificationPreferencePayload:
+        chosen = await service.set_preference(
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            kind=input.kind,
+            channel=input.channel,
+            enabled=input.enabled,
+        )
+        return NotificationPreferencePayload(
+            preference=NotificationPreferenceType(
+                kind=chosen.kind, channel=chosen.channel, enabled=chosen.enabled
+            )
+        )
+
     @payload_mutation(
         description="Mark notifications read. Unknown ids and ones already read are ignored, "
         "so a retried request is harmless.",

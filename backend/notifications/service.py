@@ -7,18 +7,30 @@ units of work of their own.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
-from backend.db import Database
-from backend.errors import ErrorCode, ServiceError
-from backend.notifications.models import Notification, NotificationKind
+from backend.db import Database, new_id
+from backend.errors import ErrorCode, Problems, ServiceError
+from backend.notifications.models import (
+    Channel,
+    Device,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    Platform,
+    PushMessage,
+    PushStatus,
+)
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.validation import check_language
 
 MAX_MARK_READ = 100
 
@@ -44,26 +56,160 @@ async def add(
     details: dict[str, str] | None = None,
     dedupe: str | None = None,
 ) -> None:
-    """Queue one notification per person in the caller's transaction.
+    """Queue one notification per person in the caller's transaction, and a push message to
+    each of their devices (the outbox) unless they turned this kind's pushes off.
 
     With ``dedupe`` (a name for the happening, such as "PURCHASE_GROUP:<id>:CONFIRMED"), each
     person's notification carries a unique key: telling the same happening twice fails the
-    transaction instead of notifying twice.
+    transaction instead of notifying twice. A person who turned the kind off in the INBOX still
+    gets the row, already read, so a push can open it.
     """
-    for user_id in dict.fromkeys(user_ids):  # once per person, in the given order
-        session.add(
-            Notification(
-                user_id=user_id,
-                kind=kind,
-                title=title[:300],
-                body=body,
-                subject_type=subject_type,
-                subject_id=subject_id,
-                details=details or {},
-                dedupe_key=None if dedupe is None else f"{dedupe}:{user_id}",
-                created_at=now,
+    people = list(dict.fromkeys(user_ids))  # once per person, in the given order
+    if not people:
+        return
+    off = {
+        (row.user_id, row.channel)
+        for row in (
+            await session.scalars(
+                select(NotificationPreference).where(
+                    NotificationPreference.user_id.in_(people),
+                    NotificationPreference.kind == kind.value,
+                    NotificationPreference.enabled.is_(False),
+                )
             )
+        ).all()
+    }
+    devices: dict[uuid.UUID, list[uuid.UUID]] = {}
+    pushed = [p for p in people if (p, Channel.PUSH) not in off]
+    if pushed:
+        for device_id, user_id in (
+            await session.execute(
+                select(Device.id, Device.user_id)
+                .where(Device.user_id.in_(pushed))
+                .order_by(Device.created_at, Device.id)
+            )
+        ).all():
+            devices.setdefault(user_id, []).append(device_id)
+    for user_id in people:
+        notification = Notification(
+            id=new_id(),
+            user_id=user_id,
+            kind=kind,
+            title=title[:300],
+            body=body,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            details=details or {},
+            dedupe_key=None if dedupe is None else f"{dedupe}:{user_id}",
+            created_at=now,
+            read_at=now if (user_id, Channel.INBOX) in off else None,
         )
+        session.add(notification)
+        for device_id in devices.get(user_id, []):
+            session.add(
+                PushMessage(
+                    notification_id=notification.id,
+                    device_id=device_id,
+                    status=PushStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices and preferences
+
+
+MAX_DEVICES_PER_PERSON = 10
+PUSH_TOKEN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII: Expo's, FCM's and APNs' tokens
+
+
+async def register_device(
+    *, db: Database, viewer: Viewer, token: str, platform: Platform, locale: str, now: datetime
+) -> Device:
+    """The viewer's phone receives pushes. The same token again refreshes it (and moves it to
+    this person if someone else had signed in on that phone)."""
+    problems = Problems()
+    if not PUSH_TOKEN.fullmatch(token):
+        problems.add("token", "A push token is 1 to 255 printable ASCII characters")
+    check_language(problems, "locale", locale)
+    problems.raise_if_any()
+    async with db.write() as session:
+        device = await session.scalar(select(Device).where(Device.token == token).with_for_update())
+        if device is None:
+            count = await session.scalar(
+                select(func.count()).select_from(Device).where(Device.user_id == viewer.user_id)
+            )
+            if (count or 0) >= MAX_DEVICES_PER_PERSON:
+                raise ServiceError.of(
+                    ErrorCode.CAPACITY_REACHED,
+                    f"At most {MAX_DEVICES_PER_PERSON} devices; unregister an old one",
+                    "token",
+                )
+            device = Device(token=token, user_id=viewer.user_id, created_at=now)
+            session.add(device)
+        device.user_id = viewer.user_id
+        device.platform = platform
+        device.locale = locale
+        device.last_seen_at = now
+        await session.flush()
+        return device
+
+
+async def unregister_device(*, db: Database, viewer: Viewer, token: str) -> bool:
+    """The phone stops receiving pushes (sign-out). False if it was not the viewer's."""
+    async with db.write() as session:
+        removed = await session.execute(
+            delete(Device).where(Device.token == token, Device.user_id == viewer.user_id)
+        )
+    return bool(getattr(removed, "rowcount", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    kind: NotificationKind
+    channel: Channel
+    enabled: bool
+
+
+async def preferences(*, db: Database, viewer: Viewer) -> list[Preference]:
+    """Every kind on every channel, with the viewer's choice (on unless turned off)."""
+    async with db.read() as session:
+        chosen = {
+            (row.kind, row.channel): row.enabled
+            for row in (
+                await session.scalars(
+                    select(NotificationPreference).where(
+                        NotificationPreference.user_id == viewer.user_id
+                    )
+                )
+            ).all()
+        }
+    return [
+        Preference(kind, channel, chosen.get((kind.value, channel), True))
+        for kind in NotificationKind
+        for channel in Channel
+    ]
+
+
+async def set_preference(
+    *, db: Database, viewer: Viewer, kind: NotificationKind, channel: Channel, enabled: bool
+) -> Preference:
+    async with db.write() as session:
+        row = await session.get(
+            NotificationPreference, (viewer.user_id, kind.value, channel), with_for_update=True
+        )
+        if row is None:
+            session.add(
+                NotificationPreference(
+                    user_id=viewer.user_id, kind=kind.value, channel=channel, enabled=enabled
+                )
+            )
+        else:
+            row.enabled = enabled
+    return Preference(kind, channel, enabled)
 
 
 async def list_notifications(

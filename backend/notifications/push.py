@@ -1,0 +1,240 @@
+"""Push delivery: the outbox (``push_messages``) sent to a push provider over HTTP.
+
+:func:`deliver_due` is one pass of a worker: it claims up to a batch of due messages with a
+lease (a conditional UPDATE, so two workers, or two processes, never claim the same message),
+sends them in one request in the Expo push API's format to ``EIC_PUSH_URL``, and records each
+ticket:
+
+- ``ok``: SENT.
+- ``error`` with ``details.error == "DeviceNotRegistered"``: the app was uninstalled or the token
+  expired; the device is deleted (and its pending messages with it).
+- any other error, an HTTP error or no answer at all: tried again after an exponential backoff
+  (``BASE_DELAY`` x 2^attempts, at most ``MAX_DELAY``), up to ``MAX_ATTEMPTS``, then FAILED.
+
+A worker that dies mid-pass leaves its lease to expire (``LEASE``): another worker then takes the
+messages again. A message can therefore be sent twice only if a worker dies between the provider's
+answer and its own commit; the provider receives our message id to recognise such repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, delete, or_, select, update
+
+from backend.clock import Clock
+from backend.db import Database
+from backend.notifications.models import Device, Notification, PushMessage, PushStatus
+
+log = logging.getLogger("eic.push")
+
+BATCH = 100  # Expo accepts up to 100 messages per request
+LEASE = timedelta(minutes=2)
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(hours=1)
+MAX_ATTEMPTS = 8
+INVALID_TOKEN_ERRORS = frozenset({"DeviceNotRegistered"})
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    claimed: int
+    sent: int
+    retried: int
+    failed: int
+    devices_removed: int
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before attempt ``attempts + 1``: 30 s, 1 min, 2 min ... at most an hour."""
+    return min(MAX_DELAY, BASE_DELAY * (2 ** max(0, attempts - 1)))
+
+
+async def _claim(db: Database, worker: str, now: datetime, batch: int) -> list[uuid.UUID]:
+    due = and_(
+        PushMessage.status == PushStatus.PENDING,
+        PushMessage.next_attempt_at <= now,
+        or_(PushMessage.claimed_until.is_(None), PushMessage.claimed_until < now),
+    )
+    async with db.write() as session:
+        candidates = (
+            select(PushMessage.id)
+            .where(due)
+            .order_by(PushMessage.next_attempt_at, PushMessage.id)
+            .limit(batch)
+        )
+        if db.dialect == "postgresql":
+            # busy workers skip each other's rows instead of queueing behind them
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list((await session.scalars(candidates)).all())
+        if not ids:
+            return []
+        # The condition again: whatever another worker took meanwhile is not taken twice.
+        claimed = await session.scalars(
+            update(PushMessage)
+            .where(PushMessage.id.in_(ids), due)
+            .values(claimed_by=worker, claimed_until=now + LEASE)
+            .returning(PushMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list(claimed.all())
+
+
+async def _load(
+    db: Database, ids: list[uuid.UUID]
+) -> list[tuple[PushMessage, Device, Notification]]:
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(PushMessage, Device, Notification)
+                .join(Device, Device.id == PushMessage.device_id)
+                .join(Notification, Notification.id == PushMessage.notification_id)
+                .where(PushMessage.id.in_(ids))
+                .order_by(PushMessage.id)
+            )
+        ).all()
+    return [(m, d, n) for m, d, n in rows]
+
+
+def expo_message(
+    message: PushMessage, device: Device, notification: Notification
+) -> dict[str, Any]:
+    """One message in the Expo push API's request format."""
+    return {
+        "to": device.token,
+        "title": notification.title,
+        "body": notification.body,
+        "sound": "default",
+        "data": {
+            "messageId": str(message.id),
+            "notificationId": str(notification.id),
+            "kind": str(notification.kind),
+            "subjectType": notification.subject_type,
+            "subjectId": str(notification.subject_id),
+        },
+    }
+
+
+async def deliver_due(
+    *,
+    db: Database,
+    http: httpx.AsyncClient,
+    url: str,
+    now: datetime,
+    worker: str,
+    batch: int = BATCH,
+) -> DeliveryReport:
+    """One pass: claim, send, record. Safe to run in any number of workers at once."""
+    ids = await _claim(db, worker, now, batch)
+    if not ids:
+        return DeliveryReport(0, 0, 0, 0, 0)
+    rows = await _load(db, ids)
+    tickets: list[Any] | None = None
+    error = ""
+    try:
+        response = await http.post(
+            url,
+            json=[expo_message(m, d, n) for m, d, n in rows],
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code == 200:
+            data = response.json().get("data")
+            if isinstance(data, list) and len(data) == len(rows):
+                tickets = data
+            else:
+                error = "the provider's answer does not match the request"
+        else:
+            error = f"HTTP {response.status_code}"
+    except (httpx.HTTPError, ValueError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+
+    sent: list[uuid.UUID] = []
+    retry: list[tuple[PushMessage, str]] = []
+    invalid: list[uuid.UUID] = []
+    for index, (message, device, _) in enumerate(rows):
+        ticket = tickets[index] if tickets is not None else None
+        if isinstance(ticket, dict) and ticket.get("status") == "ok":
+            sent.append(message.id)
+        elif (
+            isinstance(ticket, dict)
+            and isinstance(ticket.get("details"), dict)
+            and ticket["details"].get("error") in INVALID_TOKEN_ERRORS
+        ):
+            invalid.append(device.id)
+        else:
+            reason = error or str(
+                ticket.get("message", "error") if isinstance(ticket, dict) else ""
+            )
+            retry.append((message, reason[:500]))
+
+    failed = 0
+    async with db.write() as session:
+        if sent:
+            await session.execute(
+                update(PushMessage)
+                .where(PushMessage.id.in_(sent), PushMessage.claimed_by == worker)
+                .values(status=PushStatus.SENT, sent_at=now, claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        for message, reason in retry:
+            attempts = message.attempts + 1
+            gave_up = attempts >= MAX_ATTEMPTS
+            failed += gave_up
+            await session.execute(
+                update(PushMessage)
+                .where(PushMessage.id == message.id, PushMessage.claimed_by == worker)
+                .values(
+                    status=PushStatus.FAILED if gave_up else PushStatus.PENDING,
+                    attempts=attempts,
+                    next_attempt_at=now + backoff(attempts),
+                    last_error=reason,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        if invalid:
+            # the provider says the token is dead: the device goes, its outbox with it
+            await session.execute(
+                delete(PushMessage)
+                .where(PushMessage.device_id.in_(invalid))
+                .execution_options(synchronize_session=False)
+            )
+            await session.execute(
+                delete(Device)
+                .where(Device.id.in_(invalid))
+                .execution_options(synchronize_session=False)
+            )
+    if error:
+        log.warning("push: %s messages to try again: %s", len(retry), error)
+    return DeliveryReport(
+        claimed=len(ids),
+        sent=len(sent),
+        retried=len(retry) - failed,
+        failed=failed,
+        devices_removed=len(set(invalid)),
+    )
+
+
+async def run_worker(db: Database, clock: Clock, url: str, interval_seconds: float) -> None:
+    """Deliver until cancelled: at once while there is a backlog, else every interval."""
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+        while True:
+            try:
+                report = await deliver_due(
+                    db=db, http=http, url=url, now=clock.now(), worker=worker
+                )
+            except Exception:  # the loop must outlive one bad pass; the traceback goes to the log
+                log.exception("push delivery failed; retrying in %s s", interval_seconds)
+                report = DeliveryReport(0, 0, 0, 0, 0)
+            if report.claimed < BATCH:
+                await asyncio.sleep(interval_seconds)

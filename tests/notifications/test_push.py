@@ -1,0 +1,286 @@
+"""Devices, preferences and push delivery against a real HTTP server on loopback that plays the
+push provider (the Expo push API's format), failing when told to."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from backend.db import Database
+from backend.notifications import service
+from backend.notifications.models import (
+    Device,
+    Notification,
+    NotificationKind,
+    PushMessage,
+)
+from backend.notifications.push import MAX_ATTEMPTS, backoff, deliver_due
+from tests.conftest import CLOCK_START, GraphQL, seed_people
+
+REGISTER = """
+mutation Register($input: DeviceRegisterInput!) {
+  deviceRegister(input: $input) { device { id platform locale } errors { code field } }
+}
+"""
+UNREGISTER = """
+mutation Unregister($token: String!) { deviceUnregister(token: $token) { removed errors { code } } }
+"""
+PREFERENCE = """
+mutation Set($input: NotificationPreferenceSetInput!) {
+  notificationPreferenceSet(input: $input) { preference { kind channel enabled } errors { code } }
+}
+"""
+PREFERENCES = "query { notificationPreferences { kind channel enabled } }"
+UNREAD = "query { notificationsUnreadCount }"
+
+
+@dataclass
+class Provider:
+    """What the fake provider does and what it received."""
+
+    fail_next: int = 0  # answer this many requests with 503
+    dead_tokens: set[str] = field(default_factory=set)
+    requests: int = 0
+    delivered: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, request: Request) -> JSONResponse:
+        self.requests += 1
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return JSONResponse({"errors": [{"code": "INTERNAL"}]}, status_code=503)
+        messages = await request.json()
+        tickets = []
+        for message in messages:
+            if message["to"] in self.dead_tokens:
+                tickets.append(
+                    {
+                        "status": "error",
+                        "message": "not a registered push notification recipient",
+                        "details": {"error": "DeviceNotRegistered"},
+                    }
+                )
+            else:
+                self.delivered.append(message)
+                tickets.append({"status": "ok", "id": str(uuid.uuid4())})
+        return JSONResponse({"data": tickets})
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[tuple[Provider, str]]:
+    """The provider served by uvicorn on a free loopback port, in this event loop."""
+    state = Provider()
+    app = Starlette(routes=[Route("/push/send", state.send, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield state, f"http://127.0.0.1:{port}/push/send"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def notify(db: Database, user_ids: list[uuid.UUID], now: datetime, count: int = 1) -> None:
+    async with db.write() as session:
+        for n in range(count):
+            await service.add(
+                session,
+                user_ids=user_ids,
+                kind=NotificationKind.OFFER_RECEIVED,
+                title=f"New offer {n}",
+                body="4 t at 4500 JPY",
+                subject_type="OFFER",
+                subject_id=uuid.uuid4(),
+                now=now,
+            )
+
+
+async def statuses(db: Database) -> dict[str, int]:
+    async with db.read() as session:
+        rows = await session.execute(
+            select(PushMessage.status, func.count()).group_by(PushMessage.status)
+        )
+        return {status.value: count for status, count in rows.all()}
+
+
+async def register_device(gql: GraphQL, token: str, push_token: str) -> dict[str, Any]:
+    body = await gql(
+        REGISTER,
+        {"input": {"token": push_token, "platform": "ANDROID", "locale": "ja"}},
+        token=token,
+    )
+    payload: dict[str, Any] = body["data"]["deviceRegister"]
+    return payload
+
+
+async def test_a_notification_is_pushed_to_each_device_retried_after_failures(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    state, url = provider
+    # Given a person with two phones, and a provider that fails the first request
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    for push_token in ("ExponentPushToken[phone-a]", "ExponentPushToken[phone-b]"):
+        assert (await register_device(gql, person.token, push_token))["errors"] == []
+    state.fail_next = 1
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
+    assert await statuses(db) == {"PENDING": 2}
+
+    async with httpx.AsyncClient() as http:
+        # when the worker runs: the provider fails, so both wait for the backoff
+        first = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+        assert (first.claimed, first.sent, first.retried) == (2, 0, 2)
+        early = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+        assert early.claimed == 0
+        # and after the backoff both go out, in Expo's format
+        later = CLOCK_START + backoff(1) + timedelta(seconds=1)
+        second = await deliver_due(db=db, http=http, url=url, now=later, worker="w1")
+    assert (second.claimed, second.sent) == (2, 2)
+    assert await statuses(db) == {"SENT": 2}
+    assert sorted(m["to"] for m in state.delivered) == [
+        "ExponentPushToken[phone-a]",
+        "ExponentPushToken[phone-b]",
+    ]
+    message = state.delivered[0]
+    assert (message["title"], message["body"], message["sound"]) == (
+        "New offer 0",
+        "4 t at 4500 JPY",
+        "default",
+    )
+    assert message["data"]["kind"] == "OFFER_RECEIVED"
+    assert message["data"]["subjectType"] == "OFFER"
+    assert state.requests == 2
+
+
+async def test_a_token_the_provider_reports_invalid_is_removed(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    state, url = provider
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    await register_device(gql, person.token, "ExponentPushToken[alive]")
+    await register_device(gql, person.token, "ExponentPushToken[uninstalled]")
+    state.dead_tokens.add("ExponentPushToken[uninstalled]")
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
+
+    async with httpx.AsyncClient() as http:
+        report = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+
+    assert (report.sent, report.devices_removed) == (1, 1)
+    async with db.read() as session:
+        tokens = (await session.scalars(select(Device.token))).all()
+    assert tokens == ["ExponentPushToken[alive]"]
+    assert await statuses(db) == {"SENT": 1}
+
+
+async def test_two_workers_at_once_send_every_message_once(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    state, url = provider
+    # Given 150 pushes waiting (75 notifications to one person with two phones)
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    await register_device(gql, person.token, "ExponentPushToken[one]")
+    await register_device(gql, person.token, "ExponentPushToken[two]")
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START, count=75)
+
+    # when two workers run at the same moment, twice each
+    async with httpx.AsyncClient() as http:
+        for _ in range(2):
+            await asyncio.gather(
+                deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1", batch=50),
+                deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w2", batch=50),
+            )
+    # then every message went out exactly once
+    ids = [m["data"]["messageId"] for m in state.delivered]
+    assert len(ids) == len(set(ids)) == 150
+    assert await statuses(db) == {"SENT": 150}
+
+
+async def test_a_message_that_keeps_failing_is_given_up(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    state, url = provider
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    await register_device(gql, person.token, "ExponentPushToken[phone]")
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
+    state.fail_next = MAX_ATTEMPTS
+    now = CLOCK_START
+    async with httpx.AsyncClient() as http:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            report = await deliver_due(db=db, http=http, url=url, now=now, worker="w1")
+            assert report.claimed == 1
+            now += backoff(attempt) + timedelta(seconds=1)
+        assert (await deliver_due(db=db, http=http, url=url, now=now, worker="w1")).claimed == 0
+    assert await statuses(db) == {"FAILED": 1}
+    async with db.read() as session:
+        error = await session.scalar(select(PushMessage.last_error))
+    assert error == "HTTP 503"
+
+
+async def test_preferences_turn_pushes_and_the_inbox_off_per_kind(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str
+) -> None:
+    # Given a person with a phone who turns pushes of new offers off
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    await register_device(gql, person.token, "ExponentPushToken[phone]")
+    turned = await gql(
+        PREFERENCE,
+        {"input": {"kind": "OFFER_RECEIVED", "channel": "PUSH", "enabled": False}},
+        token=person.token,
+    )
+    assert turned["data"]["notificationPreferenceSet"] == {
+        "preference": {"kind": "OFFER_RECEIVED", "channel": "PUSH", "enabled": False},
+        "errors": [],
+    }
+    # when an offer arrives, then it is in the inbox but not pushed
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
+    assert await statuses(db) == {}
+    assert (await gql(UNREAD, token=person.token))["data"]["notificationsUnreadCount"] == 1
+    # and with the inbox off too, the next one arrives already read
+    await gql(
+        PREFERENCE,
+        {"input": {"kind": "OFFER_RECEIVED", "channel": "INBOX", "enabled": False}},
+        token=person.token,
+    )
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
+    assert (await gql(UNREAD, token=person.token))["data"]["notificationsUnreadCount"] == 1
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Notification)) == 2
+    listed = (await gql(PREFERENCES, token=person.token))["data"]["notificationPreferences"]
+    off = [(p["kind"], p["channel"]) for p in listed if not p["enabled"]]
+    assert off == [("OFFER_RECEIVED", "INBOX"), ("OFFER_RECEIVED", "PUSH")]
+    assert len(listed) == 2 * len(NotificationKind)
+
+
+async def test_devices_register_move_and_unregister(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str
+) -> None:
+    first, second = await seed_people(db, settings, cluster_id, 2)
+    bad = await register_device(gql, first.token, "not a token")
+    assert bad == {"device": None, "errors": [{"code": "VALIDATION", "field": "token"}]}
+    made = await register_device(gql, first.token, "ExponentPushToken[shared-phone]")
+    assert (made["device"]["platform"], made["device"]["locale"]) == ("ANDROID", "ja")
+    # the same phone signed in by someone else moves to them
+    moved = await register_device(gql, second.token, "ExponentPushToken[shared-phone]")
+    assert moved["device"]["id"] == made["device"]["id"]
+    async with db.read() as session:
+        owner = await session.scalar(select(Device.user_id))
+    assert str(owner) == second.user_id
+    # and only its owner unregisters it
+    for token, removed in ((first.token, False), (second.token, True), (second.token, False)):
+        body = await gql(UNREGISTER, {"token": "ExponentPushToken[shared-phone]"}, token=token)
+        assert body["data"]["deviceUnregister"] == {"removed": removed, "errors": []}
