@@ -87,12 +87,10 @@ async def _create_admin(settings: Settings, email: str, password: str, display_n
 
 
 async def _deliver_push(settings: Settings) -> str:
-    import socket
-
     import httpx
 
     from backend.db import Database, utcnow
-    from backend.notifications.push import deliver_due
+    from backend.notifications.push import deliver_due, worker_name
 
     if not settings.push_url:
         return "EIC_PUSH_URL is not set: nothing to deliver to."
@@ -104,7 +102,7 @@ async def _deliver_push(settings: Settings) -> str:
                 http=http,
                 url=settings.push_url,
                 now=utcnow(),
-                worker=f"{socket.gethostname()}:{os.getpid()}",
+                worker=worker_name(),
             )
     finally:
         await db.dispose()

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, delete, update
+from sqlalchemy import Integer, String, Text, delete, event, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -71,12 +71,16 @@ class KeyTakenError(Exception):
 
 @dataclass
 class _Claim:
+    """The request's key, inserted at the start of its write transactions until one of them
+    commits with it: a transaction that rolls back takes the key with it, so the next write of
+    the request inserts it again."""
+
     principal: str
     key: str
     request_hash: str
     now: datetime
-    claimed: bool = False
-    lost: bool = False
+    claimed: bool = False  # a transaction with the key committed: this request did the work
+    lost: bool = False  # another request holds the key
 
     async def __call__(self, session: AsyncSession) -> None:
         if self.claimed:
@@ -94,6 +98,9 @@ class _Claim:
         except IntegrityError as exc:
             self.lost = True
             raise KeyTakenError(self.key) from exc
+        event.listen(session.sync_session, "after_commit", self._committed, once=True)
+
+    def _committed(self, _session: object) -> None:
         self.claimed = True
 
 
@@ -109,6 +116,35 @@ def _principal(scope: Scope, secret_check: Callable[[str], str | None]) -> str:
     return f"anonymous:{client[0]}"
 
 
+def canonical_hash(body: bytes) -> str:
+    """The same request however it is spelt: the document (by its hash, so an operation sent by
+    id and by text is one request), the variables with sorted keys, and the operation name."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        request = None
+    if not isinstance(request, dict):
+        return hashlib.sha256(body).hexdigest()
+    query = request.get("query")
+    document: Any = hashlib.sha256(query.encode()).hexdigest() if isinstance(query, str) else None
+    if document is None:
+        extensions = request.get("extensions")
+        persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+        document = request.get("id") or (
+            persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        )
+    canonical = json.dumps(
+        {
+            "document": document,
+            "variables": request.get("variables") or {},
+            "operationName": request.get("operationName"),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def _response(status: int, body: bytes, replayed: bool) -> list[Message]:
     headers = [
         (b"content-type", b"application/json"),
@@ -120,6 +156,14 @@ def _response(status: int, body: bytes, replayed: bool) -> list[Message]:
         {"type": "http.response.start", "status": status, "headers": headers},
         {"type": "http.response.body", "body": body},
     ]
+
+
+def _in_use() -> list[Message]:
+    return _refusal(
+        "IDEMPOTENCY_KEY_IN_USE",
+        "A request with this Idempotency-Key is still running; try again",
+        409,
+    )
 
 
 def _refusal(code: str, message: str, status: int) -> list[Message]:
@@ -164,13 +208,13 @@ class IdempotencyMiddleware:
             return
         body, more = await _read_body(receive)
         principal = _principal(scope, self.subject_of)
-        request_hash = hashlib.sha256(body).hexdigest()
+        request_hash = canonical_hash(body)
         database = self.db()
         now = self.now()
 
         stored = await self._stored(database, principal, text, now)
         if stored is not None:
-            await self._answer(send, stored, request_hash, database, principal, text)
+            await self._replay_or_refuse(send, stored, request_hash, database, principal, text)
             return
 
         claim = _Claim(principal, text, request_hash, now)
@@ -182,18 +226,18 @@ class IdempotencyMiddleware:
         token = write_hook.set(claim)
         try:
             await self.app(scope, _replay(body, more, receive), capture)
+        except BaseException:
+            if claim.claimed:  # the work is done: the key must not stay without an answer
+                await self._store(database, claim, _refusal("INTERNAL", "Internal error", 500))
+            raise
         finally:
             write_hook.reset(token)
         if claim.lost:  # a copy did the work: answer with its answer
             first = await self._wait(database, principal, text)
             if first is None:
-                messages = _refusal(
-                    "IDEMPOTENCY_KEY_IN_USE",
-                    "A request with this Idempotency-Key is still running; try again",
-                    409,
-                )
+                messages = _in_use()
             else:
-                await self._answer(send, first, request_hash, database, principal, text)
+                await self._replay_or_refuse(send, first, request_hash, database, principal, text)
                 return
         else:
             messages = captured
@@ -202,9 +246,28 @@ class IdempotencyMiddleware:
         for message in messages:
             await send(message)
 
+    async def _replay_or_refuse(
+        self,
+        send: Send,
+        row: IdempotencyKey,
+        request_hash: str,
+        database: Database,
+        principal: str,
+        key: str,
+    ) -> None:
+        if row.request_hash == request_hash and row.response_body is None:
+            waited = await self._wait(database, principal, key)  # the first is still running
+            if waited is None:
+                for message in _in_use():
+                    await send(message)
+                return
+            row = waited
+        await self._answer(send, row, request_hash)
+
     async def _stored(
         self, database: Database, principal: str, key: str, now: datetime
     ) -> IdempotencyKey | None:
+        """The key's row, unless there is none or it has expired (then it is deleted)."""
         async with database.read() as session:
             row = await session.get(IdempotencyKey, (principal, key))
         if row is not None and row.created_at <= now - KEY_LIFETIME:
@@ -217,8 +280,6 @@ class IdempotencyMiddleware:
                     )
                 )
             return None
-        if row is not None and row.response_body is None:
-            return await self._wait(database, principal, key)
         return row
 
     async def _wait(self, database: Database, principal: str, key: str) -> IdempotencyKey | None:
@@ -232,15 +293,7 @@ class IdempotencyMiddleware:
             await asyncio.sleep(POLL_SECONDS)
         return None
 
-    async def _answer(
-        self,
-        send: Send,
-        row: IdempotencyKey,
-        request_hash: str,
-        database: Database,
-        principal: str,
-        key: str,
-    ) -> None:
+    async def _answer(self, send: Send, row: IdempotencyKey, request_hash: str) -> None:
         if row.request_hash != request_hash:
             messages = _refusal(
                 "IDEMPOTENCY_KEY_REUSED",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -166,3 +167,55 @@ async def test_without_a_key_nothing_changes(
     assert await listings(db) == 2
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+
+
+async def test_a_write_that_rolled_back_does_not_take_the_key_with_it(
+    client: httpx.AsyncClient, db: Database, register: Any, cluster_id: str
+) -> None:
+    # Given a firm's listing, and a request of two mutations: an offer on that listing (refused
+    # inside its transaction: it is the firm's own) and a new listing
+    firm = await register("firm@maniwa.example", cluster_id)
+    own = (await send(client, firm.access_token, listing(), None)).json()
+    own_id = own["data"]["listingCreate"]["listing"]["id"]
+    both = {
+        "query": """
+        mutation Both($listingId: ID!, $input: ListingCreateInput!) {
+          a: offerCreate(input: {listingId: $listingId, quantity: "1", pricePerUnit: "1"}) {
+            errors { code }
+          }
+          b: listingCreate(input: $input) { listing { id } errors { code } }
+        }""",
+        "variables": {"listingId": own_id, **listing("Sawdust")["variables"]},
+    }
+    first = await send(client, firm.access_token, both, "two-step")
+    assert first.json()["data"]["a"] == {"errors": [{"code": "FORBIDDEN"}]}
+    # when it is sent again with the same key
+    again = await send(client, firm.access_token, both, "two-step")
+    # then the second listing was made once: the key went with the listing's transaction
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await listings(db) == 2
+
+
+async def test_the_same_request_spelt_differently_is_the_same_request(
+    client: httpx.AsyncClient, db: Database, register: Any, cluster_id: str
+) -> None:
+    firm = await register("firm@maniwa.example", cluster_id)
+    body = listing()
+    await send(client, firm.access_token, body, "spelling")
+    # the variables in another key order, the whole in other whitespace
+    respelt = json.dumps(
+        {**body, "variables": {"input": dict(reversed(body["variables"]["input"].items()))}},
+        indent=4,
+    )
+    again = await client.post(
+        "/graphql",
+        content=respelt,
+        headers={
+            "Authorization": f"Bearer {firm.access_token}",
+            "Idempotency-Key": "spelling",
+            "Content-Type": "application/json",
+        },
+    )
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await listings(db) == 1

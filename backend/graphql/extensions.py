@@ -35,6 +35,7 @@ from strawberry.extensions.query_depth_limiter import (
 )
 
 from backend.errors import ServiceError
+from backend.graphql.operations import load_manifest, sha256
 from backend.observability import request_id_var
 from backend.settings import Settings
 
@@ -67,6 +68,29 @@ def max_operations_rule(limit: int) -> type[ValidationRule]:
                 self.report_error(GraphQLError(f"More than {limit} operations in one document"))
 
     return MaxOperations
+
+
+def trusted_operations_rule(manifest: Callable[[], dict[str, str]]) -> type[ValidationRule]:
+    """Refuse any document that is not one of the manifest's (EIC_TRUSTED_OPERATIONS_ONLY).
+
+    A validation rule, so it holds for every way a document reaches the schema: HTTP, and the
+    WebSocket's subscribe messages, which no HTTP middleware sees."""
+
+    class TrustedOperationsOnly(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            location = context.document.loc
+            text = location.source.body if location is not None else None
+            if text is None or sha256(text) not in manifest():
+                self.report_error(
+                    GraphQLError(
+                        "This server runs only the apps' operations: send the operation's id "
+                        "(its SHA-256 in clients/operations/manifest.json)",
+                        extensions={"code": "OPERATION_NOT_TRUSTED"},
+                    )
+                )
+
+    return TrustedOperationsOnly
 
 
 def _is_expected(error: GraphQLError) -> bool:
@@ -131,6 +155,8 @@ def build_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     )
     if not settings.introspection_enabled:
         rules += (NoSchemaIntrospectionCustomRule,)
+    if settings.trusted_operations_only:
+        rules += (trusted_operations_rule(load_manifest),)
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: AddValidationRules(list(rules)),

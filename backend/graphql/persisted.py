@@ -72,11 +72,15 @@ def resolve(request: dict[str, Any], manifest: dict[str, str], *, trusted_only: 
         request.pop("id", None)
     query = request.get("query")
     if trusted_only and (not isinstance(query, str) or sha256(query) not in manifest):
-        raise RefusedOperationError(
-            "OPERATION_NOT_TRUSTED",
-            "This server runs only the apps' operations: send the operation's id (its SHA-256 "
-            "in clients/operations/manifest.json)",
-        )
+        raise _not_trusted()
+
+
+def _not_trusted() -> RefusedOperationError:
+    return RefusedOperationError(
+        "OPERATION_NOT_TRUSTED",
+        "This server runs only the apps' operations: send the operation's id (its SHA-256 in "
+        "clients/operations/manifest.json)",
+    )
 
 
 def _refusal_response(refused: RefusedOperationError) -> tuple[int, bytes]:
@@ -140,8 +144,14 @@ class TrustedOperations:
         await self.app(scope, receive, send_with_caching)
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers", []))
-        if b"application/json" not in headers.get(b"content-type", b""):
+        # the first Content-Type, as Starlette (and so Strawberry) reads it
+        content_type = next(
+            (v for k, v in scope.get("headers", []) if k.lower() == b"content-type"), b""
+        )
+        if b"application/json" not in content_type:
+            if self.trusted_only:  # (the schema's rule refuses it too; this answers sooner)
+                await _respond(send, *_refusal_response(_not_trusted()))
+                return
             await self.app(scope, receive, send)
             return
         chunks = []

@@ -13,7 +13,8 @@ ticket:
 
 A worker that dies mid-pass leaves its lease to expire (``LEASE``): another worker then takes the
 messages again. A message can therefore be sent twice only if a worker dies between the provider's
-answer and its own commit; the provider receives our message id to recognise such repeats.
+answer and its own commit; each carries ``data.messageId`` so the app can drop the repeat (Expo
+itself does not de-duplicate).
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ async def deliver_due(
             headers={"Accept": "application/json"},
         )
         if response.status_code == 200:
-            data = response.json().get("data")
+            answer = response.json()
+            data = answer.get("data") if isinstance(answer, dict) else None
             if isinstance(data, list) and len(data) == len(rows):
                 tickets = data
             else:
@@ -224,9 +226,14 @@ async def deliver_due(
     )
 
 
+def worker_name() -> str:
+    """Unique per process and short enough for ``claimed_by`` whatever the host's name."""
+    return f"{socket.gethostname()[:20]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"[:64]
+
+
 async def run_worker(db: Database, clock: Clock, url: str, interval_seconds: float) -> None:
     """Deliver until cancelled: at once while there is a backlog, else every interval."""
-    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    worker = worker_name()
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
         while True:
             try:

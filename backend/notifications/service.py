@@ -33,6 +33,7 @@ from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.validation import check_language
 
 MAX_MARK_READ = 100
+LOOKUP_CHUNK = 5000
 
 NEWEST_FIRST = Sort(
     "notifications:newest",
@@ -67,29 +68,33 @@ async def add(
     people = list(dict.fromkeys(user_ids))  # once per person, in the given order
     if not people:
         return
-    off = {
-        (row.user_id, row.channel)
-        for row in (
-            await session.scalars(
-                select(NotificationPreference).where(
-                    NotificationPreference.user_id.in_(people),
-                    NotificationPreference.kind == kind.value,
-                    NotificationPreference.enabled.is_(False),
-                )
-            )
-        ).all()
-    }
+    off: set[tuple[uuid.UUID, Channel]] = set()
     devices: dict[uuid.UUID, list[uuid.UUID]] = {}
-    pushed = [p for p in people if (p, Channel.PUSH) not in off]
-    if pushed:
-        for device_id, user_id in (
-            await session.execute(
-                select(Device.id, Device.user_id)
-                .where(Device.user_id.in_(pushed))
-                .order_by(Device.created_at, Device.id)
-            )
-        ).all():
-            devices.setdefault(user_id, []).append(device_id)
+    # in chunks: PostgreSQL takes at most 32,767 parameters, and an event has up to 100,000 people
+    for start in range(0, len(people), LOOKUP_CHUNK):
+        chunk = people[start : start + LOOKUP_CHUNK]
+        off.update(
+            (row.user_id, row.channel)
+            for row in (
+                await session.scalars(
+                    select(NotificationPreference).where(
+                        NotificationPreference.user_id.in_(chunk),
+                        NotificationPreference.kind == kind.value,
+                        NotificationPreference.enabled.is_(False),
+                    )
+                )
+            ).all()
+        )
+        pushed = [p for p in chunk if (p, Channel.PUSH) not in off]
+        if pushed:
+            for device_id, user_id in (
+                await session.execute(
+                    select(Device.id, Device.user_id)
+                    .where(Device.user_id.in_(pushed))
+                    .order_by(Device.created_at, Device.id)
+                )
+            ).all():
+                devices.setdefault(user_id, []).append(device_id)
     for user_id in people:
         notification = Notification(
             id=new_id(),
@@ -150,6 +155,13 @@ async def register_device(
                 )
             device = Device(token=token, user_id=viewer.user_id, created_at=now)
             session.add(device)
+        if device.user_id is not None and device.user_id != viewer.user_id:
+            # someone else signed in on this phone: the last person's pushes stay undelivered
+            await session.execute(
+                delete(PushMessage).where(
+                    PushMessage.device_id == device.id, PushMessage.status == PushStatus.PENDING
+                )
+            )
         device.user_id = viewer.user_id
         device.platform = platform
         device.locale = locale

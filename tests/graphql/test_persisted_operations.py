@@ -188,3 +188,18 @@ def test_the_manifest_is_read_once(tmp_path: Path) -> None:
     assert load_manifest(path) == {"a": "query A { units { code } }"}
     path.write_text("{}")
     assert load_manifest(path) == {"a": "query A { units { code } }"}  # cached for the process
+
+
+async def test_the_trusted_only_schema_refuses_other_documents_by_any_transport(
+    database_url: str,
+) -> None:
+    # The WebSocket's subscribe messages reach the schema without the HTTP middleware: the
+    # schema's own validation refuses documents that are not in the manifest.
+    schema = build_schema(make_settings(database_url, trusted_operations_only=True))
+    refused = await schema.execute("{ __typename }")
+    assert refused.errors is not None
+    assert [e.extensions for e in refused.errors] == [{"code": "OPERATION_NOT_TRUSTED"}]
+    trusted = await schema.execute(_operations()["UnitPicker"].document)
+    assert not any(
+        (e.extensions or {}).get("code") == "OPERATION_NOT_TRUSTED" for e in trusted.errors or []
+    )

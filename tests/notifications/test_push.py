@@ -284,3 +284,19 @@ async def test_devices_register_move_and_unregister(
     for token, removed in ((first.token, False), (second.token, True), (second.token, False)):
         body = await gql(UNREGISTER, {"token": "ExponentPushToken[shared-phone]"}, token=token)
         assert body["data"]["deviceUnregister"] == {"removed": removed, "errors": []}
+
+
+async def test_a_phone_signed_in_by_someone_else_does_not_get_the_last_persons_pushes(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    state, url = provider
+    first, second = await seed_people(db, settings, cluster_id, 2)
+    await register_device(gql, first.token, "ExponentPushToken[shared]")
+    await notify(db, [uuid.UUID(first.user_id)], CLOCK_START)
+    # when another person signs in on that phone before the push went out
+    await register_device(gql, second.token, "ExponentPushToken[shared]")
+    async with httpx.AsyncClient() as http:
+        report = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+    # then the first person's push is not sent to it
+    assert report.claimed == 0
+    assert state.delivered == []
