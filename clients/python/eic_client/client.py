@@ -1,0 +1,231 @@
+"""A small typed client of the EIC API, as the mobile apps use it.
+
+- Operations by name: the client reads ``clients/operations/manifest.json`` and sends each
+  operation by its SHA-256 (``{"id": ...}``), the way ``EIC_TRUSTED_OPERATIONS_ONLY`` servers
+  require.
+- Sessions: :meth:`EICClient.sign_in` keeps the access and refresh tokens; an answer saying
+  ``TOKEN_EXPIRED`` refreshes the session once and sends the request again.
+- Safe retries: every mutation gets a fresh ``Idempotency-Key``; on a network error, a 5xx or a
+  409 ``IDEMPOTENCY_KEY_IN_USE`` it is sent again with the same key, with exponential backoff,
+  so the work is done once however often the network fails.
+- Pages: :meth:`EICClient.pages` follows ``pageInfo.endCursor`` through a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from graphql import OperationDefinitionNode, OperationType, parse
+
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "operations" / "manifest.json"
+RETRIED_STATUSES = frozenset({502, 503, 504, 409})
+
+
+class EICError(Exception):
+    """The server answered with GraphQL errors (not payload errors, which are data)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(str(e.get("message")) for e in errors))
+        self.errors = errors
+
+    @property
+    def codes(self) -> list[str]:
+        return [str((e.get("extensions") or {}).get("code")) for e in self.errors]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    sha256: str
+    kind: OperationType
+
+
+def load_operations(manifest: Path = DEFAULT_MANIFEST) -> dict[str, Operation]:
+    """The manifest's operations by name."""
+    documents: dict[str, str] = json.loads(manifest.read_text(encoding="utf-8"))
+    operations = {}
+    for sha, document in documents.items():
+        definition = next(
+            d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode)
+        )
+        assert definition.name is not None
+        operations[definition.name.value] = Operation(
+            definition.name.value, sha, definition.operation
+        )
+    return operations
+
+
+@dataclass
+class Session:
+    access_token: str
+    refresh_token: str
+    organisation_id: str | None
+    role: str
+
+
+class EICClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        manifest: Path = DEFAULT_MANIFEST,
+        retries: int = 4,
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timeout_seconds: float = 20.0,
+    ) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=base_url, transport=transport, timeout=timeout_seconds
+        )
+        self.operations = load_operations(manifest)
+        self.retries = retries
+        self.backoff_seconds = backoff_seconds
+        self.sleep = sleep
+        self.session: Session | None = None
+
+    async def __aenter__(self) -> EICClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    # -----------------------------------------------------------------------------------------
+    # Sessions
+
+    async def sign_in(
+        self, email: str, password: str, organisation_id: str | None = None
+    ) -> Session:
+        data = await self.run(
+            "SignIn",
+            {"email": email, "password": password, "organisationId": organisation_id},
+            authenticated=False,
+        )
+        return self._keep(data["tokenCreate"])
+
+    async def refresh(self, organisation_id: str | None = None) -> Session:
+        """A fresh access token (and, with ``organisation_id``, act for another organisation)."""
+        if self.session is None:
+            raise RuntimeError("sign in first")
+        data = await self.run(
+            "RefreshSession",
+            {
+                "refreshToken": self.session.refresh_token,
+                "organisationId": organisation_id or self.session.organisation_id,
+            },
+            authenticated=False,
+        )
+        return self._keep(data["tokenRefresh"])
+
+    def _keep(self, payload: dict[str, Any]) -> Session:
+        if payload.get("errors"):
+            raise EICError(
+                [
+                    {"message": e["message"], "extensions": {"code": e["code"]}}
+                    for e in payload["errors"]
+                ]
+            )
+        self.session = Session(
+            access_token=payload["accessToken"],
+            refresh_token=payload["refreshToken"],
+            organisation_id=payload.get("organisationId"),
+            role=payload["role"],
+        )
+        return self.session
+
+    # -----------------------------------------------------------------------------------------
+    # Operations
+
+    async def run(
+        self,
+        name: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        authenticated: bool = True,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Run an operation of the manifest by name; returns ``data``. Payload errors are data
+        (``result["listingCreate"]["errors"]``); GraphQL errors raise :class:`EICError`."""
+        operation = self.operations[name]
+        body = {"id": operation.sha256, "variables": variables or {}}
+        key = None
+        if operation.kind is OperationType.MUTATION:
+            key = idempotency_key or str(uuid.uuid4())
+        refreshed = False
+        while True:
+            answer = await self._send(body, key, authenticated)
+            if authenticated and not refreshed and _token_expired(answer) and self.session:
+                await self.refresh()
+                refreshed = True
+                continue
+            if answer.get("errors") and answer.get("data") is None:
+                raise EICError(answer["errors"])
+            data: dict[str, Any] = answer.get("data") or {}
+            return data
+
+    async def _send(
+        self, body: dict[str, Any], key: str | None, authenticated: bool
+    ) -> dict[str, Any]:
+        headers = {}
+        if authenticated and self.session is not None:
+            headers["Authorization"] = f"Bearer {self.session.access_token}"
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        attempt = 0
+        while True:
+            try:
+                response = await self.http.post("/graphql", json=body, headers=headers)
+                if response.status_code not in RETRIED_STATUSES:
+                    answer: dict[str, Any] = response.json()
+                    return answer
+            except httpx.TransportError:
+                if attempt >= self.retries:
+                    raise
+            else:
+                if attempt >= self.retries:
+                    response.raise_for_status()
+            # the same key again: what the first attempt did is not done twice
+            await self.sleep(self.backoff_seconds * 2**attempt)
+            attempt += 1
+
+    async def pages(
+        self,
+        name: str,
+        variables: dict[str, Any],
+        connection: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        page_size: int = 50,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every node of a connection, page after page. ``connection`` picks the connection
+        out of the data, such as ``lambda d: d["trades"]``."""
+        after = None
+        while True:
+            data = await self.run(name, {**variables, "first": page_size, "after": after})
+            page = connection(data)
+            for edge in page["edges"]:
+                yield edge["node"]
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            after = page["pageInfo"]["endCursor"]
+
+
+def _token_expired(answer: dict[str, Any]) -> bool:
+    for error in answer.get("errors") or []:
+        if (error.get("extensions") or {}).get("code") == "TOKEN_EXPIRED":
+            return True
+    for payload in (answer.get("data") or {}).values():
+        if isinstance(payload, dict):
+            for error in payload.get("errors") or []:
+                if isinstance(error, dict) and error.get("code") == "TOKEN_EXPIRED":
+                    return True
+    return False

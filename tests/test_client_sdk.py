@@ -1,0 +1,152 @@
+"""End to end through the Python client SDK (clients/python), as an app would use the API:
+operations by hash, sessions with refresh, retries that never do the work twice, pages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from eic_client import EICClient, EICError
+from sqlalchemy import func, select
+
+from backend.app import create_app
+from backend.auth.security import Security
+from backend.auth.viewer import Role
+from backend.clock import ManualClock
+from backend.db import Database, utcnow
+from backend.marketplace.models import Listing
+from backend.settings import Settings
+from tests.conftest import PASSWORD
+
+
+class LosesAnAnswer(httpx.AsyncBaseTransport):
+    """Delivers every request to the app, but, once armed, loses the answer of the next
+    mutation: the phone that went into a tunnel just after sending."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.armed = False
+        self.lost = 0
+        self.keys: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and self.armed:
+            self.keys.append(key)
+            if self.lost == 0:
+                self.lost += 1
+                await response.aread()
+                raise httpx.ReadError("connection lost", request=request)
+        return response
+
+
+@pytest.fixture
+async def app(db: Database, settings: Settings, clock: ManualClock) -> Any:
+    return create_app(settings, db=db, clock=clock)
+
+
+@pytest.fixture
+async def eic(app: Any) -> AsyncIterator[EICClient]:
+    async def no_wait(_: float) -> None:
+        return None
+
+    async with EICClient(
+        "http://eic.test", transport=httpx.ASGITransport(app=app), sleep=no_wait
+    ) as client:
+        yield client
+
+
+def listing_input(title: str) -> dict[str, Any]:
+    return {
+        "kind": "OFFER",
+        "category": "BY_PRODUCT",
+        "title": title,
+        "materialCode": "wood-shavings",
+        "quantity": "2",
+        "unit": "TNE",
+        "location": {"lat": 35.09, "lon": 133.69},
+        "publish": True,
+    }
+
+
+async def test_sign_in_list_and_page_through_the_market(
+    eic: EICClient, register: Any, cluster_id: str
+) -> None:
+    # Given a firm registered through the API, signed in through the SDK
+    await register("firm@maniwa.example", cluster_id)
+    session = await eic.sign_in("firm@maniwa.example", PASSWORD)
+    assert session.role == "FIRM"
+    # when it lists five lots and reads the market two at a time
+    for n in range(5):
+        saved = await eic.run("ListingSave", {"input": listing_input(f"Shavings lot {n}")})
+        assert saved["listingCreate"]["errors"] == []
+    titles = [
+        node["title"]
+        async for node in eic.pages(
+            "MarketSearch",
+            {"filter": {"materialCode": "wood-shavings"}},
+            lambda d: d["listings"],
+            page_size=2,
+        )
+    ]
+    # then it sees all five, newest first, once each
+    assert titles == [f"Shavings lot {n}" for n in reversed(range(5))]
+
+
+async def test_a_mutation_whose_answer_was_lost_is_retried_and_done_once(
+    app: Any, db: Database, register: Any, cluster_id: str
+) -> None:
+    await register("firm@maniwa.example", cluster_id)
+    transport = LosesAnAnswer(app)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    async with EICClient("http://eic.test", transport=transport, sleep=no_wait) as eic:
+        await eic.sign_in("firm@maniwa.example", PASSWORD)
+        transport.armed = True
+        # when the answer is lost on the way back
+        saved = await eic.run("ListingSave", {"input": listing_input("Cedar shavings")})
+    # then the SDK sent the same request again with the same key, and got the first answer
+    assert saved["listingCreate"]["errors"] == []
+    assert transport.lost == 1
+    assert len(transport.keys) == 2  # the lost one, and the retry with the same key
+    assert transport.keys[0] == transport.keys[1]
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Listing)) == 1
+
+
+async def test_an_expired_access_token_is_refreshed_once(
+    eic: EICClient, register: Any, cluster_id: str, settings: Settings
+) -> None:
+    account = await register("firm@maniwa.example", cluster_id)
+    session = await eic.sign_in("firm@maniwa.example", PASSWORD)
+    # Given an access token that expired an hour ago
+    session.access_token = (
+        Security.from_settings(settings)
+        .tokens.issue_access(
+            user_id=uuid.UUID(account.user_id),
+            role=Role.FIRM,
+            organisation_id=uuid.UUID(account.organisation_id or ""),
+            now=utcnow() - timedelta(hours=1),
+        )
+        .token
+    )
+    expired = session.access_token
+    # when the app reads its listings, then the SDK refreshes the session and gets them
+    mine = await eic.run("MyListings", {})
+    assert mine["myListings"]["totalCount"] == 0
+    assert eic.session is not None
+    assert eic.session.access_token != expired
+
+
+async def test_graphql_errors_raise_with_their_codes(eic: EICClient) -> None:
+    # signed out, a signed-in-only query is refused with a code the app can act on
+    with pytest.raises(EICError) as refused:
+        await eic.run("MyListings", {})
+    assert refused.value.codes == ["UNAUTHENTICATED"]
