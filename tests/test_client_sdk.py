@@ -21,6 +21,7 @@ from backend.db import Database, utcnow
 from backend.marketplace.models import Listing
 from backend.settings import Settings
 from tests.conftest import PASSWORD
+from tests.marketplace.trading_kit import listing_input
 
 
 class LosesAnAnswer(httpx.AsyncBaseTransport):
@@ -61,19 +62,6 @@ async def eic(app: Any) -> AsyncIterator[EICClient]:
         yield client
 
 
-def listing_input(title: str) -> dict[str, Any]:
-    return {
-        "kind": "OFFER",
-        "category": "BY_PRODUCT",
-        "title": title,
-        "materialCode": "wood-shavings",
-        "quantity": "2",
-        "unit": "TNE",
-        "location": {"lat": 35.09, "lon": 133.69},
-        "publish": True,
-    }
-
-
 async def test_sign_in_list_and_page_through_the_market(
     eic: EICClient, register: Any, cluster_id: str
 ) -> None:
@@ -83,7 +71,7 @@ async def test_sign_in_list_and_page_through_the_market(
     assert session.role == "FIRM"
     # when it lists five lots and reads the market two at a time
     for n in range(5):
-        saved = await eic.run("ListingSave", {"input": listing_input(f"Shavings lot {n}")})
+        saved = await eic.run("ListingSave", {"input": listing_input(title=f"Shavings lot {n}")})
         assert saved["listingCreate"]["errors"] == []
     titles = [
         node["title"]
@@ -111,7 +99,7 @@ async def test_a_mutation_whose_answer_was_lost_is_retried_and_done_once(
         await eic.sign_in("firm@maniwa.example", PASSWORD)
         transport.armed = True
         # when the answer is lost on the way back
-        saved = await eic.run("ListingSave", {"input": listing_input("Cedar shavings")})
+        saved = await eic.run("ListingSave", {"input": listing_input(title="Cedar shavings")})
     # then the SDK sent the same request again with the same key, and got the first answer
     assert saved["listingCreate"]["errors"] == []
     assert transport.lost == 1

@@ -17,6 +17,7 @@ from backend.idempotency import IdempotencyKey
 from backend.jobs import run_due_jobs
 from backend.marketplace.models import Listing
 from tests.conftest import seed_people
+from tests.marketplace.trading_kit import listing_input
 
 CREATE = """
 mutation Create($input: ListingCreateInput!) {
@@ -25,23 +26,8 @@ mutation Create($input: ListingCreateInput!) {
 """
 
 
-def listing(title: str = "Cedar shavings, dry", **extra: Any) -> dict[str, Any]:
-    return {
-        "query": CREATE,
-        "variables": {
-            "input": {
-                "kind": "OFFER",
-                "category": "BY_PRODUCT",
-                "title": title,
-                "materialCode": "wood-shavings",
-                "quantity": "2",
-                "unit": "TNE",
-                "location": {"lat": 35.09, "lon": 133.69},
-                "publish": True,
-                **extra,
-            }
-        },
-    }
+def listing(title: str = "Cedar shavings, dry") -> dict[str, Any]:
+    return {"query": CREATE, "variables": {"input": listing_input(title=title)}}
 
 
 async def send(
