@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,13 +36,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    error_answer,
+    json_answer,
+    read_body,
+    replay,
+    send_all,
+)
 from backend.db import Base, Database, UTCDateTime, utcnow, write_hook
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HEADER = b"idempotency-key"
 KEY_LIFETIME = timedelta(hours=24)
@@ -145,30 +151,12 @@ def canonical_hash(body: bytes) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _response(status: int, body: bytes, replayed: bool) -> list[Message]:
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if replayed:
-        headers.append((b"idempotent-replayed", b"true"))
-    return [
-        {"type": "http.response.start", "status": status, "headers": headers},
-        {"type": "http.response.body", "body": body},
-    ]
-
-
 def _in_use() -> list[Message]:
-    return _refusal(
+    return error_answer(
         "IDEMPOTENCY_KEY_IN_USE",
         "A request with this Idempotency-Key is still running; try again",
         409,
     )
-
-
-def _refusal(code: str, message: str, status: int) -> list[Message]:
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
-    return _response(status, body.encode(), replayed=False)
 
 
 class IdempotencyMiddleware:
@@ -201,12 +189,12 @@ class IdempotencyMiddleware:
             return
         text = key.decode("latin-1").strip()
         if not 1 <= len(text) <= MAX_KEY_LENGTH:
-            for message in _refusal(
+            for message in error_answer(
                 "BAD_REQUEST", f"Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters", 400
             ):
                 await send(message)
             return
-        body, more = await _read_body(receive)
+        body, more = await read_body(receive)
         principal = _principal(scope, self.subject_of)
         request_hash = canonical_hash(body)
         database = self.db()
@@ -225,10 +213,10 @@ class IdempotencyMiddleware:
 
         token = write_hook.set(claim)
         try:
-            await self.app(scope, _replay(body, more, receive), capture)
+            await self.app(scope, replay(body, more, receive), capture)
         except BaseException:
             if claim.claimed:  # the work is done: the key must not stay without an answer
-                await self._store(database, claim, _refusal("INTERNAL", "Internal error", 500))
+                await self._store(database, claim, error_answer("INTERNAL", "Internal error", 500))
             raise
         finally:
             write_hook.reset(token)
@@ -243,8 +231,7 @@ class IdempotencyMiddleware:
             messages = captured
             if claim.claimed:
                 await self._store(database, claim, captured)
-        for message in messages:
-            await send(message)
+        await send_all(send, messages)
 
     async def _replay_or_refuse(
         self,
@@ -258,8 +245,7 @@ class IdempotencyMiddleware:
         if row.request_hash == request_hash and row.response_body is None:
             waited = await self._wait(database, principal, key)  # the first is still running
             if waited is None:
-                for message in _in_use():
-                    await send(message)
+                await send_all(send, _in_use())
                 return
             row = waited
         await self._answer(send, row, request_hash)
@@ -295,18 +281,19 @@ class IdempotencyMiddleware:
 
     async def _answer(self, send: Send, row: IdempotencyKey, request_hash: str) -> None:
         if row.request_hash != request_hash:
-            messages = _refusal(
+            messages = error_answer(
                 "IDEMPOTENCY_KEY_REUSED",
                 "This Idempotency-Key was used for another request; use a new key per action",
                 422,
             )
         else:
             assert row.response_body is not None
-            messages = _response(
-                row.response_status or 200, row.response_body.encode(), replayed=True
+            messages = json_answer(
+                row.response_status or 200,
+                row.response_body.encode(),
+                [(b"idempotent-replayed", b"true")],
             )
-        for message in messages:
-            await send(message)
+        await send_all(send, messages)
 
     async def _store(self, database: Database, claim: _Claim, captured: list[Message]) -> None:
         start = next((m for m in captured if m["type"] == "http.response.start"), None)
@@ -325,31 +312,6 @@ class IdempotencyMiddleware:
                 )
                 .values(response_status=start["status"], response_body=body.decode("utf-8"))
             )
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
-    chunks: list[bytes] = []
-    rest: list[Message] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            rest.append(message)
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks), rest
-
-
-def _replay(body: bytes, rest: list[Message], then: Receive) -> Receive:
-    queue: list[Message] = [{"type": "http.request", "body": body}, *rest]
-
-    async def receive() -> Message:
-        if queue:
-            return queue.pop(0)
-        return await then()
-
-    return receive
 
 
 async def forget_expired(db: Database, now: datetime) -> int:

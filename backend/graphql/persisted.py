@@ -16,17 +16,22 @@ of the manifest (:mod:`backend.graphql.operations`), so Strawberry sees an ordin
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from backend.asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    error_answer,
+    read_body,
+    replay,
+    send_all,
+)
 from backend.graphql.operations import sha256
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PUBLIC_MAX_AGE = 60
 
@@ -83,9 +88,8 @@ def _not_trusted() -> RefusedOperationError:
     )
 
 
-def _refusal_response(refused: RefusedOperationError) -> tuple[int, bytes]:
-    body = {"errors": [{"message": refused.message, "extensions": {"code": refused.code}}]}
-    return refused.status, json.dumps(body).encode()
+def _refusal(refused: RefusedOperationError) -> list[Message]:
+    return error_answer(refused.code, refused.message, refused.status)
 
 
 class TrustedOperations:
@@ -122,7 +126,7 @@ class TrustedOperations:
         try:
             resolve(request, self.manifest(), trusted_only=self.trusted_only)
         except RefusedOperationError as refused:
-            await _respond(send, *_refusal_response(refused))
+            await send_all(send, _refusal(refused))
             return
         scope = dict(scope, query_string=urlencode(request).encode())
         authorised = any(name == b"authorization" for name, _ in scope.get("headers", []))
@@ -150,20 +154,14 @@ class TrustedOperations:
         )
         if b"application/json" not in content_type:
             if self.trusted_only:  # (the schema's rule refuses it too; this answers sooner)
-                await _respond(send, *_refusal_response(_not_trusted()))
+                await send_all(send, _refusal(_not_trusted()))
                 return
             await self.app(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message], receive), send)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+        body, rest = await read_body(receive)
+        if rest:  # the client went away mid-body: let the app see it as it is
+            await self.app(scope, replay(body, rest, receive), send)
+            return
         try:
             request = json.loads(body)
         except ValueError:
@@ -172,7 +170,7 @@ class TrustedOperations:
             try:
                 resolve(request, self.manifest(), trusted_only=self.trusted_only)
             except RefusedOperationError as refused:
-                await _respond(send, *_refusal_response(refused))
+                await send_all(send, _refusal(refused))
                 return
             body = json.dumps(request).encode()
         # not JSON, or a batch: Strawberry answers it as it does (batches are off)
@@ -181,31 +179,4 @@ class TrustedOperations:
             headers=[(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
             + [(b"content-length", str(len(body)).encode())],
         )
-        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
-
-
-def _replay(messages: list[Message], then: Receive) -> Receive:
-    """The messages already read, then the connection's own (a disconnect, when it comes)."""
-    queue = list(messages)
-
-    async def receive() -> Message:
-        if queue:
-            return queue.pop(0)
-        return await then()
-
-    return receive
-
-
-async def _respond(send: Send, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        await self.app(scope, replay(body, rest, receive), send)
