@@ -9,6 +9,7 @@ import unicodedata
 import uuid
 import zoneinfo
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from backend.errors import Problems
 
@@ -87,3 +88,18 @@ def check_time_zone(problems: Problems, field: str, name: str) -> bool:
         problems.add(field, "Use an IANA time zone such as Asia/Tokyo")
         return False
     return True
+
+
+def check_utc(problems: Problems, field: str, value: datetime | None) -> datetime | None:
+    """The time in UTC, or a problem: it must carry its offset, and exist in UTC (year 1 at
+    +05:00 and year 9999 at -05:00 do not)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        problems.add(field, "Give the time with its offset, such as 2027-01-31T09:00:00+09:00")
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        problems.add(field, "Give a time between the years 1 and 9999 in UTC")
+        return None

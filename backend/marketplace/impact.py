@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from backend.marketplace.models import (
     Trade,
     Unit,
 )
+from backend.validation import check_utc
 
 KG_PER_TONNE = Decimal(1000)
 FOUR_PLACES = Decimal("0.0001")
@@ -150,19 +151,6 @@ class ImpactSummary:
     by_material: list[MaterialImpact] = field(default_factory=list)
 
 
-def _utc(problems: Problems, name: str, value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        problems.add(name, "Give the time with its offset, such as 2027-01-31T09:00:00+09:00")
-        return None
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC time
-        problems.add(name, "Give a time between the years 1 and 9999 in UTC")
-        return None
-
-
 def _check_reader(viewer: Viewer, organisation_id: uuid.UUID | None) -> None:
     """marketplace:impact_read (see the module's docstring)."""
     if viewer.is_admin or viewer.role is Role.INSTITUTION:
@@ -189,7 +177,7 @@ async def summarise(
     Disposal costs are added up in the scope's currency (the cluster's); entries in another
     currency are totalled apart."""
     problems = Problems()
-    since, until = _utc(problems, "from", since), _utc(problems, "to", until)
+    since, until = check_utc(problems, "from", since), check_utc(problems, "to", until)
     if since and until and until <= since:
         problems.add("to", "Must be after from")
     if cluster_id is None and organisation_id is None and not viewer.is_admin:

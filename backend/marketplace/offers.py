@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -50,7 +50,7 @@ from backend.money import check_amount, plain
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
-from backend.validation import check_text
+from backend.validation import check_text, check_utc
 
 DEFAULT_OFFER_LIFETIME = timedelta(days=7)
 MAX_OFFER_LIFETIME = timedelta(days=90)
@@ -79,19 +79,14 @@ def _check_terms(problems: Problems, terms: Terms, now: datetime) -> datetime:
     expires_at = terms.expires_at
     if expires_at is None:
         return now + DEFAULT_OFFER_LIFETIME
-    if expires_at.tzinfo is None or expires_at.utcoffset() is None:
-        problems.add(
-            "expiresAt", "Give the time with its offset, such as 2027-01-31T09:00:00+09:00"
-        )
+    expires_at = check_utc(problems, "expiresAt", expires_at)
+    if expires_at is None:
         return now
     if expires_at <= now:
         problems.add("expiresAt", "Must be in the future")
-        return now
-    if expires_at > now + MAX_OFFER_LIFETIME:
-        # (not converted: 9999-12-31T23:00-05:00 has no UTC time)
+    elif expires_at > now + MAX_OFFER_LIFETIME:
         problems.add("expiresAt", "Must be within 90 days")
-        return now
-    return expires_at.astimezone(UTC)
+    return expires_at
 
 
 def _whose_turn(offer: Offer) -> uuid.UUID:

@@ -40,7 +40,7 @@ from backend.marketplace.models import (
 )
 from backend.money import MAX_AMOUNT, check_amount, check_currency, plain
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
-from backend.validation import Place, check_language, check_place, check_text
+from backend.validation import Place, check_language, check_place, check_text, check_utc
 
 MATERIAL_CODE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 DEFAULT_LIFETIME = timedelta(days=90)
@@ -211,10 +211,7 @@ def _check_photos(problems: Problems, photos: list[str]) -> None:
 
 
 def _check_aware(problems: Problems, field_name: str, value: datetime) -> bool:
-    if value.tzinfo is None or value.utcoffset() is None:
-        problems.add(field_name, "Give the time with its offset, such as 2027-01-31T09:00:00+09:00")
-        return False
-    return True
+    return check_utc(problems, field_name, value) is not None
 
 
 def _utc(value: datetime | None) -> datetime | None:
