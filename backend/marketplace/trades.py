@@ -165,6 +165,46 @@ class TradeView:
     impact: ImpactEntry | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TradeActions:
+    """What the viewer may do with a trade now: the rules of this module's transitions, for the
+    apps' buttons (the transitions check the same rules again)."""
+
+    mark_in_transit: bool
+    mark_delivered: bool
+    complete: bool
+    cancel: bool
+    dispute: bool
+    review: bool
+
+
+def actions(viewer: Viewer, view: TradeView) -> TradeActions:
+    """``view.trade`` needs its history loaded (``trade_loads``)."""
+    trade = view.trade
+    party = party_of(viewer, trade)
+    status = trade.status
+    settles = status is TradeStatus.DISPUTED and viewer.is_admin
+    reported_by = next(
+        (s.by_user_id for s in reversed(trade.history) if s.status is TradeStatus.DELIVERED), None
+    )
+    return TradeActions(
+        mark_in_transit=party == trade.supplier_id and status is TradeStatus.AGREED,
+        mark_delivered=party is not None and status in (TradeStatus.AGREED, TradeStatus.IN_TRANSIT),
+        complete=(
+            party is not None
+            and status is TradeStatus.DELIVERED
+            and party != trade.delivered_by_id
+            and reported_by != viewer.user_id
+        )
+        or settles,
+        cancel=(party is not None and status is TradeStatus.AGREED) or settles,
+        dispute=party is not None and status in OPEN_TRADE,
+        review=party is not None
+        and status is TradeStatus.COMPLETED
+        and party not in {r.reviewer_id for r in view.reviews},
+    )
+
+
 async def view(session: AsyncSession, trade_id: uuid.UUID) -> TradeView:
     trade = await session.scalar(
         select(Trade)

@@ -20,6 +20,7 @@ from tests.marketplace.trading_kit import (
     OFFER,
     OFFER_ACCEPT,
     OFFER_CREATE,
+    TRADE,
     TRADES,
     accept,
     expire_offer,
@@ -304,6 +305,9 @@ async def test_one_person_in_both_organisations_cannot_confirm_their_own_deliver
     # when they report the delivery for the pellet maker, then confirm it for the sawmill
     delivered = await trade_step(gql, pellets.access_token, "tradeMarkDelivered", trade["id"])
     assert delivered["errors"] == [], delivered
+    # (the app offers them no Complete button for the sawmill either)
+    shown = await gql(TRADE, {"id": trade["id"]}, token=for_sawmill)
+    assert shown["data"]["trade"]["viewerCanComplete"] is False
     completed = await trade_step(gql, for_sawmill, "tradeComplete", trade["id"])
 
     # then that is refused: someone else confirms it

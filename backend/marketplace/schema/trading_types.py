@@ -332,8 +332,7 @@ class TradeType:
         role = None
         if party is not None:
             role = TradeRole.SUPPLIER if party == trade.supplier_id else TradeRole.RECEIVER
-        reviewed = {r.reviewer_id for r in view.reviews}
-        disputed = status is TradeStatus.DISPUTED and viewer.is_admin
+        can = trades.actions(viewer, view)
         return cls(
             id=_id(trade.id),
             status=status,
@@ -377,20 +376,12 @@ class TradeType:
             ],
             reviews=[ReviewType.of(r) for r in view.reviews],
             impact=ImpactEntryType.of(view.impact) if view.impact else None,
-            viewer_can_mark_in_transit=party == trade.supplier_id and status is TradeStatus.AGREED,
-            viewer_can_mark_delivered=party is not None
-            and status in (TradeStatus.AGREED, TradeStatus.IN_TRANSIT),
-            viewer_can_complete=(
-                party is not None
-                and status is TradeStatus.DELIVERED
-                and party != trade.delivered_by_id
-            )
-            or disputed,
-            viewer_can_cancel=(party is not None and status is TradeStatus.AGREED) or disputed,
-            viewer_can_dispute=party is not None and status in trades.OPEN_TRADE,
-            viewer_can_review=party is not None
-            and status is TradeStatus.COMPLETED
-            and party not in reviewed,
+            viewer_can_mark_in_transit=can.mark_in_transit,
+            viewer_can_mark_delivered=can.mark_delivered,
+            viewer_can_complete=can.complete,
+            viewer_can_cancel=can.cancel,
+            viewer_can_dispute=can.dispute,
+            viewer_can_review=can.review,
             created_at=trade.created_at,
             updated_at=trade.updated_at,
             completed_at=trade.completed_at,
