@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Enum, MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.types import TypeDecorator
 
@@ -174,6 +175,38 @@ write_hook: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = Conte
 )
 
 
+def insert_or_else(session: AsyncSession, model: type[Any]) -> Any:
+    """An INSERT that can say what to do on a conflict (``on_conflict_do_nothing`` /
+    ``_do_update``): both backends spell it alike, through their own dialect's construct."""
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(model)
+
+
+def before_commit(
+    session: AsyncSession | Session, callback: Callable[[AsyncSession], Awaitable[None]]
+) -> None:
+    """Run ``callback`` once, as the last step of the write transaction that ``session`` is in,
+    just before it commits (the change log numbers a commit there, so that its numbers follow
+    commit order). Nothing runs if the transaction rolls back."""
+    callbacks: list[Callable[[AsyncSession], Awaitable[None]]] = session.info.setdefault(
+        BEFORE_COMMIT, []
+    )
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+BEFORE_COMMIT = "eic.before_commit"
+
+
+async def _run_before_commit(session: AsyncSession) -> None:
+    # What the block left unflushed (a delete, say) is flushed first, so that flush listeners,
+    # which register callbacks, see it; a callback may register another by writing.
+    await session.flush()
+    while callbacks := session.info.pop(BEFORE_COMMIT, None):
+        for callback in callbacks:
+            await callback(session)
+
+
 class Database:
     """The engine and the two kinds of unit of work the services use."""
 
@@ -215,11 +248,13 @@ class Database:
                 if hook is not None:
                     await hook(session)
                 yield session
+                await _run_before_commit(session)
             return
         async with self._sqlite_writers, self._write_sessions() as session, session.begin():
             if hook is not None:
                 await hook(session)
             yield session
+            await _run_before_commit(session)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

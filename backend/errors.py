@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
     TOKEN_REUSED = "TOKEN_REUSED"
     INVITE_INVALID = "INVITE_INVALID"
+    # an offline copy that cannot be brought up to date by changes: load it again
+    RESYNC_REQUIRED = "RESYNC_REQUIRED"
 
 
 @dataclass(frozen=True, slots=True)

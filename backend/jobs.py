@@ -17,6 +17,7 @@ from backend import idempotency
 from backend.clock import Clock
 from backend.db import Database
 from backend.purchasing import service as purchasing_service
+from backend.sync import service as sync_service
 
 log = logging.getLogger("eic.jobs")
 
@@ -25,12 +26,14 @@ log = logging.getLogger("eic.jobs")
 class DueJobsReport:
     purchase_groups_closed: int
     idempotency_keys_forgotten: int = 0
+    sync_changes_forgotten: int = 0
 
 
 async def run_due_jobs(db: Database, clock: Clock) -> DueJobsReport:
     return DueJobsReport(
         purchase_groups_closed=await purchasing_service.record_due_outcomes(db=db, now=clock.now()),
         idempotency_keys_forgotten=await idempotency.forget_expired(db, clock.now()),
+        sync_changes_forgotten=await sync_service.prune(db=db, now=clock.now()),
     )
 
 

@@ -11,6 +11,7 @@ from backend.identity import models as identity_models
 from backend.marketplace import models as marketplace_models
 from backend.notifications import models as notifications_models
 from backend.purchasing import models as purchasing_models
+from backend.sync import models as sync_models
 
 metadata = Base.metadata
 
@@ -36,4 +37,5 @@ __all__ = [
     "metadata",
     "notifications_models",
     "purchasing_models",
+    "sync_models",
 ]

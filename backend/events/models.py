@@ -23,6 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.identity.models import Cluster, Organisation, User
 from backend.marketplace.models import Material
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 
 
 class EventKind(StrEnum):
@@ -198,3 +200,9 @@ class CalendarFeed(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# What the apps keep offline (backend/sync): the events people registered for (scope: the event)
+# and their organisers' events; a registration is a change of its event for that person.
+sync_log.track(Event, lambda row: [(ChangeType.EVENT, row.id, [row.id, row.organisation_id])])
+sync_log.track(EventRegistration, lambda row: [(ChangeType.EVENT, row.event_id, [row.user_id])])

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.identity.models import Cluster, Organisation, User
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 
 
 class ForumVisibility(StrEnum):
@@ -164,6 +166,22 @@ class Post(Base):
     author_organisation: Mapped[Organisation | None] = relationship(lazy="raise")
 
 
+class ThreadFollower(Base):
+    """A person who follows a thread: it is in their app's offline copy. Starting a thread or
+    replying follows it; the person may stop."""
+
+    __tablename__ = "forum_thread_followers"
+    __table_args__ = (Index("ix_forum_thread_followers_user_id", "user_id"),)
+
+    thread_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("forum_threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PostReaction(Base):
     __tablename__ = "forum_post_reactions"
     __table_args__ = (UniqueConstraint("post_id", "user_id", "reaction"),)
@@ -201,3 +219,12 @@ class PostReport(Base):
 
     post: Mapped[Post] = relationship(lazy="raise")
     reporter: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[reporter_id])
+
+
+# What the apps keep offline (backend/sync): the threads people follow (scope: the thread). A post
+# is a change of its thread; following or unfollowing is one for that person.
+sync_log.track(Thread, lambda row: [(ChangeType.FORUM_THREAD, row.id, [row.id])])
+sync_log.track(Post, lambda row: [(ChangeType.FORUM_THREAD, row.thread_id, [row.thread_id])])
+sync_log.track(
+    ThreadFollower, lambda row: [(ChangeType.FORUM_THREAD, row.thread_id, [row.user_id])]
+)

@@ -107,6 +107,10 @@ class ThreadType:
     last_activity_at: datetime = strawberry.field(description="When it was last posted in.")
     created_at: datetime = strawberry.field(description="When it was started.")
     can_moderate: bool = strawberry.field(description="Whether the viewer moderates it.")
+    viewer_follows: bool = strawberry.field(
+        description="Whether the viewer follows it: its changes then reach their app's offline "
+        "copy (`changes`). Starting a thread or replying in it follows it."
+    )
     version: int = strawberry.field(description="Bumped on every change.")
 
     @classmethod
@@ -128,6 +132,7 @@ class ThreadType:
             last_activity_at=thread.last_activity_at,
             created_at=thread.created_at,
             can_moderate=view.moderates,
+            viewer_follows=view.following,
             version=thread.version,
         )
 
@@ -583,6 +588,28 @@ class ForumsMutation:
         locked: Annotated[bool, strawberry.argument(description="False unlocks.")] = True,
     ) -> ThreadPayload:
         return await _on_thread(info, id, locked=locked)
+
+    @payload_mutation(
+        description="Follow a thread you may read, so that its new posts and changes reach "
+        "your app's offline copy (`changes`), or, with `following: false`, stop following it. "
+        "Repeating either changes nothing.",
+        gates=(IsAuthenticated,),
+    )
+    async def thread_follow(
+        self,
+        info: strawberry.Info,
+        id: ThreadId,
+        following: Annotated[
+            bool, strawberry.argument(description="False stops following.")
+        ] = True,
+    ) -> ThreadPayload:
+        view = await service.follow_thread(
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            thread_id=parse_id(id, "id"),
+            following=following,
+        )
+        return ThreadPayload(thread=ThreadType.of(view))
 
     @payload_mutation(
         description="Pin a thread first in its forum or, with `pinned: false`, unpin it. "

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, true, update
+from sqlalchemy import Select, and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database, once_more_on_clash
+from backend.db import Database, insert_or_else, once_more_on_clash, utcnow
 from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.forums import policies
 from backend.forums.broadcast import Broadcaster
@@ -37,6 +37,7 @@ from backend.forums.models import (
     Reaction,
     ReportStatus,
     Thread,
+    ThreadFollower,
 )
 from backend.forums.policies import Reader
 from backend.identity.models import (
@@ -50,6 +51,8 @@ from backend.identity.models import (
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 from backend.validation import check_language, check_text, has_control_characters
 
 log = logging.getLogger("eic.forums")
@@ -105,6 +108,8 @@ class ForumView:
 class ThreadView:
     thread: Thread
     moderates: bool
+    # whether the viewer follows it (it is then in their app's offline copy)
+    following: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,12 +554,88 @@ async def _create_thread(
             .execution_options(synchronize_session=False)
         )
         await session.flush()
+        await _follow(session, thread.id, viewer.user_id)  # you follow what you start
         return await _thread_view(session, reader, thread.id)
 
 
 async def _thread_view(session: AsyncSession, reader: Reader, thread_id: uuid.UUID) -> ThreadView:
     thread = await _reloaded(session, Thread, thread_id, _thread_loads())
-    return ThreadView(thread, policies.moderates(reader, thread.forum))
+    following = await _followed_among(session, reader, [thread.id])
+    return ThreadView(thread, policies.moderates(reader, thread.forum), thread.id in following)
+
+
+async def _followed_among(
+    session: AsyncSession, reader: Reader, thread_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    if not isinstance(reader.viewer, Viewer) or not thread_ids:
+        return set()
+    followed = await session.scalars(
+        select(ThreadFollower.thread_id).where(
+            ThreadFollower.user_id == reader.viewer.user_id,
+            ThreadFollower.thread_id.in_(thread_ids),
+        )
+    )
+    return set(followed.all())
+
+
+async def _follow(session: AsyncSession, thread_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Follow, if not yet (a retried post or a twin request finds the row there)."""
+    added = await session.scalar(
+        insert_or_else(session, ThreadFollower)
+        .values(thread_id=thread_id, user_id=user_id, created_at=utcnow())
+        .on_conflict_do_nothing()
+        .returning(ThreadFollower.thread_id)
+    )
+    if added is not None:  # a plain INSERT: the flush listener does not see it
+        sync_log.note(session, ChangeType.FORUM_THREAD, thread_id, [user_id])
+
+
+async def follow_thread(
+    *, db: Database, viewer: Viewer, thread_id: uuid.UUID, following: bool
+) -> ThreadView:
+    """Follow a thread one may read (its changes then reach the app's offline copy), or stop
+    following it. Either is idempotent."""
+    async with db.write() as session:
+        reader = await reader_of(session, viewer)
+        thread = await _thread_for(session, reader, thread_id)
+        if following:
+            await _follow(session, thread.id, viewer.user_id)
+        else:
+            stopped = await session.scalar(
+                delete(ThreadFollower)
+                .where(
+                    ThreadFollower.thread_id == thread.id,
+                    ThreadFollower.user_id == viewer.user_id,
+                )
+                .returning(ThreadFollower.thread_id)
+            )
+            if stopped is not None:
+                sync_log.note(session, ChangeType.FORUM_THREAD, thread.id, [viewer.user_id])
+        return await _thread_view(session, reader, thread.id)
+
+
+def followed_thread_ids(viewer: Viewer) -> Select[Any]:
+    """The threads the viewer follows, as a subquery (the sync feed's scopes)."""
+    return select(ThreadFollower.thread_id).where(ThreadFollower.user_id == viewer.user_id)
+
+
+async def threads_for_sync(
+    *, db: Database, viewer: Viewer, thread_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ThreadView]:
+    """Of these threads, those the viewer follows and may still read, with their views."""
+    async with db.read() as session:
+        reader = await reader_of(session, viewer)
+        followed = await _followed_among(session, reader, thread_ids)
+        if not followed:
+            return {}
+        threads = await session.scalars(
+            select(Thread).where(Thread.id.in_(followed)).options(*_thread_loads())
+        )
+        return {
+            thread.id: ThreadView(thread, policies.moderates(reader, thread.forum), True)
+            for thread in threads
+            if policies.can_read(reader, thread.forum)
+        }
 
 
 async def set_thread_flag(
@@ -590,7 +671,8 @@ async def get_thread(
         )
         if thread is None or not policies.can_read(reader, thread.forum):
             return None
-        return ThreadView(thread, policies.moderates(reader, thread.forum))
+        following = await _followed_among(session, reader, [thread.id])
+        return ThreadView(thread, policies.moderates(reader, thread.forum), bool(following))
 
 
 THREADS = Sort(
@@ -630,8 +712,9 @@ async def list_threads(
             load=_thread_loads(),
             with_total=with_total,
         )
+        following = await _followed_among(session, reader, [t.id for t in result.items])
     moderates = policies.moderates(reader, forum)
-    return _mapped(result, lambda t: ThreadView(t, moderates))
+    return _mapped(result, lambda t: ThreadView(t, moderates, t.id in following))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -776,6 +859,7 @@ async def _create_post(
             .execution_options(synchronize_session=False)
         )
         await session.flush()
+        await _follow(session, thread.id, viewer.user_id)  # and what you reply in
         await _notify(session, thread, post, reply_to, mentioned, viewer, now)
         view = await _post_view(session, reader, post.id)
     # After the commit: a subscriber that loads the post finds it. The post is saved either
@@ -890,6 +974,7 @@ async def delete_post(
                 .values(reply_count=Thread.reply_count - 1)
                 .execution_options(synchronize_session=False)
             )
+            sync_log.note(session, ChangeType.FORUM_THREAD, thread.id, [thread.id])
         await session.flush()
         return await _post_view(session, reader, post.id)
 

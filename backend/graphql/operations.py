@@ -21,10 +21,12 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLSchema,
+    NoUnusedFragmentsRule,
     OperationDefinitionNode,
     Visitor,
     parse,
     print_ast,
+    specified_rules,
     validate,
     visit,
 )
@@ -32,6 +34,10 @@ from graphql import (
 ROOT = Path(__file__).resolve().parent.parent.parent
 OPERATIONS_FOLDER = ROOT / "clients" / "operations"
 MANIFEST = OPERATIONS_FOLDER / "manifest.json"
+
+
+# A fragment may be used by another file's operations only: that is checked on the whole folder.
+PER_FILE_RULES = [rule for rule in specified_rules if rule is not NoUnusedFragmentsRule]
 
 
 class OperationsError(Exception):
@@ -62,6 +68,8 @@ def _used_fragments(
         spreads = _Spreads()
         visit(pending.pop(), spreads)
         for name in spreads.names - seen.keys():
+            if name not in fragments:  # validation reports it
+                continue
             seen[name] = fragments[name]
             pending.append(fragments[name])
     return [seen[name] for name in sorted(seen)]
@@ -79,29 +87,57 @@ class Operation:
 
 
 def operations_of(schema: GraphQLSchema, folder: Path = OPERATIONS_FOLDER) -> list[Operation]:
-    """Each named operation of the folder's files as a standalone, validated document."""
+    """Each named operation of the folder's files as a standalone, validated document.
+
+    Fragments are shared by the whole folder, as the apps' code generators see it: the offline
+    sync's query spreads the detail fragments of the screens' files. The folder is validated as
+    one document, so a fragment no operation uses, or two with one name, is an error too.
+    """
     found: dict[str, Operation] = {}
     problems: list[str] = []
-    for path in sorted(folder.glob("*.graphql")):
-        document: DocumentNode = parse(path.read_text(encoding="utf-8"))
-        errors = validate(schema, document)
-        problems.extend(f"{path.name}: {error.message}" for error in errors)
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    documents = {
+        path.name: parse(path.read_text(encoding="utf-8"))
+        for path in sorted(folder.glob("*.graphql"))
+    }
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    for file, document in documents.items():
+        for definition in document.definitions:
+            if isinstance(definition, FragmentDefinitionNode):
+                name = definition.name.value
+                if name in fragments:
+                    problems.append(f"{file}: fragment {name} is defined twice")
+                fragments[name] = definition
+    for file, document in documents.items():
+        own = {d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        borrowed = {
+            fragment.name.value: fragment
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode)
+            for fragment in _used_fragments(definition, fragments)
+            if fragment.name.value not in own
         }
+        standalone = DocumentNode(definitions=(*document.definitions, *borrowed.values()))
+        errors = validate(schema, standalone, rules=PER_FILE_RULES)
+        problems.extend(f"{file}: {error.message}" for error in errors)
+    whole = DocumentNode(
+        definitions=tuple(d for document in documents.values() for d in document.definitions)
+    )
+    errors = validate(schema, whole, rules=[NoUnusedFragmentsRule])
+    problems.extend(f"{error.message} (no operation of the folder uses it)" for error in errors)
+    for file, document in documents.items():
         for definition in document.definitions:
             if not isinstance(definition, OperationDefinitionNode):
                 continue
             if definition.name is None:
-                problems.append(f"{path.name}: every operation needs a name")
+                problems.append(f"{file}: every operation needs a name")
                 continue
             name = definition.name.value
             if name in found:
-                problems.append(f"{path.name}: {name} is also in {found[name].file}")
+                problems.append(f"{file}: {name} is also in {found[name].file}")
                 continue
             parts = [definition, *_used_fragments(definition, fragments)]
             text = "\n\n".join(print_ast(part) for part in parts) + "\n"
-            found[name] = Operation(name=name, file=path.name, document=text)
+            found[name] = Operation(name=name, file=file, document=text)
     if problems:
         raise OperationsError("\n".join(problems))
     return [found[name] for name in sorted(found)]

@@ -13,6 +13,7 @@ from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
 from backend.purchasing.schema import PurchasingMutation, PurchasingQuery
 from backend.settings import Settings
+from backend.sync.schema import SyncQuery
 
 
 @strawberry.type(description="Everything an app can read.")
@@ -23,6 +24,7 @@ class Query(
     ForumsQuery,
     EventsQuery,
     NotificationsQuery,
+    SyncQuery,
 ):
     pass
 

@@ -21,11 +21,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    select,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.identity.models import Organisation
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 
 # Quantities and prices: 18 digits with 4 decimals covers 1 g in a 100,000 t lot and VND prices.
 Quantity = Numeric(18, 4)
@@ -487,3 +491,40 @@ class ImpactEntry(Base):
     disposal_cost_per_tonne: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
     disposal_cost_source: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the apps keep offline (backend/sync): the change a row is part of, and who hears of it.
+# A listing's changes also reach the organisations with offers on it; a trade's messages and
+# reviews reach both parties (the wideners below).
+
+sync_log.track(Listing, lambda row: [(ChangeType.LISTING, row.id, [row.organisation_id])])
+sync_log.track(Offer, lambda row: [(ChangeType.OFFER, row.id, [row.maker_id, row.owner_id])])
+sync_log.track(Trade, lambda row: [(ChangeType.TRADE, row.id, [row.supplier_id, row.receiver_id])])
+sync_log.track(TradeMessage, lambda row: [(ChangeType.TRADE, row.trade_id, [])])
+sync_log.track(Review, lambda row: [(ChangeType.TRADE, row.trade_id, [])])
+
+
+async def _listing_audience(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    audience: dict[uuid.UUID, set[uuid.UUID]] = {}
+    rows = await session.execute(
+        select(Offer.listing_id, Offer.maker_id).where(Offer.listing_id.in_(ids)).distinct()
+    )
+    for listing_id, maker_id in rows:
+        audience.setdefault(listing_id, set()).add(maker_id)
+    return audience
+
+
+async def _trade_parties(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    rows = await session.execute(
+        select(Trade.id, Trade.supplier_id, Trade.receiver_id).where(Trade.id.in_(ids))
+    )
+    return {trade_id: {supplier, receiver} for trade_id, supplier, receiver in rows}
+
+
+sync_log.widen(ChangeType.LISTING, _listing_audience)
+sync_log.widen(ChangeType.TRADE, _trade_parties)

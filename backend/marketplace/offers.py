@@ -50,6 +50,8 @@ from backend.money import check_amount, plain
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 from backend.validation import check_text, check_utc
 
 DEFAULT_OFFER_LIFETIME = timedelta(days=7)
@@ -162,6 +164,7 @@ async def decline_open_offers(
         )
     ).all()
     for offer_id, maker_id in declined:
+        sync_log.note(session, ChangeType.OFFER, offer_id, [maker_id, listing.organisation_id])
         await notifications.add(
             session,
             user_ids=await trades.member_ids(session, maker_id),
@@ -587,6 +590,17 @@ async def get_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> Off
     if offer is None or _party(viewer, offer) is None:
         return None
     return offer
+
+
+async def offers_for_sync(
+    *, db: Database, viewer: Viewer, offer_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Offer]:
+    """Of these offers, those of the viewer's organisation (the offline sync's upserts)."""
+    async with db.read() as session:
+        found = await session.scalars(
+            select(Offer).options(*offer_loads()).where(Offer.id.in_(offer_ids))
+        )
+        return {offer.id: offer for offer in found if _party(viewer, offer) is not None}
 
 
 def _status_condition(status: OfferStatus, now: datetime) -> Any:

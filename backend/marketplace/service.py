@@ -682,6 +682,17 @@ async def get_listing(
     return listing
 
 
+async def listings_for_sync(
+    *, db: Database, viewer: Viewer, listing_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Listing]:
+    """Of these listings, those the viewer may read now (the offline sync's upserts)."""
+    async with db.read() as session:
+        listings = await session.scalars(
+            select(Listing).options(*listing_loads()).where(Listing.id.in_(listing_ids))
+        )
+        return {listing.id: listing for listing in listings if policies.may_read(viewer, listing)}
+
+
 # ---------------------------------------------------------------------------------------------
 # Search
 

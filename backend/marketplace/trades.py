@@ -51,6 +51,8 @@ from backend.money import check_amount, plain
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 from backend.validation import check_text
 
 OPEN_TRADE = (TradeStatus.AGREED, TradeStatus.IN_TRANSIT, TradeStatus.DELIVERED)
@@ -130,6 +132,7 @@ async def move_committed(session: AsyncSession, listing: Listing, delta: Decimal
     )
     if changed is None:  # cannot happen under the row lock; refuse rather than guess
         raise ServiceError.of(ErrorCode.CONFLICT, "The listing changed meanwhile; try again")
+    sync_log.note(session, ChangeType.LISTING, listing.id, [listing.organisation_id])
     for name, value in (
         ("quantity_committed", after),
         ("status", status),
@@ -612,6 +615,18 @@ async def get_trade(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> Tra
         if trade is None or not may_read(viewer, trade):
             return None
         return (await _views(session, [trade]))[0]
+
+
+async def trades_for_sync(
+    *, db: Database, viewer: Viewer, trade_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, TradeView]:
+    """Of these trades, those the viewer may read (the offline sync's upserts)."""
+    async with db.read() as session:
+        found = await session.scalars(
+            select(Trade).options(*trade_loads()).where(Trade.id.in_(trade_ids))
+        )
+        readable = [trade for trade in found if may_read(viewer, trade)]
+        return {view.trade.id: view for view in await _views(session, readable)}
 
 
 async def list_trades(

@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 
 
 class NotificationKind(StrEnum):
@@ -156,3 +158,7 @@ class PushMessage(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# What the apps keep offline (backend/sync): a person's notifications.
+sync_log.track(Notification, lambda row: [(ChangeType.NOTIFICATION, row.id, [row.user_id])])

@@ -30,6 +30,8 @@ from backend.notifications.models import (
     PushStatus,
 )
 from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 from backend.validation import check_language
 
 MAX_MARK_READ = 100
@@ -236,6 +238,19 @@ async def list_notifications(
         )
 
 
+async def notifications_for_sync(
+    *, db: Database, viewer: Viewer, notification_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Notification]:
+    """Of these notifications, the viewer's own (the offline sync's upserts)."""
+    async with db.read() as session:
+        found = await session.scalars(
+            select(Notification).where(
+                Notification.id.in_(notification_ids), Notification.user_id == viewer.user_id
+            )
+        )
+        return {notification.id: notification for notification in found}
+
+
 async def unread_count(*, db: Database, viewer: Viewer) -> int:
     async with db.read() as session:
         count = await session.scalar(
@@ -261,7 +276,11 @@ async def mark_read(
         )
         if ids is not None:
             statement = statement.where(Notification.id.in_(ids))
-        await session.execute(statement.execution_options(synchronize_session=False))
+        marked = await session.scalars(
+            statement.returning(Notification.id).execution_options(synchronize_session=False)
+        )
+        for notification_id in marked.all():
+            sync_log.note(session, ChangeType.NOTIFICATION, notification_id, [viewer.user_id])
         count = await session.scalar(
             select(func.count())
             .select_from(Notification)

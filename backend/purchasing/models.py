@@ -24,6 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.identity.models import Cluster, Organisation, User
 from backend.marketplace.models import Material, Unit
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 
 Quantity = Numeric(18, 4)
 Money = Numeric(18, 4)
@@ -166,3 +168,21 @@ class Pledge(Base):
     participant: Mapped[User] = relationship(lazy="raise", foreign_keys=[participant_id])
     acted_by: Mapped[User | None] = relationship(lazy="raise", foreign_keys=[acted_by_id])
     organisation: Mapped[Organisation | None] = relationship(lazy="raise")
+
+
+# What the apps keep offline (backend/sync): the groups people pledged to (scope: the group), and
+# the organiser's and the supplier's groups; a pledge is a change of its group for the people in it.
+sync_log.track(
+    PurchaseGroup,
+    lambda row: [
+        (
+            ChangeType.PURCHASE_GROUP,
+            row.id,
+            [row.id, row.organisation_id, row.counterpart_organisation_id],
+        )
+    ],
+)
+sync_log.track(
+    Pledge,
+    lambda row: [(ChangeType.PURCHASE_GROUP, row.group_id, [row.participant_id, row.acted_by_id])],
+)

@@ -25,10 +25,12 @@ from backend.events.service.organising import (
 )
 from backend.events.service.reading import (
     all_participants,
+    events_for_sync,
     get_event,
     my_registrations,
     organised_events,
     participants,
+    registered_event_ids,
     search_events,
 )
 from backend.events.service.registering import (
@@ -58,12 +60,14 @@ __all__ = [
     "cancel_registration",
     "check_in",
     "create_event",
+    "events_for_sync",
     "get_event",
     "my_registrations",
     "organised_events",
     "participants",
     "publish_event",
     "register",
+    "registered_event_ids",
     "registration_open",
     "registration_window",
     "reject_registration",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
@@ -60,6 +60,42 @@ async def get_event(
             return None
         mine = await _my_registrations(session, viewer, [event.id])
         return EventView(event, mine.get(event.id))
+
+
+# A registration that still holds (or waits for) a place: its event is in the person's offline copy.
+HOLDING = (
+    RegistrationStatus.CONFIRMED,
+    RegistrationStatus.WAITLISTED,
+    RegistrationStatus.PENDING_APPROVAL,
+)
+
+
+def registered_event_ids(viewer: Viewer) -> Select[Any]:
+    """The events the viewer holds a registration for, as a subquery (the sync feed's scopes)."""
+    return select(EventRegistration.event_id).where(
+        EventRegistration.user_id == viewer.user_id, EventRegistration.status.in_(HOLDING)
+    )
+
+
+async def events_for_sync(
+    *, db: Database, viewer: Viewer, event_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, EventView]:
+    """Of these events, those the viewer organises or holds a registration for, and may read
+    (the offline sync's upserts), with the viewer's registration."""
+    async with db.read() as session:
+        events = await session.scalars(
+            select(Event).where(Event.id.in_(event_ids)).options(*event_loads())
+        )
+        mine = await _my_registrations(session, viewer, event_ids)
+        return {
+            event.id: EventView(event, mine.get(event.id))
+            for event in events
+            if policies.can_read(viewer, event)
+            and (
+                policies.organises(viewer, event)
+                or (event.id in mine and mine[event.id].registration.status in HOLDING)
+            )
+        }
 
 
 UPCOMING = Sort(

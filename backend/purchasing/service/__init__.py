@@ -24,7 +24,14 @@ from backend.purchasing.service.inputs import (
     PledgeView,
 )
 from backend.purchasing.service.pledges import pledge, update_pledge, withdraw_pledge
-from backend.purchasing.service.reading import get_group, group_pledges, list_groups, my_pledges
+from backend.purchasing.service.reading import (
+    get_group,
+    group_pledges,
+    groups_for_sync,
+    list_groups,
+    my_pledges,
+    pledged_group_ids,
+)
 from backend.purchasing.service.settlement import PriceTier, Settlement, settle, tier_progress
 
 __all__ = [
@@ -42,11 +49,13 @@ __all__ = [
     "effective_status",
     "get_group",
     "group_pledges",
+    "groups_for_sync",
     "list_groups",
     "mark_delivered",
     "mark_ordered",
     "my_pledges",
     "pledge",
+    "pledged_group_ids",
     "record_due_outcomes",
     "settle",
     "tier_progress",

@@ -18,6 +18,8 @@ from backend.notifications.models import NotificationKind
 from backend.purchasing import policies
 from backend.purchasing.models import GroupStatus, Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.inputs import SUBJECT, GroupView
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 
 SETTLED = (GroupStatus.CONFIRMED, GroupStatus.ORDERED, GroupStatus.DELIVERED)
 
@@ -182,6 +184,7 @@ async def record_outcome(session: AsyncSession, group_id: uuid.UUID, now: dateti
         return False
     group = await load_group(session, group_id)
     assert group is not None
+    sync_log.note(session, ChangeType.PURCHASE_GROUP, group.id, [group.id, group.organisation_id])
     kind, title, body = OUTCOME_MESSAGES[GroupStatus(outcome)]
     await tell_participants(session, group, kind, title, body, now)
     return True

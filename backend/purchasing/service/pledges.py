@@ -34,6 +34,8 @@ from backend.purchasing.service.common import (
     viewer_cluster,
 )
 from backend.purchasing.service.inputs import SUBJECT, PledgeView
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 
 
 async def _locked_group(session: AsyncSession, group_id: uuid.UUID) -> PurchaseGroup | None:
@@ -84,6 +86,8 @@ async def _move_total(
     ).one_or_none()
     if row is None:  # cannot happen under the row lock; refuse rather than guess
         raise ServiceError.of(ErrorCode.CONFLICT, "The group changed meanwhile; try again")
+    # the group's progress is news to everyone in it
+    sync_log.note(session, ChangeType.PURCHASE_GROUP, group.id, [group.id, group.organisation_id])
     set_committed_value(group, "pledged_quantity", max(total, Decimal(0)))
     set_committed_value(group, "participants_count", row[0])
     return True

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, false, or_, select, true
+from sqlalchemy import Select, exists, false, or_, select, true
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.db import Database
@@ -72,6 +72,33 @@ async def get_group(
         if group is None or not await readable(session, viewer, group):
             return None
         return (await build_views(session, viewer, [group], now))[0]
+
+
+def pledged_group_ids(viewer: Viewer) -> Select[Any]:
+    """The groups the viewer holds a pledge in (as participant or for a member), as a subquery
+    (the sync feed's scopes)."""
+    return select(Pledge.group_id).where(
+        or_(Pledge.participant_id == viewer.user_id, Pledge.acted_by_id == viewer.user_id),
+        Pledge.status == PledgeStatus.ACTIVE,
+    )
+
+
+async def groups_for_sync(
+    *, db: Database, viewer: Viewer, group_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, GroupView]:
+    """Of these groups, those the viewer may read and organises, supplies or holds a pledge in
+    (the offline sync's upserts)."""
+    async with db.read() as session:
+        cluster_id = await viewer_cluster(session, viewer)
+        theirs: list[Any] = [PurchaseGroup.id.in_(pledged_group_ids(viewer))]
+        if viewer.organisation_id is not None:
+            theirs.append(PurchaseGroup.organisation_id == viewer.organisation_id)
+            theirs.append(PurchaseGroup.counterpart_organisation_id == viewer.organisation_id)
+        statement = select(PurchaseGroup).where(
+            PurchaseGroup.id.in_(group_ids), _visible(viewer, cluster_id), or_(*theirs)
+        )
+        groups = list(await session.scalars(statement.options(*group_loads())))
+        return {view.group.id: view for view in await build_views(session, viewer, groups, now)}
 
 
 async def list_groups(

@@ -1,0 +1,117 @@
+"""Writing the change log: what each write transaction changed, numbered in commit order.
+
+Domains declare, next to their models, which of their rows the apps keep offline and who is to
+hear of a change (:func:`track`). A flush listener notes every tracked row a transaction inserts,
+updates or deletes through the ORM; writes done with a plain UPDATE note theirs with
+:func:`note`. As the transaction's last step before commit (``db.before_commit``), the notes get
+one commit number and become rows of ``sync_changes``. A transaction that rolls back leaves
+nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from sqlalchemy import event, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from backend.db import before_commit, insert_or_else, utcnow
+from backend.sync.models import Change, ChangeType, SyncLogState
+
+Scope = uuid.UUID | None
+Described = Iterable[tuple[ChangeType, uuid.UUID, Iterable[Scope]]]
+Widen = Callable[[AsyncSession, list[uuid.UUID]], Awaitable[dict[uuid.UUID, set[uuid.UUID]]]]
+
+PENDING = "eic.sync.pending"
+
+_tracked: dict[type[Any], Callable[[Any], Described]] = {}
+_wideners: dict[ChangeType, Widen] = {}
+
+
+def track(model: type[Any], describe: Callable[[Any], Described]) -> None:
+    """Rows of ``model`` written through the ORM are changes: ``describe(row)`` says of which
+    synced thing (a post is a change of its thread) and for which scopes."""
+    _tracked[model] = describe
+
+
+def widen(change_type: ChangeType, scopes_of: Widen) -> None:
+    """Scopes of a change that no row attribute gives (the organisations with offers on a
+    listing), looked up once per commit for all changed things of the type."""
+    _wideners[change_type] = scopes_of
+
+
+def note(
+    session: AsyncSession | Session,
+    change_type: ChangeType,
+    entity_id: uuid.UUID,
+    scopes: Iterable[Scope],
+) -> None:
+    """Record a change in the caller's transaction (for writes the flush listener cannot see:
+    UPDATE statements)."""
+    pending: dict[tuple[ChangeType, uuid.UUID], set[uuid.UUID]] = session.info.setdefault(
+        PENDING, {}
+    )
+    pending.setdefault((change_type, entity_id), set()).update(s for s in scopes if s is not None)
+    before_commit(session, _write_changes)
+
+
+@event.listens_for(Session, "after_flush")
+def _noted_on_flush(session: Session, _context: Any) -> None:
+    # after_flush still sees the flush's new/dirty/deleted sets, and new rows have their ids
+    dirty = [row for row in session.dirty if type(row) in _tracked]
+    for row in dirty:
+        if session.is_modified(row, include_collections=False):
+            _describe(session, row)
+    for row in (*session.new, *session.deleted):
+        if type(row) in _tracked:
+            _describe(session, row)
+
+
+def _describe(session: Session, row: Any) -> None:
+    for change_type, entity_id, scopes in _tracked[type(row)](row):
+        note(session, change_type, entity_id, scopes)
+
+
+async def _next_sequence(session: AsyncSession) -> int:
+    """The next commit number. The upsert locks the state row until this transaction ends."""
+    statement = (
+        insert_or_else(session, SyncLogState)
+        .values(id=1, last_sequence=1, pruned_through=0)
+        .on_conflict_do_update(
+            index_elements=[SyncLogState.id],
+            set_={"last_sequence": SyncLogState.last_sequence + 1},
+        )
+        .returning(SyncLogState.last_sequence)
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def _write_changes(session: AsyncSession) -> None:
+    await session.flush()  # writes still waiting in the session are noted by the listener
+    pending: dict[tuple[ChangeType, uuid.UUID], set[uuid.UUID]] = session.info.pop(PENDING, {})
+    if not pending:
+        return
+    for change_type, scopes_of in _wideners.items():
+        ids = [entity_id for kind, entity_id in pending if kind is change_type]
+        if ids:
+            for entity_id, scopes in (await scopes_of(session, ids)).items():
+                pending[(change_type, entity_id)].update(scopes)
+    sequence = await _next_sequence(session)
+    now = utcnow()
+    rows = [
+        {
+            "scope_id": scope,
+            "sequence": sequence,
+            "position": position,
+            "entity_type": change_type,
+            "entity_id": entity_id,
+            "created_at": now,
+        }
+        for position, ((change_type, entity_id), scopes) in enumerate(pending.items())
+        for scope in scopes
+    ]
+    if rows:
+        await session.execute(insert(Change), rows)

@@ -1,0 +1,241 @@
+"""The offline sync feed: what changed for the signed-in person since their cursor.
+
+An app keeps an offline copy of what is *its person's*: their organisation's listings and those
+it has offers on, their organisation's offers and trades, the purchasing groups they pledged to,
+organise or supply, the forum threads they follow, the events they registered for or organise,
+and their notifications. ``changes(since)`` walks the change log (``backend/sync/log.py``) from
+the cursor in commit order, keeps each thing's latest change, and answers with each thing's
+current state read through its domain's read rules: a thing the person may no longer read, or
+that is no longer theirs to keep (a thread unfollowed, a registration cancelled, a draft
+deleted), is a tombstone. The cursor says how far the person has read; quiet stretches move it
+to the head of the log, so a person with nothing new never falls behind the retention window.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, union, update
+
+from backend.auth.viewer import Viewer
+from backend.db import Database
+from backend.errors import ErrorCode, ServiceError
+from backend.events import service as events_service
+from backend.forums import service as forums_service
+from backend.marketplace import offers as offers_service
+from backend.marketplace import service as listings_service
+from backend.marketplace import trades as trades_service
+from backend.notifications import service as notifications_service
+from backend.purchasing import service as purchasing_service
+from backend.sync.models import Change, ChangeType, SyncLogState
+
+# How long the log keeps changes: a cursor older than this is answered RESYNC_REQUIRED.
+RETENTION = timedelta(days=30)
+DEFAULT_FIRST = 100
+MAX_FIRST = 500
+# A position past every position of a commit: the cursor has seen the whole commit.
+WHOLE_COMMIT = 2**31 - 1
+CURSOR_PREFIX = "sync1"
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    sequence: int
+    position: int
+    # whose cursor it is (person and organisation acted for): their copy is a different one
+    audience: str
+
+    def encode(self) -> str:
+        text = f"{CURSOR_PREFIX}:{self.sequence}:{self.position}:{self.audience}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _audience(viewer: Viewer) -> str:
+    who = f"{viewer.user_id}:{viewer.organisation_id}".encode()
+    return hashlib.sha256(who).hexdigest()[:16]
+
+
+def _decode(text: str) -> Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        prefix, sequence, position, audience = raw.split(":")
+        if prefix != CURSOR_PREFIX:
+            raise ValueError(prefix)
+        cursor = Cursor(int(sequence), int(position), audience)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ServiceError.of(
+            ErrorCode.VALIDATION, "Not a sync cursor; send one `changes` gave", "since"
+        ) from None
+    if cursor.sequence < 0 or not 0 <= cursor.position <= WHOLE_COMMIT:
+        raise ServiceError.of(ErrorCode.VALIDATION, "Not a sync cursor", "since")
+    return cursor
+
+
+def _resync(reason: str) -> ServiceError:
+    return ServiceError.of(
+        ErrorCode.RESYNC_REQUIRED,
+        f"{reason}: drop the offline copy, load it again, and sync from the cursor of a "
+        "`changes` call without `since` made before loading",
+        "since",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedChange:
+    """The latest change of one thing; ``node`` is its current state (a domain view), None for a
+    tombstone."""
+
+    type: ChangeType
+    id: uuid.UUID
+    sequence: int
+    node: Any | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeFeed:
+    cursor: str
+    has_more: bool
+    items: list[SyncedChange]
+
+
+async def _scopes(db: Database, viewer: Viewer) -> list[uuid.UUID]:
+    """Who the viewer is to the log: themselves, their organisation, and the threads, events
+    and groups they follow, attend or pledged to (one statement)."""
+    statement = union(
+        forums_service.followed_thread_ids(viewer),
+        events_service.registered_event_ids(viewer),
+        purchasing_service.pledged_group_ids(viewer),
+    )
+    async with db.read() as session:
+        joined = list((await session.scalars(statement)).all())
+    own = [viewer.user_id] + ([viewer.organisation_id] if viewer.organisation_id else [])
+    return own + joined
+
+
+async def changes(
+    *,
+    db: Database,
+    viewer: Viewer,
+    since: str | None,
+    types: list[ChangeType] | None,
+    first: int | None,
+    now: datetime,
+) -> ChangeFeed:
+    """What changed for the viewer after ``since``, oldest first, each thing once."""
+    limit = DEFAULT_FIRST if first is None else first
+    if not 1 <= limit <= MAX_FIRST:
+        raise ServiceError.of(ErrorCode.VALIDATION, f"Between 1 and {MAX_FIRST}", "first")
+    if types is not None and not types:
+        raise ServiceError.of(
+            ErrorCode.VALIDATION, "Name at least one type, or leave it out", "types"
+        )
+    audience = _audience(viewer)
+    cursor = _decode(since) if since is not None else None
+    if cursor is not None and cursor.audience != audience:
+        raise _resync("This cursor is of another account or organisation")
+    async with db.read() as session:
+        state = await session.get(SyncLogState, 1)
+    head = state.last_sequence if state else 0
+    pruned = state.pruned_through if state else 0
+    if cursor is None:  # a first sync: start from here, after loading everything
+        return ChangeFeed(Cursor(head, WHOLE_COMMIT, audience).encode(), False, [])
+    if cursor.sequence > head:
+        raise ServiceError.of(ErrorCode.VALIDATION, "Not a cursor of this server", "since")
+    if (cursor.sequence, cursor.position) < (pruned, WHOLE_COMMIT):
+        raise _resync(f"Changes older than {RETENTION.days} days are no longer kept")
+
+    scopes = await _scopes(db, viewer)
+    statement = (
+        select(Change.sequence, Change.position, Change.entity_type, Change.entity_id)
+        .where(
+            Change.scope_id.in_(scopes),
+            or_(
+                Change.sequence > cursor.sequence,
+                (Change.sequence == cursor.sequence) & (Change.position > cursor.position),
+            ),
+            # what was committed when the head was read: the cursor may then move to the head
+            Change.sequence <= head,
+        )
+        .distinct()
+        .order_by(Change.sequence, Change.position)
+        .limit(limit + 1)
+    )
+    if types:
+        statement = statement.where(Change.entity_type.in_(types))
+    async with db.read() as session:
+        rows = (await session.execute(statement)).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if has_more:
+        last = rows[-1]
+        next_cursor = Cursor(last.sequence, last.position, audience)
+    else:
+        next_cursor = Cursor(head, WHOLE_COMMIT, audience)
+
+    latest: dict[tuple[ChangeType, uuid.UUID], int] = {}
+    for row in rows:  # each thing once, at its latest change
+        key = (ChangeType(row.entity_type), row.entity_id)
+        latest.pop(key, None)
+        latest[key] = row.sequence
+    nodes = await _current(db, viewer, latest.keys(), now)
+    items = [
+        SyncedChange(change_type, entity_id, sequence, nodes.get((change_type, entity_id)))
+        for (change_type, entity_id), sequence in latest.items()
+    ]
+    return ChangeFeed(next_cursor.encode(), has_more, items)
+
+
+async def _current(
+    db: Database, viewer: Viewer, keys: Any, now: datetime
+) -> dict[tuple[ChangeType, uuid.UUID], Any]:
+    """The current state of these things as the viewer may see them: one load per type."""
+    by_type: dict[ChangeType, list[uuid.UUID]] = {}
+    for change_type, entity_id in keys:
+        by_type.setdefault(change_type, []).append(entity_id)
+    found: dict[tuple[ChangeType, uuid.UUID], Any] = {}
+    for change_type, ids in by_type.items():
+        loaded: dict[uuid.UUID, Any]
+        if change_type is ChangeType.LISTING:
+            loaded = await listings_service.listings_for_sync(db=db, viewer=viewer, listing_ids=ids)
+        elif change_type is ChangeType.OFFER:
+            loaded = await offers_service.offers_for_sync(db=db, viewer=viewer, offer_ids=ids)
+        elif change_type is ChangeType.TRADE:
+            loaded = await trades_service.trades_for_sync(db=db, viewer=viewer, trade_ids=ids)
+        elif change_type is ChangeType.PURCHASE_GROUP:
+            loaded = await purchasing_service.groups_for_sync(
+                db=db, viewer=viewer, group_ids=ids, now=now
+            )
+        elif change_type is ChangeType.FORUM_THREAD:
+            loaded = await forums_service.threads_for_sync(db=db, viewer=viewer, thread_ids=ids)
+        elif change_type is ChangeType.EVENT:
+            loaded = await events_service.events_for_sync(db=db, viewer=viewer, event_ids=ids)
+        else:
+            loaded = await notifications_service.notifications_for_sync(
+                db=db, viewer=viewer, notification_ids=ids
+            )
+        found.update(((change_type, entity_id), node) for entity_id, node in loaded.items())
+    return found
+
+
+async def prune(*, db: Database, now: datetime, retention: timedelta = RETENTION) -> int:
+    """Forget changes older than the retention window (a due job); returns how many rows went.
+    Cursors from before what was forgotten are then answered RESYNC_REQUIRED."""
+    async with db.write() as session:
+        through = await session.scalar(
+            select(func.max(Change.sequence)).where(Change.created_at < now - retention)
+        )
+        if through is None:
+            return 0
+        removed = await session.execute(delete(Change).where(Change.sequence <= through))
+        await session.execute(
+            update(SyncLogState)
+            .where(SyncLogState.id == 1, SyncLogState.pruned_through < through)
+            .values(pruned_through=through)
+        )
+        return int(getattr(removed, "rowcount", 0) or 0)
