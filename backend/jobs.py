@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from backend import idempotency
 from backend.clock import Clock
 from backend.db import Database
+from backend.notifications import push
 from backend.purchasing import service as purchasing_service
 from backend.sync import service as sync_service
 
@@ -27,6 +28,7 @@ class DueJobsReport:
     purchase_groups_closed: int
     idempotency_keys_forgotten: int = 0
     sync_changes_forgotten: int = 0
+    push_messages_forgotten: int = 0
 
 
 async def run_due_jobs(db: Database, clock: Clock) -> DueJobsReport:
@@ -34,6 +36,7 @@ async def run_due_jobs(db: Database, clock: Clock) -> DueJobsReport:
         purchase_groups_closed=await purchasing_service.record_due_outcomes(db=db, now=clock.now()),
         idempotency_keys_forgotten=await idempotency.forget_expired(db, clock.now()),
         sync_changes_forgotten=await sync_service.prune(db=db, now=clock.now()),
+        push_messages_forgotten=await push.forget_finished(db, clock.now()),
     )
 
 

@@ -36,6 +36,7 @@ from strawberry.extensions.query_depth_limiter import (
 
 from backend.errors import ServiceError
 from backend.graphql.operations import load_manifest, sha256
+from backend.idempotency import KeyTakenError
 from backend.observability import request_id_var
 from backend.settings import Settings
 
@@ -95,7 +96,9 @@ def trusted_operations_rule(manifest: Callable[[], dict[str, str]]) -> type[Vali
 
 def _is_expected(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or isinstance(original, ServiceError | GraphQLError)
+    # KeyTakenError: a copy of an idempotent request stops; the middleware answers it with the
+    # first request's stored answer, so it is no fault to log
+    return original is None or isinstance(original, ServiceError | GraphQLError | KeyTakenError)
 
 
 class MaskUnexpectedErrors(MaskErrors):

@@ -245,3 +245,27 @@ async def run_worker(db: Database, clock: Clock, url: str, interval_seconds: flo
                 report = DeliveryReport(0, 0, 0, 0, 0)
             if report.claimed < BATCH:
                 await asyncio.sleep(interval_seconds)
+
+
+# Sent messages are kept a week (to answer "did my phone get it?"), failed ones a month after
+# they were queued.
+KEEP_SENT = timedelta(days=7)
+KEEP_FAILED = timedelta(days=30)
+
+
+async def forget_finished(db: Database, now: datetime) -> int:
+    """Delete sent and failed messages past their keeping time (a due job); how many went."""
+    async with db.write() as session:
+        removed = await session.execute(
+            delete(PushMessage)
+            .where(
+                or_(
+                    (PushMessage.status == PushStatus.SENT)
+                    & (PushMessage.sent_at < now - KEEP_SENT),
+                    (PushMessage.status == PushStatus.FAILED)
+                    & (PushMessage.created_at < now - KEEP_FAILED),
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return int(getattr(removed, "rowcount", 0) or 0)

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
-from backend.db import Database, new_id
+from backend.db import Database, new_id, once_more_on_clash
 from backend.errors import ErrorCode, Problems, ServiceError
 from backend.notifications.models import (
     Channel,
@@ -143,6 +143,17 @@ async def register_device(
         problems.add("token", "A push token is 1 to 255 printable ASCII characters")
     check_language(problems, "locale", locale)
     problems.raise_if_any()
+    # two registrations of a new token at once (an app retrying): the second finds the first's row
+    return await once_more_on_clash(
+        lambda: _register_device(
+            db=db, viewer=viewer, token=token, platform=platform, locale=locale, now=now
+        )
+    )
+
+
+async def _register_device(
+    *, db: Database, viewer: Viewer, token: str, platform: Platform, locale: str, now: datetime
+) -> Device:
     async with db.write() as session:
         device = await session.scalar(select(Device).where(Device.token == token).with_for_update())
         if device is None:
@@ -209,6 +220,15 @@ async def preferences(*, db: Database, viewer: Viewer) -> list[Preference]:
 
 
 async def set_preference(
+    *, db: Database, viewer: Viewer, kind: NotificationKind, channel: Channel, enabled: bool
+) -> Preference:
+    # the first choice of a kind and channel sent twice at once: the second updates the row
+    return await once_more_on_clash(
+        lambda: _set_preference(db=db, viewer=viewer, kind=kind, channel=channel, enabled=enabled)
+    )
+
+
+async def _set_preference(
     *, db: Database, viewer: Viewer, kind: NotificationKind, channel: Channel, enabled: bool
 ) -> Preference:
     async with db.write() as session:

@@ -19,7 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from backend.clock import ManualClock
 from backend.db import Database
+from backend.jobs import run_due_jobs
 from backend.notifications import service
 from backend.notifications.models import (
     Device,
@@ -27,7 +29,14 @@ from backend.notifications.models import (
     NotificationKind,
     PushMessage,
 )
-from backend.notifications.push import MAX_ATTEMPTS, backoff, deliver_due
+from backend.notifications.push import (
+    KEEP_FAILED,
+    KEEP_SENT,
+    MAX_ATTEMPTS,
+    backoff,
+    deliver_due,
+    forget_finished,
+)
 from tests.conftest import CLOCK_START, GraphQL, seed_people
 
 REGISTER = """
@@ -300,3 +309,58 @@ async def test_a_phone_signed_in_by_someone_else_does_not_get_the_last_persons_p
     # then the first person's push is not sent to it
     assert report.claimed == 0
     assert state.delivered == []
+
+
+async def test_sent_and_failed_messages_are_forgotten_after_their_keeping_time(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given one message sent and one given up, and one still pending
+    state, url = provider
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    await register_device(gql, person.token, "ExponentPushToken[phone]")
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
+    async with httpx.AsyncClient() as http:
+        await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+        await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
+        state.fail_next = MAX_ATTEMPTS
+        now = CLOCK_START
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            await deliver_due(db=db, http=http, url=url, now=now, worker="w1")
+            now += backoff(attempt) + timedelta(seconds=1)
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START + timedelta(days=40))
+    assert await statuses(db) == {"SENT": 1, "FAILED": 1, "PENDING": 1}
+    # when the due jobs run a day later, nothing goes; a week later the sent one; a month the
+    # failed one; the pending one stays
+    assert await forget_finished(db, CLOCK_START + timedelta(days=1)) == 0
+    assert await forget_finished(db, CLOCK_START + KEEP_SENT + timedelta(seconds=1)) == 1
+    assert await statuses(db) == {"FAILED": 1, "PENDING": 1}
+    clock = ManualClock(CLOCK_START + KEEP_FAILED + timedelta(seconds=1))
+    assert (await run_due_jobs(db, clock)).push_messages_forgotten == 1
+    assert await statuses(db) == {"PENDING": 1}
+
+
+async def test_a_new_phone_registered_twice_at_once_is_one_device(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str
+) -> None:
+    # Given a person whose app sends its first registration twice at once (a retry)
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    answers = await asyncio.gather(
+        *(register_device(gql, person.token, "ExponentPushToken[twice]") for _ in range(8))
+    )
+    # then every answer is the same device, and there is one
+    assert {answer["device"]["id"] for answer in answers} == {answers[0]["device"]["id"]}
+    assert all(answer["errors"] == [] for answer in answers)
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Device)) == 1
+    # and a first choice of a preference sent twice at once is one row, as chosen
+    chosen = await asyncio.gather(
+        *(
+            gql(
+                PREFERENCE,
+                {"input": {"kind": "OFFER_RECEIVED", "channel": "PUSH", "enabled": False}},
+                token=person.token,
+            )
+            for _ in range(8)
+        )
+    )
+    assert all(c["data"]["notificationPreferenceSet"]["errors"] == [] for c in chosen), chosen
