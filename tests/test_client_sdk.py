@@ -138,3 +138,51 @@ async def test_graphql_errors_raise_with_their_codes(eic: EICClient) -> None:
     with pytest.raises(EICError) as refused:
         await eic.run("MyListings", {})
     assert refused.value.codes == ["UNAUTHENTICATED"]
+
+
+async def test_an_offline_copy_follows_the_market_through_the_sync_feed(
+    eic: EICClient, register: Any, cluster_id: str, gql: Any
+) -> None:
+    # Given the mill's app, which took a cursor and then loaded its (empty) copy
+    await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
+    pellets = await register("pellets@maniwa.example", cluster_id)
+    await eic.sign_in("mill@maniwa.example", PASSWORD)
+    cursor = await eic.sync_start()
+    copy: dict[tuple[str, str], dict[str, Any]] = {}
+    # when it lists two lots, deletes a draft, and the pellet maker offers on one lot
+    lots = []
+    for title in ("Shavings lot A", "Shavings lot B"):
+        saved = await eic.run("ListingSave", {"input": listing_input(title=title)})
+        lots.append(saved["listingCreate"]["listing"]["id"])
+    draft = await eic.run("ListingSave", {"input": listing_input(title="Draft", publish=False)})
+    draft_id = draft["listingCreate"]["listing"]["id"]
+    await eic.run("ListingDiscardDraft", {"id": draft_id})
+    offered = await gql(
+        """mutation($input: OfferCreateInput!) { offerCreate(input: $input) { offer { id } } }""",
+        {"input": {"listingId": lots[0], "quantity": "2", "pricePerUnit": "4000"}},
+        token=pellets.access_token,
+    )
+    offer_id = offered["data"]["offerCreate"]["offer"]["id"]
+    # and syncs three at a time, applying each change to its copy
+    items, cursor = await eic.sync(cursor, page_size=3)
+    for item in items:
+        key = (item["type"], item["id"])
+        if item["action"] == "TOMBSTONE":
+            copy.pop(key, None)
+        else:
+            field = {"LISTING": "listing", "OFFER": "offer", "NOTIFICATION": "notification"}
+            copy[key] = item[field[item["type"]]]
+    # then the copy holds the two lots, the offer and its notification, and not the draft
+    assert sorted(copy) == sorted(
+        [("LISTING", lots[0]), ("LISTING", lots[1]), ("OFFER", offer_id)]
+        + [key for key in copy if key[0] == "NOTIFICATION"]
+    )
+    assert len([key for key in copy if key[0] == "NOTIFICATION"]) == 1
+    assert ("LISTING", draft_id) not in copy
+    assert copy[("OFFER", offer_id)]["status"] == "PENDING"
+    # and a cursor of another account is refused with RESYNC_REQUIRED
+    async with EICClient("http://eic.test", transport=eic.http._transport) as other:
+        await other.sign_in("pellets@maniwa.example", PASSWORD)
+        with pytest.raises(EICError) as refused:
+            await other.sync(cursor)
+    assert refused.value.codes == ["RESYNC_REQUIRED"]

@@ -219,6 +219,29 @@ class EICClient:
             after = page["pageInfo"]["endCursor"]
 
 
+    async def sync_start(self) -> str:
+        """A first sync's cursor: take it *before* loading the offline copy."""
+        data = await self.run("SyncStart")
+        cursor: str = data["changes"]["cursor"]
+        return cursor
+
+    async def sync(
+        self, since: str, *, types: list[str] | None = None, page_size: int = 100
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Every change after ``since`` (all pages) and the cursor to keep for next time.
+        Raises :class:`EICError` with code RESYNC_REQUIRED when the copy must be loaded again."""
+        items: list[dict[str, Any]] = []
+        while True:
+            data = await self.run(
+                "SyncChanges", {"since": since, "types": types, "first": page_size}
+            )
+            feed = data["changes"]
+            items.extend(feed["items"])
+            since = feed["cursor"]
+            if not feed["hasMore"]:
+                return items, since
+
+
 def _token_expired(answer: dict[str, Any]) -> bool:
     for error in answer.get("errors") or []:
         if (error.get("extensions") or {}).get("code") == "TOKEN_EXPIRED":
