@@ -3,8 +3,7 @@
 from pathlib import Path
 
 import pytest
-from graphql import parse, validate
-
+from backend.graphql.operations import OperationsError, operations_of
 from backend.graphql.schema import build_schema, export_sdl
 from backend.settings import Settings
 
@@ -22,13 +21,30 @@ def test_there_are_client_operations() -> None:
     assert len(OPERATIONS) >= 4
 
 
-@pytest.mark.parametrize("path", OPERATIONS, ids=lambda p: p.name)
-def test_client_operations_validate_against_the_schema(path: Path) -> None:
-    # Given an operations file of the apps, when validated against the schema, then no errors.
+def test_client_operations_validate_against_the_schema() -> None:
+    # Given the apps' operations files (fragments shared by the folder), when validated against
+    # the schema, then every operation is there and valid.
     schema = build_schema(Settings(_env_file=None))  # type: ignore[call-arg]
-    document = parse(path.read_text(encoding="utf-8"))
-    errors = validate(schema._schema, document)
-    assert [e.message for e in errors] == []
+    names = {operation.name for operation in operations_of(schema._schema)}
+    assert {"SyncStart", "SyncChanges", "MarketSearch", "ThreadFollow"} <= names
+
+
+def test_an_invalid_operation_or_an_unused_fragment_is_named_with_its_file(
+    tmp_path: Path,
+) -> None:
+    # Given a folder where one file spreads another's fragment (fine), one asks for a field
+    # that does not exist, and a fragment nobody uses
+    (tmp_path / "a.graphql").write_text("fragment Mine on Me { role }\nquery A { me { ...Mine } }")
+    (tmp_path / "b.graphql").write_text("query B { me { ...Mine nickname } }")
+    (tmp_path / "c.graphql").write_text("fragment Unused on Me { role }")
+    schema = build_schema(Settings(_env_file=None))  # type: ignore[call-arg]
+    # when the folder is built, then both problems are reported, the field with its file
+    with pytest.raises(OperationsError) as failed:
+        operations_of(schema._schema, tmp_path)
+    message = str(failed.value)
+    assert "b.graphql: Cannot query field 'nickname' on type 'Me'." in message
+    assert "Fragment 'Unused' is never used" in message
+    assert "a.graphql" not in message
 
 
 def test_every_field_and_argument_has_a_description() -> None:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -60,18 +60,38 @@ def note(
 
 @event.listens_for(Session, "after_flush")
 def _noted_on_flush(session: Session, _context: Any) -> None:
-    # after_flush still sees the flush's new/dirty/deleted sets, and new rows have their ids
+    # after_flush still sees the flush's new/dirty/deleted sets and the attributes' history,
+    # and new rows have their ids
     dirty = [row for row in session.dirty if type(row) in _tracked]
     for row in dirty:
         if session.is_modified(row, include_collections=False):
             _describe(session, row)
+            # who heard of it before the change hears of it too: a supplier replaced on a
+            # group, a facilitator whose pledge the member took over, must drop their copy
+            _describe(session, _AsItWas(row))
     for row in (*session.new, *session.deleted):
         if type(row) in _tracked:
             _describe(session, row)
 
 
+class _AsItWas:
+    """A row's attributes as they were before the flush (for the describe functions)."""
+
+    def __init__(self, row: Any) -> None:
+        self._state = inspect(row)
+        self._model = type(row)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = self._state.attrs[name]
+        history = attribute.history
+        if history.deleted:
+            return history.deleted[0]
+        return attribute.value
+
+
 def _describe(session: Session, row: Any) -> None:
-    for change_type, entity_id, scopes in _tracked[type(row)](row):
+    model = row._model if isinstance(row, _AsItWas) else type(row)
+    for change_type, entity_id, scopes in _tracked[model](row):
         note(session, change_type, entity_id, scopes)
 
 

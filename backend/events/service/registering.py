@@ -41,6 +41,8 @@ from backend.events.service.loading import (
 )
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
 from backend.validation import (
     check_text,
 )
@@ -89,6 +91,7 @@ async def _take_seats(session: AsyncSession, event: Event, seats: int) -> bool:
     if taken is None:
         return False
     _set_committed(event, seats_taken=taken)
+    _seats_changed(session, event)
     return True
 
 
@@ -96,6 +99,12 @@ def _set_committed(event: Event, **values: int) -> None:
     """Record counters the database just computed, without marking the event dirty."""
     for name, value in values.items():
         set_committed_value(event, name, value)
+
+
+def _seats_changed(session: AsyncSession, event: Event) -> None:
+    # the organiser's copy shows the seat counts; attendees' copies are not sent every change
+    # of them (an event of 500 would send each attendee 500 updates)
+    sync_log.note(session, ChangeType.EVENT, event.id, [event.organisation_id])
 
 
 async def _adjust(
@@ -114,6 +123,7 @@ async def _adjust(
         )
     ).one()
     _set_committed(event, seats_taken=counts[0], waitlist_count=counts[1])
+    _seats_changed(session, event)
 
 
 async def _next_in_queue(session: AsyncSession, event: Event) -> int:

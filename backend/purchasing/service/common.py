@@ -184,7 +184,12 @@ async def record_outcome(session: AsyncSession, group_id: uuid.UUID, now: dateti
         return False
     group = await load_group(session, group_id)
     assert group is not None
-    sync_log.note(session, ChangeType.PURCHASE_GROUP, group.id, [group.id, group.organisation_id])
+    sync_log.note(
+        session,
+        ChangeType.PURCHASE_GROUP,
+        group.id,
+        [group.id, group.organisation_id, group.counterpart_organisation_id],
+    )
     kind, title, body = OUTCOME_MESSAGES[GroupStatus(outcome)]
     await tell_participants(session, group, kind, title, body, now)
     return True

@@ -87,7 +87,12 @@ async def _move_total(
     if row is None:  # cannot happen under the row lock; refuse rather than guess
         raise ServiceError.of(ErrorCode.CONFLICT, "The group changed meanwhile; try again")
     # the group's progress is news to everyone in it
-    sync_log.note(session, ChangeType.PURCHASE_GROUP, group.id, [group.id, group.organisation_id])
+    sync_log.note(
+        session,
+        ChangeType.PURCHASE_GROUP,
+        group.id,
+        [group.id, group.organisation_id, group.counterpart_organisation_id],
+    )
     set_committed_value(group, "pledged_quantity", max(total, Decimal(0)))
     set_committed_value(group, "participants_count", row[0])
     return True
