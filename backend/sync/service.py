@@ -86,6 +86,11 @@ def _resync(reason: str) -> ServiceError:
     )
 
 
+def _check_kept(cursor: Cursor, pruned: int) -> None:
+    if (cursor.sequence, cursor.position) < (pruned, WHOLE_COMMIT):
+        raise _resync(f"Changes older than {RETENTION.days} days are no longer kept")
+
+
 @dataclass(frozen=True, slots=True)
 class SyncedChange:
     """The latest change of one thing; ``node`` is its current state (a domain view), None for a
@@ -146,9 +151,9 @@ async def changes(
     if cursor is None:  # a first sync: start from here, after loading everything
         return ChangeFeed(Cursor(head, WHOLE_COMMIT, audience).encode(), False, [])
     if cursor.sequence > head:
-        raise ServiceError.of(ErrorCode.VALIDATION, "Not a cursor of this server", "since")
-    if (cursor.sequence, cursor.position) < (pruned, WHOLE_COMMIT):
-        raise _resync(f"Changes older than {RETENTION.days} days are no longer kept")
+        # a database restored from a backup is behind what the apps saw
+        raise _resync("This cursor is ahead of the server's change log")
+    _check_kept(cursor, pruned)
 
     scopes = await _scopes(db, viewer)
     statement = (
@@ -170,6 +175,10 @@ async def changes(
         statement = statement.where(Change.entity_type.in_(types))
     async with db.read() as session:
         rows = (await session.execute(statement)).all()
+        # a prune that committed since the state was read may have taken changes this cursor
+        # had not seen: read it again, after the changes
+        state = await session.get(SyncLogState, 1, populate_existing=True)
+    _check_kept(cursor, state.pruned_through if state else 0)
     has_more = len(rows) > limit
     rows = rows[:limit]
     if has_more:

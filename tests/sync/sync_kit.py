@@ -38,9 +38,7 @@ async def start(gql: GraphQL, token: str) -> str:
     return cursor
 
 
-async def changes_page(
-    gql: GraphQL, token: str, since: str, **variables: Any
-) -> dict[str, Any]:
+async def changes_page(gql: GraphQL, token: str, since: str, **variables: Any) -> dict[str, Any]:
     body = await gql(CHANGES, {"since": since, **variables}, token=token)
     assert "errors" not in body, body
     feed: dict[str, Any] = body["data"]["changes"]

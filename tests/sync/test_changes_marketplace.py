@@ -44,9 +44,7 @@ async def test_a_listing_and_an_offer_reach_the_two_organisations_and_nobody_els
     mill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
     pellets = await register("pellets@maniwa.example", cluster_id)
     bystander = await register("other@maniwa.example", cluster_id, name="Other Firm")
-    cursors = {
-        who.email: await start(gql, who.access_token) for who in (mill, pellets, bystander)
-    }
+    cursors = {who.email: await start(gql, who.access_token) for who in (mill, pellets, bystander)}
     # when the mill publishes shavings and the pellet maker makes an offer
     listing = await publish(gql, mill.access_token)
     offer = await make_offer(gql, pellets.access_token, listing["id"])
