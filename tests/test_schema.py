@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from backend.graphql.operations import OperationsError, operations_of
 from backend.graphql.schema import build_schema, export_sdl
 from backend.settings import Settings

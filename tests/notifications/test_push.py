@@ -219,20 +219,29 @@ async def test_two_workers_at_once_send_every_message_once(
     assert await statuses(db) == {"SENT": 150}
 
 
+async def fail_every_attempt(
+    db: Database, http: httpx.AsyncClient, provider: tuple[Provider, str], now: datetime
+) -> datetime:
+    """The provider fails every attempt of the one pending message, until it is given up;
+    returns the time after the last attempt."""
+    state, url = provider
+    state.fail_next = MAX_ATTEMPTS
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report = await deliver_due(db=db, http=http, url=url, now=now, worker="w1")
+        assert report.claimed == 1
+        now += backoff(attempt) + timedelta(seconds=1)
+    return now
+
+
 async def test_a_message_that_keeps_failing_is_given_up(
     gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
 ) -> None:
-    state, url = provider
+    _, url = provider
     (person,) = await seed_people(db, settings, cluster_id, 1)
     await register_device(gql, person.token, "ExponentPushToken[phone]")
     await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
-    state.fail_next = MAX_ATTEMPTS
-    now = CLOCK_START
     async with httpx.AsyncClient() as http:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            report = await deliver_due(db=db, http=http, url=url, now=now, worker="w1")
-            assert report.claimed == 1
-            now += backoff(attempt) + timedelta(seconds=1)
+        now = await fail_every_attempt(db, http, provider, CLOCK_START)
         assert (await deliver_due(db=db, http=http, url=url, now=now, worker="w1")).claimed == 0
     assert await statuses(db) == {"FAILED": 1}
     async with db.read() as session:
@@ -315,18 +324,14 @@ async def test_sent_and_failed_messages_are_forgotten_after_their_keeping_time(
     gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
 ) -> None:
     # Given one message sent and one given up, and one still pending
-    state, url = provider
+    _, url = provider
     (person,) = await seed_people(db, settings, cluster_id, 1)
     await register_device(gql, person.token, "ExponentPushToken[phone]")
     await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
     async with httpx.AsyncClient() as http:
         await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
         await notify(db, [uuid.UUID(person.user_id)], CLOCK_START)
-        state.fail_next = MAX_ATTEMPTS
-        now = CLOCK_START
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            await deliver_due(db=db, http=http, url=url, now=now, worker="w1")
-            now += backoff(attempt) + timedelta(seconds=1)
+        await fail_every_attempt(db, http, provider, CLOCK_START)
     await notify(db, [uuid.UUID(person.user_id)], CLOCK_START + timedelta(days=40))
     assert await statuses(db) == {"SENT": 1, "FAILED": 1, "PENDING": 1}
     # when the due jobs run a day later, nothing goes; a week later the sent one; a month the

@@ -218,7 +218,6 @@ class EICClient:
                 return
             after = page["pageInfo"]["endCursor"]
 
-
     async def sync_start(self) -> str:
         """A first sync's cursor: take it *before* loading the offline copy."""
         data = await self.run("SyncStart")
