@@ -57,7 +57,11 @@ def create_app(
         if run_due_jobs and settings.push_url:
             pusher = asyncio.create_task(
                 push.run_worker(
-                    database, app.state.clock, settings.push_url, settings.push_interval_seconds
+                    database,
+                    app.state.clock,
+                    settings.push_url,
+                    settings.push_interval_seconds,
+                    settings.receipts_url,
                 )
             )
         yield

@@ -90,25 +90,28 @@ async def _deliver_push(settings: Settings) -> str:
     import httpx
 
     from backend.db import Database, utcnow
-    from backend.notifications.push import deliver_due, worker_name
+    from backend.notifications.push import ReceiptsReport, check_receipts, deliver_due, worker_name
 
     if not settings.push_url:
         return "EIC_PUSH_URL is not set: nothing to deliver to."
     db = Database(settings.database_url)
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+            worker = worker_name()
             report = await deliver_due(
-                db=db,
-                http=http,
-                url=settings.push_url,
-                now=utcnow(),
-                worker=worker_name(),
+                db=db, http=http, url=settings.push_url, now=utcnow(), worker=worker
             )
+            receipts = ReceiptsReport(0, 0, 0)
+            if settings.receipts_url:
+                receipts = await check_receipts(
+                    db=db, http=http, url=settings.receipts_url, now=utcnow(), worker=worker
+                )
     finally:
         await db.dispose()
     return (
         f"Push: {report.sent} sent, {report.retried} to retry, {report.failed} failed, "
-        f"{report.devices_removed} devices removed."
+        f"{report.devices_removed} devices removed; receipts: {receipts.checked} read, "
+        f"{receipts.failed} failed, {receipts.devices_removed} devices removed."
     )
 
 

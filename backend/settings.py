@@ -64,7 +64,18 @@ class Settings(BaseSettings):
     # Where push messages go, in the Expo push API's format (https://exp.host/--/api/v2/push/send
     # for Expo); unset: messages wait in the outbox and nothing is sent.
     push_url: str | None = None
+    # Where the receipts of sent messages are read (Expo's getReceipts); unset: the push URL with
+    # its last part "send" replaced by "getReceipts", as Expo names them.
+    push_receipts_url: str | None = None
     push_interval_seconds: float = Field(default=5, gt=0)
+
+    @property
+    def receipts_url(self) -> str | None:
+        if self.push_receipts_url or not self.push_url:
+            return self.push_receipts_url
+        base, _, last = self.push_url.rstrip("/").rpartition("/")
+        return f"{base}/getReceipts" if last == "send" else None
+
     # Run only the apps' operations of clients/operations/manifest.json (sent by their hash).
     trusted_operations_only: bool = False
     # Responses larger than this are gzip-compressed for clients that accept it.

@@ -145,3 +145,19 @@ def test_a_short_secret_from_the_environment_is_refused_in_production(
     # then they are refused
     with pytest.raises(ValidationError, match="at least 32 bytes"):
         settings()
+
+
+def test_the_receipts_address_follows_expos_naming_unless_set() -> None:
+    # Given the push URL of Expo, of a provider named otherwise, and an explicit receipts URL,
+    # then the receipts are read where Expo has them, nowhere, or where told
+    expo = "https://exp.host/--/api/v2/push/send"
+    assert Settings(_env_file=None, push_url=expo).receipts_url == (
+        "https://exp.host/--/api/v2/push/getReceipts"
+    )
+    other = Settings(_env_file=None, push_url="https://push.example/v1/messages")
+    assert other.receipts_url is None
+    told = Settings(
+        _env_file=None, push_url=expo, push_receipts_url="https://push.example/receipts"
+    )
+    assert told.receipts_url == "https://push.example/receipts"
+    assert Settings(_env_file=None).receipts_url is None

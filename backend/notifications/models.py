@@ -158,6 +158,10 @@ class PushMessage(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The provider's ticket for a sent message, and when its receipt (delivered to Apple or
+    # Google, or not) was read: Expo says only there that a token died after it took a message.
+    ticket_id: Mapped[str | None] = mapped_column(String(100))
+    receipt_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # What the apps keep offline (backend/sync): a person's notifications.

@@ -28,12 +28,15 @@ from backend.notifications.models import (
     Notification,
     NotificationKind,
     PushMessage,
+    PushStatus,
 )
 from backend.notifications.push import (
     KEEP_FAILED,
     KEEP_SENT,
     MAX_ATTEMPTS,
+    ReceiptsReport,
     backoff,
+    check_receipts,
     deliver_due,
     forget_finished,
 )
@@ -62,8 +65,18 @@ class Provider:
 
     fail_next: int = 0  # answer this many requests with 503
     dead_tokens: set[str] = field(default_factory=set)
+    # a request holding a message to one of these is refused as a whole (HTTP 400)
+    malformed_tokens: set[str] = field(default_factory=set)
+    # receipts: a message to one of these is accepted, then its receipt says the token died
+    dead_after_send: set[str] = field(default_factory=set)
+    # or that Apple/Google refused it
+    refused_after_send: set[str] = field(default_factory=set)
+    # tickets whose receipt is not ready (or long gone)
+    no_receipt: set[str] = field(default_factory=set)
     requests: int = 0
     delivered: list[dict[str, Any]] = field(default_factory=list)
+    tickets: dict[str, str] = field(default_factory=dict)  # ticket id -> token
+    receipt_requests: list[list[str]] = field(default_factory=list)
 
     async def send(self, request: Request) -> JSONResponse:
         self.requests += 1
@@ -71,6 +84,8 @@ class Provider:
             self.fail_next -= 1
             return JSONResponse({"errors": [{"code": "INTERNAL"}]}, status_code=503)
         messages = await request.json()
+        if any(message["to"] in self.malformed_tokens for message in messages):
+            return JSONResponse({"errors": [{"code": "VALIDATION_ERROR"}]}, status_code=400)
         tickets = []
         for message in messages:
             if message["to"] in self.dead_tokens:
@@ -83,15 +98,46 @@ class Provider:
                 )
             else:
                 self.delivered.append(message)
-                tickets.append({"status": "ok", "id": str(uuid.uuid4())})
+                ticket = str(uuid.uuid4())
+                self.tickets[ticket] = message["to"]
+                tickets.append({"status": "ok", "id": ticket})
         return JSONResponse({"data": tickets})
+
+    async def receipts(self, request: Request) -> JSONResponse:
+        ids = (await request.json())["ids"]
+        self.receipt_requests.append(ids)
+        answer: dict[str, Any] = {}
+        for ticket in ids:
+            token = self.tickets.get(ticket)
+            if token is None or token in self.no_receipt:
+                continue
+            if token in self.dead_after_send:
+                answer[ticket] = {
+                    "status": "error",
+                    "message": "not a registered push notification recipient",
+                    "details": {"error": "DeviceNotRegistered"},
+                }
+            elif token in self.refused_after_send:
+                answer[ticket] = {
+                    "status": "error",
+                    "message": "Message too big",
+                    "details": {"error": "MessageTooBig"},
+                }
+            else:
+                answer[ticket] = {"status": "ok"}
+        return JSONResponse({"data": answer})
 
 
 @pytest.fixture
 async def provider() -> AsyncIterator[tuple[Provider, str]]:
     """The provider served by uvicorn on a free loopback port, in this event loop."""
     state = Provider()
-    app = Starlette(routes=[Route("/push/send", state.send, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/push/send", state.send, methods=["POST"]),
+            Route("/push/getReceipts", state.receipts, methods=["POST"]),
+        ]
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
@@ -369,3 +415,84 @@ async def test_a_new_phone_registered_twice_at_once_is_one_device(
         )
     )
     assert all(c["data"]["notificationPreferenceSet"]["errors"] == [] for c in chosen), chosen
+
+
+async def test_a_batch_refused_as_a_whole_is_sent_message_by_message(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given three people's phones, one of whose pushes the provider refuses (malformed)
+    state, url = provider
+    people = await seed_people(db, settings, cluster_id, 3)
+    for index, person in enumerate(people):
+        await register_device(gql, person.token, f"ExponentPushToken[phone-{index}]")
+    state.malformed_tokens = {"ExponentPushToken[phone-1]"}
+    await notify(db, [uuid.UUID(p.user_id) for p in people], CLOCK_START)
+    # when a worker sends them
+    async with httpx.AsyncClient() as http:
+        report = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+    # then the batch was refused, sent again one by one: two delivered, the bad one given up
+    assert state.requests == 1 + 3
+    assert sorted(m["to"] for m in state.delivered) == [
+        "ExponentPushToken[phone-0]",
+        "ExponentPushToken[phone-2]",
+    ]
+    assert (report.sent, report.failed, report.retried) == (2, 1, 0)
+    assert await statuses(db) == {"SENT": 2, "FAILED": 1}
+
+
+async def test_receipts_remove_dead_devices_and_record_refused_messages(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given four phones' pushes accepted by the provider: one whose receipt will say the app is
+    # gone, one Apple refused, one whose receipt never comes, and one fine
+    state, url = provider
+    receipts_url = url.replace("/send", "/getReceipts")
+    people = await seed_people(db, settings, cluster_id, 4)
+    tokens = [f"ExponentPushToken[phone-{index}]" for index in range(4)]
+    for person, token in zip(people, tokens, strict=True):
+        await register_device(gql, person.token, token)
+    state.dead_after_send = {tokens[0]}
+    state.refused_after_send = {tokens[1]}
+    state.no_receipt = {tokens[2]}
+    await notify(db, [uuid.UUID(p.user_id) for p in people], CLOCK_START)
+    async with httpx.AsyncClient() as http:
+        sent = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+        assert sent.sent == 4
+
+        async def receipts(minutes: float) -> Any:
+            return await check_receipts(
+                db=db,
+                http=http,
+                url=receipts_url,
+                now=CLOCK_START + timedelta(minutes=minutes),
+                worker="w1",
+            )
+
+        # when receipts are read too early, nothing is asked
+        assert await receipts(5) == ReceiptsReport(0, 0, 0)
+        assert state.receipt_requests == []
+        # and after 15 minutes, every ticket is asked for once
+        assert await receipts(16) == ReceiptsReport(checked=2, failed=1, devices_removed=1)
+        assert sorted(len(ids) for ids in state.receipt_requests) == [4]
+        # the receipt that never came is asked again, and given up after a day
+        assert await receipts(30) == ReceiptsReport(0, 0, 0)
+        assert await receipts(24 * 60 + 1) == ReceiptsReport(1, 0, 0)
+        assert await receipts(24 * 60 + 30) == ReceiptsReport(0, 0, 0)
+        assert [len(ids) for ids in state.receipt_requests] == [4, 1, 1]
+    # then the dead phone is gone, the refused message FAILED with the provider's reason
+    async with db.read() as session:
+        devices = set((await session.scalars(select(Device.token))).all())
+        errors = dict(
+            (
+                await session.execute(
+                    select(PushMessage.status, PushMessage.last_error).where(
+                        PushMessage.last_error != ""
+                    )
+                )
+            ).all()
+        )
+    assert devices == set(tokens[1:])
+    assert errors == {
+        PushStatus.FAILED: "Message too big",
+        PushStatus.SENT: "no receipt within a day",
+    }
