@@ -204,5 +204,17 @@ class CalendarFeed(Base):
 
 # What the apps keep offline (backend/sync): the events people registered for (scope: the event)
 # and their organisers' events; a registration is a change of its event for that person.
-sync_log.track(Event, lambda row: [(ChangeType.EVENT, row.id, [row.id, row.organisation_id])])
-sync_log.track(EventRegistration, lambda row: [(ChangeType.EVENT, row.event_id, [row.user_id])])
+sync_log.track(
+    Event,
+    lambda row: [
+        (
+            ChangeType.EVENT,
+            row.id,
+            [sync_log.event_attendees(row.id), sync_log.organisation(row.organisation_id)],
+        )
+    ],
+)
+sync_log.track(
+    EventRegistration,
+    lambda row: [(ChangeType.EVENT, row.event_id, [sync_log.person(row.user_id)])],
+)

@@ -223,8 +223,17 @@ class PostReport(Base):
 
 # What the apps keep offline (backend/sync): the threads people follow (scope: the thread). A post
 # is a change of its thread; following or unfollowing is one for that person.
-sync_log.track(Thread, lambda row: [(ChangeType.FORUM_THREAD, row.id, [row.id])])
-sync_log.track(Post, lambda row: [(ChangeType.FORUM_THREAD, row.thread_id, [row.thread_id])])
 sync_log.track(
-    ThreadFollower, lambda row: [(ChangeType.FORUM_THREAD, row.thread_id, [row.user_id])]
+    Thread,
+    lambda row: [(ChangeType.FORUM_THREAD, row.id, [sync_log.thread_followers(row.id)])],
+)
+sync_log.track(
+    Post,
+    lambda row: [
+        (ChangeType.FORUM_THREAD, row.thread_id, [sync_log.thread_followers(row.thread_id)])
+    ],
+)
+sync_log.track(
+    ThreadFollower,
+    lambda row: [(ChangeType.FORUM_THREAD, row.thread_id, [sync_log.person(row.user_id)])],
 )

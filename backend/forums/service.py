@@ -363,8 +363,18 @@ async def update_forum(
             forum.title = title.strip()
         if description is not None:
             forum.description = description.strip()
-        if visibility is not None:
+        if visibility is not None and visibility is not forum.visibility:
             forum.visibility = visibility
+            # who may read its threads changed: their followers' copies hear of each (those
+            # who may no longer read one get its tombstone)
+            threads = await session.scalars(select(Thread.id).where(Thread.forum_id == forum.id))
+            for thread_id in threads.all():
+                sync_log.note(
+                    session,
+                    ChangeType.FORUM_THREAD,
+                    thread_id,
+                    [sync_log.thread_followers(thread_id)],
+                )
         forum.version += 1
         forum.updated_at = now
         await session.flush()
@@ -587,7 +597,7 @@ async def _follow(session: AsyncSession, thread_id: uuid.UUID, user_id: uuid.UUI
         .returning(ThreadFollower.thread_id)
     )
     if added is not None:  # a plain INSERT: the flush listener does not see it
-        sync_log.note(session, ChangeType.FORUM_THREAD, thread_id, [user_id])
+        sync_log.note(session, ChangeType.FORUM_THREAD, thread_id, [sync_log.person(user_id)])
 
 
 async def follow_thread(
@@ -610,7 +620,9 @@ async def follow_thread(
                 .returning(ThreadFollower.thread_id)
             )
             if stopped is not None:
-                sync_log.note(session, ChangeType.FORUM_THREAD, thread.id, [viewer.user_id])
+                sync_log.note(
+                    session, ChangeType.FORUM_THREAD, thread.id, [sync_log.person(viewer.user_id)]
+                )
         return await _thread_view(session, reader, thread.id)
 
 
@@ -974,7 +986,9 @@ async def delete_post(
                 .values(reply_count=Thread.reply_count - 1)
                 .execution_options(synchronize_session=False)
             )
-            sync_log.note(session, ChangeType.FORUM_THREAD, thread.id, [thread.id])
+            sync_log.note(
+                session, ChangeType.FORUM_THREAD, thread.id, [sync_log.thread_followers(thread.id)]
+            )
         await session.flush()
         return await _post_view(session, reader, post.id)
 

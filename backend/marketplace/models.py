@@ -498,9 +498,32 @@ class ImpactEntry(Base):
 # A listing's changes also reach the organisations with offers on it; a trade's messages and
 # reviews reach both parties (the wideners below).
 
-sync_log.track(Listing, lambda row: [(ChangeType.LISTING, row.id, [row.organisation_id])])
-sync_log.track(Offer, lambda row: [(ChangeType.OFFER, row.id, [row.maker_id, row.owner_id])])
-sync_log.track(Trade, lambda row: [(ChangeType.TRADE, row.id, [row.supplier_id, row.receiver_id])])
+sync_log.track(
+    Listing,
+    lambda row: [(ChangeType.LISTING, row.id, [sync_log.organisation(row.organisation_id)])],
+)
+sync_log.track(
+    Offer,
+    lambda row: [
+        (
+            ChangeType.OFFER,
+            row.id,
+            [sync_log.organisation(row.maker_id), sync_log.organisation(row.owner_id)],
+        ),
+        # the listing an organisation made an offer on is in its copy from then on
+        (ChangeType.LISTING, row.listing_id, [sync_log.organisation(row.maker_id)]),
+    ],
+)
+sync_log.track(
+    Trade,
+    lambda row: [
+        (
+            ChangeType.TRADE,
+            row.id,
+            [sync_log.organisation(row.supplier_id), sync_log.organisation(row.receiver_id)],
+        )
+    ],
+)
 sync_log.track(TradeMessage, lambda row: [(ChangeType.TRADE, row.trade_id, [])])
 sync_log.track(Review, lambda row: [(ChangeType.TRADE, row.trade_id, [])])
 
@@ -513,7 +536,9 @@ async def _listing_audience(
         select(Offer.listing_id, Offer.maker_id).where(Offer.listing_id.in_(ids)).distinct()
     )
     for listing_id, maker_id in rows:
-        audience.setdefault(listing_id, set()).add(maker_id)
+        scope = sync_log.organisation(maker_id)
+        assert scope is not None
+        audience.setdefault(listing_id, set()).add(scope)
     return audience
 
 
@@ -523,7 +548,14 @@ async def _trade_parties(
     rows = await session.execute(
         select(Trade.id, Trade.supplier_id, Trade.receiver_id).where(Trade.id.in_(ids))
     )
-    return {trade_id: {supplier, receiver} for trade_id, supplier, receiver in rows}
+    return {
+        trade_id: {
+            scope
+            for scope in (sync_log.organisation(supplier), sync_log.organisation(receiver))
+            if scope is not None
+        }
+        for trade_id, supplier, receiver in rows
+    }
 
 
 sync_log.widen(ChangeType.LISTING, _listing_audience)

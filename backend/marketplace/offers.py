@@ -164,7 +164,12 @@ async def decline_open_offers(
         )
     ).all()
     for offer_id, maker_id in declined:
-        sync_log.note(session, ChangeType.OFFER, offer_id, [maker_id, listing.organisation_id])
+        sync_log.note(
+            session,
+            ChangeType.OFFER,
+            offer_id,
+            [sync_log.organisation(maker_id), sync_log.organisation(listing.organisation_id)],
+        )
         await notifications.add(
             session,
             user_ids=await trades.member_ids(session, maker_id),

@@ -132,7 +132,9 @@ async def move_committed(session: AsyncSession, listing: Listing, delta: Decimal
     )
     if changed is None:  # cannot happen under the row lock; refuse rather than guess
         raise ServiceError.of(ErrorCode.CONFLICT, "The listing changed meanwhile; try again")
-    sync_log.note(session, ChangeType.LISTING, listing.id, [listing.organisation_id])
+    sync_log.note(
+        session, ChangeType.LISTING, listing.id, [sync_log.organisation(listing.organisation_id)]
+    )
     for name, value in (
         ("quantity_committed", after),
         ("status", status),

@@ -165,4 +165,7 @@ class PushMessage(Base):
 
 
 # What the apps keep offline (backend/sync): a person's notifications.
-sync_log.track(Notification, lambda row: [(ChangeType.NOTIFICATION, row.id, [row.user_id])])
+sync_log.track(
+    Notification,
+    lambda row: [(ChangeType.NOTIFICATION, row.id, [sync_log.person(row.user_id)])],
+)

@@ -300,7 +300,12 @@ async def mark_read(
             statement.returning(Notification.id).execution_options(synchronize_session=False)
         )
         for notification_id in marked.all():
-            sync_log.note(session, ChangeType.NOTIFICATION, notification_id, [viewer.user_id])
+            sync_log.note(
+                session,
+                ChangeType.NOTIFICATION,
+                notification_id,
+                [sync_log.person(viewer.user_id)],
+            )
         count = await session.scalar(
             select(func.count())
             .select_from(Notification)

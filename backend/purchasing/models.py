@@ -178,11 +178,21 @@ sync_log.track(
         (
             ChangeType.PURCHASE_GROUP,
             row.id,
-            [row.id, row.organisation_id, row.counterpart_organisation_id],
+            [
+                sync_log.group_participants(row.id),
+                sync_log.organisation(row.organisation_id),
+                sync_log.organisation(row.counterpart_organisation_id),
+            ],
         )
     ],
 )
 sync_log.track(
     Pledge,
-    lambda row: [(ChangeType.PURCHASE_GROUP, row.group_id, [row.participant_id, row.acted_by_id])],
+    lambda row: [
+        (
+            ChangeType.PURCHASE_GROUP,
+            row.group_id,
+            [sync_log.person(row.participant_id), sync_log.person(row.acted_by_id)],
+        )
+    ],
 )

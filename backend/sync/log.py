@@ -27,6 +27,38 @@ Widen = Callable[[AsyncSession, list[uuid.UUID]], Awaitable[dict[uuid.UUID, set[
 
 PENDING = "eic.sync.pending"
 
+# Scopes are named ids: who a change is for is never the bare id of a row. Threads, events and
+# groups take the app's own UUID on create, so a bare id could be chosen to equal another
+# organisation's or person's id and read their changes; a scope is the UUIDv5 of its kind and id.
+_SCOPES = uuid.UUID("7d0f3c52-4a8e-4f57-9a51-2f6b0c8e1d11")
+
+
+def _scope(kind: str, id_: uuid.UUID | None) -> uuid.UUID | None:
+    return None if id_ is None else uuid.uuid5(_SCOPES, f"{kind}:{id_}")
+
+
+def person(user_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The scope of a person (their notifications, their registrations and pledges)."""
+    return _scope("person", user_id)
+
+
+def organisation(organisation_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The scope of everyone acting for an organisation."""
+    return _scope("organisation", organisation_id)
+
+
+def thread_followers(thread_id: uuid.UUID | None) -> uuid.UUID | None:
+    return _scope("thread", thread_id)
+
+
+def event_attendees(event_id: uuid.UUID | None) -> uuid.UUID | None:
+    return _scope("event", event_id)
+
+
+def group_participants(group_id: uuid.UUID | None) -> uuid.UUID | None:
+    return _scope("group", group_id)
+
+
 _tracked: dict[type[Any], Callable[[Any], Described]] = {}
 _wideners: dict[ChangeType, Widen] = {}
 

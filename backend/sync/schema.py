@@ -29,7 +29,9 @@ strawberry.enum(
 @strawberry.enum(description="What the app does with a change.")
 class ChangeAction(Enum):
     UPSERT = strawberry.enum_value(
-        "UPSERT", description="Store `node` in place of the copy with this id (or add it)."
+        "UPSERT",
+        description="Store the state in the field named after the type in place of the copy "
+        "with this id (or add it).",
     )
     TOMBSTONE = strawberry.enum_value(
         "TOMBSTONE",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, union, update
+from sqlalchemy import delete, func, literal, or_, select, union_all, update
 
 from backend.auth.viewer import Viewer
 from backend.db import Database
@@ -33,6 +33,7 @@ from backend.marketplace import service as listings_service
 from backend.marketplace import trades as trades_service
 from backend.notifications import service as notifications_service
 from backend.purchasing import service as purchasing_service
+from backend.sync import log as sync_log
 from backend.sync.models import Change, ChangeType, SyncLogState
 
 # How long the log keeps changes: a cursor older than this is answered RESYNC_REQUIRED.
@@ -112,15 +113,23 @@ class ChangeFeed:
 async def _scopes(db: Database, viewer: Viewer) -> list[uuid.UUID]:
     """Who the viewer is to the log: themselves, their organisation, and the threads, events
     and groups they follow, attend or pledged to (one statement)."""
-    statement = union(
-        forums_service.followed_thread_ids(viewer),
-        events_service.registered_event_ids(viewer),
-        purchasing_service.pledged_group_ids(viewer),
+    kinds = (
+        (sync_log.thread_followers, forums_service.followed_thread_ids(viewer)),
+        (sync_log.event_attendees, events_service.registered_event_ids(viewer)),
+        (sync_log.group_participants, purchasing_service.pledged_group_ids(viewer)),
+    )
+    statement = union_all(
+        *(
+            select(literal(index).label("kind"), ids.subquery().c[0].label("id"))
+            for index, (_, ids) in enumerate(kinds)
+        )
     )
     async with db.read() as session:
-        joined = list((await session.scalars(statement)).all())
-    own = [viewer.user_id] + ([viewer.organisation_id] if viewer.organisation_id else [])
-    return own + joined
+        rows = (await session.execute(statement)).all()
+    scopes = {kinds[row.kind][0](row.id) for row in rows}
+    scopes.add(sync_log.person(viewer.user_id))
+    scopes.add(sync_log.organisation(viewer.organisation_id))
+    return [scope for scope in scopes if scope is not None]
 
 
 async def changes(
@@ -232,19 +241,30 @@ async def _current(
     return found
 
 
+# Commits forgotten per transaction: SQLite has one writer, whom a long DELETE would hold up.
+PRUNE_STEP = 1000
+
+
 async def prune(*, db: Database, now: datetime, retention: timedelta = RETENTION) -> int:
-    """Forget changes older than the retention window (a due job); returns how many rows went.
-    Cursors from before what was forgotten are then answered RESYNC_REQUIRED."""
-    async with db.write() as session:
+    """Forget changes older than the retention window (a due job), a step of commits per
+    transaction; returns how many rows went. Cursors from before what was forgotten are then
+    answered RESYNC_REQUIRED."""
+    async with db.read() as session:
         through = await session.scalar(
             select(func.max(Change.sequence)).where(Change.created_at < now - retention)
         )
-        if through is None:
-            return 0
-        removed = await session.execute(delete(Change).where(Change.sequence <= through))
-        await session.execute(
-            update(SyncLogState)
-            .where(SyncLogState.id == 1, SyncLogState.pruned_through < through)
-            .values(pruned_through=through)
-        )
-        return int(getattr(removed, "rowcount", 0) or 0)
+        first = await session.scalar(select(func.min(Change.sequence)))
+    if through is None or first is None:
+        return 0
+    removed = 0
+    for lower in range(first, through + 1, PRUNE_STEP):
+        upper = min(through, lower + PRUNE_STEP - 1)
+        async with db.write() as session:
+            result = await session.execute(delete(Change).where(Change.sequence <= upper))
+            await session.execute(
+                update(SyncLogState)
+                .where(SyncLogState.id == 1, SyncLogState.pruned_through < upper)
+                .values(pruned_through=upper)
+            )
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed

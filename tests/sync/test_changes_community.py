@@ -12,6 +12,8 @@ from tests.events.test_events import UPDATE as EVENT_UPDATE
 from tests.events.test_events import create_event, publish, published_event, register_for
 from tests.events.test_permissions import CANCEL_REGISTRATION, REJECT
 from tests.forums.test_threads_posts import FORUM_UPDATE, join, open_forum, post, start_thread
+from tests.marketplace.trading_kit import LISTING_CREATE, listing_input, make_offer
+from tests.marketplace.trading_kit import publish as publish_listing
 from tests.purchasing.test_groups import PLEDGE_UPDATE, PLEDGE_WITHDRAW, create, pledge
 from tests.purchasing.test_groups import UPDATE as GROUP_UPDATE
 from tests.sync.sync_kit import brief, changes_page, start, sync
@@ -226,16 +228,40 @@ async def test_a_follower_who_may_no_longer_read_the_forum_gets_a_tombstone(
     thread_id = await start_thread(gql, shg.access_token, forum_id)
     await follow(gql, firm.access_token, thread_id)
     since = await start(gql, firm.access_token)
-    # when the community makes the forum members-only and then posts in the thread
+    # when the community makes the forum members-only
     narrowed = await gql(
         FORUM_UPDATE, {"input": {"id": forum_id, "visibility": "MEMBERS"}}, token=shg.access_token
     )
     assert narrowed["data"]["forumUpdate"]["errors"] == [], narrowed
-    await post(gql, shg.access_token, thread_id, "Members only from now on")
-    # then the firm's app is told to drop the thread, and learns nothing of it
-    items, _ = await sync(gql, firm.access_token, since)
+    # then the firm's app is told to drop the thread at once
+    items, since = await sync(gql, firm.access_token, since)
     assert items == [tombstone("FORUM_THREAD", thread_id)]
     assert await read_thread(gql, firm.access_token, thread_id) is None
+    # and learns nothing of it when the members post in it
+    await post(gql, shg.access_token, thread_id, "Members only from now on")
+    items, _ = await sync(gql, firm.access_token, since)
+    assert items == [tombstone("FORUM_THREAD", thread_id)]
+
+
+async def test_a_thread_made_with_someone_elses_id_hears_nothing_of_them(
+    gql: GraphQL, register: Any, cluster_id: str, shg: Account
+) -> None:
+    # Given a firm that starts threads whose (app-chosen) ids are another organisation's id and
+    # another person's id, and follows them
+    intruder = await register("intruder@example.org", cluster_id, name="Intruder")
+    victim = await register("victim@example.org", cluster_id, name="Victim Firm")
+    forum_id = await open_forum(gql, shg.access_token, "CLUSTER")
+    assert victim.organisation_id is not None
+    for borrowed in (victim.organisation_id, victim.user_id):
+        await start_thread(gql, intruder.access_token, forum_id, id=borrowed)
+    since = await start(gql, intruder.access_token)
+    # when the victim makes a draft and a listing, and gets an offer on it
+    await gql(LISTING_CREATE, {"input": listing_input(publish=False)}, token=victim.access_token)
+    listing = await publish_listing(gql, victim.access_token)
+    await make_offer(gql, shg.access_token, listing["id"])
+    # then the intruder's app hears nothing of any of it
+    items, _ = await sync(gql, intruder.access_token, since)
+    assert items == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from backend.jobs import run_due_jobs
 from backend.marketplace.models import Listing
 from backend.settings import Settings
 from backend.sync import service as sync_service
-from backend.sync.log import note
+from backend.sync.log import note, organisation
 from backend.sync.models import Change, ChangeType, SyncLogState
 from backend.sync.service import RETENTION, WHOLE_COMMIT
 from tests.conftest import GraphQL, seed_people
@@ -200,7 +200,7 @@ async def test_a_numbered_transaction_not_yet_committed_holds_back_the_next_numb
         pytest.skip("SQLite has one writer at a time: there is no second writer to hold back")
     # Given a synced firm
     mill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
-    scope = uuid.UUID(mill.organisation_id)
+    scope = organisation(uuid.UUID(mill.organisation_id))
     since = await start(gql, mill.access_token)
     first_id, second_id = uuid.uuid4(), uuid.uuid4()
     numbered, release = asyncio.Event(), asyncio.Event()
@@ -577,7 +577,8 @@ async def test_a_write_that_fails_records_no_change_and_takes_no_commit_number(
 
     async def fail_when_numbered() -> None:
         async with db.write() as session:
-            note(session, ChangeType.LISTING, listing_id, [uuid.UUID(mill.organisation_id)])
+            scope = organisation(uuid.UUID(mill.organisation_id))
+            note(session, ChangeType.LISTING, listing_id, [scope])
             before_commit(session, refuse)  # runs after the log took its commit number
 
     # when a write fails after flushing a change to the listing
@@ -626,3 +627,35 @@ async def test_a_prune_committed_while_the_feed_reads_asks_for_a_resync(
     body = await ask(gql, mill.access_token, since)
     # then the app is told to resync, not handed an empty page and the head
     assert refusal(body) == [("RESYNC_REQUIRED", "since")]
+
+
+async def test_a_long_log_is_pruned_a_step_of_commits_at_a_time(
+    gql: GraphQL,
+    register: Any,
+    cluster_id: str,
+    db: Database,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given five commits of changes, all past the retention window, and steps of two commits
+    mill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
+    for n in range(5):
+        await publish(gql, mill.access_token, title=f"Lot {n}")
+    head, _ = await log_state(db)
+    rows = len(await change_rows(db))
+    monkeypatch.setattr(sync_service, "PRUNE_STEP", 2)
+    steps: list[int] = []
+    write = db.write
+
+    def counted_write() -> Any:
+        steps.append(1)
+        return write()
+
+    monkeypatch.setattr(db, "write", counted_write)
+    # when they are pruned
+    removed = await sync_service.prune(db=db, now=utcnow() + RETENTION + timedelta(days=1))
+    # then every row went, in one transaction per step, and the log says so
+    assert removed == rows
+    assert len(steps) == -(-head // 2)
+    assert await change_rows(db) == []
+    assert await log_state(db) == (head, head)

@@ -65,9 +65,12 @@ async def test_a_listing_and_an_offer_reach_the_two_organisations_and_nobody_els
         "quantityCommitted": "0",
     }
     assert mill_items[1]["offer"] == {"id": offer["id"], "status": "PENDING", "version": 1}
-    # the pellet maker's app gets its offer only (the listing comes with its next change)
+    # the pellet maker's app gets its offer and the listing it is on
     pellet_items, _ = await sync(gql, pellets.access_token, cursors[pellets.email])
-    assert brief(pellet_items) == [("OFFER", offer["id"], "UPSERT")]
+    assert sorted(brief(pellet_items)) == [
+        ("LISTING", listing["id"], "UPSERT"),
+        ("OFFER", offer["id"], "UPSERT"),
+    ]
     # and the bystander's app gets nothing, but a cursor that moved on
     feed = await changes_page(gql, bystander.access_token, cursors[bystander.email])
     assert (feed["items"], feed["hasMore"]) == ([], False)

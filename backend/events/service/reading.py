@@ -26,6 +26,7 @@ from backend.events.service.checks import (
     _aware,
 )
 from backend.events.service.inputs import (
+    ACTIVE,
     MAX_RADIUS_KM,
     EventFilter,
     EventView,
@@ -62,18 +63,10 @@ async def get_event(
         return EventView(event, mine.get(event.id))
 
 
-# A registration that still holds (or waits for) a place: its event is in the person's offline copy.
-HOLDING = (
-    RegistrationStatus.CONFIRMED,
-    RegistrationStatus.WAITLISTED,
-    RegistrationStatus.PENDING_APPROVAL,
-)
-
-
 def registered_event_ids(viewer: Viewer) -> Select[Any]:
     """The events the viewer holds a registration for, as a subquery (the sync feed's scopes)."""
     return select(EventRegistration.event_id).where(
-        EventRegistration.user_id == viewer.user_id, EventRegistration.status.in_(HOLDING)
+        EventRegistration.user_id == viewer.user_id, EventRegistration.status.in_(ACTIVE)
     )
 
 
@@ -93,7 +86,7 @@ async def events_for_sync(
             if policies.can_read(viewer, event)
             and (
                 policies.organises(viewer, event)
-                or (event.id in mine and mine[event.id].registration.status in HOLDING)
+                or (event.id in mine and mine[event.id].registration.status in ACTIVE)
             )
         }
 

@@ -104,7 +104,9 @@ def _set_committed(event: Event, **values: int) -> None:
 def _seats_changed(session: AsyncSession, event: Event) -> None:
     # the organiser's copy shows the seat counts; attendees' copies are not sent every change
     # of them (an event of 500 would send each attendee 500 updates)
-    sync_log.note(session, ChangeType.EVENT, event.id, [event.organisation_id])
+    sync_log.note(
+        session, ChangeType.EVENT, event.id, [sync_log.organisation(event.organisation_id)]
+    )
 
 
 async def _adjust(

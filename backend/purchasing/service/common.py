@@ -188,7 +188,11 @@ async def record_outcome(session: AsyncSession, group_id: uuid.UUID, now: dateti
         session,
         ChangeType.PURCHASE_GROUP,
         group.id,
-        [group.id, group.organisation_id, group.counterpart_organisation_id],
+        [
+            sync_log.group_participants(group.id),
+            sync_log.organisation(group.organisation_id),
+            sync_log.organisation(group.counterpart_organisation_id),
+        ],
     )
     kind, title, body = OUTCOME_MESSAGES[GroupStatus(outcome)]
     await tell_participants(session, group, kind, title, body, now)

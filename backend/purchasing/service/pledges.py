@@ -91,7 +91,11 @@ async def _move_total(
         session,
         ChangeType.PURCHASE_GROUP,
         group.id,
-        [group.id, group.organisation_id, group.counterpart_organisation_id],
+        [
+            sync_log.group_participants(group.id),
+            sync_log.organisation(group.organisation_id),
+            sync_log.organisation(group.counterpart_organisation_id),
+        ],
     )
     set_committed_value(group, "pledged_quantity", max(total, Decimal(0)))
     set_committed_value(group, "participants_count", row[0])
