@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from bench_trades import _analyze, _cluster, _listing_rows, _seed_firms
 from benchkit import Client, bench_database, latency_line
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from backend import demo
 from backend.app import create_app
@@ -90,19 +90,22 @@ async def _fill_log(
     listing_ids = [row["id"] for row in rows_of_reader]
     async with db.write() as session:
         await session.execute(insert(Listing), rows_of_reader)
+    async with db.read() as session:
+        state = await session.get(SyncLogState, 1)
+    base = state.last_sequence if state else 0  # the demo's own commits come first
     mine_at = set(rng.sample(range(rows), mine))
     batch: list[dict[str, Any]] = []
     next_mine = iter(listing_ids)
     async with db.write() as session:
         for sequence in range(1, rows + 1):
             if sequence - 1 in mine_at:
-                scope, entity = reader.organisation_id, next(next_mine)
+                scope, entity = sync_log.organisation(reader.organisation_id), next(next_mine)
             else:
-                scope, entity = rng.choice(others).organisation_id, new_id()
+                scope, entity = sync_log.organisation(rng.choice(others).organisation_id), new_id()
             batch.append(
                 {
                     "scope_id": scope,
-                    "sequence": sequence,
+                    "sequence": base + sequence,
                     "position": 0,
                     "entity_type": ChangeType.LISTING,
                     "entity_id": entity,
@@ -115,7 +118,7 @@ async def _fill_log(
         if batch:
             await session.execute(insert(Change), batch)
         await session.execute(
-            insert(SyncLogState).values(id=1, last_sequence=rows, pruned_through=0)
+            update(SyncLogState).where(SyncLogState.id == 1).values(last_sequence=base + rows)
         )
     await _analyze(db, "sync_changes", "listings")
 
