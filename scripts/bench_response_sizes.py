@@ -1,8 +1,9 @@
 """Response sizes of the apps' main queries, plain and gzip-compressed, on the demo data.
 
 Loads the demo clusters into a scratch database, then sends the market search (``MarketSearch``,
-a page of 20 listing cards), the matches of a listing (``ListingMatches``) and the trades list
-(``MyTrades``) by their persisted ids through the ASGI app, once without and once with
+a page of 20 listing cards), the matches of a listing (``ListingMatches``), the trades list
+(``MyTrades``) and a first offline sync page (``SyncChanges`` from before the demo's first change,
+as the Maniwa lumber mill) by their persisted ids through the ASGI app, once without and once with
 ``Accept-Encoding: gzip``, and prints the bytes on the wire and the request sizes by id and by text.
 
     .venv/bin/python scripts/bench_response_sizes.py
@@ -15,7 +16,7 @@ import json
 from typing import Any
 
 import httpx
-from benchkit import bench_database
+from benchkit import bench_database, cursor_from_the_start
 from sqlalchemy import select
 
 from backend import demo
@@ -44,6 +45,16 @@ async def _sizes(http: httpx.AsyncClient, request: dict[str, Any], token: str) -
     assert packed.headers.get("content-encoding") == "gzip"
     # httpx has already decompressed .content: the wire size is the raw stream's
     return len(plain.content), int(packed.headers["content-length"])
+
+
+async def _head_cursor(http: httpx.AsyncClient, token: str) -> str:
+    answer = await http.post(
+        "/graphql",
+        json={"query": "{ changes { cursor } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    cursor: str = answer.json()["data"]["changes"]["cursor"]
+    return cursor
 
 
 async def _run(settings: Settings) -> None:
@@ -80,6 +91,10 @@ async def _run(settings: Settings) -> None:
                 {"listingId": str(listing_id)},
             ),
             "MyTrades (the mill's trades)": ("MyTrades", {"first": 20}),
+            "SyncChanges (the mill's first sync page, first 100)": (
+                "SyncChanges",
+                {"since": cursor_from_the_start(await _head_cursor(http, token)), "first": 100},
+            ),
         }
         for label, (name, variables) in cases.items():
             operation = operations[name]

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 from bench_trades import _analyze, _cluster, _listing_rows, _seed_firms
-from benchkit import Client, bench_database, latency_line
+from benchkit import Client, bench_database, cursor_from_the_start, latency_line
 from sqlalchemy import func, insert, select, update
 
 from backend import demo
@@ -124,7 +124,7 @@ async def _fill_log(
 
 
 async def _feed(client: Client, token: str, mine: int) -> None:
-    since = _cursor_at_start(token_cursor=(await client.must(START, {}, token))[0])
+    since = cursor_from_the_start((await client.must(START, {}, token))[0]["changes"]["cursor"])
     pages, seen = [], 0
     while True:
         data, elapsed = await client.must(CHANGES, {"since": since, "first": 100}, token)
@@ -144,16 +144,6 @@ async def _feed(client: Client, token: str, mine: int) -> None:
         assert data["changes"]["items"] == []
         quiet.append(elapsed)
     print(f"feed at the head (nothing new) x {len(quiet)}: {latency_line(quiet)}")
-
-
-def _cursor_at_start(token_cursor: dict[str, Any]) -> str:
-    """The head cursor with its sequence set to 0: a reader that synced before the log began."""
-    import base64
-
-    raw = base64.urlsafe_b64decode(token_cursor["changes"]["cursor"] + "==").decode()
-    prefix, _, _, audience = raw.split(":")
-    text = f"{prefix}:0:{2**31 - 1}:{audience}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 async def _writers(client: Client, firms: list[Any], writes: int, concurrency: int) -> None:

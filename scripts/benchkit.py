@@ -4,6 +4,7 @@ database created beside the one named and dropped afterwards), migrated, and per
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import statistics
 import tempfile
@@ -19,6 +20,15 @@ from sqlalchemy.engine import make_url
 from backend.cli import migrate
 from backend.db import Database
 from backend.settings import Settings
+
+
+def cursor_from_the_start(head_cursor: str) -> str:
+    """A sync cursor of the same person at sequence 0: as if their app had synced before the
+    first change (cursors are urlsafe base64 of "sync1:sequence:position:audience")."""
+    raw = base64.urlsafe_b64decode(head_cursor + "=" * (-len(head_cursor) % 4)).decode()
+    prefix, _, position, audience = raw.split(":")
+    text = f"{prefix}:0:{position}:{audience}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def percentile(values: list[float], p: float) -> float:
