@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, literal, or_, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
 from backend.db import Database
@@ -110,7 +111,7 @@ class ChangeFeed:
     items: list[SyncedChange]
 
 
-async def _scopes(db: Database, viewer: Viewer) -> list[uuid.UUID]:
+async def _scopes(session: AsyncSession, viewer: Viewer) -> list[uuid.UUID]:
     """Who the viewer is to the log: themselves, their organisation, and the threads, events
     and groups they follow, attend or pledged to (one statement)."""
     kinds = (
@@ -124,8 +125,7 @@ async def _scopes(db: Database, viewer: Viewer) -> list[uuid.UUID]:
             for index, (_, ids) in enumerate(kinds)
         )
     )
-    async with db.read() as session:
-        rows = (await session.execute(statement)).all()
+    rows = (await session.execute(statement)).all()
     scopes = {kinds[row.kind][0](row.id) for row in rows}
     scopes.add(sync_log.person(viewer.user_id))
     scopes.add(sync_log.organisation(viewer.organisation_id))
@@ -155,39 +155,18 @@ async def changes(
         raise _resync("This cursor is of another account or organisation")
     async with db.read() as session:
         state = await session.get(SyncLogState, 1)
-    head = state.last_sequence if state else 0
-    pruned = state.pruned_through if state else 0
-    if cursor is None:  # a first sync: start from here, after loading everything
-        return ChangeFeed(Cursor(head, WHOLE_COMMIT, audience).encode(), False, [])
-    if cursor.sequence > head:
-        # a database restored from a backup is behind what the apps saw
-        raise _resync("This cursor is ahead of the server's change log")
-    _check_kept(cursor, pruned)
-
-    scopes = await _scopes(db, viewer)
-    statement = (
-        select(Change.sequence, Change.position, Change.entity_type, Change.entity_id)
-        .where(
-            Change.scope_id.in_(scopes),
-            or_(
-                Change.sequence > cursor.sequence,
-                (Change.sequence == cursor.sequence) & (Change.position > cursor.position),
-            ),
-            # what was committed when the head was read: the cursor may then move to the head
-            Change.sequence <= head,
-        )
-        .distinct()
-        .order_by(Change.sequence, Change.position)
-        .limit(limit + 1)
-    )
-    if types:
-        statement = statement.where(Change.entity_type.in_(types))
-    async with db.read() as session:
-        rows = (await session.execute(statement)).all()
+        head = state.last_sequence if state else 0
+        if cursor is None:  # a first sync: start from here, after loading everything
+            return ChangeFeed(Cursor(head, WHOLE_COMMIT, audience).encode(), False, [])
+        if cursor.sequence > head:
+            # a database restored from a backup is behind what the apps saw
+            raise _resync("This cursor is ahead of the server's change log")
+        _check_kept(cursor, state.pruned_through if state else 0)
+        rows = await _after(session, viewer, cursor, head, types, limit)
         # a prune that committed since the state was read may have taken changes this cursor
         # had not seen: read it again, after the changes
         state = await session.get(SyncLogState, 1, populate_existing=True)
-    _check_kept(cursor, state.pruned_through if state else 0)
+        _check_kept(cursor, state.pruned_through if state else 0)
     has_more = len(rows) > limit
     rows = rows[:limit]
     if has_more:
@@ -207,6 +186,37 @@ async def changes(
         for (change_type, entity_id), sequence in latest.items()
     ]
     return ChangeFeed(next_cursor.encode(), has_more, items)
+
+
+async def _after(
+    session: AsyncSession,
+    viewer: Viewer,
+    cursor: Cursor,
+    head: int,
+    types: list[ChangeType] | None,
+    limit: int,
+) -> list[Any]:
+    """The viewer's change rows after the cursor, up to the head, in commit order (one more
+    than ``limit``, to tell whether more wait)."""
+    scopes = await _scopes(session, viewer)
+    statement = (
+        select(Change.sequence, Change.position, Change.entity_type, Change.entity_id)
+        .where(
+            Change.scope_id.in_(scopes),
+            or_(
+                Change.sequence > cursor.sequence,
+                (Change.sequence == cursor.sequence) & (Change.position > cursor.position),
+            ),
+            # what was committed when the head was read: the cursor may then move to the head
+            Change.sequence <= head,
+        )
+        .distinct()
+        .order_by(Change.sequence, Change.position)
+        .limit(limit + 1)
+    )
+    if types:
+        statement = statement.where(Change.entity_type.in_(types))
+    return list((await session.execute(statement)).all())
 
 
 async def _current(

@@ -613,20 +613,26 @@ async def test_a_prune_committed_while_the_feed_reads_asks_for_a_resync(
     # retention window
     mill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
     since = await start(gql, mill.access_token)
-    await publish(gql, mill.access_token)
+    listing = await publish(gql, mill.access_token)
     clock.set(utcnow() + sync_service.RETENTION + timedelta(days=1))
     scopes = sync_service._scopes
 
-    async def prune_then_scopes(database: Database, viewer: Any) -> Any:
+    async def prune_then_scopes(session: Any, viewer: Any) -> Any:
         assert await sync_service.prune(db=db, now=clock.now()) > 0
-        return await scopes(database, viewer)
+        return await scopes(session, viewer)
 
     # when the due jobs prune the log between the feed's reading of the log's state and of the
     # changes
     monkeypatch.setattr(sync_service, "_scopes", prune_then_scopes)
     body = await ask(gql, mill.access_token, since)
-    # then the app is told to resync, not handed an empty page and the head
-    assert refusal(body) == [("RESYNC_REQUIRED", "since")]
+    # then the app is told to resync (PostgreSQL: each statement reads what is committed), or
+    # gets the change from the snapshot the feed began with (SQLite: one snapshot per read
+    # transaction), never an empty page and the head
+    if "errors" in body:
+        assert refusal(body) == [("RESYNC_REQUIRED", "since")]
+        assert db.dialect == "postgresql"
+    else:
+        assert brief(body["data"]["changes"]["items"]) == [("LISTING", listing["id"], "UPSERT")]
 
 
 async def test_a_long_log_is_pruned_a_step_of_commits_at_a_time(
