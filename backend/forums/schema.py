@@ -603,11 +603,13 @@ class ForumsMutation:
             bool, strawberry.argument(description="False stops following.")
         ] = True,
     ) -> ThreadPayload:
+        context = context_of(info)
         view = await service.follow_thread(
-            db=context_of(info).db,
+            db=context.db,
             viewer=signed_in(info),
             thread_id=parse_id(id, "id"),
             following=following,
+            now=context.clock.now(),
         )
         return ThreadPayload(thread=ThreadType.of(view))
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database, insert_or_else, once_more_on_clash, utcnow
+from backend.db import Database, insert_or_else, once_more_on_clash
 from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.forums import policies
 from backend.forums.broadcast import Broadcaster
@@ -564,7 +564,7 @@ async def _create_thread(
             .execution_options(synchronize_session=False)
         )
         await session.flush()
-        await _follow(session, thread.id, viewer.user_id)  # you follow what you start
+        await _follow(session, thread.id, viewer.user_id, now)  # you follow what you start
         return await _thread_view(session, reader, thread.id)
 
 
@@ -588,11 +588,13 @@ async def _followed_among(
     return set(followed.all())
 
 
-async def _follow(session: AsyncSession, thread_id: uuid.UUID, user_id: uuid.UUID) -> None:
+async def _follow(
+    session: AsyncSession, thread_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> None:
     """Follow, if not yet (a retried post or a twin request finds the row there)."""
     added = await session.scalar(
         insert_or_else(session, ThreadFollower)
-        .values(thread_id=thread_id, user_id=user_id, created_at=utcnow())
+        .values(thread_id=thread_id, user_id=user_id, created_at=now)
         .on_conflict_do_nothing()
         .returning(ThreadFollower.thread_id)
     )
@@ -601,7 +603,7 @@ async def _follow(session: AsyncSession, thread_id: uuid.UUID, user_id: uuid.UUI
 
 
 async def follow_thread(
-    *, db: Database, viewer: Viewer, thread_id: uuid.UUID, following: bool
+    *, db: Database, viewer: Viewer, thread_id: uuid.UUID, following: bool, now: datetime
 ) -> ThreadView:
     """Follow a thread one may read (its changes then reach the app's offline copy), or stop
     following it. Either is idempotent."""
@@ -609,7 +611,7 @@ async def follow_thread(
         reader = await reader_of(session, viewer)
         thread = await _thread_for(session, reader, thread_id)
         if following:
-            await _follow(session, thread.id, viewer.user_id)
+            await _follow(session, thread.id, viewer.user_id, now)
         else:
             stopped = await session.scalar(
                 delete(ThreadFollower)
@@ -871,7 +873,7 @@ async def _create_post(
             .execution_options(synchronize_session=False)
         )
         await session.flush()
-        await _follow(session, thread.id, viewer.user_id)  # and what you reply in
+        await _follow(session, thread.id, viewer.user_id, now)  # and what you reply in
         await _notify(session, thread, post, reply_to, mentioned, viewer, now)
         view = await _post_view(session, reader, post.id)
     # After the commit: a subscriber that loads the post finds it. The post is saved either
