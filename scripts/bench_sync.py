@@ -8,6 +8,9 @@
    in flight, W firms), each run twice: with the change log, and with it switched off in this
    process (tracking emptied): what the log costs a write, and whether the commit-number row
    (locked until each commit) serialises a burst.
+4. Fan-out (PostgreSQL): one transaction notifies F people (``--fanout``, 10,000), as cancelling
+   a large event does, so it writes F change rows while it holds the commit-number row; a small
+   write started the moment it took its number shows how long others wait for it.
 
     .venv/bin/python scripts/bench_sync.py                       # SQLite in a temp folder
     .venv/bin/python scripts/bench_sync.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
@@ -31,8 +34,10 @@ from sqlalchemy import func, insert, select, update
 from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
-from backend.db import Database, new_id, utcnow
+from backend.db import Database, before_commit, new_id, utcnow
 from backend.marketplace.models import Listing
+from backend.notifications import service as notifications
+from backend.notifications.models import NotificationKind
 from backend.settings import Settings
 from backend.sync import log as sync_log
 from backend.sync.models import Change, ChangeType, SyncLogState
@@ -176,6 +181,51 @@ async def _writers(client: Client, firms: list[Any], writes: int, concurrency: i
         )
 
 
+async def _fanout(
+    db: Database, settings: Settings, people: int, organisation_id: Any, rng: random.Random
+) -> None:
+    audience = await _seed_firms(db, settings, [_cluster("maniwa-wood")] * people, "fan", rng)
+    numbered = asyncio.Event()
+    times: dict[str, float] = {}
+
+    async def held(_session: Any) -> None:
+        times["numbered"] = time.perf_counter()
+        numbered.set()
+
+    async def big() -> None:
+        started = time.perf_counter()
+        async with db.write() as session:
+            # first in line of the commit step: the change log's numbering comes after it
+            before_commit(session, held)
+            await notifications.add(
+                session,
+                user_ids=[firm.user_id for firm in audience],
+                kind=NotificationKind.EVENT_CANCELLED,
+                title="Cancelled: pellet workshop",
+                subject_type="EVENT",
+                subject_id=new_id(),
+                now=utcnow(),
+            )
+        times["big"] = time.perf_counter() - started
+        times["committed"] = time.perf_counter()
+
+    async def small() -> None:
+        await numbered.wait()
+        started = time.perf_counter()
+        scope = sync_log.organisation(organisation_id)
+        async with db.write() as session:
+            sync_log.note(session, ChangeType.LISTING, new_id(), [scope])
+        times["small"] = time.perf_counter() - started
+
+    await asyncio.gather(big(), small())
+    commit_step = (times["committed"] - times["numbered"]) * 1000
+    print(
+        f"fan-out: one transaction notifying {people} people took {times['big'] * 1000:.0f} ms, "
+        f"{commit_step:.0f} ms of it in its commit step (numbering, {people} change rows, "
+        f"commit); a one-row write started as that step began waited {times['small'] * 1000:.0f} ms"
+    )
+
+
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
@@ -203,6 +253,8 @@ async def _run(db: Database, settings: Settings, args: argparse.Namespace) -> No
         client = Client(http)
         await _feed(client, reader.token, args.mine)
         await _writers(client, others, args.writes, args.concurrency)
+    if db.dialect == "postgresql" and args.fanout:
+        await _fanout(db, settings, args.fanout, others[0].organisation_id, rng)
 
 
 def main() -> None:
@@ -212,6 +264,7 @@ def main() -> None:
     parser.add_argument("--mine", type=int, default=300, help="of them, the reader's")
     parser.add_argument("--writes", type=int, default=200, help="listingCreate per phase")
     parser.add_argument("--concurrency", type=int, default=50, help="creates in flight")
+    parser.add_argument("--fanout", type=int, default=10_000, help="people told at once")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     with bench_database(args.database_url, keep=False, access_token_ttl_seconds=3600) as (
