@@ -32,12 +32,14 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import Clock
 from backend.db import Database
@@ -215,18 +217,7 @@ async def deliver_due(
                 )
                 .execution_options(synchronize_session=False)
             )
-        if invalid:
-            # the provider says the token is dead: the device goes, its outbox with it
-            await session.execute(
-                delete(PushMessage)
-                .where(PushMessage.device_id.in_(invalid))
-                .execution_options(synchronize_session=False)
-            )
-            await session.execute(
-                delete(Device)
-                .where(Device.id.in_(invalid))
-                .execution_options(synchronize_session=False)
-            )
+        await _remove_devices(session, invalid)
     if error:
         log.warning("push: %s messages to try again: %s", len(retry), error)
     return DeliveryReport(
@@ -235,6 +226,21 @@ async def deliver_due(
         retried=len(retry) - failed,
         failed=failed,
         devices_removed=len(set(invalid)),
+    )
+
+
+async def _remove_devices(session: AsyncSession, device_ids: Iterable[uuid.UUID]) -> None:
+    """The provider says these tokens are dead: the devices go, their outboxes with them."""
+    ids = set(device_ids)
+    if not ids:
+        return
+    await session.execute(
+        delete(PushMessage)
+        .where(PushMessage.device_id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(Device).where(Device.id.in_(ids)).execution_options(synchronize_session=False)
     )
 
 
@@ -362,17 +368,7 @@ async def check_receipts(
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-        if dead:
-            await session.execute(
-                delete(PushMessage)
-                .where(PushMessage.device_id.in_(dead))
-                .execution_options(synchronize_session=False)
-            )
-            await session.execute(
-                delete(Device)
-                .where(Device.id.in_(dead))
-                .execution_options(synchronize_session=False)
-            )
+        await _remove_devices(session, dead)
     return ReceiptsReport(
         checked=len(outcomes),
         failed=sum(1 for _, _, failed in outcomes if failed),
