@@ -165,5 +165,31 @@ async def _write_changes(session: AsyncSession) -> None:
         for position, ((change_type, entity_id), scopes) in enumerate(pending.items())
         for scope in scopes
     ]
-    if rows:
+    if len(rows) > COPY_ABOVE and session.get_bind().dialect.name == "postgresql":
+        await _copy(session, rows)
+    elif rows:
         await session.execute(insert(Change), rows)
+
+
+# Above this many rows a commit's changes go in by PostgreSQL's COPY: every other write waits
+# for this commit (it holds the numbering row), and COPY writes them several times faster than
+# INSERTs (scripts/bench_sync.py, the fan-out phase).
+COPY_ABOVE = 500
+COPY_COLUMNS = ("scope_id", "sequence", "position", "entity_type", "entity_id", "created_at")
+
+
+async def _copy(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg's, in this transaction
+    await driver.copy_records_to_table(
+        Change.__tablename__,
+        columns=COPY_COLUMNS,
+        records=[
+            tuple(
+                row[column].value if column == "entity_type" else row[column]
+                for column in COPY_COLUMNS
+            )
+            for row in rows
+        ],
+    )

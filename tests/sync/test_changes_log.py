@@ -21,6 +21,7 @@ from backend.errors import ErrorCode, ServiceError
 from backend.jobs import run_due_jobs
 from backend.marketplace.models import Listing
 from backend.settings import Settings
+from backend.sync import log as sync_log
 from backend.sync import service as sync_service
 from backend.sync.log import note, organisation
 from backend.sync.models import Change, ChangeType, SyncLogState
@@ -665,3 +666,33 @@ async def test_a_long_log_is_pruned_a_step_of_commits_at_a_time(
     assert len(steps) == -(-head // 2)
     assert await change_rows(db) == []
     assert await log_state(db) == (head, head)
+
+
+async def test_a_commit_of_many_changes_is_written_whole_and_read_in_pages(
+    gql: GraphQL, register: Any, cluster_id: str, db: Database
+) -> None:
+    # Given a synced firm, and one transaction changing more things of its organisation than
+    # the size above which PostgreSQL writes them by COPY
+    mill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
+    since = await start(gql, mill.access_token)
+    count = sync_log.COPY_ABOVE + 100
+    changed = [uuid.uuid4() for _ in range(count)]
+    scope = organisation(uuid.UUID(mill.organisation_id))
+    async with db.write() as session:
+        for entity_id in changed:
+            note(session, ChangeType.LISTING, entity_id, [scope])
+    # then they are one commit, each at its own position
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(Change.sequence, Change.position, Change.entity_id).order_by(Change.position)
+            )
+        ).all()
+    assert len({row.sequence for row in rows}) == 1
+    assert [row.position for row in rows] == list(range(count))
+    assert [row.entity_id for row in rows] == changed
+    # and the app reads them all, in that order, a page of 500 and the rest
+    first = await changes_page(gql, mill.access_token, since, first=500)
+    rest, _ = await sync(gql, mill.access_token, first["cursor"])
+    assert first["hasMore"] is True
+    assert [item["id"] for item in first["items"] + rest] == [str(e) for e in changed]
