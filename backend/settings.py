@@ -65,14 +65,14 @@ class Settings(BaseSettings):
     # for Expo); unset: messages wait in the outbox and nothing is sent.
     push_url: str | None = None
     # Where the receipts of sent messages are read (Expo's getReceipts); unset: the push URL with
-    # its last part "send" replaced by "getReceipts", as Expo names them.
+    # its last part "send" replaced by "getReceipts", as Expo names them; empty: read none.
     push_receipts_url: str | None = None
     push_interval_seconds: float = Field(default=5, gt=0)
 
     @property
     def receipts_url(self) -> str | None:
-        if self.push_receipts_url or not self.push_url:
-            return self.push_receipts_url
+        if self.push_receipts_url is not None or not self.push_url:
+            return self.push_receipts_url or None
         base, _, last = self.push_url.rstrip("/").rpartition("/")
         return f"{base}/getReceipts" if last == "send" else None
 

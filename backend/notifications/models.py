@@ -140,6 +140,13 @@ class PushMessage(Base):
     __table_args__ = (
         UniqueConstraint("notification_id", "device_id"),
         Index("ix_push_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        # the receipts pass: sent messages whose receipt was not read yet, oldest first
+        Index(
+            "ix_push_messages_status_receipt_checked_at_sent_at",
+            "status",
+            "receipt_checked_at",
+            "sent_at",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -31,6 +31,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -153,15 +154,12 @@ async def deliver_due(
     rows = await _load(db, ids)
     messages = [expo_message(m, d, n) for m, d, n in rows]
     tickets, error, status = await _send(http, url, messages)
-    if tickets is None and _refused(status) and len(rows) > 1:
-        # the provider refused the request as a whole: find the message at fault, one by one
-        tickets, error = [], ""
-        for outgoing in messages:
-            alone, alone_error, alone_status = await _send(http, url, [outgoing])
-            refused = _refused(alone_status)  # alone too: it will never be taken, give it up
-            tickets.append(
-                alone[0] if alone else {"status": "error", "message": alone_error, REFUSED: refused}
-            )
+    if tickets is None and status in REFUSED_STATUSES:
+        # the provider refused the request itself, for what it says: a message at fault
+        if len(messages) == 1:
+            tickets, error = [{"status": "error", "message": error, REFUSED: True}], ""
+        else:
+            tickets, error = await _one_by_one(http, url, messages)
 
     sent: list[uuid.UUID] = []
     ticket_ids: dict[uuid.UUID, str | None] = {}
@@ -172,23 +170,24 @@ async def deliver_due(
         if isinstance(ticket, dict) and ticket.get("status") == "ok":
             sent.append(message.id)
             ticket_ids[message.id] = str(ticket.get("id") or "")[:100] or None
-        elif (
-            isinstance(ticket, dict)
-            and isinstance(ticket.get("details"), dict)
-            and ticket["details"].get("error") in INVALID_TOKEN_ERRORS
-        ):
+        elif _error_of(ticket) in INVALID_TOKEN_ERRORS:
             invalid.append(device.id)
         else:
             reason = error or str(
                 ticket.get("message", "error") if isinstance(ticket, dict) else ""
             )
-            refused = isinstance(ticket, dict) and ticket.get(REFUSED) is True
-            retry.append((message, reason[:500], refused))
+            # refused for itself, or an error no retry mends: given up at once
+            hopeless = isinstance(ticket, dict) and (
+                ticket.get(REFUSED) is True or _error_of(ticket) in HOPELESS_ERRORS
+            )
+            retry.append((message, reason[:500], hopeless))
 
-    failed = 0
+    failed = recorded = 0
     async with db.write() as session:
         for message_id in sent:
-            await session.execute(
+            # only while the lease is ours: a pass that outlived it leaves the row to its taker
+            recorded += await _rows(
+                session,
                 update(PushMessage)
                 .where(PushMessage.id == message_id, PushMessage.claimed_by == worker)
                 .values(
@@ -197,12 +196,11 @@ async def deliver_due(
                     ticket_id=ticket_ids[message_id],
                     claimed_by=None,
                     claimed_until=None,
-                )
-                .execution_options(synchronize_session=False)
+                ),
             )
-        for message, reason, refused in retry:
+        for message, reason, hopeless in retry:
             attempts = message.attempts + 1
-            gave_up = refused or attempts >= MAX_ATTEMPTS
+            gave_up = hopeless or attempts >= MAX_ATTEMPTS
             failed += gave_up
             await session.execute(
                 update(PushMessage)
@@ -219,10 +217,13 @@ async def deliver_due(
             )
         await _remove_devices(session, invalid)
     if error:
-        log.warning("push: %s messages to try again: %s", len(retry), error)
+        # 401/403 (credentials), 404/405 (a wrong EIC_PUSH_URL): nothing a retry of the message
+        # mends; the outbox waits with backoff for the configuration to be fixed
+        level = logging.ERROR if 400 <= status < 500 and status != 429 else logging.WARNING
+        log.log(level, "push: %s messages to try again: %s", len(retry), error)
     return DeliveryReport(
         claimed=len(ids),
-        sent=len(sent),
+        sent=recorded,
         retried=len(retry) - failed,
         failed=failed,
         devices_removed=len(set(invalid)),
@@ -245,11 +246,45 @@ async def _remove_devices(session: AsyncSession, device_ids: Iterable[uuid.UUID]
 
 
 REFUSED = "eic.refused"  # marks a ticket made up for a message the provider refused alone
+# Answers that blame the request's content (malformed, too large, invalid); 401, 403, 404 ...
+# blame the configuration, and 429 and 5xx pass: those are retried with backoff.
+REFUSED_STATUSES = frozenset({400, 413, 422})
+# Ticket and receipt errors that no retry mends (Expo's names).
+HOPELESS_ERRORS = frozenset({"MessageTooBig", "MismatchSenderId", "InvalidCredentials"})
+# Receipt errors to send again after a backoff.
+RESEND_ERRORS = frozenset({"MessageRateExceeded"})
 
 
-def _refused(status: int) -> bool:
-    """The provider refused the request itself (not "too many", which passes)."""
-    return 400 <= status < 500 and status != 429
+def _error_of(answer: Any) -> Any:
+    details = answer.get("details") if isinstance(answer, dict) else None
+    return details.get("error") if isinstance(details, dict) else None
+
+
+async def _rows(session: AsyncSession, statement: Any) -> int:
+    result = await session.execute(statement.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _one_by_one(
+    http: httpx.AsyncClient, url: str, messages: list[dict[str, Any]]
+) -> tuple[list[Any], str]:
+    """Each message alone, to find the one(s) the provider refuses. Stops at an answer that is
+    not about a message (an outage, a configuration fault) and before the lease could end: the
+    messages not tried are retried like the others."""
+    tickets: list[Any] = []
+    deadline = time.monotonic() + LEASE.total_seconds() / 2
+    for outgoing in messages:
+        if time.monotonic() > deadline:
+            break
+        alone, alone_error, alone_status = await _send(http, url, [outgoing])
+        if alone is not None:
+            tickets.append(alone[0])
+        elif alone_status in REFUSED_STATUSES:  # alone too: it will never be taken
+            tickets.append({"status": "error", "message": alone_error, REFUSED: True})
+        else:
+            break
+    untried = {"status": "error", "message": "not sent: the provider refused the batch"}
+    return tickets + [untried] * (len(messages) - len(tickets)), ""
 
 
 async def _send(
@@ -277,6 +312,11 @@ class ReceiptsReport:
     checked: int
     failed: int
     devices_removed: int
+    resent: int = 0  # rate-limited by Apple or Google: queued to be sent again
+
+
+# What a receipt makes of its message.
+CHECKED, FAILED, RESEND = "CHECKED", "FAILED", "RESEND"
 
 
 async def check_receipts(
@@ -312,6 +352,7 @@ async def check_receipts(
                         PushMessage.ticket_id,
                         PushMessage.device_id,
                         PushMessage.sent_at,
+                        PushMessage.attempts,
                     )
                     .execution_options(synchronize_session=False)
                 )
@@ -321,7 +362,7 @@ async def check_receipts(
         )
     if not claimed:
         return ReceiptsReport(0, 0, 0)
-    receipts: dict[str, Any] = {}
+    receipts: dict[str, Any] | None = None  # None: no answer to go by
     try:
         response = await http.post(
             url,
@@ -329,50 +370,64 @@ async def check_receipts(
             headers={"Accept": "application/json"},
         )
         if response.status_code == 200:
-            data = response.json().get("data")
-            receipts = data if isinstance(data, dict) else {}
-    except (httpx.HTTPError, ValueError, AttributeError):
-        receipts = {}  # no answer: the lease ends, and the next pass asks again
-    # per message read: (id, error or "", whether it failed)
-    outcomes: list[tuple[uuid.UUID, str, bool]] = []
+            answer = response.json()
+            data = answer.get("data") if isinstance(answer, dict) else None
+            receipts = data if isinstance(data, dict) else None
+    except (httpx.HTTPError, ValueError):
+        receipts = None
+    if receipts is None:
+        # an outage is nobody's receipt: the leases end, and a later pass asks again
+        log.warning("push receipts: no usable answer from %s", url)
+        return ReceiptsReport(0, 0, 0)
+    # per message read: (its claimed row, error or "", what becomes of it)
+    outcomes: list[tuple[Any, str, str]] = []
     dead: set[uuid.UUID] = set()
     for row in claimed:
         receipt = receipts.get(row.ticket_id)
         if not isinstance(receipt, dict):
             if row.sent_at <= now - RECEIPT_LIFETIME:  # the provider no longer has it
-                outcomes.append((row.id, "no receipt within a day", False))
+                outcomes.append((row, "no receipt within a day", CHECKED))
             continue
-        raw = receipt.get("details")
-        details: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        error = _error_of(receipt)
         if receipt.get("status") == "ok":
-            outcomes.append((row.id, "", False))
-        elif details.get("error") in INVALID_TOKEN_ERRORS:
+            outcomes.append((row, "", CHECKED))
+        elif error in INVALID_TOKEN_ERRORS:
             dead.add(row.device_id)
         else:
-            reason = str(receipt.get("message") or details.get("error") or "error")
-            outcomes.append((row.id, reason, True))
+            reason = str(receipt.get("message") or error or "error")
+            if error == "InvalidCredentials":  # every message fails until it is fixed
+                log.error("push receipts: the provider's credentials are refused: %s", reason)
+            again = error in RESEND_ERRORS and row.attempts + 1 < MAX_ATTEMPTS
+            outcomes.append((row, reason, RESEND if again else FAILED))
     async with db.write() as session:
-        for message_id, reason, failed in outcomes:
-            values: dict[str, Any] = {
-                "receipt_checked_at": now,
-                "claimed_by": None,
-                "claimed_until": None,
-            }
+        for row, reason, outcome in outcomes:
+            values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
             if reason:
                 values["last_error"] = reason[:500]
-            if failed:
-                values["status"] = PushStatus.FAILED
-            await session.execute(
+            if outcome == RESEND:  # sent again after a backoff, with a new ticket
+                values.update(
+                    status=PushStatus.PENDING,
+                    attempts=row.attempts + 1,
+                    next_attempt_at=now + backoff(row.attempts + 1),
+                    sent_at=None,
+                    ticket_id=None,
+                )
+            else:
+                values["receipt_checked_at"] = now
+                if outcome == FAILED:
+                    values["status"] = PushStatus.FAILED
+            await _rows(
+                session,
                 update(PushMessage)
-                .where(PushMessage.id == message_id, PushMessage.claimed_by == worker)
-                .values(**values)
-                .execution_options(synchronize_session=False)
+                .where(PushMessage.id == row.id, PushMessage.claimed_by == worker)
+                .values(**values),
             )
         await _remove_devices(session, dead)
     return ReceiptsReport(
         checked=len(outcomes),
-        failed=sum(1 for _, _, failed in outcomes if failed),
+        failed=sum(1 for _, _, outcome in outcomes if outcome == FAILED),
         devices_removed=len(dead),
+        resent=sum(1 for _, _, outcome in outcomes if outcome == RESEND),
     )
 
 
@@ -397,13 +452,16 @@ async def run_worker(
                 report = await deliver_due(
                     db=db, http=http, url=url, now=clock.now(), worker=worker
                 )
-                if receipts_url:
-                    await check_receipts(
-                        db=db, http=http, url=receipts_url, now=clock.now(), worker=worker
-                    )
             except Exception:  # the loop must outlive one bad pass; the traceback goes to the log
                 log.exception("push delivery failed; retrying in %s s", interval_seconds)
                 report = DeliveryReport(0, 0, 0, 0, 0)
+            if receipts_url:
+                try:
+                    await check_receipts(
+                        db=db, http=http, url=receipts_url, now=clock.now(), worker=worker
+                    )
+                except Exception:  # receipts wait for the next pass; delivery goes on
+                    log.exception("push receipts failed; retrying in %s s", interval_seconds)
             if report.claimed < BATCH:
                 await asyncio.sleep(interval_seconds)
 

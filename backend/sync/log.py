@@ -187,7 +187,8 @@ async def _copy(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         columns=COPY_COLUMNS,
         records=[
             tuple(
-                row[column].value if column == "entity_type" else row[column]
+                # the enum column stores names, as SQLAlchemy writes them
+                row[column].name if column == "entity_type" else row[column]
                 for column in COPY_COLUMNS
             )
             for row in rows

@@ -25,10 +25,16 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("receipt_checked_at", sa.DateTime(timezone=True), nullable=True)
         )
+        batch_op.create_index(
+            "ix_push_messages_status_receipt_checked_at_sent_at",
+            ["status", "receipt_checked_at", "sent_at"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table("push_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_push_messages_status_receipt_checked_at_sent_at")
         batch_op.drop_column("receipt_checked_at")
         batch_op.drop_column("ticket_id")

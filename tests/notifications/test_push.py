@@ -33,6 +33,7 @@ from backend.notifications.models import (
 from backend.notifications.push import (
     KEEP_FAILED,
     KEEP_SENT,
+    LEASE,
     MAX_ATTEMPTS,
     ReceiptsReport,
     backoff,
@@ -67,6 +68,14 @@ class Provider:
     dead_tokens: set[str] = field(default_factory=set)
     # a request holding a message to one of these is refused as a whole (HTTP 400)
     malformed_tokens: set[str] = field(default_factory=set)
+    # or fails as a whole (HTTP 503)
+    unavailable_tokens: set[str] = field(default_factory=set)
+    # every request is answered with this status (401: credentials refused)
+    always: int | None = None
+    # receipts of messages to these: Apple or Google rate-limited them / refused the credentials
+    rate_limited_after_send: set[str] = field(default_factory=set)
+    credentials_refused_after_send: set[str] = field(default_factory=set)
+    receipts_down: bool = False
     # receipts: a message to one of these is accepted, then its receipt says the token died
     dead_after_send: set[str] = field(default_factory=set)
     # or that Apple/Google refused it
@@ -74,6 +83,7 @@ class Provider:
     # tickets whose receipt is not ready (or long gone)
     no_receipt: set[str] = field(default_factory=set)
     requests: int = 0
+    alone: list[str] = field(default_factory=list)  # the token of each one-message request
     delivered: list[dict[str, Any]] = field(default_factory=list)
     tickets: dict[str, str] = field(default_factory=dict)  # ticket id -> token
     receipt_requests: list[list[str]] = field(default_factory=list)
@@ -84,8 +94,14 @@ class Provider:
             self.fail_next -= 1
             return JSONResponse({"errors": [{"code": "INTERNAL"}]}, status_code=503)
         messages = await request.json()
+        if len(messages) == 1:
+            self.alone.append(messages[0]["to"])
+        if self.always is not None:
+            return JSONResponse({"errors": [{"code": "UNAUTHORIZED"}]}, status_code=self.always)
         if any(message["to"] in self.malformed_tokens for message in messages):
             return JSONResponse({"errors": [{"code": "VALIDATION_ERROR"}]}, status_code=400)
+        if any(message["to"] in self.unavailable_tokens for message in messages):
+            return JSONResponse({"errors": [{"code": "INTERNAL"}]}, status_code=503)
         tickets = []
         for message in messages:
             if message["to"] in self.dead_tokens:
@@ -106,6 +122,8 @@ class Provider:
     async def receipts(self, request: Request) -> JSONResponse:
         ids = (await request.json())["ids"]
         self.receipt_requests.append(ids)
+        if self.receipts_down:
+            return JSONResponse({"errors": [{"code": "INTERNAL"}]}, status_code=503)
         answer: dict[str, Any] = {}
         for ticket in ids:
             token = self.tickets.get(ticket)
@@ -116,6 +134,18 @@ class Provider:
                     "status": "error",
                     "message": "not a registered push notification recipient",
                     "details": {"error": "DeviceNotRegistered"},
+                }
+            elif token in self.rate_limited_after_send:
+                answer[ticket] = {
+                    "status": "error",
+                    "message": "Too many messages to this device",
+                    "details": {"error": "MessageRateExceeded"},
+                }
+            elif token in self.credentials_refused_after_send:
+                answer[ticket] = {
+                    "status": "error",
+                    "message": "FCM server key refused",
+                    "details": {"error": "InvalidCredentials"},
                 }
             elif token in self.refused_after_send:
                 answer[ticket] = {
@@ -496,3 +526,113 @@ async def test_receipts_remove_dead_devices_and_record_refused_messages(
         PushStatus.FAILED: "Message too big",
         PushStatus.SENT: "no receipt within a day",
     }
+
+
+async def phones(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, count: int
+) -> tuple[list[str], list[uuid.UUID]]:
+    """``count`` people with a phone each: their push tokens and user ids."""
+    people = await seed_people(db, settings, cluster_id, count, prefix="phone")
+    tokens = [f"ExponentPushToken[phone-{index}]" for index in range(count)]
+    for person, token in zip(people, tokens, strict=True):
+        await register_device(gql, person.token, token)
+    return tokens, [uuid.UUID(person.user_id) for person in people]
+
+
+async def test_credentials_refused_keep_every_message_for_later(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given three pushes, and a provider that refuses the server's credentials (HTTP 401)
+    state, url = provider
+    _, users = await phones(gql, db, settings, cluster_id, 3)
+    await notify(db, users, CLOCK_START)
+    state.always = 401
+    # when a worker sends them
+    async with httpx.AsyncClient() as http:
+        report = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+    # then none is blamed: one request, all waiting for a retry once the configuration is fixed
+    assert state.requests == 1
+    assert (report.sent, report.retried, report.failed) == (0, 3, 0)
+    assert await statuses(db) == {"PENDING": 3}
+
+
+async def test_a_single_message_refused_is_given_up_at_once(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    state, url = provider
+    tokens, users = await phones(gql, db, settings, cluster_id, 1)
+    state.malformed_tokens = {tokens[0]}
+    await notify(db, users, CLOCK_START)
+    async with httpx.AsyncClient() as http:
+        report = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+    assert (state.requests, report.failed) == (1, 1)
+    assert await statuses(db) == {"FAILED": 1}
+
+
+async def test_sending_one_by_one_stops_at_an_outage_and_retries_the_rest(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given a batch the provider refuses (one malformed message), and an outage for another
+    state, url = provider
+    tokens, users = await phones(gql, db, settings, cluster_id, 4)
+    state.malformed_tokens = {tokens[3]}
+    state.unavailable_tokens = {tokens[1]}
+    await notify(db, users, CLOCK_START)
+    async with httpx.AsyncClient() as http:
+        report = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+    # then the messages were sent alone until the outage answered, and no further
+    assert tokens[1] in state.alone
+    tried = state.alone[: state.alone.index(tokens[1]) + 1]
+    assert state.alone == tried
+    assert state.requests == 1 + len(tried)
+    went = [token for token in tried if token in (tokens[0], tokens[2])]
+    assert [m["to"] for m in state.delivered] == went
+    # and only a message refused alone is given up; the rest, the outage's too, wait for a retry
+    refused = int(tokens[3] in tried)
+    assert (report.sent, report.failed) == (len(went), refused)
+    assert report.retried == 4 - len(went) - refused
+    assert await statuses(db) == {
+        status: count
+        for status, count in (
+            ("SENT", len(went)),
+            ("FAILED", refused),
+            ("PENDING", 4 - len(went) - refused),
+        )
+        if count
+    }
+
+
+async def test_receipts_resend_rate_limited_messages_and_wait_out_an_outage(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given two pushes accepted: Apple will have rate-limited one, and refused the server's
+    # credentials for the other
+    state, url = provider
+    receipts_url = url.replace("/send", "/getReceipts")
+    tokens, users = await phones(gql, db, settings, cluster_id, 2)
+    state.rate_limited_after_send = {tokens[0]}
+    state.credentials_refused_after_send = {tokens[1]}
+    await notify(db, users, CLOCK_START)
+    async with httpx.AsyncClient() as http:
+        assert (
+            await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+        ).sent == 2
+        # when the receipts service is down a day later, nothing is given up
+        state.receipts_down = True
+        late = CLOCK_START + timedelta(hours=25)
+        report = await check_receipts(db=db, http=http, url=receipts_url, now=late, worker="w1")
+        assert report == ReceiptsReport(0, 0, 0)
+        assert await statuses(db) == {"SENT": 2}
+        # and once it answers, the rate-limited message is queued again, the other FAILED
+        state.receipts_down = False
+        later = late + LEASE + timedelta(seconds=1)
+        report = await check_receipts(db=db, http=http, url=receipts_url, now=later, worker="w1")
+        assert report == ReceiptsReport(checked=2, failed=1, devices_removed=0, resent=1)
+        assert await statuses(db) == {"PENDING": 1, "FAILED": 1}
+        # and it is sent again after its backoff
+        state.rate_limited_after_send = set()
+        again = await deliver_due(db=db, http=http, url=url, now=later + backoff(1), worker="w1")
+    assert again.sent == 1
+    delivered = [m["to"] for m in state.delivered]
+    assert (sorted(delivered[:2]), delivered[2:]) == (sorted(tokens), [tokens[0]])
+    assert await statuses(db) == {"SENT": 1, "FAILED": 1}
