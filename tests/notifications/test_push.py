@@ -60,6 +60,11 @@ PREFERENCES = "query { notificationPreferences { kind channel enabled } }"
 UNREAD = "query { notificationsUnreadCount }"
 
 
+def expo_error(code: str, message: str) -> dict[str, Any]:
+    """A ticket or receipt error as Expo writes it."""
+    return {"status": "error", "message": message, "details": {"error": code}}
+
+
 @dataclass
 class Provider:
     """What the fake provider does and what it received."""
@@ -105,13 +110,7 @@ class Provider:
         tickets = []
         for message in messages:
             if message["to"] in self.dead_tokens:
-                tickets.append(
-                    {
-                        "status": "error",
-                        "message": "not a registered push notification recipient",
-                        "details": {"error": "DeviceNotRegistered"},
-                    }
-                )
+                tickets.append(expo_error("DeviceNotRegistered", "not a registered recipient"))
             else:
                 self.delivered.append(message)
                 ticket = str(uuid.uuid4())
@@ -129,32 +128,16 @@ class Provider:
             token = self.tickets.get(ticket)
             if token is None or token in self.no_receipt:
                 continue
-            if token in self.dead_after_send:
-                answer[ticket] = {
-                    "status": "error",
-                    "message": "not a registered push notification recipient",
-                    "details": {"error": "DeviceNotRegistered"},
-                }
-            elif token in self.rate_limited_after_send:
-                answer[ticket] = {
-                    "status": "error",
-                    "message": "Too many messages to this device",
-                    "details": {"error": "MessageRateExceeded"},
-                }
-            elif token in self.credentials_refused_after_send:
-                answer[ticket] = {
-                    "status": "error",
-                    "message": "FCM server key refused",
-                    "details": {"error": "InvalidCredentials"},
-                }
-            elif token in self.refused_after_send:
-                answer[ticket] = {
-                    "status": "error",
-                    "message": "Message too big",
-                    "details": {"error": "MessageTooBig"},
-                }
-            else:
-                answer[ticket] = {"status": "ok"}
+            answer[ticket] = {"status": "ok"}
+            for tokens, code, message in (
+                (self.dead_after_send, "DeviceNotRegistered", "not a registered recipient"),
+                (self.rate_limited_after_send, "MessageRateExceeded", "Too many messages"),
+                (self.credentials_refused_after_send, "InvalidCredentials", "FCM key refused"),
+                (self.refused_after_send, "MessageTooBig", "Message too big"),
+            ):
+                if token in tokens:
+                    answer[ticket] = expo_error(code, message)
+                    break
         return JSONResponse({"data": answer})
 
 
