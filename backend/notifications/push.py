@@ -73,19 +73,23 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_DELAY, BASE_DELAY * (2 ** max(0, attempts - 1)))
 
 
-async def _claim(db: Database, worker: str, now: datetime, batch: int) -> list[uuid.UUID]:
-    due = and_(
-        PushMessage.status == PushStatus.PENDING,
-        PushMessage.next_attempt_at <= now,
-        or_(PushMessage.claimed_until.is_(None), PushMessage.claimed_until < now),
+async def _lease(
+    db: Database,
+    worker: str,
+    now: datetime,
+    condition: Any,
+    order_by: tuple[Any, ...],
+    limit: int,
+    *returned: Any,
+) -> list[Any]:
+    """Claim up to ``limit`` messages meeting ``condition`` (free of any unexpired lease) for
+    ``worker`` until ``now + LEASE``; their ``returned`` columns. Two workers never claim the
+    same message."""
+    free = and_(
+        condition, or_(PushMessage.claimed_until.is_(None), PushMessage.claimed_until < now)
     )
     async with db.write() as session:
-        candidates = (
-            select(PushMessage.id)
-            .where(due)
-            .order_by(PushMessage.next_attempt_at, PushMessage.id)
-            .limit(batch)
-        )
+        candidates = select(PushMessage.id).where(free).order_by(*order_by).limit(limit)
         if db.dialect == "postgresql":
             # busy workers skip each other's rows instead of queueing behind them
             candidates = candidates.with_for_update(skip_locked=True)
@@ -93,14 +97,20 @@ async def _claim(db: Database, worker: str, now: datetime, batch: int) -> list[u
         if not ids:
             return []
         # The condition again: whatever another worker took meanwhile is not taken twice.
-        claimed = await session.scalars(
+        claimed = await session.execute(
             update(PushMessage)
-            .where(PushMessage.id.in_(ids), due)
+            .where(PushMessage.id.in_(ids), free)
             .values(claimed_by=worker, claimed_until=now + LEASE)
-            .returning(PushMessage.id)
+            .returning(*returned)
             .execution_options(synchronize_session=False)
         )
         return list(claimed.all())
+
+
+async def _claim(db: Database, worker: str, now: datetime, batch: int) -> list[uuid.UUID]:
+    due = and_(PushMessage.status == PushStatus.PENDING, PushMessage.next_attempt_at <= now)
+    order = (PushMessage.next_attempt_at, PushMessage.id)
+    return [row.id for row in await _lease(db, worker, now, due, order, batch, PushMessage.id)]
 
 
 async def _load(
@@ -329,37 +339,20 @@ async def check_receipts(
         PushMessage.ticket_id.is_not(None),
         PushMessage.receipt_checked_at.is_(None),
         PushMessage.sent_at <= now - RECEIPT_DELAY,
-        or_(PushMessage.claimed_until.is_(None), PushMessage.claimed_until < now),
     )
-    async with db.write() as session:
-        candidates = (
-            select(PushMessage.id)
-            .where(unchecked)
-            .order_by(PushMessage.sent_at)
-            .limit(RECEIPT_BATCH)
-        )
-        if db.dialect == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        ids = list((await session.scalars(candidates)).all())
-        claimed = (
-            (
-                await session.execute(
-                    update(PushMessage)
-                    .where(PushMessage.id.in_(ids), unchecked)
-                    .values(claimed_by=worker, claimed_until=now + LEASE)
-                    .returning(
-                        PushMessage.id,
-                        PushMessage.ticket_id,
-                        PushMessage.device_id,
-                        PushMessage.sent_at,
-                        PushMessage.attempts,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-            ).all()
-            if ids
-            else []
-        )
+    claimed = await _lease(
+        db,
+        worker,
+        now,
+        unchecked,
+        (PushMessage.sent_at,),
+        RECEIPT_BATCH,
+        PushMessage.id,
+        PushMessage.ticket_id,
+        PushMessage.device_id,
+        PushMessage.sent_at,
+        PushMessage.attempts,
+    )
     if not claimed:
         return ReceiptsReport(0, 0, 0)
     receipts: dict[str, Any] | None = None  # None: no answer to go by
