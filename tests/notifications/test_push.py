@@ -435,11 +435,9 @@ async def test_a_batch_refused_as_a_whole_is_sent_message_by_message(
 ) -> None:
     # Given three people's phones, one of whose pushes the provider refuses (malformed)
     state, url = provider
-    people = await seed_people(db, settings, cluster_id, 3)
-    for index, person in enumerate(people):
-        await register_device(gql, person.token, f"ExponentPushToken[phone-{index}]")
-    state.malformed_tokens = {"ExponentPushToken[phone-1]"}
-    await notify(db, [uuid.UUID(p.user_id) for p in people], CLOCK_START)
+    tokens, users = await phones(gql, db, settings, cluster_id, 3)
+    state.malformed_tokens = {tokens[1]}
+    await notify(db, users, CLOCK_START)
     # when a worker sends them
     async with httpx.AsyncClient() as http:
         report = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
@@ -460,14 +458,11 @@ async def test_receipts_remove_dead_devices_and_record_refused_messages(
     # gone, one Apple refused, one whose receipt never comes, and one fine
     state, url = provider
     receipts_url = url.replace("/send", "/getReceipts")
-    people = await seed_people(db, settings, cluster_id, 4)
-    tokens = [f"ExponentPushToken[phone-{index}]" for index in range(4)]
-    for person, token in zip(people, tokens, strict=True):
-        await register_device(gql, person.token, token)
+    tokens, users = await phones(gql, db, settings, cluster_id, 4)
     state.dead_after_send = {tokens[0]}
     state.refused_after_send = {tokens[1]}
     state.no_receipt = {tokens[2]}
-    await notify(db, [uuid.UUID(p.user_id) for p in people], CLOCK_START)
+    await notify(db, users, CLOCK_START)
     async with httpx.AsyncClient() as http:
         sent = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
         assert sent.sent == 4
