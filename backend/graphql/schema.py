@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
 from backend.events.schema import EventsMutation, EventsQuery
 from backend.forums.schema import ForumsMutation, ForumsQuery, ForumsSubscription
-from backend.graphql.extensions import build_extensions
+from backend.graphql.extensions import SchemaOptions, build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
@@ -47,12 +49,22 @@ class Subscription(ForumsSubscription):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema for these settings, built once per distinct set of options.
+
+    Building costs ~0.1 s, and Strawberry's module-level validation cache keys on the schema
+    object: every new schema stays reachable from it, so rebuilding one per app (the tests make
+    ~900 apps) grew the heap and the garbage collector's work with it."""
+    return _schema_for(SchemaOptions.of(settings))
+
+
+@functools.lru_cache(maxsize=8)
+def _schema_for(options: SchemaOptions) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=build_extensions(settings),
-        config=StrawberryConfig(disable_field_suggestions=not settings.is_development),
+        extensions=build_extensions(options),
+        config=StrawberryConfig(disable_field_suggestions=not options.development),
     )
 
 
