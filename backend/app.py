@@ -13,8 +13,6 @@ from fastapi.responses import JSONResponse
 
 from backend.auth.security import Security
 from backend.auth.viewer import Viewer
-from backend.clock import Clock, SystemClock
-from backend.db import Database
 from backend.events.routes import router as events_router
 from backend.forums.broadcast import Broadcaster, broadcaster_for
 from backend.forums.service import AddedPosts
@@ -25,6 +23,8 @@ from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
 from backend.idempotency import IdempotencyMiddleware
 from backend.jobs import run_periodically
+from backend.kit.clock import Clock, SystemClock
+from backend.kit.db import Database
 from backend.notifications import push
 from backend.observability import RequestContextMiddleware, configure_logging
 from backend.settings import Settings, get_settings

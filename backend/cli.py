@@ -38,7 +38,7 @@ def migrate(settings: Settings) -> None:
 
 
 async def _sync_reference_data(settings: Settings) -> None:
-    from backend.db import Database
+    from backend.kit.db import Database
     from backend.marketplace.catalogue import sync_reference_data
 
     db = Database(settings.database_url)
@@ -51,7 +51,7 @@ async def _sync_reference_data(settings: Settings) -> None:
 async def _seed_demo(settings: Settings, *, if_empty: bool) -> str:
     from backend import demo
     from backend.auth.passwords import Passwords
-    from backend.db import Database
+    from backend.kit.db import Database
 
     db = Database(settings.database_url)
     try:
@@ -69,8 +69,8 @@ async def _seed_demo(settings: Settings, *, if_empty: bool) -> str:
 
 async def _create_admin(settings: Settings, email: str, password: str, display_name: str) -> str:
     from backend.auth.security import Security
-    from backend.db import Database
     from backend.identity import service
+    from backend.kit.db import Database
 
     db = Database(settings.database_url)
     try:
@@ -89,7 +89,7 @@ async def _create_admin(settings: Settings, email: str, password: str, display_n
 async def _deliver_push(settings: Settings) -> str:
     import httpx
 
-    from backend.db import Database, utcnow
+    from backend.kit.db import Database, utcnow
     from backend.notifications.push import ReceiptsReport, check_receipts, deliver_due, worker_name
 
     if not settings.push_url:
@@ -116,9 +116,9 @@ async def _deliver_push(settings: Settings) -> str:
 
 
 async def _run_due_jobs(settings: Settings) -> str:
-    from backend.clock import SystemClock
-    from backend.db import Database
     from backend.jobs import run_due_jobs
+    from backend.kit.clock import SystemClock
+    from backend.kit.db import Database
 
     db = Database(settings.database_url)
     try:
@@ -197,7 +197,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from backend.errors import ServiceError
+    from backend.kit.errors import ServiceError
 
     try:
         return _run(_parser().parse_args(argv))

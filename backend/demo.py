@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from backend.auth.passwords import Passwords
 from backend.auth.viewer import Role
-from backend.db import Base, Database, utcnow
 from backend.identity.models import (
     Cluster,
     Membership,
@@ -25,6 +24,7 @@ from backend.identity.models import (
     Sector,
     User,
 )
+from backend.kit.db import Base, Database, utcnow
 
 DEMO_NAMESPACE = uuid.UUID("6f1c1c52-8d0e-4c43-9f3b-1c0a7e5d2b10")
 DEMO_PASSWORD = "eic-demo-2026"  # noqa: S105 - published in the README on purpose

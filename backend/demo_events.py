@@ -13,11 +13,11 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database
-from backend.errors import ServiceError
 from backend.events import service
 from backend.events.models import EventFormat, EventKind
-from backend.validation import Place
+from backend.kit.db import Database
+from backend.kit.errors import ServiceError
+from backend.kit.validation import Place
 
 SEMINAR, WORKSHOP = EventKind.SEMINAR, EventKind.WORKSHOP
 DEMONSTRATION, MEETING = EventKind.FIELD_DEMONSTRATION, EventKind.COMMUNITY_MEETING

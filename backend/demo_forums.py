@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database
 from backend.forums import service
 from backend.forums.broadcast import InProcessBroadcaster
 from backend.forums.models import ForumVisibility
+from backend.kit.db import Database
 
 
 @dataclass(frozen=True)

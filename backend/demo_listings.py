@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database
+from backend.kit.db import Database
+from backend.kit.validation import Place
 from backend.marketplace import service
 from backend.marketplace.models import (
     Delivery,
@@ -22,7 +23,6 @@ from backend.marketplace.models import (
     ListingStatus,
     Recurrence,
 )
-from backend.validation import Place
 
 OFFER, WANT = ListingKind.OFFER, ListingKind.WANT
 BY, ECO = ListingCategory.BY_PRODUCT, ListingCategory.ECO_PRODUCT

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database
+from backend.kit.db import Database
 from backend.purchasing import service
 from backend.purchasing.models import CostSplit, Direction, GroupVisibility
 

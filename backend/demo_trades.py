@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database, utcnow
+from backend.kit.db import Database, utcnow
 from backend.marketplace import offers, trades
 from backend.marketplace.models import Offer, Trade, TradeStatus
 

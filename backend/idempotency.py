@@ -48,7 +48,7 @@ from backend.asgi import (
     replay,
     send_all,
 )
-from backend.db import Base, Database, UTCDateTime, utcnow, write_hook
+from backend.kit.db import Base, Database, UTCDateTime, utcnow, write_hook
 
 HEADER = b"idempotency-key"
 KEY_LIFETIME = timedelta(hours=24)

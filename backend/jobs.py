@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass
 
 from backend import idempotency
-from backend.clock import Clock
-from backend.db import Database
+from backend.kit.clock import Clock
+from backend.kit.db import Database
 from backend.notifications import push
 from backend.purchasing import service as purchasing_service
 from backend.sync import service as sync_service

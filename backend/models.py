@@ -4,10 +4,10 @@ Alembic's autogenerate and the drift test rely on it; add each new domain here.
 """
 
 from backend import idempotency as idempotency_models
-from backend.db import Base
 from backend.events import models as events_models
 from backend.forums import models as forums_models
 from backend.identity import models as identity_models
+from backend.kit.db import Base
 from backend.marketplace import models as marketplace_models
 from backend.notifications import models as notifications_models
 from backend.purchasing import models as purchasing_models

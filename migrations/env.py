@@ -11,7 +11,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from backend.db import UTCDateTime
+from backend.kit.db import UTCDateTime
 from backend.models import include_name, metadata
 from backend.settings import Settings
 

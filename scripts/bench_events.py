@@ -39,7 +39,6 @@ from backend.app import create_app
 from backend.auth.passwords import Passwords
 from backend.auth.security import Security
 from backend.auth.viewer import Role
-from backend.db import Database, new_id, utcnow
 from backend.events.models import (
     Event,
     EventFormat,
@@ -57,6 +56,7 @@ from backend.identity.models import (
     OrganisationSubtype,
     User,
 )
+from backend.kit.db import Database, new_id, utcnow
 from backend.settings import Settings
 
 CREATE = """

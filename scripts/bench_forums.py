@@ -34,8 +34,8 @@ from websockets.typing import Subprotocol
 from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
-from backend.db import Database
 from backend.forums.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
+from backend.kit.db import Database
 from backend.settings import Settings
 
 THREAD_KEY = "biomass-town:冬の樹皮・チップの需給について"

@@ -29,8 +29,8 @@ from sqlalchemy import insert, text
 from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
-from backend.db import Database, new_id, utcnow
-from backend.geo import approximate
+from backend.kit.db import Database, new_id, utcnow
+from backend.kit.geo import approximate
 from backend.marketplace.models import (
     Delivery,
     Listing,

@@ -22,9 +22,9 @@ from sqlalchemy import select
 from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
-from backend.db import Database
 from backend.graphql.operations import operations_of
 from backend.graphql.schema import build_schema
+from backend.kit.db import Database
 from backend.marketplace.models import Listing, ListingStatus
 from backend.settings import Settings
 

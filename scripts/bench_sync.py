@@ -34,7 +34,7 @@ from sqlalchemy import func, insert, select, update
 from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
-from backend.db import Database, before_commit, new_id, utcnow
+from backend.kit.db import Database, before_commit, new_id, utcnow
 from backend.marketplace.models import Listing
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind

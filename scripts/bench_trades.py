@@ -51,7 +51,6 @@ from backend.app import create_app
 from backend.auth.passwords import Passwords
 from backend.auth.security import Security
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database, new_id, utcnow
 from backend.identity.models import (
     Membership,
     MembershipRole,
@@ -60,6 +59,7 @@ from backend.identity.models import (
     OrganisationSubtype,
     User,
 )
+from backend.kit.db import Database, new_id, utcnow
 from backend.marketplace import offers
 from backend.marketplace.factors import METHOD_VERSION
 from backend.marketplace.matching import MAX_CANDIDATES

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from backend.cli import migrate
-from backend.db import Database
+from backend.kit.db import Database
 from backend.settings import Settings
 
 

@@ -24,8 +24,6 @@ from backend.app import create_app
 from backend.auth.security import Security
 from backend.auth.viewer import Role
 from backend.cli import migrate
-from backend.clock import ManualClock
-from backend.db import Database, new_id, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import (
     Membership,
@@ -35,9 +33,11 @@ from backend.identity.models import (
     Sector,
     User,
 )
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database, new_id, utcnow
+from backend.kit.validation import Place
 from backend.models import metadata
 from backend.settings import Settings
-from backend.validation import Place
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from backend import cli, demo, demo_trades
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database
 from backend.events.models import Event, EventRegistration
 from backend.forums.models import Forum, Post, Thread
 from backend.identity.models import Cluster, Membership, Organisation, User
+from backend.kit.db import Database
 from backend.marketplace import impact
 from backend.marketplace.models import ImpactEntry, Listing, Offer, Review, Trade
 from backend.purchasing.models import Pledge, PurchaseGroup

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from backend.app import create_app
 from backend.auth.security import Security
 from backend.auth.viewer import Role
-from backend.clock import ManualClock
-from backend.db import Database, utcnow
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database, utcnow
 from backend.marketplace.models import Listing
 from backend.settings import Settings
 from tests.conftest import PASSWORD

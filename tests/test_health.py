@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from backend.app import create_app
-from backend.db import Database
+from backend.kit.db import Database
 from backend.settings import Settings
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")

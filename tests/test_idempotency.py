@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.idempotency import IdempotencyKey
 from backend.jobs import run_due_jobs
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.marketplace.models import Listing
 from tests.conftest import seed_people
 from tests.marketplace.trading_kit import listing_input

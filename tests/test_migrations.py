@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from backend.cli import alembic_config
-from backend.db import Database
+from backend.kit.db import Database
 from backend.models import include_name, metadata
 from tests.conftest import scratch_postgres_database
 

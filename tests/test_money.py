@@ -1,4 +1,4 @@
-"""backend.money without a database: the amount and currency checks, minor units, rounding to
+"""backend.kit.money without a database: the amount and currency checks, minor units, rounding to
 them, and the largest-remainder split, on hand-worked examples and on seeded random cases."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from fractions import Fraction
 
 import pytest
 
-from backend.errors import ErrorCode, Problems
-from backend.money import allocate, check_amount, check_currency, minor_unit, round_money
+from backend.kit.errors import ErrorCode, Problems
+from backend.kit.money import allocate, check_amount, check_currency, minor_unit, round_money
 
 D = Decimal
 

@@ -16,7 +16,7 @@ from graphql import GraphQLError
 from strawberry.permission import BasePermission
 
 from backend.auth.viewer import Anonymous, Role, Viewer
-from backend.errors import ErrorCode, Problem
+from backend.kit.errors import ErrorCode, Problem
 
 
 def viewer_of(info: strawberry.Info) -> Viewer | Anonymous:

@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 
 from backend.auth.viewer import Role, Viewer
-from backend.errors import ErrorCode
+from backend.kit.errors import ErrorCode
 from backend.settings import Settings
 
 ALGORITHM = "HS256"

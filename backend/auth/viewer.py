@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from backend.errors import ErrorCode
+from backend.kit.errors import ErrorCode
 
 
 class Role(StrEnum):

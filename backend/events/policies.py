@@ -8,9 +8,9 @@ moderators; they do not edit other people's events.
 from __future__ import annotations
 
 from backend.auth.viewer import Anonymous, Role, Viewer
-from backend.errors import forbidden
 from backend.events.models import Event, EventKind, EventRegistration
 from backend.events.models import RegistrationStatus as R
+from backend.kit.errors import forbidden
 
 
 def organises(viewer: Viewer | Anonymous, event: Event) -> bool:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from backend.auth.viewer import Anonymous
-from backend.errors import ErrorCode, ServiceError
 from backend.events import files, service
 from backend.graphql.context import bearer_token, viewer_from_token
+from backend.kit.errors import ErrorCode, ServiceError
 
 router = APIRouter()
 

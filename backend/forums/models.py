@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.identity.models import Cluster, Organisation, User
+from backend.kit.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 

@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.errors import ErrorCode, ServiceError, forbidden
 from backend.forums.models import Forum, ForumVisibility, Post
+from backend.kit.errors import ErrorCode, ServiceError, forbidden
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,14 @@ from typing import Annotated, Any
 import strawberry
 
 from backend.auth.permissions import IsAuthenticated
-from backend.errors import ServiceError
 from backend.forums import service
 from backend.forums.models import ForumVisibility, Reaction, ReportStatus
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import Payload, context_of, parse_id, parse_optional_id, signed_in
 from backend.identity.schema import ClusterType, OrganisationType
-from backend.pagination import PageRequest
+from backend.kit.errors import ServiceError
+from backend.kit.pagination import PageRequest
 
 strawberry.enum(
     ForumVisibility,

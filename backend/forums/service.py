@@ -23,8 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database, insert_or_else, once_more_on_clash
-from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.forums import policies
 from backend.forums.broadcast import Broadcaster
 from backend.forums.models import (
@@ -48,12 +46,14 @@ from backend.identity.models import (
     OrganisationKind,
     User,
 )
+from backend.kit.db import Database, insert_or_else, once_more_on_clash
+from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.validation import check_language, check_text, has_control_characters
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
-from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
-from backend.validation import check_language, check_text, has_control_characters
 
 log = logging.getLogger("eic.forums")
 

@@ -10,10 +10,10 @@ from strawberry.fastapi import BaseContext
 from backend.auth.security import Security
 from backend.auth.tokens import TokenError
 from backend.auth.viewer import Anonymous, Viewer
-from backend.clock import Clock
-from backend.db import Database
 from backend.forums.broadcast import Broadcaster
 from backend.forums.service import AddedPosts
+from backend.kit.clock import Clock
+from backend.kit.db import Database
 from backend.settings import Settings
 
 

@@ -1,8 +1,8 @@
 """Typed errors in mutation payloads, and the field extension that puts them there.
 
 A mutation declared with :func:`payload_mutation` never crashes on an expected failure: a denied
-role gate and every :class:`~backend.errors.ServiceError` become ``errors { code message field }``
-on the payload, with the payload's other fields null.
+role gate and every :class:`~backend.kit.errors.ServiceError` become
+``errors { code message field }`` on the payload, with the payload's other fields null.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from backend.auth.permissions import Gate
-from backend.errors import ErrorCode, Problem, ServiceError
+from backend.kit.errors import ErrorCode, Problem, ServiceError
 
 strawberry.enum(
     ErrorCode, description="What kind of expected failure an error is; apps branch on it."

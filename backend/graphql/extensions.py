@@ -35,9 +35,9 @@ from strawberry.extensions.query_depth_limiter import (
     create_validator as depth_limit_validator,
 )
 
-from backend.errors import ServiceError
 from backend.graphql.operations import load_manifest, sha256
 from backend.idempotency import KeyTakenError
+from backend.kit.errors import ServiceError
 from backend.observability import request_id_var
 from backend.settings import Settings
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
-from backend.pagination import Page
+from backend.kit.pagination import Page
 
 NodeT = TypeVar("NodeT")
 

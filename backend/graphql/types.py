@@ -8,10 +8,10 @@ from typing import cast
 import strawberry
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.errors import ErrorCode, ServiceError
 from backend.graphql.context import Context
 from backend.graphql.errors import UserError
-from backend.validation import Place
+from backend.kit.errors import ErrorCode, ServiceError
+from backend.kit.validation import Place
 
 
 @strawberry.type(description="What every mutation returns besides its result.")

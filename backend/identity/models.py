@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
+from backend.kit.db import Base, UTCDateTime, enum_column, new_id, utcnow
 
 
 class Sector(StrEnum):

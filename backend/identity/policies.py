@@ -7,8 +7,8 @@ that organisation), or by platform admins.
 from __future__ import annotations
 
 from backend.auth.viewer import Viewer
-from backend.errors import forbidden
 from backend.identity.models import Membership, MembershipRole, Organisation
+from backend.kit.errors import forbidden
 
 
 def _may_manage(viewer: Viewer, organisation: Organisation, membership: Membership | None) -> bool:

@@ -9,7 +9,6 @@ import strawberry
 
 from backend.auth.permissions import IsAdmin, IsAuthenticated
 from backend.auth.viewer import Anonymous, Role
-from backend.errors import ServiceError
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First
 from backend.graphql.types import (
@@ -24,7 +23,8 @@ from backend.graphql.types import (
 )
 from backend.identity import models, service
 from backend.identity.models import MembershipRole, OrganisationKind, OrganisationSubtype, Sector
-from backend.pagination import PageRequest
+from backend.kit.errors import ServiceError
+from backend.kit.pagination import PageRequest
 
 # Registered as GraphQL enums here, so the models stay free of Strawberry.
 strawberry.enum(

@@ -22,8 +22,6 @@ from backend.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from backend.auth.security import Security
 from backend.auth.tokens import TokenError, fingerprint
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database, utcnow
-from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.identity import policies
 from backend.identity.models import (
     SUBTYPES_BY_KIND,
@@ -38,8 +36,10 @@ from backend.identity.models import (
     Sector,
     User,
 )
-from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
-from backend.validation import (
+from backend.kit.db import Database, utcnow
+from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.validation import (
     LANGUAGE_TAG,
     Place,
     check_place,

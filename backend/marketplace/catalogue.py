@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from backend.db import Database
+from backend.kit.db import Database
 from backend.marketplace.factors import sync_conversions_and_factors
 from backend.marketplace.models import Dimension, Material, Unit
 

@@ -24,9 +24,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database
-from backend.errors import ErrorCode, Problems, ServiceError
 from backend.identity.models import Cluster, Organisation
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, Problems, ServiceError
+from backend.kit.validation import check_utc
 from backend.marketplace.factors import METHOD_VERSION
 from backend.marketplace.models import (
     Dimension,
@@ -36,7 +37,6 @@ from backend.marketplace.models import (
     Trade,
     Unit,
 )
-from backend.validation import check_utc
 
 KG_PER_TONNE = Decimal(1000)
 FOUR_PLACES = Decimal("0.0001")

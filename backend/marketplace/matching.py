@@ -29,9 +29,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database, utcnow
-from backend.errors import not_found
-from backend.geo import great_circle_km, within_radius
+from backend.kit.db import Database, utcnow
+from backend.kit.errors import not_found
+from backend.kit.geo import great_circle_km, within_radius
+from backend.kit.pagination import Page, PageRequest, SortKey, decode_cursor, encode_cursor
+from backend.kit.pagination import Sort as CursorSort
 from backend.marketplace import policies, trades
 from backend.marketplace.models import (
     Listing,
@@ -44,8 +46,6 @@ from backend.marketplace.models import (
 from backend.marketplace.service import effective_status, listing_loads
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
-from backend.pagination import Page, PageRequest, SortKey, decode_cursor, encode_cursor
-from backend.pagination import Sort as CursorSort
 
 # Scored per request: the newest candidates within MATCH_RADIUS_KM. 500 cost p99 0.7 s on SQLite
 # with 20,000 listings (scripts/bench_trades.py); a counterpart further than a day's drive is

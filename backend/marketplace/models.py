@@ -26,8 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.identity.models import Organisation
+from backend.kit.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 

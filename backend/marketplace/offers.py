@@ -30,10 +30,13 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
-from backend.db import Database, once_more_on_clash, utcnow
-from backend.errors import ErrorCode, Problems, ServiceError, not_found
-from backend.geo import great_circle_km
 from backend.identity.models import Organisation
+from backend.kit.db import Database, once_more_on_clash, utcnow
+from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.kit.geo import great_circle_km
+from backend.kit.money import check_amount, plain
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.validation import check_text, check_utc
 from backend.marketplace import policies, trades
 from backend.marketplace.models import (
     OPEN_OFFER,
@@ -46,13 +49,10 @@ from backend.marketplace.models import (
     Trade,
 )
 from backend.marketplace.service import effective_status
-from backend.money import check_amount, plain
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
-from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
-from backend.validation import check_text, check_utc
 
 DEFAULT_OFFER_LIFETIME = timedelta(days=7)
 MAX_OFFER_LIFETIME = timedelta(days=90)

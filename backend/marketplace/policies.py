@@ -8,7 +8,7 @@ Everybody, signed in or not, reads listings that are published and not hidden.
 from __future__ import annotations
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.errors import forbidden
+from backend.kit.errors import forbidden
 from backend.marketplace.models import Listing, ListingStatus
 
 

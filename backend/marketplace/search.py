@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, true
 from sqlalchemy.sql.expression import Select
 
-from backend.geo import within_radius
+from backend.kit.geo import within_radius
 from backend.marketplace.models import Listing
 
 # Letters and digits only: "_" is a word character to Python but a separator to both engines.

@@ -22,10 +22,13 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database, once_more_on_clash, utcnow
-from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
-from backend.geo import approximate
 from backend.identity.models import Cluster, Organisation
+from backend.kit.db import Database, once_more_on_clash, utcnow
+from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
+from backend.kit.geo import approximate
+from backend.kit.money import MAX_AMOUNT, check_amount, check_currency, plain
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.validation import Place, check_language, check_place, check_text, check_utc
 from backend.marketplace import policies, search
 from backend.marketplace.catalogue import search_text
 from backend.marketplace.models import (
@@ -38,9 +41,6 @@ from backend.marketplace.models import (
     Recurrence,
     Unit,
 )
-from backend.money import MAX_AMOUNT, check_amount, check_currency, plain
-from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
-from backend.validation import Place, check_language, check_place, check_text, check_utc
 
 MATERIAL_CODE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 DEFAULT_LIFETIME = timedelta(days=90)

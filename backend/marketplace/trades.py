@@ -33,9 +33,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
-from backend.db import Database, once_more_on_clash, utcnow
-from backend.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.identity.models import Membership, Organisation, User
+from backend.kit.db import Database, once_more_on_clash, utcnow
+from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.kit.money import check_amount, plain
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.validation import check_text
 from backend.marketplace import impact
 from backend.marketplace.models import (
     ImpactEntry,
@@ -47,13 +50,10 @@ from backend.marketplace.models import (
     TradeStatus,
     TradeStep,
 )
-from backend.money import check_amount, plain
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
-from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
-from backend.validation import check_text
 
 OPEN_TRADE = (TradeStatus.AGREED, TradeStatus.IN_TRANSIT, TradeStatus.DELIVERED)
 # A delivery may differ from the agreement (a fuller truck, a wetter load), within reason: this

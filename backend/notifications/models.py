@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, UTCDateTime, enum_column, new_id, utcnow
+from backend.kit.db import Base, UTCDateTime, enum_column, new_id, utcnow
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 

@@ -42,8 +42,8 @@ import httpx
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.clock import Clock
-from backend.db import Database
+from backend.kit.clock import Clock
+from backend.kit.db import Database
 from backend.notifications.models import Device, Notification, PushMessage, PushStatus
 
 log = logging.getLogger("eic.push")

@@ -11,9 +11,9 @@ from backend.auth.permissions import IsAuthenticated
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import Payload, context_of, parse_id, signed_in
+from backend.kit.pagination import PageRequest
 from backend.notifications import models, service
 from backend.notifications.models import Channel, NotificationKind, Platform
-from backend.pagination import PageRequest
 
 strawberry.enum(NotificationKind, description="What happened; apps pick icon and screen by it.")
 strawberry.enum(Platform, description="The kind of device.")

@@ -17,8 +17,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
-from backend.db import Database, new_id, once_more_on_clash
-from backend.errors import ErrorCode, Problems, ServiceError
+from backend.kit.db import Database, new_id, once_more_on_clash
+from backend.kit.errors import ErrorCode, Problems, ServiceError
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.validation import check_language
 from backend.notifications.models import (
     Channel,
     Device,
@@ -29,10 +31,8 @@ from backend.notifications.models import (
     PushMessage,
     PushStatus,
 )
-from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
-from backend.validation import check_language
 
 MAX_MARK_READ = 100
 LOOKUP_CHUNK = 5000

@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 
 from backend.auth.viewer import Anonymous, Role, Viewer
-from backend.errors import forbidden
 from backend.identity.models import Membership, MembershipRole, Organisation, OrganisationKind
+from backend.kit.errors import forbidden
 from backend.purchasing.models import GroupVisibility, Pledge, PurchaseGroup
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import event, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from backend.db import before_commit, insert_or_else, utcnow
+from backend.kit.db import before_commit, insert_or_else, utcnow
 from backend.sync.models import Change, ChangeType, SyncLogState
 
 Scope = uuid.UUID | None

@@ -18,7 +18,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, UTCDateTime, enum_column, utcnow
+from backend.kit.db import Base, UTCDateTime, enum_column, utcnow
 
 
 class ChangeType(StrEnum):

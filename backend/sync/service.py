@@ -25,10 +25,10 @@ from sqlalchemy import delete, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
-from backend.db import Database
-from backend.errors import ErrorCode, ServiceError
 from backend.events import service as events_service
 from backend.forums import service as forums_service
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, ServiceError
 from backend.marketplace import offers as offers_service
 from backend.marketplace import service as listings_service
 from backend.marketplace import trades as trades_service

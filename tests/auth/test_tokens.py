@@ -17,8 +17,8 @@ import pytest
 
 from backend.auth.tokens import RefreshClaims, TokenError, Tokens
 from backend.auth.viewer import Role, Viewer
-from backend.db import utcnow
-from backend.errors import ErrorCode
+from backend.kit.db import utcnow
+from backend.kit.errors import ErrorCode
 from backend.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, make_settings
 

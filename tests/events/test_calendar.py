@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from backend.clock import ManualClock
+from backend.kit.clock import ManualClock
 from tests.conftest import Account, GraphQL
 
 CREATE = """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from backend import cli
 from backend.auth.viewer import Anonymous
-from backend.db import Database, utcnow
 from backend.events import service
-from backend.pagination import PageRequest
+from backend.kit.db import Database, utcnow
+from backend.kit.pagination import PageRequest
 from backend.settings import Settings
 
 

@@ -8,11 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
-from backend.validation import Place
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
+from backend.kit.validation import Place
 from tests.conftest import GraphQL
 
 # ---------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.clock import ManualClock
-from backend.db import Database
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL
 from tests.events.test_events import (
     APPROVE,

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from backend.clock import ManualClock
-from backend.db import Database
-from backend.geo import great_circle_km
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
-from backend.validation import Place
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
+from backend.kit.geo import great_circle_km
+from backend.kit.validation import Place
 from tests.conftest import Account, GraphQL
 
 CREATE = """

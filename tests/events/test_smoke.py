@@ -6,7 +6,7 @@ from typing import Any
 
 import icalendar
 
-from backend.clock import ManualClock
+from backend.kit.clock import ManualClock
 
 CREATE = """
 mutation Create($input: EventCreateInput!) {

@@ -8,10 +8,10 @@ import uuid
 from contextlib import AsyncExitStack
 from typing import Any
 
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.forums import service
 from backend.forums.broadcast import RedisBroadcaster
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.settings import Settings
 from tests.forums.test_subscriptions import (
     REDIS_URL,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from backend.clock import ManualClock
+from backend.kit.clock import ManualClock
 from tests.conftest import CLOCK_START, Account, GraphQL
 from tests.forums.test_smoke import FORUM_CREATE, POST_CREATE, THREAD_CREATE
 from tests.identity.test_members import invite_code

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.forums import service
 from backend.forums.broadcast import InProcessBroadcaster
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.settings import Settings
 from tests.forums.test_smoke import FORUM_CREATE, POST_CREATE, THREAD_CREATE
 from tests.forums.test_subscriptions import live_server, post, receive, subscribed, until_listening

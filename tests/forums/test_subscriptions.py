@@ -20,10 +20,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from backend.app import create_app
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.forums import service
 from backend.forums.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.settings import Settings
 from tests.forums.test_smoke import FORUM_CREATE, POST_CREATE, THREAD_CREATE
 

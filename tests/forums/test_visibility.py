@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.forums import service
 from backend.forums.broadcast import InProcessBroadcaster
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
+from backend.kit.validation import Place
 from backend.models import metadata
 from backend.settings import Settings
-from backend.validation import Place
 from tests.conftest import CLOCK_START, Account, GraphQL
 from tests.forums.test_subscriptions import (
     live_server,

@@ -20,7 +20,7 @@ import pytest
 from graphql import Lexer, Source, TokenKind
 
 from backend.app import create_app
-from backend.db import Database
+from backend.kit.db import Database
 from backend.observability import RequestIdFilter
 from backend.settings import Settings
 from tests.conftest import PASSWORD, REGISTER, GraphQL, make_settings, organisation_input

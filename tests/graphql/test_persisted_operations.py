@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from backend.app import create_app
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.graphql.operations import MANIFEST, load_manifest, manifest_text, operations_of
 from backend.graphql.schema import build_schema
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.settings import Settings
 from tests.conftest import make_settings
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.db import Database, utcnow
 from backend.identity.models import Membership, Organisation, OrganisationInvite, User
+from backend.kit.db import Database, utcnow
 from tests.conftest import PASSWORD, REGISTER, SIGN_IN, GraphQL, organisation_input
 
 ME = """

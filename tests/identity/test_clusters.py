@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from backend.db import Database, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import Cluster, Sector
-from backend.validation import Place
+from backend.kit.db import Database, utcnow
+from backend.kit.validation import Place
 from tests.conftest import GraphQL
 
 CLUSTER_FIELDS = """

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from backend.db import Database, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import (
     Membership,
@@ -23,7 +22,8 @@ from backend.identity.models import (
     OrganisationSubtype,
     Sector,
 )
-from backend.validation import Place
+from backend.kit.db import Database, utcnow
+from backend.kit.validation import Place
 from tests.conftest import PASSWORD, SIGN_IN, GraphQL
 
 INVITE_CODE = re.compile(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}")

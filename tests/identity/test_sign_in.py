@@ -26,9 +26,9 @@ from backend.auth.security import Security
 from backend.auth.throttle import LoginThrottle, MemoryCounters
 from backend.auth.tokens import Tokens
 from backend.auth.viewer import Role
-from backend.db import Database, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import Membership, User
+from backend.kit.db import Database, utcnow
 from backend.settings import Settings
 from tests.conftest import PASSWORD, REGISTER, SIGN_IN, GraphQL, make_settings, organisation_input
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from backend.db import Database
+from backend.kit.db import Database
 from backend.marketplace.models import Material
 from tests.conftest import GraphQL
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.db import Database, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation, Sector
+from backend.kit.db import Database, utcnow
+from backend.kit.validation import Place
 from backend.marketplace.models import (
     Delivery,
     Listing,
@@ -23,7 +24,6 @@ from backend.marketplace.models import (
     ListingStatus,
     Recurrence,
 )
-from backend.validation import Place
 from tests.conftest import PASSWORD, SIGN_IN, GraphQL
 
 LISTING_FIELDS = """

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from backend.db import Database, utcnow
+from backend.kit.db import Database, utcnow
 from backend.marketplace.models import Listing
 from backend.settings import Settings
 from tests.conftest import GraphQL, seed_people

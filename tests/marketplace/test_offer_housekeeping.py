@@ -10,8 +10,8 @@ import pytest
 
 from backend.auth.security import Security
 from backend.auth.viewer import Role
-from backend.db import Database, utcnow
 from backend.identity.models import Membership, MembershipRole
+from backend.kit.db import Database, utcnow
 from backend.settings import Settings
 from tests.conftest import GraphQL
 from tests.marketplace.trading_kit import (

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from backend.db import Database
+from backend.kit.db import Database
 from tests.conftest import Account, GraphQL
 from tests.marketplace.trading_kit import (
     NOTIFICATIONS,

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from backend.db import Database, utcnow
-from backend.geo import EARTH_RADIUS_KM, bounding_box, great_circle_km
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
+from backend.kit.db import Database, utcnow
+from backend.kit.geo import EARTH_RADIUS_KM, bounding_box, great_circle_km
+from backend.kit.validation import Place
 from backend.marketplace.models import Listing
-from backend.validation import Place
 from tests.conftest import Account, GraphQL
 
 CREATE = """

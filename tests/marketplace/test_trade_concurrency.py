@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from backend.db import Database
 from backend.identity.models import Organisation
+from backend.kit.db import Database
 from backend.marketplace.models import (
     ImpactEntry,
     Listing,

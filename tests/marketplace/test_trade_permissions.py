@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from backend.db import Database, utcnow
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
+from backend.kit.db import Database, utcnow
+from backend.kit.validation import Place
 from backend.marketplace.models import Listing
-from backend.validation import Place
 from tests.conftest import Account, GraphQL
 from tests.marketplace.trading_kit import (
     IMPACT,

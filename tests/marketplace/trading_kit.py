@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from backend.db import Database, utcnow
+from backend.kit.db import Database, utcnow
 from backend.marketplace.models import Offer
 from tests.conftest import GraphQL
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from backend.clock import ManualClock
+from backend.kit.clock import ManualClock
 from tests.conftest import Account, GraphQL
 
 CREATE = """

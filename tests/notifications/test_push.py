@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.jobs import run_due_jobs
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.notifications import service
 from backend.notifications.models import (
     Device,

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from backend.clock import ManualClock
-from backend.db import Database
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.purchasing.models import Pledge, PledgeStatus, PurchaseGroup
 from backend.settings import Settings
 from tests.conftest import GraphQL, Person, seed_people

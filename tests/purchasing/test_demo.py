@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from backend import cli
 from backend.auth.viewer import Role, Viewer
-from backend.db import Database, utcnow
 from backend.demo import demo_id
-from backend.pagination import PageRequest
+from backend.kit.db import Database, utcnow
+from backend.kit.pagination import PageRequest
 from backend.purchasing import service
 from backend.purchasing.models import GroupStatus
 from backend.settings import Settings

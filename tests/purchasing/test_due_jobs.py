@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from backend import cli
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.jobs import run_due_jobs
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.notifications.models import Notification
 from backend.purchasing.models import GroupStatus, PurchaseGroup
 from backend.settings import Settings, get_settings

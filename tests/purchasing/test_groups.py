@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from backend.clock import ManualClock
-from backend.db import Database
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.purchasing import service
 from tests.conftest import Account, GraphQL
 from tests.events.test_events import second_cluster

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from backend.clock import ManualClock
+from backend.kit.clock import ManualClock
 from tests.conftest import Account, GraphQL
 
 ERRORS = "errors { code message field }"

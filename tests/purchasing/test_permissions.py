@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from backend.db import Database
+from backend.kit.db import Database
 from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL
 from tests.events.test_events import second_cluster
 from tests.purchasing.test_groups import (

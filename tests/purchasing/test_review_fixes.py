@@ -6,9 +6,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from backend.clock import ManualClock
-from backend.db import Database
 from backend.jobs import run_due_jobs
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.purchasing.models import CostSplit, Direction, Pledge
 from backend.purchasing.service.settlement import PriceTier, settle
 from tests.purchasing.test_smoke import CREATE, GROUP, PLEDGE, group_input

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from backend.clock import ManualClock
-from backend.money import minor_unit
+from backend.kit.clock import ManualClock
+from backend.kit.money import minor_unit
 from backend.purchasing.models import CostSplit, Direction, Pledge
 from backend.purchasing.schema.types import ROUNDING
 from backend.purchasing.service.settlement import PriceTier, Settlement, settle, tier_progress

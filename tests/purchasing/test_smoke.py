@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from backend.clock import ManualClock
+from backend.kit.clock import ManualClock
 
 CREATE = """
 mutation Create($input: PurchaseGroupCreateInput!) {

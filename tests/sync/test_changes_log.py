@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from backend.clock import ManualClock
-from backend.db import Database, before_commit, utcnow
-from backend.errors import ErrorCode, ServiceError
 from backend.jobs import run_due_jobs
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database, before_commit, utcnow
+from backend.kit.errors import ErrorCode, ServiceError
 from backend.marketplace.models import Listing
 from backend.settings import Settings
 from backend.sync import log as sync_log

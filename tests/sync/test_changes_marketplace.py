@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from backend.db import Database
+from backend.kit.db import Database
 from backend.sync.models import Change
 from tests.conftest import GraphQL
 from tests.marketplace.trading_kit import LISTING_CREATE, accept, listing_input, make_offer, publish

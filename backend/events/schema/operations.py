@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import strawberry
 
 from backend.auth.permissions import IsAuthenticated, IsInstitutionOrCommunity
-from backend.errors import ServiceError
 from backend.events import service
 from backend.events.models import EventStatus
 from backend.events.schema.types import (
@@ -26,7 +25,8 @@ from backend.events.service import ParticipantFilter
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, signed_in
-from backend.pagination import PageRequest
+from backend.kit.errors import ServiceError
+from backend.kit.pagination import PageRequest
 
 EventId = Annotated[strawberry.ID, strawberry.argument(description="The event's id.")]
 RegistrationId = Annotated[strawberry.ID, strawberry.argument(description="The registration's id.")]

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Viewer
-from backend.db import Database
 from backend.events import policies
 from backend.events.models import (
     CalendarFeed,
@@ -27,6 +26,7 @@ from backend.events.service.loading import (
     _load,
     event_loads,
 )
+from backend.kit.db import Database
 
 
 def _feed_hash(token: str) -> str:

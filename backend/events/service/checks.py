@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.errors import Problems
 from backend.events.models import (
     Event,
     EventFormat,
@@ -21,8 +20,8 @@ from backend.events.service.inputs import (
     MAX_DURATION,
     MAX_TOPICS,
 )
-from backend.marketplace.models import Material
-from backend.validation import (
+from backend.kit.errors import Problems
+from backend.kit.validation import (
     Place,
     check_language,
     check_place,
@@ -30,6 +29,7 @@ from backend.validation import (
     check_time_zone,
     has_control_characters,
 )
+from backend.marketplace.models import Material
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ from backend.events.models import (
     EventRegistration,
     RegistrationStatus,
 )
-from backend.validation import (
+from backend.kit.validation import (
     Place,
 )
 

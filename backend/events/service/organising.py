@@ -9,8 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
-from backend.db import Database, once_more_on_clash
-from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.events import policies
 from backend.events.models import (
     Event,
@@ -39,12 +37,14 @@ from backend.events.service.loading import (
 )
 from backend.events.service.registering import _promote
 from backend.identity.models import Cluster, Organisation, OrganisationKind
-from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
-from backend.validation import (
+from backend.kit.db import Database, once_more_on_clash
+from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
+from backend.kit.validation import (
     Place,
     check_text,
 )
+from backend.notifications import service as notifications
+from backend.notifications.models import NotificationKind
 
 
 async def create_event(

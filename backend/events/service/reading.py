@@ -12,8 +12,6 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database
-from backend.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.events import policies
 from backend.events.models import (
     Event,
@@ -41,15 +39,17 @@ from backend.events.service.loading import (
 from backend.events.service.registering import (
     _waitlist_positions,
 )
-from backend.geo import within_radius
-from backend.marketplace import service as marketplace_service
-from backend.marketplace.models import Material
-from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
-from backend.validation import (
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.kit.geo import within_radius
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.validation import (
     Place,
     check_language,
     check_place,
 )
+from backend.marketplace import service as marketplace_service
+from backend.marketplace.models import Material
 
 
 async def get_event(

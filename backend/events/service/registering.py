@@ -16,8 +16,6 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.auth.viewer import Viewer
-from backend.db import Database
-from backend.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.events import policies
 from backend.events.models import (
     Event,
@@ -39,13 +37,15 @@ from backend.events.service.loading import (
     _waitlist_positions,
     event_loads,
 )
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.kit.validation import (
+    check_text,
+)
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
-from backend.validation import (
-    check_text,
-)
 
 
 def registration_window(event: Event) -> tuple[datetime | None, datetime]:

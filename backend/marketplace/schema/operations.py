@@ -7,10 +7,11 @@ from typing import Annotated, Any
 import strawberry
 
 from backend.auth.permissions import IsAdmin, IsAuthenticated, IsFirmOrCommunity
-from backend.errors import ServiceError
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
+from backend.kit.errors import ServiceError
+from backend.kit.pagination import PageRequest
 from backend.marketplace import service
 from backend.marketplace.models import ListingStatus
 from backend.marketplace.schema.types import (
@@ -27,7 +28,6 @@ from backend.marketplace.schema.types import (
     UnitType,
 )
 from backend.marketplace.service import ListingSort
-from backend.pagination import PageRequest
 
 ListingId = Annotated[strawberry.ID, strawberry.argument(description="The listing's id.")]
 

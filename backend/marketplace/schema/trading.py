@@ -10,10 +10,11 @@ from typing import Annotated
 import strawberry
 
 from backend.auth.permissions import IsAuthenticated, IsFirmOrCommunity
-from backend.errors import ServiceError
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
+from backend.kit.errors import ServiceError
+from backend.kit.pagination import PageRequest
 from backend.marketplace import impact, matching, offers, trades
 from backend.marketplace.models import Offer
 from backend.marketplace.schema.trading_types import (
@@ -35,7 +36,6 @@ from backend.marketplace.schema.trading_types import (
     TradePayload,
     TradeType,
 )
-from backend.pagination import PageRequest
 
 OfferId = Annotated[strawberry.ID, strawberry.argument(description="The offer's id.")]
 TradeId = Annotated[strawberry.ID, strawberry.argument(description="The trade's id.")]

@@ -12,13 +12,13 @@ import strawberry
 from backend.auth.viewer import Anonymous, Viewer
 from backend.graphql.types import Location, Payload, parse_optional_id
 from backend.identity.schema import OrganisationType
+from backend.kit.money import round_money
 from backend.marketplace import impact, matching, models, offers, trades
 from backend.marketplace.matching import Relation
 from backend.marketplace.models import OfferStatus, TradeStatus
 from backend.marketplace.offers import OfferRole
 from backend.marketplace.schema.types import ListingType, MaterialType, UnitType, plain
 from backend.marketplace.trades import TradeRole
-from backend.money import round_money
 
 strawberry.enum(
     Relation,

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 import strawberry
 
 from backend.auth.permissions import IsAuthenticated, IsFirmOrCommunity
-from backend.errors import ServiceError
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, signed_in
-from backend.pagination import PageRequest
+from backend.kit.errors import ServiceError
+from backend.kit.pagination import PageRequest
 from backend.purchasing import service
 from backend.purchasing.schema.types import (
     PledgePayload,

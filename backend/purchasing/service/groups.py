@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
-from backend.db import Database, once_more_on_clash
-from backend.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.identity.models import Cluster, Organisation
+from backend.kit.db import Database, once_more_on_clash
+from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
+from backend.kit.money import check_amount, check_currency, plain
+from backend.kit.validation import check_text
 from backend.marketplace import service as marketplace_service
-from backend.money import check_amount, check_currency, plain
 from backend.notifications.models import NotificationKind
 from backend.purchasing import policies
 from backend.purchasing.models import GroupStatus, Pledge, PurchaseGroup
@@ -36,7 +37,6 @@ from backend.purchasing.service.inputs import (
     GroupView,
 )
 from backend.purchasing.service.settlement import PriceTier
-from backend.validation import check_text
 
 log = logging.getLogger("eic.jobs")
 DUE_BATCH = 200

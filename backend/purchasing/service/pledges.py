@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.auth.viewer import Viewer
-from backend.db import Database
-from backend.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation
-from backend.money import MAX_AMOUNT, check_amount, plain
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.kit.money import MAX_AMOUNT, check_amount, plain
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.purchasing import policies

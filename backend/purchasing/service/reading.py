@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import Select, exists, false, or_, select, true
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.db import Database
-from backend.errors import ErrorCode, ServiceError, not_found
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, ServiceError, not_found
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.marketplace import service as marketplace_service
 from backend.marketplace.models import Material
-from backend.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.purchasing import policies
 from backend.purchasing.models import GroupVisibility, Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.common import (

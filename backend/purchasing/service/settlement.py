@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-from backend.money import MONEY_PRECISION, allocate, round_money
+from backend.kit.money import MONEY_PRECISION, allocate, round_money
 from backend.purchasing.models import CostSplit, Direction, Pledge
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
-from backend.errors import Problems
+from backend.kit.errors import Problems
 
 MAX_AMOUNT = Decimal("1e13")  # Numeric(18, 4): 14 integer digits
 # Digits for computed amounts: quantity x price of two MAX_AMOUNTs, at 3 decimals, and more.

@@ -11,7 +11,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from backend.errors import Problems
+from backend.kit.errors import Problems
 
 LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from backend.geo import great_circle_km
+from backend.kit.geo import great_circle_km
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.base import ExecutableOption
 
-from backend.errors import ErrorCode, ServiceError
+from backend.kit.errors import ErrorCode, ServiceError
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
