@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes: one per core (each with its own database); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: install run test lint schema operations clean
 
@@ -26,7 +28,7 @@ run: $(STAMP)
 
 ## The test suite: SQLite, or PostgreSQL when EIC_TEST_DATABASE_URL is set
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -30,6 +30,7 @@ from backend.identity.models import (
     MembershipRole,
     Organisation,
     OrganisationKind,
+    OrganisationSubtype,
     Sector,
     User,
 )
@@ -263,8 +264,36 @@ class Account:
 
 
 @pytest.fixture
-def register(gql: GraphQL) -> Any:
-    """``await register(email, cluster_id, name=..., kind=...)`` -> a signed-in :class:`Account`."""
+def security(settings: Settings) -> Security:
+    """The app's security services (passwords, tokens, throttle) for fixtures that sign in
+    without the API."""
+    return Security.from_settings(settings)
+
+
+def new_organisation(
+    cluster_id: str, name: str, kind: str, **extra: Any
+) -> identity_service.NewOrganisation:
+    """What accountRegister makes of :func:`organisation_input`."""
+    given = organisation_input(cluster_id, name=name, kind=kind, **extra)
+    location = given["location"]
+    return identity_service.NewOrganisation(
+        name=given["name"],
+        kind=OrganisationKind(given["kind"]),
+        subtype=OrganisationSubtype(given["subtype"]) if given.get("subtype") else None,
+        cluster_id=cluster_id,
+        location=Place(
+            lat=location["lat"], lon=location["lon"], place_name=location.get("placeName", "")
+        ),
+        description=given.get("description", ""),
+    )
+
+
+@pytest.fixture
+def register(db: Database, security: Security) -> Any:
+    """``await register(email, cluster_id, name=..., kind=...)`` -> a signed-in :class:`Account`.
+
+    Goes through the identity service (the rules and rows of accountRegister and tokenCreate)
+    without the HTTP round trips; tests of registering and signing in use the API itself."""
 
     async def _register(
         email: str,
@@ -275,49 +304,58 @@ def register(gql: GraphQL) -> Any:
         invite_code: str | None = None,
         **organisation: Any,
     ) -> Account:
-        account_input: dict[str, Any] = {
-            "email": email,
-            "password": PASSWORD,
-            "displayName": email.split("@")[0],
-        }
-        if invite_code is not None:
-            account_input["inviteCode"] = invite_code
-        else:
+        if invite_code is None:
             assert cluster_id is not None
-            account_input["organisation"] = organisation_input(
-                cluster_id, name=name, kind=kind, **organisation
-            )
-        registered = await gql(REGISTER, {"input": account_input}, token="")
-        assert registered["data"]["accountRegister"]["errors"] == [], registered
-        signed_in = await gql(SIGN_IN, {"input": {"email": email, "password": PASSWORD}}, token="")
-        pair = signed_in["data"]["tokenCreate"]
-        assert pair["errors"] == [], signed_in
+        user = await identity_service.register_account(
+            db=db,
+            security=security,
+            email=email,
+            password=PASSWORD,
+            display_name=email.split("@")[0],
+            organisation=None
+            if invite_code is not None
+            else new_organisation(cluster_id or "", name, kind, **organisation),
+            invite_code=invite_code,
+        )
+        pair = await identity_service.create_token(
+            db=db,
+            security=security,
+            email=email,
+            password=PASSWORD,
+            organisation_id=None,
+            client_address=None,
+        )
         return Account(
             email=email,
-            user_id=registered["data"]["accountRegister"]["user"]["id"],
-            access_token=pair["accessToken"],
-            refresh_token=pair["refreshToken"],
-            organisation_id=pair["organisationId"],
+            user_id=str(user.id),
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            organisation_id=str(pair.organisation_id) if pair.organisation_id else None,
         )
 
     return _register
 
 
 @pytest.fixture
-async def platform_admin_token(gql: GraphQL, db: Database, settings: Settings) -> str:
+async def platform_admin_token(db: Database, security: Security) -> str:
     """An ADMIN token: a platform admin signed in without an organisation."""
     await identity_service.create_platform_admin(
         db=db,
-        security=Security.from_settings(settings),
+        security=security,
         email="root@eic.example",
         password=PASSWORD,
         display_name="Platform Admin",
     )
-    signed_in = await gql(SIGN_IN, {"input": {"email": "root@eic.example", "password": PASSWORD}})
-    pair = signed_in["data"]["tokenCreate"]
-    assert (pair["errors"], pair["role"], pair["organisationId"]) == ([], "ADMIN", None)
-    token: str = pair["accessToken"]
-    return token
+    pair = await identity_service.create_token(
+        db=db,
+        security=security,
+        email="root@eic.example",
+        password=PASSWORD,
+        organisation_id=None,
+        client_address=None,
+    )
+    assert (pair.role, pair.organisation_id) == (Role.ADMIN, None)
+    return pair.access_token
 
 
 # ---------------------------------------------------------------------------------------------
