@@ -1,0 +1,88 @@
+"""Identity: accounts, sign-in sessions, organisations, memberships, invites and clusters.
+
+Every public function is keyword-only and owns its unit of work. The package is split by what
+people do: signing up (accounts), signing in and out, belonging to organisations (memberships and
+invites), changing organisations, and clusters; callers import this facade, not the modules.
+"""
+
+from backend.identity.service.accounts import (
+    Me,
+    NewOrganisation,
+    create_platform_admin,
+    get_me,
+    register_account,
+)
+from backend.identity.service.checks import normalise_email
+from backend.identity.service.clusters import (
+    CLUSTERS_BY_NAME,
+    ClusterFilter,
+    NewCluster,
+    create_cluster,
+    get_cluster,
+    list_clusters,
+)
+from backend.identity.service.memberships import (
+    INVITE_ALPHABET,
+    INVITE_LENGTH,
+    MAX_INVITE_DAYS,
+    MAX_INVITE_USES,
+    MEMBERS_BY_JOINING,
+    IssuedInvite,
+    create_invite,
+    join_organisation,
+    list_members,
+    remove_member,
+)
+from backend.identity.service.organisations import (
+    ORGANISATIONS_BY_NAME,
+    OrganisationChanges,
+    OrganisationFilter,
+    get_organisation,
+    list_organisations,
+    membership_in,
+    update_organisation,
+)
+from backend.identity.service.signing_in import (
+    INVALID_CREDENTIALS,
+    TokenPair,
+    create_token,
+    refresh_token,
+    revoke_token,
+)
+
+__all__ = [
+    "CLUSTERS_BY_NAME",
+    "INVALID_CREDENTIALS",
+    "INVITE_ALPHABET",
+    "INVITE_LENGTH",
+    "MAX_INVITE_DAYS",
+    "MAX_INVITE_USES",
+    "MEMBERS_BY_JOINING",
+    "ORGANISATIONS_BY_NAME",
+    "ClusterFilter",
+    "IssuedInvite",
+    "Me",
+    "NewCluster",
+    "NewOrganisation",
+    "OrganisationChanges",
+    "OrganisationFilter",
+    "TokenPair",
+    "create_cluster",
+    "create_invite",
+    "create_platform_admin",
+    "create_token",
+    "get_cluster",
+    "get_me",
+    "get_organisation",
+    "join_organisation",
+    "list_clusters",
+    "list_members",
+    "list_organisations",
+    "membership_in",
+    "normalise_email",
+    "refresh_token",
+    "register_account",
+    "remove_member",
+    "revoke_token",
+    "update_organisation",
+]
