@@ -2,9 +2,9 @@
 
 Each gate answers one question about the viewer's token. On a query field it is a Strawberry
 permission class (``permission_classes=[IsAuthenticated]``) and a denial is a GraphQL error with
-``extensions.code``; on a mutation (``payload_mutation(gates=(IS_FIRM,))``) the same gate's
-denial is a typed error in the payload. Rules about particular objects live in each domain's
-``policies.py``.
+``extensions.code``; on a mutation (``payload_mutation(gates=(IsFirmOrCommunity,))``) the
+same gate's denial is a typed error in the payload. Rules about particular objects live in each
+domain's ``policies.py``.
 """
 
 from __future__ import annotations
@@ -59,21 +59,6 @@ class Gate(BasePermission):
 
 class IsAuthenticated(Gate):
     requirement = "signed in"
-
-
-class IsFirm(Gate):
-    roles = frozenset({Role.FIRM})
-    requirement = "firms"
-
-
-class IsCommunity(Gate):
-    roles = frozenset({Role.COMMUNITY})
-    requirement = "communities (SHGs, NPOs, cooperatives)"
-
-
-class IsInstitution(Gate):
-    roles = frozenset({Role.INSTITUTION})
-    requirement = "institutions"
 
 
 class IsAdmin(Gate):
