@@ -66,6 +66,15 @@ class Tokens:
         self.access_ttl = timedelta(seconds=settings.access_token_ttl_seconds)
         self.refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
 
+    def now(self) -> datetime:
+        """The time tokens and their refresh sessions are stamped with: the wall clock.
+
+        PyJWT checks ``exp`` and ``nbf`` against the wall clock when it reads a token, so a token
+        stamped from the app clock (which tests move) could be refused as not yet valid or
+        expired the moment it is issued.
+        """
+        return datetime.now(UTC)
+
     def _encode(
         self,
         claims: dict[str, Any],

@@ -22,7 +22,8 @@ from backend.identity.models import (
     OrganisationSubtype,
     Sector,
 )
-from backend.kit.db import Database, utcnow
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.kit.validation import Place
 from tests.conftest import PASSWORD, SIGN_IN, GraphQL
 
@@ -188,11 +189,10 @@ def cursor_of(body: dict[str, Any]) -> str:
 
 
 async def test_admin_acting_for_organisation_creates_invite(
-    gql: GraphQL, db: Database, register: Any, cluster_id: str
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given the admin of a firm, signed in for it
     admin = await register("admin@pellets.example", cluster_id)
-    before = utcnow()
 
     # when they create an invite for three people, valid for ten days
     body = await gql(
@@ -201,7 +201,7 @@ async def test_admin_acting_for_organisation_creates_invite(
         token=admin.access_token,
     )
 
-    # then they get a readable code, unused, with the default MEMBER role
+    # then they get a readable code, unused, with the default MEMBER role, for ten days from now
     invite = body["data"]["organisationInviteCreate"]["invite"]
     assert body == {
         "data": {
@@ -219,8 +219,7 @@ async def test_admin_acting_for_organisation_creates_invite(
         }
     }
     assert INVITE_CODE.fullmatch(invite["code"]), invite["code"]
-    expires_at = datetime.fromisoformat(invite["expiresAt"])
-    assert before + timedelta(days=10) <= expires_at <= utcnow() + timedelta(days=10)
+    assert datetime.fromisoformat(invite["expiresAt"]) == clock.now() + timedelta(days=10)
     # and only the code's hash is stored
     assert await invites_in_db(db) == [(0, 3)]
     async with db.read() as session:
@@ -230,11 +229,10 @@ async def test_admin_acting_for_organisation_creates_invite(
 
 
 async def test_invite_defaults_to_one_use_for_seven_days(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given the admin of a firm
     admin = await register("admin@pellets.example", cluster_id)
-    before = utcnow()
 
     # when they create an invite giving only the organisation
     body = await gql(
@@ -246,8 +244,7 @@ async def test_invite_defaults_to_one_use_for_seven_days(
     # then it lets one person join within seven days
     invite = body["data"]["organisationInviteCreate"]["invite"]
     assert (invite["role"], invite["maxUses"], invite["uses"]) == ("MEMBER", 1, 0)
-    expires_at = datetime.fromisoformat(invite["expiresAt"])
-    assert before + timedelta(days=7) <= expires_at <= utcnow() + timedelta(days=7)
+    assert datetime.fromisoformat(invite["expiresAt"]) == clock.now() + timedelta(days=7)
 
 
 async def test_plain_member_may_not_create_invite(
@@ -564,13 +561,14 @@ async def test_concurrent_joins_never_overuse_an_invite(
 
 
 async def test_admin_updates_organisation_and_version_bumps(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
-    # given a firm as it is now
+    # given a firm as it is now, and an hour later
     admin = await register("admin@pellets.example", cluster_id, name="Pellet Works")
     before = await read_organisation(gql, admin.organisation_id)
     assert before is not None
     assert before["version"] == 1
+    clock.advance(timedelta(hours=1))
 
     # when its admin changes every field, naming the version they saw
     body = await gql(
@@ -588,7 +586,7 @@ async def test_admin_updates_organisation_and_version_bumps(
         token=admin.access_token,
     )
 
-    # then the organisation comes back changed, one version on, with a later updatedAt
+    # then the organisation comes back changed, one version on, updated now
     updated = body["data"]["organisationUpdate"]["organisation"]
     assert body == {
         "data": {
@@ -609,22 +607,22 @@ async def test_admin_updates_organisation_and_version_bumps(
             }
         }
     }
-    assert datetime.fromisoformat(updated["updatedAt"]) > datetime.fromisoformat(
-        before["updatedAt"]
-    )
+    assert datetime.fromisoformat(updated["updatedAt"]) == clock.now()
+    assert datetime.fromisoformat(before["updatedAt"]) < clock.now()
     # and a fresh read shows the same
     assert await read_organisation(gql, admin.organisation_id) == updated
 
 
 async def test_update_leaves_omitted_fields_alone(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
-    # given a firm with a description
+    # given a firm with a description, and a minute later
     admin = await register(
         "admin@pellets.example", cluster_id, name="Pellet Works", description="Pellets"
     )
     before = await read_organisation(gql, admin.organisation_id)
     assert before is not None
+    clock.advance(timedelta(minutes=1))
 
     # when its admin changes only the name, without a version
     body = await gql(
@@ -852,7 +850,9 @@ async def test_anonymous_update_is_unauthenticated_in_payload(
 # organisation(id) and organisations
 
 
-async def test_organisation_by_id(gql: GraphQL, register: Any, cluster_id: str) -> None:
+async def test_organisation_by_id(
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
+) -> None:
     # given a registered community group
     admin = await register(
         "admin@shg.example",
@@ -884,8 +884,9 @@ async def test_organisation_by_id(gql: GraphQL, register: Any, cluster_id: str) 
             }
         }
     }
-    created_at = datetime.fromisoformat(organisation["createdAt"])
-    assert created_at <= datetime.fromisoformat(organisation["updatedAt"]) <= utcnow()
+    # and it was created and last changed when it registered, by the app's clock
+    assert datetime.fromisoformat(organisation["createdAt"]) == clock.now()
+    assert datetime.fromisoformat(organisation["updatedAt"]) == clock.now()
 
 
 @pytest.mark.parametrize(

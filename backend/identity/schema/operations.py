@@ -194,6 +194,7 @@ class IdentityMutation:
             display_name=input.display_name,
             organisation=new_organisation,
             invite_code=input.invite_code,
+            now=context.clock.now(),
         )
         return AccountRegisterPayload(user=UserType.of(user))
 
@@ -277,13 +278,15 @@ class IdentityMutation:
             ),
         ],
     ) -> OrganisationInviteCreatePayload:
+        context = context_of(info)
         issued = await service.create_invite(
-            db=context_of(info).db,
+            db=context.db,
             viewer=signed_in(info),
             organisation_id=parse_id(input.organisation_id, "organisationId"),
             role=input.role,
             max_uses=input.max_uses,
             expires_in_days=input.expires_in_days,
+            now=context.clock.now(),
         )
         invite = issued.invite
         return OrganisationInviteCreatePayload(
@@ -310,8 +313,12 @@ class IdentityMutation:
             ),
         ],
     ) -> OrganisationJoinPayload:
+        context = context_of(info)
         membership = await service.join_organisation(
-            db=context_of(info).db, viewer=signed_in(info), invite_code=input.invite_code
+            db=context.db,
+            viewer=signed_in(info),
+            invite_code=input.invite_code,
+            now=context.clock.now(),
         )
         return OrganisationJoinPayload(membership=MembershipType.of(membership))
 
@@ -329,8 +336,9 @@ class IdentityMutation:
             ),
         ],
     ) -> OrganisationUpdatePayload:
+        context = context_of(info)
         organisation = await service.update_organisation(
-            db=context_of(info).db,
+            db=context.db,
             viewer=signed_in(info),
             organisation_id=parse_id(input.id, "id"),
             changes=service.OrganisationChanges(
@@ -340,6 +348,7 @@ class IdentityMutation:
                 location=input.location.to_service() if input.location else None,
             ),
             expected_version=input.expected_version,
+            now=context.clock.now(),
         )
         return OrganisationUpdatePayload(organisation=OrganisationType.of(organisation))
 

@@ -1,6 +1,8 @@
 """Identity: accounts, sign-in sessions, organisations, memberships, invites and clusters.
 
-Every public function is keyword-only and owns its unit of work. The package is split by what
+Every public function is keyword-only and owns its unit of work. Functions that stamp or compare
+times take ``now`` from the app's clock, so tests can move time; signing in and out keeps to the
+tokens' clock (``Tokens.now``), the one tokens are checked against. The package is split by what
 people do: signing up (accounts), signing in and out, belonging to organisations (memberships and
 invites), changing organisations, and clusters; callers import this facade, not the modules.
 """

@@ -4,6 +4,7 @@ signed-in person."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,7 @@ from backend.identity.models import (
 )
 from backend.identity.service.checks import _check_subtype, normalise_email
 from backend.identity.service.memberships import _consume_invite
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.validation import Place, check_place, check_text, parse_uuid
 
@@ -64,6 +65,7 @@ async def register_account(
     display_name: str,
     organisation: NewOrganisation | None,
     invite_code: str | None,
+    now: datetime,
 ) -> User:
     """Create a person with either a new organisation (they become its admin) or an invite."""
     problems = Problems()
@@ -103,7 +105,6 @@ async def register_account(
             if organisation is not None:
                 if await session.get(Cluster, cluster_id) is None:
                     raise not_found("Cluster", "organisation.clusterId")
-                now = utcnow()
                 org = Organisation(
                     created_at=now,
                     updated_at=now,
@@ -123,7 +124,7 @@ async def register_account(
                 )
             else:
                 assert invite_code is not None
-                invite = await _consume_invite(session, invite_code, "inviteCode")
+                invite = await _consume_invite(session, invite_code, "inviteCode", now=now)
                 session.add(
                     Membership(
                         user_id=user.id, organisation_id=invite.organisation_id, role=invite.role

@@ -7,7 +7,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from backend.auth.viewer import Viewer
 from backend.identity import policies
 from backend.identity.models import Membership, MembershipRole, OrganisationInvite
 from backend.identity.service.organisations import _organisation_with_membership
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 
@@ -44,9 +44,10 @@ def _new_invite_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, INVITE_LENGTH, 4))
 
 
-async def _consume_invite(session: AsyncSession, code: str, field: str) -> OrganisationInvite:
+async def _consume_invite(
+    session: AsyncSession, code: str, field: str, *, now: datetime
+) -> OrganisationInvite:
     """Take one use of an invite; a conditional UPDATE, so concurrent joins cannot overuse it."""
-    now = utcnow()
     code_hash = _invite_hash(code)
     result = await session.execute(
         update(OrganisationInvite)
@@ -79,6 +80,7 @@ async def create_invite(
     role: MembershipRole,
     max_uses: int,
     expires_in_days: int,
+    now: datetime,
 ) -> IssuedInvite:
     problems = Problems()
     if not 1 <= max_uses <= MAX_INVITE_USES:
@@ -98,7 +100,7 @@ async def create_invite(
             role=role,
             max_uses=max_uses,
             uses=0,
-            expires_at=utcnow() + timedelta(days=expires_in_days),
+            expires_at=now + timedelta(days=expires_in_days),
             created_by_id=viewer.user_id,
         )
         session.add(invite)
@@ -168,10 +170,12 @@ async def remove_member(
     return user_id
 
 
-async def join_organisation(*, db: Database, viewer: Viewer, invite_code: str) -> Membership:
+async def join_organisation(
+    *, db: Database, viewer: Viewer, invite_code: str, now: datetime
+) -> Membership:
     try:
         async with db.write() as session:
-            invite = await _consume_invite(session, invite_code, "inviteCode")
+            invite = await _consume_invite(session, invite_code, "inviteCode", now=now)
             existing = await session.scalar(
                 select(Membership.id).where(
                     Membership.user_id == viewer.user_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from backend.auth.viewer import Viewer
 from backend.identity import policies
 from backend.identity.models import Membership, Organisation, OrganisationKind, OrganisationSubtype
 from backend.identity.service.checks import _check_subtype, _like_pattern
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.kit.errors import Problems, check_version, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import Place, check_place, check_text
@@ -73,6 +74,7 @@ async def update_organisation(
     organisation_id: uuid.UUID,
     changes: OrganisationChanges,
     expected_version: int | None,
+    now: datetime,
 ) -> Organisation:
     problems = Problems()
     if changes.name is not None:
@@ -108,7 +110,7 @@ async def update_organisation(
             organisation.lon = changes.location.lon
             organisation.place_name = changes.location.place_name.strip()
         organisation.version += 1
-        organisation.updated_at = utcnow()
+        organisation.updated_at = now
         await session.flush()
         await session.refresh(organisation, ["cluster"])
     return organisation

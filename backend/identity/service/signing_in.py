@@ -15,7 +15,7 @@ from backend.auth.tokens import TokenError, fingerprint
 from backend.auth.viewer import Role
 from backend.identity.models import Membership, Organisation, RefreshSession, User
 from backend.identity.service.checks import normalise_email
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError
 
 
@@ -71,7 +71,7 @@ async def _issue_pair(
     organisation_id: uuid.UUID | None,
     family_id: uuid.UUID,
 ) -> TokenPair:
-    now = utcnow()
+    now = security.tokens.now()
     access = security.tokens.issue_access(
         user_id=user_id, role=role, organisation_id=organisation_id, now=now
     )
@@ -175,7 +175,8 @@ async def refresh_token(
     except TokenError as exc:
         raise _token_problem(exc) from exc
 
-    now = utcnow()
+    # On the tokens' clock: a refresh session expires together with its token.
+    now = security.tokens.now()
     outcome: TokenPair | ServiceError
     async with db.write() as session:
         rotated = await session.execute(
@@ -265,4 +266,4 @@ async def revoke_token(*, db: Database, security: Security, refresh_token: str) 
             raise ServiceError.of(
                 ErrorCode.TOKEN_INVALID, "This refresh token is unknown", "refreshToken"
             )
-        await _revoke_family(session, stored.family_id, utcnow())
+        await _revoke_family(session, stored.family_id, security.tokens.now())
