@@ -516,6 +516,23 @@ async def test_join_with_unknown_code_is_invalid(
     assert body == {"data": {"organisationJoin": {"membership": None, "errors": [INVITE_INVALID]}}}
 
 
+async def test_invite_stops_working_when_the_app_clock_reaches_its_expiry(
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, clock: ManualClock
+) -> None:
+    # given a firm's invite valid for one day, and a person of another organisation
+    admin = await register("admin@pellets.example", cluster_id, name="Pellet Works")
+    code = await create_invite(gql, admin.access_token, admin.organisation_id, expiresInDays=1)
+    person = await register("sato@shg.example", cluster_id, name="Maniwa SHG", kind="COMMUNITY")
+
+    # when the app's clock reaches the end of that day and the person joins
+    clock.advance(timedelta(days=1))
+    joined = await join(gql, person.access_token, code)
+
+    # then the invite no longer works and keeps its use
+    assert joined == {"membership": None, "errors": [INVITE_INVALID]}
+    assert await invites_in_db(db) == [(0, 1)]
+
+
 async def test_anonymous_join_is_unauthenticated_in_payload(
     gql: GraphQL, db: Database, register: Any, cluster_id: str
 ) -> None:
