@@ -289,7 +289,7 @@ def new_organisation(
 
 
 @pytest.fixture
-def register(db: Database, security: Security) -> Any:
+def register(db: Database, security: Security, clock: ManualClock) -> Any:
     """``await register(email, cluster_id, name=..., kind=...)`` -> a signed-in :class:`Account`.
 
     Goes through the identity service (the rules and rows of accountRegister and tokenCreate)
@@ -316,6 +316,7 @@ def register(db: Database, security: Security) -> Any:
             if invite_code is not None
             else new_organisation(cluster_id or "", name, kind, **organisation),
             invite_code=invite_code,
+            now=clock.now(),
         )
         pair = await identity_service.create_token(
             db=db,
