@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend import cli, demo, demo_trades
+from backend import cli, demo
 from backend.auth.viewer import Role, Viewer
+from backend.demo import trades as demo_trades
 from backend.events.models import Event, EventRegistration
 from backend.forums.models import Forum, Post, Thread
 from backend.identity.models import Cluster, Membership, Organisation, User

@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from backend.auth.viewer import Role, Viewer
+from backend.demo import ids
 from backend.events import service
 from backend.events.models import EventFormat, EventKind
 from backend.kit.db import Database
@@ -233,13 +234,11 @@ async def seed_events(
 ) -> int:
     """``organisations``: demo key -> (user id, organisation id, role); ``clusters``: slug ->
     (id, time zone). Returns how many events were created."""
-    from backend.demo import demo_id
-
     created = 0
     for template in EVENTS:
         user_id, organisation_id, role = organisations[template.organiser]
         organiser = _viewer(user_id, organisation_id, role)
-        event_id = demo_id("event", f"{template.organiser}:{template.title}")
+        event_id = ids.event_id(template.organiser, template.title)
         if await service.get_event(db=db, viewer=organiser, event_id=event_id):
             continue
         cluster_id, zone_name = clusters[template.cluster]

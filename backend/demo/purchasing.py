@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from backend.auth.viewer import Role, Viewer
+from backend.demo import ids
 from backend.kit.db import Database
 from backend.purchasing import service
 from backend.purchasing.models import CostSplit, Direction, GroupVisibility
@@ -146,13 +147,11 @@ async def seed_purchasing(
     now: datetime,
 ) -> int:
     """``organisations``: demo key -> (user id, organisation id, role). Returns new groups."""
-    from backend.demo import demo_id
-
     created = 0
     for template in GROUPS:
         user_id, organisation_id, role = organisations[template.organiser]
         organiser = _viewer(user_id, organisation_id, role)
-        group_id = demo_id("purchase-group", f"{template.organiser}:{template.title}")
+        group_id = ids.purchase_group_id(template.organiser, template.title)
         if await service.get_group(db=db, viewer=organiser, group_id=group_id, now=now):
             continue
         await service.create_group(
@@ -175,7 +174,7 @@ async def seed_purchasing(
                 deadline=now + timedelta(days=template.days_left),
                 visibility=GroupVisibility.CLUSTER,
                 counterpart_organisation_id=(
-                    demo_id("organisation", template.counterpart) if template.counterpart else None
+                    ids.organisation_id(template.counterpart) if template.counterpart else None
                 ),
             ),
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend.auth.viewer import Role, Viewer
+from backend.demo import ids
 from backend.forums import service
 from backend.forums.broadcast import InProcessBroadcaster
 from backend.forums.models import ForumVisibility
@@ -139,14 +140,12 @@ async def seed_forums(
     now: datetime,
 ) -> int:
     """``organisations``: demo key -> (user id, organisation id, role). Returns new forums."""
-    from backend.demo import demo_id
-
     broadcaster = InProcessBroadcaster()  # nobody listens while the demo loads
     created = 0
     moment = now - timedelta(days=3)
     for template in FORUMS:
         owner = _viewer(*organisations[template.community])
-        forum_id = demo_id("forum", template.community)
+        forum_id = ids.forum_id(template.community)
         if await service.get_forum(db=db, viewer=owner, forum_id=forum_id):
             continue
         await service.create_forum(
@@ -163,7 +162,7 @@ async def seed_forums(
         created += 1
         for thread in template.threads:
             moment += timedelta(hours=2)
-            thread_id = demo_id("thread", f"{template.community}:{thread.title}")
+            thread_id = ids.thread_id(template.community, thread.title)
             await service.create_thread(
                 db=db,
                 viewer=_viewer(*organisations[thread.author]),
@@ -185,7 +184,7 @@ async def seed_forums(
                     broadcaster=broadcaster,
                     now=moment,
                     draft=service.PostDraft(
-                        id=demo_id("post", f"{thread_id}:{index}"),
+                        id=ids.post_id(thread_id, index),
                         thread_id=thread_id,
                         body=body,
                     ),

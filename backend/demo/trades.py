@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backend.auth.viewer import Role, Viewer
+from backend.demo import ids
 from backend.kit.db import Database, utcnow
 from backend.marketplace import offers, trades
 from backend.marketplace.models import Offer, Trade, TradeStatus
@@ -37,7 +38,7 @@ class DemoTrade:
     key: str
     maker: str  # the organisation making the offer
     owner: str  # the listing's organisation
-    listing_title: str  # the listing (its first copy in demo_listings)
+    listing_title: str  # the listing (its first copy in backend.demo.listings)
     quantity: str
     price: str
     until: str
@@ -183,15 +184,13 @@ async def seed_trades(
 async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer) -> int:
     """Carry one scenario as far as it goes, from wherever an earlier (perhaps interrupted)
     run left it; returns 1 if it made the offer."""
-    from backend.demo import demo_id
-
-    offer_id = demo_id("offer", scenario.key)
+    offer_id = ids.offer_id(scenario.key)
     made = 0
     async with db.read() as session:
         offer = await session.get(Offer, offer_id)
         trade_id = await session.scalar(select(Trade.id).where(Trade.offer_id == offer_id))
     if offer is None:
-        listing_id = demo_id("listing", f"{scenario.owner}:{scenario.listing_title}:0")
+        listing_id = ids.listing_id(scenario.owner, scenario.listing_title, 0)
         offer = await offers.create_offer(
             db=db,
             viewer=maker,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from backend.auth.viewer import Role, Viewer
+from backend.demo import ids
 from backend.kit.db import Database
 from backend.kit.validation import Place
 from backend.marketplace import service
@@ -460,8 +461,6 @@ async def seed_listings(
     db: Database, *, organisations: dict[str, tuple[uuid.UUID, uuid.UUID, float, float]]
 ) -> int:
     """``organisations``: demo key -> (user id, organisation id, lat, lon). Returns new listings."""
-    from backend.demo import demo_id
-
     created = 0
     for template in TEMPLATES:
         user_id, organisation_id, lat, lon = organisations[template.organisation]
@@ -473,7 +472,7 @@ async def seed_listings(
             token_id="demo-seed",  # noqa: S106 - not a secret: the seeder acts without a token
         )
         for copy in range(COPIES):
-            listing_id = demo_id("listing", f"{template.organisation}:{template.title}:{copy}")
+            listing_id = ids.listing_id(template.organisation, template.title, copy)
             if await service.get_listing(db=db, viewer=viewer, listing_id=listing_id):
                 continue
             quantity = Decimal(template.quantity) * (1 + Decimal(copy) / 4)

@@ -1,8 +1,8 @@
-"""The demo data: the brief's four prototype clusters with fictional organisations and people.
+"""The demo's clusters and accounts: the brief's four prototype clusters with fictional
+organisations and people, one account per organisation and a platform admin.
 
-Ids are UUIDv5 of stable names, so seeding twice changes nothing, and the same demo object has
-the same id on every machine (handy for the apps' screenshots and our acceptance checks).
-Every demo account's password is :data:`DEMO_PASSWORD`; they exist only where this was loaded.
+Their ids come from :mod:`backend.demo.ids`. Every demo account's password is
+:data:`DEMO_PASSWORD`; they exist only where the demo was loaded.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from backend.auth.passwords import Passwords
-from backend.auth.viewer import Role
+from backend.demo import ids
 from backend.identity.models import (
     Cluster,
     Membership,
@@ -24,15 +24,10 @@ from backend.identity.models import (
     Sector,
     User,
 )
-from backend.kit.db import Base, Database, utcnow
+from backend.kit.db import Base, Database
 
-DEMO_NAMESPACE = uuid.UUID("6f1c1c52-8d0e-4c43-9f3b-1c0a7e5d2b10")
 DEMO_PASSWORD = "eic-demo-2026"  # noqa: S105 - published in the README on purpose
 DEMO_EMAIL_DOMAIN = "demo.eic.example"
-
-
-def demo_id(kind: str, key: str) -> uuid.UUID:
-    return uuid.uuid5(DEMO_NAMESPACE, f"{kind}:{key}")
 
 
 @dataclass(frozen=True)
@@ -359,7 +354,6 @@ CLUSTERS: tuple[DemoCluster, ...] = (
     ),
 )
 
-ADMIN_KEY = "admin"
 # One person in two organisations, so the apps' organisation switcher has something to show.
 SECOND_MEMBERSHIP = ("biomass-town", "katsuyama-pellets")
 
@@ -368,25 +362,17 @@ def demo_email(key: str) -> str:
     return f"{key}@{DEMO_EMAIL_DOMAIN}"
 
 
-@dataclass(frozen=True)
-class SeedReport:
-    clusters: int
-    organisations: int
-    users: int
-    created: int
-
-
 async def is_empty(db: Database) -> bool:
     async with db.read() as session:
         return (await session.scalar(select(func.count()).select_from(Cluster))) == 0
 
 
-async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
-    """Insert whatever of the demo data is missing; existing rows are left as they are."""
+async def seed_clusters(db: Database, passwords: Passwords) -> int:
+    """Insert whatever of the clusters, organisations, accounts and memberships is missing;
+    existing rows are left as they are. Returns the rows it created."""
     # One hash for every demo account: they share the published password anyway.
     password_hash = await passwords.hash(DEMO_PASSWORD)
     created = 0
-    organisations = 0
     async with db.write() as session:
 
         async def ensure(model: type[Base], id_: uuid.UUID, **values: object) -> None:
@@ -397,14 +383,14 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
 
         await ensure(
             User,
-            demo_id("user", ADMIN_KEY),
-            email=demo_email(ADMIN_KEY),
+            ids.user_id(ids.ADMIN_KEY),
+            email=demo_email(ids.ADMIN_KEY),
             display_name="EIC Platform Admin",
             password_hash=password_hash,
             is_platform_admin=True,
         )
         for cluster in CLUSTERS:
-            cluster_id = demo_id("cluster", cluster.slug)
+            cluster_id = ids.cluster_id(cluster.slug)
             await ensure(
                 Cluster,
                 cluster_id,
@@ -422,9 +408,8 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
             )
             await session.flush()
             for org in cluster.organisations:
-                organisations += 1
-                org_id = demo_id("organisation", org.key)
-                user_id = demo_id("user", org.key)
+                org_id = ids.organisation_id(org.key)
+                user_id = ids.user_id(org.key)
                 await ensure(
                     Organisation,
                     org_id,
@@ -447,7 +432,7 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
                 await session.flush()
                 await ensure(
                     Membership,
-                    demo_id("membership", org.key),
+                    ids.membership_id(org.key),
                     user_id=user_id,
                     organisation_id=org_id,
                     role=MembershipRole.ADMIN,
@@ -456,52 +441,9 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
         await session.flush()
         await ensure(
             Membership,
-            demo_id("membership", f"{person}+{other}"),
-            user_id=demo_id("user", person),
-            organisation_id=demo_id("organisation", other),
+            ids.membership_id(person, other),
+            user_id=ids.user_id(person),
+            organisation_id=ids.organisation_id(other),
             role=MembershipRole.MEMBER,
         )
-    from backend.demo_listings import seed_listings
-
-    listings = await seed_listings(
-        db,
-        organisations={
-            org.key: (demo_id("user", org.key), demo_id("organisation", org.key), org.lat, org.lon)
-            for cluster in CLUSTERS
-            for org in cluster.organisations
-        },
-    )
-    from backend.demo_events import seed_events
-
-    roles = {
-        OrganisationKind.FIRM: Role.FIRM,
-        OrganisationKind.COMMUNITY: Role.COMMUNITY,
-        OrganisationKind.INSTITUTION: Role.INSTITUTION,
-    }
-    members = {
-        org.key: (demo_id("user", org.key), demo_id("organisation", org.key), roles[org.kind])
-        for cluster in CLUSTERS
-        for org in cluster.organisations
-    }
-    now = utcnow()
-    events = await seed_events(
-        db,
-        organisations=members,
-        clusters={c.slug: (demo_id("cluster", c.slug), c.timezone) for c in CLUSTERS},
-        now=now,
-    )
-    from backend.demo_purchasing import seed_purchasing
-
-    groups = await seed_purchasing(db, organisations=members, now=now)
-    from backend.demo_forums import seed_forums
-
-    forums = await seed_forums(db, organisations=members, now=now)
-    from backend.demo_trades import seed_trades
-
-    offers = await seed_trades(db, organisations=members)
-    return SeedReport(
-        clusters=len(CLUSTERS),
-        organisations=organisations,
-        users=organisations + 1,
-        created=created + listings + events + groups + forums + offers,
-    )
+    return created
