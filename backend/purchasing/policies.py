@@ -5,11 +5,16 @@ Who may join follows the group's visibility: the organiser's members (MEMBERS), 
 for an organisation of the organiser's cluster (CLUSTER), or anyone signed in (PUBLIC). Who may
 read it is the same, except that PUBLIC groups are readable without signing in and participants
 always see the groups they pledged to. Individual pledges are the organiser's and the pledger's.
+
+The read rule is written once, as SQL (:func:`readable_groups`): one group is loaded through it
+and lists select from it, so the two cannot disagree.
 """
 
 from __future__ import annotations
 
 import uuid
+
+from sqlalchemy import ColumnElement, Select, exists, or_, select, true
 
 from backend.auth.viewer import Anonymous, Role, Viewer
 from backend.identity.models import Membership, MembershipRole, Organisation, OrganisationKind
@@ -36,18 +41,44 @@ def eligible(
     return False
 
 
-def can_read(
-    viewer: Viewer | Anonymous,
-    group: PurchaseGroup,
-    viewer_cluster_id: uuid.UUID | None,
-    participates: bool,
-) -> bool:
-    """purchasing:read"""
-    if group.visibility is GroupVisibility.PUBLIC or participates:
-        return True
+def their_pledge(viewer: Viewer) -> ColumnElement[bool]:
+    """A pledge is the viewer's when they are its participant or made it for a member."""
+    return or_(Pledge.participant_id == viewer.user_id, Pledge.acted_by_id == viewer.user_id)
+
+
+def pledged_to(viewer: Viewer) -> ColumnElement[bool]:
+    """The group holds a pledge of the viewer's, withdrawn ones too."""
+    return exists().where(Pledge.group_id == PurchaseGroup.id, their_pledge(viewer))
+
+
+def readable_groups(viewer: Viewer | Anonymous) -> Select[PurchaseGroup]:
+    """purchasing:read — the groups the viewer may read: PUBLIC ones (without signing in too),
+    those they pledged to, and, acting for an organisation, its own groups and its cluster's
+    CLUSTER groups; platform admins read every group.
+
+    For one group add ``.where(PurchaseGroup.id == ...)``: a group outside it is NOT_FOUND, as
+    if it did not exist. Lists add their filters and their order.
+    """
     if isinstance(viewer, Viewer) and viewer.is_admin:
-        return True
-    return eligible(viewer, group, viewer_cluster_id)
+        return select(PurchaseGroup).where(true())
+    conditions = [PurchaseGroup.visibility == GroupVisibility.PUBLIC]
+    if isinstance(viewer, Viewer):
+        conditions.append(pledged_to(viewer))
+        if viewer.organisation_id is not None:
+            conditions.append(PurchaseGroup.organisation_id == viewer.organisation_id)
+            # correlate(None): the viewer's organisation, even in a statement that also joins
+            # organisations (an organiser's, say)
+            viewer_cluster = (
+                select(Organisation.cluster_id)
+                .where(Organisation.id == viewer.organisation_id)
+                .correlate(None)
+                .scalar_subquery()
+            )
+            conditions.append(
+                (PurchaseGroup.visibility == GroupVisibility.CLUSTER)
+                & (PurchaseGroup.cluster_id == viewer_cluster)
+            )
+    return select(PurchaseGroup).where(or_(*conditions))
 
 
 def create(viewer: Viewer) -> None:

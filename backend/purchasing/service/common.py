@@ -213,22 +213,25 @@ async def _viewers_pledges(
     return {pledge.group_id: pledge for pledge in rows}
 
 
-async def readable(session: AsyncSession, viewer: Viewer | Anonymous, group: PurchaseGroup) -> bool:
-    """purchasing:read for one group, with what the rule needs looked up."""
-    participates = False
-    if isinstance(viewer, Viewer):
-        participates = (
-            await session.scalar(
-                select(Pledge.id)
-                .where(
-                    Pledge.group_id == group.id,
-                    (Pledge.participant_id == viewer.user_id)
-                    | (Pledge.acted_by_id == viewer.user_id),
-                )
-                .limit(1)
-            )
-        ) is not None
-    return policies.can_read(viewer, group, await viewer_cluster(session, viewer), participates)
+async def readable_group(
+    session: AsyncSession,
+    viewer: Viewer | Anonymous,
+    group_id: uuid.UUID,
+    *,
+    loads: bool = False,
+    lock: bool = False,
+) -> PurchaseGroup | None:
+    """The group if the viewer may read it (:func:`policies.readable_groups`), else None: the
+    callers answer NOT_FOUND either way. ``lock`` takes it FOR UPDATE, as every change does."""
+    statement = policies.readable_groups(viewer).where(PurchaseGroup.id == group_id)
+    if loads:
+        statement = statement.options(*group_loads())
+    if lock:
+        statement = statement.with_for_update()
+    group: PurchaseGroup | None = await session.scalar(
+        statement.execution_options(populate_existing=True)
+    )
+    return group
 
 
 async def build_views(

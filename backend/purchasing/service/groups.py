@@ -24,7 +24,7 @@ from backend.purchasing.models import GroupStatus, Pledge, PurchaseGroup
 from backend.purchasing.service.common import (
     build_views,
     load_group,
-    readable,
+    readable_group,
     record_outcome,
     tell_participants,
 )
@@ -227,11 +227,9 @@ async def _managed(
     session: AsyncSession, viewer: Viewer, group_id: uuid.UUID, now: datetime
 ) -> PurchaseGroup:
     """The group, locked, with a passed deadline's outcome recorded first."""
-    group = await session.get(PurchaseGroup, group_id, with_for_update=True, populate_existing=True)
-    if group is None:
-        raise not_found("Purchase group")
     # Whether it exists is not the business of people who cannot see it.
-    if not policies.organises(viewer, group) and not await readable(session, viewer, group):
+    group = await readable_group(session, viewer, group_id, lock=True)
+    if group is None:
         raise not_found("Purchase group")
     policies.manage(viewer, group)
     if group.status is GroupStatus.OPEN and group.deadline <= now:

@@ -30,7 +30,7 @@ from backend.purchasing.service.common import (
     effective_status,
     load_group,
     pledge_loads,
-    readable,
+    readable_group,
     viewer_cluster,
 )
 from backend.purchasing.service.inputs import SUBJECT, PledgeView
@@ -146,8 +146,8 @@ async def pledge(
     check_amount(problems, "quantity", quantity, positive=True)
     problems.raise_if_any()
     async with db.write() as session:
-        group = await _locked_group(session, group_id)
-        if group is None or not await readable(session, viewer, group):
+        group = await readable_group(session, viewer, group_id, lock=True)
+        if group is None:
             raise not_found("Purchase group", "groupId")
         participant_id = viewer.user_id
         if on_behalf_of is not None:

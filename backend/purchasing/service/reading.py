@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, false, or_, select, true
+from sqlalchemy import Select, false, or_, select
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.kit.db import Database
@@ -16,15 +16,13 @@ from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.marketplace import service as marketplace_service
 from backend.marketplace.models import Material
 from backend.purchasing import policies
-from backend.purchasing.models import GroupVisibility, Pledge, PledgeStatus, PurchaseGroup
+from backend.purchasing.models import Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.common import (
     build_views,
     effective_status_sql,
     group_loads,
-    load_group,
     pledge_loads,
-    readable,
-    viewer_cluster,
+    readable_group,
 )
 from backend.purchasing.service.inputs import GroupFilter, GroupView, PledgeView
 
@@ -39,37 +37,12 @@ NEWEST_PLEDGES = Sort(
 PLEDGE_ORDER = Sort("pledges:order", (SortKey(Pledge.created_at), SortKey(Pledge.id)))
 
 
-def _pledged_by(viewer: Viewer) -> Any:
-    """Groups the viewer pledged to (as participant or for a member)."""
-    return exists().where(
-        Pledge.group_id == PurchaseGroup.id,
-        or_(Pledge.participant_id == viewer.user_id, Pledge.acted_by_id == viewer.user_id),
-    )
-
-
-def _visible(viewer: Viewer | Anonymous, cluster_id: uuid.UUID | None) -> Any:
-    """purchasing:read as SQL."""
-    if isinstance(viewer, Viewer) and viewer.is_admin:
-        return true()
-    conditions = [PurchaseGroup.visibility == GroupVisibility.PUBLIC]
-    if isinstance(viewer, Viewer):
-        conditions.append(_pledged_by(viewer))
-        if viewer.organisation_id is not None:
-            conditions.append(PurchaseGroup.organisation_id == viewer.organisation_id)
-        if cluster_id is not None:
-            conditions.append(
-                (PurchaseGroup.visibility == GroupVisibility.CLUSTER)
-                & (PurchaseGroup.cluster_id == cluster_id)
-            )
-    return or_(*conditions)
-
-
 async def get_group(
     *, db: Database, viewer: Viewer | Anonymous, group_id: uuid.UUID, now: datetime
 ) -> GroupView | None:
     async with db.read() as session:
-        group = await load_group(session, group_id)
-        if group is None or not await readable(session, viewer, group):
+        group = await readable_group(session, viewer, group_id, loads=True)
+        if group is None:
             return None
         return (await build_views(session, viewer, [group], now))[0]
 
@@ -78,8 +51,7 @@ def pledged_group_ids(viewer: Viewer) -> Select[Any]:
     """The groups the viewer holds a pledge in (as participant or for a member), as a subquery
     (the sync feed's scopes)."""
     return select(Pledge.group_id).where(
-        or_(Pledge.participant_id == viewer.user_id, Pledge.acted_by_id == viewer.user_id),
-        Pledge.status == PledgeStatus.ACTIVE,
+        policies.their_pledge(viewer), Pledge.status == PledgeStatus.ACTIVE
     )
 
 
@@ -89,13 +61,12 @@ async def groups_for_sync(
     """Of these groups, those the viewer may read and organises, supplies or holds a pledge in
     (the offline sync's upserts)."""
     async with db.read() as session:
-        cluster_id = await viewer_cluster(session, viewer)
         theirs: list[Any] = [PurchaseGroup.id.in_(pledged_group_ids(viewer))]
         if viewer.organisation_id is not None:
             theirs.append(PurchaseGroup.organisation_id == viewer.organisation_id)
             theirs.append(PurchaseGroup.counterpart_organisation_id == viewer.organisation_id)
-        statement = select(PurchaseGroup).where(
-            PurchaseGroup.id.in_(group_ids), _visible(viewer, cluster_id), or_(*theirs)
+        statement = policies.readable_groups(viewer).where(
+            PurchaseGroup.id.in_(group_ids), or_(*theirs)
         )
         groups = list(await session.scalars(statement.options(*group_loads())))
         return {view.group.id: view for view in await build_views(session, viewer, groups, now)}
@@ -116,8 +87,7 @@ async def list_groups(
     ):
         raise ServiceError.of(ErrorCode.VALIDATION, "Not a material code", "filter.materialCode")
     async with db.read() as session:
-        cluster_id = await viewer_cluster(session, viewer)
-        statement = select(PurchaseGroup).where(_visible(viewer, cluster_id))
+        statement = policies.readable_groups(viewer)
         if filter.cluster_id is not None:
             statement = statement.where(PurchaseGroup.cluster_id == filter.cluster_id)
         if filter.organisation_id is not None:
@@ -128,7 +98,7 @@ async def list_groups(
             statement = statement.where(effective_status_sql(now) == filter.status.value)
         if filter.participating:
             statement = statement.where(
-                _pledged_by(viewer) if isinstance(viewer, Viewer) else false()
+                policies.pledged_to(viewer) if isinstance(viewer, Viewer) else false()
             )
         if filter.material_code is not None:
             material = await session.get(Material, filter.material_code)
@@ -168,9 +138,7 @@ async def my_pledges(
     with_total: bool,
 ) -> Page[PledgeView]:
     """The viewer's pledges and those they made for members, latest change first."""
-    statement = select(Pledge).where(
-        or_(Pledge.participant_id == viewer.user_id, Pledge.acted_by_id == viewer.user_id)
-    )
+    statement = select(Pledge).where(policies.their_pledge(viewer))
     if not include_withdrawn:
         statement = statement.where(Pledge.status == PledgeStatus.ACTIVE)
     async with db.read() as session:
@@ -209,8 +177,8 @@ async def group_pledges(
 ) -> Page[Any]:
     """Everyone's pledges of a group, in pledge order: for the organiser and platform admins."""
     async with db.read() as session:
-        group = await session.get(PurchaseGroup, group_id)
-        if group is None or not await readable(session, viewer, group):
+        group = await readable_group(session, viewer, group_id)
+        if group is None:
             raise not_found("Purchase group", "groupId")
         policies.read_pledges(viewer, group)
         statement = select(Pledge).where(Pledge.group_id == group_id)
