@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from backend.forums import service
 from backend.forums.broadcast import InProcessBroadcaster
+from backend.forums.service import live
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
@@ -143,7 +143,7 @@ async def test_a_subscriber_who_loses_access_stops_receiving(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a member subscribed to a MEMBERS thread, with memberships re-read on every post
-    monkeypatch.setattr(service, "READER_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(live, "READER_REFRESH_SECONDS", 0.0)
     shg, member, thread_id, _ = await _scene(gql, register, cluster_id)
     broadcaster = InProcessBroadcaster()
     async with (
