@@ -11,18 +11,18 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
+from backend.auth.bearer import viewer_from_token
 from backend.auth.security import Security
 from backend.auth.viewer import Viewer
 from backend.events.routes import router as events_router
-from backend.forums.broadcast import Broadcaster, broadcaster_for
-from backend.forums.service import AddedPosts
-from backend.graphql.context import get_context, viewer_from_token
+from backend.graphql.context import get_context
 from backend.graphql.operations import load_manifest
 from backend.graphql.persisted import TrustedOperations
 from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
 from backend.idempotency import IdempotencyMiddleware
 from backend.jobs import run_periodically
+from backend.kit.broadcast import Broadcaster, broadcaster_for
 from backend.kit.clock import Clock, SystemClock
 from backend.kit.db import Database
 from backend.notifications import push
@@ -92,7 +92,6 @@ def create_app(
     app.state.clock = clock or SystemClock()
     # Redis pub/sub when several processes serve the app; in-process otherwise.
     app.state.broadcaster = broadcaster or broadcaster_for(settings.redis_url)
-    app.state.added_posts = AddedPosts(database)
 
     graphql = EICGraphQLRouter(
         build_schema(settings),

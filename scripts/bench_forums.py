@@ -34,7 +34,7 @@ from websockets.typing import Subprotocol
 from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
-from backend.forums.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
+from backend.kit.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
 from backend.kit.db import Database
 from backend.settings import Settings
 

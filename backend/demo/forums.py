@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from backend.auth.viewer import Role, Viewer
 from backend.demo import ids
 from backend.forums import service
-from backend.forums.broadcast import InProcessBroadcaster
 from backend.forums.models import ForumVisibility
+from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.db import Database
 
 

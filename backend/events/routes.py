@@ -8,9 +8,9 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from backend.auth.bearer import bearer_token, viewer_from_token
 from backend.auth.viewer import Anonymous
 from backend.events import files, service
-from backend.graphql.context import bearer_token, viewer_from_token
 from backend.kit.errors import ErrorCode, ServiceError
 
 router = APIRouter()

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
+from backend.auth.bearer import bearer_token, viewer_from_token
 from backend.auth.security import Security
-from backend.auth.tokens import TokenError
 from backend.auth.viewer import Anonymous, Viewer
-from backend.forums.broadcast import Broadcaster
-from backend.forums.service import AddedPosts
+from backend.kit.broadcast import Broadcaster
 from backend.kit.clock import Clock
 from backend.kit.db import Database
 from backend.settings import Settings
@@ -26,18 +25,9 @@ class Context(BaseContext):
     client_address: str | None
     clock: Clock
     broadcaster: Broadcaster
-    added_posts: AddedPosts
 
     def __post_init__(self) -> None:
         super().__init__()
-
-
-def bearer_token(connection: HTTPConnection) -> str | None:
-    header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
 
 
 def _client_address(connection: HTTPConnection, settings: Settings) -> str | None:
@@ -46,15 +36,6 @@ def _client_address(connection: HTTPConnection, settings: Settings) -> str | Non
         if forwarded:
             return forwarded.split(",")[0].strip()
     return connection.client.host if connection.client else None
-
-
-def viewer_from_token(security: Security, token: str | None) -> Viewer | Anonymous:
-    if token is None:
-        return Anonymous()
-    try:
-        return security.tokens.read_access(token)
-    except TokenError as exc:
-        return Anonymous(problem=exc.code)
 
 
 async def get_context(connection: HTTPConnection) -> Context:
@@ -68,5 +49,4 @@ async def get_context(connection: HTTPConnection) -> Context:
         client_address=_client_address(connection, settings),
         clock=state.clock,
         broadcaster=state.broadcaster,
-        added_posts=state.added_posts,
     )

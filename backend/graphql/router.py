@@ -21,8 +21,9 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
+from backend.auth.bearer import viewer_from_token
 from backend.auth.viewer import Anonymous
-from backend.graphql.context import Context, viewer_from_token
+from backend.graphql.context import Context
 
 
 def token_in(params: Any) -> str | None:

@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from backend.forums import service
-from backend.forums.broadcast import RedisBroadcaster
+from backend.kit.broadcast import RedisBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from backend.forums.broadcast import InProcessBroadcaster
 from backend.forums.service import live
+from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings

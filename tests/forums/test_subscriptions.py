@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from backend.app import create_app
 from backend.forums import service
-from backend.forums.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
+from backend.kit.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from backend.forums import service
-from backend.forums.broadcast import InProcessBroadcaster
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
+from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.kit.validation import Place

@@ -462,7 +462,7 @@ class ForumsSubscription:
         async with context.broadcaster.subscribe(service.post_channel(parsed)) as messages:
             async for message in messages:
                 try:
-                    post = await context.added_posts.get(uuid.UUID(message))
+                    post = await service.added_post(db=context.db, post_id=uuid.UUID(message))
                     # Access is read again (memberships may have changed since subscribing);
                     # someone who lost it stops receiving and the subscription ends.
                     reader = await service.still_reading(

@@ -27,6 +27,7 @@ from backend.forums.service.inputs import (
 )
 from backend.forums.service.live import (
     AddedPosts,
+    added_post,
     live_view,
     post_channel,
     still_reading,
@@ -53,6 +54,7 @@ __all__ = [
     "ThreadDraft",
     "ThreadView",
     "add_moderator",
+    "added_post",
     "create_forum",
     "create_post",
     "create_thread",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 
 from sqlalchemy import select
@@ -65,7 +66,9 @@ class AddedPosts:
     receive it (200 subscribers of a thread cost one read, not 200)."""
 
     def __init__(self, db: Database, size: int = 512) -> None:
-        self._db = db
+        # Weakly: the registry of caches (``added_post``) is keyed by the database, and a strong
+        # reference back from its value would keep both alive for ever.
+        self._db = weakref.ref(db)
         self._size = size
         self._loads: OrderedDict[uuid.UUID, asyncio.Task[Post | None]] = OrderedDict()
 
@@ -84,10 +87,28 @@ class AddedPosts:
             raise
 
     async def _load(self, post_id: uuid.UUID) -> Post | None:
-        async with self._db.read() as session:
+        db = self._db()
+        if db is None:  # the app that owned the database is gone: nobody left to deliver to
+            return None
+        async with db.read() as session:
             post: Post | None = await session.scalar(
                 select(Post)
                 .where(Post.id == post_id)
                 .options(*post_loads(), selectinload(Post.thread).selectinload(Thread.forum))
             )
         return post
+
+
+# One cache per database, so one per process in a deployment (an app has one database). It is
+# kept here, not on the GraphQL context, so that the context and the app know nothing of forums.
+# Weak keys: a database that is dropped takes its cache with it.
+_caches: weakref.WeakKeyDictionary[Database, AddedPosts] = weakref.WeakKeyDictionary()
+
+
+async def added_post(*, db: Database, post_id: uuid.UUID) -> Post | None:
+    """A post just announced on its thread's channel, with what a subscriber shows of it; read
+    once per process, however many subscriptions receive it."""
+    cache = _caches.get(db)
+    if cache is None:
+        cache = _caches[db] = AddedPosts(db)
+    return await cache.get(post_id)

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.forums import policies
-from backend.forums.broadcast import Broadcaster
 from backend.forums.models import Forum, Post, PostReaction, Reaction, Thread
 from backend.forums.policies import Reader
 from backend.forums.service.checks import check_body
@@ -28,6 +27,7 @@ from backend.forums.service.loading import (
 )
 from backend.forums.service.readers import reader_of, readers_among
 from backend.identity.models import Membership, Organisation
+from backend.kit.broadcast import Broadcaster
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate

@@ -1,4 +1,5 @@
-"""Fan-out of "a post was added" to the subscriptions listening for it.
+"""Fan-out of events on named channels to the subscriptions listening for them (today: forums'
+"a post was added").
 
 With ``EIC_REDIS_URL`` the events go through Redis pub/sub, so that a client connected to one
 server process receives posts made through another; without it an in-process broadcaster
