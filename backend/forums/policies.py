@@ -3,15 +3,24 @@
 Rules are answered about a :class:`Reader`: the viewer with the memberships that decide what
 they may read (any of their organisations counts, not only the one their token acts for), the
 organisations they administer and the forums they were named to moderate.
+
+forums:read is written once, as the grants of :func:`_read_grants`. :func:`readable_forums` and
+:func:`readable_threads` turn them into statements, through which the service loads one forum or
+thread (NOT_FOUND outside them) and lists them; :func:`can_read` answers the same grants about a
+forum already in hand (a live post's, fanned out to many subscribers without a query each).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true
+from sqlalchemy.orm import QueryableAttribute
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.forums.models import Forum, ForumVisibility, Post
+from backend.forums.models import Forum, ForumVisibility, Post, Thread
 from backend.kit.errors import ErrorCode, ServiceError, forbidden
 
 
@@ -34,14 +43,62 @@ class Reader:
         return isinstance(self.viewer, Viewer) and self.viewer.is_admin
 
 
-def can_read(reader: Reader, forum: Forum) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    """The forums of one visibility a reader may read: all of them (no ``column``), or those
+    whose ``column`` is one of ``ids``."""
+
+    visibility: ForumVisibility
+    column: QueryableAttribute[Any] | None = None
+    ids: frozenset[uuid.UUID] = frozenset()
+
+
+def _read_grants(reader: Reader) -> tuple[_Grant, ...]:
     """forums:read — PUBLIC for anyone; CLUSTER for members of the cluster's organisations;
-    MEMBERS for the owning organisation's members. Platform admins read everything."""
-    if forum.visibility is ForumVisibility.PUBLIC or reader.is_platform_admin:
+    MEMBERS for the owning organisation's members. Platform admins read everything (they are
+    answered before the grants are looked at)."""
+    return (
+        _Grant(ForumVisibility.PUBLIC),
+        _Grant(ForumVisibility.CLUSTER, Forum.cluster_id, reader.clusters),
+        _Grant(ForumVisibility.MEMBERS, Forum.organisation_id, reader.member_of),
+    )
+
+
+def readable(reader: Reader) -> ColumnElement[bool]:
+    """forums:read as a condition on ``Forum``."""
+    if reader.is_platform_admin:
+        return true()
+    conditions = []
+    for grant in _read_grants(reader):
+        if grant.column is None:
+            conditions.append(Forum.visibility == grant.visibility)
+        elif grant.ids:  # no memberships of that kind: the grant gives nothing, say nothing
+            conditions.append(
+                and_(Forum.visibility == grant.visibility, grant.column.in_(grant.ids))
+            )
+    return or_(*conditions)
+
+
+def readable_forums(reader: Reader) -> Select[Forum]:
+    """The forums the reader may read: one is loaded through it, lists filter with it."""
+    return select(Forum).where(readable(reader))
+
+
+def readable_threads(reader: Reader) -> Select[Thread]:
+    """The threads of the forums the reader may read. The forum is joined to be filtered on,
+    not loaded: callers load what their screen shows."""
+    return select(Thread).join(Forum, Forum.id == Thread.forum_id).where(readable(reader))
+
+
+def can_read(reader: Reader, forum: Forum) -> bool:
+    """forums:read about a forum already loaded: the grants of ``readable``, in Python."""
+    if reader.is_platform_admin:
         return True
-    if forum.visibility is ForumVisibility.CLUSTER:
-        return forum.cluster_id in reader.clusters
-    return forum.organisation_id is not None and forum.organisation_id in reader.member_of
+    return any(
+        forum.visibility is grant.visibility
+        and (grant.column is None or getattr(forum, grant.column.key) in grant.ids)
+        for grant in _read_grants(reader)
+    )
 
 
 def moderates(reader: Reader, forum: Forum) -> bool:

@@ -2,10 +2,11 @@
 moderation, notifications of replies and mentions, and the "post added" events.
 
 Every public function is keyword-only and owns its unit of work. What a viewer may see is
-decided by :func:`reader_of` (their memberships) and ``policies``; lists filter in SQL with the
-same rules, so nothing of a MEMBERS forum reaches anyone else, counts included. The package is
-split by what people do: opening forums, starting threads, posting, following threads,
-moderating, and receiving posts live.
+decided by :func:`reader_of` (their memberships) and ``policies``, whose read rule is one
+statement: one forum or thread is loaded through it and lists filter with it, so nothing of a
+MEMBERS forum reaches anyone else, counts included. The package is split by what people do:
+opening forums, starting threads, posting, following threads, moderating, and receiving posts
+live.
 """
 
 from backend.forums.service.following import follow_thread, followed_thread_ids, threads_for_sync

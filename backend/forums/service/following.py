@@ -75,10 +75,11 @@ async def threads_for_sync(
         if not followed:
             return {}
         threads = await session.scalars(
-            select(Thread).where(Thread.id.in_(followed)).options(*thread_loads())
+            policies.readable_threads(reader)
+            .where(Thread.id.in_(followed))
+            .options(*thread_loads())
         )
         return {
             thread.id: ThreadView(thread, policies.moderates(reader, thread.forum), True)
             for thread in threads
-            if policies.can_read(reader, thread.forum)
         }

@@ -12,7 +12,7 @@ from backend.forums import policies
 from backend.forums.models import Forum, ForumModerator, ForumVisibility, Thread
 from backend.forums.service.inputs import ForumDraft, ForumView
 from backend.forums.service.loading import forum_for, forum_loads, forum_view, mapped
-from backend.forums.service.readers import readable, reader_of, readers_among
+from backend.forums.service.readers import reader_of, readers_among
 from backend.identity.models import Cluster, Organisation, OrganisationKind
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version
@@ -194,9 +194,9 @@ async def get_forum(
     async with db.read() as session:
         reader = await reader_of(session, viewer)
         forum = await session.scalar(
-            select(Forum).where(Forum.id == forum_id).options(*forum_loads())
+            policies.readable_forums(reader).where(Forum.id == forum_id).options(*forum_loads())
         )
-        if forum is None or not policies.can_read(reader, forum):
+        if forum is None:
             return None
         return ForumView(forum, policies.moderates(reader, forum))
 
@@ -213,7 +213,7 @@ async def list_forums(
     """Forums the viewer may read, latest activity first."""
     async with db.read() as session:
         reader = await reader_of(session, viewer)
-        statement = select(Forum).where(readable(reader))
+        statement = policies.readable_forums(reader)
         if cluster_id is not None:
             statement = statement.where(Forum.cluster_id == cluster_id)
         if organisation_id is not None:

@@ -22,8 +22,12 @@ from backend.kit.pagination import Page
 async def forum_for(
     session: AsyncSession, reader: Reader, forum_id: uuid.UUID, field_name: str = "id"
 ) -> Forum:
-    forum = await session.get(Forum, forum_id, options=[selectinload(Forum.organisation)])
-    if forum is None or not policies.can_read(reader, forum):
+    forum = await session.scalar(
+        policies.readable_forums(reader)
+        .where(Forum.id == forum_id)
+        .options(selectinload(Forum.organisation))
+    )
+    if forum is None:
         raise not_found("Forum", field_name)
     return forum
 
@@ -78,14 +82,17 @@ async def thread_for(
     *,
     lock: bool = False,
 ) -> Thread:
-    thread = await session.get(
-        Thread,
-        thread_id,
-        options=[selectinload(Thread.forum)],
-        with_for_update=lock,
-        populate_existing=True,
+    statement = (
+        policies.readable_threads(reader)
+        .where(Thread.id == thread_id)
+        .options(selectinload(Thread.forum))
+        .execution_options(populate_existing=True)
     )
-    if thread is None or not policies.can_read(reader, thread.forum):
+    if lock:
+        # OF threads: the forum is joined to be filtered on; only the thread is locked.
+        statement = statement.with_for_update(of=Thread)
+    thread = await session.scalar(statement)
+    if thread is None:
         raise not_found("Thread", field_name)
     return thread
 

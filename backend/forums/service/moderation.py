@@ -191,9 +191,10 @@ async def resolve_report(
         report = await session.get(PostReport, report_id, with_for_update=True)
         if report is None:
             raise not_found("Report")
-        forum = await session.get(Forum, report.forum_id)
-        assert forum is not None
-        if not policies.can_read(reader, forum) or not policies.moderates(reader, forum):
+        forum = await session.scalar(
+            policies.readable_forums(reader).where(Forum.id == report.forum_id)
+        )
+        if forum is None or not policies.moderates(reader, forum):
             # The reporter knows the report exists; others learn nothing of it.
             raise not_found("Report")
         if report.status is ReportStatus.OPEN:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Anonymous, Viewer
@@ -39,25 +38,6 @@ async def reader_of(session: AsyncSession, viewer: Viewer | Anonymous) -> Reader
         clusters=frozenset(row[2] for row in rows),
         moderates=frozenset(moderated),
     )
-
-
-def readable(reader: Reader) -> Any:
-    """forums:read as SQL on ``Forum``."""
-    if reader.is_platform_admin:
-        return true()
-    conditions = [Forum.visibility == ForumVisibility.PUBLIC]
-    if reader.clusters:
-        conditions.append(
-            and_(Forum.visibility == ForumVisibility.CLUSTER, Forum.cluster_id.in_(reader.clusters))
-        )
-    if reader.member_of:
-        conditions.append(
-            and_(
-                Forum.visibility == ForumVisibility.MEMBERS,
-                Forum.organisation_id.in_(reader.member_of),
-            )
-        )
-    return or_(*conditions)
 
 
 async def readers_among(

@@ -90,9 +90,9 @@ async def get_thread(
     async with db.read() as session:
         reader = await reader_of(session, viewer)
         thread = await session.scalar(
-            select(Thread).where(Thread.id == thread_id).options(*thread_loads())
+            policies.readable_threads(reader).where(Thread.id == thread_id).options(*thread_loads())
         )
-        if thread is None or not policies.can_read(reader, thread.forum):
+        if thread is None:
             return None
         following = await followed_among(session, reader, [thread.id])
         return ThreadView(thread, policies.moderates(reader, thread.forum), bool(following))
