@@ -26,7 +26,7 @@ from backend.forums.service.loading import (
     thread_for,
 )
 from backend.forums.service.readers import reader_of, readers_among
-from backend.identity.models import Membership, Organisation
+from backend.identity import service as identity_service
 from backend.kit.broadcast import Broadcaster
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version
@@ -95,13 +95,7 @@ async def _create_post(
                 )
         mentioned = list(dict.fromkeys(draft.mentioned_organisation_ids))
         if mentioned:
-            found = set(
-                (
-                    await session.scalars(
-                        select(Organisation.id).where(Organisation.id.in_(mentioned))
-                    )
-                ).all()
-            )
+            found = await identity_service.existing_organisations(session, mentioned)
             for index, organisation_id in enumerate(mentioned):
                 if organisation_id not in found:
                     problems.add(
@@ -170,13 +164,7 @@ async def _notify(
     )
     if not mentioned:
         return
-    members = set(
-        (
-            await session.scalars(
-                select(Membership.user_id).where(Membership.organisation_id.in_(mentioned))
-            )
-        ).all()
-    )
+    members = set(await identity_service.member_ids(session, *mentioned))
     members.discard(viewer.user_id)
     await notifications.add(
         session,

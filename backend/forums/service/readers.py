@@ -11,20 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.viewer import Anonymous, Viewer
 from backend.forums.models import Forum, ForumModerator, ForumVisibility
 from backend.forums.policies import Reader
-from backend.identity.models import Membership, MembershipRole, Organisation, User
+from backend.identity import service as identity_service
+from backend.identity.models import MembershipRole
 
 
 async def reader_of(session: AsyncSession, viewer: Viewer | Anonymous) -> Reader:
     """The viewer with their memberships: one statement (two with named moderations)."""
     if not isinstance(viewer, Viewer):
         return Reader(viewer, read_at=time.monotonic())
-    rows = (
-        await session.execute(
-            select(Membership.organisation_id, Membership.role, Organisation.cluster_id)
-            .join(Organisation, Organisation.id == Membership.organisation_id)
-            .where(Membership.user_id == viewer.user_id)
-        )
-    ).all()
+    affiliations = await identity_service.affiliations_of(session, viewer.user_id)
     moderated = (
         await session.scalars(
             select(ForumModerator.forum_id).where(ForumModerator.user_id == viewer.user_id)
@@ -33,9 +28,11 @@ async def reader_of(session: AsyncSession, viewer: Viewer | Anonymous) -> Reader
     return Reader(
         viewer,
         read_at=time.monotonic(),
-        member_of=frozenset(row[0] for row in rows),
-        admin_of=frozenset(row[0] for row in rows if row[1] is MembershipRole.ADMIN),
-        clusters=frozenset(row[2] for row in rows),
+        member_of=frozenset(a.organisation_id for a in affiliations),
+        admin_of=frozenset(
+            a.organisation_id for a in affiliations if a.role is MembershipRole.ADMIN
+        ),
+        clusters=frozenset(a.cluster_id for a in affiliations),
         moderates=frozenset(moderated),
     )
 
@@ -48,13 +45,13 @@ async def readers_among(
     if not user_ids:
         return []
     if forum.visibility is ForumVisibility.PUBLIC:  # anyone, if they exist
-        existing = await session.scalars(select(User.id).where(User.id.in_(user_ids)))
-        return sorted(set(existing.all()))
-    statement = select(Membership.user_id).where(Membership.user_id.in_(user_ids))
+        return sorted(await identity_service.existing_people(session, user_ids))
     if forum.visibility is ForumVisibility.CLUSTER:
-        statement = statement.join(
-            Organisation, Organisation.id == Membership.organisation_id
-        ).where(Organisation.cluster_id == forum.cluster_id)
+        readers = await identity_service.members_among(
+            session, user_ids, cluster_id=forum.cluster_id
+        )
     else:
-        statement = statement.where(Membership.organisation_id == forum.organisation_id)
-    return sorted(set((await session.scalars(statement)).all()))
+        readers = await identity_service.members_among(
+            session, user_ids, organisation_id=forum.organisation_id
+        )
+    return sorted(readers)

@@ -4,7 +4,8 @@ Every public function is keyword-only and owns its unit of work. Functions that 
 times take ``now`` from the app's clock, so tests can move time; signing in and out keeps to the
 tokens' clock (``Tokens.now``), the one tokens are checked against. The package is split by what
 people do: signing up (accounts), signing in and out, belonging to organisations (memberships and
-invites), changing organisations, and clusters; callers import this facade, not the modules.
+invites), changing organisations, and clusters; other domains ask who acts for which organisation
+through ``affiliations``; callers import this facade, not the modules.
 """
 
 from backend.identity.service.accounts import (
@@ -13,6 +14,14 @@ from backend.identity.service.accounts import (
     create_platform_admin,
     get_me,
     register_account,
+)
+from backend.identity.service.affiliations import (
+    Affiliation,
+    affiliations_of,
+    existing_organisations,
+    existing_people,
+    member_ids,
+    members_among,
 )
 from backend.identity.service.checks import normalise_email
 from backend.identity.service.clusters import (
@@ -61,6 +70,7 @@ __all__ = [
     "MAX_INVITE_USES",
     "MEMBERS_BY_JOINING",
     "ORGANISATIONS_BY_NAME",
+    "Affiliation",
     "ClusterFilter",
     "IssuedInvite",
     "Me",
@@ -69,10 +79,13 @@ __all__ = [
     "OrganisationChanges",
     "OrganisationFilter",
     "TokenPair",
+    "affiliations_of",
     "create_cluster",
     "create_invite",
     "create_platform_admin",
     "create_token",
+    "existing_organisations",
+    "existing_people",
     "get_cluster",
     "get_me",
     "get_organisation",
@@ -80,6 +93,8 @@ __all__ = [
     "list_clusters",
     "list_members",
     "list_organisations",
+    "member_ids",
+    "members_among",
     "membership_in",
     "normalise_email",
     "refresh_token",

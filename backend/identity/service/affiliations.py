@@ -1,0 +1,81 @@
+"""Who acts for which organisation: what other domains ask of identity inside their own
+transaction (they pass their session), so that each trust decision and each list of people to
+tell reads the memberships as they are at that moment, and no other domain reads identity's
+tables itself."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.identity.models import Membership, MembershipRole, Organisation, User
+
+
+@dataclass(frozen=True, slots=True)
+class Affiliation:
+    """One organisation a person acts for, with their role there and its cluster."""
+
+    organisation_id: uuid.UUID
+    role: MembershipRole
+    cluster_id: uuid.UUID
+
+
+async def affiliations_of(session: AsyncSession, user_id: uuid.UUID) -> list[Affiliation]:
+    """Every organisation the person acts for now: one statement."""
+    rows = await session.execute(
+        select(Membership.organisation_id, Membership.role, Organisation.cluster_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.user_id == user_id)
+    )
+    return [Affiliation(*row) for row in rows.all()]
+
+
+async def member_ids(session: AsyncSession, *organisation_ids: uuid.UUID) -> list[uuid.UUID]:
+    """Everybody who acts for these organisations, in the order they joined: who is told about
+    the organisations' trades, offers and mentions."""
+    rows = await session.scalars(
+        select(Membership.user_id)
+        .where(Membership.organisation_id.in_(organisation_ids))
+        .order_by(Membership.created_at, Membership.user_id)
+    )
+    return list(rows.all())
+
+
+async def members_among(
+    session: AsyncSession,
+    user_ids: Collection[uuid.UUID],
+    *,
+    organisation_id: uuid.UUID | None = None,
+    cluster_id: uuid.UUID | None = None,
+) -> set[uuid.UUID]:
+    """Those of ``user_ids`` who act for ``organisation_id``, or for any organisation of
+    ``cluster_id`` (give one of the two)."""
+    if (organisation_id is None) == (cluster_id is None):
+        raise ValueError("members_among needs an organisation or a cluster")
+    statement = select(Membership.user_id).where(Membership.user_id.in_(user_ids))
+    if cluster_id is not None:
+        statement = statement.join(
+            Organisation, Organisation.id == Membership.organisation_id
+        ).where(Organisation.cluster_id == cluster_id)
+    else:
+        statement = statement.where(Membership.organisation_id == organisation_id)
+    return set((await session.scalars(statement)).all())
+
+
+async def existing_organisations(
+    session: AsyncSession, organisation_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``organisation_ids`` that exist."""
+    rows = await session.scalars(
+        select(Organisation.id).where(Organisation.id.in_(organisation_ids))
+    )
+    return set(rows.all())
+
+
+async def existing_people(session: AsyncSession, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``user_ids`` who have an account."""
+    return set((await session.scalars(select(User.id).where(User.id.in_(user_ids)))).all())
