@@ -6,23 +6,12 @@ import asyncio
 from typing import Any
 
 from tests.conftest import GraphQL
+from tests.identity.kit import REMOVE, invite_code
 
-INVITE = """
-mutation Invite($input: OrganisationInviteCreateInput!) {
-  organisationInviteCreate(input: $input) { invite { code } errors { code } }
-}
-"""
 MEMBERS = """
 query Members($id: ID!) {
   organisationMembers(organisationId: $id) {
     totalCount edges { node { userId displayName email role } }
-  }
-}
-"""
-REMOVE = """
-mutation Remove($organisationId: ID!, $userId: ID!) {
-  organisationMemberRemove(input: {organisationId: $organisationId, userId: $userId}) {
-    removedUserId errors { code message field }
   }
 }
 """
@@ -31,16 +20,6 @@ mutation Refresh($token: String!) {
   tokenRefresh(input: {refreshToken: $token}) { accessToken errors { code } }
 }
 """
-
-
-async def invite_code(gql: GraphQL, admin: Any, role: str = "MEMBER") -> str:
-    body = await gql(
-        INVITE,
-        {"input": {"organisationId": admin.organisation_id, "role": role}},
-        token=admin.access_token,
-    )
-    code: str = body["data"]["organisationInviteCreate"]["invite"]["code"]
-    return code
 
 
 async def team(gql: GraphQL, register: Any, cluster_id: str, role: str = "MEMBER") -> tuple:

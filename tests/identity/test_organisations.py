@@ -25,7 +25,8 @@ from backend.identity.models import (
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.kit.validation import Place
-from tests.conftest import PASSWORD, SIGN_IN, GraphQL
+from tests.conftest import GraphQL
+from tests.identity.kit import sign_in
 
 INVITE_CODE = re.compile(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}")
 
@@ -91,16 +92,6 @@ INVITE_INVALID = {
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-async def sign_in(gql: GraphQL, email: str, organisation_id: str | None = None) -> str:
-    signed_in = await gql(
-        SIGN_IN,
-        {"input": {"email": email, "password": PASSWORD, "organisationId": organisation_id}},
-    )
-    assert signed_in["data"]["tokenCreate"]["errors"] == [], signed_in
-    token: str = signed_in["data"]["tokenCreate"]["accessToken"]
-    return token
 
 
 async def create_invite(gql: GraphQL, token: str, organisation_id: str, **invite: Any) -> str:
