@@ -13,7 +13,7 @@ from backend.kit.broadcast import RedisBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
-from tests.forums.test_subscriptions import (
+from tests.forums.live_kit import (
     REDIS_URL,
     a_thread,
     live_server,

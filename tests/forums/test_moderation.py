@@ -12,8 +12,8 @@ import pytest
 
 from backend.kit.clock import ManualClock
 from tests.conftest import CLOCK_START, Account, GraphQL
-from tests.forums.test_smoke import FORUM_CREATE, POST_CREATE, THREAD_CREATE
-from tests.identity.test_members import invite_code
+from tests.forums.kit import FORUM_CREATE, POST_CREATE, THREAD_CREATE
+from tests.identity.kit import invite_code
 
 REPORT = """
 mutation Report($input: PostReportInput!) {

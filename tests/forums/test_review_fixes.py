@@ -13,9 +13,9 @@ from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
-from tests.forums.test_smoke import FORUM_CREATE, POST_CREATE, THREAD_CREATE
-from tests.forums.test_subscriptions import live_server, post, receive, subscribed, until_listening
-from tests.identity.test_members import REMOVE, invite_code
+from tests.forums.kit import FORUM_CREATE, POST_CREATE, THREAD_CREATE
+from tests.forums.live_kit import live_server, post, receive, subscribed, until_listening
+from tests.identity.kit import REMOVE, invite_code
 
 REPORT = """
 mutation R($input: PostReportInput!) {

@@ -4,24 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-FORUM_CREATE = """
-mutation F($input: ForumCreateInput!) {
-  forumCreate(input: $input) {
-    forum { id visibility threadCount canModerate }
-    errors { code message field }
-  }
-}
-"""
-THREAD_CREATE = """
-mutation T($input: ThreadCreateInput!) {
-  threadCreate(input: $input) { thread { id title replyCount tags } errors { code message field } }
-}
-"""
-POST_CREATE = """
-mutation P($input: PostCreateInput!) {
-  postCreate(input: $input) { post { id body replyToId } errors { code message field } }
-}
-"""
+from tests.forums.kit import FORUM_CREATE, POST_CREATE, THREAD_CREATE
+
 POSTS = """
 query Posts($id: ID!) {
   posts(threadId: $id) {

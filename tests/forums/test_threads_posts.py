@@ -14,8 +14,16 @@ from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.kit.validation import Place
 from tests.conftest import CLOCK_START, Account, GraphQL
-from tests.forums.test_smoke import FORUM_CREATE, POST_CREATE, THREAD_CREATE
-from tests.identity.test_members import invite_code
+from tests.forums.kit import (
+    FORUM_CREATE,
+    FORUM_UPDATE,
+    POST_CREATE,
+    THREAD_CREATE,
+    join,
+    open_forum,
+    post,
+    start_thread,
+)
 
 FORUM_CREATE_FULL = """
 mutation F($input: ForumCreateInput!) {
@@ -24,14 +32,6 @@ mutation F($input: ForumCreateInput!) {
       id title description visibility threadCount lastActivityAt canModerate version
       cluster { id } organisation { id }
     }
-    errors { code message field }
-  }
-}
-"""
-FORUM_UPDATE = """
-mutation U($input: ForumUpdateInput!) {
-  forumUpdate(input: $input) {
-    forum { id title description visibility version }
     errors { code message field }
   }
 }
@@ -145,45 +145,6 @@ def errors_of(body: dict[str, Any], mutation: str) -> list[tuple[str, str | None
 
 def query_codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors", [])]
-
-
-async def join(gql: GraphQL, register: Any, admin: Account, email: str, role: str = "MEMBER"):
-    """Someone joining ``admin``'s organisation with an invite."""
-    account: Account = await register(email, invite_code=await invite_code(gql, admin, role))
-    return account
-
-
-async def open_forum(
-    gql: GraphQL, token: str, visibility: str = "CLUSTER", title: str = "Feed and fodder", **extra
-) -> str:
-    body = await gql(
-        FORUM_CREATE, {"input": {"title": title, "visibility": visibility, **extra}}, token=token
-    )
-    assert body["data"]["forumCreate"]["errors"] == [], body
-    forum_id: str = body["data"]["forumCreate"]["forum"]["id"]
-    return forum_id
-
-
-async def start_thread(
-    gql: GraphQL, token: str, forum_id: str, title: str = "Feed prices", **extra: Any
-) -> str:
-    body = await gql(
-        THREAD_CREATE,
-        {"input": {"forumId": forum_id, "title": title, "body": "Who has quotes?", **extra}},
-        token=token,
-    )
-    assert body["data"]["threadCreate"]["errors"] == [], body
-    thread_id: str = body["data"]["threadCreate"]["thread"]["id"]
-    return thread_id
-
-
-async def post(gql: GraphQL, token: str, thread_id: str, text: str, **extra: Any) -> str:
-    body = await gql(
-        POST_CREATE, {"input": {"threadId": thread_id, "body": text, **extra}}, token=token
-    )
-    assert body["data"]["postCreate"]["errors"] == [], body
-    post_id: str = body["data"]["postCreate"]["post"]["id"]
-    return post_id
 
 
 async def titles(gql: GraphQL, token: str | None, forum_id: str, **variables: Any) -> list[str]:

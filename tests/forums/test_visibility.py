@@ -28,7 +28,7 @@ from backend.kit.validation import Place
 from backend.models import metadata
 from backend.settings import Settings
 from tests.conftest import CLOCK_START, Account, GraphQL
-from tests.forums.test_subscriptions import (
+from tests.forums.live_kit import (
     live_server,
     post,
     receive,
