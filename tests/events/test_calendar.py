@@ -20,6 +20,7 @@ import pytest
 
 from backend.kit.clock import ManualClock
 from tests.conftest import Account, GraphQL
+from tests.events.kit import event_input
 
 CREATE = """
 mutation Create($input: EventCreateInput!) {
@@ -70,7 +71,8 @@ mutation CheckIn($id: ID!) {
 ROTATE = "mutation { calendarFeedRotate { feedUrl feedPath errors { code message } } }"
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-ONLINE_URL = "https://meet.example.org/boiler"
+ONLINE_URL = "https://meet.example.org/boiler"  # the online link of kit.event_input
+DESCRIPTION = "How a boiler burns planer shavings."
 CSV_HEADER = [
     "position",
     "status",
@@ -89,31 +91,14 @@ CSV_HEADER = [
 # Helpers
 
 
-def event_input(cluster_id: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "title": "Biomass boiler seminar",
-        "description": "How a boiler burns planer shavings.",
-        "kind": "SEMINAR",
-        "format": "HYBRID",
-        "capacity": 30,
-        "startsAt": "2027-03-10T14:00:00+09:00",
-        "endsAt": "2027-03-10T16:00:00+09:00",
-        "timezone": "Asia/Tokyo",
-        "language": "ja",
-        "location": {"lat": 35.07, "lon": 133.75, "placeName": "Maniwa City Hall"},
-        "onlineUrl": ONLINE_URL,
-        "topics": ["wood-shavings", "Boilers"],
-        "clusterId": cluster_id,
-        **extra,
-    }
-
-
 async def create_event(
     gql: GraphQL, organiser: Account, cluster_id: str, *, publish: bool = True, **extra: Any
 ) -> str:
     """Creates (and by default publishes) an event of ``organiser``; returns its id."""
     body = await gql(
-        CREATE, {"input": event_input(cluster_id, **extra)}, token=organiser.access_token
+        CREATE,
+        {"input": event_input(cluster_id, **{"description": DESCRIPTION, **extra})},
+        token=organiser.access_token,
     )
     payload = body["data"]["eventCreate"]
     assert payload["errors"] == [], body

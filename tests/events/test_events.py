@@ -5,202 +5,37 @@ test clock (2027-03-01T00:00Z unless a test moves it)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from backend.identity import service as identity_service
-from backend.identity.models import Sector
+import pytest
+
 from backend.kit.clock import ManualClock
-from backend.kit.db import Database
-from backend.kit.validation import Place
 from tests.conftest import GraphQL
-
-# ---------------------------------------------------------------------------------------------
-# Operations and helpers (test_permissions.py uses them too)
-
-EVENT_FIELDS = """
-  id kind format status title description language
-  topics { tag material { code name } }
-  startsAt endsAt timezone
-  venue { lat lon placeName }
-  onlineUrl capacity confirmedSeats remainingSeats waitlistCount
-  registrationOpensAt registrationClosesAt registrationOpen requiresApproval isPast
-  cluster { id slug }
-  organiser { id name kind }
-  myRegistration { id status }
-  canManage distanceKm calendarPath cancellationReason version
-  createdAt updatedAt publishedAt cancelledAt
-"""
-ERRORS = "errors { code message field }"
-CREATE = f"""
-mutation Create($input: EventCreateInput!) {{
-  eventCreate(input: $input) {{ event {{ {EVENT_FIELDS} }} {ERRORS} }}
-}}
-"""
-UPDATE = f"""
-mutation Update($input: EventUpdateInput!) {{
-  eventUpdate(input: $input) {{ event {{ {EVENT_FIELDS} }} {ERRORS} }}
-}}
-"""
-PUBLISH = f"""
-mutation Publish($id: ID!) {{ eventPublish(id: $id) {{ event {{ {EVENT_FIELDS} }} {ERRORS} }} }}
-"""
-CANCEL_EVENT = f"""
-mutation Cancel($id: ID!, $reason: String! = "") {{
-  eventCancel(id: $id, reason: $reason) {{ event {{ {EVENT_FIELDS} }} {ERRORS} }}
-}}
-"""
-EVENT = f"query One($id: ID!) {{ event(id: $id) {{ {EVENT_FIELDS} }} }}"
-EVENT_TITLES = """
-query List($filter: EventFilter) { events(filter: $filter) { edges { node { id status } } } }
-"""
-ORGANISED = """
-query Organised($status: EventStatus) {
-  organisedEvents(status: $status) { edges { node { id title status } } totalCount }
-}
-"""
-REGISTRATION_FIELDS = """
-  id status seats waitlistPosition note createdAt confirmedAt cancelledAt checkedInAt
-"""
-REGISTER = f"""
-mutation Register($input: EventRegisterInput!) {{
-  eventRegister(input: $input) {{ registration {{ {REGISTRATION_FIELDS} }} {ERRORS} }}
-}}
-"""
-CHECK_IN = f"""
-mutation CheckIn($id: ID!, $attended: Boolean! = true) {{
-  eventCheckIn(id: $id, attended: $attended) {{
-    registration {{ {REGISTRATION_FIELDS} }} {ERRORS}
-  }}
-}}
-"""
-APPROVE = f"""
-mutation Approve($id: ID!) {{
-  eventRegistrationApprove(id: $id) {{ registration {{ {REGISTRATION_FIELDS} }} {ERRORS} }}
-}}
-"""
-PARTICIPANTS = """
-query Participants($eventId: ID!, $status: ParticipantFilter! = ALL) {
-  eventParticipants(eventId: $eventId, status: $status) {
-    edges { node { displayName registration { status checkedInAt } } }
-  }
-}
-"""
-NOTIFICATIONS = "{ notifications { edges { node { kind title body subjectType subjectId } } } }"
-INVITE = """
-mutation Invite($input: OrganisationInviteCreateInput!) {
-  organisationInviteCreate(input: $input) { invite { code } errors { code } }
-}
-"""
-
-# The default event: 10 March 2027, 14:00-16:00 in Tokyo (05:00-07:00 UTC).
-STARTS = datetime(2027, 3, 10, 5, 0, tzinfo=UTC)
-ENDS = datetime(2027, 3, 10, 7, 0, tzinfo=UTC)
-
-
-def event_input(cluster_id: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "title": "Biomass boiler seminar",
-        "kind": "SEMINAR",
-        "format": "HYBRID",
-        "capacity": 30,
-        "startsAt": "2027-03-10T14:00:00+09:00",
-        "endsAt": "2027-03-10T16:00:00+09:00",
-        "timezone": "Asia/Tokyo",
-        "language": "ja",
-        "location": {"lat": 35.07, "lon": 133.75, "placeName": "Maniwa City Hall"},
-        "onlineUrl": "https://meet.example.org/boiler",
-        "topics": ["wood-shavings", "Boilers"],
-        "clusterId": cluster_id,
-        **extra,
-    }
-
-
-async def create_event(gql: GraphQL, token: str, cluster_id: str, **extra: Any) -> dict[str, Any]:
-    body = await gql(CREATE, {"input": event_input(cluster_id, **extra)}, token=token)
-    payload = body["data"]["eventCreate"]
-    assert payload["errors"] == [], body
-    event: dict[str, Any] = payload["event"]
-    return event
-
-
-async def publish(gql: GraphQL, token: str, event_id: str) -> dict[str, Any]:
-    body = await gql(PUBLISH, {"id": event_id}, token=token)
-    assert body["data"]["eventPublish"]["errors"] == [], body
-    event: dict[str, Any] = body["data"]["eventPublish"]["event"]
-    return event
-
-
-async def published_event(gql: GraphQL, token: str, cluster_id: str, **extra: Any) -> str:
-    event = await create_event(gql, token, cluster_id, **extra)
-    await publish(gql, token, event["id"])
-    event_id: str = event["id"]
-    return event_id
-
-
-async def register_for(gql: GraphQL, token: str, event_id: str, **extra: Any) -> dict[str, Any]:
-    body = await gql(REGISTER, {"input": {"eventId": event_id, **extra}}, token=token)
-    assert body["data"]["eventRegister"]["errors"] == [], body
-    registration: dict[str, Any] = body["data"]["eventRegister"]["registration"]
-    return registration
-
-
-async def read_event(gql: GraphQL, event_id: str, token: str = "") -> dict[str, Any] | None:
-    body = await gql(EVENT, {"id": event_id}, token=token)
-    assert "errors" not in body, body
-    event: dict[str, Any] | None = body["data"]["event"]
-    return event
-
-
-async def listed_ids(gql: GraphQL, token: str = "", **filter_: Any) -> list[tuple[str, str]]:
-    body = await gql(EVENT_TITLES, {"filter": filter_ or None}, token=token)
-    assert "errors" not in body, body
-    return [(e["node"]["id"], e["node"]["status"]) for e in body["data"]["events"]["edges"]]
-
-
-async def organised(gql: GraphQL, token: str, status: str | None = None) -> dict[str, Any]:
-    body = await gql(ORGANISED, {"status": status}, token=token)
-    assert "errors" not in body, body
-    connection: dict[str, Any] = body["data"]["organisedEvents"]
-    return connection
-
-
-async def invite_code(gql: GraphQL, admin_token: str, organisation_id: str) -> str:
-    body = await gql(INVITE, {"input": {"organisationId": organisation_id}}, token=admin_token)
-    assert body["data"]["organisationInviteCreate"]["errors"] == [], body
-    code: str = body["data"]["organisationInviteCreate"]["invite"]["code"]
-    return code
-
-
-async def second_cluster(db: Database) -> str:
-    cluster = await identity_service.create_cluster(
-        db=db,
-        cluster=identity_service.NewCluster(
-            slug="test-rice",
-            name="Test Rice Cluster",
-            region="Chachoengsao",
-            country="TH",
-            sector=Sector.RICE,
-            centre=Place(lat=13.69, lon=101.07),
-            currency="THB",
-            languages=["th"],
-            timezone="Asia/Bangkok",
-        ),
-    )
-    return str(cluster.id)
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-def problem(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "field": field}
-
-
-def failed(errors: list[dict[str, Any]], key: str = "event") -> dict[str, Any]:
-    return {key: None, "errors": errors}
-
+from tests.events.kit import (
+    APPROVE,
+    CANCEL_EVENT,
+    CHECK_IN,
+    CREATE,
+    ENDS,
+    NOTIFICATIONS,
+    PARTICIPANTS,
+    PUBLISH,
+    STARTS,
+    UPDATE,
+    create_event,
+    event_input,
+    failed,
+    iso,
+    listed_ids,
+    organised,
+    problem,
+    publish,
+    published_event,
+    read_event,
+    register_for,
+)
+from tests.identity.kit import invite_code
 
 # ---------------------------------------------------------------------------------------------
 # Create
@@ -407,6 +242,31 @@ async def test_the_same_client_id_twice_gives_the_same_event(
         [problem("CONFLICT", "This id belongs to another event", "id")]
     )
     assert await organised(gql, other.access_token) == {"edges": [], "totalCount": 0}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            {"startsAt": "9999-12-31T10:00:00+00:00", "endsAt": "9999-12-31T12:00:00+00:00"},
+            "startsAt",
+            "Give a time between the years 2000 and 2100",
+        ),
+        ({"timezone": "Asia"}, "timezone", "Use an IANA time zone such as Asia/Tokyo"),
+        ({"timezone": "posix/Asia/Tokyo"}, "timezone", "Use an IANA time zone such as Asia/Tokyo"),
+        ({"timezone": "localtime"}, "timezone", "Use an IANA time zone such as Asia/Tokyo"),
+    ],
+)
+async def test_times_and_zones_calendars_cannot_use_are_refused(
+    gql: Any, register: Any, cluster_id: str, changes: dict[str, str], field: str, message: str
+) -> None:
+    lab = await register("lab@uni.example", cluster_id, name="Lab", kind="INSTITUTION")
+    created = await gql(
+        CREATE, {"input": event_input(cluster_id, **changes)}, token=lab.access_token
+    )
+    errors = created["data"]["eventCreate"]["errors"]
+    assert {"code": "VALIDATION", "message": message, "field": field} in errors, created
+    assert created["data"]["eventCreate"]["event"] is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -772,7 +632,7 @@ async def test_organised_events_lists_the_drafts_of_the_viewers_organisation(
     lab = await register("lab@uni.example", cluster_id, name="Okayama Lab", kind="INSTITUTION")
     colleague = await register(
         "colleague@uni.example",
-        invite_code=await invite_code(gql, lab.access_token, lab.organisation_id),
+        invite_code=await invite_code(gql, lab),
     )
     other = await register("cc@uni.example", cluster_id, name="Chugoku College", kind="INSTITUTION")
     draft = await create_event(gql, lab.access_token, cluster_id, title="Draft seminar")

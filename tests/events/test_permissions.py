@@ -12,22 +12,21 @@ import pytest
 
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
-from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL
-from tests.events.test_events import (
+from tests.conftest import Account, GraphQL
+from tests.events.kit import (
     APPROVE,
     CANCEL_EVENT,
+    CANCEL_REGISTRATION,
     CHECK_IN,
     CREATE,
-    ERRORS,
     PUBLISH,
     REGISTER,
-    REGISTRATION_FIELDS,
+    REJECT,
     STARTS,
     UPDATE,
     create_event,
     event_input,
     failed,
-    invite_code,
     iso,
     listed_ids,
     problem,
@@ -35,21 +34,9 @@ from tests.events.test_events import (
     published_event,
     read_event,
     register_for,
-    second_cluster,
 )
+from tests.identity.kit import invite_code, second_cluster, sign_in
 
-REJECT = f"""
-mutation Reject($id: ID!, $reason: String! = "") {{
-  eventRegistrationReject(id: $id, reason: $reason) {{
-    registration {{ {REGISTRATION_FIELDS} }} {ERRORS}
-  }}
-}}
-"""
-CANCEL_REGISTRATION = f"""
-mutation CancelRegistration($id: ID!) {{
-  eventRegistrationCancel(id: $id) {{ registration {{ {REGISTRATION_FIELDS} }} {ERRORS} }}
-}}
-"""
 PARTICIPANTS = """
 query Participants($eventId: ID!) {
   eventParticipants(eventId: $eventId) {
@@ -89,17 +76,6 @@ CANCEL_FORBIDDEN = problem(
 UNAUTHENTICATED = problem("UNAUTHENTICATED", "Sign in to do this")
 
 
-async def sign_in(gql: GraphQL, email: str, organisation_id: str | None = None) -> str:
-    body = await gql(
-        SIGN_IN,
-        {"input": {"email": email, "password": PASSWORD, "organisationId": organisation_id}},
-        token="",
-    )
-    assert body["data"]["tokenCreate"]["errors"] == [], body
-    token: str = body["data"]["tokenCreate"]["accessToken"]
-    return token
-
-
 @dataclass
 class People:
     """An institution that organises (two members), and everyone else."""
@@ -129,10 +105,10 @@ async def people(gql: GraphQL, register: Any, cluster_id: str, platform_admin_to
     lab = await register("lab@uni.example", cluster_id, name="Okayama Lab", kind="INSTITUTION")
     colleague = await register(
         "colleague@uni.example",
-        invite_code=await invite_code(gql, lab.access_token, lab.organisation_id),
+        invite_code=await invite_code(gql, lab),
     )
     dual = await register("dual@firm.example", cluster_id, name="Dual Firm")
-    code = await invite_code(gql, lab.access_token, lab.organisation_id)
+    code = await invite_code(gql, lab)
     joined = await gql(JOIN, {"input": {"inviteCode": code}}, token=dual.access_token)
     assert joined["data"]["organisationJoin"]["errors"] == [], joined
     return People(

@@ -834,3 +834,14 @@ async def test_a_page_costs_the_same_statements_for_1_and_20_events(
     # person's registrations, then they cost the same number of statements
     one, twenty = await statements(1), await statements(20)
     assert one == twenty, (one, twenty)
+
+
+async def test_a_search_from_year_one_is_a_validation_error(gql: Any) -> None:
+    answer = await gql(
+        "query($f: EventFilter) { events(filter: $f) { totalCount } }",
+        {"f": {"startsAfter": "0001-01-01T00:00:00+05:00"}},
+    )
+    assert answer["errors"][0]["extensions"] == {
+        "code": "VALIDATION",
+        "field": "filter.startsAfter",
+    }

@@ -7,6 +7,7 @@ from typing import Any
 import icalendar
 
 from backend.kit.clock import ManualClock
+from tests.events.kit import event_input
 
 CREATE = """
 mutation Create($input: EventCreateInput!) {
@@ -39,24 +40,6 @@ mutation C($id: ID!) {
 MINE = "{ myRegistrations { edges { node { status waitlistPosition event { title } } } } }"
 
 
-def event_input(cluster_id: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "title": "Biomass boiler seminar",
-        "kind": "SEMINAR",
-        "format": "HYBRID",
-        "capacity": 1,
-        "startsAt": "2027-03-10T14:00:00+09:00",
-        "endsAt": "2027-03-10T16:00:00+09:00",
-        "timezone": "Asia/Tokyo",
-        "language": "ja",
-        "location": {"lat": 35.07, "lon": 133.75, "placeName": "Maniwa City Hall"},
-        "onlineUrl": "https://meet.example.org/boiler",
-        "topics": ["wood-shavings", "Boilers"],
-        "clusterId": cluster_id,
-        **extra,
-    }
-
-
 async def test_an_event_from_draft_to_promotion(
     gql: Any, register: Any, cluster_id: str, clock: ManualClock, client: Any
 ) -> None:
@@ -66,7 +49,9 @@ async def test_an_event_from_draft_to_promotion(
     first = await register("a@firm.example", cluster_id, name="Firm A")
     second = await register("b@firm.example", cluster_id, name="Firm B")
 
-    created = await gql(CREATE, {"input": event_input(cluster_id)}, token=university.access_token)
+    created = await gql(
+        CREATE, {"input": event_input(cluster_id, capacity=1)}, token=university.access_token
+    )
     assert created["data"]["eventCreate"]["errors"] == [], created
     event = created["data"]["eventCreate"]["event"]
     assert event["startsAt"] == "2027-03-10T14:00:00+09:00"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.events.test_smoke import CREATE, event_input
+from tests.events.kit import CREATE, event_input
 
 UPDATE = """
 mutation U($input: EventUpdateInput!) {

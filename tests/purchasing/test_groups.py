@@ -15,7 +15,7 @@ from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.purchasing import service
 from tests.conftest import Account, GraphQL
-from tests.events.test_events import second_cluster
+from tests.identity.kit import second_cluster
 from tests.purchasing.test_smoke import group_input
 
 ERRORS = "errors { code message field }"

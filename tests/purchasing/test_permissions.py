@@ -11,7 +11,7 @@ import pytest
 
 from backend.kit.db import Database
 from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL
-from tests.events.test_events import second_cluster
+from tests.identity.kit import second_cluster
 from tests.purchasing.test_groups import (
     CANCEL,
     CLOSE,

@@ -8,10 +8,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import Account, GraphQL
-from tests.events.test_events import UPDATE as EVENT_UPDATE
-from tests.events.test_events import create_event, publish, published_event, register_for
-from tests.events.test_permissions import CANCEL_REGISTRATION, REJECT
-from tests.forums.test_threads_posts import FORUM_UPDATE, join, open_forum, post, start_thread
+from tests.events.kit import (
+    CANCEL_REGISTRATION,
+    REJECT,
+    create_event,
+    publish,
+    published_event,
+    register_for,
+)
+from tests.events.kit import UPDATE as EVENT_UPDATE
+from tests.forums.kit import FORUM_UPDATE, join, open_forum, post, start_thread
 from tests.marketplace.trading_kit import LISTING_CREATE, listing_input, make_offer
 from tests.marketplace.trading_kit import publish as publish_listing
 from tests.purchasing.test_groups import PLEDGE_UPDATE, PLEDGE_WITHDRAW, create, pledge
