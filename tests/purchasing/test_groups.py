@@ -16,277 +16,35 @@ from backend.kit.db import Database
 from backend.purchasing import service
 from tests.conftest import Account, GraphQL
 from tests.identity.kit import second_cluster
-from tests.purchasing.test_smoke import group_input
-
-ERRORS = "errors { code message field }"
-PERSON = "{ userId displayName }"
-PLEDGE_FIELDS = f"""
-id quantity status participant {PERSON} actedBy {PERSON} onBehalf organisationId
-organisationName createdAt updatedAt withdrawnAt
-"""
-SETTLEMENT_FIELDS = f"""
-currency tier {{ minQuantity pricePerUnit }} unitPrice totalQuantity sharedCosts total
-lines {{ pledgeId participant {PERSON} organisationName quantity amount }}
-"""
-GROUP_FIELDS = f"""
-id title description itemName
-material {{ code name }}
-unit {{ code name symbol }}
-direction status minQuantity maxQuantity pledgedQuantity remainingQuantity minimumReached
-participantsCount
-priceTiers {{ minQuantity pricePerUnit }}
-currentTier {{ minQuantity pricePerUnit }}
-nextTier {{ minQuantity pricePerUnit }}
-quantityToNextTier
-currency sharedCosts costSplit deadline secondsLeft visibility
-organiser {{ id name kind }}
-counterpart {{ id name kind }}
-cluster {{ id name currency }}
-myPledge {{ id quantity status }}
-canManage canPledge
-settlement {{ {SETTLEMENT_FIELDS} }}
-cancellationReason version createdAt updatedAt closedAt orderedAt deliveredAt cancelledAt
-"""
-CREATE = f"""
-mutation Create($input: PurchaseGroupCreateInput!) {{
-  purchaseGroupCreate(input: $input) {{ purchaseGroup {{ {GROUP_FIELDS} }} {ERRORS} }}
-}}
-"""
-UPDATE = f"""
-mutation Update($input: PurchaseGroupUpdateInput!) {{
-  purchaseGroupUpdate(input: $input) {{ purchaseGroup {{ {GROUP_FIELDS} }} {ERRORS} }}
-}}
-"""
-CLOSE = f"""
-mutation Close($id: ID!) {{
-  purchaseGroupClose(id: $id) {{ purchaseGroup {{ {GROUP_FIELDS} }} {ERRORS} }}
-}}
-"""
-CANCEL = f"""
-mutation Cancel($id: ID!, $reason: String! = "") {{
-  purchaseGroupCancel(id: $id, reason: $reason) {{ purchaseGroup {{ {GROUP_FIELDS} }} {ERRORS} }}
-}}
-"""
-MARK_ORDERED = f"""
-mutation Ordered($id: ID!) {{
-  purchaseGroupMarkOrdered(id: $id) {{ purchaseGroup {{ {GROUP_FIELDS} }} {ERRORS} }}
-}}
-"""
-MARK_DELIVERED = f"""
-mutation Delivered($id: ID!) {{
-  purchaseGroupMarkDelivered(id: $id) {{ purchaseGroup {{ {GROUP_FIELDS} }} {ERRORS} }}
-}}
-"""
-PLEDGE = f"""
-mutation Pledge($input: PurchaseGroupPledgeInput!) {{
-  purchaseGroupPledge(input: $input) {{
-    pledge {{ {PLEDGE_FIELDS} group {{ {GROUP_FIELDS} }} }} {ERRORS}
-  }}
-}}
-"""
-PLEDGE_UPDATE = f"""
-mutation PledgeUpdate($input: PurchaseGroupPledgeUpdateInput!) {{
-  purchaseGroupPledgeUpdate(input: $input) {{
-    pledge {{ {PLEDGE_FIELDS} group {{ {GROUP_FIELDS} }} }} {ERRORS}
-  }}
-}}
-"""
-PLEDGE_WITHDRAW = f"""
-mutation Withdraw($id: ID!) {{
-  purchaseGroupPledgeWithdraw(id: $id) {{
-    pledge {{ {PLEDGE_FIELDS} group {{ {GROUP_FIELDS} }} }} {ERRORS}
-  }}
-}}
-"""
-GROUP = f"query Group($id: ID!) {{ purchaseGroup(id: $id) {{ {GROUP_FIELDS} }} }}"
-GROUPS = """
-query Groups($filter: PurchaseGroupFilter) {
-  purchaseGroups(filter: $filter) { totalCount edges { node { id title status } } }
-}
-"""
-MY_PLEDGES = f"""
-query Mine($includeWithdrawn: Boolean! = false) {{
-  myPledges(includeWithdrawn: $includeWithdrawn) {{
-    totalCount edges {{ node {{ {PLEDGE_FIELDS} group {{ id title status myPledge {{ id }} }} }} }}
-  }}
-}}
-"""
-GROUP_PLEDGES = f"""
-query GroupPledges($groupId: ID!, $includeWithdrawn: Boolean! = false) {{
-  purchaseGroupPledges(groupId: $groupId, includeWithdrawn: $includeWithdrawn) {{
-    totalCount edges {{ node {{ {PLEDGE_FIELDS} group {{ id }} }} }}
-  }}
-}}
-"""
-INBOX = "{ notifications { edges { node { kind title body subjectType subjectId } } } }"
-INVITE = """
-mutation Invite($input: OrganisationInviteCreateInput!) {
-  organisationInviteCreate(input: $input) { invite { code } errors { code message field } }
-}
-"""
-
-NOW = "2027-03-01T00:00:00+00:00"
-DEADLINE = "2027-03-08T05:00:00+00:00"  # group_input's 2027-03-08T12:00:00+07:00
-SECONDS_TO_DEADLINE = 7 * 86400 + 5 * 3600
-TIERS = [
-    {"minQuantity": "100", "pricePerUnit": "10"},
-    {"minQuantity": "500", "pricePerUnit": "9.5"},
-]
-WOOD_CLUSTER = "Test Wood Cluster"
-
-
-def problem(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "field": field}
-
-
-def failed(name: str, *problems: dict[str, Any]) -> dict[str, Any]:
-    """A mutation body whose payload carries only these errors."""
-    key = "pledge" if name.startswith("purchaseGroupPledge") else "purchaseGroup"
-    return {"data": {name: {key: None, "errors": list(problems)}}}
-
-
-def payload(body: dict[str, Any], name: str) -> dict[str, Any]:
-    data = body["data"][name]
-    assert data["errors"] == [], body
-    result: dict[str, Any] = data["purchaseGroup" if "purchaseGroup" in data else "pledge"]
-    return result
-
-
-def person(account: Account) -> dict[str, str]:
-    return {"userId": account.user_id, "displayName": account.email.split("@")[0]}
-
-
-async def invite_code(gql: GraphQL, admin: Account, role: str = "MEMBER") -> str:
-    body = await gql(
-        INVITE,
-        {"input": {"organisationId": admin.organisation_id, "role": role}},
-        token=admin.access_token,
-    )
-    assert body["data"]["organisationInviteCreate"]["errors"] == [], body
-    code: str = body["data"]["organisationInviteCreate"]["invite"]["code"]
-    return code
-
-
-async def create(gql: GraphQL, account: Account | str, **extra: Any) -> dict[str, Any]:
-    token = account if isinstance(account, str) else account.access_token
-    body = await gql(CREATE, {"input": group_input(**extra)}, token=token)
-    return payload(body, "purchaseGroupCreate")
-
-
-async def pledge(
-    gql: GraphQL, account: Account | str, group_id: str, quantity: str, **extra: Any
-) -> dict[str, Any]:
-    token = account if isinstance(account, str) else account.access_token
-    body = await gql(
-        PLEDGE, {"input": {"groupId": group_id, "quantity": quantity, **extra}}, token=token
-    )
-    return payload(body, "purchaseGroupPledge")
-
-
-async def read(gql: GraphQL, account: Account | str, group_id: str) -> dict[str, Any] | None:
-    token = account if isinstance(account, str) else account.access_token
-    body = await gql(GROUP, {"id": group_id}, token=token)
-    assert "errors" not in body, body
-    group: dict[str, Any] | None = body["data"]["purchaseGroup"]
-    return group
-
-
-async def listed(gql: GraphQL, account: Account | str, **filter: Any) -> list[tuple[str, str]]:
-    """(title, status) of the groups the viewer sees with this filter, in list order."""
-    token = account if isinstance(account, str) else account.access_token
-    body = await gql(GROUPS, {"filter": filter}, token=token)
-    assert "errors" not in body, body
-    connection = body["data"]["purchaseGroups"]
-    assert connection["totalCount"] == len(connection["edges"])
-    return [(e["node"]["title"], e["node"]["status"]) for e in connection["edges"]]
-
-
-async def inbox(gql: GraphQL, account: Account) -> list[dict[str, Any]]:
-    body = await gql(INBOX, token=account.access_token)
-    return [edge["node"] for edge in body["data"]["notifications"]["edges"]]
-
-
-def opened(
-    group_id: str,
-    organiser: Account,
-    cluster_id: str,
-    organiser_name: str,
-    organiser_kind: str = "COMMUNITY",
-    **overrides: Any,
-) -> dict[str, Any]:
-    """The whole group of ``group_input()`` as its organiser sees it just after creating it."""
-    return {
-        "id": group_id,
-        "title": "Fish feed for the dry season",
-        "description": "",
-        "itemName": "Floating fish feed, 28% protein",
-        "material": None,
-        "unit": {"code": "KGM", "name": "kilogram", "symbol": "kg"},
-        "direction": "BUY",
-        "status": "OPEN",
-        "minQuantity": "100",
-        "maxQuantity": "1000",
-        "pledgedQuantity": "0",
-        "remainingQuantity": "1000",
-        "minimumReached": False,
-        "participantsCount": 0,
-        "priceTiers": TIERS,
-        "currentTier": None,
-        "nextTier": {"minQuantity": "100", "pricePerUnit": "10"},
-        "quantityToNextTier": "100",
-        "currency": "USD",
-        "sharedCosts": "10",
-        "costSplit": "PRO_RATA",
-        "deadline": DEADLINE,
-        "secondsLeft": SECONDS_TO_DEADLINE,
-        "visibility": "CLUSTER",
-        "organiser": {
-            "id": organiser.organisation_id,
-            "name": organiser_name,
-            "kind": organiser_kind,
-        },
-        "counterpart": None,
-        "cluster": {"id": cluster_id, "name": WOOD_CLUSTER, "currency": "JPY"},
-        "myPledge": None,
-        "canManage": True,
-        "canPledge": True,
-        "settlement": None,
-        "cancellationReason": "",
-        "version": 1,
-        "createdAt": NOW,
-        "updatedAt": NOW,
-        "closedAt": None,
-        "orderedAt": None,
-        "deliveredAt": None,
-        "cancelledAt": None,
-        **overrides,
-    }
-
-
-def pledge_of(
-    account: Account,
-    organisation_name: str,
-    pledge_id: str,
-    quantity: str,
-    group: dict[str, Any] | None,
-    **overrides: Any,
-) -> dict[str, Any]:
-    """A pledge the participant made for themselves, acting for ``organisation_name``."""
-    return {
-        "id": pledge_id,
-        "quantity": quantity,
-        "status": "ACTIVE",
-        "participant": person(account),
-        "actedBy": person(account),
-        "onBehalf": False,
-        "organisationId": account.organisation_id,
-        "organisationName": organisation_name,
-        "createdAt": NOW,
-        "updatedAt": NOW,
-        "withdrawnAt": None,
-        "group": group,
-        **overrides,
-    }
+from tests.purchasing.kit import (
+    CANCEL,
+    CLOSE,
+    CREATE,
+    DEADLINE,
+    GROUPS,
+    MARK_DELIVERED,
+    MARK_ORDERED,
+    MY_PLEDGES,
+    NOW,
+    PLEDGE,
+    PLEDGE_UPDATE,
+    PLEDGE_WITHDRAW,
+    SECONDS_TO_DEADLINE,
+    TIERS,
+    UPDATE,
+    create,
+    failed,
+    group_input,
+    inbox,
+    listed,
+    opened,
+    payload,
+    person,
+    pledge,
+    pledge_of,
+    problem,
+    read,
+)
 
 
 @dataclass
@@ -538,6 +296,31 @@ async def test_the_same_client_id_gives_the_same_group_and_is_refused_to_others(
         "purchaseGroupCreate", problem("CONFLICT", "This id belongs to another group", "id")
     )
     assert await read(gql, crowd.shg, client_id) == crowd.group(client_id)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "sNaN"])
+async def test_not_a_number_anywhere_in_a_new_group_is_a_validation_error(
+    gql: Any, register: Any, cluster_id: str, value: str
+) -> None:
+    # Given a community, when every number of its new group's form is not a number
+    shg = await register("shg@example.org", cluster_id, name="Women's Union", kind="COMMUNITY")
+    form = group_input(
+        minQuantity=value,
+        maxQuantity=value,
+        sharedCosts=value,
+        priceTiers=[{"minQuantity": value, "pricePerUnit": value}],
+    )
+    created = await gql(CREATE, {"input": form}, token=shg.access_token)
+    # then each field says so, and nothing is created
+    payload = created["data"]["purchaseGroupCreate"]
+    assert payload["purchaseGroup"] is None
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+        ("VALIDATION", "minQuantity"),
+        ("VALIDATION", "maxQuantity"),
+        ("VALIDATION", "sharedCosts"),
+        ("VALIDATION", "priceTiers.0.minQuantity"),
+        ("VALIDATION", "priceTiers.0.pricePerUnit"),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -800,6 +583,29 @@ async def test_a_stale_expected_version_is_a_conflict(gql: GraphQL, crowd: Crowd
     assert await read(gql, crowd.shg, group["id"]) == crowd.group(
         group["id"], title="First edit", version=2
     )
+
+
+async def test_not_a_number_in_an_update_is_a_validation_error(
+    gql: Any, register: Any, cluster_id: str
+) -> None:
+    # Given a group with a pledge
+    shg = await register("shg@example.org", cluster_id, name="Women's Union", kind="COMMUNITY")
+    created = await gql(CREATE, {"input": group_input()}, token=shg.access_token)
+    group_id = created["data"]["purchaseGroupCreate"]["purchaseGroup"]["id"]
+    # when its maximum and minimum are changed to NaN
+    updated = await gql(
+        UPDATE,
+        {"input": {"id": group_id, "maxQuantity": "NaN", "minQuantity": "NaN"}},
+        token=shg.access_token,
+    )
+    # then both fields say so
+    assert updated["data"]["purchaseGroupUpdate"] == {
+        "purchaseGroup": None,
+        "errors": [
+            {"code": "VALIDATION", "message": "Not a number", "field": "minQuantity"},
+            {"code": "VALIDATION", "message": "Not a number", "field": "maxQuantity"},
+        ],
+    }
 
 
 # ---------------------------------------------------------------------------------------------

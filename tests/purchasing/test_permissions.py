@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from backend.kit.db import Database
-from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL
-from tests.identity.kit import second_cluster
-from tests.purchasing.test_groups import (
+from tests.conftest import Account, GraphQL
+from tests.identity.kit import invite_code, second_cluster, sign_in
+from tests.purchasing.kit import (
     CANCEL,
     CLOSE,
     ERRORS,
@@ -25,13 +25,12 @@ from tests.purchasing.test_groups import (
     UPDATE,
     create,
     failed,
+    group_input,
     inbox,
-    invite_code,
     person,
     pledge,
     problem,
 )
-from tests.purchasing.test_smoke import group_input
 
 JOIN = """
 mutation Join($input: OrganisationJoinInput!) {
@@ -112,17 +111,6 @@ JOIN_FORBIDDEN = {
     "PUBLIC": problem("FORBIDDEN", "Act for an organisation to take part"),
 }
 SHG = "Women's Union"
-
-
-async def sign_in(gql: GraphQL, email: str, organisation_id: str | None) -> str:
-    body = await gql(
-        SIGN_IN,
-        {"input": {"email": email, "password": PASSWORD, "organisationId": organisation_id}},
-        token="",
-    )
-    assert body["data"]["tokenCreate"]["errors"] == [], body
-    token: str = body["data"]["tokenCreate"]["accessToken"]
-    return token
 
 
 @dataclass

@@ -322,6 +322,22 @@ def test_the_settlement_carries_its_terms() -> None:
     ) == ("THB", BUY, D(120), D("1140.0"), D("12.5"), D("1152.50"), [D(40), D(80)])
 
 
+def test_the_largest_accepted_amounts_settle_exactly() -> None:
+    big = Decimal("9999999999999.9999")
+    pledges = [Pledge(quantity=big), Pledge(quantity=Decimal("0.0001")), Pledge(quantity=big)]
+    for currency in ("KWD", "JPY", "USD"):
+        settled = settle(
+            pledges=pledges,
+            tiers=[PriceTier(Decimal(0), big)],
+            shared_costs=big,
+            cost_split=CostSplit.PRO_RATA,
+            direction=Direction.BUY,
+            currency=currency,
+        )
+        assert settled is not None
+        assert sum(line.amount for line in settled.lines) == settled.total
+
+
 # ---------------------------------------------------------------------------------------------
 # Seeded random groups against an exact reference
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from backend.kit.clock import ManualClock
+from tests.purchasing.kit import group_input
 
 CREATE = """
 mutation Create($input: PurchaseGroupCreateInput!) {
@@ -32,27 +33,6 @@ query Group($id: ID!) {
   }
 }
 """
-
-
-def group_input(**extra: Any) -> dict[str, Any]:
-    return {
-        "title": "Fish feed for the dry season",
-        "itemName": "Floating fish feed, 28% protein",
-        "unit": "KGM",
-        "direction": "BUY",
-        "minQuantity": "100",
-        "maxQuantity": "1000",
-        "priceTiers": [
-            {"minQuantity": "100", "pricePerUnit": "10"},
-            {"minQuantity": "500", "pricePerUnit": "9.5"},
-        ],
-        "currency": "USD",
-        "sharedCosts": "10",
-        "costSplit": "PRO_RATA",
-        "deadline": "2027-03-08T12:00:00+07:00",
-        "visibility": "CLUSTER",
-        **extra,
-    }
 
 
 async def test_a_group_from_pledges_to_settlement(

@@ -20,8 +20,8 @@ from tests.events.kit import UPDATE as EVENT_UPDATE
 from tests.forums.kit import FORUM_UPDATE, join, open_forum, post, start_thread
 from tests.marketplace.trading_kit import LISTING_CREATE, listing_input, make_offer
 from tests.marketplace.trading_kit import publish as publish_listing
-from tests.purchasing.test_groups import PLEDGE_UPDATE, PLEDGE_WITHDRAW, create, pledge
-from tests.purchasing.test_groups import UPDATE as GROUP_UPDATE
+from tests.purchasing.kit import PLEDGE_UPDATE, PLEDGE_WITHDRAW, create, pledge
+from tests.purchasing.kit import UPDATE as GROUP_UPDATE
 from tests.sync.sync_kit import brief, changes_page, start, sync
 
 THREAD_FOLLOW = """
