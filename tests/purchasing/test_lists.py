@@ -10,6 +10,7 @@ from typing import Any
 
 from backend.kit.clock import ManualClock
 from tests.conftest import Account, GraphQL
+from tests.purchasing.kit import group_input
 
 ERRORS = "errors { code message field }"
 CREATE = f"""
@@ -93,27 +94,6 @@ query GroupPledges($groupId: ID!, $includeWithdrawn: Boolean!, $first: Int, $aft
   }}
 }}
 """
-
-
-def group_input(**extra: Any) -> dict[str, Any]:
-    return {
-        "title": "Fish feed for the dry season",
-        "itemName": "Floating fish feed, 28% protein",
-        "unit": "KGM",
-        "direction": "BUY",
-        "minQuantity": "100",
-        "maxQuantity": "1000",
-        "priceTiers": [
-            {"minQuantity": "100", "pricePerUnit": "10"},
-            {"minQuantity": "500", "pricePerUnit": "9.5"},
-        ],
-        "currency": "USD",
-        "sharedCosts": "10",
-        "costSplit": "PRO_RATA",
-        "deadline": "2027-03-08T12:00:00+07:00",
-        "visibility": "CLUSTER",
-        **extra,
-    }
 
 
 async def create(gql: GraphQL, organiser: Account, **terms: Any) -> str:

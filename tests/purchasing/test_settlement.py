@@ -24,6 +24,7 @@ from backend.purchasing.models import CostSplit, Direction, Pledge
 from backend.purchasing.schema.types import ROUNDING
 from backend.purchasing.service.settlement import PriceTier, Settlement, settle, tier_progress
 from tests.conftest import Account, GraphQL
+from tests.purchasing.kit import group_input
 
 D = Decimal
 BUY, SELL = Direction.BUY, Direction.SELL
@@ -528,27 +529,6 @@ mutation Ordered($id: ID!) {{ purchaseGroupMarkOrdered(id: $id) {{ {ACTION_PAYLO
 DELIVERED = f"""
 mutation Delivered($id: ID!) {{ purchaseGroupMarkDelivered(id: $id) {{ {ACTION_PAYLOAD} }} }}
 """
-
-
-def group_input(**extra: Any) -> dict[str, Any]:
-    return {
-        "title": "Fish feed for the dry season",
-        "itemName": "Floating fish feed, 28% protein",
-        "unit": "KGM",
-        "direction": "BUY",
-        "minQuantity": "100",
-        "maxQuantity": "1000",
-        "priceTiers": [
-            {"minQuantity": "100", "pricePerUnit": "10"},
-            {"minQuantity": "500", "pricePerUnit": "9.5"},
-        ],
-        "currency": "USD",
-        "sharedCosts": "10",
-        "costSplit": "PRO_RATA",
-        "deadline": "2027-03-08T12:00:00+07:00",
-        "visibility": "CLUSTER",
-        **extra,
-    }
 
 
 NAMES = ["An", "Binh", "Chau", "Dung", "Giang", "Hai", "Khanh"]
