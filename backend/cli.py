@@ -38,8 +38,8 @@ def migrate(settings: Settings) -> None:
 
 
 async def _sync_reference_data(settings: Settings) -> None:
+    from backend.catalogue.reference import sync_reference_data
     from backend.kit.db import Database
-    from backend.marketplace.catalogue import sync_reference_data
 
     db = Database(settings.database_url)
     try:

@@ -4,6 +4,7 @@ Alembic's autogenerate and the drift test rely on it; add each new domain here.
 """
 
 from backend import idempotency as idempotency_models
+from backend.catalogue import models as catalogue_models
 from backend.events import models as events_models
 from backend.forums import models as forums_models
 from backend.identity import models as identity_models
@@ -28,6 +29,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 
 __all__ = [
+    "catalogue_models",
     "events_models",
     "forums_models",
     "idempotency_models",

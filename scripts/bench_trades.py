@@ -51,6 +51,8 @@ from backend.app import create_app
 from backend.auth.passwords import Passwords
 from backend.auth.security import Security
 from backend.auth.viewer import Role, Viewer
+from backend.catalogue.factors import METHOD_VERSION
+from backend.catalogue.models import ImpactFactor, Material
 from backend.identity.models import (
     Membership,
     MembershipRole,
@@ -61,17 +63,14 @@ from backend.identity.models import (
 )
 from backend.kit.db import Database, new_id, utcnow
 from backend.marketplace import offers
-from backend.marketplace.factors import METHOD_VERSION
 from backend.marketplace.matching import MAX_CANDIDATES
 from backend.marketplace.models import (
     Delivery,
     ImpactEntry,
-    ImpactFactor,
     Listing,
     ListingCategory,
     ListingKind,
     ListingStatus,
-    Material,
     Offer,
     OfferStatus,
     Recurrence,

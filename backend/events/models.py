@@ -20,9 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.catalogue.models import Material
 from backend.identity.models import Cluster, Organisation, User
 from backend.kit.db import Base, UTCDateTime, enum_column, new_id, utcnow
-from backend.marketplace.models import Material
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 

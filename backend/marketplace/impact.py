@@ -24,19 +24,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Role, Viewer
+from backend.catalogue.factors import METHOD_VERSION
+from backend.catalogue.models import Dimension, ImpactFactor, Material, Unit
 from backend.identity.models import Cluster, Organisation
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.validation import check_utc
-from backend.marketplace.factors import METHOD_VERSION
-from backend.marketplace.models import (
-    Dimension,
-    ImpactEntry,
-    ImpactFactor,
-    Material,
-    Trade,
-    Unit,
-)
+from backend.marketplace.models import ImpactEntry, Trade
 
 KG_PER_TONNE = Decimal(1000)
 FOUR_PLACES = Decimal("0.0001")

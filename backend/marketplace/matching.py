@@ -29,20 +29,15 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Anonymous, Viewer
+from backend.catalogue import service as catalogue
+from backend.catalogue.models import Material, MaterialConversion
 from backend.kit.db import Database, utcnow
 from backend.kit.errors import not_found
 from backend.kit.geo import great_circle_km, within_radius
 from backend.kit.pagination import Page, PageRequest, SortKey, decode_cursor, encode_cursor
 from backend.kit.pagination import Sort as CursorSort
 from backend.marketplace import policies, trades
-from backend.marketplace.models import (
-    Listing,
-    ListingKind,
-    ListingStatus,
-    Material,
-    MaterialConversion,
-    Recurrence,
-)
+from backend.marketplace.models import Listing, ListingKind, ListingStatus, Recurrence
 from backend.marketplace.service import effective_status, listing_loads
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
@@ -133,7 +128,7 @@ async def _related(session: AsyncSession, listing: Listing) -> _Wanted:
         same_side.setdefault(code, (Relation.BROADER, "A broader material that includes it"))
     below = await session.scalars(
         select(Material.code)
-        .where(Material.path.like(material.path + "/%"))
+        .where(catalogue.subtree(material, include_material=False))
         .order_by(Material.path)
         .limit(200)
     )

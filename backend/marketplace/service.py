@@ -1,4 +1,4 @@
-"""Marketplace: the material catalogue, units, and listings from draft to closed, with search.
+"""Marketplace: listings from draft to closed, with search.
 
 Every public function is keyword-only and owns its unit of work.
 """
@@ -6,7 +6,6 @@ Every public function is keyword-only and owns its unit of work.
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,12 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Anonymous, Viewer
+from backend.catalogue import service as catalogue
+from backend.catalogue.models import Material
 from backend.identity.models import Cluster, Organisation
 from backend.kit.db import Database, once_more_on_clash, utcnow
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
@@ -30,19 +30,15 @@ from backend.kit.money import MAX_AMOUNT, check_amount, check_currency, plain
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import Place, check_language, check_place, check_text, check_utc
 from backend.marketplace import policies, search
-from backend.marketplace.catalogue import search_text
 from backend.marketplace.models import (
     Delivery,
     Listing,
     ListingCategory,
     ListingKind,
     ListingStatus,
-    Material,
     Recurrence,
-    Unit,
 )
 
-MATERIAL_CODE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=366)
 MAX_SPECS = 20
@@ -149,17 +145,6 @@ class ListingFilter:
 class ListingHit:
     listing: Listing
     distance_km: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NewMaterial:
-    code: str
-    parent_code: str
-    name: str
-    local_names: dict[str, str] = field(default_factory=dict)
-    hs_code: str | None = None
-    hazardous: bool | None = None
-    description: str = ""
 
 
 def effective_status(listing: Listing, now: datetime | None = None) -> ListingStatus:
@@ -292,32 +277,6 @@ async def _managed(session: AsyncSession, viewer: Viewer, listing_id: uuid.UUID)
     return listing
 
 
-def is_material_code(code: str) -> bool:
-    """The shape of every catalogue code; anything else is refused before it reaches SQL."""
-    return bool(MATERIAL_CODE.fullmatch(code))
-
-
-async def check_material(
-    session: AsyncSession, problems: Problems, code: str, field_name: str
-) -> None:
-    """A problem unless ``code`` is in the catalogue (other domains call it in their own unit of
-    work)."""
-    if not is_material_code(code) or await session.get(Material, code) is None:
-        problems.add(field_name, "Not a code of the material catalogue")
-
-
-async def check_unit(
-    session: AsyncSession, problems: Problems, code: str, field_name: str
-) -> Unit | None:
-    """The unit for a Rec 20 code in any case, or a problem."""
-    unit = None
-    if re.fullmatch(r"[A-Za-z0-9]{1,3}", code):
-        unit = await session.get(Unit, code.upper())
-    if unit is None:
-        problems.add(field_name, "Not a known UN/ECE unit code")
-    return unit
-
-
 def _set_location(listing: Listing, place: Place, approximate_only: bool) -> None:
     listing.lat, listing.lon = place.lat, place.lon
     listing.place_name = place.place_name.strip()
@@ -362,8 +321,8 @@ async def _create_listing(
         cluster = await session.get(Cluster, organisation.cluster_id)
         assert cluster is not None
         # Catalogue look-ups join the form's other problems: one answer lists them all.
-        await check_material(session, problems, draft.material_code, "materialCode")
-        unit = await check_unit(session, problems, draft.unit_code, "unit")
+        await catalogue.check_material(session, problems, draft.material_code, "materialCode")
+        unit = await catalogue.check_unit(session, problems, draft.unit_code, "unit")
         problems.raise_if_any()
         assert unit is not None
         listing = Listing(
@@ -483,8 +442,10 @@ async def update_listing(
             )
         check_version("listing", expected_version, listing.version)
         if changes.material_code is not None:
-            await check_material(session, problems, changes.material_code, "materialCode")
-        unit = await check_unit(session, problems, changes.unit_code or listing.unit_code, "unit")
+            await catalogue.check_material(session, problems, changes.material_code, "materialCode")
+        unit = await catalogue.check_unit(
+            session, problems, changes.unit_code or listing.unit_code, "unit"
+        )
         if listing.quantity_committed > 0:
             # accepted offers and trades are in this material and unit
             if changes.material_code not in (None, listing.material_code):
@@ -843,20 +804,12 @@ async def search_listings(
 
     async with db.read() as session:
         if filter.material_code is not None:
-            material = None
-            if is_material_code(filter.material_code):
-                material = await session.get(Material, filter.material_code)
-            if material is None:
-                raise ServiceError.of(
-                    ErrorCode.VALIDATION,
-                    "Not a code of the material catalogue",
-                    "filter.materialCode",
-                )
-            # The material and everything below it in the catalogue.
-            subtree = select(Material.code).where(
-                or_(Material.path == material.path, Material.path.like(material.path + "/%"))
+            material = await catalogue.find_material(
+                session, code=filter.material_code, field_name="filter.materialCode"
             )
-            statement = statement.where(Listing.material_code.in_(subtree))
+            statement = statement.where(
+                Listing.material_code.in_(select(Material.code).where(catalogue.subtree(material)))
+            )
         result = await paginate(
             session,
             statement,
@@ -891,104 +844,3 @@ async def my_listings(
         page=page,
         with_total=with_total,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Catalogue and units
-
-
-MATERIALS_BY_NAME = Sort("materials:name", (SortKey(Material.name), SortKey(Material.code)))
-
-
-async def list_materials(
-    *, db: Database, search_for: str | None, parent_code: str | None, page: PageRequest
-) -> Page[Material]:
-    """Children of ``parent_code`` (the roots when omitted); with a search, the whole subtree."""
-    problems = Problems()
-    if search_for is not None:
-        check_text(problems, "search", search_for, min_length=0, max_length=100)
-    problems.raise_if_any()
-    statement = select(Material)
-    async with db.read() as session:
-        parent = None
-        if parent_code is not None:
-            if is_material_code(parent_code):
-                parent = await session.get(Material, parent_code)
-            if parent is None:
-                raise ServiceError.of(
-                    ErrorCode.VALIDATION, "Not a code of the material catalogue", "parentCode"
-                )
-        if search_for and search_for.strip():
-            escaped = search_for.strip().lower()
-            for char in ("\\", "%", "_"):
-                escaped = escaped.replace(char, "\\" + char)
-            statement = statement.where(Material.search_text.like(f"%{escaped}%", escape="\\"))
-            if parent is not None:
-                statement = statement.where(Material.path.like(parent.path + "/%"))
-        elif parent is not None:
-            statement = statement.where(Material.parent_code == parent.code)
-        else:
-            statement = statement.where(Material.parent_code.is_(None))
-        return await paginate(session, statement, sort=MATERIALS_BY_NAME, request=page)
-
-
-async def get_material(*, db: Database, code: str) -> Material | None:
-    if not is_material_code(code):
-        return None
-    async with db.read() as session:
-        return await session.get(Material, code)
-
-
-async def list_units(*, db: Database) -> list[Unit]:
-    async with db.read() as session:
-        return list(
-            (await session.scalars(select(Unit).order_by(Unit.dimension, Unit.factor))).all()
-        )
-
-
-async def create_material(*, db: Database, material: NewMaterial) -> Material:
-    """Platform admins add a material under an existing one (organisations cannot)."""
-    problems = Problems()
-    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", material.code) or len(material.code) > 64:
-        problems.add("code", "Use lower-case letters, digits and single hyphens (at most 64)")
-    check_text(problems, "name", material.name, min_length=2, max_length=300)
-    check_text(
-        problems,
-        "description",
-        material.description,
-        min_length=0,
-        max_length=2000,
-        multiline=True,
-    )
-    for language, name in material.local_names.items():
-        check_language(problems, "localNames", language)
-        check_text(problems, f"localNames.{language}", name, min_length=1, max_length=300)
-    if material.hs_code is not None and not re.fullmatch(r"\d{4}(\.\d{2}){0,2}", material.hs_code):
-        problems.add("hsCode", "Use an HS code such as 4401.31")
-    problems.raise_if_any()
-    try:
-        async with db.write() as session:
-            parent = await session.get(Material, material.parent_code)
-            if parent is None:
-                raise ServiceError.of(
-                    ErrorCode.VALIDATION, "Not a code of the material catalogue", "parentCode"
-                )
-            created = Material(
-                code=material.code,
-                parent_code=parent.code,
-                path=f"{parent.path}/{material.code}",
-                name=material.name.strip(),
-                local_names={k: v.strip() for k, v in material.local_names.items()},
-                ewc_code=parent.ewc_code,
-                hs_code=material.hs_code,
-                hazardous=parent.hazardous if material.hazardous is None else material.hazardous,
-                description=material.description.strip(),
-                from_catalogue=False,
-            )
-            created.search_text = search_text(created)
-            session.add(created)
-    except IntegrityError as exc:
-        raise ServiceError.of(
-            ErrorCode.CONFLICT, "A material with this code exists", "code"
-        ) from exc
-    return created

@@ -21,9 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.catalogue.models import Material, Unit
 from backend.identity.models import Cluster, Organisation, User
 from backend.kit.db import Base, UTCDateTime, enum_column, new_id, utcnow
-from backend.marketplace.models import Material, Unit
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 

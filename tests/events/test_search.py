@@ -724,7 +724,7 @@ async def test_my_registration_on_a_listed_event_gives_the_place_on_the_waiting_
         ({"filter": {"near": near((35.0, 181.0), 10)}}, "VALIDATION", "filter.near.lon"),
         ({"filter": {"materialCode": "Rice Husk"}}, "VALIDATION", "filter.materialCode"),
         ({"filter": {"materialCode": "rice_husk%"}}, "VALIDATION", "filter.materialCode"),
-        ({"filter": {"materialCode": "ewc-99"}}, "NOT_FOUND", "filter.materialCode"),
+        ({"filter": {"materialCode": "ewc-99"}}, "VALIDATION", "filter.materialCode"),
         ({"filter": {"language": "Japanese"}}, "VALIDATION", "filter.language"),
         ({"filter": {"startsAfter": "2027-03-01T00:00:00"}}, "VALIDATION", "filter.startsAfter"),
         ({"filter": {"startsBefore": "2027-03-01T00:00:00"}}, "VALIDATION", "filter.startsBefore"),

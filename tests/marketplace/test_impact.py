@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from backend.catalogue.factors import METHOD_VERSION
+from backend.catalogue.models import ImpactFactor
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
 from backend.kit.db import Database, utcnow
 from backend.kit.validation import Place
-from backend.marketplace.factors import METHOD_VERSION
-from backend.marketplace.models import ImpactFactor
 from tests.conftest import GraphQL
 from tests.marketplace.trading_kit import IMPACT, accept, make_offer, publish, trade_step
 

@@ -1333,7 +1333,7 @@ async def test_purchase_groups_filters(
     # a material code that is not one, or not in the catalogue
     for code, expected in (
         ("Not A Code", ("VALIDATION", "Not a material code")),
-        ("no-such-material", ("NOT_FOUND", "No such material")),
+        ("no-such-material", ("VALIDATION", "Not a code of the material catalogue")),
     ):
         body = await gql(GROUPS, {"filter": {"materialCode": code}}, token=a.access_token)
         assert body["data"] is None

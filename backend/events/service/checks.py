@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.catalogue.models import Material
 from backend.events.models import (
     Event,
     EventFormat,
@@ -29,7 +30,6 @@ from backend.kit.validation import (
     check_time_zone,
     has_control_characters,
 )
-from backend.marketplace.models import Material
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)

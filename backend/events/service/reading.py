@@ -12,6 +12,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Anonymous, Viewer
+from backend.catalogue import service as catalogue_service
+from backend.catalogue.models import Material
 from backend.events import policies
 from backend.events.models import (
     Event,
@@ -48,8 +50,6 @@ from backend.kit.validation import (
     check_language,
     check_place,
 )
-from backend.marketplace import service as marketplace_service
-from backend.marketplace.models import Material
 
 
 async def get_event(
@@ -114,11 +114,11 @@ def _event_of(item: Any) -> Event:
 async def _material_condition(session: AsyncSession, code: str) -> Any:
     """Events about this material, anything below it, or anything above it in the catalogue
     (a workshop on agricultural wastes is for the rice-husk firm too)."""
-    material = await session.get(Material, code)
-    if material is None:
-        raise ServiceError.of(ErrorCode.NOT_FOUND, "No such material", "filter.materialCode")
+    material = await catalogue_service.find_material(
+        session, code=code, field_name="filter.materialCode"
+    )
     lineage = material.path.split("/")
-    below = select(Material.code).where(Material.path.like(material.path + "/%"))
+    below = select(Material.code).where(catalogue_service.subtree(material, include_material=False))
     return exists().where(
         EventTopic.event_id == Event.id,
         or_(EventTopic.material_code.in_(lineage), EventTopic.material_code.in_(below)),
@@ -144,7 +144,7 @@ async def search_events(
             problems.add("filter.near.radiusKm", f"Must be more than 0 and at most {MAX_RADIUS_KM}")
     if filter.language is not None:
         check_language(problems, "filter.language", filter.language)
-    if filter.material_code is not None and not marketplace_service.is_material_code(
+    if filter.material_code is not None and not catalogue_service.is_material_code(
         filter.material_code
     ):
         problems.add("filter.materialCode", "Not a material code")

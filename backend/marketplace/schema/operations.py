@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from backend.auth.permissions import IsAdmin, IsAuthenticated, IsFirmOrCommunity
+from backend.catalogue import service as catalogue_service
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
@@ -146,7 +147,7 @@ class ListingsQuery:
         first: First = None,
         after: After = None,
     ) -> Connection[MaterialType]:
-        page = await service.list_materials(
+        page = await catalogue_service.list_materials(
             db=context_of(info).db,
             search_for=search,
             parent_code=parent_code,
@@ -160,12 +161,12 @@ class ListingsQuery:
         info: strawberry.Info,
         code: Annotated[str, strawberry.argument(description="Its code.")],
     ) -> MaterialType | None:
-        material = await service.get_material(db=context_of(info).db, code=code)
+        material = await catalogue_service.get_material(db=context_of(info).db, code=code)
         return MaterialType.of(material) if material else None
 
     @strawberry.field(description="Every unit of measure, by dimension and size.")
     async def units(self, info: strawberry.Info) -> list[UnitType]:
-        return [UnitType.of(u) for u in await service.list_units(db=context_of(info).db)]
+        return [UnitType.of(u) for u in await catalogue_service.list_units(db=context_of(info).db)]
 
 
 @strawberry.type
@@ -264,9 +265,9 @@ class ListingsMutation:
         info: strawberry.Info,
         input: Annotated[MaterialCreateInput, strawberry.argument(description="The material.")],
     ) -> MaterialCreatePayload:
-        material = await service.create_material(
+        material = await catalogue_service.create_material(
             db=context_of(info).db,
-            material=service.NewMaterial(
+            material=catalogue_service.NewMaterial(
                 code=input.code,
                 parent_code=input.parent_code,
                 name=input.name,

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 import strawberry
 
 from backend.auth.viewer import Anonymous, Viewer
+from backend.catalogue import models as catalogue_models
+from backend.catalogue.models import Dimension
 from backend.graphql.types import Location, LocationInput, Payload, parse_optional_id
 from backend.identity.schema import OrganisationType
 from backend.marketplace import models, policies, service
 from backend.marketplace.models import (
     Delivery,
-    Dimension,
     ListingCategory,
     ListingKind,
     ListingStatus,
@@ -61,7 +62,7 @@ class UnitType:
     )
 
     @classmethod
-    def of(cls, unit: models.Unit) -> UnitType:
+    def of(cls, unit: catalogue_models.Unit) -> UnitType:
         return cls(
             code=unit.code,
             name=unit.name,
@@ -102,7 +103,7 @@ class MaterialType:
         return next((n.name for n in self.local_names if n.language == language), self.name)
 
     @classmethod
-    def of(cls, material: models.Material) -> MaterialType:
+    def of(cls, material: catalogue_models.Material) -> MaterialType:
         return cls(
             code=material.code,
             name=material.name,

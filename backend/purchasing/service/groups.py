@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
+from backend.catalogue import service as catalogue_service
 from backend.identity.models import Cluster, Organisation
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.kit.money import check_amount, check_currency, plain
 from backend.kit.validation import check_text
-from backend.marketplace import service as marketplace_service
 from backend.notifications.models import NotificationKind
 from backend.purchasing import policies
 from backend.purchasing.models import GroupStatus, Pledge, PurchaseGroup
@@ -119,9 +119,9 @@ async def _check_references(
     """Checks the catalogue and directory look-ups; returns the unit's code as stored."""
     unit = None
     if material_code is not None:
-        await marketplace_service.check_material(session, problems, material_code, "materialCode")
+        await catalogue_service.check_material(session, problems, material_code, "materialCode")
     if unit_code is not None:
-        unit = await marketplace_service.check_unit(session, problems, unit_code, "unit")
+        unit = await catalogue_service.check_unit(session, problems, unit_code, "unit")
     if counterpart_id is not None and await session.get(Organisation, counterpart_id) is None:
         problems.add("counterpartOrganisationId", "No such organisation", ErrorCode.NOT_FOUND)
     return None if unit is None else unit.code

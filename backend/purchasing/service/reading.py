@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import Select, false, or_, select
 
 from backend.auth.viewer import Anonymous, Viewer
+from backend.catalogue import service as catalogue_service
+from backend.catalogue.models import Material
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
-from backend.marketplace import service as marketplace_service
-from backend.marketplace.models import Material
 from backend.purchasing import policies
 from backend.purchasing.models import Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.common import (
@@ -82,7 +82,7 @@ async def list_groups(
     with_total: bool,
 ) -> Page[GroupView]:
     """Groups the viewer may see, soonest deadline first."""
-    if filter.material_code is not None and not marketplace_service.is_material_code(
+    if filter.material_code is not None and not catalogue_service.is_material_code(
         filter.material_code
     ):
         raise ServiceError.of(ErrorCode.VALIDATION, "Not a material code", "filter.materialCode")
@@ -101,15 +101,11 @@ async def list_groups(
                 policies.pledged_to(viewer) if isinstance(viewer, Viewer) else false()
             )
         if filter.material_code is not None:
-            material = await session.get(Material, filter.material_code)
-            if material is None:
-                raise ServiceError.of(
-                    ErrorCode.NOT_FOUND, "No such material", "filter.materialCode"
-                )
-            below = select(Material.code).where(
-                or_(Material.code == material.code, Material.path.like(material.path + "/%"))
+            material = await catalogue_service.find_material(
+                session, code=filter.material_code, field_name="filter.materialCode"
             )
-            statement = statement.where(PurchaseGroup.material_code.in_(below))
+            subtree = select(Material.code).where(catalogue_service.subtree(material))
+            statement = statement.where(PurchaseGroup.material_code.in_(subtree))
         result = await paginate(
             session,
             statement,

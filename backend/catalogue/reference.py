@@ -1,4 +1,4 @@
-"""Reference data of the marketplace: units of measure and the material catalogue.
+"""Reference data of the catalogue: units of measure and materials.
 
 `eic migrate` loads it after the schema migrations (:func:`sync_reference_data`), inserting what is
 missing and updating names, so a new release can add materials and translations without a
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from backend.catalogue.factors import sync_conversions_and_factors
+from backend.catalogue.models import Dimension, Material, Unit
 from backend.kit.db import Database
-from backend.marketplace.factors import sync_conversions_and_factors
-from backend.marketplace.models import Dimension, Material, Unit
 
 DATA = Path(__file__).resolve().parent / "data"
 ECO_PRODUCTS = "eco-products"

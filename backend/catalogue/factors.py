@@ -35,7 +35,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.marketplace.models import ImpactFactor, MaterialConversion
+from backend.catalogue.models import ImpactFactor, MaterialConversion
 
 METHOD_VERSION = "eic-2026.1"
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from backend.catalogue.models import Material
 from backend.kit.db import Database
-from backend.marketplace.models import Material
 from tests.conftest import GraphQL
 
-DATA = Path(__file__).resolve().parents[2] / "backend" / "marketplace" / "data"
+DATA = Path(__file__).resolve().parents[2] / "backend" / "catalogue" / "data"
 
 MATERIALS = """
 query Materials($search: String, $parentCode: String, $first: Int, $after: String) {

@@ -1,0 +1,176 @@
+"""The material catalogue and units of measure: browsing, look-ups other domains make inside their
+own unit of work, and the one rule for "a material and everything below it".
+
+Every public function that opens a session is keyword-only and owns its unit of work; the
+``session`` helpers run inside the caller's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.catalogue.models import Material, Unit
+from backend.catalogue.reference import search_text
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, Problems, ServiceError
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.validation import check_language, check_text
+
+MATERIAL_CODE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+NOT_IN_CATALOGUE = "Not a code of the material catalogue"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMaterial:
+    code: str
+    parent_code: str
+    name: str
+    local_names: dict[str, str] = field(default_factory=dict)
+    hs_code: str | None = None
+    hazardous: bool | None = None
+    description: str = ""
+
+
+def is_material_code(code: str) -> bool:
+    """The shape of every catalogue code; anything else is refused before it reaches SQL."""
+    return bool(MATERIAL_CODE.fullmatch(code))
+
+
+def unknown_material(field_name: str) -> ServiceError:
+    """The one answer to a material code that is not in the catalogue, whoever asks: a mistake in
+    the input (VALIDATION on its field), not a missing object the client asked for by id."""
+    return ServiceError.of(ErrorCode.VALIDATION, NOT_IN_CATALOGUE, field_name)
+
+
+async def find_material(session: AsyncSession, *, code: str, field_name: str) -> Material:
+    """The material with this code, or :func:`unknown_material` for ``field_name``."""
+    material = await session.get(Material, code) if is_material_code(code) else None
+    if material is None:
+        raise unknown_material(field_name)
+    return material
+
+
+def subtree(material: Material, *, include_material: bool = True) -> ColumnElement[bool]:
+    """Materials at and below ``material`` (only below with ``include_material=False``).
+
+    ``path`` lists the codes from the root, so the subtree is one indexed prefix match; codes
+    hold no LIKE wildcards (:data:`MATERIAL_CODE`), so the path needs no escaping.
+    """
+    below = Material.path.like(material.path + "/%")
+    return or_(Material.path == material.path, below) if include_material else below
+
+
+async def check_material(
+    session: AsyncSession, problems: Problems, code: str, field_name: str
+) -> None:
+    """A problem unless ``code`` is in the catalogue (other domains call it in their own unit of
+    work)."""
+    if not is_material_code(code) or await session.get(Material, code) is None:
+        problems.add(field_name, NOT_IN_CATALOGUE)
+
+
+async def check_unit(
+    session: AsyncSession, problems: Problems, code: str, field_name: str
+) -> Unit | None:
+    """The unit for a Rec 20 code in any case, or a problem."""
+    unit = None
+    if re.fullmatch(r"[A-Za-z0-9]{1,3}", code):
+        unit = await session.get(Unit, code.upper())
+    if unit is None:
+        problems.add(field_name, "Not a known UN/ECE unit code")
+    return unit
+
+
+MATERIALS_BY_NAME = Sort("materials:name", (SortKey(Material.name), SortKey(Material.code)))
+
+
+async def list_materials(
+    *, db: Database, search_for: str | None, parent_code: str | None, page: PageRequest
+) -> Page[Material]:
+    """Children of ``parent_code`` (the roots when omitted); with a search, the whole subtree."""
+    problems = Problems()
+    if search_for is not None:
+        check_text(problems, "search", search_for, min_length=0, max_length=100)
+    problems.raise_if_any()
+    statement = select(Material)
+    async with db.read() as session:
+        parent = None
+        if parent_code is not None:
+            parent = await find_material(session, code=parent_code, field_name="parentCode")
+        if search_for and search_for.strip():
+            escaped = search_for.strip().lower()
+            for char in ("\\", "%", "_"):
+                escaped = escaped.replace(char, "\\" + char)
+            statement = statement.where(Material.search_text.like(f"%{escaped}%", escape="\\"))
+            if parent is not None:
+                statement = statement.where(subtree(parent, include_material=False))
+        elif parent is not None:
+            statement = statement.where(Material.parent_code == parent.code)
+        else:
+            statement = statement.where(Material.parent_code.is_(None))
+        return await paginate(session, statement, sort=MATERIALS_BY_NAME, request=page)
+
+
+async def get_material(*, db: Database, code: str) -> Material | None:
+    if not is_material_code(code):
+        return None
+    async with db.read() as session:
+        return await session.get(Material, code)
+
+
+async def list_units(*, db: Database) -> list[Unit]:
+    async with db.read() as session:
+        return list(
+            (await session.scalars(select(Unit).order_by(Unit.dimension, Unit.factor))).all()
+        )
+
+
+async def create_material(*, db: Database, material: NewMaterial) -> Material:
+    """Platform admins add a material under an existing one (organisations cannot)."""
+    problems = Problems()
+    if not is_material_code(material.code) or len(material.code) > 64:
+        problems.add("code", "Use lower-case letters, digits and single hyphens (at most 64)")
+    check_text(problems, "name", material.name, min_length=2, max_length=300)
+    check_text(
+        problems,
+        "description",
+        material.description,
+        min_length=0,
+        max_length=2000,
+        multiline=True,
+    )
+    for language, name in material.local_names.items():
+        check_language(problems, "localNames", language)
+        check_text(problems, f"localNames.{language}", name, min_length=1, max_length=300)
+    if material.hs_code is not None and not re.fullmatch(r"\d{4}(\.\d{2}){0,2}", material.hs_code):
+        problems.add("hsCode", "Use an HS code such as 4401.31")
+    problems.raise_if_any()
+    try:
+        async with db.write() as session:
+            parent = await find_material(
+                session, code=material.parent_code, field_name="parentCode"
+            )
+            created = Material(
+                code=material.code,
+                parent_code=parent.code,
+                path=f"{parent.path}/{material.code}",
+                name=material.name.strip(),
+                local_names={k: v.strip() for k, v in material.local_names.items()},
+                ewc_code=parent.ewc_code,
+                hs_code=material.hs_code,
+                hazardous=parent.hazardous if material.hazardous is None else material.hazardous,
+                description=material.description.strip(),
+                from_catalogue=False,
+            )
+            created.search_text = search_text(created)
+            session.add(created)
+    except IntegrityError as exc:
+        raise ServiceError.of(
+            ErrorCode.CONFLICT, "A material with this code exists", "code"
+        ) from exc
+    return created
