@@ -7,7 +7,7 @@ impact summary, through the real ASGI app.
    inserted in bulk. Prints how long that took.
 2. listingMatches: a page of 20 matches (with totalCount) for 200 random listings, one at a time
    (after 20 unmeasured warm-up requests); prints latency percentiles and the mean totalCount (at
-   most 500 candidates are scored per request: ``matching.MAX_CANDIDATES``).
+   most 500 candidates are scored per request: ``service.matching.MAX_CANDIDATES``).
 3. Acceptance burst: one firm lists 100 t through ``listingCreate``; F other firms (500 by
    default) each make an offer of 1 t (the offers service); then the owner sends ``offerAccept``
    for all of them at once, at most ``--concurrency`` in flight. Prints the wall time, accepts per
@@ -62,8 +62,7 @@ from backend.identity.models import (
     User,
 )
 from backend.kit.db import Database, new_id, utcnow
-from backend.marketplace import offers
-from backend.marketplace.matching import MAX_CANDIDATES
+from backend.marketplace import service as marketplace
 from backend.marketplace.models import (
     Delivery,
     ImpactEntry,
@@ -77,6 +76,7 @@ from backend.marketplace.models import (
     Trade,
     TradeStatus,
 )
+from backend.marketplace.service.matching import MAX_CANDIDATES
 from backend.notifications.models import Notification, NotificationKind
 from backend.settings import Settings
 
@@ -458,11 +458,11 @@ async def _acceptance_burst(
     started = time.perf_counter()
     offer_ids = []
     for maker in makers:
-        offer = await offers.create_offer(
+        offer = await marketplace.create_offer(
             db=db,
             viewer=maker.viewer,
             listing_id=uuid.UUID(listing_id),
-            terms=offers.Terms(quantity=Decimal(1), price_per_unit=Decimal(2800)),
+            terms=marketplace.Terms(quantity=Decimal(1), price_per_unit=Decimal(2800)),
         )
         offer_ids.append(str(offer.id))
     print(

@@ -18,7 +18,7 @@ from backend.events.models import Event, EventRegistration
 from backend.forums.models import Forum, Post, Thread
 from backend.identity.models import Cluster, Membership, Organisation, User
 from backend.kit.db import Database
-from backend.marketplace import impact
+from backend.marketplace import service as marketplace_service
 from backend.marketplace.models import ImpactEntry, Listing, Offer, Review, Trade
 from backend.purchasing.models import Pledge, PurchaseGroup
 from backend.settings import Settings
@@ -170,7 +170,7 @@ async def test_every_demo_cluster_has_a_non_empty_impact_summary(
         clusters = (await session.execute(select(Cluster.slug, Cluster.id))).all()
     totals = {}
     for slug, cluster_id in clusters:
-        summary = await impact.summarise(
+        summary = await marketplace_service.summarise_impact(
             db=db, viewer=admin, cluster_id=cluster_id, organisation_id=None, since=None, until=None
         )
         totals[slug] = (summary.trades_completed, summary.diverted_kg > 0, summary.currency)

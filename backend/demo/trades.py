@@ -18,7 +18,7 @@ from sqlalchemy import select
 from backend.auth.viewer import Role, Viewer
 from backend.demo import ids
 from backend.kit.db import Database, utcnow
-from backend.marketplace import offers, trades
+from backend.marketplace import service as marketplace
 from backend.marketplace.models import Offer, Trade, TradeStatus
 
 DEMO_OFFER_LIFETIME = timedelta(days=90)
@@ -191,12 +191,12 @@ async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer)
         trade_id = await session.scalar(select(Trade.id).where(Trade.offer_id == offer_id))
     if offer is None:
         listing_id = ids.listing_id(scenario.owner, scenario.listing_title, 0)
-        offer = await offers.create_offer(
+        offer = await marketplace.create_offer(
             db=db,
             viewer=maker,
             listing_id=listing_id,
             offer_id=offer_id,
-            terms=offers.Terms(
+            terms=marketplace.Terms(
                 Decimal(scenario.quantity),
                 Decimal(scenario.price),
                 scenario.message,
@@ -206,11 +206,11 @@ async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer)
         )
         made = 1
     if scenario.counter_price is not None and offer.rounds == 1:
-        offer = await offers.counter_offer(
+        offer = await marketplace.counter_offer(
             db=db,
             viewer=owner,
             offer_id=offer.id,
-            terms=offers.Terms(
+            terms=marketplace.Terms(
                 offer.quantity,
                 Decimal(scenario.counter_price),
                 expires_at=utcnow() + DEMO_OFFER_LIFETIME,
@@ -221,9 +221,9 @@ async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer)
     answering = maker if scenario.counter_price is not None else owner
     if trade_id is None:
         trade_id = (
-            await offers.accept_offer(db=db, viewer=answering, offer_id=offer.id)
+            await marketplace.accept_offer(db=db, viewer=answering, offer_id=offer.id)
         ).trade.trade.id
-    view = await trades.get_trade(db=db, viewer=owner, trade_id=trade_id)
+    view = await marketplace.get_trade(db=db, viewer=owner, trade_id=trade_id)
     assert view is not None
     trade = view.trade
     supplier = owner if trade.supplier_id == owner.organisation_id else maker
@@ -231,22 +231,22 @@ async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer)
     if scenario.until == AGREED:
         return made
     if trade.status is TradeStatus.AGREED:
-        trade = (await trades.mark_in_transit(db=db, viewer=supplier, trade_id=trade_id)).trade
+        trade = (await marketplace.mark_in_transit(db=db, viewer=supplier, trade_id=trade_id)).trade
     if scenario.until == IN_TRANSIT:
         return made
     if trade.status is TradeStatus.IN_TRANSIT:
         delivered = Decimal(scenario.delivered) if scenario.delivered else None
         trade = (
-            await trades.mark_delivered(
+            await marketplace.mark_delivered(
                 db=db, viewer=supplier, trade_id=trade_id, delivered_quantity=delivered
             )
         ).trade
     if trade.status is TradeStatus.DELIVERED:
-        await trades.complete(db=db, viewer=receiver, trade_id=trade_id)
+        await marketplace.complete_trade(db=db, viewer=receiver, trade_id=trade_id)
     if scenario.ratings is not None:
         for viewer, (rating, comment) in zip((maker, owner), scenario.ratings, strict=True):
             # the same review again is answered as a retry
-            await trades.create_review(
+            await marketplace.create_review(
                 db=db, viewer=viewer, trade_id=trade_id, rating=rating, comment=comment
             )
     return made

@@ -239,6 +239,9 @@ class TradeStatus(StrEnum):
     DISPUTED = "DISPUTED"
 
 
+OPEN_TRADE = (TradeStatus.AGREED, TradeStatus.IN_TRANSIT, TradeStatus.DELIVERED)
+
+
 class Trade(Base):
     """An accepted offer: the supplier hands the material to the receiver."""
 

@@ -1,15 +1,36 @@
 """Object rules of the marketplace, named ``marketplace:action``.
 
-A listing is managed by the members of its organisation acting for it (their token's active
-organisation). Platform admins moderate: they hide and restore listings, and see hidden ones.
-Everybody, signed in or not, reads listings that are published and not hidden.
+Listings. A listing is managed by the members of its organisation acting for it (their token's
+active organisation). Platform admins moderate: they hide and restore listings, and see hidden
+ones. Everybody, signed in or not, reads listings that are published and not hidden.
+
+Trades (``marketplace:trade_*``), for the two parties acting for their organisation:
+
+- AGREED -> IN_TRANSIT: the supplier (optional step).
+- AGREED / IN_TRANSIT -> DELIVERED, with the quantity that changed hands: either party (the
+  supplier after a delivery, the receiver after a pickup).
+- DELIVERED -> COMPLETED: the *other* party, confirming the delivered quantity, so neither side
+  alone puts figures into the impact ledger.
+- AGREED -> CANCELLED: either party (after that the material is moving: dispute instead). The
+  quantity goes back to the listing.
+- AGREED / IN_TRANSIT / DELIVERED -> DISPUTED, with a reason: either party.
+- DISPUTED -> COMPLETED or CANCELLED: platform admins, who settle disputes.
+
+Everybody else gets NOT_FOUND: a trade, its messages and its history are the parties' business.
+Platform admins read trades (to settle disputes) but never their messages. The transitions in
+``service.trades`` check these rules; :func:`trade_actions` answers the same rules for the apps'
+buttons.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from backend.auth.viewer import Anonymous, Viewer
-from backend.kit.errors import forbidden
-from backend.marketplace.models import Listing, ListingStatus
+from backend.kit.errors import ErrorCode, ServiceError, forbidden
+from backend.marketplace.models import OPEN_TRADE, Listing, ListingStatus, Trade, TradeStatus
 
 
 def is_owner(viewer: Viewer | Anonymous, listing: Listing) -> bool:
@@ -36,3 +57,125 @@ def sees_exact_location(viewer: Viewer | Anonymous, listing: Listing) -> bool:
     """marketplace:listing_exact_location. Trade partners see the exact point on the trade
     (``Trade.listingLocation``), not on the listing, so a listing read costs no trade look-up."""
     return not listing.location_approximate or is_owner(viewer, listing)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trades
+
+
+def party_of(viewer: Viewer, trade: Trade) -> uuid.UUID | None:
+    """The viewer's organisation if it is one of the trade's two parties."""
+    if viewer.organisation_id in (trade.supplier_id, trade.receiver_id):
+        return viewer.organisation_id
+    return None
+
+
+def other_party(trade: Trade, organisation_id: uuid.UUID) -> uuid.UUID:
+    return trade.receiver_id if organisation_id == trade.supplier_id else trade.supplier_id
+
+
+def may_read_trade(viewer: Viewer, trade: Trade) -> bool:
+    """marketplace:trade_read: the parties, and platform admins who settle disputes."""
+    return party_of(viewer, trade) is not None or viewer.is_admin
+
+
+def may_message(viewer: Viewer, trade: Trade) -> bool:
+    """marketplace:trade_messages: the two parties only (not even platform admins)."""
+    return party_of(viewer, trade) is not None
+
+
+def trade_send(viewer: Viewer, trade: Trade) -> None:
+    """marketplace:trade_send (AGREED -> IN_TRANSIT)"""
+    if party_of(viewer, trade) != trade.supplier_id:
+        raise forbidden("Only the supplier sends the material")
+
+
+def trade_report_delivery(viewer: Viewer, trade: Trade) -> uuid.UUID:
+    """marketplace:trade_deliver; the reporting party."""
+    party = party_of(viewer, trade)
+    if party is None:
+        raise forbidden("Only the two parties report a delivery")
+    return party
+
+
+def trade_settle(viewer: Viewer) -> None:
+    """marketplace:trade_settle (DISPUTED -> COMPLETED or CANCELLED)"""
+    if not viewer.is_admin:
+        raise forbidden("A disputed trade is settled by the platform admins")
+
+
+def trade_confirm(viewer: Viewer, trade: Trade) -> None:
+    """marketplace:trade_complete of a DELIVERED trade: a party, not the one that reported it.
+    The caller then checks the person too (:func:`trade_confirm_in_person`)."""
+    party = party_of(viewer, trade)
+    if party is None:
+        raise forbidden("Only the parties complete a trade")
+    if party == trade.delivered_by_id:
+        raise forbidden("The other party confirms the delivery you reported")
+
+
+def trade_confirm_in_person(viewer: Viewer, reported_by: uuid.UUID | None) -> None:
+    """A member of both organisations switching tokens is still one person: whoever reported
+    the delivery does not confirm it."""
+    if reported_by == viewer.user_id:
+        raise forbidden("Someone else confirms the delivery you reported")
+
+
+def trade_cancel(viewer: Viewer, trade: Trade) -> None:
+    """marketplace:trade_cancel of an AGREED trade"""
+    if party_of(viewer, trade) is None:
+        raise forbidden("Only the parties cancel a trade")
+
+
+def trade_dispute(viewer: Viewer, trade: Trade) -> None:
+    """marketplace:trade_dispute"""
+    if party_of(viewer, trade) is None:
+        raise forbidden("Only the parties dispute a trade")
+
+
+@dataclass(frozen=True, slots=True)
+class TradeActions:
+    """What the viewer may do with a trade now: the rules above, for the apps' buttons (the
+    transitions check the same rules again)."""
+
+    mark_in_transit: bool
+    mark_delivered: bool
+    complete: bool
+    cancel: bool
+    dispute: bool
+    review: bool
+
+
+def trade_actions(
+    viewer: Viewer, trade: Trade, reviewer_ids: Collection[uuid.UUID]
+) -> TradeActions:
+    """``trade`` needs its history loaded (``trade_loads``); ``reviewer_ids`` are the parties
+    that reviewed it already."""
+    party = party_of(viewer, trade)
+    status = trade.status
+    settles = status is TradeStatus.DISPUTED and viewer.is_admin
+    reported_by = next(
+        (s.by_user_id for s in reversed(trade.history) if s.status is TradeStatus.DELIVERED), None
+    )
+    return TradeActions(
+        mark_in_transit=party == trade.supplier_id and status is TradeStatus.AGREED,
+        mark_delivered=party is not None and status in (TradeStatus.AGREED, TradeStatus.IN_TRANSIT),
+        complete=(
+            party is not None
+            and status is TradeStatus.DELIVERED
+            and party != trade.delivered_by_id
+            and reported_by != viewer.user_id
+        )
+        or settles,
+        cancel=(party is not None and status is TradeStatus.AGREED) or settles,
+        dispute=party is not None and status in OPEN_TRADE,
+        review=party is not None and status is TradeStatus.COMPLETED and party not in reviewer_ids,
+    )
+
+
+def trade_review(viewer: Viewer, trade: Trade) -> uuid.UUID:
+    """marketplace:trade_review; the reviewing party."""
+    reviewer = party_of(viewer, trade)
+    if reviewer is None:
+        raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the parties review each other", "tradeId")
+    return reviewer

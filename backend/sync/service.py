@@ -29,9 +29,7 @@ from backend.events import service as events_service
 from backend.forums import service as forums_service
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError
-from backend.marketplace import offers as offers_service
-from backend.marketplace import service as listings_service
-from backend.marketplace import trades as trades_service
+from backend.marketplace import service as marketplace_service
 from backend.notifications import service as notifications_service
 from backend.purchasing import service as purchasing_service
 from backend.sync import log as sync_log
@@ -230,11 +228,13 @@ async def _current(
     for change_type, ids in by_type.items():
         loaded: dict[uuid.UUID, Any]
         if change_type is ChangeType.LISTING:
-            loaded = await listings_service.listings_for_sync(db=db, viewer=viewer, listing_ids=ids)
+            loaded = await marketplace_service.listings_for_sync(
+                db=db, viewer=viewer, listing_ids=ids
+            )
         elif change_type is ChangeType.OFFER:
-            loaded = await offers_service.offers_for_sync(db=db, viewer=viewer, offer_ids=ids)
+            loaded = await marketplace_service.offers_for_sync(db=db, viewer=viewer, offer_ids=ids)
         elif change_type is ChangeType.TRADE:
-            loaded = await trades_service.trades_for_sync(db=db, viewer=viewer, trade_ids=ids)
+            loaded = await marketplace_service.trades_for_sync(db=db, viewer=viewer, trade_ids=ids)
         elif change_type is ChangeType.PURCHASE_GROUP:
             loaded = await purchasing_service.groups_for_sync(
                 db=db, viewer=viewer, group_ids=ids, now=now

@@ -1,5 +1,5 @@
 """Queries and mutations of match-making, offers, trades, messages, reviews and impact: thin
-resolvers over ``matching``, ``offers``, ``trades`` and ``impact``."""
+resolvers over the marketplace service."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from backend.graphql.pagination import After, Connection, First, total_count_sel
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
 from backend.kit.errors import ServiceError
 from backend.kit.pagination import PageRequest
-from backend.marketplace import impact, matching, offers, trades
+from backend.marketplace import service
 from backend.marketplace.models import Offer
 from backend.marketplace.schema.trading_types import (
     ImpactSummary,
@@ -48,7 +48,7 @@ def _offer(info: strawberry.Info, offer: Offer) -> OfferPayload:
     return OfferPayload(offer=OfferType.of(offer, signed_in(info)))
 
 
-def _trade(info: strawberry.Info, view: trades.TradeView) -> TradePayload:
+def _trade(info: strawberry.Info, view: service.TradeView) -> TradePayload:
     return TradePayload(trade=TradeType.of(view, signed_in(info)))
 
 
@@ -67,7 +67,7 @@ class TradingQuery:
         after: After = None,
     ) -> Connection[MatchType]:
         context = context_of(info)
-        page = await matching.listing_matches(
+        page = await service.listing_matches(
             db=context.db,
             viewer=context.viewer,
             listing_id=parse_id(listing_id, "listingId"),
@@ -89,7 +89,7 @@ class TradingQuery:
         after: After = None,
     ) -> Connection[OfferType]:
         viewer = signed_in(info)
-        page = await offers.list_offers(
+        page = await service.list_offers(
             db=context_of(info).db,
             viewer=viewer,
             filter=(filter or OfferFilter()).to_service(),
@@ -108,7 +108,7 @@ class TradingQuery:
             offer_id = parse_id(id, "id")
         except ServiceError:
             return None
-        found = await offers.get_offer(db=context_of(info).db, viewer=viewer, offer_id=offer_id)
+        found = await service.get_offer(db=context_of(info).db, viewer=viewer, offer_id=offer_id)
         return OfferType.of(found, viewer) if found else None
 
     @strawberry.field(
@@ -126,7 +126,7 @@ class TradingQuery:
         after: After = None,
     ) -> Connection[TradeType]:
         viewer = signed_in(info)
-        page = await trades.list_trades(
+        page = await service.list_trades(
             db=context_of(info).db,
             viewer=viewer,
             filter=(filter or TradeFilter()).to_service(),
@@ -146,7 +146,7 @@ class TradingQuery:
             trade_id = parse_id(id, "id")
         except ServiceError:
             return None
-        view = await trades.get_trade(db=context_of(info).db, viewer=viewer, trade_id=trade_id)
+        view = await service.get_trade(db=context_of(info).db, viewer=viewer, trade_id=trade_id)
         return TradeType.of(view, viewer) if view else None
 
     @strawberry.field(
@@ -161,7 +161,7 @@ class TradingQuery:
         after: After = None,
     ) -> Connection[TradeMessageType]:
         viewer = signed_in(info)
-        page = await trades.list_messages(
+        page = await service.list_messages(
             db=context_of(info).db,
             viewer=viewer,
             trade_id=parse_id(trade_id, "tradeId"),
@@ -182,7 +182,7 @@ class TradingQuery:
         first: First = None,
         after: After = None,
     ) -> Connection[ReviewType]:
-        page = await trades.list_reviews(
+        page = await service.list_reviews(
             db=context_of(info).db,
             organisation_id=parse_id(organisation_id, "organisationId"),
             page=PageRequest.of(first, after),
@@ -214,7 +214,7 @@ class TradingQuery:
             datetime | None, strawberry.argument(description="Until this time (excluded).")
         ] = None,
     ) -> ImpactSummary:
-        summary = await impact.summarise(
+        summary = await service.summarise_impact(
             db=context_of(info).db,
             viewer=signed_in(info),
             cluster_id=parse_optional_id(cluster_id, "clusterId"),
@@ -237,7 +237,7 @@ class TradingMutation:
         info: strawberry.Info,
         input: Annotated[OfferCreateInput, strawberry.argument(description="The offer.")],
     ) -> OfferPayload:
-        offer = await offers.create_offer(
+        offer = await service.create_offer(
             db=context_of(info).db,
             viewer=signed_in(info),
             listing_id=parse_id(input.listing_id, "listingId"),
@@ -255,7 +255,7 @@ class TradingMutation:
         info: strawberry.Info,
         input: Annotated[OfferCounterInput, strawberry.argument(description="The new terms.")],
     ) -> OfferPayload:
-        offer = await offers.counter_offer(
+        offer = await service.counter_offer(
             db=context_of(info).db,
             viewer=signed_in(info),
             offer_id=parse_id(input.id, "id"),
@@ -271,7 +271,7 @@ class TradingMutation:
     )
     async def offer_accept(self, info: strawberry.Info, id: OfferId) -> OfferAcceptPayload:
         viewer = signed_in(info)
-        accepted = await offers.accept_offer(
+        accepted = await service.accept_offer(
             db=context_of(info).db, viewer=viewer, offer_id=parse_id(id, "id")
         )
         return OfferAcceptPayload(
@@ -290,7 +290,7 @@ class TradingMutation:
             str, strawberry.argument(description="Why, for the maker (up to 500 characters).")
         ] = "",
     ) -> OfferPayload:
-        offer = await offers.decline_offer(
+        offer = await service.decline_offer(
             db=context_of(info).db,
             viewer=signed_in(info),
             offer_id=parse_id(id, "id"),
@@ -300,7 +300,7 @@ class TradingMutation:
 
     @payload_mutation(description="Take back an open offer you made.", gates=(IsAuthenticated,))
     async def offer_withdraw(self, info: strawberry.Info, id: OfferId) -> OfferPayload:
-        offer = await offers.withdraw_offer(
+        offer = await service.withdraw_offer(
             db=context_of(info).db, viewer=signed_in(info), offer_id=parse_id(id, "id")
         )
         return _offer(info, offer)
@@ -310,7 +310,7 @@ class TradingMutation:
         gates=(IsAuthenticated,),
     )
     async def trade_mark_in_transit(self, info: strawberry.Info, id: TradeId) -> TradePayload:
-        view = await trades.mark_in_transit(
+        view = await service.mark_in_transit(
             db=context_of(info).db, viewer=signed_in(info), trade_id=parse_id(id, "id")
         )
         return _trade(info, view)
@@ -329,7 +329,7 @@ class TradingMutation:
             strawberry.argument(description="What changed hands; the agreed quantity if omitted."),
         ] = None,
     ) -> TradePayload:
-        view = await trades.mark_delivered(
+        view = await service.mark_delivered(
             db=context_of(info).db,
             viewer=signed_in(info),
             trade_id=parse_id(id, "id"),
@@ -343,7 +343,7 @@ class TradingMutation:
         gates=(IsAuthenticated,),
     )
     async def trade_complete(self, info: strawberry.Info, id: TradeId) -> TradePayload:
-        view = await trades.complete(
+        view = await service.complete_trade(
             db=context_of(info).db, viewer=signed_in(info), trade_id=parse_id(id, "id")
         )
         return _trade(info, view)
@@ -356,7 +356,7 @@ class TradingMutation:
     async def trade_cancel(
         self, info: strawberry.Info, id: TradeId, reason: Reason = ""
     ) -> TradePayload:
-        view = await trades.cancel(
+        view = await service.cancel_trade(
             db=context_of(info).db,
             viewer=signed_in(info),
             trade_id=parse_id(id, "id"),
@@ -372,7 +372,7 @@ class TradingMutation:
     async def trade_dispute(
         self, info: strawberry.Info, id: TradeId, reason: Reason
     ) -> TradePayload:
-        view = await trades.dispute(
+        view = await service.dispute_trade(
             db=context_of(info).db,
             viewer=signed_in(info),
             trade_id=parse_id(id, "id"),
@@ -389,7 +389,7 @@ class TradingMutation:
         input: Annotated[TradeMessageSendInput, strawberry.argument(description="The message.")],
     ) -> TradeMessagePayload:
         viewer = signed_in(info)
-        message = await trades.send_message(
+        message = await service.send_message(
             db=context_of(info).db,
             viewer=viewer,
             trade_id=parse_id(input.trade_id, "tradeId"),
@@ -406,7 +406,7 @@ class TradingMutation:
         info: strawberry.Info,
         input: Annotated[ReviewCreateInput, strawberry.argument(description="The review.")],
     ) -> ReviewPayload:
-        review = await trades.create_review(
+        review = await service.create_review(
             db=context_of(info).db,
             viewer=signed_in(info),
             trade_id=parse_id(input.trade_id, "tradeId"),

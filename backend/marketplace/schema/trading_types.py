@@ -13,12 +13,10 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.graphql.types import Location, Payload, parse_optional_id
 from backend.identity.schema import OrganisationType
 from backend.kit.money import round_money
-from backend.marketplace import impact, matching, models, offers, trades
-from backend.marketplace.matching import Relation
+from backend.marketplace import models, policies, service
 from backend.marketplace.models import OfferStatus, TradeStatus
-from backend.marketplace.offers import OfferRole
 from backend.marketplace.schema.types import ListingType, MaterialType, UnitType, plain
-from backend.marketplace.trades import TradeRole
+from backend.marketplace.service import OfferRole, Relation, TradeRole
 
 strawberry.enum(
     Relation,
@@ -77,7 +75,7 @@ class MatchType:
     parts: list[ScorePart] = strawberry.field(description="The score, part by part.")
 
     @classmethod
-    def of(cls, match: matching.Match, viewer: Viewer | Anonymous) -> MatchType:
+    def of(cls, match: service.Match, viewer: Viewer | Anonymous) -> MatchType:
         return cls(
             listing=ListingType.of(match.listing, viewer, match.distance_km),
             score=match.score,
@@ -145,9 +143,9 @@ class OfferType:
 
     @classmethod
     def of(cls, offer: models.Offer, viewer: Viewer) -> OfferType:
-        status = offers.offer_status(offer)
+        status = service.offer_status(offer)
         parties = {offer.maker_id: offer.maker, offer.owner_id: offer.owner}
-        turn = offers.whose_turn(offer) if status in models.OPEN_OFFER else None
+        turn = service.whose_turn(offer) if status in models.OPEN_OFFER else None
         return cls(
             id=_id(offer.id),
             status=status,
@@ -324,15 +322,15 @@ class TradeType:
     version: int = strawberry.field(description="Bumped on every change.")
 
     @classmethod
-    def of(cls, view: trades.TradeView, viewer: Viewer) -> TradeType:
+    def of(cls, view: service.TradeView, viewer: Viewer) -> TradeType:
         trade = view.trade
         parties = {trade.supplier_id: trade.supplier, trade.receiver_id: trade.receiver}
-        party = trades.party_of(viewer, trade)
+        party = policies.party_of(viewer, trade)
         status = trade.status
         role = None
         if party is not None:
             role = TradeRole.SUPPLIER if party == trade.supplier_id else TradeRole.RECEIVER
-        can = trades.actions(viewer, view)
+        can = service.trade_actions(viewer, view)
         return cls(
             id=_id(trade.id),
             status=status,
@@ -452,7 +450,7 @@ class ImpactSummary:
     )
 
     @classmethod
-    def of(cls, summary: impact.ImpactSummary) -> ImpactSummary:
+    def of(cls, summary: service.ImpactSummary) -> ImpactSummary:
         return cls(
             diverted_kg=plain(summary.diverted_kg),
             co2e_avoided_kg=plain(summary.co2e_avoided_kg),
@@ -504,8 +502,8 @@ class OfferCreateInput:
     def offer_id(self) -> uuid.UUID | None:
         return parse_optional_id(self.id, "id")
 
-    def terms(self) -> offers.Terms:
-        return offers.Terms(self.quantity, self.price_per_unit, self.message, self.expires_at)
+    def terms(self) -> service.Terms:
+        return service.Terms(self.quantity, self.price_per_unit, self.message, self.expires_at)
 
 
 @strawberry.input(description="Other terms, from the side whose turn it is.")
@@ -521,8 +519,8 @@ class OfferCounterInput:
         default=None, description="The offer's version the app saw; CONFLICT if it changed."
     )
 
-    def terms(self) -> offers.Terms:
-        return offers.Terms(self.quantity, self.price_per_unit, self.message, self.expires_at)
+    def terms(self) -> service.Terms:
+        return service.Terms(self.quantity, self.price_per_unit, self.message, self.expires_at)
 
 
 @strawberry.input(description="Narrow the offers.")
@@ -536,8 +534,8 @@ class OfferFilter:
         default=False, description="Only open offers waiting for your organisation's answer."
     )
 
-    def to_service(self) -> offers.OfferFilter:
-        return offers.OfferFilter(
+    def to_service(self) -> service.OfferFilter:
+        return service.OfferFilter(
             role=self.role,
             status=self.status,
             listing_id=parse_optional_id(self.listing_id, "filter.listingId"),
@@ -555,8 +553,8 @@ class TradeFilter:
         default=None, description="Only trades of this listing."
     )
 
-    def to_service(self) -> trades.TradeFilter:
-        return trades.TradeFilter(
+    def to_service(self) -> service.TradeFilter:
+        return service.TradeFilter(
             status=self.status,
             role=self.role,
             listing_id=parse_optional_id(self.listing_id, "filter.listingId"),

@@ -10,7 +10,7 @@ accepts (a trade starts), the answering side declines, or the maker withdraws.
 - The maker withdraws while the offer is open.
 - Only the two organisations read an offer; everybody else gets NOT_FOUND.
 
-Acceptance commits the quantity on the listing (``trades.move_committed``): the listing row is
+Acceptance commits the quantity on the listing (``common.move_committed``): the listing row is
 locked, then the offer, in that order everywhere, so many acceptances at once can never take
 more than the listing has.
 """
@@ -37,7 +37,7 @@ from backend.kit.geo import great_circle_km
 from backend.kit.money import check_amount, plain
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import check_text, check_utc
-from backend.marketplace import policies, trades
+from backend.marketplace import policies
 from backend.marketplace.models import (
     OPEN_OFFER,
     Listing,
@@ -48,7 +48,8 @@ from backend.marketplace.models import (
     OfferTerms,
     Trade,
 )
-from backend.marketplace.service import effective_status
+from backend.marketplace.service import trades
+from backend.marketplace.service.common import effective_status, move_committed, remaining
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.sync import log as sync_log
@@ -104,7 +105,7 @@ def _party(viewer: Viewer, offer: Offer) -> uuid.UUID | None:
 def _does_not_fit(listing: Listing, asked: Decimal) -> ServiceError:
     return ServiceError.of(
         ErrorCode.CAPACITY_REACHED,
-        f"Only {plain(trades.remaining(listing))} {listing.unit_code} of the listing are left; "
+        f"Only {plain(remaining(listing))} {listing.unit_code} of the listing are left; "
         f"{plain(asked)} does not fit",
         "quantity",
     )
@@ -288,7 +289,7 @@ async def _create(
                 ErrorCode.FORBIDDEN, "You cannot make an offer on your own listing", "listingId"
             )
         _check_listing_open(listing, now)
-        if terms.quantity > trades.remaining(listing):
+        if terms.quantity > remaining(listing):
             raise _does_not_fit(listing, terms.quantity)
         open_one = await session.scalar(
             select(Offer.id).where(
@@ -417,7 +418,7 @@ async def counter_offer(
         _check_turn(viewer, offer, now)
         _check_listing_open(listing, now)
         _check_terms_still_listed(offer, listing)
-        if terms.quantity > trades.remaining(listing):
+        if terms.quantity > remaining(listing):
             raise _does_not_fit(listing, terms.quantity)
         assert viewer.organisation_id is not None
         offer.quantity = terms.quantity
@@ -464,7 +465,7 @@ async def accept_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> 
         _check_turn(viewer, offer, now)
         _check_listing_open(listing, now)
         _check_terms_still_listed(offer, listing)
-        if not await trades.move_committed(session, listing, offer.quantity):
+        if not await move_committed(session, listing, offer.quantity):
             raise _does_not_fit(listing, offer.quantity)
         offer.status = OfferStatus.ACCEPTED
         offer.decided_at = now

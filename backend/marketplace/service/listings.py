@@ -1,162 +1,41 @@
-"""Marketplace: listings from draft to closed, with search.
+"""Listings from draft to closed: creating, changing, publishing, closing, hiding and reading one.
 
 Every public function is keyword-only and owns its unit of work.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from enum import StrEnum
-from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
-from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue
-from backend.catalogue.models import Material
 from backend.identity.models import Cluster, Organisation
 from backend.kit.db import Database, once_more_on_clash, utcnow
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.kit.geo import approximate
-from backend.kit.money import MAX_AMOUNT, check_amount, check_currency, plain
-from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.money import check_amount, check_currency, plain
 from backend.kit.validation import Place, check_language, check_place, check_text, check_utc
-from backend.marketplace import policies, search
+from backend.marketplace import policies
 from backend.marketplace.models import (
-    Delivery,
     Listing,
-    ListingCategory,
-    ListingKind,
     ListingStatus,
     Recurrence,
 )
+from backend.marketplace.service import matching, offers
+from backend.marketplace.service.common import effective_status, listing_loads, load_listing
+from backend.marketplace.service.inputs import UNCHANGED, ListingChanges, ListingDraft, Spec
 
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=366)
 MAX_SPECS = 20
 MAX_PHOTOS = 10
-MAX_RADIUS_KM = 500.0
 # Only these may be changed once a listing is out of draft and somebody may have looked at it.
 EDITABLE = (ListingStatus.DRAFT, ListingStatus.ACTIVE, ListingStatus.RESERVED)
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs and results
-
-
-@dataclass(frozen=True, slots=True)
-class Spec:
-    key: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class ListingDraft:
-    """What an app sends to create a listing; ``id`` may be the app's own UUID."""
-
-    kind: ListingKind
-    category: ListingCategory
-    title: str
-    material_code: str
-    quantity: Decimal
-    unit_code: str
-    location: Place
-    language: str = "en"
-    description: str = ""
-    price_per_unit: Decimal | None = None
-    currency: str | None = None
-    recurrence: Recurrence = Recurrence.ONE_OFF
-    season_months: list[int] = field(default_factory=list)
-    available_from: datetime | None = None
-    available_until: datetime | None = None
-    delivery: Delivery = Delivery.EITHER
-    location_approximate: bool = False
-    specs: list[Spec] = field(default_factory=list)
-    photos: list[str] = field(default_factory=list)
-    expires_at: datetime | None = None
-    id: uuid.UUID | None = None
-
-
-# "leave as it is" for the fields of ListingChanges that may also be set to None
-UNCHANGED: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class ListingChanges:
-    """Fields left unset stay as they are; ``price_per_unit`` and the dates may be set to None."""
-
-    title: str | None = None
-    description: str | None = None
-    language: str | None = None
-    material_code: str | None = None
-    quantity: Decimal | None = None
-    unit_code: str | None = None
-    price_per_unit: Decimal | None = UNCHANGED
-    currency: str | None = None
-    recurrence: Recurrence | None = None
-    season_months: list[int] | None = None
-    available_from: datetime | None = UNCHANGED
-    available_until: datetime | None = UNCHANGED
-    delivery: Delivery | None = None
-    location: Place | None = None
-    location_approximate: bool | None = None
-    specs: list[Spec] | None = None
-    photos: list[str] | None = None
-    expires_at: datetime | None = UNCHANGED
-
-
-class ListingSort(StrEnum):
-    NEWEST = "NEWEST"
-    NEAREST = "NEAREST"
-    PRICE_ASC = "PRICE_ASC"
-    PRICE_DESC = "PRICE_DESC"
-
-
-@dataclass(frozen=True, slots=True)
-class Near:
-    lat: float
-    lon: float
-    radius_km: float
-
-
-@dataclass(frozen=True, slots=True)
-class ListingFilter:
-    kind: ListingKind | None = None
-    category: ListingCategory | None = None
-    material_code: str | None = None
-    cluster_id: uuid.UUID | None = None
-    near: Near | None = None
-    search: str | None = None
-    price_min: Decimal | None = None
-    price_max: Decimal | None = None
-    status: ListingStatus | None = ListingStatus.ACTIVE
-    organisation_id: uuid.UUID | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ListingHit:
-    listing: Listing
-    distance_km: float | None = None
-
-
-def effective_status(listing: Listing, now: datetime | None = None) -> ListingStatus:
-    """ACTIVE listings past their expiry read as EXPIRED at once; no job has to run first."""
-    now = now or utcnow()
-    if (
-        listing.status is ListingStatus.ACTIVE
-        and listing.expires_at is not None
-        and listing.expires_at <= now
-    ):
-        return ListingStatus.EXPIRED
-    return listing.status
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,27 +123,6 @@ def _check_draft(problems: Problems, draft: ListingDraft, now: datetime) -> None
 
 # ---------------------------------------------------------------------------------------------
 # Loading
-
-
-def listing_loads() -> tuple[ExecutableOption, ...]:
-    """What a listing carries to the API: seller (with cluster), material and unit.
-
-    Loaded by id after the page is chosen (three small statements, whatever the page size):
-    joined into the page query instead, they were joined to every match before the sort and
-    limit: 104 ms against 49 ms for the page query on PostgreSQL with 100,000 listings
-    (EXPLAIN ANALYZE of the benchmark's query).
-    """
-    return (
-        selectinload(Listing.organisation).joinedload(Organisation.cluster),
-        selectinload(Listing.material),
-        selectinload(Listing.unit),
-    )
-
-
-async def _load(session: AsyncSession, listing_id: uuid.UUID) -> Listing | None:
-    return await session.scalar(
-        select(Listing).options(*listing_loads()).where(Listing.id == listing_id)
-    )
 
 
 async def _managed(session: AsyncSession, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
@@ -360,23 +218,16 @@ async def _create_listing(
         session.add(listing)
         await session.flush()
         if publish:
-            await _tell_matches(session, listing, now)
-        loaded = await _load(session, listing.id)
+            await matching.tell_matches(session, listing, now)
+        loaded = await load_listing(session, listing.id)
         assert loaded is not None
         return loaded
-
-
-async def _tell_matches(session: AsyncSession, listing: Listing, now: datetime) -> None:
-    # imported here: matching reads listings through this module
-    from backend.marketplace import matching
-
-    await matching.tell_matches(session, listing, now)
 
 
 async def _same_listing_again(session: AsyncSession, viewer: Viewer, existing: Listing) -> Listing:
     if existing.organisation_id != viewer.organisation_id:
         raise ServiceError.of(ErrorCode.CONFLICT, "This id belongs to another listing", "id")
-    loaded = await _load(session, existing.id)
+    loaded = await load_listing(session, existing.id)
     assert loaded is not None
     return loaded
 
@@ -531,22 +382,13 @@ async def update_listing(
         listing.version += 1
         listing.updated_at = now
         if terms_change:  # open offers were made on the old material, unit or currency
-            await _decline_open_offers(
+            await offers.decline_open_offers(
                 session, listing, "The listing's material, unit or currency changed", now
             )
         await session.flush()
-        loaded = await _load(session, listing.id)
+        loaded = await load_listing(session, listing.id)
         assert loaded is not None
         return loaded
-
-
-async def _decline_open_offers(
-    session: AsyncSession, listing: Listing, reason: str, now: datetime
-) -> None:
-    # imported here: offers reads listings through this module
-    from backend.marketplace import offers
-
-    await offers.decline_open_offers(session, listing, reason, now)
 
 
 async def publish_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
@@ -562,13 +404,13 @@ async def publish_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID
             listing.updated_at = now
             if first_time:  # a renewal tells nobody again
                 await session.flush()
-                await _tell_matches(session, listing, now)
+                await matching.tell_matches(session, listing, now)
         elif status is not ListingStatus.ACTIVE:
             raise ServiceError.of(
                 ErrorCode.CONFLICT, f"A {status.value} listing cannot be published"
             )
         await session.flush()
-        loaded = await _load(session, listing.id)
+        loaded = await load_listing(session, listing.id)
         assert loaded is not None
         return loaded
 
@@ -588,9 +430,9 @@ async def close_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) 
             listing.closed_at = now
             listing.version += 1
             listing.updated_at = now
-            await _decline_open_offers(session, listing, "The listing was closed", now)
+            await offers.decline_open_offers(session, listing, "The listing was closed", now)
         await session.flush()
-        loaded = await _load(session, listing.id)
+        loaded = await load_listing(session, listing.id)
         assert loaded is not None
         return loaded
 
@@ -624,11 +466,11 @@ async def hide_listing(
         listing.hidden_reason = reason.strip() if hidden and reason else None
         listing.version += 1
         if hidden:
-            await _decline_open_offers(
+            await offers.decline_open_offers(
                 session, listing, "The listing was taken down by the moderators", utcnow()
             )
         await session.flush()
-        loaded = await _load(session, listing.id)
+        loaded = await load_listing(session, listing.id)
         assert loaded is not None
         return loaded
 
@@ -637,7 +479,7 @@ async def get_listing(
     *, db: Database, viewer: Viewer | Anonymous, listing_id: uuid.UUID
 ) -> Listing | None:
     async with db.read() as session:
-        listing = await _load(session, listing_id)
+        listing = await load_listing(session, listing_id)
     if listing is None or not policies.may_read(viewer, listing):
         return None
     return listing
@@ -652,195 +494,3 @@ async def listings_for_sync(
             select(Listing).options(*listing_loads()).where(Listing.id.in_(listing_ids))
         )
         return {listing.id: listing for listing in listings if policies.may_read(viewer, listing)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Search
-
-
-def _status_condition(status: ListingStatus, now: datetime) -> Any:
-    live = or_(Listing.expires_at.is_(None), Listing.expires_at > now)
-    if status is ListingStatus.ACTIVE:
-        return and_(Listing.status == ListingStatus.ACTIVE, live)
-    if status is ListingStatus.EXPIRED:
-        return or_(
-            Listing.status == ListingStatus.EXPIRED,
-            and_(Listing.status == ListingStatus.ACTIVE, Listing.expires_at <= now),
-        )
-    return Listing.status == status
-
-
-def _visibility(viewer: Viewer | Anonymous) -> Any:
-    public = and_(
-        Listing.hidden_at.is_(None),
-        Listing.status.in_((ListingStatus.ACTIVE, ListingStatus.RESERVED, ListingStatus.CLOSED)),
-    )
-    if isinstance(viewer, Viewer):
-        if viewer.is_admin:  # moderators see hidden listings, but drafts stay their owners'
-            return or_(
-                Listing.status != ListingStatus.DRAFT,
-                Listing.organisation_id == viewer.organisation_id,
-            )
-        if viewer.organisation_id is not None:
-            return or_(public, Listing.organisation_id == viewer.organisation_id)
-    return public
-
-
-NEWEST_FIRST = Sort(
-    "listings:newest",
-    (
-        SortKey(
-            func.coalesce(Listing.published_at, Listing.created_at),
-            descending=True,
-            value_of=lambda item: _listing_of(item).published_at or _listing_of(item).created_at,
-            python_type=datetime,
-        ),
-        SortKey(Listing.id, descending=True, value_of=lambda item: _listing_of(item).id),
-    ),
-)
-
-# Listings without a price sort after every priced one, in both directions. Prices are below
-# MAX_AMOUNT in size, and the placeholders still fit the column's Numeric(18, 4).
-_NO_PRICE_LOW = -MAX_AMOUNT
-_NO_PRICE_HIGH = MAX_AMOUNT
-
-
-def _price_sort(descending: bool) -> Sort:
-    missing = _NO_PRICE_LOW if descending else _NO_PRICE_HIGH
-    return Sort(
-        f"listings:price-{'desc' if descending else 'asc'}",
-        (
-            SortKey(
-                func.coalesce(Listing.price_per_unit, missing),
-                descending=descending,
-                value_of=lambda item: (
-                    p if (p := _listing_of(item).price_per_unit) is not None else missing
-                ),
-                python_type=Decimal,
-            ),
-            SortKey(Listing.id, descending=descending, value_of=lambda item: _listing_of(item).id),
-        ),
-    )
-
-
-def _nearest(near: Near) -> Sort:
-    return Sort(
-        "listings:nearest",
-        (
-            SortKey(
-                search.distance_km(near.lat, near.lon),
-                value_of=lambda row: row.distance_km,
-                python_type=float,
-            ),
-            SortKey(Listing.id, value_of=lambda row: row.Listing.id),
-        ),
-    )
-
-
-def _listing_of(item: Any) -> Listing:
-    return item if isinstance(item, Listing) else item.Listing
-
-
-async def search_listings(
-    *,
-    db: Database,
-    viewer: Viewer | Anonymous,
-    filter: ListingFilter,
-    sort: ListingSort,
-    page: PageRequest,
-    with_total: bool = True,
-) -> Page[ListingHit]:
-    problems = Problems()
-    near = filter.near
-    if near is not None:
-        check_place(problems, "filter.near", Place(near.lat, near.lon))
-        if not 0 < near.radius_km <= MAX_RADIUS_KM:
-            problems.add("filter.near.radiusKm", f"Must be more than 0 and at most {MAX_RADIUS_KM}")
-    if sort is ListingSort.NEAREST and near is None:
-        problems.add("sort", "Sorting by distance needs filter.near")
-    if filter.search is not None:
-        check_text(problems, "filter.search", filter.search, min_length=0, max_length=200)
-    for name, value in (
-        ("filter.priceMin", filter.price_min),
-        ("filter.priceMax", filter.price_max),
-    ):
-        if value is not None:
-            check_amount(problems, name, value, positive=False)
-    problems.raise_if_any()
-
-    now = utcnow()
-    dialect = db.dialect
-    columns: list[Any] = [Listing]
-    if near is not None:
-        columns.append(search.distance_km(near.lat, near.lon).label("distance_km"))
-    statement = select(*columns).where(_visibility(viewer))
-    if filter.status is not None:
-        statement = statement.where(_status_condition(filter.status, now))
-    if filter.kind is not None:
-        statement = statement.where(Listing.kind == filter.kind)
-    if filter.category is not None:
-        statement = statement.where(Listing.category == filter.category)
-    if filter.cluster_id is not None:
-        statement = statement.where(Listing.cluster_id == filter.cluster_id)
-    if filter.organisation_id is not None:
-        statement = statement.where(Listing.organisation_id == filter.organisation_id)
-    if filter.price_min is not None:
-        statement = statement.where(Listing.price_per_unit >= filter.price_min)
-    if filter.price_max is not None:
-        statement = statement.where(Listing.price_per_unit <= filter.price_max)
-    if filter.search and filter.search.strip():
-        statement = statement.where(search.text_match(dialect, filter.search))
-    if near is not None:
-        statement = search.within(statement, near.lat, near.lon, near.radius_km)
-
-    if sort is ListingSort.NEAREST and near is not None:
-        order = _nearest(near)
-    elif sort is ListingSort.PRICE_ASC:
-        order = _price_sort(descending=False)
-    elif sort is ListingSort.PRICE_DESC:
-        order = _price_sort(descending=True)
-    else:
-        order = NEWEST_FIRST
-
-    async with db.read() as session:
-        if filter.material_code is not None:
-            material = await catalogue.find_material(
-                session, code=filter.material_code, field_name="filter.materialCode"
-            )
-            statement = statement.where(
-                Listing.material_code.in_(select(Material.code).where(catalogue.subtree(material)))
-            )
-        result = await paginate(
-            session,
-            statement,
-            sort=order,
-            request=page,
-            load=listing_loads(),
-            with_total=with_total,
-        )
-    hits = [
-        ListingHit(_listing_of(item), None if near is None else float(item.distance_km))
-        for item in result.items
-    ]
-    return dataclasses.replace(result, items=hits)
-
-
-async def my_listings(
-    *,
-    db: Database,
-    viewer: Viewer,
-    status: ListingStatus | None,
-    page: PageRequest,
-    with_total: bool = True,
-) -> Page[ListingHit]:
-    """Everything of the viewer's organisation, drafts and hidden ones included."""
-    if viewer.organisation_id is None:
-        raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to have listings")
-    return await search_listings(
-        db=db,
-        viewer=viewer,
-        filter=ListingFilter(status=status, organisation_id=viewer.organisation_id),
-        sort=ListingSort.NEWEST,
-        page=page,
-        with_total=with_total,
-    )

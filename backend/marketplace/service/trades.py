@@ -1,21 +1,6 @@
-"""Trades: an accepted offer carried from AGREED to COMPLETED (or CANCELLED / DISPUTED), the
-parties' messages on it, and their reviews of each other.
-
-Who may do what (``marketplace:trade_*``), for the two parties acting for their organisation:
-
-- AGREED -> IN_TRANSIT: the supplier (optional step).
-- AGREED / IN_TRANSIT -> DELIVERED, with the quantity that changed hands: either party (the
-  supplier after a delivery, the receiver after a pickup).
-- DELIVERED -> COMPLETED: the *other* party, confirming the delivered quantity, so neither side
-  alone puts figures into the impact ledger.
-- AGREED -> CANCELLED: either party (after that the material is moving: dispute instead). The
-  quantity goes back to the listing.
-- AGREED / IN_TRANSIT / DELIVERED -> DISPUTED, with a reason: either party.
-- DISPUTED -> COMPLETED or CANCELLED: platform admins, who settle disputes.
-
-Everybody else gets NOT_FOUND: a trade, its messages and its history are the parties' business.
-Platform admins read trades (to settle disputes) but never their messages.
-"""
+"""Trades: an accepted offer carried from AGREED to COMPLETED (or CANCELLED / DISPUTED). Who
+may do what is in ``backend.marketplace.policies``; the parties' messages and reviews are in
+``messages`` and ``reviews``."""
 
 from __future__ import annotations
 
@@ -29,56 +14,37 @@ from typing import Any
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
 from backend.identity.models import Membership, Organisation, User
-from backend.kit.db import Database, once_more_on_clash, utcnow
+from backend.kit.db import Database, utcnow
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.money import check_amount, plain
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import check_text
-from backend.marketplace import impact
+from backend.marketplace import policies
 from backend.marketplace.models import (
+    OPEN_TRADE,
     ImpactEntry,
     Listing,
-    ListingStatus,
     Review,
     Trade,
-    TradeMessage,
     TradeStatus,
     TradeStep,
 )
+from backend.marketplace.service import impact
+from backend.marketplace.service.common import move_committed
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
-from backend.sync import log as sync_log
-from backend.sync.models import ChangeType
 
-OPEN_TRADE = (TradeStatus.AGREED, TradeStatus.IN_TRANSIT, TradeStatus.DELIVERED)
 # A delivery may differ from the agreement (a fuller truck, a wetter load), within reason: this
 # bound also keeps the impact ledger's products inside their columns.
 MAX_DELIVERED_SHARE = 2
 
 
 # ---------------------------------------------------------------------------------------------
-# Who is who
-
-
-def party_of(viewer: Viewer, trade: Trade) -> uuid.UUID | None:
-    """The viewer's organisation if it is one of the trade's two parties."""
-    if viewer.organisation_id in (trade.supplier_id, trade.receiver_id):
-        return viewer.organisation_id
-    return None
-
-
-def may_read(viewer: Viewer, trade: Trade) -> bool:
-    """marketplace:trade_read: the parties, and platform admins who settle disputes."""
-    return party_of(viewer, trade) is not None or viewer.is_admin
-
-
-def other_party(trade: Trade, organisation_id: uuid.UUID) -> uuid.UUID:
-    return trade.receiver_id if organisation_id == trade.supplier_id else trade.supplier_id
+# Who is told
 
 
 async def member_ids(session: AsyncSession, *organisation_ids: uuid.UUID) -> list[uuid.UUID]:
@@ -89,60 +55,6 @@ async def member_ids(session: AsyncSession, *organisation_ids: uuid.UUID) -> lis
         .order_by(Membership.created_at, Membership.user_id)
     )
     return list(rows.all())
-
-
-# ---------------------------------------------------------------------------------------------
-# The listing's committed quantity
-
-
-def remaining(listing: Listing) -> Decimal:
-    return max(Decimal(0), listing.quantity - listing.quantity_committed)
-
-
-async def move_committed(session: AsyncSession, listing: Listing, delta: Decimal) -> bool:
-    """Commit (``delta`` > 0) or release (< 0) quantity of a listing locked by the caller.
-
-    The new figure is computed here in decimals (SQLite keeps NUMERIC as floating point and
-    would drift), written by an UPDATE conditional on the figure read, and backed by the CHECK
-    ``0 <= quantity_committed <= quantity``. False when it does not fit. A listing with nothing
-    left becomes RESERVED, and ACTIVE again when quantity comes back.
-    """
-    before = listing.quantity_committed
-    after = before + delta
-    if after > listing.quantity:
-        return False
-    after = max(after, Decimal(0))
-    status = listing.status
-    if status is ListingStatus.ACTIVE and after >= listing.quantity:
-        status = ListingStatus.RESERVED
-    elif status is ListingStatus.RESERVED and after < listing.quantity:
-        status = ListingStatus.ACTIVE
-    now = utcnow()
-    changed = await session.scalar(
-        update(Listing)
-        .where(Listing.id == listing.id, Listing.quantity_committed == before)
-        .values(
-            quantity_committed=after,
-            status=status,
-            version=Listing.version + 1,
-            updated_at=now,
-        )
-        .returning(Listing.version)
-        .execution_options(synchronize_session=False)
-    )
-    if changed is None:  # cannot happen under the row lock; refuse rather than guess
-        raise ServiceError.of(ErrorCode.CONFLICT, "The listing changed meanwhile; try again")
-    sync_log.note(
-        session, ChangeType.LISTING, listing.id, [sync_log.organisation(listing.organisation_id)]
-    )
-    for name, value in (
-        ("quantity_committed", after),
-        ("status", status),
-        ("version", changed),
-        ("updated_at", now),
-    ):
-        set_committed_value(listing, name, value)
-    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,44 +82,9 @@ class TradeView:
     impact: ImpactEntry | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TradeActions:
-    """What the viewer may do with a trade now: the rules of this module's transitions, for the
-    apps' buttons (the transitions check the same rules again)."""
-
-    mark_in_transit: bool
-    mark_delivered: bool
-    complete: bool
-    cancel: bool
-    dispute: bool
-    review: bool
-
-
-def actions(viewer: Viewer, view: TradeView) -> TradeActions:
-    """``view.trade`` needs its history loaded (``trade_loads``)."""
-    trade = view.trade
-    party = party_of(viewer, trade)
-    status = trade.status
-    settles = status is TradeStatus.DISPUTED and viewer.is_admin
-    reported_by = next(
-        (s.by_user_id for s in reversed(trade.history) if s.status is TradeStatus.DELIVERED), None
-    )
-    return TradeActions(
-        mark_in_transit=party == trade.supplier_id and status is TradeStatus.AGREED,
-        mark_delivered=party is not None and status in (TradeStatus.AGREED, TradeStatus.IN_TRANSIT),
-        complete=(
-            party is not None
-            and status is TradeStatus.DELIVERED
-            and party != trade.delivered_by_id
-            and reported_by != viewer.user_id
-        )
-        or settles,
-        cancel=(party is not None and status is TradeStatus.AGREED) or settles,
-        dispute=party is not None and status in OPEN_TRADE,
-        review=party is not None
-        and status is TradeStatus.COMPLETED
-        and party not in {r.reviewer_id for r in view.reviews},
-    )
+def trade_actions(viewer: Viewer, view: TradeView) -> policies.TradeActions:
+    """What the viewer may do with the trade now; ``view.trade`` needs its history loaded."""
+    return policies.trade_actions(viewer, view.trade, {r.reviewer_id for r in view.reviews})
 
 
 async def view(session: AsyncSession, trade_id: uuid.UUID) -> TradeView:
@@ -249,7 +126,7 @@ async def _views(session: AsyncSession, trades: list[Trade]) -> list[TradeView]:
 
 async def _locked(session: AsyncSession, viewer: Viewer, trade_id: uuid.UUID) -> Trade:
     trade = await session.get(Trade, trade_id, with_for_update=True, populate_existing=True)
-    if trade is None or not may_read(viewer, trade):
+    if trade is None or not policies.may_read_trade(viewer, trade):
         raise not_found("Trade")
     return trade
 
@@ -270,7 +147,7 @@ def _step(
         TradeStep(
             trade_id=trade.id,
             status=status,
-            by_organisation_id=party_of(viewer, trade),
+            by_organisation_id=policies.party_of(viewer, trade),
             by_user_id=viewer.user_id,
             note=note,
             at=now,
@@ -294,9 +171,9 @@ async def _tell(
     body: str = "",
 ) -> None:
     """Tell the other party's people (both parties' when an admin acted)."""
-    acting = party_of(viewer, trade)
+    acting = policies.party_of(viewer, trade)
     told = (
-        [other_party(trade, acting)]
+        [policies.other_party(trade, acting)]
         if acting is not None
         else [trade.supplier_id, trade.receiver_id]
     )
@@ -373,8 +250,7 @@ async def mark_in_transit(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) 
     now = utcnow()
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
-        if party_of(viewer, trade) != trade.supplier_id:
-            raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the supplier sends the material")
+        policies.trade_send(viewer, trade)
         if trade.status is TradeStatus.AGREED:
             _step(session, trade, viewer, TradeStatus.IN_TRANSIT, now)
             await _tell(
@@ -402,9 +278,7 @@ async def mark_delivered(
     now = utcnow()
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
-        party = party_of(viewer, trade)
-        if party is None:
-            raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the two parties report a delivery")
+        party = policies.trade_report_delivery(viewer, trade)
         quantity = delivered_quantity if delivered_quantity is not None else trade.quantity
         if quantity > MAX_DELIVERED_SHARE * trade.quantity:
             raise ServiceError.of(
@@ -445,40 +319,25 @@ async def mark_delivered(
         return await view(session, trade.id)
 
 
-async def complete(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> TradeView:
+async def complete_trade(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> TradeView:
     """DELIVERED -> COMPLETED by the party that did not report the delivery, or DISPUTED ->
     COMPLETED by a platform admin. Writes the impact ledger and the parties' records."""
     now = utcnow()
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
-        party = party_of(viewer, trade)
         if trade.status is TradeStatus.COMPLETED:
             return await view(session, trade.id)  # a retry
         if trade.status is TradeStatus.DISPUTED:
-            if not viewer.is_admin:
-                raise ServiceError.of(
-                    ErrorCode.FORBIDDEN, "A disputed trade is settled by the platform admins"
-                )
+            policies.trade_settle(viewer)
         elif trade.status is TradeStatus.DELIVERED:
-            if party is None:
-                raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the parties complete a trade")
-            if party == trade.delivered_by_id:
-                raise ServiceError.of(
-                    ErrorCode.FORBIDDEN,
-                    "The other party confirms the delivery you reported",
-                )
+            policies.trade_confirm(viewer, trade)
             reported_by = await session.scalar(
                 select(TradeStep.by_user_id)
                 .where(TradeStep.trade_id == trade.id, TradeStep.status == TradeStatus.DELIVERED)
                 .order_by(TradeStep.at.desc())
                 .limit(1)
             )
-            if reported_by == viewer.user_id:
-                # a member of both organisations switching tokens is still one person
-                raise ServiceError.of(
-                    ErrorCode.FORBIDDEN,
-                    "Someone else confirms the delivery you reported",
-                )
+            policies.trade_confirm_in_person(viewer, reported_by)
         else:
             raise _refuse(trade, "completed before it is delivered")
         if trade.delivered_quantity is None:  # an admin completing a dispute before delivery
@@ -498,7 +357,7 @@ async def complete(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> Trad
         return await view(session, trade.id)
 
 
-async def cancel(
+async def cancel_trade(
     *, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str = ""
 ) -> TradeView:
     """AGREED -> CANCELLED by either party, DISPUTED -> CANCELLED by a platform admin. The
@@ -509,7 +368,7 @@ async def cancel(
     now = utcnow()
     async with db.write() as session:
         first = await session.get(Trade, trade_id)
-        if first is None or not may_read(viewer, first):
+        if first is None or not policies.may_read_trade(viewer, first):
             raise not_found("Trade")
         # the listing before the trade, as acceptance locks them: no lock cycle
         listing = await session.get(
@@ -520,13 +379,9 @@ async def cancel(
         if trade.status is TradeStatus.CANCELLED:
             return await view(session, trade.id)  # a retry
         if trade.status is TradeStatus.DISPUTED:
-            if not viewer.is_admin:
-                raise ServiceError.of(
-                    ErrorCode.FORBIDDEN, "A disputed trade is settled by the platform admins"
-                )
+            policies.trade_settle(viewer)
         elif trade.status is TradeStatus.AGREED:
-            if party_of(viewer, trade) is None:
-                raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the parties cancel a trade")
+            policies.trade_cancel(viewer, trade)
         else:
             raise _refuse(trade, "cancelled once the material moves; dispute it instead")
         await move_committed(session, listing, -trade.quantity)
@@ -544,7 +399,9 @@ async def cancel(
         return await view(session, trade.id)
 
 
-async def dispute(*, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str) -> TradeView:
+async def dispute_trade(
+    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str
+) -> TradeView:
     """AGREED / IN_TRANSIT / DELIVERED -> DISPUTED by either party, with a reason."""
     problems = Problems()
     check_text(problems, "reason", reason, min_length=3, max_length=1000, multiline=True)
@@ -552,8 +409,7 @@ async def dispute(*, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: 
     now = utcnow()
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
-        if party_of(viewer, trade) is None:
-            raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the parties dispute a trade")
+        policies.trade_dispute(viewer, trade)
         if trade.status is TradeStatus.DISPUTED:
             return await view(session, trade.id)  # a retry
         if trade.status not in OPEN_TRADE:
@@ -614,7 +470,7 @@ async def get_trade(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> Tra
         trade = await session.scalar(
             select(Trade).options(*trade_loads()).where(Trade.id == trade_id)
         )
-        if trade is None or not may_read(viewer, trade):
+        if trade is None or not policies.may_read_trade(viewer, trade):
             return None
         return (await _views(session, [trade]))[0]
 
@@ -627,7 +483,7 @@ async def trades_for_sync(
         found = await session.scalars(
             select(Trade).options(*trade_loads()).where(Trade.id.in_(trade_ids))
         )
-        readable = [trade for trade in found if may_read(viewer, trade)]
+        readable = [trade for trade in found if policies.may_read_trade(viewer, trade)]
         return {view.trade.id: view for view in await _views(session, readable)}
 
 
@@ -672,204 +528,3 @@ async def list_trades(
         has_previous_page=result.has_previous_page,
         total_count=result.total_count,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Messages
-
-
-MESSAGES_IN_ORDER = Sort(
-    "trade-messages:oldest", (SortKey(TradeMessage.created_at), SortKey(TradeMessage.id))
-)
-
-
-async def _party_trade(session: AsyncSession, viewer: Viewer, trade_id: uuid.UUID) -> Trade:
-    """marketplace:trade_messages: the two parties only (not even platform admins)."""
-    trade = await session.get(Trade, trade_id)
-    if trade is None or party_of(viewer, trade) is None:
-        raise not_found("Trade", "tradeId")
-    return trade
-
-
-async def send_message(
-    *,
-    db: Database,
-    viewer: Viewer,
-    trade_id: uuid.UUID,
-    body: str,
-    message_id: uuid.UUID | None = None,
-) -> TradeMessage:
-    """A message to the other party; the same client id twice stores it once."""
-    problems = Problems()
-    check_text(problems, "body", body, min_length=1, max_length=4000, multiline=True)
-    problems.raise_if_any()
-
-    async def send() -> TradeMessage:
-        now = utcnow()
-        async with db.write() as session:
-            trade = await _party_trade(session, viewer, trade_id)
-            if message_id is not None:
-                existing = await session.get(TradeMessage, message_id)
-                if existing is not None:
-                    if existing.trade_id != trade.id or existing.author_id != viewer.user_id:
-                        raise ServiceError.of(
-                            ErrorCode.CONFLICT, "This id belongs to another message", "id"
-                        )
-                    return await _message(session, existing.id)
-            message = TradeMessage(
-                trade_id=trade.id,
-                organisation_id=viewer.organisation_id,
-                author_id=viewer.user_id,
-                body=body.strip(),
-                created_at=now,
-            )
-            if message_id is not None:
-                message.id = message_id
-            session.add(message)
-            await notifications.add(
-                session,
-                user_ids=await member_ids(
-                    session, other_party(trade, party_of(viewer, trade) or trade.supplier_id)
-                ),
-                kind=NotificationKind.TRADE_MESSAGE,
-                title="New message on a trade",
-                body=body.strip()[:200],
-                subject_type="TRADE",
-                subject_id=trade.id,
-                now=now,
-            )
-            await session.flush()
-            return await _message(session, message.id)
-
-    return await once_more_on_clash(send)
-
-
-async def _message(session: AsyncSession, message_id: uuid.UUID) -> TradeMessage:
-    message = await session.scalar(
-        select(TradeMessage)
-        .options(selectinload(TradeMessage.organisation).joinedload(Organisation.cluster))
-        .where(TradeMessage.id == message_id)
-    )
-    assert message is not None
-    return message
-
-
-async def list_messages(
-    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, page: PageRequest
-) -> Page[TradeMessage]:
-    """Oldest first, as a conversation reads."""
-    async with db.read() as session:
-        trade = await _party_trade(session, viewer, trade_id)
-        return await paginate(
-            session,
-            select(TradeMessage).where(TradeMessage.trade_id == trade.id),
-            sort=MESSAGES_IN_ORDER,
-            request=page,
-            load=(selectinload(TradeMessage.organisation).joinedload(Organisation.cluster),),
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# Reviews
-
-
-async def create_review(
-    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, rating: int, comment: str
-) -> Review:
-    """One review per party per completed trade. Sending the same review again returns it."""
-    problems = Problems()
-    if not 1 <= rating <= 5:
-        problems.add("rating", "Give 1 to 5 stars")
-    check_text(problems, "comment", comment, min_length=0, max_length=2000, multiline=True)
-    problems.raise_if_any()
-
-    async def review() -> Review:
-        now = utcnow()
-        async with db.write() as session:
-            trade = await session.get(Trade, trade_id)
-            if trade is None or not may_read(viewer, trade):
-                raise not_found("Trade", "tradeId")
-            reviewer = party_of(viewer, trade)
-            if reviewer is None:
-                raise ServiceError.of(
-                    ErrorCode.FORBIDDEN, "Only the parties review each other", "tradeId"
-                )
-            existing = await session.scalar(
-                select(Review).where(Review.trade_id == trade.id, Review.reviewer_id == reviewer)
-            )
-            if existing is not None:
-                if (existing.rating, existing.comment) == (rating, comment.strip()):
-                    return await _review(session, existing.id)  # a retry
-                raise ServiceError.of(
-                    ErrorCode.CONFLICT, "Your organisation has reviewed this trade", "tradeId"
-                )
-            if trade.status is not TradeStatus.COMPLETED:
-                raise ServiceError.of(
-                    ErrorCode.CONFLICT, "Review a trade once it is completed", "tradeId"
-                )
-            reviewee = other_party(trade, reviewer)
-            created = Review(
-                trade_id=trade.id,
-                reviewer_id=reviewer,
-                reviewee_id=reviewee,
-                author_id=viewer.user_id,
-                rating=rating,
-                comment=comment.strip(),
-                created_at=now,
-            )
-            session.add(created)
-            await session.flush()
-            await session.execute(
-                update(Organisation)
-                .where(Organisation.id == reviewee)
-                .values(
-                    reviews_count=Organisation.reviews_count + 1,
-                    rating_total=Organisation.rating_total + rating,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            await notifications.add(
-                session,
-                user_ids=await member_ids(session, reviewee),
-                kind=NotificationKind.TRADE_REVIEWED,
-                title=f"You were rated {rating} of 5",
-                body=comment.strip()[:200],
-                subject_type="TRADE",
-                subject_id=trade.id,
-                now=now,
-            )
-            return await _review(session, created.id)
-
-    return await once_more_on_clash(review)
-
-
-async def _review(session: AsyncSession, review_id: uuid.UUID) -> Review:
-    found = await session.scalar(
-        select(Review)
-        .options(selectinload(Review.reviewer).joinedload(Organisation.cluster))
-        .where(Review.id == review_id)
-        .execution_options(populate_existing=True)
-    )
-    assert found is not None
-    return found
-
-
-NEWEST_REVIEWS = Sort(
-    "reviews:newest",
-    (SortKey(Review.created_at, descending=True), SortKey(Review.id, descending=True)),
-)
-
-
-async def list_reviews(
-    *, db: Database, organisation_id: uuid.UUID, page: PageRequest, with_total: bool
-) -> Page[Review]:
-    """Reviews an organisation received, newest first (signed-in people read them)."""
-    async with db.read() as session:
-        return await paginate(
-            session,
-            select(Review).where(Review.reviewee_id == organisation_id),
-            sort=NEWEST_REVIEWS,
-            request=page,
-            load=(selectinload(Review.reviewer).joinedload(Organisation.cluster),),
-            with_total=with_total,
-        )

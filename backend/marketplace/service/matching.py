@@ -36,9 +36,10 @@ from backend.kit.errors import not_found
 from backend.kit.geo import great_circle_km, within_radius
 from backend.kit.pagination import Page, PageRequest, SortKey, decode_cursor, encode_cursor
 from backend.kit.pagination import Sort as CursorSort
-from backend.marketplace import policies, trades
+from backend.marketplace import policies
 from backend.marketplace.models import Listing, ListingKind, ListingStatus, Recurrence
-from backend.marketplace.service import effective_status, listing_loads
+from backend.marketplace.service import trades
+from backend.marketplace.service.common import effective_status, listing_loads
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 

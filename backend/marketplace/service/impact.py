@@ -157,7 +157,7 @@ def _check_reader(viewer: Viewer, organisation_id: uuid.UUID | None) -> None:
         )
 
 
-async def summarise(
+async def summarise_impact(
     *,
     db: Database,
     viewer: Viewer,

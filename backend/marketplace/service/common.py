@@ -1,0 +1,108 @@
+"""What listings, offers, matching and trades share: a listing's status as of now, what it
+loads with, and its committed quantity. Below every other service module, so none of them has
+to import another to reach these."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.base import ExecutableOption
+
+from backend.identity.models import Organisation
+from backend.kit.db import utcnow
+from backend.kit.errors import ErrorCode, ServiceError
+from backend.marketplace.models import (
+    Listing,
+    ListingStatus,
+)
+from backend.sync import log as sync_log
+from backend.sync.models import ChangeType
+
+
+def effective_status(listing: Listing, now: datetime | None = None) -> ListingStatus:
+    """ACTIVE listings past their expiry read as EXPIRED at once; no job has to run first."""
+    now = now or utcnow()
+    if (
+        listing.status is ListingStatus.ACTIVE
+        and listing.expires_at is not None
+        and listing.expires_at <= now
+    ):
+        return ListingStatus.EXPIRED
+    return listing.status
+
+
+def listing_loads() -> tuple[ExecutableOption, ...]:
+    """What a listing carries to the API: seller (with cluster), material and unit.
+
+    Loaded by id after the page is chosen (three small statements, whatever the page size):
+    joined into the page query instead, they were joined to every match before the sort and
+    limit: 104 ms against 49 ms for the page query on PostgreSQL with 100,000 listings
+    (EXPLAIN ANALYZE of the benchmark's query).
+    """
+    return (
+        selectinload(Listing.organisation).joinedload(Organisation.cluster),
+        selectinload(Listing.material),
+        selectinload(Listing.unit),
+    )
+
+
+async def load_listing(session: AsyncSession, listing_id: uuid.UUID) -> Listing | None:
+    return await session.scalar(
+        select(Listing).options(*listing_loads()).where(Listing.id == listing_id)
+    )
+
+
+def remaining(listing: Listing) -> Decimal:
+    return max(Decimal(0), listing.quantity - listing.quantity_committed)
+
+
+async def move_committed(session: AsyncSession, listing: Listing, delta: Decimal) -> bool:
+    """Commit (``delta`` > 0) or release (< 0) quantity of a listing locked by the caller.
+
+    The new figure is computed here in decimals (SQLite keeps NUMERIC as floating point and
+    would drift), written by an UPDATE conditional on the figure read, and backed by the CHECK
+    ``0 <= quantity_committed <= quantity``. False when it does not fit. A listing with nothing
+    left becomes RESERVED, and ACTIVE again when quantity comes back.
+    """
+    before = listing.quantity_committed
+    after = before + delta
+    if after > listing.quantity:
+        return False
+    after = max(after, Decimal(0))
+    status = listing.status
+    if status is ListingStatus.ACTIVE and after >= listing.quantity:
+        status = ListingStatus.RESERVED
+    elif status is ListingStatus.RESERVED and after < listing.quantity:
+        status = ListingStatus.ACTIVE
+    now = utcnow()
+    changed = await session.scalar(
+        update(Listing)
+        .where(Listing.id == listing.id, Listing.quantity_committed == before)
+        .values(
+            quantity_committed=after,
+            status=status,
+            version=Listing.version + 1,
+            updated_at=now,
+        )
+        .returning(Listing.version)
+        .execution_options(synchronize_session=False)
+    )
+    if changed is None:  # cannot happen under the row lock; refuse rather than guess
+        raise ServiceError.of(ErrorCode.CONFLICT, "The listing changed meanwhile; try again")
+    sync_log.note(
+        session, ChangeType.LISTING, listing.id, [sync_log.organisation(listing.organisation_id)]
+    )
+    for name, value in (
+        ("quantity_committed", after),
+        ("status", status),
+        ("version", changed),
+        ("updated_at", now),
+    ):
+        set_committed_value(listing, name, value)
+    return True
