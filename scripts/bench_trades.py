@@ -461,6 +461,7 @@ async def _acceptance_burst(
         offer = await marketplace.create_offer(
             db=db,
             viewer=maker.viewer,
+            now=utcnow(),
             listing_id=uuid.UUID(listing_id),
             terms=marketplace.Terms(quantity=Decimal(1), price_per_unit=Decimal(2800)),
         )

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from backend.auth.viewer import Role, Viewer
 from backend.demo import ids
-from backend.kit.db import Database
+from backend.kit.db import Database, utcnow
 from backend.kit.validation import Place
 from backend.marketplace import service
 from backend.marketplace.models import (
@@ -476,7 +476,9 @@ async def seed_listings(
             if await service.get_listing(db=db, viewer=viewer, listing_id=listing_id):
                 continue
             quantity = Decimal(template.quantity) * (1 + Decimal(copy) / 4)
+            # the seeder runs outside the app and its clock: each listing at the wall clock's now
             listing: Listing = await service.create_listing(
+                now=utcnow(),
                 db=db,
                 viewer=viewer,
                 publish=copy < COPIES - 1,
@@ -500,7 +502,9 @@ async def seed_listings(
                 ),
             )
             if copy == COPIES - 2 and listing.status is ListingStatus.ACTIVE:
-                await service.close_listing(db=db, viewer=viewer, listing_id=listing.id)
+                await service.close_listing(
+                    now=utcnow(), db=db, viewer=viewer, listing_id=listing.id
+                )
             created += 1
     return created
 

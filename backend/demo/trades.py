@@ -191,7 +191,11 @@ async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer)
         trade_id = await session.scalar(select(Trade.id).where(Trade.offer_id == offer_id))
     if offer is None:
         listing_id = ids.listing_id(scenario.owner, scenario.listing_title, 0)
+        # The seeder runs outside the app and its clock: each step happens at the wall clock's
+        # now, one reading per step, so an offer's expiry is measured from the same instant.
+        now = utcnow()
         offer = await marketplace.create_offer(
+            now=now,
             db=db,
             viewer=maker,
             listing_id=listing_id,
@@ -201,19 +205,21 @@ async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer)
                 Decimal(scenario.price),
                 scenario.message,
                 # open demo offers stay open for the screens a good while
-                utcnow() + DEMO_OFFER_LIFETIME,
+                now + DEMO_OFFER_LIFETIME,
             ),
         )
         made = 1
     if scenario.counter_price is not None and offer.rounds == 1:
+        now = utcnow()
         offer = await marketplace.counter_offer(
+            now=now,
             db=db,
             viewer=owner,
             offer_id=offer.id,
             terms=marketplace.Terms(
                 offer.quantity,
                 Decimal(scenario.counter_price),
-                expires_at=utcnow() + DEMO_OFFER_LIFETIME,
+                expires_at=now + DEMO_OFFER_LIFETIME,
             ),
         )
     if scenario.until in (PENDING, COUNTERED):
@@ -221,7 +227,7 @@ async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer)
     answering = maker if scenario.counter_price is not None else owner
     if trade_id is None:
         trade_id = (
-            await marketplace.accept_offer(db=db, viewer=answering, offer_id=offer.id)
+            await marketplace.accept_offer(now=utcnow(), db=db, viewer=answering, offer_id=offer.id)
         ).trade.trade.id
     view = await marketplace.get_trade(db=db, viewer=owner, trade_id=trade_id)
     assert view is not None
@@ -231,22 +237,35 @@ async def _play(db: Database, scenario: DemoTrade, maker: Viewer, owner: Viewer)
     if scenario.until == AGREED:
         return made
     if trade.status is TradeStatus.AGREED:
-        trade = (await marketplace.mark_in_transit(db=db, viewer=supplier, trade_id=trade_id)).trade
+        trade = (
+            await marketplace.mark_in_transit(
+                now=utcnow(), db=db, viewer=supplier, trade_id=trade_id
+            )
+        ).trade
     if scenario.until == IN_TRANSIT:
         return made
     if trade.status is TradeStatus.IN_TRANSIT:
         delivered = Decimal(scenario.delivered) if scenario.delivered else None
         trade = (
             await marketplace.mark_delivered(
-                db=db, viewer=supplier, trade_id=trade_id, delivered_quantity=delivered
+                now=utcnow(),
+                db=db,
+                viewer=supplier,
+                trade_id=trade_id,
+                delivered_quantity=delivered,
             )
         ).trade
     if trade.status is TradeStatus.DELIVERED:
-        await marketplace.complete_trade(db=db, viewer=receiver, trade_id=trade_id)
+        await marketplace.complete_trade(now=utcnow(), db=db, viewer=receiver, trade_id=trade_id)
     if scenario.ratings is not None:
         for viewer, (rating, comment) in zip((maker, owner), scenario.ratings, strict=True):
             # the same review again is answered as a retry
             await marketplace.create_review(
-                db=db, viewer=viewer, trade_id=trade_id, rating=rating, comment=comment
+                now=utcnow(),
+                db=db,
+                viewer=viewer,
+                trade_id=trade_id,
+                rating=rating,
+                comment=comment,
             )
     return made

@@ -95,9 +95,9 @@ def _item(change: service.SyncedChange, viewer: Viewer, now: datetime) -> Change
     if node is None:
         return item
     if change.type is ChangeType.LISTING:
-        item.listing = ListingType.of(node, viewer)
+        item.listing = ListingType.of(node, viewer, now)
     elif change.type is ChangeType.OFFER:
-        item.offer = OfferType.of(node, viewer)
+        item.offer = OfferType.of(node, viewer, now)
     elif change.type is ChangeType.TRADE:
         item.trade = TradeType.of(node, viewer)
     elif change.type is ChangeType.PURCHASE_GROUP:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from backend.kit.clock import ManualClock
 from tests.conftest import GraphQL
 
 CREATE = """
@@ -102,7 +103,7 @@ async def test_two_edits_with_one_expected_version_cannot_both_win(
 
 
 async def test_clearing_the_expiry_of_an_active_listing_gives_the_default_lifetime(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     owner = await register("sato@lumber.example", cluster_id)
     created = await create(gql, owner.access_token)
@@ -112,7 +113,7 @@ async def test_clearing_the_expiry_of_an_active_listing_gives_the_default_lifeti
         token=owner.access_token,
     )
     expires_at = datetime.fromisoformat(body["data"]["listingUpdate"]["listing"]["expiresAt"])
-    assert timedelta(days=89) < expires_at - datetime.now(UTC) <= timedelta(days=90)
+    assert timedelta(days=89) < expires_at - clock.now() <= timedelta(days=90)
 
 
 async def test_an_update_refuses_times_without_an_offset(

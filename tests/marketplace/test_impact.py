@@ -16,6 +16,7 @@ from backend.catalogue.factors import METHOD_VERSION
 from backend.catalogue.models import ImpactFactor
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
+from backend.kit.clock import ManualClock
 from backend.kit.db import Database, utcnow
 from backend.kit.validation import Place
 from tests.conftest import GraphQL
@@ -576,13 +577,13 @@ async def test_an_organisation_counts_trades_it_supplied_and_received(
 
 
 async def test_the_period_is_from_included_to_excluded(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
-    # Given a trade completed now
+    # Given a trade completed now (the app's clock)
     sawmill, pellets = await parties(register, cluster_id)
-    before = utcnow() - timedelta(minutes=1)
+    before = clock.now() - timedelta(minutes=1)
     trade = await traded(gql, sawmill.access_token, pellets.access_token, "4")
-    after = utcnow() + timedelta(minutes=1)
+    after = clock.now() + timedelta(minutes=1)
     recorded = (await trade_impact(gql, sawmill.access_token, trade["id"]))["impact"]["recordedAt"]
     scope = {"organisationId": sawmill.organisation_id}
 

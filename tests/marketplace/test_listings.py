@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation, Sector
+from backend.kit.clock import ManualClock
 from backend.kit.db import Database, utcnow
 from backend.kit.validation import Place
 from backend.marketplace.models import (
@@ -235,13 +236,13 @@ def at(value: str) -> datetime:
 
 
 async def test_firm_creates_a_draft_and_gets_the_whole_listing_back(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given a signed-in firm
     firm = await register("tanaka@pellets.example", cluster_id)
 
     # when it lists two tonnes of cedar shavings with every optional field given
-    before = utcnow()
+    before = clock.now()
     payload = await create(
         gql,
         firm.access_token,
@@ -256,7 +257,7 @@ async def test_firm_creates_a_draft_and_gets_the_whole_listing_back(
         specs=[{"key": "moisture", "value": "12 %"}],
         photos=["https://img.example/shavings.jpg"],
     )
-    after = utcnow()
+    after = clock.now()
 
     # then it is a DRAFT of the firm, in the cluster's currency, with the quantity also in kg
     listing = payload["listing"]
@@ -711,7 +712,7 @@ async def test_id_of_another_organisations_listing_is_a_conflict(
 
 
 async def test_publish_makes_a_draft_active_for_ninety_days(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given a draft
     firm = await register("tanaka@pellets.example", cluster_id)
@@ -719,9 +720,9 @@ async def test_publish_makes_a_draft_active_for_ninety_days(
     assert await search_ids(gql, None) == []
 
     # when it is published
-    before = utcnow()
+    before = clock.now()
     payload = await mutate(gql, PUBLISH, {"id": draft["id"]}, firm.access_token)
-    after = utcnow()
+    after = clock.now()
 
     # then it is ACTIVE from now for 90 days, one version on
     listing = payload["listing"]
@@ -768,15 +769,17 @@ async def test_create_with_publish_is_active_at_once(
     assert at(listing["expiresAt"]) - at(listing["publishedAt"]) == timedelta(days=90)
 
 
-async def test_close_an_active_listing(gql: GraphQL, register: Any, cluster_id: str) -> None:
+async def test_close_an_active_listing(
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
+) -> None:
     # given an active listing
     firm = await register("tanaka@pellets.example", cluster_id)
     active = await create_listing(gql, firm.access_token, publish=True)
 
     # when it is closed
-    before = utcnow()
+    before = clock.now()
     payload = await mutate(gql, CLOSE, {"id": active["id"]}, firm.access_token)
-    after = utcnow()
+    after = clock.now()
 
     # then it is CLOSED, and no longer found by the default search
     listing = payload["listing"]
@@ -874,12 +877,12 @@ async def test_updating_a_closed_listing_is_a_conflict(
 
 
 async def test_expired_listing_leaves_search_and_publish_renews_it(
-    gql: GraphQL, db: Database, register: Any, cluster_id: str
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given an active listing whose expiry has just passed (no job has run since)
     firm = await register("tanaka@pellets.example", cluster_id)
     active = await create_listing(gql, firm.access_token, publish=True)
-    await set_expiry(db, active["id"], utcnow() - timedelta(minutes=1))
+    await set_expiry(db, active["id"], clock.now() - timedelta(minutes=1))
 
     # when it is read and searched for
     read = await read_listing(gql, active["id"], firm.access_token)
@@ -894,7 +897,7 @@ async def test_expired_listing_leaves_search_and_publish_renews_it(
     assert (await my_listings(gql, firm.access_token, "ACTIVE"))["totalCount"] == 0
 
     # and when it is published again
-    before = utcnow()
+    before = clock.now()
     renewed = await mutate(gql, PUBLISH, {"id": active["id"]}, firm.access_token)
 
     # then it is ACTIVE for another 90 days and found again
@@ -907,12 +910,12 @@ async def test_expired_listing_leaves_search_and_publish_renews_it(
 
 
 async def test_expired_listing_cannot_be_updated(
-    gql: GraphQL, db: Database, register: Any, cluster_id: str
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given an expired listing
     firm = await register("tanaka@pellets.example", cluster_id)
     active = await create_listing(gql, firm.access_token, publish=True)
-    await set_expiry(db, active["id"], utcnow() - timedelta(minutes=1))
+    await set_expiry(db, active["id"], clock.now() - timedelta(minutes=1))
 
     # when its title is changed
     payload = await mutate(
@@ -929,13 +932,14 @@ async def test_expired_listing_cannot_be_updated(
 
 
 async def test_update_changes_fields_and_bumps_version(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given an active listing
     firm = await register("tanaka@pellets.example", cluster_id)
     active = await create_listing(gql, firm.access_token, publish=True, pricePerUnit="1000")
 
-    # when the firm changes several fields
+    # when the firm changes several fields, a while later
+    clock.advance(timedelta(minutes=1))
     payload = await mutate(
         gql,
         UPDATE,
@@ -1488,10 +1492,9 @@ query Page($first: Int) {
 
 
 async def insert_active_listings(
-    db: Database, organisations: list[tuple[str, str]], count: int
+    db: Database, organisations: list[tuple[str, str]], count: int, now: datetime
 ) -> None:
     """Rows straight into the table, spread over ``organisations`` ((id, cluster id) pairs)."""
-    now = utcnow()
     materials = ["wood-shavings", "sawdust", "rice-husk"]
     units = [("KGM", Decimal(1)), ("TNE", Decimal(1000))]
     listings = []
@@ -1529,7 +1532,12 @@ async def insert_active_listings(
 
 
 async def test_a_page_costs_the_same_statements_for_one_and_fifty_listings(
-    gql: GraphQL, db: Database, register: Any, cluster_id: str, sql_statements: Any
+    gql: GraphQL,
+    db: Database,
+    register: Any,
+    cluster_id: str,
+    sql_statements: Any,
+    clock: ManualClock,
 ) -> None:
     # given 50 active listings of three organisations in two clusters
     second_cluster = await identity_service.create_cluster(
@@ -1558,7 +1566,7 @@ async def test_a_page_costs_the_same_statements_for_one_and_fifty_listings(
             str(o.id): str(o.cluster_id) for o in (await session.scalars(select(Organisation)))
         }
     organisations = [(o.organisation_id, clusters[o.organisation_id]) for o in owners]
-    await insert_active_listings(db, organisations, 50)
+    await insert_active_listings(db, organisations, 50, clock.now())
 
     pages = {}
     counts = {}

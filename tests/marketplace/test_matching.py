@@ -13,7 +13,7 @@ from sqlalchemy import update
 from backend.kit.db import Database, utcnow
 from backend.marketplace.models import Listing
 from backend.settings import Settings
-from tests.conftest import GraphQL, seed_people
+from tests.conftest import CLOCK_START, GraphQL, seed_people
 from tests.marketplace.trading_kit import (
     LISTING,
     LISTING_CREATE,
@@ -93,7 +93,7 @@ async def set_expiry(db: Database, listing_id: str, minutes_from_now: int) -> No
         await session.execute(
             update(Listing)
             .where(Listing.id == uuid.UUID(listing_id))
-            .values(expires_at=utcnow() + timedelta(minutes=minutes_from_now))
+            .values(expires_at=CLOCK_START + timedelta(minutes=minutes_from_now))
         )
 
 

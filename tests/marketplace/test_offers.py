@@ -4,11 +4,12 @@ expiry, declines, the offers list and the notifications each step sends."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from tests.conftest import Account, GraphQL
 from tests.marketplace.trading_kit import (
@@ -128,7 +129,7 @@ async def test_an_offer_quantity_that_is_not_a_positive_amount_is_refused(
     ids=["past", "without-offset", "beyond-90-days"],
 )
 async def test_an_offer_expiry_in_the_past_without_offset_or_too_far_is_refused(
-    gql: GraphQL, register: Any, cluster_id: str, expires_at: Any, message: str
+    gql: GraphQL, register: Any, cluster_id: str, expires_at: Any, message: str, clock: ManualClock
 ) -> None:
     # given an active listing of another organisation
     sawmill, pellets = await sawmill_and_pellets(register, cluster_id)
@@ -136,7 +137,7 @@ async def test_an_offer_expiry_in_the_past_without_offset_or_too_far_is_refused(
 
     # when the pellet maker offers with that expiry
     payload = await create(
-        gql, pellets.access_token, listing["id"], expiresAt=expires_at(datetime.now(UTC))
+        gql, pellets.access_token, listing["id"], expiresAt=expires_at(clock.now())
     )
 
     # then it is refused on the expiresAt field
@@ -147,7 +148,7 @@ async def test_an_offer_expiry_in_the_past_without_offset_or_too_far_is_refused(
 
 
 async def test_every_problem_of_an_offer_comes_back_at_once(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given an active listing of another organisation
     sawmill, pellets = await sawmill_and_pellets(register, cluster_id)
@@ -162,7 +163,7 @@ async def test_every_problem_of_an_offer_comes_back_at_once(
         quantity="0",
         pricePerUnit="4500.00001",
         message="x" * 2001,
-        expiresAt=(datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        expiresAt=(clock.now() - timedelta(hours=1)).isoformat(),
     )
 
     # then all four problems come back together
@@ -323,7 +324,7 @@ async def test_the_id_of_another_organisations_offer_is_a_conflict(
 
 
 async def test_an_offer_lasts_seven_days_by_default_in_the_listings_currency(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given a listing priced in euros in a yen cluster
     sawmill, pellets = await sawmill_and_pellets(register, cluster_id)
@@ -331,9 +332,9 @@ async def test_an_offer_lasts_seven_days_by_default_in_the_listings_currency(
     assert listing["currency"] == "EUR"
 
     # when the pellet maker offers without an expiry
-    before = datetime.now(UTC)
+    before = clock.now()
     offer = await make_offer(gql, pellets.access_token, listing["id"], quantity="3", price="35")
-    after = datetime.now(UTC)
+    after = clock.now()
 
     # then it lapses 7 days after it was made, and is in euros
     expires_at = iso(offer["expiresAt"])
@@ -347,14 +348,14 @@ async def test_an_offer_lasts_seven_days_by_default_in_the_listings_currency(
 
 
 async def test_an_explicit_expiry_with_an_offset_is_kept(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given an active listing of another organisation
     sawmill, pellets = await sawmill_and_pellets(register, cluster_id)
     listing = await publish(gql, sawmill.access_token)
 
     # when the offer lapses in 3 days, given in Japan's time
-    expires = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    expires = (clock.now() + timedelta(days=3)).replace(microsecond=0)
     in_japan = expires.astimezone(timezone(timedelta(hours=9))).isoformat()
     offer = await make_offer(gql, pellets.access_token, listing["id"], expiresAt=in_japan)
 
@@ -660,7 +661,7 @@ async def test_a_declined_offer_shows_its_reason_and_cannot_be_accepted(
 
 
 async def test_offers_list_filters_orders_by_last_change_and_pages(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given the sawmill's three listings with offers of the pellet maker on each and of a board
     # maker on the first; and the sawmill's own offer on the pellet maker's listing
@@ -669,15 +670,20 @@ async def test_offers_list_filters_orders_by_last_change_and_pages(
     listings = [
         await publish(gql, sawmill.access_token, title=f"Cedar shavings lot {n}") for n in (1, 2, 3)
     ]
-    pellet_offers = [
-        await make_offer(gql, pellets.access_token, listing["id"]) for listing in listings
-    ]
+    # (a minute apart on the app's clock, which stands still unless moved)
+    pellet_offers = []
+    for listing in listings:
+        clock.advance(timedelta(minutes=1))
+        pellet_offers.append(await make_offer(gql, pellets.access_token, listing["id"]))
+    clock.advance(timedelta(minutes=1))
     board_offer = await make_offer(gql, board.access_token, listings[0]["id"], quantity="2")
     bags = await publish(
         gql, pellets.access_token, title="Pellet bags, used", materialCode="wood-pellets"
     )
+    clock.advance(timedelta(minutes=1))
     sawmill_offer = await make_offer(gql, sawmill.access_token, bags["id"], quantity="1")
     # and the sawmill countered the pellet maker's oldest offer last
+    clock.advance(timedelta(minutes=1))
     countered = await counter(gql, sawmill.access_token, pellet_offers[0]["id"], "4", "5000")
     assert countered["errors"] == [], countered
 

@@ -21,11 +21,12 @@ from sqlalchemy import update
 
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
-from backend.kit.db import Database, utcnow
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.kit.geo import EARTH_RADIUS_KM, bounding_box, great_circle_km
 from backend.kit.validation import Place
 from backend.marketplace.models import Listing
-from tests.conftest import Account, GraphQL
+from tests.conftest import CLOCK_START, Account, GraphQL
 
 CREATE = """
 mutation Create($input: ListingCreateInput!) {
@@ -403,7 +404,7 @@ async def test_listings_show_active_ones_by_default_and_other_statuses_on_reques
         await session.execute(
             update(Listing)
             .where(Listing.id == uuid.UUID(expired))
-            .values(expires_at=utcnow() - timedelta(seconds=1))
+            .values(expires_at=CLOCK_START - timedelta(seconds=1))
         )
     hidden = await list_one(gql, market.pellets, "Hidden shavings")
     hiding = await gql(
@@ -760,11 +761,17 @@ async def test_listings_sorted_by_price_page_through_ties_with_unpriced_last(
 # Newest first and pagination
 
 
-async def test_listings_are_newest_first_by_publication(gql: GraphQL, market: Market) -> None:
-    # given a draft made first, two listings published after it, then the draft published
+async def test_listings_are_newest_first_by_publication(
+    gql: GraphQL, market: Market, clock: ManualClock
+) -> None:
+    # given a draft made first, two listings published after it, then the draft published (a
+    # minute apart on the app's clock)
     draft = await list_one(gql, market.pellets, "Drafted first", publish=False)
+    clock.advance(timedelta(minutes=1))
     await list_one(gql, market.bark, "Published second")
+    clock.advance(timedelta(minutes=1))
     await list_one(gql, market.shg, "Published third")
+    clock.advance(timedelta(minutes=1))
     published = await gql(
         "mutation P($id: ID!) { listingPublish(id: $id) { errors { code } } }",
         {"id": draft},

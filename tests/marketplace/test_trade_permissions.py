@@ -14,10 +14,10 @@ from sqlalchemy import update
 
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.kit.validation import Place
 from backend.marketplace.models import Listing
-from tests.conftest import Account, GraphQL
+from tests.conftest import CLOCK_START, Account, GraphQL
 from tests.marketplace.trading_kit import (
     IMPACT,
     LISTING,
@@ -238,7 +238,7 @@ async def test_a_listing_that_is_not_active_takes_no_offers(
             await session.execute(
                 update(Listing)
                 .where(Listing.id == uuid.UUID(listing["id"]))
-                .values(expires_at=utcnow() - timedelta(minutes=1))
+                .values(expires_at=CLOCK_START - timedelta(minutes=1))
             )
 
     # when the pellet maker offers 2 t, then the listing takes no offers now

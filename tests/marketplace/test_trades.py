@@ -4,8 +4,10 @@ the trades list, messages, and reviews with the trust they build."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
+from backend.kit.clock import ManualClock
 from tests.conftest import Account, GraphQL
 from tests.marketplace.trading_kit import (
     LISTING,
@@ -516,16 +518,18 @@ async def send(gql: GraphQL, account: Account, trade_id: str, body: str, **extra
 
 
 async def test_trade_messages_read_oldest_first_and_a_resend_is_stored_once(
-    gql: GraphQL, register: Any, cluster_id: str
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
 ) -> None:
     # given an agreed trade
     sawmill, pellets = await sawmill_and_pellets(register, cluster_id)
     trade = await agreed_trade(gql, sawmill.access_token, pellets.access_token)
 
-    # when the parties write three messages, and the app resends the first with its id
+    # when the parties write three messages a minute apart, and the app resends the first
     client_id = str(uuid.uuid4())
     first = await send(gql, pellets, trade["id"], "Pickup Tuesday 9:00?", id=client_id)
+    clock.advance(timedelta(minutes=1))
     await send(gql, sawmill, trade["id"], "Tuesday is fine")
+    clock.advance(timedelta(minutes=1))
     await send(gql, pellets, trade["id"], "See you then")
     resent = await send(gql, pellets, trade["id"], "Pickup Tuesday 9:00?", id=client_id)
 

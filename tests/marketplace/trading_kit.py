@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import update
 
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.marketplace.models import Offer
-from tests.conftest import GraphQL
+from tests.conftest import CLOCK_START, GraphQL
 
 LISTING_CREATE = """
 mutation Create($input: ListingCreateInput!) {
@@ -253,10 +253,10 @@ async def completed_trade(
 
 
 async def expire_offer(db: Database, offer_id: str, when: datetime | None = None) -> None:
-    """Move an offer's expiry into the past (the marketplace reads the system clock)."""
+    """Move an offer's expiry before the app's clock (which starts at CLOCK_START)."""
     async with db.write() as session:
         await session.execute(
             update(Offer)
             .where(Offer.id == uuid.UUID(offer_id))
-            .values(expires_at=when or utcnow() - timedelta(minutes=1))
+            .values(expires_at=when or CLOCK_START - timedelta(minutes=1))
         )

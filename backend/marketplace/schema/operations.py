@@ -34,7 +34,8 @@ ListingId = Annotated[strawberry.ID, strawberry.argument(description="The listin
 
 
 def _listing_payload(info: strawberry.Info, listing: Any) -> ListingPayload:
-    return ListingPayload(listing=ListingType.of(listing, context_of(info).viewer))
+    context = context_of(info)
+    return ListingPayload(listing=ListingType.of(listing, context.viewer, context.clock.now()))
 
 
 def _filter(given: ListingFilter) -> service.ListingFilter:
@@ -57,9 +58,10 @@ def _filter(given: ListingFilter) -> service.ListingFilter:
 
 
 def _connection(info: strawberry.Info, page: Any) -> Connection[ListingType]:
-    viewer = context_of(info).viewer
+    context = context_of(info)
+    viewer, now = context.viewer, context.clock.now()
     return Connection[ListingType].of(
-        page, lambda hit: ListingType.of(hit.listing, viewer, hit.distance_km)
+        page, lambda hit: ListingType.of(hit.listing, viewer, now, hit.distance_km)
     )
 
 
@@ -83,6 +85,7 @@ class ListingsQuery:
     ) -> Connection[ListingType]:
         context = context_of(info)
         page = await service.search_listings(
+            now=context_of(info).clock.now(),
             db=context.db,
             viewer=context.viewer,
             filter=_filter(filter or ListingFilter()),
@@ -105,7 +108,7 @@ class ListingsQuery:
         listing = await service.get_listing(
             db=context.db, viewer=context.viewer, listing_id=listing_id
         )
-        return ListingType.of(listing, context.viewer) if listing else None
+        return ListingType.of(listing, context.viewer, context.clock.now()) if listing else None
 
     @strawberry.field(
         description="The listings of the organisation the viewer acts for, drafts included, "
@@ -122,6 +125,7 @@ class ListingsQuery:
         after: After = None,
     ) -> Connection[ListingType]:
         page = await service.my_listings(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             status=status,
@@ -182,6 +186,7 @@ class ListingsMutation:
         input: Annotated[ListingCreateInput, strawberry.argument(description="The new listing.")],
     ) -> ListingPayload:
         listing = await service.create_listing(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             draft=input.to_service(),
@@ -200,6 +205,7 @@ class ListingsMutation:
         input: Annotated[ListingUpdateInput, strawberry.argument(description="The changes.")],
     ) -> ListingPayload:
         listing = await service.update_listing(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             listing_id=parse_id(input.id, "id"),
@@ -215,7 +221,10 @@ class ListingsMutation:
     )
     async def listing_publish(self, info: strawberry.Info, id: ListingId) -> ListingPayload:
         listing = await service.publish_listing(
-            db=context_of(info).db, viewer=signed_in(info), listing_id=parse_id(id, "id")
+            now=context_of(info).clock.now(),
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            listing_id=parse_id(id, "id"),
         )
         return _listing_payload(info, listing)
 
@@ -225,7 +234,10 @@ class ListingsMutation:
     )
     async def listing_close(self, info: strawberry.Info, id: ListingId) -> ListingPayload:
         listing = await service.close_listing(
-            db=context_of(info).db, viewer=signed_in(info), listing_id=parse_id(id, "id")
+            now=context_of(info).clock.now(),
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            listing_id=parse_id(id, "id"),
         )
         return _listing_payload(info, listing)
 
@@ -245,6 +257,7 @@ class ListingsMutation:
         input: Annotated[ListingHideInput, strawberry.argument(description="What and why.")],
     ) -> ListingPayload:
         listing = await service.hide_listing(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             listing_id=parse_id(input.id, "id"),
             hidden=True,
@@ -255,7 +268,10 @@ class ListingsMutation:
     @payload_mutation(description="Show a hidden listing again.", gates=(IsAdmin,))
     async def listing_restore(self, info: strawberry.Info, id: ListingId) -> ListingPayload:
         listing = await service.hide_listing(
-            db=context_of(info).db, listing_id=parse_id(id, "id"), hidden=False
+            now=context_of(info).clock.now(),
+            db=context_of(info).db,
+            listing_id=parse_id(id, "id"),
+            hidden=False,
         )
         return _listing_payload(info, listing)
 

@@ -45,7 +45,7 @@ Reason = Annotated[
 
 
 def _offer(info: strawberry.Info, offer: Offer) -> OfferPayload:
-    return OfferPayload(offer=OfferType.of(offer, signed_in(info)))
+    return OfferPayload(offer=OfferType.of(offer, signed_in(info), context_of(info).clock.now()))
 
 
 def _trade(info: strawberry.Info, view: service.TradeView) -> TradePayload:
@@ -68,12 +68,14 @@ class TradingQuery:
     ) -> Connection[MatchType]:
         context = context_of(info)
         page = await service.listing_matches(
+            now=context_of(info).clock.now(),
             db=context.db,
             viewer=context.viewer,
             listing_id=parse_id(listing_id, "listingId"),
             page=PageRequest.of(first, after),
         )
-        return Connection[MatchType].of(page, lambda m: MatchType.of(m, context.viewer))
+        now = context.clock.now()
+        return Connection[MatchType].of(page, lambda m: MatchType.of(m, context.viewer, now))
 
     @strawberry.field(
         description="Offers your organisation made or received, most recently changed first.",
@@ -90,13 +92,15 @@ class TradingQuery:
     ) -> Connection[OfferType]:
         viewer = signed_in(info)
         page = await service.list_offers(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=viewer,
             filter=(filter or OfferFilter()).to_service(),
             page=PageRequest.of(first, after),
             with_total=total_count_selected(info),
         )
-        return Connection[OfferType].of(page, lambda offer: OfferType.of(offer, viewer))
+        now = context_of(info).clock.now()
+        return Connection[OfferType].of(page, lambda offer: OfferType.of(offer, viewer, now))
 
     @strawberry.field(
         description="One offer; null unless your organisation made it or owns the listing.",
@@ -109,7 +113,7 @@ class TradingQuery:
         except ServiceError:
             return None
         found = await service.get_offer(db=context_of(info).db, viewer=viewer, offer_id=offer_id)
-        return OfferType.of(found, viewer) if found else None
+        return OfferType.of(found, viewer, context_of(info).clock.now()) if found else None
 
     @strawberry.field(
         description="Your organisation's trades, newest first (platform admins: every trade, "
@@ -238,6 +242,7 @@ class TradingMutation:
         input: Annotated[OfferCreateInput, strawberry.argument(description="The offer.")],
     ) -> OfferPayload:
         offer = await service.create_offer(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             listing_id=parse_id(input.listing_id, "listingId"),
@@ -256,6 +261,7 @@ class TradingMutation:
         input: Annotated[OfferCounterInput, strawberry.argument(description="The new terms.")],
     ) -> OfferPayload:
         offer = await service.counter_offer(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             offer_id=parse_id(input.id, "id"),
@@ -272,10 +278,13 @@ class TradingMutation:
     async def offer_accept(self, info: strawberry.Info, id: OfferId) -> OfferAcceptPayload:
         viewer = signed_in(info)
         accepted = await service.accept_offer(
-            db=context_of(info).db, viewer=viewer, offer_id=parse_id(id, "id")
+            now=context_of(info).clock.now(),
+            db=context_of(info).db,
+            viewer=viewer,
+            offer_id=parse_id(id, "id"),
         )
         return OfferAcceptPayload(
-            offer=OfferType.of(accepted.offer, viewer),
+            offer=OfferType.of(accepted.offer, viewer, context_of(info).clock.now()),
             trade=TradeType.of(accepted.trade, viewer),
         )
 
@@ -291,6 +300,7 @@ class TradingMutation:
         ] = "",
     ) -> OfferPayload:
         offer = await service.decline_offer(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             offer_id=parse_id(id, "id"),
@@ -301,7 +311,10 @@ class TradingMutation:
     @payload_mutation(description="Take back an open offer you made.", gates=(IsAuthenticated,))
     async def offer_withdraw(self, info: strawberry.Info, id: OfferId) -> OfferPayload:
         offer = await service.withdraw_offer(
-            db=context_of(info).db, viewer=signed_in(info), offer_id=parse_id(id, "id")
+            now=context_of(info).clock.now(),
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            offer_id=parse_id(id, "id"),
         )
         return _offer(info, offer)
 
@@ -311,7 +324,10 @@ class TradingMutation:
     )
     async def trade_mark_in_transit(self, info: strawberry.Info, id: TradeId) -> TradePayload:
         view = await service.mark_in_transit(
-            db=context_of(info).db, viewer=signed_in(info), trade_id=parse_id(id, "id")
+            now=context_of(info).clock.now(),
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            trade_id=parse_id(id, "id"),
         )
         return _trade(info, view)
 
@@ -330,6 +346,7 @@ class TradingMutation:
         ] = None,
     ) -> TradePayload:
         view = await service.mark_delivered(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             trade_id=parse_id(id, "id"),
@@ -344,7 +361,10 @@ class TradingMutation:
     )
     async def trade_complete(self, info: strawberry.Info, id: TradeId) -> TradePayload:
         view = await service.complete_trade(
-            db=context_of(info).db, viewer=signed_in(info), trade_id=parse_id(id, "id")
+            now=context_of(info).clock.now(),
+            db=context_of(info).db,
+            viewer=signed_in(info),
+            trade_id=parse_id(id, "id"),
         )
         return _trade(info, view)
 
@@ -357,6 +377,7 @@ class TradingMutation:
         self, info: strawberry.Info, id: TradeId, reason: Reason = ""
     ) -> TradePayload:
         view = await service.cancel_trade(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             trade_id=parse_id(id, "id"),
@@ -373,6 +394,7 @@ class TradingMutation:
         self, info: strawberry.Info, id: TradeId, reason: Reason
     ) -> TradePayload:
         view = await service.dispute_trade(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             trade_id=parse_id(id, "id"),
@@ -390,6 +412,7 @@ class TradingMutation:
     ) -> TradeMessagePayload:
         viewer = signed_in(info)
         message = await service.send_message(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=viewer,
             trade_id=parse_id(input.trade_id, "tradeId"),
@@ -407,6 +430,7 @@ class TradingMutation:
         input: Annotated[ReviewCreateInput, strawberry.argument(description="The review.")],
     ) -> ReviewPayload:
         review = await service.create_review(
+            now=context_of(info).clock.now(),
             db=context_of(info).db,
             viewer=signed_in(info),
             trade_id=parse_id(input.trade_id, "tradeId"),

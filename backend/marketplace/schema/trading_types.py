@@ -75,9 +75,9 @@ class MatchType:
     parts: list[ScorePart] = strawberry.field(description="The score, part by part.")
 
     @classmethod
-    def of(cls, match: service.Match, viewer: Viewer | Anonymous) -> MatchType:
+    def of(cls, match: service.Match, viewer: Viewer | Anonymous, now: datetime) -> MatchType:
         return cls(
-            listing=ListingType.of(match.listing, viewer, match.distance_km),
+            listing=ListingType.of(match.listing, viewer, now, match.distance_km),
             score=match.score,
             distance_km=match.distance_km,
             relation=match.relation,
@@ -142,14 +142,14 @@ class OfferType:
     )
 
     @classmethod
-    def of(cls, offer: models.Offer, viewer: Viewer) -> OfferType:
-        status = service.offer_status(offer)
+    def of(cls, offer: models.Offer, viewer: Viewer, now: datetime) -> OfferType:
+        status = service.offer_status(offer, now)
         parties = {offer.maker_id: offer.maker, offer.owner_id: offer.owner}
         turn = service.whose_turn(offer) if status in models.OPEN_OFFER else None
         return cls(
             id=_id(offer.id),
             status=status,
-            listing=ListingType.of(offer.listing, viewer),
+            listing=ListingType.of(offer.listing, viewer, now),
             maker=OrganisationType.of(offer.maker),
             owner=OrganisationType.of(offer.owner),
             quantity=plain(offer.quantity),

@@ -189,6 +189,7 @@ class ListingType:
         cls,
         listing: models.Listing,
         viewer: Viewer | Anonymous,
+        now: datetime,
         distance_km: float | None = None,
     ) -> ListingType:
         exact = policies.sees_exact_location(viewer, listing)
@@ -196,7 +197,7 @@ class ListingType:
             id=strawberry.ID(str(listing.id)),
             kind=listing.kind,
             category=listing.category,
-            status=service.effective_status(listing),
+            status=service.effective_status(listing, now),
             title=listing.title,
             description=listing.description,
             language=listing.language,

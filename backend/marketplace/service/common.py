@@ -15,7 +15,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.identity.models import Organisation
-from backend.kit.db import utcnow
 from backend.kit.errors import ErrorCode, ServiceError
 from backend.marketplace.models import (
     Listing,
@@ -25,9 +24,8 @@ from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 
 
-def effective_status(listing: Listing, now: datetime | None = None) -> ListingStatus:
+def effective_status(listing: Listing, now: datetime) -> ListingStatus:
     """ACTIVE listings past their expiry read as EXPIRED at once; no job has to run first."""
-    now = now or utcnow()
     if (
         listing.status is ListingStatus.ACTIVE
         and listing.expires_at is not None
@@ -62,7 +60,9 @@ def remaining(listing: Listing) -> Decimal:
     return max(Decimal(0), listing.quantity - listing.quantity_committed)
 
 
-async def move_committed(session: AsyncSession, listing: Listing, delta: Decimal) -> bool:
+async def move_committed(
+    session: AsyncSession, listing: Listing, delta: Decimal, now: datetime
+) -> bool:
     """Commit (``delta`` > 0) or release (< 0) quantity of a listing locked by the caller.
 
     The new figure is computed here in decimals (SQLite keeps NUMERIC as floating point and
@@ -80,7 +80,6 @@ async def move_committed(session: AsyncSession, listing: Listing, delta: Decimal
         status = ListingStatus.RESERVED
     elif status is ListingStatus.RESERVED and after < listing.quantity:
         status = ListingStatus.ACTIVE
-    now = utcnow()
     changed = await session.scalar(
         update(Listing)
         .where(Listing.id == listing.id, Listing.quantity_committed == before)

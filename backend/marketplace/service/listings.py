@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue
 from backend.identity.models import Cluster, Organisation
-from backend.kit.db import Database, once_more_on_clash, utcnow
+from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.kit.geo import approximate
 from backend.kit.money import check_amount, check_currency, plain
@@ -148,16 +148,16 @@ def _set_location(listing: Listing, place: Place, approximate_only: bool) -> Non
 
 
 async def create_listing(
-    *, db: Database, viewer: Viewer, draft: ListingDraft, publish: bool = False
+    *, now: datetime, db: Database, viewer: Viewer, draft: ListingDraft, publish: bool = False
 ) -> Listing:
     """See ``_create_listing``; a concurrent twin with the same id is answered as a retry."""
     return await once_more_on_clash(
-        lambda: _create_listing(db=db, viewer=viewer, draft=draft, publish=publish)
+        lambda: _create_listing(db=db, viewer=viewer, draft=draft, publish=publish, now=now)
     )
 
 
 async def _create_listing(
-    *, db: Database, viewer: Viewer, draft: ListingDraft, publish: bool = False
+    *, now: datetime, db: Database, viewer: Viewer, draft: ListingDraft, publish: bool = False
 ) -> Listing:
     """Create a DRAFT (or, with ``publish``, an ACTIVE) listing for the viewer's organisation.
 
@@ -165,7 +165,6 @@ async def _create_listing(
     """
     if viewer.organisation_id is None:
         raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to list materials")
-    now = utcnow()
     problems = Problems()
     _check_draft(problems, draft, now)
     async with db.write() as session:
@@ -241,13 +240,13 @@ def _publish(listing: Listing, now: datetime) -> None:
 
 async def update_listing(
     *,
+    now: datetime,
     db: Database,
     viewer: Viewer,
     listing_id: uuid.UUID,
     changes: ListingChanges,
     expected_version: int | None = None,
 ) -> Listing:
-    now = utcnow()
     problems = Problems()
     if changes.title is not None:
         check_text(problems, "title", changes.title, min_length=3, max_length=160)
@@ -391,9 +390,10 @@ async def update_listing(
         return loaded
 
 
-async def publish_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
+async def publish_listing(
+    *, now: datetime, db: Database, viewer: Viewer, listing_id: uuid.UUID
+) -> Listing:
     """DRAFT or EXPIRED -> ACTIVE. Publishing an active listing again changes nothing."""
-    now = utcnow()
     async with db.write() as session:
         listing = await _managed(session, viewer, listing_id)
         status = effective_status(listing, now)
@@ -415,9 +415,10 @@ async def publish_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID
         return loaded
 
 
-async def close_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) -> Listing:
+async def close_listing(
+    *, now: datetime, db: Database, viewer: Viewer, listing_id: uuid.UUID
+) -> Listing:
     """ACTIVE, RESERVED or EXPIRED -> CLOSED. Closing a closed listing changes nothing."""
-    now = utcnow()
     async with db.write() as session:
         listing = await _managed(session, viewer, listing_id)
         status = effective_status(listing, now)
@@ -450,7 +451,7 @@ async def delete_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID)
 
 
 async def hide_listing(
-    *, db: Database, listing_id: uuid.UUID, hidden: bool, reason: str | None = None
+    *, now: datetime, db: Database, listing_id: uuid.UUID, hidden: bool, reason: str | None = None
 ) -> Listing:
     """Platform admins take a listing out of everybody's sight, or put it back."""
     problems = Problems()
@@ -462,12 +463,12 @@ async def hide_listing(
         listing = await session.get(Listing, listing_id, with_for_update=True)
         if listing is None:
             raise not_found("Listing")
-        listing.hidden_at = utcnow() if hidden else None
+        listing.hidden_at = now if hidden else None
         listing.hidden_reason = reason.strip() if hidden and reason else None
         listing.version += 1
         if hidden:
             await offers.decline_open_offers(
-                session, listing, "The listing was taken down by the moderators", utcnow()
+                session, listing, "The listing was taken down by the moderators", now
             )
         await session.flush()
         loaded = await load_listing(session, listing.id)

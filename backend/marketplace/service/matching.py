@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue
 from backend.catalogue.models import Material, MaterialConversion
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.kit.errors import not_found
 from backend.kit.geo import great_circle_km, within_radius
 from backend.kit.pagination import Page, PageRequest, SortKey, decode_cursor, encode_cursor
@@ -327,10 +327,14 @@ BY_SCORE = CursorSort(
 
 
 async def listing_matches(
-    *, db: Database, viewer: Viewer | Anonymous, listing_id: uuid.UUID, page: PageRequest
+    *,
+    now: datetime,
+    db: Database,
+    viewer: Viewer | Anonymous,
+    listing_id: uuid.UUID,
+    page: PageRequest,
 ) -> Page[Match]:
     """Everybody who may read the listing sees its matches (they are public listings)."""
-    now = utcnow()
     async with db.read() as session:
         listing = await session.scalar(
             select(Listing).options(*listing_loads()).where(Listing.id == listing_id)

@@ -4,6 +4,7 @@ admins read them)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Viewer
 from backend.identity.models import Organisation
-from backend.kit.db import Database, once_more_on_clash, utcnow
+from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import check_text
@@ -38,6 +39,7 @@ async def _party_trade(session: AsyncSession, viewer: Viewer, trade_id: uuid.UUI
 
 async def send_message(
     *,
+    now: datetime,
     db: Database,
     viewer: Viewer,
     trade_id: uuid.UUID,
@@ -50,7 +52,6 @@ async def send_message(
     problems.raise_if_any()
 
     async def send() -> TradeMessage:
-        now = utcnow()
         async with db.write() as session:
             trade = await _party_trade(session, viewer, trade_id)
             if message_id is not None:

@@ -31,7 +31,7 @@ from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
 from backend.identity.models import Organisation
-from backend.kit.db import Database, once_more_on_clash, utcnow
+from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.geo import great_circle_km
 from backend.kit.money import check_amount, plain
@@ -67,9 +67,8 @@ class Terms:
     expires_at: datetime | None = None
 
 
-def offer_status(offer: Offer, now: datetime | None = None) -> OfferStatus:
+def offer_status(offer: Offer, now: datetime) -> OfferStatus:
     """An open offer past its expiry reads as EXPIRED at once; no job has to run first."""
-    now = now or utcnow()
     if offer.status in OPEN_OFFER and offer.expires_at <= now:
         return OfferStatus.EXPIRED
     return offer.status
@@ -239,6 +238,7 @@ async def _tell(
 
 async def create_offer(
     *,
+    now: datetime,
     db: Database,
     viewer: Viewer,
     listing_id: uuid.UUID,
@@ -247,12 +247,15 @@ async def create_offer(
 ) -> Offer:
     """See ``_create``; a concurrent twin with the same id is answered as a retry."""
     return await once_more_on_clash(
-        lambda: _create(db=db, viewer=viewer, listing_id=listing_id, terms=terms, offer_id=offer_id)
+        lambda: _create(
+            db=db, viewer=viewer, listing_id=listing_id, terms=terms, offer_id=offer_id, now=now
+        )
     )
 
 
 async def _create(
     *,
+    now: datetime,
     db: Database,
     viewer: Viewer,
     listing_id: uuid.UUID,
@@ -264,7 +267,6 @@ async def _create(
     maker_id = viewer.organisation_id
     if maker_id is None:
         raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to make offers")
-    now = utcnow()
     problems = Problems()
     expires_at = _check_terms(problems, terms, now)
     problems.raise_if_any()
@@ -383,6 +385,7 @@ def _check_turn(viewer: Viewer, offer: Offer, now: datetime) -> None:
 
 async def counter_offer(
     *,
+    now: datetime,
     db: Database,
     viewer: Viewer,
     offer_id: uuid.UUID,
@@ -390,7 +393,6 @@ async def counter_offer(
     expected_version: int | None = None,
 ) -> Offer:
     """New terms from the side whose turn it is; then it is the other side's turn."""
-    now = utcnow()
     problems = Problems()
     expires_at = _check_terms(problems, terms, now)
     problems.raise_if_any()
@@ -452,10 +454,11 @@ class Acceptance:
     trade: trades.TradeView
 
 
-async def accept_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> Acceptance:
+async def accept_offer(
+    *, now: datetime, db: Database, viewer: Viewer, offer_id: uuid.UUID
+) -> Acceptance:
     """The side whose turn it is accepts: the quantity is committed on the listing and an
     AGREED trade starts. Accepting an accepted offer again returns its trade (a retry)."""
-    now = utcnow()
     async with db.write() as session:
         offer, listing = await _answerable(session, viewer, offer_id)
         if offer.status is OfferStatus.ACCEPTED:
@@ -465,7 +468,7 @@ async def accept_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> 
         _check_turn(viewer, offer, now)
         _check_listing_open(listing, now)
         _check_terms_still_listed(offer, listing)
-        if not await move_committed(session, listing, offer.quantity):
+        if not await move_committed(session, listing, offer.quantity, now):
             raise _does_not_fit(listing, offer.quantity)
         offer.status = OfferStatus.ACCEPTED
         offer.decided_at = now
@@ -515,13 +518,12 @@ async def _acceptance(
 
 
 async def decline_offer(
-    *, db: Database, viewer: Viewer, offer_id: uuid.UUID, reason: str = ""
+    *, now: datetime, db: Database, viewer: Viewer, offer_id: uuid.UUID, reason: str = ""
 ) -> Offer:
     """The side whose turn it is declines. Declining a declined offer again changes nothing."""
     problems = Problems()
     check_text(problems, "reason", reason, min_length=0, max_length=500, multiline=True)
     problems.raise_if_any()
-    now = utcnow()
     async with db.write() as session:
         offer, _listing = await _answerable(session, viewer, offer_id)
         if offer.status is OfferStatus.DECLINED and offer.decided_by_id == viewer.user_id:
@@ -541,9 +543,10 @@ async def decline_offer(
         return await _load(session, offer.id)
 
 
-async def withdraw_offer(*, db: Database, viewer: Viewer, offer_id: uuid.UUID) -> Offer:
+async def withdraw_offer(
+    *, now: datetime, db: Database, viewer: Viewer, offer_id: uuid.UUID
+) -> Offer:
     """The maker takes an open offer back. Withdrawing again changes nothing."""
-    now = utcnow()
     async with db.write() as session:
         offer, _listing = await _answerable(session, viewer, offer_id)
         if viewer.organisation_id != offer.maker_id:
@@ -621,13 +624,18 @@ def _status_condition(status: OfferStatus, now: datetime) -> Any:
 
 
 async def list_offers(
-    *, db: Database, viewer: Viewer, filter: OfferFilter, page: PageRequest, with_total: bool
+    *,
+    now: datetime,
+    db: Database,
+    viewer: Viewer,
+    filter: OfferFilter,
+    page: PageRequest,
+    with_total: bool,
 ) -> Page[Offer]:
     """Offers the viewer's organisation made or received, most recently changed first."""
     organisation_id = viewer.organisation_id
     if organisation_id is None:
         raise ServiceError.of(ErrorCode.FORBIDDEN, "Act for an organisation to have offers")
-    now = utcnow()
     statement: Select[Any]
     if filter.role is OfferRole.MADE:
         statement = select(Offer).where(Offer.maker_id == organisation_id)

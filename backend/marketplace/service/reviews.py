@@ -4,6 +4,7 @@ to the organisations' records."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Viewer
 from backend.identity.models import Organisation
-from backend.kit.db import Database, once_more_on_clash, utcnow
+from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import check_text
@@ -27,7 +28,7 @@ from backend.notifications.models import NotificationKind
 
 
 async def create_review(
-    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, rating: int, comment: str
+    *, now: datetime, db: Database, viewer: Viewer, trade_id: uuid.UUID, rating: int, comment: str
 ) -> Review:
     """One review per party per completed trade. Sending the same review again returns it."""
     problems = Problems()
@@ -37,7 +38,6 @@ async def create_review(
     problems.raise_if_any()
 
     async def review() -> Review:
-        now = utcnow()
         async with db.write() as session:
             trade = await session.get(Trade, trade_id)
             if trade is None or not policies.may_read_trade(viewer, trade):

@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue
 from backend.catalogue.models import Material
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.money import MAX_AMOUNT, check_amount
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
@@ -113,6 +113,7 @@ def _listing_of(item: Any) -> Listing:
 
 async def search_listings(
     *,
+    now: datetime,
     db: Database,
     viewer: Viewer | Anonymous,
     filter: ListingFilter,
@@ -138,7 +139,6 @@ async def search_listings(
             check_amount(problems, name, value, positive=False)
     problems.raise_if_any()
 
-    now = utcnow()
     dialect = db.dialect
     columns: list[Any] = [Listing]
     if near is not None:
@@ -197,6 +197,7 @@ async def search_listings(
 
 async def my_listings(
     *,
+    now: datetime,
     db: Database,
     viewer: Viewer,
     status: ListingStatus | None,
@@ -213,4 +214,5 @@ async def my_listings(
         sort=ListingSort.NEWEST,
         page=page,
         with_total=with_total,
+        now=now,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
 from backend.identity.models import Membership, Organisation, User
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.money import check_amount, plain
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
@@ -245,9 +245,10 @@ async def start_trade(
 # Lifecycle
 
 
-async def mark_in_transit(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> TradeView:
+async def mark_in_transit(
+    *, now: datetime, db: Database, viewer: Viewer, trade_id: uuid.UUID
+) -> TradeView:
     """AGREED -> IN_TRANSIT, by the supplier. Again on an IN_TRANSIT trade: nothing changes."""
-    now = utcnow()
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
         policies.trade_send(viewer, trade)
@@ -264,6 +265,7 @@ async def mark_in_transit(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) 
 
 async def mark_delivered(
     *,
+    now: datetime,
     db: Database,
     viewer: Viewer,
     trade_id: uuid.UUID,
@@ -275,7 +277,6 @@ async def mark_delivered(
     if delivered_quantity is not None:
         check_amount(problems, "deliveredQuantity", delivered_quantity, positive=True)
     problems.raise_if_any()
-    now = utcnow()
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
         party = policies.trade_report_delivery(viewer, trade)
@@ -319,10 +320,11 @@ async def mark_delivered(
         return await view(session, trade.id)
 
 
-async def complete_trade(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -> TradeView:
+async def complete_trade(
+    *, now: datetime, db: Database, viewer: Viewer, trade_id: uuid.UUID
+) -> TradeView:
     """DELIVERED -> COMPLETED by the party that did not report the delivery, or DISPUTED ->
     COMPLETED by a platform admin. Writes the impact ledger and the parties' records."""
-    now = utcnow()
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
         if trade.status is TradeStatus.COMPLETED:
@@ -358,14 +360,13 @@ async def complete_trade(*, db: Database, viewer: Viewer, trade_id: uuid.UUID) -
 
 
 async def cancel_trade(
-    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str = ""
+    *, now: datetime, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str = ""
 ) -> TradeView:
     """AGREED -> CANCELLED by either party, DISPUTED -> CANCELLED by a platform admin. The
     agreed quantity goes back to the listing (RESERVED -> ACTIVE)."""
     problems = Problems()
     check_text(problems, "reason", reason, min_length=0, max_length=1000, multiline=True)
     problems.raise_if_any()
-    now = utcnow()
     async with db.write() as session:
         first = await session.get(Trade, trade_id)
         if first is None or not policies.may_read_trade(viewer, first):
@@ -384,7 +385,7 @@ async def cancel_trade(
             policies.trade_cancel(viewer, trade)
         else:
             raise _refuse(trade, "cancelled once the material moves; dispute it instead")
-        await move_committed(session, listing, -trade.quantity)
+        await move_committed(session, listing, -trade.quantity, now)
         _step(session, trade, viewer, TradeStatus.CANCELLED, now, note=reason.strip())
         await _tell(
             session,
@@ -400,13 +401,12 @@ async def cancel_trade(
 
 
 async def dispute_trade(
-    *, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str
+    *, now: datetime, db: Database, viewer: Viewer, trade_id: uuid.UUID, reason: str
 ) -> TradeView:
     """AGREED / IN_TRANSIT / DELIVERED -> DISPUTED by either party, with a reason."""
     problems = Problems()
     check_text(problems, "reason", reason, min_length=3, max_length=1000, multiline=True)
     problems.raise_if_any()
-    now = utcnow()
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
         policies.trade_dispute(viewer, trade)
