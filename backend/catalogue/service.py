@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.catalogue.models import Material, Unit
+from backend.catalogue.factors import METHOD_VERSION
+from backend.catalogue.models import ImpactFactor, Material, Unit
 from backend.catalogue.reference import search_text
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
@@ -174,3 +175,21 @@ async def create_material(*, db: Database, material: NewMaterial) -> Material:
             ErrorCode.CONFLICT, "A material with this code exists", "code"
         ) from exc
     return created
+
+
+async def impact_factor(session: AsyncSession, material: Material) -> ImpactFactor | None:
+    """The current method's (``METHOD_VERSION``) impact factor of the material, or of its
+    nearest ancestor: one statement, inside the caller's transaction."""
+    lineage = material.path.split("/")  # root first
+    factors = {
+        f.material_code: f
+        for f in (
+            await session.scalars(
+                select(ImpactFactor).where(
+                    ImpactFactor.material_code.in_(lineage),
+                    ImpactFactor.method_version == METHOD_VERSION,
+                )
+            )
+        ).all()
+    }
+    return next((factors[code] for code in reversed(lineage) if code in factors), None)

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Role, Viewer
-from backend.catalogue.factors import METHOD_VERSION
+from backend.catalogue import service as catalogue_service
 from backend.catalogue.models import Dimension, ImpactFactor, Material, Unit
 from backend.identity.models import Cluster, Organisation
 from backend.kit.db import Database
@@ -43,23 +43,6 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(FOUR_PLACES)
 
 
-async def _factor(session: AsyncSession, material: Material) -> ImpactFactor | None:
-    """The current method's factor of the material, or of its nearest ancestor."""
-    lineage = material.path.split("/")  # root first
-    factors = {
-        f.material_code: f
-        for f in (
-            await session.scalars(
-                select(ImpactFactor).where(
-                    ImpactFactor.material_code.in_(lineage),
-                    ImpactFactor.method_version == METHOD_VERSION,
-                )
-            )
-        ).all()
-    }
-    return next((factors[code] for code in reversed(lineage) if code in factors), None)
-
-
 def _kilograms(quantity: Decimal, unit: Unit, factor: ImpactFactor | None) -> Decimal | None:
     if unit.dimension is Dimension.MASS:
         return quantity * unit.factor
@@ -75,7 +58,7 @@ async def record(session: AsyncSession, trade: Trade, now: datetime) -> ImpactEn
     assert material is not None
     assert unit is not None
     assert trade.delivered_quantity is not None
-    factor = await _factor(session, material)
+    factor = await catalogue_service.impact_factor(session, material)
     kilograms = _kilograms(trade.delivered_quantity, unit, factor)
     tonnes = kilograms / KG_PER_TONNE if kilograms is not None else None
     co2e = cost = None
@@ -99,7 +82,7 @@ async def record(session: AsyncSession, trade: Trade, now: datetime) -> ImpactEn
         disposal_cost_avoided=cost,
         currency=currency,
         transport_km=trade.distance_km,
-        method_version=METHOD_VERSION,
+        method_version=catalogue_service.METHOD_VERSION,
         factor_material_code=factor.material_code if factor else None,
         baseline=factor.baseline if factor else "",
         co2e_kg_per_tonne=factor.co2e_kg_per_tonne if factor else None,

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue
 from backend.catalogue.models import Material, MaterialConversion
+from backend.identity import service as identity_service
 from backend.kit.db import Database
 from backend.kit.errors import not_found
 from backend.kit.geo import great_circle_km, within_radius
@@ -38,7 +39,6 @@ from backend.kit.pagination import Page, PageRequest, SortKey, decode_cursor, en
 from backend.kit.pagination import Sort as CursorSort
 from backend.marketplace import policies
 from backend.marketplace.models import Listing, ListingKind, ListingStatus, Recurrence
-from backend.marketplace.service import trades
 from backend.marketplace.service.common import effective_status, listing_loads
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
@@ -376,7 +376,7 @@ async def tell_matches(session: AsyncSession, listing: Listing, now: datetime) -
     for organisation_id, match in best.items():
         await notifications.add(
             session,
-            user_ids=await trades.member_ids(session, organisation_id),
+            user_ids=await identity_service.member_ids(session, organisation_id),
             kind=NotificationKind.LISTING_MATCH,
             title=f"A match for {match.listing.title}: {listing.title}",
             body=f"Score {match.score:.0f} of 100, {match.distance_km:.0f} km away",

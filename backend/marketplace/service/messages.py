@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Viewer
+from backend.identity import service as identity_service
 from backend.identity.models import Organisation
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
@@ -21,7 +22,6 @@ from backend.marketplace.models import (
     Trade,
     TradeMessage,
 )
-from backend.marketplace.service.trades import member_ids
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 
@@ -74,7 +74,7 @@ async def send_message(
             session.add(message)
             await notifications.add(
                 session,
-                user_ids=await member_ids(
+                user_ids=await identity_service.member_ids(
                     session,
                     policies.other_party(
                         trade, policies.party_of(viewer, trade) or trade.supplier_id

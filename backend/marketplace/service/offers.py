@@ -30,6 +30,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
+from backend.identity import service as identity_service
 from backend.identity.models import Organisation
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
@@ -172,7 +173,7 @@ async def decline_open_offers(
         )
         await notifications.add(
             session,
-            user_ids=await trades.member_ids(session, maker_id),
+            user_ids=await identity_service.member_ids(session, maker_id),
             kind=NotificationKind.OFFER_DECLINED,
             title=f"Offer declined: {listing.title}",
             body=reason,
@@ -221,7 +222,7 @@ async def _tell(
 ) -> None:
     await notifications.add(
         session,
-        user_ids=await trades.member_ids(session, organisation_id),
+        user_ids=await identity_service.member_ids(session, organisation_id),
         kind=kind,
         title=title,
         body=body,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.auth.viewer import Viewer
+from backend.identity import service as identity_service
 from backend.identity.models import Organisation
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
@@ -22,7 +23,6 @@ from backend.marketplace.models import (
     Trade,
     TradeStatus,
 )
-from backend.marketplace.service.trades import member_ids
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 
@@ -79,7 +79,7 @@ async def create_review(
             )
             await notifications.add(
                 session,
-                user_ids=await member_ids(session, reviewee),
+                user_ids=await identity_service.member_ids(session, reviewee),
                 kind=NotificationKind.TRADE_REVIEWED,
                 title=f"You were rated {rating} of 5",
                 body=comment.strip()[:200],

@@ -17,7 +17,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
-from backend.identity.models import Membership, Organisation, User
+from backend.identity import service as identity_service
+from backend.identity.models import Organisation, User
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.money import check_amount, plain
@@ -45,16 +46,6 @@ MAX_DELIVERED_SHARE = 2
 
 # ---------------------------------------------------------------------------------------------
 # Who is told
-
-
-async def member_ids(session: AsyncSession, *organisation_ids: uuid.UUID) -> list[uuid.UUID]:
-    """Everybody who acts for these organisations: who is told about their trades."""
-    rows = await session.scalars(
-        select(Membership.user_id)
-        .where(Membership.organisation_id.in_(organisation_ids))
-        .order_by(Membership.created_at, Membership.user_id)
-    )
-    return list(rows.all())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,7 +170,7 @@ async def _tell(
     )
     await notifications.add(
         session,
-        user_ids=await member_ids(session, *told),
+        user_ids=await identity_service.member_ids(session, *told),
         kind=kind,
         title=title,
         body=body,
