@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy backend
+	$(BIN)/lint-imports --no-cache
 
 ## Regenerate the committed SDL after changing the schema
 schema: $(STAMP)
