@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import cast
+from typing import Any, cast
 
 import strawberry
 
@@ -11,7 +11,7 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.graphql.context import Context
 from backend.graphql.errors import UserError
 from backend.kit.errors import ErrorCode, ServiceError
-from backend.kit.validation import Place
+from backend.kit.validation import UNCHANGED, Place
 
 
 @strawberry.type(description="What every mutation returns besides its result.")
@@ -67,3 +67,8 @@ class LocationInput:
 
     def to_service(self) -> Place:
         return Place(lat=self.lat, lon=self.lon, place_name=self.place_name)
+
+
+def given(value: Any) -> Any:
+    """Strawberry's UNSET (the app left the field out) as the services' UNCHANGED."""
+    return UNCHANGED if value is strawberry.UNSET else value

@@ -67,6 +67,14 @@ def plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def plain_number(value: Decimal) -> Decimal:
+    """The same number as the API shows it: without trailing zeros and never in exponent form
+    (2500.0000 -> 2500, 2.5000 -> 2.5); :func:`plain` is its text for messages."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
 def check_currency(problems: Problems, field_name: str, currency: str) -> None:
     if not CURRENCY.fullmatch(currency):
         problems.add(field_name, "Use an ISO 4217 code such as INR, JPY, THB or VND")

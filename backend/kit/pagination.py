@@ -29,6 +29,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,22 @@ class Page(Generic[T]):
     has_next_page: bool
     has_previous_page: bool
     total_count: int | None
+
+    def with_items(self, items: list[U]) -> Page[U]:
+        """The same page (cursors, neighbours, total) carrying other items, one per item: the
+        views a service builds for the rows it read."""
+        if len(items) != len(self.items):
+            raise ValueError("a page's items are replaced one for one")
+        return Page(
+            items=items,
+            cursors=self.cursors,
+            has_next_page=self.has_next_page,
+            has_previous_page=self.has_previous_page,
+            total_count=self.total_count,
+        )
+
+    def map(self, to: Callable[[T], U]) -> Page[U]:
+        return self.with_items([to(item) for item in self.items])
 
 
 def _to_json(value: Any) -> Any:

@@ -10,6 +10,7 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from backend.kit.errors import Problems
 
@@ -103,3 +104,8 @@ def check_utc(problems: Problems, field: str, value: datetime | None) -> datetim
     except OverflowError:
         problems.add(field, "Give a time between the years 1 and 9999 in UTC")
         return None
+
+
+# A field an update leaves as it is (the app did not send it), as opposed to None (clear it).
+# One object for every domain, so the GraphQL layer can translate Strawberry's UNSET once.
+UNCHANGED: Any = object()

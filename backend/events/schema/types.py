@@ -12,7 +12,14 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.events import models, policies, service
 from backend.events.models import EventFormat, EventKind, EventStatus, RegistrationStatus
 from backend.events.service import ParticipantFilter
-from backend.graphql.types import Location, LocationInput, Payload, parse_id, parse_optional_id
+from backend.graphql.types import (
+    Location,
+    LocationInput,
+    Payload,
+    given,
+    parse_id,
+    parse_optional_id,
+)
 from backend.identity.schema import ClusterType, OrganisationType
 from backend.marketplace.schema.types import MaterialType, NearInput
 
@@ -262,11 +269,6 @@ class EventParticipant:
         )
 
 
-def _given(value: Any) -> Any:
-    """Strawberry's UNSET (field omitted) as the service's UNCHANGED."""
-    return service.UNCHANGED if value is strawberry.UNSET else value
-
-
 @strawberry.input(description="A new event. It starts as a DRAFT; publish it with eventPublish.")
 class EventCreateInput:
     title: str = strawberry.field(description="3 to 200 characters.")
@@ -365,7 +367,7 @@ class EventUpdateInput:
     )
 
     def to_service(self) -> service.EventChanges:
-        location = _given(self.location)
+        location = given(self.location)
         return service.EventChanges(
             title=self.title,
             description=self.description,
@@ -377,10 +379,10 @@ class EventUpdateInput:
             timezone=self.timezone,
             capacity=self.capacity,
             location=location.to_service() if isinstance(location, LocationInput) else location,
-            online_url=_given(self.online_url),
+            online_url=given(self.online_url),
             topics=self.topics,
-            registration_opens_at=_given(self.registration_opens_at),
-            registration_closes_at=_given(self.registration_closes_at),
+            registration_opens_at=given(self.registration_opens_at),
+            registration_closes_at=given(self.registration_closes_at),
             requires_approval=self.requires_approval,
         )
 

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from backend.events.models import (
     Event,
@@ -16,6 +15,7 @@ from backend.events.models import (
     RegistrationStatus,
 )
 from backend.kit.validation import (
+    UNCHANGED,
     Place,
 )
 
@@ -35,9 +35,6 @@ ACTIVE = (
 )
 SUBJECT = "EVENT"
 FEED_TOKEN_BYTES = 24
-
-
-UNCHANGED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,13 +207,7 @@ async def search_events(
         )
         for item in result.items
     ]
-    return Page(
-        items=views,
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
-    )
+    return result.with_items(views)
 
 
 async def organised_events(
@@ -240,13 +234,7 @@ async def organised_events(
             with_total=with_total,
         )
         mine = await _my_registrations(session, viewer, [e.id for e in result.items])
-    return Page(
-        items=[EventView(e, mine.get(e.id)) for e in result.items],
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
-    )
+    return result.with_items([EventView(e, mine.get(e.id)) for e in result.items])
 
 
 MY_REGISTRATIONS = Sort(
@@ -285,13 +273,7 @@ async def my_registrations(
             with_total=with_total,
         )
         positions = await _waitlist_positions(session, result.items)
-    return Page(
-        items=[RegistrationView(r, positions.get(r.id)) for r in result.items],
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
-    )
+    return result.with_items([RegistrationView(r, positions.get(r.id)) for r in result.items])
 
 
 PARTICIPANTS = Sort(
@@ -350,13 +332,7 @@ async def participants(
             with_total=with_total,
         )
         positions = await _waitlist_positions(session, result.items)
-    return Page(
-        items=[RegistrationView(r, positions.get(r.id)) for r in result.items],
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
-    )
+    return result.with_items([RegistrationView(r, positions.get(r.id)) for r in result.items])
 
 
 async def all_participants(

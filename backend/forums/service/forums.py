@@ -11,7 +11,7 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.forums import policies
 from backend.forums.models import Forum, ForumModerator, ForumVisibility, Thread
 from backend.forums.service.inputs import ForumDraft, ForumView
-from backend.forums.service.loading import forum_for, forum_loads, forum_view, mapped
+from backend.forums.service.loading import forum_for, forum_loads, forum_view
 from backend.forums.service.readers import reader_of, readers_among
 from backend.identity.models import Cluster, Organisation, OrganisationKind
 from backend.kit.db import Database, once_more_on_clash
@@ -226,4 +226,4 @@ async def list_forums(
             load=forum_loads(),
             with_total=with_total,
         )
-    return mapped(result, lambda f: ForumView(f, policies.moderates(reader, f)))
+    return result.map(lambda f: ForumView(f, policies.moderates(reader, f)))

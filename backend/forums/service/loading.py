@@ -16,7 +16,6 @@ from backend.forums.policies import Reader
 from backend.forums.service.inputs import ForumView, PostView, ThreadView
 from backend.identity.models import Organisation
 from backend.kit.errors import ServiceError, not_found
-from backend.kit.pagination import Page
 
 
 async def forum_for(
@@ -53,16 +52,6 @@ def forum_loads() -> tuple[Any, ...]:
     return (
         selectinload(Forum.organisation).selectinload(Organisation.cluster),
         selectinload(Forum.cluster),
-    )
-
-
-def mapped(result: Page[Any], to: Any) -> Page[Any]:
-    return Page(
-        items=[to(item) for item in result.items],
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
     )
 
 

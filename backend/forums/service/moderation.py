@@ -16,7 +16,6 @@ from backend.forums.models import Forum, PostReport, ReportStatus
 from backend.forums.service.inputs import PostView, ReportView, ThreadView
 from backend.forums.service.loading import (
     forum_for,
-    mapped,
     post_loads,
     post_view,
     readable_post,
@@ -177,7 +176,7 @@ async def list_reports(
             load=_report_loads(),
             with_total=with_total,
         )
-    return mapped(result, lambda report: ReportView(report, True))
+    return result.map(lambda report: ReportView(report, True))
 
 
 async def resolve_report(

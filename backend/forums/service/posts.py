@@ -307,10 +307,4 @@ async def list_posts(
             with_total=with_total,
         )
         views = await post_views(session, reader, thread.forum, result.items)
-    return Page(
-        items=views,
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
-    )
+    return result.with_items(views)

@@ -16,7 +16,6 @@ from backend.forums.service.inputs import ThreadDraft, ThreadView
 from backend.forums.service.loading import (
     followed_among,
     forum_for,
-    mapped,
     thread_loads,
     thread_view,
 )
@@ -137,4 +136,4 @@ async def list_threads(
         )
         following = await followed_among(session, reader, [t.id for t in result.items])
     moderates = policies.moderates(reader, forum)
-    return mapped(result, lambda t: ThreadView(t, moderates, t.id in following))
+    return result.map(lambda t: ThreadView(t, moderates, t.id in following))

@@ -12,10 +12,10 @@ import strawberry
 from backend.auth.viewer import Anonymous, Viewer
 from backend.graphql.types import Location, Payload, parse_optional_id
 from backend.identity.schema import OrganisationType
-from backend.kit.money import round_money
+from backend.kit.money import plain_number, round_money
 from backend.marketplace import models, policies, service
 from backend.marketplace.models import OfferStatus, TradeStatus
-from backend.marketplace.schema.types import ListingType, MaterialType, UnitType, plain
+from backend.marketplace.schema.types import ListingType, MaterialType, UnitType
 from backend.marketplace.service import OfferRole, Relation, TradeRole
 
 strawberry.enum(
@@ -152,11 +152,11 @@ class OfferType:
             listing=ListingType.of(offer.listing, viewer, now),
             maker=OrganisationType.of(offer.maker),
             owner=OrganisationType.of(offer.owner),
-            quantity=plain(offer.quantity),
+            quantity=plain_number(offer.quantity),
             unit=UnitType.of(offer.unit),
-            price_per_unit=plain(offer.price_per_unit),
+            price_per_unit=plain_number(offer.price_per_unit),
             currency=offer.currency,
-            total_price=plain(_total(offer.quantity, offer.price_per_unit, offer.currency)),
+            total_price=plain_number(_total(offer.quantity, offer.price_per_unit, offer.currency)),
             message=offer.message,
             expires_at=offer.expires_at,
             rounds=offer.rounds,
@@ -164,8 +164,8 @@ class OfferType:
                 OfferTermsType(
                     round=t.round,
                     proposed_by=OrganisationType.of(parties[t.proposed_by_id]),
-                    quantity=plain(t.quantity),
-                    price_per_unit=plain(t.price_per_unit),
+                    quantity=plain_number(t.quantity),
+                    price_per_unit=plain_number(t.price_per_unit),
                     message=t.message,
                     expires_at=t.expires_at,
                     created_at=t.created_at,
@@ -254,7 +254,7 @@ class ImpactEntryType:
     @classmethod
     def of(cls, entry: models.ImpactEntry) -> ImpactEntryType:
         def maybe(value: Decimal | None) -> Decimal | None:
-            return plain(value) if value is not None else None
+            return plain_number(value) if value is not None else None
 
         return cls(
             diverted_kg=maybe(entry.diverted_kg),
@@ -341,13 +341,15 @@ class TradeType:
             receiver=OrganisationType.of(trade.receiver),
             my_role=role,
             material=MaterialType.of(trade.material),
-            quantity=plain(trade.quantity),
+            quantity=plain_number(trade.quantity),
             unit=UnitType.of(trade.unit),
-            price_per_unit=plain(trade.price_per_unit),
+            price_per_unit=plain_number(trade.price_per_unit),
             currency=trade.currency,
-            total_price=plain(_total(trade.quantity, trade.price_per_unit, trade.currency)),
+            total_price=plain_number(_total(trade.quantity, trade.price_per_unit, trade.currency)),
             delivered_quantity=(
-                plain(trade.delivered_quantity) if trade.delivered_quantity is not None else None
+                plain_number(trade.delivered_quantity)
+                if trade.delivered_quantity is not None
+                else None
             ),
             delivered_by=(
                 OrganisationType.of(parties[trade.delivered_by_id])
@@ -452,12 +454,12 @@ class ImpactSummary:
     @classmethod
     def of(cls, summary: service.ImpactSummary) -> ImpactSummary:
         return cls(
-            diverted_kg=plain(summary.diverted_kg),
-            co2e_avoided_kg=plain(summary.co2e_avoided_kg),
-            disposal_cost_avoided=plain(summary.disposal_cost_avoided),
+            diverted_kg=plain_number(summary.diverted_kg),
+            co2e_avoided_kg=plain_number(summary.co2e_avoided_kg),
+            disposal_cost_avoided=plain_number(summary.disposal_cost_avoided),
             currency=summary.currency,
             other_currencies=[
-                MoneyAmount(amount=plain(m.amount), currency=m.currency)
+                MoneyAmount(amount=plain_number(m.amount), currency=m.currency)
                 for m in summary.other_currencies
             ],
             trades_completed=summary.trades_completed,
@@ -468,8 +470,8 @@ class ImpactSummary:
                 MaterialImpact(
                     material_code=m.material_code,
                     material_name=m.material_name,
-                    diverted_kg=plain(m.diverted_kg),
-                    co2e_avoided_kg=plain(m.co2e_avoided_kg),
+                    diverted_kg=plain_number(m.diverted_kg),
+                    co2e_avoided_kg=plain_number(m.co2e_avoided_kg),
                     trades_completed=m.trades_completed,
                 )
                 for m in summary.by_material

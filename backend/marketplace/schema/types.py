@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import models as catalogue_models
 from backend.catalogue.models import Dimension
-from backend.graphql.types import Location, LocationInput, Payload, parse_optional_id
+from backend.graphql.types import Location, LocationInput, Payload, given, parse_optional_id
 from backend.identity.schema import OrganisationType
+from backend.kit.money import plain_number
 from backend.marketplace import models, policies, service
 from backend.marketplace.models import (
     Delivery,
@@ -44,13 +45,6 @@ strawberry.enum(
 )
 
 
-def plain(value: Decimal) -> Decimal:
-    """Without trailing zeros and never in exponent form: 2500.0000 -> 2500, 2.5000 -> 2.5."""
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
-
-
 @strawberry.type(name="Unit", description="A UN/ECE Recommendation 20 unit of measure.")
 class UnitType:
     code: str = strawberry.field(description="The Rec 20 code, such as KGM, TNE, LTR or H87.")
@@ -68,7 +62,7 @@ class UnitType:
             name=unit.name,
             symbol=unit.symbol,
             dimension=unit.dimension,
-            factor=plain(unit.factor),
+            factor=plain_number(unit.factor),
         )
 
 
@@ -202,11 +196,11 @@ class ListingType:
             description=listing.description,
             language=listing.language,
             material=MaterialType.of(listing.material),
-            quantity=plain(listing.quantity),
+            quantity=plain_number(listing.quantity),
             unit=UnitType.of(listing.unit),
-            quantity_in_base_unit=plain(listing.quantity_base),
-            quantity_committed=plain(listing.quantity_committed),
-            quantity_remaining=plain(
+            quantity_in_base_unit=plain_number(listing.quantity_base),
+            quantity_committed=plain_number(listing.quantity_committed),
+            quantity_remaining=plain_number(
                 max(Decimal(0), listing.quantity - listing.quantity_committed)
             ),
             recurrence=listing.recurrence,
@@ -214,7 +208,7 @@ class ListingType:
             available_from=listing.available_from,
             available_until=listing.available_until,
             price_per_unit=(
-                plain(listing.price_per_unit) if listing.price_per_unit is not None else None
+                plain_number(listing.price_per_unit) if listing.price_per_unit is not None else None
             ),
             currency=listing.currency,
             delivery=listing.delivery,
@@ -372,24 +366,19 @@ class ListingUpdateInput:
             material_code=self.material_code,
             quantity=self.quantity,
             unit_code=self.unit,
-            price_per_unit=_given(self.price_per_unit),
+            price_per_unit=given(self.price_per_unit),
             currency=self.currency,
             recurrence=self.recurrence,
             season_months=self.season_months,
-            available_from=_given(self.available_from),
-            available_until=_given(self.available_until),
+            available_from=given(self.available_from),
+            available_until=given(self.available_until),
             delivery=self.delivery,
             location=self.location.to_service() if self.location else None,
             location_approximate=self.location_approximate,
             specs=[s.to_service() for s in self.specs] if self.specs is not None else None,
             photos=self.photos,
-            expires_at=_given(self.expires_at),
+            expires_at=given(self.expires_at),
         )
-
-
-def _given(value: Any) -> Any:
-    """Strawberry's UNSET (field omitted) as the service's UNCHANGED."""
-    return service.UNCHANGED if value is strawberry.UNSET else value
 
 
 @strawberry.input(description="A point and a radius.")

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
-from backend.kit.validation import Place
+from backend.kit.validation import UNCHANGED, Place
 from backend.marketplace.models import (
     Delivery,
     Listing,
@@ -54,7 +53,6 @@ class ListingDraft:
 
 
 # "leave as it is" for the fields of ListingChanges that may also be set to None
-UNCHANGED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)

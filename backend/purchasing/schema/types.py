@@ -9,9 +9,11 @@ from typing import Any
 import strawberry
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.graphql.types import Payload, parse_id, parse_optional_id
+from backend.graphql.types import Payload, given, parse_id, parse_optional_id
 from backend.identity.schema import ClusterType, OrganisationType
-from backend.marketplace.schema.types import MaterialType, UnitType, plain
+from backend.kit.money import plain_number
+from backend.kit.validation import UNCHANGED
+from backend.marketplace.schema.types import MaterialType, UnitType
 from backend.purchasing import models, policies, service
 from backend.purchasing.models import (
     CostSplit,
@@ -60,7 +62,10 @@ class PriceTierType:
 
     @classmethod
     def of(cls, tier: service.PriceTier) -> PriceTierType:
-        return cls(min_quantity=plain(tier.min_quantity), price_per_unit=plain(tier.price_per_unit))
+        return cls(
+            min_quantity=plain_number(tier.min_quantity),
+            price_per_unit=plain_number(tier.price_per_unit),
+        )
 
 
 @strawberry.input(description="A price tier of a new group.")
@@ -108,7 +113,7 @@ class PledgeType:
     def of(cls, pledge: models.Pledge, group: PurchaseGroupType | None = None) -> PledgeType:
         return cls(
             id=strawberry.ID(str(pledge.id)),
-            quantity=plain(pledge.quantity),
+            quantity=plain_number(pledge.quantity),
             status=pledge.status,
             participant=PledgePerson(
                 user_id=strawberry.ID(str(pledge.participant_id)),
@@ -182,9 +187,9 @@ def _settlement(view: service.GroupView, viewer: Viewer | Anonymous) -> Settleme
     return Settlement(
         currency=settled.currency,
         tier=PriceTierType.of(settled.tier),
-        unit_price=plain(settled.tier.price_per_unit),
-        total_quantity=plain(settled.total_quantity),
-        shared_costs=plain(settled.shared_costs),
+        unit_price=plain_number(settled.tier.price_per_unit),
+        total_quantity=plain_number(settled.total_quantity),
+        shared_costs=plain_number(settled.shared_costs),
         total=settled.total,
         lines=[
             SettlementLine(
@@ -196,7 +201,7 @@ def _settlement(view: service.GroupView, viewer: Viewer | Anonymous) -> Settleme
                 organisation_name=(
                     line.pledge.organisation.name if line.pledge.organisation else None
                 ),
-                quantity=plain(line.pledge.quantity),
+                quantity=plain_number(line.pledge.quantity),
                 amount=line.amount,
             )
             for line in settled.lines
@@ -279,7 +284,7 @@ class PurchaseGroupType:
         remaining = (
             None
             if group.max_quantity is None
-            else plain(max(Decimal(0), group.max_quantity - group.pledged_quantity))
+            else plain_number(max(Decimal(0), group.max_quantity - group.pledged_quantity))
         )
         return cls(
             id=strawberry.ID(str(group.id)),
@@ -290,18 +295,20 @@ class PurchaseGroupType:
             unit=UnitType.of(group.unit),
             direction=group.direction,
             status=view.status,
-            min_quantity=plain(group.min_quantity),
-            max_quantity=None if group.max_quantity is None else plain(group.max_quantity),
-            pledged_quantity=plain(group.pledged_quantity),
+            min_quantity=plain_number(group.min_quantity),
+            max_quantity=None if group.max_quantity is None else plain_number(group.max_quantity),
+            pledged_quantity=plain_number(group.pledged_quantity),
             remaining_quantity=remaining,
             minimum_reached=group.pledged_quantity >= group.min_quantity,
             participants_count=group.participants_count,
             price_tiers=[PriceTierType.of(t) for t in tiers],
             current_tier=PriceTierType.of(progress.current) if progress.current else None,
             next_tier=PriceTierType.of(progress.next) if progress.next else None,
-            quantity_to_next_tier=None if progress.to_next is None else plain(progress.to_next),
+            quantity_to_next_tier=None
+            if progress.to_next is None
+            else plain_number(progress.to_next),
             currency=group.currency,
-            shared_costs=plain(group.shared_costs),
+            shared_costs=plain_number(group.shared_costs),
             cost_split=group.cost_split,
             deadline=group.deadline,
             seconds_left=max(0, int((group.deadline - now).total_seconds())),
@@ -328,11 +335,6 @@ class PurchaseGroupType:
             delivered_at=group.delivered_at,
             cancelled_at=group.cancelled_at,
         )
-
-
-def _given(value: Any) -> Any:
-    """Strawberry's UNSET (field omitted) as the service's UNCHANGED."""
-    return service.UNCHANGED if value is strawberry.UNSET else value
 
 
 @strawberry.input(description="A new purchasing group, OPEN at once.")
@@ -427,16 +429,16 @@ class PurchaseGroupUpdateInput:
     )
 
     def to_service(self) -> service.GroupChanges:
-        counterpart = _given(self.counterpart_organisation_id)
+        counterpart = given(self.counterpart_organisation_id)
         return service.GroupChanges(
             title=self.title,
             description=self.description,
             item_name=self.item_name,
-            material_code=_given(self.material_code),
+            material_code=given(self.material_code),
             unit_code=self.unit,
             direction=self.direction,
             min_quantity=self.min_quantity,
-            max_quantity=_given(self.max_quantity),
+            max_quantity=given(self.max_quantity),
             price_tiers=(
                 None if self.price_tiers is None else [t.to_service() for t in self.price_tiers]
             ),
@@ -447,7 +449,7 @@ class PurchaseGroupUpdateInput:
             visibility=self.visibility,
             counterpart_organisation_id=(
                 counterpart
-                if counterpart is service.UNCHANGED
+                if counterpart is UNCHANGED
                 else parse_optional_id(counterpart, "counterpartOrganisationId")
             ),
         )

@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
+from backend.kit.validation import UNCHANGED
 from backend.purchasing.models import (
     CostSplit,
     Direction,
@@ -23,7 +23,6 @@ MAX_GROUP_LIFETIME_DAYS = 366
 SUBJECT = "PURCHASE_GROUP"
 
 # "leave as it is" for the fields of GroupChanges that may also be set to None
-UNCHANGED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,13 +115,7 @@ async def list_groups(
             with_total=with_total,
         )
         views = await build_views(session, viewer, result.items, now)
-    return Page(
-        items=views,
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
-    )
+    return result.with_items(views)
 
 
 async def my_pledges(
@@ -153,13 +147,7 @@ async def my_pledges(
             )
         ).all()
         views = {v.group.id: v for v in await build_views(session, viewer, list(groups), now)}
-    return Page(
-        items=[PledgeView(p, views[p.group_id]) for p in result.items],
-        cursors=result.cursors,
-        has_next_page=result.has_next_page,
-        has_previous_page=result.has_previous_page,
-        total_count=result.total_count,
-    )
+    return result.with_items([PledgeView(p, views[p.group_id]) for p in result.items])
 
 
 async def group_pledges(
