@@ -52,9 +52,6 @@ class ListingDraft:
     id: uuid.UUID | None = None
 
 
-# "leave as it is" for the fields of ListingChanges that may also be set to None
-
-
 @dataclass(frozen=True, slots=True)
 class ListingChanges:
     """Fields left unset stay as they are; ``price_per_unit`` and the dates may be set to None."""

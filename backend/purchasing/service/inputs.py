@@ -22,8 +22,6 @@ MAX_TIERS = 10
 MAX_GROUP_LIFETIME_DAYS = 366
 SUBJECT = "PURCHASE_GROUP"
 
-# "leave as it is" for the fields of GroupChanges that may also be set to None
-
 
 @dataclass(frozen=True, slots=True)
 class GroupDraft:
