@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from tests.conftest import Account, GraphQL
 from tests.marketplace.trading_kit import (
     LISTING,
@@ -23,6 +24,7 @@ from tests.marketplace.trading_kit import (
     TRADES,
     accept,
     agreed_trade,
+    app_operation,
     completed_trade,
     make_offer,
     publish,
@@ -724,3 +726,87 @@ async def test_reviews_need_one_to_five_stars_and_move_rating_and_trust(
         REVIEWS, {"organisationId": pellets.organisation_id}, token=sawmill.access_token
     )
     assert nothing["data"]["organisationReviews"] == {"totalCount": 0, "edges": []}
+
+
+# ---------------------------------------------------------------------------------------------
+# What the apps' trading mutations cost
+
+
+async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a_reload(
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, sql_statements: Any
+) -> None:
+    """Statement counts of the apps' own documents (clients/operations/trading.graphql), and
+    each payload as the screen query shows the object right after: a payload built from the
+    unit of work's rows must not differ from one read back."""
+    # SQLite's write transactions send BEGIN IMMEDIATE as a statement of their own.
+    begin = 1 if db.dialect == "sqlite" else 0
+    sawmill, pellets = await sawmill_and_pellets(register, cluster_id)
+    listing = await publish(gql, sawmill.access_token)
+    counts: dict[str, int] = {}
+
+    async def send(label: str, operation: str, account: Account, **variables: Any) -> Any:
+        with sql_statements() as log:
+            body = await gql(app_operation(operation), variables, token=account.access_token)
+        assert "errors" not in body, body
+        counts[label] = log.count
+        return body["data"]
+
+    async def screen(operation: str, account: Account, id: str) -> Any:
+        body = await gql(app_operation(operation), {"id": id}, token=account.access_token)
+        assert "errors" not in body, body
+        return next(iter(body["data"].values()))
+
+    # when the pellet maker makes an offer and the sawmill accepts it, then sends again
+    made = await send(
+        "OfferCreate",
+        "OfferCreate",
+        pellets,
+        input={"listingId": listing["id"], "quantity": "4", "pricePerUnit": "4500"},
+    )
+    offer = made["offerCreate"]["offer"]
+    assert made["offerCreate"]["errors"] == []
+    assert offer == await screen("OfferScreen", pellets, offer["id"])
+    accepted = (await send("OfferAccept", "OfferAccept", sawmill, id=offer["id"]))["offerAccept"]
+    again = await send("OfferAccept again", "OfferAccept", sawmill, id=offer["id"])
+    trade = accepted["trade"]
+
+    # then the acceptance shows the offer and the trade as reading them does, and a retry
+    # answers as the first request did
+    assert accepted["errors"] == []
+    assert accepted["offer"] == {"id": offer["id"], "status": "ACCEPTED", "version": 2}
+    assert trade == await screen("TradeScreen", sawmill, trade["id"])
+    assert trade["status"] == "AGREED"
+    assert again["offerAccept"] == accepted
+
+    # and so do the trade's steps
+    for label, account, extra in (
+        ("TradeMarkInTransit", sawmill, {}),
+        ("TradeMarkDelivered", sawmill, {"deliveredQuantity": "4"}),
+        ("TradeComplete", pellets, {}),
+    ):
+        moved = next(iter((await send(label, label, account, id=trade["id"], **extra)).values()))
+        assert moved["errors"] == [], (label, moved)
+        assert moved["trade"] == await screen("TradeScreen", account, trade["id"]), label
+    assert moved["trade"]["status"] == "COMPLETED"
+
+    # Each count includes the notification (members, preferences, devices, insert) and the
+    # offline sync log (audiences, sequence, changes) of the write.
+    assert counts == {
+        # offer read, listing locked, open-offer check, offer and terms inserted, notification
+        # (4), offer reloaded with its relations (9), sync log (3)
+        "OfferCreate": 20 + begin,
+        # offer read, listing and offer locked, listing's committed quantity, offer updated,
+        # both parties (2), trade and first step inserted, notification (4), then the trade
+        # (8) and the offer (9) read back with their relations, sync log (4)
+        "OfferAccept": 34 + begin,
+        # offer read, listing and offer locked, the trade's id, then trade and offer reloaded
+        # as they are now (16)
+        "OfferAccept again": 21 + begin,
+        # trade locked, updated, step inserted, notification (4), trade reloaded with its
+        # relations and reviews (8), sync log (3)
+        "TradeMarkInTransit": 18 + begin,
+        "TradeMarkDelivered": 18 + begin,
+        # and who reported the delivery, the parties' trade counts, the impact entry (material,
+        # unit, factor, insert) and its reload
+        "TradeComplete": 25 + begin,
+    }
