@@ -795,10 +795,11 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
         # offer read, listing locked, open-offer check, offer and terms inserted, notification
         # (4), offer reloaded with its relations (9), sync log (3)
         "OfferCreate": 20 + begin,
-        # offer read, listing and offer locked, listing's committed quantity, offer updated,
-        # both parties (2), trade and first step inserted, notification (4), then the trade
-        # (8) and the offer (9) read back with their relations, sync log (4)
-        "OfferAccept": 34 + begin,
+        # offer read, listing and offer locked (2), listing's committed quantity (conditional
+        # UPDATE), offer updated, both parties with their clusters (1), the listing's material
+        # and unit (2), trade and first step inserted (2), notification (4), the offer's terms
+        # (1), sync log (4). Nothing is read back: the payload is built from these rows.
+        "OfferAccept": 19 + begin,
         # offer read, listing and offer locked, the trade's id, then trade and offer reloaded
         # as they are now (16)
         "OfferAccept again": 21 + begin,

@@ -26,10 +26,12 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
+from backend.catalogue.models import Material, Unit
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation
 from backend.kit.db import Database, once_more_on_clash
@@ -476,10 +478,17 @@ async def accept_offer(
         offer.decided_by_id = viewer.user_id
         offer.version += 1
         offer.updated_at = now
-        owner = await session.get(Organisation, offer.owner_id)
-        maker = await session.get(Organisation, offer.maker_id)
-        assert owner is not None
-        assert maker is not None
+        # Both parties at once, with the clusters their cards show (one statement, not four).
+        parties = {
+            organisation.id: organisation
+            for organisation in await session.scalars(
+                select(Organisation)
+                .options(joinedload(Organisation.cluster))
+                .where(Organisation.id.in_((offer.owner_id, offer.maker_id)))
+            )
+        }
+        owner, maker = parties[offer.owner_id], parties[offer.maker_id]
+        await _attach_listing_relations(session, listing, owner)
         # The listing's side is at the listing's point, the maker at its organisation's.
         supplier, receiver = (owner, maker) if listing.kind is ListingKind.OFFER else (maker, owner)
         distance = great_circle_km(listing.lat, listing.lon, maker.lat, maker.lon)
@@ -506,13 +515,41 @@ async def accept_offer(
             f"Offer accepted: {listing.title}",
             now,
         )
+        # The answer is built from the rows this unit of work holds (locked or just written)
+        # rather than read back: only the offer's earlier proposals are not in the session.
+        terms = await session.scalars(
+            select(OfferTerms).where(OfferTerms.offer_id == offer.id).order_by(OfferTerms.round)
+        )
+        for name, value in (
+            ("listing", listing),
+            ("maker", maker),
+            ("owner", owner),
+            ("unit", listing.unit),
+            ("terms", list(terms)),
+        ):
+            set_committed_value(offer, name, value)
         await session.flush()
-        return await _acceptance(session, offer.id, trade.id)
+        return Acceptance(offer, trade)
+
+
+async def _attach_listing_relations(
+    session: AsyncSession, listing: Listing, organisation: Organisation
+) -> None:
+    """Give the locked listing what it carries to the API (``listing_loads``): its
+    organisation, already loaded by the caller, and its material and unit."""
+    assert listing.organisation_id == organisation.id
+    material = await session.get(Material, listing.material_code)
+    unit = await session.get(Unit, listing.unit_code)
+    assert material is not None
+    assert unit is not None
+    for name, value in (("organisation", organisation), ("material", material), ("unit", unit)):
+        set_committed_value(listing, name, value)
 
 
 async def _acceptance(
     session: AsyncSession, offer_id: uuid.UUID, trade_id: uuid.UUID
 ) -> Acceptance:
+    """A retry: the offer and its trade as they are now (the trade may have moved on)."""
     # The trade first: loading it refreshes the listing without the relations the offer shows.
     trade = await trades.view(session, trade_id)
     return Acceptance(await _load(session, offer_id), trade)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
@@ -199,7 +200,11 @@ async def start_trade(
     currency: str,
     distance_km: float | None,
     now: datetime,
-) -> Trade:
+) -> TradeView:
+    """An AGREED trade and its first step, with what the API shows of it attached: the
+    listing (with its material and unit loaded) and both parties (with their clusters) come
+    from the caller, so nothing is read back."""
+    assert unit_code == listing.unit_code
     trade = Trade(
         offer_id=offer_id,
         listing_id=listing.id,
@@ -219,17 +224,26 @@ async def start_trade(
     )
     session.add(trade)
     await session.flush()
-    session.add(
-        TradeStep(
-            trade_id=trade.id,
-            status=TradeStatus.AGREED,
-            by_organisation_id=viewer.organisation_id,
-            by_user_id=viewer.user_id,
-            note="",
-            at=now,
-        )
+    agreed = TradeStep(
+        trade_id=trade.id,
+        status=TradeStatus.AGREED,
+        by_organisation_id=viewer.organisation_id,
+        by_user_id=viewer.user_id,
+        note="",
+        at=now,
     )
-    return trade
+    session.add(agreed)
+    for name, value in (
+        ("listing", listing),
+        ("supplier", supplier),
+        ("receiver", receiver),
+        ("material", listing.material),
+        ("unit", listing.unit),
+        ("history", [agreed]),
+    ):
+        set_committed_value(trade, name, value)
+    # a trade just agreed has no reviews and no impact entry yet
+    return TradeView(trade, reviews=[])
 
 
 # ---------------------------------------------------------------------------------------------
