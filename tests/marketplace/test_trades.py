@@ -792,9 +792,10 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
     # Each count includes the notification (members, preferences, devices, insert) and the
     # offline sync log (audiences, sequence, changes) of the write.
     assert counts == {
-        # offer read, listing locked, open-offer check, offer and terms inserted, notification
-        # (4), offer reloaded with its relations (9), sync log (3)
-        "OfferCreate": 20 + begin,
+        # listing locked, open-offer check, offer and terms inserted, notification (4), both
+        # parties with their clusters (1), the listing's material and unit (2), sync log (3).
+        # Nothing is read back.
+        "OfferCreate": 14 + begin,
         # offer read, listing and offer locked (2), listing's committed quantity (conditional
         # UPDATE), offer updated, both parties with their clusters (1), the listing's material
         # and unit (2), trade and first step inserted (2), notification (4), the offer's terms

@@ -331,7 +331,8 @@ async def _create(
             offer.id = offer_id
         session.add(offer)
         await session.flush()
-        session.add(_terms(offer, maker_id, viewer, now))
+        first_terms = _terms(offer, maker_id, viewer, now)
+        session.add(first_terms)
         await _tell(
             session,
             offer,
@@ -342,8 +343,32 @@ async def _create(
             body=f"{plain(terms.quantity)} {listing.unit_code} at {plain(terms.price_per_unit)} "
             f"{listing.currency}",
         )
+        # The answer from the rows this unit of work holds, as in accept_offer: not read back.
+        owner, maker = await _parties(session, offer)
+        await _attach_listing_relations(session, listing, owner)
+        for name, value in (
+            ("listing", listing),
+            ("maker", maker),
+            ("owner", owner),
+            ("unit", listing.unit),
+            ("terms", [first_terms]),
+        ):
+            set_committed_value(offer, name, value)
         await session.flush()
-        return await _load(session, offer.id)
+        return offer
+
+
+async def _parties(session: AsyncSession, offer: Offer) -> tuple[Organisation, Organisation]:
+    """The offer's owner and maker with the clusters their cards show, in one statement."""
+    parties = {
+        organisation.id: organisation
+        for organisation in await session.scalars(
+            select(Organisation)
+            .options(joinedload(Organisation.cluster))
+            .where(Organisation.id.in_((offer.owner_id, offer.maker_id)))
+        )
+    }
+    return parties[offer.owner_id], parties[offer.maker_id]
 
 
 def _terms(offer: Offer, by: uuid.UUID, viewer: Viewer, now: datetime) -> OfferTerms:
@@ -478,16 +503,7 @@ async def accept_offer(
         offer.decided_by_id = viewer.user_id
         offer.version += 1
         offer.updated_at = now
-        # Both parties at once, with the clusters their cards show (one statement, not four).
-        parties = {
-            organisation.id: organisation
-            for organisation in await session.scalars(
-                select(Organisation)
-                .options(joinedload(Organisation.cluster))
-                .where(Organisation.id.in_((offer.owner_id, offer.maker_id)))
-            )
-        }
-        owner, maker = parties[offer.owner_id], parties[offer.maker_id]
+        owner, maker = await _parties(session, offer)
         await _attach_listing_relations(session, listing, owner)
         # The listing's side is at the listing's point, the maker at its organisation's.
         supplier, receiver = (owner, maker) if listing.kind is ListingKind.OFFER else (maker, owner)
