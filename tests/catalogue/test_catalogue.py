@@ -412,6 +412,11 @@ async def test_material_by_code_is_null_for_an_unknown_code(gql: GraphQL, db: Da
     assert body == {"data": {"material": None}}
 
 
+async def test_material_lookups_with_control_characters_find_nothing(gql: GraphQL) -> None:
+    body = await gql('query { material(code: "wood\\u0000") { code } }')
+    assert body == {"data": {"material": None}}
+
+
 async def test_units_list_every_unit_with_dimension_and_factor(gql: GraphQL, db: Database) -> None:
     # given the units `eic migrate` loaded
     # when they are listed

@@ -1,5 +1,6 @@
-"""GraphQL hardening through the real ASGI app: document limits, introspection, suggestions, the
-IDE, mutations over GET, error masking and request ids, role gates and cursor errors.
+"""GraphQL hardening through the real ASGI app: document limits, the request body's size,
+introspection, suggestions, the IDE, mutations over GET, error masking and request ids, role
+gates and cursor errors.
 
 Each limit is checked on both sides of its boundary, so a test fails if the limit is missing and
 also if it refuses documents it should let through.
@@ -358,6 +359,13 @@ async def test_a_batch_body_is_refused_and_not_executed(
         "email": "sato@mill.example",
         "displayName": "sato",
     }
+
+
+async def test_a_request_body_over_the_limit_is_refused(gql: GraphQL) -> None:
+    response = await gql.http.post(
+        "/graphql", json={"query": "{ units { code } }", "variables": {"pad": "x" * 1_100_000}}
+    )
+    assert response.status_code == 413
 
 
 # ---------------------------------------------------------------------------------------------

@@ -638,6 +638,31 @@ async def test_twenty_specs_and_four_decimals_are_accepted(
     assert (listing["quantity"], len(listing["specs"])) == ("0.0001", 20)
 
 
+async def test_inputs_that_used_to_crash_are_validation_errors(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    owner = await register("sato@lumber.example", cluster_id)
+    cases = {
+        "huge quantity": ({"quantity": "1E+1000000"}, "quantity"),
+        "huge negative price": ({"pricePerUnit": "-1E+1000000"}, "pricePerUnit"),
+        "broken photo address": ({"photos": ["https://[oops"]}, "photos.0"),
+        "NUL in the material code": ({"materialCode": "wood\u0000"}, "materialCode"),
+        "NUL in the unit": ({"unit": "KG\u0000"}, "unit"),
+    }
+    fields = {}
+    for name, (overrides, _) in cases.items():
+        payload = await create(gql, owner.access_token, publish=True, **overrides)
+        fields[name] = [e["field"] for e in payload["errors"] if e["code"] == "VALIDATION"]
+    assert fields == {name: [field] for name, (_, field) in cases.items()}
+
+
+async def test_trailing_zeros_are_not_extra_decimal_places(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    owner = await register("sato@lumber.example", cluster_id)
+    assert (await create(gql, owner.access_token, publish=True, quantity="2.50000"))["errors"] == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Client-generated ids
 
@@ -1104,6 +1129,67 @@ async def test_update_validation_reports_fields_and_changes_nothing(
     assert await read_listing(gql, draft["id"], firm.access_token) == draft
 
 
+async def test_two_edits_with_one_expected_version_cannot_both_win(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    # given a listing at version 2 (created, published)
+    owner = await register("sato@lumber.example", cluster_id)
+    created = await create(gql, owner.access_token, publish=True)
+    listing_id, version = created["listing"]["id"], created["listing"]["version"]
+
+    # when two phones send an edit made offline against that version at the same time
+    async def edit(title: str) -> dict[str, Any]:
+        body = await gql(
+            UPDATE,
+            {"input": {"id": listing_id, "expectedVersion": version, "title": title}},
+            token=owner.access_token,
+        )
+        return body["data"]["listingUpdate"]  # type: ignore[no-any-return]
+
+    results = await asyncio.gather(edit("Cedar shavings, dry"), edit("Cedar shavings, wet"))
+
+    # then exactly one is applied and the other is a CONFLICT on expectedVersion
+    outcomes = sorted(
+        "ok" if r["errors"] == [] else r["errors"][0]["code"] + ":" + r["errors"][0]["field"]
+        for r in results
+    )
+    assert outcomes == ["CONFLICT:expectedVersion", "ok"]
+
+
+async def test_clearing_the_expiry_of_an_active_listing_gives_the_default_lifetime(
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
+) -> None:
+    owner = await register("sato@lumber.example", cluster_id)
+    created = await create(gql, owner.access_token, publish=True)
+    body = await gql(
+        UPDATE,
+        {"input": {"id": created["listing"]["id"], "expiresAt": None}},
+        token=owner.access_token,
+    )
+    expires_at = datetime.fromisoformat(body["data"]["listingUpdate"]["listing"]["expiresAt"])
+    assert timedelta(days=89) < expires_at - clock.now() <= timedelta(days=90)
+
+
+async def test_an_update_refuses_times_without_an_offset(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    owner = await register("sato@lumber.example", cluster_id)
+    created = await create(gql, owner.access_token, publish=True)
+    body = await gql(
+        UPDATE,
+        {"input": {"id": created["listing"]["id"], "availableFrom": "2027-01-31T09:00:00"}},
+        token=owner.access_token,
+    )
+    assert body["data"]["listingUpdate"] == {
+        "listing": None,
+        "errors": [
+            _problem(
+                "availableFrom", "Give the time with its offset, such as 2027-01-31T09:00:00+09:00"
+            )
+        ],
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Who may do what
 
@@ -1284,6 +1370,17 @@ async def test_drafts_are_invisible_to_others(gql: GraphQL, register: Any, clust
     assert await search_ids(gql, owner.access_token, {"status": "DRAFT"}) == [draft["id"]]
 
 
+async def test_platform_admins_see_hidden_listings_but_not_drafts(
+    gql: GraphQL, register: Any, cluster_id: str, platform_admin_token: str
+) -> None:
+    owner = await register("sato@lumber.example", cluster_id)
+    draft = await create(gql, owner.access_token, publish=False)
+    body = await gql(LISTING, {"id": draft["listing"]["id"]}, token=platform_admin_token)
+    assert body == {"data": {"listing": None}}
+    drafts = await gql(LISTINGS, {"filter": {"status": "DRAFT"}}, token=platform_admin_token)
+    assert drafts == {"data": {"listings": {"totalCount": 0, "edges": []}}}
+
+
 async def test_platform_admin_hides_and_restores_a_listing(
     gql: GraphQL, register: Any, cluster_id: str, platform_admin_token: str
 ) -> None:
@@ -1403,6 +1500,31 @@ async def test_approximate_location_is_rounded_for_everyone_but_the_owner(
             True,
         )
         assert [e["node"]["location"] for e in body["data"]["listings"]["edges"]] == [rounded]
+
+
+async def test_an_approximate_location_hides_the_place_name_too(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    # given a listing shown only approximately
+    owner = await register("sato@lumber.example", cluster_id)
+    created = await create(
+        gql,
+        owner.access_token,
+        publish=True,
+        location={"lat": 35.0912, "lon": 133.6934, "placeName": "3-14 Katsuyama (Sato yard)"},
+        locationApproximate=True,
+    )
+    listing_id = created["listing"]["id"]
+    # when the owner and an anonymous reader look at it
+    mine = await gql(LISTING, {"id": listing_id}, token=owner.access_token)
+    theirs = await gql(LISTING, {"id": listing_id}, token="")
+    # then only the owner sees the point and the yard's name
+    assert mine["data"]["listing"]["location"] == {
+        "lat": 35.0912,
+        "lon": 133.6934,
+        "placeName": "3-14 Katsuyama (Sato yard)",
+    }
+    assert theirs["data"]["listing"]["location"] == {"lat": 35.09, "lon": 133.69, "placeName": ""}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -898,6 +898,30 @@ async def test_listings_malformed_cursor_is_a_validation_error(
     }
 
 
+async def test_forged_cursors_are_validation_errors(gql: GraphQL) -> None:
+    some_id = "0193a8a0-0000-7000-8000-000000000000"
+    forged = {
+        "time without offset": cursor_of(
+            {"s": "listings:newest", "v": ["2020-01-01T00:00:00", some_id]}
+        ),
+        "year one": cursor_of(
+            {"s": "listings:newest", "v": ["0001-01-01T00:00:00+05:00", some_id]}
+        ),
+        "price too large": cursor_of({"s": "listings:price-asc", "v": ["1e999999", some_id]}),
+        "price not a number": cursor_of({"s": "listings:price-asc", "v": ["NaN", some_id]}),
+        "deeply nested": base64.urlsafe_b64encode(b"[" * 700).decode(),
+        "far too long": "A" * 5000,
+    }
+    sorts = {"price too large": "PRICE_ASC", "price not a number": "PRICE_ASC"}
+    codes = {}
+    for name, after in forged.items():
+        body = await gql(PAGE, {"after": after, "sort": sorts.get(name, "NEWEST")})
+        codes[name] = [
+            (e["extensions"]["code"], e["extensions"].get("field")) for e in body["errors"]
+        ]
+    assert codes == {name: [("VALIDATION", "after")] for name in forged}
+
+
 # ---------------------------------------------------------------------------------------------
 # Free text
 
