@@ -1,11 +1,13 @@
 """Forum operations and helpers shared by the forum tests and the sync tests: opening a forum,
-starting a thread, posting, and joining a community. Not a test module."""
+starting a thread, posting, joining a community, a community's thread ready-made, and reading
+errors and times out of answers. Not a test module."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from tests.conftest import Account, GraphQL
+from tests.conftest import CLOCK_START, Account, GraphQL
 from tests.identity.kit import invite_code
 
 FORUM_CREATE = """
@@ -24,6 +26,14 @@ mutation T($input: ThreadCreateInput!) {
 POST_CREATE = """
 mutation P($input: PostCreateInput!) {
   postCreate(input: $input) { post { id body replyToId } errors { code message field } }
+}
+"""
+POST_EDIT = """
+mutation E($input: PostEditInput!) {
+  postEdit(input: $input) {
+    post { id body editedAt version deleted }
+    errors { code message field }
+  }
 }
 """
 FORUM_UPDATE = """
@@ -73,3 +83,42 @@ async def post(gql: GraphQL, token: str, thread_id: str, text: str, **extra: Any
     assert body["data"]["postCreate"]["errors"] == [], body
     post_id: str = body["data"]["postCreate"]["post"]["id"]
     return post_id
+
+
+async def a_thread(
+    gql: GraphQL, register: Any, cluster_id: str, visibility: str
+) -> tuple[Account, str]:
+    """A community (``shg``) with a forum of ``visibility`` and a thread its admin started."""
+    shg: Account = await register(
+        "shg@example.org", cluster_id, name="Women's Union", kind="COMMUNITY"
+    )
+    forum_id = await open_forum(gql, shg.access_token, visibility, title="Corner")
+    thread_id = await start_thread(gql, shg.access_token, forum_id, "Feed", body="?")
+    return shg, thread_id
+
+
+async def a_members_post(
+    gql: GraphQL, register: Any, cluster_id: str, visibility: str = "MEMBERS"
+) -> tuple[Account, Account, str, str]:
+    """:func:`a_thread` in which a member of the community posted "Call 555":
+    (shg, member, thread_id, post_id)."""
+    shg, thread_id = await a_thread(gql, register, cluster_id, visibility)
+    member = await join(gql, register, shg, "member@example.org")
+    post_id = await post(gql, member.access_token, thread_id, "Call 555")
+    return shg, member, thread_id, post_id
+
+
+def errors_of(body: dict[str, Any], mutation: str) -> list[tuple[str, str | None]]:
+    """(code, field) of a mutation payload's errors; fails on a GraphQL error instead."""
+    assert "errors" not in body, body
+    return [(e["code"], e["field"]) for e in body["data"][mutation]["errors"]]
+
+
+def query_codes(body: dict[str, Any]) -> list[str]:
+    """The codes of a query's GraphQL errors."""
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+def iso(minutes: int) -> str:
+    """The test clock ``minutes`` after its start, as the API writes times."""
+    return (CLOCK_START + timedelta(minutes=minutes)).isoformat()

@@ -22,7 +22,7 @@ from backend.kit.broadcast import Broadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
-from tests.forums.kit import FORUM_CREATE, POST_CREATE, THREAD_CREATE
+from tests.forums.kit import POST_CREATE
 
 REDIS_URL = os.environ.get("EIC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SUBSCRIBE = """
@@ -92,27 +92,6 @@ async def until_listening(broadcaster: Broadcaster, thread_id: str, count: int =
         # Polling another process's state (Redis' subscriber count): there is no event to await.
         while await broadcaster.subscribers(channel) < count:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-
-
-async def a_thread(gql: Any, register: Any, cluster_id: str, visibility: str) -> tuple[Any, str]:
-    shg = await register("shg@example.org", cluster_id, name="Women's Union", kind="COMMUNITY")
-    forum = await gql(
-        FORUM_CREATE,
-        {"input": {"title": "Corner", "visibility": visibility}},
-        token=shg.access_token,
-    )
-    thread = await gql(
-        THREAD_CREATE,
-        {
-            "input": {
-                "forumId": forum["data"]["forumCreate"]["forum"]["id"],
-                "title": "Feed",
-                "body": "?",
-            }
-        },
-        token=shg.access_token,
-    )
-    return shg, thread["data"]["threadCreate"]["thread"]["id"]
 
 
 async def post(address: str, token: str, thread_id: str, body: str) -> str:

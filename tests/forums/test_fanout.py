@@ -13,9 +13,9 @@ from backend.kit.broadcast import RedisBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
+from tests.forums.kit import a_thread
 from tests.forums.live_kit import (
     REDIS_URL,
-    a_thread,
     live_server,
     post,
     receive,

@@ -1,8 +1,10 @@
 """Moderation of forums through GraphQL: reports and the report queue, hiding and restoring
-posts, locking and pinning threads, named moderators, and each rule allowed and refused."""
+posts, locking and pinning threads (and the posts and edits that stops), named moderators, and
+each rule allowed and refused."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,8 +13,18 @@ from typing import Any
 import pytest
 
 from backend.kit.clock import ManualClock
-from tests.conftest import CLOCK_START, Account, GraphQL
-from tests.forums.kit import FORUM_CREATE, POST_CREATE, THREAD_CREATE
+from tests.conftest import Account, GraphQL
+from tests.forums.kit import (
+    POST_CREATE,
+    POST_EDIT,
+    a_members_post,
+    errors_of,
+    iso,
+    open_forum,
+    post,
+    query_codes,
+    start_thread,
+)
 from tests.identity.kit import invite_code
 
 REPORT = """
@@ -130,44 +142,6 @@ class Scene:
         return account.access_token
 
 
-def errors_of(body: dict[str, Any], mutation: str) -> list[tuple[str, str | None]]:
-    assert "errors" not in body, body
-    return [(e["code"], e["field"]) for e in body["data"][mutation]["errors"]]
-
-
-def query_codes(body: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in body.get("errors", [])]
-
-
-async def open_forum(gql: GraphQL, token: str, visibility: str, **extra: Any) -> str:
-    body = await gql(
-        FORUM_CREATE,
-        {"input": {"title": "Feed and fodder", "visibility": visibility, **extra}},
-        token=token,
-    )
-    assert body["data"]["forumCreate"]["errors"] == [], body
-    forum_id: str = body["data"]["forumCreate"]["forum"]["id"]
-    return forum_id
-
-
-async def start_thread(gql: GraphQL, token: str, forum_id: str, title: str) -> str:
-    body = await gql(
-        THREAD_CREATE,
-        {"input": {"forumId": forum_id, "title": title, "body": "Who has quotes?"}},
-        token=token,
-    )
-    assert body["data"]["threadCreate"]["errors"] == [], body
-    thread_id: str = body["data"]["threadCreate"]["thread"]["id"]
-    return thread_id
-
-
-async def post(gql: GraphQL, token: str, thread_id: str, text: str) -> str:
-    body = await gql(POST_CREATE, {"input": {"threadId": thread_id, "body": text}}, token=token)
-    assert body["data"]["postCreate"]["errors"] == [], body
-    post_id: str = body["data"]["postCreate"]["post"]["id"]
-    return post_id
-
-
 async def name_moderator(
     gql: GraphQL, token: str, forum_id: str, user_id: str, remove: bool = False
 ) -> dict[str, Any]:
@@ -218,10 +192,6 @@ async def scene(
 
 MODERATORS = ("admin", "moderator", "platform")
 NOT_MODERATORS = ("member", "author", "reporter")
-
-
-def iso(minutes: int) -> str:
-    return (CLOCK_START + timedelta(minutes=minutes)).isoformat()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,6 +286,44 @@ async def test_only_readers_report(gql: GraphQL, register: Any, cluster_id: str)
     assert errors_of(anonymous, "postReport") == [("UNAUTHENTICATED", None)]
     queue = await gql(REPORTS, {"forum": forum_id}, token=shg.access_token)
     assert queue["data"]["reports"]["totalCount"] == 0
+
+
+async def test_reporting_a_hidden_post_does_not_show_what_it_said(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    shg, _member, _, post_id = await a_members_post(gql, register, cluster_id)
+    reporter = await register("other@example.org", invite_code=await invite_code(gql, shg))
+    await gql(HIDE, {"id": post_id, "reason": "spam"}, token=shg.access_token)
+    reported = await gql(
+        REPORT, {"input": {"postId": post_id, "reason": "Spam again"}}, token=reporter.access_token
+    )
+    assert reported["data"]["postReport"]["report"]["postBody"] is None
+    # while the moderators' queue shows it
+    queue = await gql(
+        "query Q($id: ID!) { reports(forumId: $id) { edges { node { postBody } } } }",
+        {
+            "id": (await gql("{ forums { edges { node { id } } } }", token=shg.access_token))[
+                "data"
+            ]["forums"]["edges"][0]["node"]["id"]
+        },
+        token=shg.access_token,
+    )
+    assert queue["data"]["reports"]["edges"] == [{"node": {"postBody": "Call 555"}}]
+
+
+async def test_twin_reports_sent_at_once_are_one_report(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    shg, _member, _, post_id = await a_members_post(gql, register, cluster_id)
+    answers = await asyncio.gather(
+        *(
+            gql(REPORT, {"input": {"postId": post_id, "reason": "Spam"}}, token=shg.access_token)
+            for _ in range(8)
+        )
+    )
+    ids = {a["data"]["postReport"]["report"]["id"] for a in answers}
+    assert [a["data"]["postReport"]["errors"] for a in answers] == [[]] * 8
+    assert len(ids) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,6 +475,31 @@ async def test_a_locked_thread_takes_no_posts_until_unlocked(
         token=scene.author.access_token,
     )
     assert errors_of(allowed, "postCreate") == []
+
+
+async def test_no_edits_in_locked_threads_nor_of_hidden_posts(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    shg, member, thread_id, post_id = await a_members_post(gql, register, cluster_id)
+    await gql(HIDE, {"id": post_id, "reason": "spam"}, token=shg.access_token)
+    hidden = await gql(
+        POST_EDIT, {"input": {"id": post_id, "body": "Now nice"}}, token=member.access_token
+    )
+    assert hidden["data"]["postEdit"]["errors"] == [
+        {
+            "code": "CONFLICT",
+            "message": "A moderator hid this post; it cannot be edited now",
+            "field": None,
+        }
+    ]
+    await gql(RESTORE, {"id": post_id}, token=shg.access_token)
+    await gql(LOCK, {"id": thread_id, "locked": True}, token=shg.access_token)
+    locked = await gql(
+        POST_EDIT, {"input": {"id": post_id, "body": "Now nice"}}, token=member.access_token
+    )
+    assert locked["data"]["postEdit"]["errors"] == [
+        {"code": "THREAD_LOCKED", "message": "This thread is locked; no edits", "field": None}
+    ]
 
 
 async def test_a_pinned_thread_comes_first(gql: GraphQL, scene: Scene, clock: ManualClock) -> None:

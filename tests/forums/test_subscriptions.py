@@ -1,6 +1,7 @@
 """``postAdded`` over real WebSockets (graphql-transport-ws) against real servers on loopback:
-one process with the in-process broadcaster, and two app instances sharing the database and a
-real Redis, where a post made through one reaches a subscriber connected to the other."""
+one process with the in-process broadcaster (who may subscribe, and a subscriber who loses access
+mid-way), and two app instances sharing the database and a real Redis, where a post made through
+one reaches a subscriber connected to the other."""
 
 from __future__ import annotations
 
@@ -14,19 +15,21 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from backend.forums import service
+from backend.forums.service import live
 from backend.kit.broadcast import InProcessBroadcaster, RedisBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
+from tests.forums.kit import a_members_post, a_thread
 from tests.forums.live_kit import (
     REDIS_URL,
-    a_thread,
     live_server,
     post,
     receive,
     subscribed,
     until_listening,
 )
+from tests.identity.kit import REMOVE
 
 
 async def test_a_reader_receives_posts_as_they_are_made(
@@ -105,6 +108,36 @@ async def test_only_a_reader_can_open_the_subscription(
                 or answer["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
             ), answer
         assert await broadcaster.subscribers(service.post_channel(uuid.UUID(thread_id))) == 0
+
+
+async def test_a_subscriber_who_loses_access_stops_receiving(
+    gql: Any,
+    register: Any,
+    cluster_id: str,
+    db: Database,
+    settings: Settings,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a member subscribed to a MEMBERS thread, with memberships re-read on every post
+    monkeypatch.setattr(live, "READER_REFRESH_SECONDS", 0.0)
+    shg, member, thread_id, _ = await a_members_post(gql, register, cluster_id)
+    broadcaster = InProcessBroadcaster()
+    async with (
+        live_server(settings, db, clock, broadcaster) as address,
+        subscribed(address, member.access_token, thread_id) as ws,
+    ):
+        await until_listening(broadcaster, thread_id)
+        # when the community removes them and then posts
+        removed = await gql(
+            REMOVE,
+            {"organisationId": shg.organisation_id, "userId": member.user_id},
+            token=shg.access_token,
+        )
+        assert removed["data"]["organisationMemberRemove"]["errors"] == []
+        await post(address, shg.access_token, thread_id, "Members only")
+        # then the subscription ends without the post
+        assert await receive(ws) == {"id": "1", "type": "complete"}
 
 
 async def test_a_bad_token_closes_the_connection(

@@ -13,15 +13,20 @@ from backend.identity.models import Sector
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.kit.validation import Place
-from tests.conftest import CLOCK_START, Account, GraphQL
+from tests.conftest import Account, GraphQL
 from tests.forums.kit import (
     FORUM_CREATE,
     FORUM_UPDATE,
     POST_CREATE,
+    POST_EDIT,
     THREAD_CREATE,
+    a_members_post,
+    errors_of,
+    iso,
     join,
     open_forum,
     post,
+    query_codes,
     start_thread,
 )
 
@@ -106,14 +111,6 @@ query Posts($id: ID!, $first: Int) {
   }
 }
 """
-POST_EDIT = """
-mutation E($input: PostEditInput!) {
-  postEdit(input: $input) {
-    post { id body editedAt version deleted }
-    errors { code message field }
-  }
-}
-"""
 POST_DELETE = """
 mutation D($id: ID!) {
   postDelete(id: $id) { post { id body deleted version } errors { code message field } }
@@ -137,16 +134,6 @@ REACTIONS = ("LIKE", "THANKS", "HELPFUL", "AGREE")
 # Helpers
 
 
-def errors_of(body: dict[str, Any], mutation: str) -> list[tuple[str, str | None]]:
-    """(code, field) of a mutation payload's errors; fails on a GraphQL error instead."""
-    assert "errors" not in body, body
-    return [(e["code"], e["field"]) for e in body["data"][mutation]["errors"]]
-
-
-def query_codes(body: dict[str, Any]) -> list[str]:
-    return [e["extensions"]["code"] for e in body.get("errors", [])]
-
-
 async def titles(gql: GraphQL, token: str | None, forum_id: str, **variables: Any) -> list[str]:
     body = await gql(THREADS, {"forum": forum_id, **variables}, token=token or "")
     assert "errors" not in body, body
@@ -163,11 +150,6 @@ async def notifications_of(gql: GraphQL, account: Account) -> list[dict[str, Any
     body = await gql(NOTIFICATIONS, token=account.access_token)
     assert "errors" not in body, body
     return [edge["node"] for edge in body["data"]["notifications"]["edges"]]
-
-
-def iso(minutes: int) -> str:
-    """The test clock ``minutes`` after its start, as the API writes times."""
-    return (CLOCK_START + timedelta(minutes=minutes)).isoformat()
 
 
 async def second_cluster(db: Database) -> str:
@@ -744,6 +726,20 @@ async def test_threads_tag_filter_takes_wildcards_literally(
     assert await titles(gql, shg.access_token, forum_id, tag="fee_") == []
     assert await titles(gql, shg.access_token, forum_id, tag="%") == []
     assert await titles(gql, shg.access_token, forum_id, tag="100%") == ["Percent"]
+
+
+async def test_a_tag_with_a_control_character_is_a_validation_error(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    _shg, _, thread_id, _ = await a_members_post(gql, register, cluster_id, "PUBLIC")
+    forum_id = (await gql("query($id: ID!) { thread(id: $id) { forumId } }", {"id": thread_id}))[
+        "data"
+    ]["thread"]["forumId"]
+    answer = await gql(
+        "query($f: ID!, $t: String) { threads(forumId: $f, tag: $t) { totalCount } }",
+        {"f": forum_id, "t": "a\u0000b"},
+    )
+    assert answer["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "tag"}
 
 
 # ---------------------------------------------------------------------------------------------
