@@ -163,13 +163,5 @@ async def organised(gql: GraphQL, token: str, status: str | None = None) -> dict
     return connection
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-def problem(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "field": field}
-
-
 def failed(errors: list[dict[str, Any]], key: str = "event") -> dict[str, Any]:
     return {key: None, "errors": errors}

@@ -26,16 +26,15 @@ from tests.events.kit import (
     create_event,
     event_input,
     failed,
-    iso,
     listed_ids,
     organised,
-    problem,
     publish,
     published_event,
     read_event,
     register_for,
 )
 from tests.identity.kit import invite_code
+from tests.kit import iso, problem
 
 # ---------------------------------------------------------------------------------------------
 # Create

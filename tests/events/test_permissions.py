@@ -27,15 +27,14 @@ from tests.events.kit import (
     create_event,
     event_input,
     failed,
-    iso,
     listed_ids,
-    problem,
     publish,
     published_event,
     read_event,
     register_for,
 )
 from tests.identity.kit import invite_code, second_cluster, sign_in
+from tests.kit import iso, problem
 
 PARTICIPANTS = """
 query Participants($eventId: ID!) {

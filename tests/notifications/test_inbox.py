@@ -16,6 +16,7 @@ import pytest
 
 from backend.kit.clock import ManualClock
 from tests.conftest import Account, GraphQL
+from tests.kit import iso
 
 CREATE = """
 mutation Create($input: EventCreateInput!) {
@@ -148,10 +149,6 @@ async def mark(gql: GraphQL, person: Account, ids: list[str] | None) -> dict[str
     assert "errors" not in body, body
     payload: dict[str, Any] = body["data"]["notificationsMarkRead"]
     return payload
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
 
 
 @dataclass

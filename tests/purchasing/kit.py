@@ -140,10 +140,6 @@ def group_input(**extra: Any) -> dict[str, Any]:
     }
 
 
-def problem(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "field": field}
-
-
 def failed(name: str, *problems: dict[str, Any]) -> dict[str, Any]:
     """A mutation body whose payload carries only these errors."""
     key = "pledge" if name.startswith("purchaseGroupPledge") else "purchaseGroup"

@@ -16,6 +16,7 @@ from backend.kit.db import Database
 from backend.purchasing import service
 from tests.conftest import Account, GraphQL
 from tests.identity.kit import second_cluster
+from tests.kit import problem
 from tests.purchasing.kit import (
     CANCEL,
     CLOSE,
@@ -42,7 +43,6 @@ from tests.purchasing.kit import (
     person,
     pledge,
     pledge_of,
-    problem,
     read,
 )
 

@@ -12,6 +12,7 @@ import pytest
 from backend.kit.db import Database
 from tests.conftest import Account, GraphQL
 from tests.identity.kit import invite_code, second_cluster, sign_in
+from tests.kit import problem
 from tests.purchasing.kit import (
     CANCEL,
     CLOSE,
@@ -29,7 +30,6 @@ from tests.purchasing.kit import (
     inbox,
     person,
     pledge,
-    problem,
 )
 
 JOIN = """
