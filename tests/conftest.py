@@ -108,13 +108,12 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     database: Database = request.getfixturevalue("db")
     # Reference data (units, the material catalogue) stays: `eic migrate` loaded it once.
+    # DELETE, children first, on both engines: a test leaves a few rows, and PostgreSQL's
+    # TRUNCATE of 34 tables (new files for each table and index) took 115 ms against 7 ms.
     tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in REFERENCE_TABLES]
     async with database.engine.begin() as connection:
-        if database.dialect == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+        for table in tables:
+            await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
         await connection.execute(text("DELETE FROM materials WHERE NOT from_catalogue"))
 
 
