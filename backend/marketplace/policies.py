@@ -28,6 +28,8 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, and_, false, or_
+
 from backend.auth.viewer import Anonymous, Viewer
 from backend.kit.errors import ErrorCode, ServiceError, forbidden
 from backend.marketplace.models import OPEN_TRADE, Listing, ListingStatus, Trade, TradeStatus
@@ -37,14 +39,49 @@ def is_owner(viewer: Viewer | Anonymous, listing: Listing) -> bool:
     return isinstance(viewer, Viewer) and viewer.organisation_id == listing.organisation_id
 
 
+def readable_listings(viewer: Viewer | Anonymous) -> ColumnElement[bool]:
+    """marketplace:listing_read, as SQL: the listings ``viewer`` may read. Its organisation's
+    own, whatever their state; anybody else's once published (not a draft) and not hidden;
+    platform admins moderate, so they read hidden ones too. Loading one listing and listing
+    many both go through this condition; :func:`may_read` is the same rule for a row already
+    loaded (tests/marketplace/test_listing_rules.py holds the two together)."""
+    own = (
+        Listing.organisation_id == viewer.organisation_id
+        if isinstance(viewer, Viewer) and viewer.organisation_id is not None
+        else false()
+    )
+    published = Listing.status != ListingStatus.DRAFT
+    if isinstance(viewer, Viewer) and viewer.is_admin:
+        return or_(own, published)
+    return or_(own, and_(published, Listing.hidden_at.is_(None)))
+
+
 def may_read(viewer: Viewer | Anonymous, listing: Listing) -> bool:
-    """marketplace:listing_read"""
+    """marketplace:listing_read for a listing already loaded (see :func:`readable_listings`)."""
     if is_owner(viewer, listing):
         return True
     if listing.status is ListingStatus.DRAFT:
         return False
     # platform admins moderate: they see hidden listings
     return listing.hidden_at is None or (isinstance(viewer, Viewer) and viewer.is_admin)
+
+
+# What the market lists besides: a listing whose stored status is EXPIRED is still readable by
+# its id (an offer or a trade links to it), but only its owner and the moderators find it again.
+LISTED_STATUSES = (ListingStatus.ACTIVE, ListingStatus.RESERVED, ListingStatus.CLOSED)
+
+
+def listed_listings(viewer: Viewer | Anonymous) -> ColumnElement[bool]:
+    """The listings a search shows ``viewer``: readable ones in a listed state (their own and
+    moderators' searches show every readable one)."""
+    if isinstance(viewer, Viewer) and viewer.is_admin:
+        return readable_listings(viewer)
+    own = (
+        Listing.organisation_id == viewer.organisation_id
+        if isinstance(viewer, Viewer) and viewer.organisation_id is not None
+        else false()
+    )
+    return and_(readable_listings(viewer), or_(own, Listing.status.in_(LISTED_STATUSES)))
 
 
 def listing_manage(viewer: Viewer, listing: Listing) -> None:

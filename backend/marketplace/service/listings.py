@@ -480,9 +480,11 @@ async def get_listing(
     *, db: Database, viewer: Viewer | Anonymous, listing_id: uuid.UUID
 ) -> Listing | None:
     async with db.read() as session:
-        listing = await load_listing(session, listing_id)
-    if listing is None or not policies.may_read(viewer, listing):
-        return None
+        listing: Listing | None = await session.scalar(
+            select(Listing)
+            .options(*listing_loads())
+            .where(Listing.id == listing_id, policies.readable_listings(viewer))
+        )
     return listing
 
 
@@ -492,6 +494,8 @@ async def listings_for_sync(
     """Of these listings, those the viewer may read now (the offline sync's upserts)."""
     async with db.read() as session:
         listings = await session.scalars(
-            select(Listing).options(*listing_loads()).where(Listing.id.in_(listing_ids))
+            select(Listing)
+            .options(*listing_loads())
+            .where(Listing.id.in_(listing_ids), policies.readable_listings(viewer))
         )
-        return {listing.id: listing for listing in listings if policies.may_read(viewer, listing)}
+        return {listing.id: listing for listing in listings}

@@ -17,7 +17,7 @@ from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.money import MAX_AMOUNT, check_amount
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import Place, check_place, check_text
-from backend.marketplace import search
+from backend.marketplace import policies, search
 from backend.marketplace.models import (
     Listing,
     ListingStatus,
@@ -38,22 +38,6 @@ def _status_condition(status: ListingStatus, now: datetime) -> Any:
             and_(Listing.status == ListingStatus.ACTIVE, Listing.expires_at <= now),
         )
     return Listing.status == status
-
-
-def _visibility(viewer: Viewer | Anonymous) -> Any:
-    public = and_(
-        Listing.hidden_at.is_(None),
-        Listing.status.in_((ListingStatus.ACTIVE, ListingStatus.RESERVED, ListingStatus.CLOSED)),
-    )
-    if isinstance(viewer, Viewer):
-        if viewer.is_admin:  # moderators see hidden listings, but drafts stay their owners'
-            return or_(
-                Listing.status != ListingStatus.DRAFT,
-                Listing.organisation_id == viewer.organisation_id,
-            )
-        if viewer.organisation_id is not None:
-            return or_(public, Listing.organisation_id == viewer.organisation_id)
-    return public
 
 
 NEWEST_FIRST = Sort(
@@ -143,7 +127,7 @@ async def search_listings(
     columns: list[Any] = [Listing]
     if near is not None:
         columns.append(search.distance_km(near.lat, near.lon).label("distance_km"))
-    statement = select(*columns).where(_visibility(viewer))
+    statement = select(*columns).where(policies.listed_listings(viewer))
     if filter.status is not None:
         statement = statement.where(_status_condition(filter.status, now))
     if filter.kind is not None:
