@@ -13,7 +13,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from backend.settings import Settings, get_settings
+from backend.settings import Settings, SettingsError, check_listen_address, get_settings
 
 
 def migrations_path() -> Path:
@@ -131,6 +131,7 @@ async def _run_due_jobs(settings: Settings) -> str:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    check_listen_address(args.host, get_settings())
     uvicorn.run(
         "backend.app:app_from_environment",
         factory=True,
@@ -201,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _run(_parser().parse_args(argv))
+    except SettingsError as exc:
+        for line in str(exc).splitlines():
+            print(f"eic: {line}", file=sys.stderr)
+        return 2
     except ServiceError as exc:
         for problem in exc.problems:
             where = f" ({problem.field})" if problem.field else ""

@@ -6,6 +6,10 @@ forgotten environment variable can never put forgeable tokens on the internet.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import os
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 
@@ -120,6 +124,55 @@ class Settings(BaseSettings):
         return self
 
 
+# EIC_ variables that something else than Settings reads: `eic create-admin`'s password, and the
+# test suite's own (EIC_TEST_DATABASE_URL, EIC_TEST_REDIS_URL ...).
+OTHER_VARIABLES = frozenset({"EIC_ADMIN_PASSWORD"})
+OTHER_PREFIXES = ("EIC_TEST_",)
+
+
+class SettingsError(ValueError):
+    """The environment asks for something the service will not do; the message says what."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The EIC_ variables no setting reads, each with the setting it most resembles: a typo such
+    as EIC_ENV=production must not quietly leave the service in development mode."""
+    known = [f"EIC_{name.upper()}" for name in Settings.model_fields]
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("EIC_") or upper in known or upper in OTHER_VARIABLES:
+            continue
+        if upper.startswith(OTHER_PREFIXES):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"{name} is not a setting of EIC{hint}")
+    return problems
+
+
+def check_listen_address(host: str, settings: Settings) -> None:
+    """Refuse to serve beyond this machine with the public development signing key, whatever
+    the environment says: anyone could forge tokens for it."""
+    if settings.jwt_secret != DEVELOPMENT_JWT_SECRET or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        loopback = False
+    if not loopback:
+        raise SettingsError(
+            f"Refusing to listen on {host} with the development EIC_JWT_SECRET: set "
+            f"EIC_JWT_SECRET to a random secret of at least {MIN_JWT_SECRET_BYTES} bytes "
+            "(and EIC_ENVIRONMENT=production), or serve on 127.0.0.1"
+        )
+
+
 @lru_cache
 def get_settings() -> Settings:
+    """The settings of the running service, from the environment (and .env); unknown EIC_
+    variables are refused with one line each."""
+    problems = unknown_variables(os.environ)
+    if problems:
+        raise SettingsError("\n".join(problems))
     return Settings()
