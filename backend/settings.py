@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     login_throttle_window_seconds: int = Field(default=15 * 60, ge=1)
     # Trust X-Forwarded-For only behind a proxy that sets it; otherwise clients could spoof it.
     trust_forwarded_for: bool = False
+    # How many proxies in front of the service append to X-Forwarded-For: the client is the
+    # address the outermost of them appended (the n-th from the right). What a client wrote
+    # there itself stands further left and is never taken.
+    forwarded_for_proxies: int = Field(default=1, ge=1, le=10)
 
     # GraphQL limits (see backend/graphql/extensions.py).
     graphql_max_depth: int = Field(default=12, ge=2)

@@ -30,11 +30,14 @@ class Context(BaseContext):
         super().__init__()
 
 
-def _client_address(connection: HTTPConnection, settings: Settings) -> str | None:
+def client_address_of(connection: HTTPConnection, settings: Settings) -> str | None:
     if settings.trust_forwarded_for:
         forwarded = connection.headers.get("x-forwarded-for")
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            addresses = [address.strip() for address in forwarded.split(",")]
+            # Each proxy appends the address it was reached from; the leftmost entries are
+            # whatever the client sent, so only the one our outermost proxy wrote is trusted.
+            return addresses[-min(settings.forwarded_for_proxies, len(addresses))] or None
     return connection.client.host if connection.client else None
 
 
@@ -46,7 +49,7 @@ async def get_context(connection: HTTPConnection) -> Context:
         db=state.db,
         security=state.security,
         viewer=viewer_from_token(state.security, bearer_token(connection)),
-        client_address=_client_address(connection, settings),
+        client_address=client_address_of(connection, settings),
         clock=state.clock,
         broadcaster=state.broadcaster,
     )
