@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+
 from backend.asgi import (
     ASGIApp,
     Message,
@@ -34,6 +36,10 @@ from backend.asgi import (
 from backend.graphql.operations import sha256
 
 PUBLIC_MAX_AGE = 60
+
+
+# The schema's own token limit refuses larger documents later; this parse stops at it too.
+SUBSCRIPTION_CHECK_MAX_TOKENS = 20_000
 
 
 class RefusedOperationError(Exception):
@@ -78,6 +84,25 @@ def resolve(request: dict[str, Any], manifest: dict[str, str], *, trusted_only: 
     query = request.get("query")
     if trusted_only and (not isinstance(query, str) or sha256(query) not in manifest):
         raise _not_trusted()
+    if isinstance(query, str) and "subscription" in query:
+        _refuse_subscription(query, request.get("operationName"))
+
+
+def _refuse_subscription(query: str, operation_name: Any) -> None:
+    """Subscriptions run over the WebSocket; over HTTP one ended as a masked INTERNAL error."""
+    try:  # only documents that mention "subscription" pay for this parse
+        document = parse(query, no_location=True, max_tokens=SUBSCRIPTION_CHECK_MAX_TOKENS)
+    except GraphQLError:
+        return  # Strawberry answers the document's own syntax or size error
+    operation = get_operation_ast(
+        document, operation_name if isinstance(operation_name, str) else None
+    )
+    if operation is not None and operation.operation is OperationType.SUBSCRIPTION:
+        raise RefusedOperationError(
+            "BAD_REQUEST",
+            "Subscriptions run over a WebSocket at /graphql (graphql-transport-ws), not over HTTP",
+            400,
+        )
 
 
 def _not_trusted() -> RefusedOperationError:
@@ -163,17 +188,28 @@ class TrustedOperations:
             await self.app(scope, replay(body, rest, receive), send)
             return
         try:
-            request = json.loads(body)
-        except ValueError:
-            request = None
-        if isinstance(request, dict):
-            try:
-                resolve(request, self.manifest(), trusted_only=self.trusted_only)
-            except RefusedOperationError as refused:
-                await send_all(send, _refusal(refused))
-                return
-            body = json.dumps(request).encode()
-        # not JSON, or a batch: Strawberry answers it as it does (batches are off)
+            # strict UTF-8 (json.loads of bytes would let lone surrogates through)
+            request = json.loads(body.decode("utf-8"))
+        except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+            await send_all(send, error_answer("BAD_REQUEST", "The body is not JSON in UTF-8", 400))
+            return
+        if not isinstance(request, dict):  # Strawberry answered these with a bare 500 or text
+            await send_all(
+                send,
+                error_answer(
+                    "BAD_REQUEST",
+                    "Send one operation as a JSON object: "
+                    '{"query": ..., "variables": ..., "operationName": ...}',
+                    400,
+                ),
+            )
+            return
+        try:
+            resolve(request, self.manifest(), trusted_only=self.trusted_only)
+        except RefusedOperationError as refused:
+            await send_all(send, _refusal(refused))
+            return
+        body = json.dumps(request).encode()
         scope = dict(
             scope,
             headers=[(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-length"]
