@@ -23,16 +23,43 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# A log message quotes what clients sent (a path, a GraphQL error with its document excerpt):
+# control characters are escaped, so a client cannot forge log lines, and a message is cut here.
+MAX_MESSAGE_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def quoted(text: str) -> str:
+    """``text`` for a log line: control characters escaped (a newline as \\n), at most
+    MAX_MESSAGE_CHARS characters."""
+    escaped = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    if len(escaped) > MAX_MESSAGE_CHARS:
+        return f"{escaped[:MAX_MESSAGE_CHARS]}... ({len(escaped) - MAX_MESSAGE_CHARS} more)"
+    return escaped
+
+
+class QuotedMessageFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = quoted(record.getMessage()), None
+        return True
+
+
+# Strawberry logs each GraphQL error (with the client's document excerpt) on its own logger.
+LOGGERS = ("eic", "strawberry")
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(QuotedMessageFilter())
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
     )
-    root = logging.getLogger("eic")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+    for name in LOGGERS:
+        named = logging.getLogger(name)
+        named.handlers[:] = [handler]
+        named.setLevel(level.upper())
+        named.propagate = False
 
 
 class RequestContextMiddleware:
