@@ -39,17 +39,20 @@ def is_owner(viewer: Viewer | Anonymous, listing: Listing) -> bool:
     return isinstance(viewer, Viewer) and viewer.organisation_id == listing.organisation_id
 
 
+def _owned_by(viewer: Viewer | Anonymous) -> ColumnElement[bool]:
+    """SQL of :func:`is_owner`: the listings of the organisation the viewer acts for."""
+    if isinstance(viewer, Viewer) and viewer.organisation_id is not None:
+        return Listing.organisation_id == viewer.organisation_id
+    return false()
+
+
 def readable_listings(viewer: Viewer | Anonymous) -> ColumnElement[bool]:
     """marketplace:listing_read, as SQL: the listings ``viewer`` may read. Its organisation's
     own, whatever their state; anybody else's once published (not a draft) and not hidden;
     platform admins moderate, so they read hidden ones too. Loading one listing and listing
     many both go through this condition; :func:`may_read` is the same rule for a row already
     loaded (tests/marketplace/test_listing_rules.py holds the two together)."""
-    own = (
-        Listing.organisation_id == viewer.organisation_id
-        if isinstance(viewer, Viewer) and viewer.organisation_id is not None
-        else false()
-    )
+    own = _owned_by(viewer)
     published = Listing.status != ListingStatus.DRAFT
     if isinstance(viewer, Viewer) and viewer.is_admin:
         return or_(own, published)
@@ -76,11 +79,7 @@ def listed_listings(viewer: Viewer | Anonymous) -> ColumnElement[bool]:
     moderators' searches show every readable one)."""
     if isinstance(viewer, Viewer) and viewer.is_admin:
         return readable_listings(viewer)
-    own = (
-        Listing.organisation_id == viewer.organisation_id
-        if isinstance(viewer, Viewer) and viewer.organisation_id is not None
-        else false()
-    )
+    own = _owned_by(viewer)
     return and_(readable_listings(viewer), or_(own, Listing.status.in_(LISTED_STATUSES)))
 
 
