@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from backend.auth.bearer import viewer_from_token
 from backend.auth.security import Security
-from backend.auth.viewer import Viewer
+from backend.auth.viewer import Anonymous, Viewer
 from backend.events.routes import router as events_router
 from backend.graphql.context import get_context
 from backend.graphql.operations import load_manifest
@@ -21,6 +21,7 @@ from backend.graphql.persisted import TrustedOperations
 from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
 from backend.idempotency import IdempotencyMiddleware
+from backend.identity.service import current_access
 from backend.jobs import run_periodically
 from backend.kit.broadcast import Broadcaster, broadcaster_for
 from backend.kit.clock import Clock, SystemClock
@@ -88,6 +89,11 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.security = security
+
+    async def access_check(viewer: Viewer) -> Viewer | Anonymous:
+        return await current_access(db=database, viewer=viewer)
+
+    app.state.access_check = access_check
     # One clock for every deadline; tests pass a ManualClock to move time instead of sleeping.
     app.state.clock = clock or SystemClock()
     # Redis pub/sub when several processes serve the app; in-process otherwise.

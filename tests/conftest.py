@@ -31,6 +31,7 @@ from backend.identity.models import (
     Organisation,
     OrganisationKind,
     OrganisationSubtype,
+    RefreshSession,
     Sector,
     User,
 )
@@ -415,17 +416,35 @@ async def seed_people(
         }
         for user_id, organisation_id in ids
     ]
+    # Each person signed in once: access tokens name the refresh session they came with.
+    sessions = [
+        {
+            "id": new_id(),
+            "family_id": new_id(),
+            "user_id": user_id,
+            "organisation_id": organisation_id,
+            "token_hash": f"seeded-{user_id.hex}",
+            "issued_at": now,
+            "expires_at": now + tokens.refresh_ttl,
+        }
+        for user_id, organisation_id in ids
+    ]
     async with db.write() as session:
         await session.execute(insert(User), users)
         await session.execute(insert(Organisation), organisations)
         await session.execute(insert(Membership), memberships)
+        await session.execute(insert(RefreshSession), sessions)
     return [
         Person(
             user_id=str(user_id),
             organisation_id=str(organisation_id),
             token=tokens.issue_access(
-                user_id=user_id, role=Role.FIRM, organisation_id=organisation_id, now=now
+                user_id=user_id,
+                role=Role.FIRM,
+                organisation_id=organisation_id,
+                session_id=signed_in["id"],
+                now=now,
             ).token,
         )
-        for user_id, organisation_id in ids
+        for (user_id, organisation_id), signed_in in zip(ids, sessions, strict=True)
     ]

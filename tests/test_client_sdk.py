@@ -121,6 +121,7 @@ async def test_an_expired_access_token_is_refreshed_once(
             user_id=uuid.UUID(account.user_id),
             role=Role.FIRM,
             organisation_id=uuid.UUID(account.organisation_id or ""),
+            session_id=uuid.uuid4(),  # expired first: its session is never looked up
             now=utcnow() - timedelta(hours=1),
         )
         .token

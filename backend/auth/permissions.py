@@ -25,6 +25,12 @@ def viewer_of(info: strawberry.Info) -> Viewer | Anonymous:
 
 
 def _unauthenticated(anonymous: Anonymous) -> Problem:
+    if anonymous.ended:
+        return Problem(
+            ErrorCode.UNAUTHENTICATED,
+            "This sign-in no longer gives access (signed out, removed from the organisation or "
+            "account disabled); sign in again",
+        )
     if anonymous.problem is ErrorCode.TOKEN_EXPIRED:
         return Problem(
             ErrorCode.TOKEN_EXPIRED, "The access token has expired; refresh it and try again"

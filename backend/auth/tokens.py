@@ -99,9 +99,17 @@ class Tokens:
         return IssuedToken(token=token, jti=jti, expires_at=expires_at)
 
     def issue_access(
-        self, *, user_id: uuid.UUID, role: Role, organisation_id: uuid.UUID | None, now: datetime
+        self,
+        *,
+        user_id: uuid.UUID,
+        role: Role,
+        organisation_id: uuid.UUID | None,
+        session_id: uuid.UUID,
+        now: datetime,
     ) -> IssuedToken:
-        claims: dict[str, Any] = {"sub": str(user_id), "role": role.value}
+        # ``sid`` names the refresh session issued with it, so every request can check that the
+        # sign-in still stands (see backend/identity/service/access.py).
+        claims: dict[str, Any] = {"sub": str(user_id), "role": role.value, "sid": str(session_id)}
         if organisation_id is not None:
             claims["org"] = str(organisation_id)
         return self._encode(
@@ -145,8 +153,10 @@ class Tokens:
                 organisation_id=uuid.UUID(org) if org else None,
                 token_id=str(claims["jti"]),
                 expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+                # Required: a token without it could not be signed out before it expires.
+                session_id=uuid.UUID(claims["sid"]),
             )
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TokenError(ErrorCode.TOKEN_INVALID, "The access token is not valid") from exc
 
     def read_refresh(self, token: str) -> RefreshClaims:
@@ -157,5 +167,5 @@ class Tokens:
                 user_id=uuid.UUID(claims["sub"]),
                 family_id=uuid.UUID(claims["fam"]),
             )
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TokenError(ErrorCode.TOKEN_INVALID, "The refresh token is not valid") from exc

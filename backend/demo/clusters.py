@@ -24,7 +24,7 @@ from backend.identity.models import (
     Sector,
     User,
 )
-from backend.kit.db import Base, Database
+from backend.kit.db import Base, Database, utcnow
 
 DEMO_PASSWORD = "eic-demo-2026"  # noqa: S105 - published in the README on purpose
 DEMO_EMAIL_DOMAIN = "demo.eic.example"
@@ -372,6 +372,7 @@ async def seed_clusters(db: Database, passwords: Passwords) -> int:
     existing rows are left as they are. Returns the rows it created."""
     # One hash for every demo account: they share the published password anyway.
     password_hash = await passwords.hash(DEMO_PASSWORD)
+    verified_at = utcnow()
     created = 0
     async with db.write() as session:
 
@@ -421,6 +422,9 @@ async def seed_clusters(db: Database, passwords: Passwords) -> int:
                     lon=org.lon,
                     place_name=org.place_name,
                     description=org.description,
+                    # The prototype clusters' organisations were checked by the platform team.
+                    verified_at=verified_at,
+                    verified_by_id=ids.user_id(ids.ADMIN_KEY),
                 )
                 await ensure(
                     User,

@@ -8,7 +8,7 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from backend.auth.bearer import bearer_token, viewer_from_token
+from backend.auth.bearer import bearer_token, current_viewer
 from backend.auth.viewer import Anonymous
 from backend.events import files, service
 from backend.kit.errors import ErrorCode, ServiceError
@@ -62,13 +62,14 @@ async def personal_feed(token: str, request: Request) -> Response:
 
 @router.get("/exports/events/{event_id}/participants.csv", include_in_schema=False)
 async def participants_export(event_id: str, request: Request) -> Response:
-    viewer = viewer_from_token(request.app.state.security, bearer_token(request))
+    state = request.app.state
+    viewer = await current_viewer(state.security, state.access_check, bearer_token(request))
     if isinstance(viewer, Anonymous):
         return _error(401, ErrorCode.UNAUTHENTICATED, "Send an access token to export")
     try:
         parsed = uuid.UUID(event_id)
         event, registrations = await service.all_participants(
-            db=request.app.state.db, viewer=viewer, event_id=parsed
+            db=state.db, viewer=viewer, event_id=parsed
         )
     except ValueError:
         return _error(404, ErrorCode.NOT_FOUND, "Event not found")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
-from backend.auth.bearer import bearer_token, viewer_from_token
+from backend.auth.bearer import bearer_token, current_viewer
 from backend.auth.security import Security
 from backend.auth.viewer import Anonymous, Viewer
 from backend.kit.broadcast import Broadcaster
@@ -48,7 +48,7 @@ async def get_context(connection: HTTPConnection) -> Context:
         settings=settings,
         db=state.db,
         security=state.security,
-        viewer=viewer_from_token(state.security, bearer_token(connection)),
+        viewer=await current_viewer(state.security, state.access_check, bearer_token(connection)),
         client_address=client_address_of(connection, settings),
         clock=state.clock,
         broadcaster=state.broadcaster,

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from starlette.websockets import WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
-from backend.auth.bearer import viewer_from_token
-from backend.auth.viewer import Anonymous
+from backend.auth.bearer import AccessCheck, current_viewer
+from backend.auth.viewer import Anonymous, Viewer
 from backend.graphql.context import Context
 
 
@@ -54,25 +56,63 @@ class EICGraphQLRouter(GraphQLRouter[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         token = token_in(context.connection_params)
-        viewer = viewer_from_token(context.security, token) if token is not None else context.viewer
+        assert context.request is not None  # a WebSocket connection always has one
+        check: AccessCheck = context.request.app.state.access_check
+        viewer = (
+            await current_viewer(context.security, check, token)
+            if token is not None
+            else context.viewer
+        )
         # A token that was sent (in connection_init or on the upgrade) must be valid.
         if isinstance(viewer, Anonymous):
             if viewer.problem is not None:
                 raise ConnectionRejectionError({"code": viewer.problem.value})
             return UNSET  # anonymous: PUBLIC forums only
         context.viewer = viewer
-        if viewer.expires_at is not None and context.request is not None:
-            # The connection ends with the token: the app reconnects with a fresh one.
-            task = asyncio.create_task(_close_at(context.request, viewer.expires_at))
-            _closers.add(task)
-            task.add_done_callback(_closers.discard)
+        task = asyncio.create_task(_watch(context.request, viewer, check))
+        _watchers.add(task)
+        task.add_done_callback(_watchers.discard)
         return UNSET
 
 
-_closers: set[asyncio.Task[None]] = set()
+logger = logging.getLogger(__name__)
+_watchers: set[asyncio.Task[None]] = set()
+
+# How often an open connection asks whether its sign-in still stands. Each message a subscription
+# sends is checked by its own rules (forums re-check membership per post); this ends the
+# connection itself within this many seconds of a sign-out, removal or disabling.
+ACCESS_RECHECK_SECONDS = 30.0
 
 
-async def _close_at(websocket: Any, moment: datetime) -> None:
-    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+def _closed(websocket: Any) -> bool:
+    return WebSocketState.DISCONNECTED in (
+        getattr(websocket, "client_state", None),
+        getattr(websocket, "application_state", None),
+    )
+
+
+async def _watch(websocket: Any, viewer: Viewer, check: AccessCheck) -> None:
+    """Close the connection with 4403 when the token expires (the app reconnects with a fresh
+    one) or when the access it carries ends."""
+    reason = "Token expired"
+    while True:
+        left = (
+            (viewer.expires_at - datetime.now(UTC)).total_seconds()
+            if viewer.expires_at is not None
+            else ACCESS_RECHECK_SECONDS
+        )
+        await asyncio.sleep(max(0.0, min(left, ACCESS_RECHECK_SECONDS)))
+        if _closed(websocket):
+            return  # the app went away: nothing to watch
+        if viewer.expires_at is not None and datetime.now(UTC) >= viewer.expires_at:
+            break
+        try:
+            if isinstance(await check(viewer), Anonymous):
+                reason = "Access ended"
+                break
+        except Exception:  # the database is away: keep the connection, ask again later
+            logger.warning(
+                "Could not check a WebSocket's access; asking again later", exc_info=True
+            )
     with contextlib.suppress(Exception):  # already closed by the client
-        await websocket.close(code=4403, reason="Token expired")
+        await websocket.close(code=4403, reason=reason)

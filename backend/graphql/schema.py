@@ -10,7 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from backend.events.schema import EventsMutation, EventsQuery
 from backend.forums.schema import ForumsMutation, ForumsQuery, ForumsSubscription
 from backend.graphql.extensions import SchemaOptions, build_extensions
-from backend.identity.schema import IdentityMutation, IdentityQuery
+from backend.identity.schema import IdentityMutation, IdentityQuery, TrustMutation, TrustQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
 from backend.purchasing.schema import PurchasingMutation, PurchasingQuery
@@ -21,6 +21,7 @@ from backend.sync.schema import SyncQuery
 @strawberry.type(description="Everything an app can read.")
 class Query(
     IdentityQuery,
+    TrustQuery,
     MarketplaceQuery,
     PurchasingQuery,
     ForumsQuery,
@@ -34,6 +35,7 @@ class Query(
 @strawberry.type(description="Everything an app can change.")
 class Mutation(
     IdentityMutation,
+    TrustMutation,
     MarketplaceMutation,
     PurchasingMutation,
     ForumsMutation,

@@ -152,6 +152,13 @@ class Organisation(Base):
     # arrive, so the trust score is a read of this row (on every listing card) and not a
     # scan of the reviews.
     trades_completed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when a platform admin has checked that the organisation is who it says it is. Kinds
+    # whose role reads other organisations' data (institutions) use that right only once
+    # verified: registering as a university is open to anyone.
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    verified_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
     reviews_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rating_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
@@ -243,3 +250,38 @@ class RefreshSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditAction(StrEnum):
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
+    ACCOUNT_ENABLED = "ACCOUNT_ENABLED"
+    ORGANISATION_VERIFIED = "ORGANISATION_VERIFIED"
+    ORGANISATION_UNVERIFIED = "ORGANISATION_UNVERIFIED"
+
+
+class AuditRecord(Base):
+    """A platform admin's decision about who is trusted: kept, never edited, so that a cluster
+    can see who verified an institution or disabled an account, when and why."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (
+        Index("ix_audit_records_created_at_id", "created_at", "id"),
+        Index("ix_audit_records_subject_organisation_id", "subject_organisation_id"),
+        Index("ix_audit_records_subject_user_id", "subject_user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    action: Mapped[AuditAction] = mapped_column(enum_column(AuditAction, "audit_action"))
+    # Who decided; kept as a name too, so the record still reads when the account is gone.
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    actor_name: Mapped[str] = mapped_column(String(100))
+    subject_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    subject_organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
+    )
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -43,3 +43,10 @@ def organisation_members_read(
     """identity:organisation_members_read"""
     if not (viewer.is_admin or membership is not None):
         raise forbidden("Only this organisation's members see who belongs to it")
+
+
+def trust_manage(viewer: Viewer) -> None:
+    """identity:trust_manage — verifying organisations, disabling accounts, reading the audit
+    records of those decisions: platform admins only."""
+    if not viewer.is_admin:
+        raise forbidden("Only platform admins decide whom the platform trusts")

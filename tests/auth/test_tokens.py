@@ -24,6 +24,7 @@ from tests.conftest import TEST_JWT_SECRET, make_settings
 
 USER_ID = uuid.UUID("0190f3c4-8d2a-7b1e-9c3d-4e5f60718293")
 ORGANISATION_ID = uuid.UUID("0190f3c4-8d2a-7b1e-9c3d-4e5f60718294")
+SESSION_ID = uuid.UUID("0190f3c4-8d2a-7b1e-9c3d-4e5f60718295")
 FAMILY_ID = uuid.UUID("0190f3c4-8d2a-7b1e-9c3d-4e5f60718295")
 
 
@@ -45,6 +46,7 @@ def access_claims(settings: Settings, **changes: Any) -> dict[str, Any]:
         "sub": str(USER_ID),
         "role": Role.FIRM.value,
         "org": str(ORGANISATION_ID),
+        "sid": str(SESSION_ID),
         "typ": "access",
         "jti": str(uuid.uuid4()),
         "iss": settings.jwt_issuer,
@@ -77,7 +79,11 @@ def refused(read: Any, token: str) -> TokenError:
 def test_access_token_round_trip(tokens: Tokens) -> None:
     # given an access token issued for a firm member
     issued = tokens.issue_access(
-        user_id=USER_ID, role=Role.FIRM, organisation_id=ORGANISATION_ID, now=utcnow()
+        user_id=USER_ID,
+        role=Role.FIRM,
+        organisation_id=ORGANISATION_ID,
+        session_id=SESSION_ID,
+        now=utcnow(),
     )
 
     # when it is read back
@@ -90,6 +96,7 @@ def test_access_token_round_trip(tokens: Tokens) -> None:
         organisation_id=ORGANISATION_ID,
         token_id=str(issued.jti),
         expires_at=issued.expires_at.replace(microsecond=0),
+        session_id=SESSION_ID,
     )
 
 
@@ -98,7 +105,9 @@ def test_access_token_lives_for_the_configured_ttl(tokens: Tokens) -> None:
     now = utcnow().replace(microsecond=0)
 
     # when an access token is issued
-    issued = tokens.issue_access(user_id=USER_ID, role=Role.ADMIN, organisation_id=None, now=now)
+    issued = tokens.issue_access(
+        user_id=USER_ID, role=Role.ADMIN, organisation_id=None, session_id=SESSION_ID, now=now
+    )
 
     # then it expires 15 minutes later, and an admin token carries no organisation
     assert issued.expires_at == now + timedelta(minutes=15)
@@ -147,7 +156,11 @@ def test_unsigned_alg_none_token_is_refused(tokens: Tokens, token_settings: Sett
 def test_tampered_payload_is_refused(tokens: Tokens) -> None:
     # given a genuine firm token whose payload is rewritten to claim ADMIN, signature kept
     issued = tokens.issue_access(
-        user_id=USER_ID, role=Role.FIRM, organisation_id=ORGANISATION_ID, now=utcnow()
+        user_id=USER_ID,
+        role=Role.FIRM,
+        organisation_id=ORGANISATION_ID,
+        session_id=SESSION_ID,
+        now=utcnow(),
     )
     header, payload, signature = issued.token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -166,6 +179,7 @@ def test_expired_access_token_is_refused_as_expired(tokens: Tokens) -> None:
         user_id=USER_ID,
         role=Role.FIRM,
         organisation_id=ORGANISATION_ID,
+        session_id=SESSION_ID,
         now=utcnow() - tokens.access_ttl - timedelta(minutes=1),
     )
 
@@ -249,9 +263,10 @@ def test_refresh_token_missing_a_required_claim_is_refused(
     ("claims_of", "read", "claim"),
     [
         (access_claims, "read_access", "role"),
+        (access_claims, "read_access", "sid"),
         (refresh_claims, "read_refresh", "fam"),
     ],
-    ids=["access-without-role", "refresh-without-family"],
+    ids=["access-without-role", "access-without-session", "refresh-without-family"],
 )
 def test_token_missing_an_app_claim_is_refused(
     tokens: Tokens, token_settings: Settings, claims_of: Any, read: str, claim: str
@@ -267,7 +282,11 @@ def test_token_missing_an_app_claim_is_refused(
 def test_access_token_given_to_read_refresh_is_refused(tokens: Tokens) -> None:
     # given a genuine access token
     issued = tokens.issue_access(
-        user_id=USER_ID, role=Role.FIRM, organisation_id=ORGANISATION_ID, now=utcnow()
+        user_id=USER_ID,
+        role=Role.FIRM,
+        organisation_id=ORGANISATION_ID,
+        session_id=SESSION_ID,
+        now=utcnow(),
     )
 
     # when it is presented as a refresh token, then it is refused by its type

@@ -24,6 +24,18 @@ mutation Remove($organisationId: ID!, $userId: ID!) {
 }
 """
 
+VERIFY = """
+mutation Verify($input: OrganisationVerifyInput!) {
+  organisationVerify(input: $input) { organisation { verified } errors { code message field } }
+}
+"""
+
+
+async def verify(gql: GraphQL, admin_token: str, organisation_id: str | None) -> None:
+    """A platform admin verifies the organisation (institutions then read across the cluster)."""
+    body = await gql(VERIFY, {"input": {"organisationId": organisation_id}}, token=admin_token)
+    assert body["data"]["organisationVerify"]["errors"] == [], body
+
 
 async def invite_code(gql: GraphQL, admin: Any, role: str = "MEMBER") -> str:
     """A new invite to ``admin``'s organisation (an :class:`Account`), for ``role``."""

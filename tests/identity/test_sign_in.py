@@ -661,6 +661,7 @@ async def test_me_is_null_for_an_expired_token(
         user_id=uuid.UUID(account.user_id),
         role=Role.FIRM,
         organisation_id=uuid.UUID(account.organisation_id),
+        session_id=uuid.uuid4(),  # expired first: its session is never looked up
         now=utcnow() - tokens.access_ttl - timedelta(minutes=1),
     )
 

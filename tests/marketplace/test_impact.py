@@ -20,6 +20,7 @@ from backend.kit.clock import ManualClock
 from backend.kit.db import Database, utcnow
 from backend.kit.validation import Place
 from tests.conftest import GraphQL
+from tests.identity.kit import verify
 from tests.marketplace.trading_kit import IMPACT, accept, make_offer, publish, trade_step
 
 MATERIAL_CREATE = """
@@ -506,6 +507,7 @@ async def test_cluster_totals_cover_the_clusters_trades_only(
     university = await register(
         "lab@okayama-u.example", cluster_id, name="Okayama University", kind="INSTITUTION"
     )
+    await verify(gql, platform_admin_token, university.organisation_id)
     rice_id = await other_cluster(db)
     rice_mill = await register("mill@rice.example", rice_id, name="Rice Mill")
     power = await register("power@rice.example", rice_id, name="Biomass Power")

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from backend.auth.security import Security
-from backend.auth.viewer import Role
+from backend.identity import service as identity_service
 from backend.identity.models import Membership, MembershipRole
-from backend.kit.db import Database, utcnow
+from backend.kit.db import Database
 from backend.settings import Settings
 from tests.conftest import GraphQL
 from tests.marketplace.trading_kit import (
@@ -291,16 +291,15 @@ async def test_one_person_in_both_organisations_cannot_confirm_their_own_deliver
                 role=MembershipRole.MEMBER,
             )
         )
+    # (switching to the sawmill as the app does: a refresh for that organisation)
     for_sawmill = (
-        Security.from_settings(settings)
-        .tokens.issue_access(
-            user_id=uuid.UUID(pellets.user_id),
-            role=Role.FIRM,
+        await identity_service.refresh_token(
+            db=db,
+            security=Security.from_settings(settings),
+            refresh_token=pellets.refresh_token,
             organisation_id=uuid.UUID(sawmill.organisation_id),
-            now=utcnow(),
         )
-        .token
-    )
+    ).access_token
 
     # when they report the delivery for the pellet maker, then confirm it for the sawmill
     delivered = await trade_step(gql, pellets.access_token, "tradeMarkDelivered", trade["id"])

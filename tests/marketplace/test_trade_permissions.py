@@ -18,6 +18,7 @@ from backend.kit.db import Database
 from backend.kit.validation import Place
 from backend.marketplace.models import Listing
 from tests.conftest import CLOCK_START, Account, GraphQL
+from tests.identity.kit import verify
 from tests.marketplace.trading_kit import (
     IMPACT,
     LISTING,
@@ -824,6 +825,7 @@ async def test_who_reads_which_impact_summary(
     university = await register(
         "lab@okayama-u.example", cluster_id, name="Okayama University", kind="INSTITUTION"
     )
+    await verify(gql, platform_admin_token, university.organisation_id)
     rice = await identity_service.create_cluster(
         db=db,
         cluster=identity_service.NewCluster(

@@ -789,26 +789,28 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
         assert moved["trade"] == await screen("TradeScreen", account, trade["id"]), label
     assert moved["trade"]["status"] == "COMPLETED"
 
-    # Each count includes the notification (members, preferences, devices, insert) and the
+    # Each count includes the check that the sender's sign-in still stands (1 in a read
+    # transaction of its own, before the resolver runs), the notification (members, preferences, devices, insert) and the
     # offline sync log (audiences, sequence, changes) of the write.
+    access = 1 + begin
     assert counts == {
         # listing locked, open-offer check, offer and terms inserted, notification (4), both
         # parties with their clusters (1), the listing's material and unit (2), sync log (3).
         # Nothing is read back.
-        "OfferCreate": 14 + begin,
+        "OfferCreate": 14 + begin + access,
         # offer read, listing and offer locked (2), listing's committed quantity (conditional
         # UPDATE), offer updated, both parties with their clusters (1), the listing's material
         # and unit (2), trade and first step inserted (2), notification (4), the offer's terms
         # (1), sync log (4). Nothing is read back: the payload is built from these rows.
-        "OfferAccept": 19 + begin,
+        "OfferAccept": 19 + begin + access,
         # offer read, listing and offer locked, the trade's id, then trade and offer reloaded
         # as they are now (16)
-        "OfferAccept again": 21 + begin,
+        "OfferAccept again": 21 + begin + access,
         # trade locked, updated, step inserted, notification (4), trade reloaded with its
         # relations and reviews (8), sync log (3)
-        "TradeMarkInTransit": 18 + begin,
-        "TradeMarkDelivered": 18 + begin,
+        "TradeMarkInTransit": 18 + begin + access,
+        "TradeMarkDelivered": 18 + begin + access,
         # and who reported the delivery, the parties' trade counts, the impact entry (material,
         # unit, factor, insert) and its reload
-        "TradeComplete": 25 + begin,
+        "TradeComplete": 25 + begin + access,
     }

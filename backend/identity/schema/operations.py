@@ -152,6 +152,7 @@ class IdentityQuery:
                 kind=given.kind,
                 subtype=given.subtype,
                 search=given.search,
+                verified=given.verified,
             ),
             page=PageRequest.of(first, after),
         )
@@ -367,11 +368,13 @@ class IdentityMutation:
             ),
         ],
     ) -> OrganisationMemberRemovePayload:
+        context = context_of(info)
         removed = await service.remove_member(
-            db=context_of(info).db,
+            db=context.db,
             viewer=signed_in(info),
             organisation_id=parse_id(input.organisation_id, "organisationId"),
             user_id=parse_id(input.user_id, "userId"),
+            now=context.clock.now(),
         )
         return OrganisationMemberRemovePayload(removed_user_id=strawberry.ID(str(removed)))
 

@@ -101,6 +101,13 @@ class OrganisationType:
     rating_average: float | None = strawberry.field(
         description="Average of those reviews' stars (1-5); null without reviews."
     )
+    verified: bool = strawberry.field(
+        description="Whether a platform admin has checked that it is who it says it is. Show "
+        "unverified institutions as such: until verified they read only what a firm reads."
+    )
+    verified_at: datetime | None = strawberry.field(
+        description="When it was verified; null while unverified."
+    )
 
     @classmethod
     def of(cls, organisation: models.Organisation) -> OrganisationType:
@@ -125,6 +132,8 @@ class OrganisationType:
                 if organisation.reviews_count
                 else None
             ),
+            verified=organisation.verified_at is not None,
+            verified_at=organisation.verified_at,
         )
 
 
@@ -330,6 +339,11 @@ class OrganisationFilter:
         default=None, description="Only this subtype."
     )
     search: str | None = strawberry.field(default=None, description="Part of the name, any case.")
+    verified: bool | None = strawberry.field(
+        default=None,
+        description="Only verified (true) or unverified (false) ones: the platform admins' "
+        "queue of institutions waiting for a check.",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

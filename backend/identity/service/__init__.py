@@ -8,6 +8,7 @@ invites), changing organisations, and clusters; other domains ask who acts for w
 through ``affiliations``; callers import this facade, not the modules.
 """
 
+from backend.identity.service.access import current_access
 from backend.identity.service.accounts import (
     Me,
     NewOrganisation,
@@ -60,8 +61,16 @@ from backend.identity.service.signing_in import (
     refresh_token,
     revoke_token,
 )
+from backend.identity.service.trust import (
+    AUDIT_BY_TIME,
+    AuditFilter,
+    list_audit_records,
+    set_account_active,
+    set_organisation_verified,
+)
 
 __all__ = [
+    "AUDIT_BY_TIME",
     "CLUSTERS_BY_NAME",
     "INVALID_CREDENTIALS",
     "INVITE_ALPHABET",
@@ -71,6 +80,7 @@ __all__ = [
     "MEMBERS_BY_JOINING",
     "ORGANISATIONS_BY_NAME",
     "Affiliation",
+    "AuditFilter",
     "ClusterFilter",
     "IssuedInvite",
     "Me",
@@ -84,12 +94,14 @@ __all__ = [
     "create_invite",
     "create_platform_admin",
     "create_token",
+    "current_access",
     "existing_organisations",
     "existing_people",
     "get_cluster",
     "get_me",
     "get_organisation",
     "join_organisation",
+    "list_audit_records",
     "list_clusters",
     "list_members",
     "list_organisations",
@@ -101,5 +113,7 @@ __all__ = [
     "register_account",
     "remove_member",
     "revoke_token",
+    "set_account_active",
+    "set_organisation_verified",
     "update_organisation",
 ]

@@ -16,7 +16,12 @@ from sqlalchemy.orm import joinedload
 
 from backend.auth.viewer import Viewer
 from backend.identity import policies
-from backend.identity.models import Membership, MembershipRole, OrganisationInvite
+from backend.identity.models import (
+    Membership,
+    MembershipRole,
+    OrganisationInvite,
+    RefreshSession,
+)
 from backend.identity.service.organisations import _organisation_with_membership
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
@@ -131,7 +136,12 @@ async def list_members(
 
 
 async def remove_member(
-    *, db: Database, viewer: Viewer, organisation_id: uuid.UUID, user_id: uuid.UUID
+    *,
+    db: Database,
+    viewer: Viewer,
+    organisation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
 ) -> uuid.UUID:
     """An admin removes a member, or a member leaves; the last admin cannot go."""
     async with db.write() as session:
@@ -166,7 +176,17 @@ async def remove_member(
                     "userId",
                 )
         await session.delete(leaving)
-        # Their refresh tokens for this organisation stop working at the next refresh.
+        # Their sign-ins acting for this organisation end: the access tokens on their next
+        # request (backend/identity/service/access.py), the refresh tokens with them.
+        await session.execute(
+            update(RefreshSession)
+            .where(
+                RefreshSession.user_id == user_id,
+                RefreshSession.organisation_id == organisation_id,
+                RefreshSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
     return user_id
 
 

@@ -36,6 +36,7 @@ class OrganisationFilter:
     kind: OrganisationKind | None = None
     subtype: OrganisationSubtype | None = None
     search: str | None = None
+    verified: bool | None = None
 
 
 ORGANISATIONS_BY_NAME = Sort(
@@ -135,6 +136,12 @@ async def list_organisations(
         statement = statement.where(Organisation.kind == filter.kind)
     if filter.subtype is not None:
         statement = statement.where(Organisation.subtype == filter.subtype)
+    if filter.verified is not None:
+        statement = statement.where(
+            Organisation.verified_at.is_not(None)
+            if filter.verified
+            else Organisation.verified_at.is_(None)
+        )
     if filter.search:
         statement = statement.where(
             func.lower(Organisation.name).like(_like_pattern(filter.search), escape="\\")

@@ -72,11 +72,15 @@ async def _issue_pair(
     family_id: uuid.UUID,
 ) -> TokenPair:
     now = security.tokens.now()
-    access = security.tokens.issue_access(
-        user_id=user_id, role=role, organisation_id=organisation_id, now=now
-    )
     refresh = security.tokens.issue_refresh(
         user_id=user_id, family_id=family_id, jti=uuid.uuid4(), now=now
+    )
+    access = security.tokens.issue_access(
+        user_id=user_id,
+        role=role,
+        organisation_id=organisation_id,
+        session_id=refresh.jti,
+        now=now,
     )
     session.add(
         RefreshSession(

@@ -7,8 +7,9 @@ current method version, the nearest one up the catalogue), and the transport dis
 the parties. The entry keeps copies of the factors and their sources, so a later method version
 never rewrites history.
 
-``marketplace:impact_read``: institutions and platform admins read any cluster's and any
-organisation's totals; firms and communities read their own organisation's.
+``marketplace:impact_read``: verified institutions and platform admins read any cluster's and
+any organisation's totals; firms, communities and unverified institutions read their own
+organisation's.
 """
 
 from __future__ import annotations
@@ -130,8 +131,15 @@ class ImpactSummary:
 
 def _check_reader(viewer: Viewer, organisation_id: uuid.UUID | None) -> None:
     """marketplace:impact_read (see the module's docstring)."""
-    if viewer.is_admin or viewer.role is Role.INSTITUTION:
+    if viewer.reads_across_organisations:
         return
+    if viewer.role is Role.INSTITUTION and organisation_id != viewer.organisation_id:
+        raise ServiceError.of(
+            ErrorCode.FORBIDDEN,
+            "Institutions read other organisations' impact once a platform admin has verified "
+            "them; until then, pass your own organisationId",
+            "organisationId",
+        )
     if organisation_id is None or organisation_id != viewer.organisation_id:
         raise ServiceError.of(
             ErrorCode.FORBIDDEN,
