@@ -790,8 +790,9 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
     assert moved["trade"]["status"] == "COMPLETED"
 
     # Each count includes the check that the sender's sign-in still stands (1 in a read
-    # transaction of its own, before the resolver runs), the notification (members, preferences, devices, insert) and the
-    # offline sync log (audiences, sequence, changes) of the write.
+    # transaction of its own, before the resolver runs), the notification (members,
+    # preferences, devices, insert) and the offline sync log (audiences, sequence, changes)
+    # of the write.
     access = 1 + begin
     assert counts == {
         # listing locked, open-offer check, offer and terms inserted, notification (4), both
