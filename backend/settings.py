@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import Field, model_validator
+from limits import parse_many
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Public on purpose: it only ever signs tokens on a developer's machine.
@@ -47,10 +48,31 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    # Login throttling: failed sign-ins allowed per window, per account and per client address.
-    login_failures_per_account: int = Field(default=5, ge=1)
-    login_failures_per_address: int = Field(default=30, ge=1)
-    login_throttle_window_seconds: int = Field(default=15 * 60, ge=1)
+    # Sign-in throttling (docs/security.md): failures are counted per (account, address) pair,
+    # so an attacker's guesses slow down the attacker's address only. After the free failures
+    # each further attempt from the pair waits twice as long as the last, up to the maximum.
+    login_free_failures_per_pair: int = Field(default=3, ge=1)
+    login_backoff_base_seconds: int = Field(default=30, ge=1)
+    login_backoff_max_seconds: int = Field(default=3600, ge=1)
+    # How long a pair's failures are remembered from its first one (a success forgets them).
+    login_pair_window_seconds: int = Field(default=24 * 3600, ge=1)
+    # Loose ceilings within the window, against sprays over many addresses (per account) and
+    # over many accounts (per address). Neither stops a pair that has signed in successfully
+    # before and has not failed since: the owner at their usual address gets in.
+    login_failures_per_account: int = Field(default=100, ge=1)
+    login_failures_per_address: int = Field(default=1000, ge=1)
+    login_throttle_window_seconds: int = Field(default=3600, ge=1)
+    # How long a successful sign-in from an address makes that (account, address) pair known.
+    login_known_pair_seconds: int = Field(default=90 * 24 * 3600, ge=1)
+
+    # Rate limits (docs/security.md), in the `limits` package's notation ("10/hour",
+    # "60/minute;1000/day"); an empty value turns that limit off. Counted in Redis when
+    # EIC_REDIS_URL is set (shared by every instance), else in each process's memory.
+    rate_limit_registrations_per_address: str = "10/hour;50/day"
+    # The expensive reads (searches and directories): per address for anonymous requests ...
+    rate_limit_reads_per_address: str = "60/minute"
+    # ... and per account for signed-in ones, wherever they come from.
+    rate_limit_reads_per_account: str = "300/minute"
     # Trust X-Forwarded-For only behind a proxy that sets it; otherwise clients could spoof it.
     trust_forwarded_for: bool = False
     # How many proxies in front of the service append to X-Forwarded-For: the client is the
@@ -112,6 +134,23 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @field_validator(
+        "rate_limit_registrations_per_address",
+        "rate_limit_reads_per_address",
+        "rate_limit_reads_per_account",
+    )
+    @classmethod
+    def _parse_rate_limit(cls, value: str) -> str:
+        # Refused at start-up rather than at the first request that would be counted.
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{value!r} is not a rate limit such as '10/hour' or '60/minute;1000/day'"
+                ) from exc
+        return value.strip()
 
     @model_validator(mode="after")
     def _refuse_weak_production_secrets(self) -> Settings:

@@ -57,6 +57,11 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "argon2_parallelism": 1,
         "redis_url": None,
         "log_level": "WARNING",
+        # The suite registers and searches a great deal from one address; the rate limits'
+        # own tests (tests/security/test_rate_limits.py) set small ones.
+        "rate_limit_registrations_per_address": "100000/minute",
+        "rate_limit_reads_per_address": "100000/minute",
+        "rate_limit_reads_per_account": "100000/minute",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

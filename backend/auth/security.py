@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.auth.passwords import Passwords
+from backend.auth.ratelimit import RateLimits, make_rate_limits
 from backend.auth.throttle import LoginThrottle, make_counter_store
 from backend.auth.tokens import Tokens
 from backend.settings import Settings
@@ -15,9 +16,11 @@ class Security:
     passwords: Passwords
     tokens: Tokens
     throttle: LoginThrottle
+    rate_limits: RateLimits
 
     async def close(self) -> None:
         await self.throttle.close()
+        await self.rate_limits.close()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Security:
@@ -25,4 +28,5 @@ class Security:
             passwords=Passwords(settings),
             tokens=Tokens(settings),
             throttle=LoginThrottle(settings, make_counter_store(settings)),
+            rate_limits=make_rate_limits(settings),
         )

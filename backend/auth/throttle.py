@@ -1,7 +1,17 @@
-"""Login throttling: failed sign-ins counted per account and per client address.
+"""Sign-in throttling that slows attackers down without locking the owner out (OWASP).
+
+Failures are counted per (account, address) pair. After a few free ones, each further attempt
+from the pair must wait for a gate that doubles with every attempt (30 s, 60 s, 120 s ... up to
+a maximum), so guessing from one address soon costs hours, while the owner signing in from
+another address is not slowed at all. Two loose ceilings stay against sprays: failures per
+account (many addresses guessing one password each) and per address (one address guessing
+across many accounts, as credential stuffing does). A pair that has signed in successfully
+before and has not failed since passes both ceilings: the owner at their usual office gets in
+while a distributed attack keeps the account's ceiling reached.
 
 Counters live in memory for a single process, or in Redis when ``EIC_REDIS_URL`` is set so that
-every app instance sees the same counts. A fixed window per key keeps it to one round trip.
+every app instance sees the same counts. If Redis cannot be reached, sign-in fails (closed): an
+uncounted guess is what the throttle exists to prevent.
 """
 
 from __future__ import annotations
@@ -9,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,11 +29,14 @@ from backend.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
-class ThrottleKey:
-    """A counter and the number of failures it allows within the window."""
+class SignInKeys:
+    """The counters one sign-in attempt touches."""
 
-    name: str
-    limit: int
+    account: str  # failures of the account from anywhere (the account ceiling)
+    address: str | None  # failures from the address for any account (the address ceiling)
+    pair: str  # failures of the account from this address
+    gate: str  # set while the pair must wait before its next attempt
+    known: str  # set while the pair is trusted by an earlier successful sign-in
 
 
 class CounterStore(Protocol):
@@ -40,16 +54,27 @@ class CounterStore(Protocol):
 
     async def clear(self, key: str) -> None: ...
 
+    async def claim(self, key: str, seconds: int) -> int:
+        """Set ``key`` for ``seconds`` unless it is set: 0 when this call set it, else the
+        seconds the existing one has left."""
+        ...
+
+    async def mark(self, key: str, seconds: int) -> None:
+        """Set ``key`` (its count reads 1) for ``seconds``, whether it was set or not."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class MemoryCounters:
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        # ``now`` is injectable so that tests step the back-off without sleeping.
+        self._now = now
         self._counters: dict[str, tuple[int, float]] = {}
 
     async def count(self, key: str) -> tuple[int, int]:
         entry = self._counters.get(key)
-        now = time.monotonic()
+        now = self._now()
         if entry is None or entry[1] <= now:
             self._counters.pop(key, None)
             return 0, 0
@@ -57,7 +82,7 @@ class MemoryCounters:
 
     async def add(self, key: str, window_seconds: int) -> tuple[int, int]:
         # No await between read and write: atomic on the event loop.
-        now = time.monotonic()
+        now = self._now()
         count, ends = self._counters.get(key, (0, 0.0))
         if ends <= now:
             count, ends = 0, now + window_seconds
@@ -68,11 +93,21 @@ class MemoryCounters:
 
     async def release(self, key: str) -> None:
         entry = self._counters.get(key)
-        if entry is not None and entry[1] > time.monotonic():
+        if entry is not None and entry[1] > self._now():
             self._counters[key] = (max(entry[0] - 1, 0), entry[1])
 
     async def clear(self, key: str) -> None:
         self._counters.pop(key, None)
+
+    async def claim(self, key: str, seconds: int) -> int:
+        count, remaining = await self.count(key)
+        if count:
+            return remaining
+        self._counters[key] = (1, self._now() + seconds)
+        return 0
+
+    async def mark(self, key: str, seconds: int) -> None:
+        self._counters[key] = (1, self._now() + seconds)
 
     async def close(self) -> None:
         self._counters.clear()
@@ -108,6 +143,14 @@ class RedisCounters:
     async def clear(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
 
+    async def claim(self, key: str, seconds: int) -> int:
+        if await self._redis.set(self._prefix + key, 1, ex=seconds, nx=True):
+            return 0
+        return max(int(await self._redis.ttl(self._prefix + key)), 1)
+
+    async def mark(self, key: str, seconds: int) -> None:
+        await self._redis.set(self._prefix + key, 1, ex=seconds)
+
     async def close(self) -> None:
         await self._redis.aclose()
 
@@ -115,48 +158,81 @@ class RedisCounters:
 class LoginThrottle:
     """Counts sign-in attempts before the password is checked.
 
-    An attempt is counted first and given back only when it succeeds, so guesses sent all at
-    once are limited as strictly as guesses sent one after another.
+    An attempt is counted first and given back when it is refused or succeeds, so guesses sent
+    all at once are limited as strictly as guesses sent one after another.
     """
 
     def __init__(self, settings: Settings, store: CounterStore) -> None:
         self._store = store
+        self._free = settings.login_free_failures_per_pair
+        self._base = settings.login_backoff_base_seconds
+        self._max = settings.login_backoff_max_seconds
+        self._pair_window = settings.login_pair_window_seconds
         self._window = settings.login_throttle_window_seconds
         self._per_account = settings.login_failures_per_account
         self._per_address = settings.login_failures_per_address
+        self._known_for = settings.login_known_pair_seconds
 
-    def keys(self, *, email: str, client_address: str | None) -> list[ThrottleKey]:
+    def keys(self, *, email: str, client_address: str | None) -> SignInKeys:
         # Hashed so that Redis never holds email addresses in clear.
         account = hashlib.sha256(email.encode()).hexdigest()[:32]
-        keys = [ThrottleKey(f"account:{account}", self._per_account)]
-        if client_address:
-            keys.append(ThrottleKey(f"address:{client_address}", self._per_address))
-        return keys
+        pair = f"{account}:{client_address or '-'}"
+        return SignInKeys(
+            account=f"account:{account}",
+            address=f"address:{client_address}" if client_address else None,
+            pair=f"pair:{pair}",
+            gate=f"gate:{pair}",
+            known=f"known:{pair}",
+        )
 
-    async def retry_after(self, keys: list[ThrottleKey]) -> int | None:
-        """Seconds to wait if any counter is at its limit, else None (counts nothing)."""
+    def backoff(self, attempt: int) -> int:
+        """The wait after the pair's ``attempt``-th attempt (counting from 1) fails."""
+        if attempt < self._free:
+            return 0
+        # Capped before doubling too, so that a long run of failures never makes a huge 2**n.
+        doublings = min(attempt - self._free, 32)
+        return min(self._base * 2**doublings, self._max)
+
+    async def attempt(self, keys: SignInKeys) -> int | None:
+        """Count an attempt; seconds to wait if it may not be made now, else None."""
+        store = self._store
+        pair_failures, _ = await store.count(keys.pair)
+        trusted = pair_failures == 0 and (await store.count(keys.known))[0] > 0
+        counted = [keys.account]
         waits = []
-        for key in keys:
-            failures, remaining = await self._store.count(key.name)
-            if failures >= key.limit:
+        failures, remaining = await store.add(keys.account, self._window)
+        if failures > self._per_account and not trusted:
+            waits.append(remaining or self._window)
+        if keys.address is not None:
+            counted.append(keys.address)
+            failures, remaining = await store.add(keys.address, self._window)
+            if failures > self._per_address and not trusted:
                 waits.append(remaining or self._window)
-        return max(waits) if waits else None
+        if not waits:
+            counted.append(keys.pair)
+            attempt, _ = await store.add(keys.pair, self._pair_window)
+            wait = self.backoff(attempt)
+            # The attempt that may fail into a back-off sets the gate before the password is
+            # checked, so attempts sent at once cannot all pass an open gate.
+            if wait:
+                left = await store.claim(keys.gate, wait)
+                if left:
+                    waits.append(left)
+        if not waits:
+            return None
+        for key in counted:  # a refused attempt checks no password: it is no failure
+            await store.release(key)
+        return max(waits)
 
-    async def attempt(self, keys: list[ThrottleKey]) -> int | None:
-        """Count an attempt on every counter; seconds to wait if it is over a limit, else None."""
-        waits = []
-        for key in keys:
-            attempts, remaining = await self._store.add(key.name, self._window)
-            if attempts > key.limit:
-                waits.append(remaining or self._window)
-        return max(waits) if waits else None
-
-    async def record_success(self, keys: list[ThrottleKey]) -> None:
-        # The account starts afresh; the address only gets its attempt back, so one office
-        # where a whole SHG signs in is not throttled by its own successes.
-        await self._store.clear(keys[0].name)
-        for key in keys[1:]:
-            await self._store.release(key.name)
+    async def record_success(self, keys: SignInKeys) -> None:
+        # The pair starts afresh and becomes known; the ceilings only get this attempt back,
+        # so an owner's success does not wipe out the count of a spray going on.
+        await self._store.clear(keys.pair)
+        await self._store.clear(keys.gate)
+        await self._store.mark(keys.known, self._known_for)
+        await self._store.release(keys.account)
+        if keys.address is not None:
+            await self._store.release(keys.address)
 
     async def close(self) -> None:
         await self._store.close()

@@ -15,6 +15,8 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from backend.auth.permissions import Gate
+from backend.auth.ratelimit import Budget
+from backend.graphql.budgets import spend
 from backend.kit.errors import ErrorCode, Problem, ServiceError
 
 strawberry.enum(
@@ -30,17 +32,28 @@ class UserError:
         description="Path of the input field at fault, such as `organisation.name`; null when "
         "the error is about the request as a whole."
     )
+    retry_after: int | None = strawberry.field(
+        default=None,
+        description="With THROTTLED: seconds to wait before the same request can succeed; "
+        "null for every other code.",
+    )
 
     @classmethod
     def of(cls, problem: Problem) -> UserError:
-        return cls(code=problem.code, message=problem.message, field=problem.field)
+        return cls(
+            code=problem.code,
+            message=problem.message,
+            field=problem.field,
+            retry_after=problem.retry_after,
+        )
 
 
 class PayloadErrors(FieldExtension):
     """Runs the gates, then the resolver; expected failures become payload errors."""
 
-    def __init__(self, gates: tuple[type[Gate], ...]) -> None:
+    def __init__(self, gates: tuple[type[Gate], ...], budget: Budget | None = None) -> None:
         self.gates = gates
+        self.budget = budget
         self.payload_type: Callable[..., Any] | None = None
 
     def apply(self, field: StrawberryField) -> None:
@@ -62,13 +75,18 @@ class PayloadErrors(FieldExtension):
             if problem is not None:
                 return self._failure([problem])
         try:
+            if self.budget is not None:
+                await spend(info, self.budget)
             return await next_(source, info, **kwargs)
         except ServiceError as exc:
             return self._failure(exc.problems)
 
 
-def payload_mutation(*, description: str, gates: tuple[type[Gate], ...] = ()) -> Any:
-    """A mutation whose return type is a payload with ``errors: [UserError!]!``."""
+def payload_mutation(
+    *, description: str, gates: tuple[type[Gate], ...] = (), budget: Budget | None = None
+) -> Any:
+    """A mutation whose return type is a payload with ``errors: [UserError!]!``; with a
+    ``budget``, each call spends from it after the gates (THROTTLED in the payload when spent)."""
     if gates:
         description += " Requires: " + ", ".join(gate.requirement for gate in gates) + "."
-    return strawberry.mutation(description=description, extensions=[PayloadErrors(gates)])
+    return strawberry.mutation(description=description, extensions=[PayloadErrors(gates, budget)])

@@ -135,6 +135,8 @@ class MaskUnexpectedErrors(MaskErrors):
                     "code": problem.code.value,
                     "field": problem.field,
                 }
+                if problem.retry_after is not None:
+                    error.extensions["retryAfter"] = problem.retry_after
             elif original is None and not (error.extensions or {}).get("code"):
                 # Parser and validation errors (limits included), so apps can tell them apart.
                 failed = "PARSE" if error.message.startswith("Syntax Error") else "VALIDATION"

@@ -36,6 +36,8 @@ class Problem:
     code: ErrorCode
     message: str
     field: str | None = None
+    # Seconds until trying again can succeed; set on THROTTLED only.
+    retry_after: int | None = None
 
 
 class ServiceError(Exception):
@@ -54,6 +56,11 @@ class ServiceError(Exception):
     @classmethod
     def of(cls, code: ErrorCode, message: str, field: str | None = None) -> ServiceError:
         return cls(Problem(code, message, field))
+
+
+def throttled(message: str, retry_after: int) -> ServiceError:
+    """Over a rate limit or sign-in back-off: the apps read ``retry_after`` (seconds)."""
+    return ServiceError(Problem(ErrorCode.THROTTLED, message, None, max(1, retry_after)))
 
 
 def not_found(what: str, field: str | None = "id") -> ServiceError:

@@ -1,4 +1,5 @@
-"""Login throttling, with counters in memory and in the real Redis.
+"""Sign-in throttling's counters, in memory and in the real Redis (the rules themselves are
+tested through the API in tests/security/test_sign_in_throttling.py).
 
 Each Redis test uses a key prefix of its own and deletes its keys afterwards, so runs never see
 each other's counts.
@@ -17,7 +18,7 @@ from backend.auth.throttle import (
     LoginThrottle,
     MemoryCounters,
     RedisCounters,
-    ThrottleKey,
+    SignInKeys,
 )
 from backend.settings import Settings
 from tests.conftest import make_settings
@@ -26,6 +27,8 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 WINDOW = 900
 PER_ACCOUNT = 3
 PER_ADDRESS = 5
+FREE = 2
+BASE = 30
 OFFICE = "203.0.113.7"
 ELSEWHERE = "198.51.100.20"
 
@@ -59,6 +62,8 @@ def throttle_settings(**overrides: int) -> Settings:
         "login_failures_per_account": PER_ACCOUNT,
         "login_failures_per_address": PER_ADDRESS,
         "login_throttle_window_seconds": WINDOW,
+        "login_free_failures_per_pair": FREE,
+        "login_backoff_base_seconds": BASE,
         **overrides,
     }
     return make_settings("sqlite+aiosqlite:///unused.db", **values)
@@ -69,9 +74,8 @@ def throttle(store: CounterStore) -> LoginThrottle:
     return LoginThrottle(throttle_settings(), store)
 
 
-async def fail(throttle: LoginThrottle, keys: list[ThrottleKey], times: int) -> None:
-    for _ in range(times):
-        await throttle.attempt(keys)
+async def fail(throttle: LoginThrottle, keys: SignInKeys, times: int) -> list[int | None]:
+    return [await throttle.attempt(keys) for _ in range(times)]
 
 
 def test_keys_hash_the_account_and_keep_the_address() -> None:
@@ -81,186 +85,174 @@ def test_keys_hash_the_account_and_keep_the_address() -> None:
     # when the keys of a sign-in are made
     keys = throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
 
-    # then the account key is a hash (no email in clear) and the address key is the address
-    account, address = keys
-    assert "tanaka" not in account.name
-    assert account.name.startswith("account:")
-    assert len(account.name) == len("account:") + 32
-    assert (account.limit, address) == (PER_ACCOUNT, ThrottleKey(f"address:{OFFICE}", PER_ADDRESS))
-    # and without an address there is only the account key
-    assert throttle.keys(email="tanaka@pellets.example", client_address=None) == [account]
+    # then the account is a hash (no email in clear) and the address is kept
+    account = keys.account.removeprefix("account:")
+    assert len(account) == 32
+    assert "tanaka" not in str(keys)
+    assert keys == SignInKeys(
+        account=f"account:{account}",
+        address=f"address:{OFFICE}",
+        pair=f"pair:{account}:{OFFICE}",
+        gate=f"gate:{account}:{OFFICE}",
+        known=f"known:{account}:{OFFICE}",
+    )
+    # and without an address there is no address ceiling, and the pair is the account's own
+    alone = throttle.keys(email="tanaka@pellets.example", client_address=None)
+    assert (alone.address, alone.pair) == (None, f"pair:{account}:-")
 
 
-async def test_account_is_throttled_at_its_limit(throttle: LoginThrottle) -> None:
-    # given an account one failure short of its limit
-    keys = throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
-    await fail(throttle, keys, PER_ACCOUNT - 1)
-    before = await throttle.retry_after(keys)
-
-    # when it fails once more
-    await throttle.attempt(keys)
-
-    # then it was let through before, and now must wait a positive time within the window
-    after = await throttle.retry_after(keys)
-    assert before is None
-    assert after is not None
-    assert 0 < after <= WINDOW
-
-
-async def test_account_limit_counts_failures_from_every_address(throttle: LoginThrottle) -> None:
-    # given failures for one account spread over several addresses, none at its address limit
+async def test_account_ceiling_counts_failures_from_every_address(
+    throttle: LoginThrottle,
+) -> None:
+    # given failures for one account from as many addresses as its ceiling
     for index in range(PER_ACCOUNT):
-        address = f"192.0.2.{index + 1}"
-        await throttle.attempt(
-            throttle.keys(email="tanaka@pellets.example", client_address=address)
-        )
+        keys = throttle.keys(email="tanaka@pellets.example", client_address=f"192.0.2.{index}")
+        assert await throttle.attempt(keys) is None
 
-    # when the account signs in from yet another address, or another account from the first
-    from_new_address = await throttle.retry_after(
+    # when it is tried from yet another address, and another account from the first
+    from_new_address = await throttle.attempt(
         throttle.keys(email="tanaka@pellets.example", client_address=ELSEWHERE)
     )
-    other_account = await throttle.retry_after(
-        throttle.keys(email="sato@pellets.example", client_address="192.0.2.1")
+    other_account = await throttle.attempt(
+        throttle.keys(email="sato@pellets.example", client_address="192.0.2.0")
     )
 
-    # then the account is throttled wherever it comes from, and nobody else is
+    # then the account waits within the window wherever it comes from, and nobody else does
     assert from_new_address is not None
     assert 0 < from_new_address <= WINDOW
     assert other_account is None
 
 
-async def test_address_is_throttled_across_accounts(throttle: LoginThrottle) -> None:
-    # given failures from one address, each for a different account (none at its account limit)
+async def test_address_ceiling_counts_failures_across_accounts(throttle: LoginThrottle) -> None:
+    # given failures from one address, each for a different account, as many as its ceiling
     for index in range(PER_ADDRESS):
-        await throttle.attempt(
-            throttle.keys(email=f"guess{index}@pellets.example", client_address=OFFICE)
-        )
+        keys = throttle.keys(email=f"guess{index}@pellets.example", client_address=OFFICE)
+        assert await throttle.attempt(keys) is None
 
     # when a fresh account tries from that address, and from elsewhere
-    from_office = await throttle.retry_after(
+    from_office = await throttle.attempt(
         throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
     )
-    from_elsewhere = await throttle.retry_after(
+    from_elsewhere = await throttle.attempt(
         throttle.keys(email="tanaka@pellets.example", client_address=ELSEWHERE)
     )
 
-    # then the address is throttled for every account, and the account elsewhere is not
+    # then the address waits for every new pair, and the account elsewhere does not
     assert from_office is not None
     assert 0 < from_office <= WINDOW
     assert from_elsewhere is None
 
 
-async def test_address_one_short_of_its_limit_is_not_throttled(throttle: LoginThrottle) -> None:
-    # given failures from one address, one short of the address limit
-    for index in range(PER_ADDRESS - 1):
-        await throttle.attempt(
-            throttle.keys(email=f"guess{index}@pellets.example", client_address=OFFICE)
-        )
-
-    # when a fresh account tries from that address, then it is let through
-    assert (
-        await throttle.retry_after(
-            throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
-        )
-        is None
-    )
-
-
-async def test_success_clears_the_account_and_gives_back_only_its_own_address_attempt(
-    store: CounterStore,
+async def test_pair_back_off_starts_after_its_free_failures(
+    throttle: LoginThrottle, store: CounterStore
 ) -> None:
-    # given an account that failed once at the office, and a colleague who failed there too
-    throttle = LoginThrottle(
-        throttle_settings(login_failures_per_account=2, login_failures_per_address=3), store
-    )
-    tanaka_at_office = throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
-    await fail(throttle, tanaka_at_office, 1)
+    # given a pair, when it fails as often as it may for free and then tries again at once
+    keys = throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
+    outcomes = await fail(throttle, keys, FREE + 2)
+
+    # then the free ones went through and the others wait for the first back-off
+    assert outcomes[:FREE] == [None] * FREE
+    assert all(wait is not None and 0 < wait <= BASE for wait in outcomes[FREE:])
+    # and a refused attempt is given back: it checked no password
+    assert (await store.count(keys.pair))[0] == FREE
+
+
+async def test_success_forgets_the_pair_and_gives_back_only_its_own_attempt(
+    throttle: LoginThrottle, store: CounterStore
+) -> None:
+    # given an account that failed at the office into a back-off, and a colleague's failure
+    tanaka = throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
+    await fail(throttle, tanaka, FREE)
     await throttle.attempt(throttle.keys(email="sato@pellets.example", client_address=OFFICE))
 
-    # when the account then signs in successfully (the attempt is counted, then succeeds)
-    assert await throttle.attempt(tanaka_at_office) is None
-    await throttle.record_success(tanaka_at_office)
+    # when the account then signs in successfully from there (the gate given up for it)
+    await store.clear(tanaka.gate)
+    assert await throttle.attempt(tanaka) is None
+    await throttle.record_success(tanaka)
 
-    # then the account's own count is gone ...
-    account, address = (key.name for key in tanaka_at_office)
-    assert (await store.count(account))[0] == 0
-    # ... and the office address keeps the two failures, but not the success
-    assert (await store.count(address))[0] == 2
+    # then the pair is forgotten and known, the account keeps its two failures, and the
+    # office keeps the three failures but not the success
+    assert [(await store.count(key))[0] for key in (tanaka.pair, tanaka.gate, tanaka.known)] == [
+        0,
+        0,
+        1,
+    ]
+    assert (await store.count(tanaka.account))[0] == FREE
+    assert tanaka.address is not None
+    assert (await store.count(tanaka.address))[0] == FREE + 1
 
 
-async def test_sign_in_without_an_address_is_throttled_per_account(
-    throttle: LoginThrottle,
-) -> None:
-    # given an account that failed up to its limit with no known client address
-    keys = throttle.keys(email="tanaka@pellets.example", client_address=None)
-    await fail(throttle, keys, PER_ACCOUNT)
-
-    # when it tries again, then it is throttled by its account counter alone
-    retry_after = await throttle.retry_after(keys)
-    assert retry_after is not None
-    assert 0 < retry_after <= WINDOW
+async def test_claim_sets_a_gate_only_once(store: CounterStore) -> None:
+    # given a gate claimed for 30 seconds, when it is claimed again, then it says how long is left
+    assert await store.claim("gate:x:198.51.100.9", 30) == 0
+    assert 0 < await store.claim("gate:x:198.51.100.9", 60) <= 30
 
 
 async def test_redis_counter_window_is_fixed_from_the_first_failure(
     redis: Redis, redis_prefix: str
 ) -> None:
-    # given a Redis counter after a first failure, with most of its window already passed
+    # given a Redis account counter after a first failure, with most of its window passed
     store = RedisCounters(redis, prefix=redis_prefix)
     throttle = LoginThrottle(throttle_settings(), store)
-    keys = throttle.keys(email="tanaka@pellets.example", client_address=None)
-    await throttle.attempt(keys)
-    first_ttl = await redis.ttl(redis_prefix + keys[0].name)
-    await redis.expire(redis_prefix + keys[0].name, 5)
+    keys = [
+        throttle.keys(email="tanaka@pellets.example", client_address=f"192.0.2.{n}")
+        for n in range(PER_ACCOUNT + 1)
+    ]
+    await throttle.attempt(keys[0])
+    first_ttl = await redis.ttl(redis_prefix + keys[0].account)
+    await redis.expire(redis_prefix + keys[0].account, 5)
 
-    # when more failures follow
-    await fail(throttle, keys, PER_ACCOUNT - 1)
+    # when more failures follow (each from an address of its own) up to the ceiling
+    for later in keys[1:PER_ACCOUNT]:
+        await throttle.attempt(later)
+    retry_after = await throttle.attempt(keys[PER_ACCOUNT])
 
     # then the first failure opened a window of the configured length, and later failures did
     # not extend it: the wait is what was left of it
-    retry_after = await throttle.retry_after(keys)
     assert WINDOW - 2 <= first_ttl <= WINDOW
     assert retry_after is not None
     assert 0 < retry_after <= 5
-    assert await redis.get(redis_prefix + keys[0].name) == str(PER_ACCOUNT).encode()
+    assert await redis.get(redis_prefix + keys[0].account) == str(PER_ACCOUNT).encode()
 
 
 async def test_redis_counter_is_forgotten_when_its_window_ends(
     redis: Redis, redis_prefix: str
 ) -> None:
-    # given an account throttled through Redis
+    # given a pair backed off through Redis (with an account ceiling it does not reach)
     store = RedisCounters(redis, prefix=redis_prefix)
-    throttle = LoginThrottle(throttle_settings(), store)
+    throttle = LoginThrottle(throttle_settings(login_failures_per_account=10), store)
     keys = throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
-    await fail(throttle, keys, PER_ACCOUNT)
-    assert await throttle.retry_after(keys) is not None
+    await fail(throttle, keys, FREE)
+    assert await throttle.attempt(keys) is not None
 
-    # when the window ends (its expiry moved into the past instead of waiting it out)
-    for key in keys:
-        await redis.expireat(redis_prefix + key.name, 1)
+    # when its gate ends (its expiry moved into the past instead of waiting it out)
+    await redis.expireat(redis_prefix + keys.gate, 1)
 
-    # then the account may try again, and a new failure starts a fresh count of one
-    assert await throttle.retry_after(keys) is None
-    await throttle.attempt(keys)
-    failures, remaining = await store.count(keys[0].name)
-    assert failures == 1
-    assert WINDOW - 2 <= remaining <= WINDOW
+    # then the pair may try once more, and is then backed off twice as long
+    assert await throttle.attempt(keys) is None
+    wait = await throttle.attempt(keys)
+    assert wait is not None
+    assert 2 * BASE - 2 <= wait <= 2 * BASE
 
 
 async def test_redis_keeps_no_email_in_clear(redis: Redis, redis_prefix: str) -> None:
-    # given failures counted in Redis for an account
+    # given a failure and a success counted in Redis for an account
     throttle = LoginThrottle(throttle_settings(), RedisCounters(redis, prefix=redis_prefix))
-    await throttle.attempt(throttle.keys(email="tanaka@pellets.example", client_address=OFFICE))
+    keys = throttle.keys(email="tanaka@pellets.example", client_address=OFFICE)
+    await throttle.attempt(keys)
+    await throttle.attempt(keys)
+    await throttle.record_success(keys)
 
     # when the keys Redis holds are listed
     stored = sorted([key.decode() async for key in redis.scan_iter(match=redis_prefix + "*")])
 
-    # then they are the hashed account and the address, with no email anywhere
-    account = throttle.keys(email="tanaka@pellets.example", client_address=None)[0].name
-    assert stored == sorted([redis_prefix + account, redis_prefix + f"address:{OFFICE}"])
+    # then they are the hashed account, the address and the known pair, with no email anywhere
+    assert keys.address is not None
+    assert stored == sorted(redis_prefix + key for key in (keys.account, keys.address, keys.known))
     assert not any("tanaka" in key for key in stored)
 
 
-async def test_counts_are_shared_between_stores_on_one_redis(
+async def test_back_off_is_shared_between_stores_on_one_redis(
     redis: Redis, redis_prefix: str
 ) -> None:
     # given two app instances, each with its own RedisCounters on the same Redis
@@ -268,13 +260,13 @@ async def test_counts_are_shared_between_stores_on_one_redis(
     second = LoginThrottle(throttle_settings(), RedisCounters(redis, prefix=redis_prefix))
     keys = first.keys(email="tanaka@pellets.example", client_address=OFFICE)
 
-    # when the failures are split between them
-    await fail(first, keys, PER_ACCOUNT - 1)
+    # when the free failures are split between them
+    await fail(first, keys, FREE - 1)
     await fail(second, keys, 1)
 
-    # then both see the account at its limit
-    assert await first.retry_after(keys) is not None
-    assert await second.retry_after(keys) is not None
+    # then both back the pair off
+    assert await first.attempt(keys) is not None
+    assert await second.attempt(keys) is not None
 
 
 async def test_memory_counters_are_per_instance() -> None:
@@ -283,14 +275,11 @@ async def test_memory_counters_are_per_instance() -> None:
     second = LoginThrottle(throttle_settings(), MemoryCounters())
     keys = first.keys(email="tanaka@pellets.example", client_address=OFFICE)
 
-    # when one of them counts the account to its limit
-    await fail(first, keys, PER_ACCOUNT)
+    # when one of them counts the pair into its back-off
+    await fail(first, keys, FREE)
 
-    # then only that one throttles it (the reason Redis exists for several instances)
-    assert (await first.retry_after(keys) is not None, await second.retry_after(keys)) == (
-        True,
-        None,
-    )
+    # then only that one backs it off (the reason Redis exists for several instances)
+    assert (await first.attempt(keys) is not None, await second.attempt(keys)) == (True, None)
 
 
 async def test_giving_back_an_attempt_after_the_window_creates_no_counter(

@@ -22,6 +22,7 @@ from backend.events.schema.types import (
     RegistrationType,
 )
 from backend.events.service import ParticipantFilter
+from backend.graphql.budgets import ReadBudget
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, signed_in
@@ -89,7 +90,9 @@ def _events(info: strawberry.Info, page: Any) -> Connection[EventType]:
 class EventsQuery:
     @strawberry.field(
         description="Published events, soonest first (anyone, also without signing in). "
-        "Without a time range: those that have not ended yet."
+        "Without a time range: those that have not ended yet. Rate-limited (THROTTLED with "
+        "`extensions.retryAfter`).",
+        extensions=[ReadBudget()],
     )
     async def events(
         self,

@@ -7,7 +7,9 @@ from typing import Annotated
 import strawberry
 
 from backend.auth.permissions import IsAdmin, IsAuthenticated
+from backend.auth.ratelimit import Budget
 from backend.auth.viewer import Anonymous
+from backend.graphql.budgets import ReadBudget
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
@@ -134,7 +136,11 @@ class IdentityQuery:
         )
         return Connection[Member].of(page, Member.of)
 
-    @strawberry.field(description="The directory of organisations, by name.")
+    @strawberry.field(
+        description="The directory of organisations, by name. Rate-limited (THROTTLED with "
+        "`extensions.retryAfter`).",
+        extensions=[ReadBudget()],
+    )
     async def organisations(
         self,
         info: strawberry.Info,
@@ -163,7 +169,9 @@ class IdentityQuery:
 class IdentityMutation:
     @payload_mutation(
         description="Create an account with a new organisation (the person becomes its admin) "
-        "or with an invite code. Sign in afterwards with `tokenCreate`."
+        "or with an invite code. Sign in afterwards with `tokenCreate`. Rate-limited per "
+        "address (THROTTLED with `retryAfter`).",
+        budget=Budget.REGISTRATIONS,
     )
     async def account_register(
         self,
@@ -201,7 +209,8 @@ class IdentityMutation:
 
     @payload_mutation(
         description="Sign in: an access token and a refresh token for one organisation. Failed "
-        "attempts are throttled per account and per address (error THROTTLED)."
+        "attempts back off per account and address, doubling after three; loose ceilings per "
+        "account and per address stop sprays (THROTTLED with `retryAfter`)."
     )
     async def token_create(
         self,

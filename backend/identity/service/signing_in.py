@@ -16,7 +16,7 @@ from backend.auth.viewer import Role
 from backend.identity.models import Membership, Organisation, RefreshSession, User
 from backend.identity.service.checks import normalise_email
 from backend.kit.db import Database
-from backend.kit.errors import ErrorCode, ServiceError
+from backend.kit.errors import ErrorCode, ServiceError, throttled
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +125,8 @@ async def create_token(
     keys = security.throttle.keys(email=email, client_address=client_address)
     retry_after = await security.throttle.attempt(keys)
     if retry_after is not None:
-        raise ServiceError.of(
-            ErrorCode.THROTTLED,
-            f"Too many failed sign-ins; try again in {retry_after} seconds",
+        raise throttled(
+            f"Too many failed sign-ins; try again in {retry_after} seconds", retry_after
         )
 
     async with db.read() as session:

@@ -8,6 +8,7 @@ import strawberry
 
 from backend.auth.permissions import IsAdmin, IsAuthenticated, IsFirmOrCommunity
 from backend.catalogue import service as catalogue_service
+from backend.graphql.budgets import ReadBudget
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
@@ -69,7 +70,9 @@ def _connection(info: strawberry.Info, page: Any) -> Connection[ListingType]:
 class ListingsQuery:
     @strawberry.field(
         description="Search published listings (anyone, also without signing in). Active ones "
-        "by default; expired ones disappear at their expiry."
+        "by default; expired ones disappear at their expiry. Rate-limited (THROTTLED with "
+        "`extensions.retryAfter`).",
+        extensions=[ReadBudget()],
     )
     async def listings(
         self,
@@ -137,7 +140,9 @@ class ListingsQuery:
     @strawberry.field(
         description="Browse the material catalogue: the children of `parentCode` (the roots "
         "when omitted), or with `search` every material below it whose code, name in any "
-        "language or EWC code contains the text. By name."
+        "language or EWC code contains the text. By name. Rate-limited (THROTTLED with "
+        "`extensions.retryAfter`).",
+        extensions=[ReadBudget()],
     )
     async def materials(
         self,

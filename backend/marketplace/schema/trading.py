@@ -10,6 +10,7 @@ from typing import Annotated
 import strawberry
 
 from backend.auth.permissions import IsAuthenticated, IsFirmOrCommunity
+from backend.graphql.budgets import ReadBudget
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
@@ -57,7 +58,9 @@ class TradingQuery:
     @strawberry.field(
         description="Counterpart listings of a listing, best first: active listings of other "
         "organisations with the same, a broader or narrower, or a convertible material, scored "
-        "0-100 with the parts shown. Anyone who may read the listing may ask."
+        "0-100 with the parts shown. Anyone who may read the listing may ask. Rate-limited "
+        "(THROTTLED with `extensions.retryAfter`).",
+        extensions=[ReadBudget()],
     )
     async def listing_matches(
         self,
