@@ -19,18 +19,39 @@ the second request gets the first one's answer and nothing is done twice:
   again, it is simply answered again.
 
 Replayed answers carry ``Idempotent-Replayed: true``.
+
+Answers that hold a secret (a refresh token, a calendar feed address, an invite code) must not
+sit in this table in clear while the tables that own those secrets keep only hashes. A mutation
+declares how its answer is kept (``payload_mutation(secret_answer=...)``, :class:`SecretAnswer`):
+
+- ``SEALED``: encrypted (AES-256-GCM) with a key derived (HKDF-SHA256) from the request itself,
+  which the table does not keep: the canonical request (its variables hold the refresh token) and
+  the ``Authorization`` header (a signed access token). A retry carries both and reads the
+  answer; the table alone cannot. A replay with other credentials gets
+  ``IDEMPOTENCY_KEY_SEALED`` (409) instead of the answer.
+- ``NOT_KEPT``: no row at all: the request runs as if it had no key (for sign-in, whose only
+  secret input is a password; a key derived from it could be guessed offline).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Integer, String, Text, delete, event, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +77,74 @@ MAX_KEY_LENGTH = 200
 # How long a copy waits for the first request's answer before giving up (IDEMPOTENCY_KEY_IN_USE).
 WAIT_FOR_FIRST = timedelta(seconds=30)
 POLL_SECONDS = 0.05
+# A stored answer starting with this is sealed (a JSON answer starts with "{"): version 1 is
+# base64url(12-byte nonce + AES-256-GCM ciphertext and tag).
+SEALED_PREFIX = "sealed:v1:"
+# HKDF's "info": binds derived keys to this one use, so the same request material can never
+# yield a key that also serves elsewhere.
+SEAL_LABEL = b"eic/idempotency/sealed-answer/v1"
+NONCE_BYTES = 12
+
+
+class SecretAnswer(StrEnum):
+    """How the store keeps the answer of a mutation that returns a secret."""
+
+    SEALED = "SEALED"
+    NOT_KEPT = "NOT_KEPT"
+
+
+@dataclass
+class _Secrecy:
+    """What the request's mutations declared about their answers (shared, mutable: a resolver
+    may run in a copied context, and the middleware must see what it declared)."""
+
+    sealed: bool = False
+    not_kept: bool = False
+
+
+_secrecy: ContextVar[_Secrecy | None] = ContextVar("eic_idempotent_secrecy", default=None)
+
+
+def declare_secret_answer(how: SecretAnswer) -> None:
+    """Called before a mutation does any work: its answer holds a secret, keep it ``how``."""
+    current = _secrecy.get()
+    if current is None:  # no Idempotency-Key on this request: nothing is stored anyway
+        return
+    if how is SecretAnswer.SEALED:
+        current.sealed = True
+    else:
+        current.not_kept = True
+
+
+@dataclass(frozen=True)
+class _Seal:
+    """Seals and opens one request's answer. The key comes from what the retry carries and the
+    table does not keep; the salt and associated data tie a sealed answer to its row."""
+
+    material: bytes
+    salt: bytes
+
+    def _aead(self) -> AESGCM:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=self.salt, info=SEAL_LABEL).derive(
+            self.material
+        )
+        return AESGCM(key)
+
+    def close(self, body: bytes, associated: bytes) -> str:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = nonce + self._aead().encrypt(nonce, body, associated)
+        return SEALED_PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii")
+
+    def open(self, stored: str, associated: bytes) -> bytes | None:
+        try:
+            sealed = base64.urlsafe_b64decode(stored.removeprefix(SEALED_PREFIX))
+            return self._aead().decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
+        except (InvalidTag, ValueError, binascii.Error):
+            return None
+
+
+def _associated(row_principal: str, key: str, request_hash: str, status: int) -> bytes:
+    return json.dumps([row_principal, key, request_hash, status]).encode()
 
 
 class IdempotencyKey(Base):
@@ -85,11 +174,12 @@ class _Claim:
     key: str
     request_hash: str
     now: datetime
+    secrecy: _Secrecy = field(default_factory=_Secrecy)
     claimed: bool = False  # a transaction with the key committed: this request did the work
     lost: bool = False  # another request holds the key
 
     async def __call__(self, session: AsyncSession) -> None:
-        if self.claimed:
+        if self.claimed or self.secrecy.not_kept:
             return
         session.add(
             IdempotencyKey(
@@ -125,12 +215,17 @@ def _principal(scope: Scope, secret_check: Callable[[str], str | None]) -> str:
 def canonical_hash(body: bytes) -> str:
     """The same request however it is spelt: the document (by its hash, so an operation sent by
     id and by text is one request), the variables with sorted keys, and the operation name."""
+    return hashlib.sha256(canonical_request(body)).hexdigest()
+
+
+def canonical_request(body: bytes) -> bytes:
+    """The bytes :func:`canonical_hash` hashes (the body itself when it is no JSON object)."""
     try:
         request = json.loads(body)
     except ValueError:
         request = None
     if not isinstance(request, dict):
-        return hashlib.sha256(body).hexdigest()
+        return body
     query = request.get("query")
     document: Any = hashlib.sha256(query.encode()).hexdigest() if isinstance(query, str) else None
     if document is None:
@@ -148,7 +243,20 @@ def canonical_hash(body: bytes) -> str:
         sort_keys=True,
         separators=(",", ":"),
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical.encode()
+
+
+def _authorization(scope: Scope) -> bytes:
+    return next((v for n, v in scope.get("headers", []) if n == b"authorization"), b"")
+
+
+def _sealed_elsewhere() -> list[Message]:
+    return error_answer(
+        "IDEMPOTENCY_KEY_SEALED",
+        "The first answer to this Idempotency-Key holds a secret that only the credentials that "
+        "sent it can read; send the request again with a new key",
+        409,
+    )
 
 
 def _in_use() -> list[Message]:
@@ -196,13 +304,21 @@ class IdempotencyMiddleware:
             return
         body, more = await read_body(receive)
         principal = _principal(scope, self.subject_of)
-        request_hash = canonical_hash(body)
+        canonical = canonical_request(body)
+        request_hash = hashlib.sha256(canonical).hexdigest()
+        # A NUL cannot occur in a header value (RFC 9110), so the two parts cannot blur.
+        seal = _Seal(
+            material=canonical + b"\x00" + _authorization(scope),
+            salt=f"{principal}\x00{text}".encode(),
+        )
         database = self.db()
         now = self.now()
 
         stored = await self._stored(database, principal, text, now)
         if stored is not None:
-            await self._replay_or_refuse(send, stored, request_hash, database, principal, text)
+            await self._replay_or_refuse(
+                send, stored, request_hash, seal, database, principal, text
+            )
             return
 
         claim = _Claim(principal, text, request_hash, now)
@@ -212,25 +328,31 @@ class IdempotencyMiddleware:
             captured.append(message)
 
         token = write_hook.set(claim)
+        declared = _secrecy.set(claim.secrecy)
         try:
             await self.app(scope, replay(body, more, receive), capture)
         except BaseException:
             if claim.claimed:  # the work is done: the key must not stay without an answer
-                await self._store(database, claim, error_answer("INTERNAL", "Internal error", 500))
+                await self._store(
+                    database, claim, seal, error_answer("INTERNAL", "Internal error", 500)
+                )
             raise
         finally:
+            _secrecy.reset(declared)
             write_hook.reset(token)
         if claim.lost:  # a copy did the work: answer with its answer
             first = await self._wait(database, principal, text)
             if first is None:
                 messages = _in_use()
             else:
-                await self._replay_or_refuse(send, first, request_hash, database, principal, text)
+                await self._replay_or_refuse(
+                    send, first, request_hash, seal, database, principal, text
+                )
                 return
         else:
             messages = captured
             if claim.claimed:
-                await self._store(database, claim, captured)
+                await self._store(database, claim, seal, captured)
         await send_all(send, messages)
 
     async def _replay_or_refuse(
@@ -238,6 +360,7 @@ class IdempotencyMiddleware:
         send: Send,
         row: IdempotencyKey,
         request_hash: str,
+        seal: _Seal,
         database: Database,
         principal: str,
         key: str,
@@ -248,7 +371,7 @@ class IdempotencyMiddleware:
                 await send_all(send, _in_use())
                 return
             row = waited
-        await self._answer(send, row, request_hash)
+        await self._answer(send, row, request_hash, seal)
 
     async def _stored(
         self, database: Database, principal: str, key: str, now: datetime
@@ -279,7 +402,9 @@ class IdempotencyMiddleware:
             await asyncio.sleep(POLL_SECONDS)
         return None
 
-    async def _answer(self, send: Send, row: IdempotencyKey, request_hash: str) -> None:
+    async def _answer(
+        self, send: Send, row: IdempotencyKey, request_hash: str, seal: _Seal
+    ) -> None:
         if row.request_hash != request_hash:
             messages = error_answer(
                 "IDEMPOTENCY_KEY_REUSED",
@@ -288,18 +413,33 @@ class IdempotencyMiddleware:
             )
         else:
             assert row.response_body is not None
-            messages = json_answer(
-                row.response_status or 200,
-                row.response_body.encode(),
-                [(b"idempotent-replayed", b"true")],
-            )
+            status = row.response_status or 200
+            body: bytes | None = row.response_body.encode()
+            if row.response_body.startswith(SEALED_PREFIX):
+                body = seal.open(
+                    row.response_body, _associated(row.principal, row.key, request_hash, status)
+                )
+            if body is None:
+                messages = _sealed_elsewhere()
+            else:
+                messages = json_answer(status, body, [(b"idempotent-replayed", b"true")])
         await send_all(send, messages)
 
-    async def _store(self, database: Database, claim: _Claim, captured: list[Message]) -> None:
+    async def _store(
+        self, database: Database, claim: _Claim, seal: _Seal, captured: list[Message]
+    ) -> None:
         start = next((m for m in captured if m["type"] == "http.response.start"), None)
         body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
         if start is None:
             return
+        stored = body.decode("utf-8")
+        # NOT_KEPT declared after an earlier mutation of the same request had already claimed
+        # the key: the row must hold an answer, so it holds it sealed.
+        if claim.secrecy.sealed or claim.secrecy.not_kept:
+            stored = seal.close(
+                body,
+                _associated(claim.principal, claim.key, claim.request_hash, start["status"]),
+            )
         async with database.write() as session:
             # only if the work committed (its row is there) and nobody stored an answer yet
             await session.execute(
@@ -310,7 +450,7 @@ class IdempotencyMiddleware:
                     IdempotencyKey.request_hash == claim.request_hash,
                     IdempotencyKey.response_body.is_(None),
                 )
-                .values(response_status=start["status"], response_body=body.decode("utf-8"))
+                .values(response_status=start["status"], response_body=stored)
             )
 
 
@@ -323,4 +463,11 @@ async def forget_expired(db: Database, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-__all__ = ["IdempotencyKey", "IdempotencyMiddleware", "KeyTakenError", "forget_expired"]
+__all__ = [
+    "IdempotencyKey",
+    "IdempotencyMiddleware",
+    "KeyTakenError",
+    "SecretAnswer",
+    "declare_secret_answer",
+    "forget_expired",
+]

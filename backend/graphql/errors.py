@@ -17,6 +17,7 @@ from strawberry.types.field import StrawberryField
 from backend.auth.permissions import Gate
 from backend.auth.ratelimit import Budget
 from backend.graphql.budgets import spend
+from backend.idempotency import SecretAnswer, declare_secret_answer
 from backend.kit.errors import ErrorCode, Problem, ServiceError
 
 strawberry.enum(
@@ -51,9 +52,15 @@ class UserError:
 class PayloadErrors(FieldExtension):
     """Runs the gates, then the resolver; expected failures become payload errors."""
 
-    def __init__(self, gates: tuple[type[Gate], ...], budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        gates: tuple[type[Gate], ...],
+        budget: Budget | None = None,
+        secret_answer: SecretAnswer | None = None,
+    ) -> None:
         self.gates = gates
         self.budget = budget
+        self.secret_answer = secret_answer
         self.payload_type: Callable[..., Any] | None = None
 
     def apply(self, field: StrawberryField) -> None:
@@ -70,6 +77,8 @@ class PayloadErrors(FieldExtension):
         info: strawberry.Info,
         **kwargs: Any,
     ) -> Any:
+        if self.secret_answer is not None:  # before any work, so before the key is written
+            declare_secret_answer(self.secret_answer)
         for gate in self.gates:
             problem = gate.denial(info)
             if problem is not None:
@@ -83,10 +92,19 @@ class PayloadErrors(FieldExtension):
 
 
 def payload_mutation(
-    *, description: str, gates: tuple[type[Gate], ...] = (), budget: Budget | None = None
+    *,
+    description: str,
+    gates: tuple[type[Gate], ...] = (),
+    budget: Budget | None = None,
+    secret_answer: SecretAnswer | None = None,
 ) -> Any:
-    """A mutation whose return type is a payload with ``errors: [UserError!]!``; with a
-    ``budget``, each call spends from it after the gates (THROTTLED in the payload when spent)."""
+    """A mutation whose return type is a payload with ``errors: [UserError!]!``.
+
+    ``budget``: each call spends from it after the gates (THROTTLED in the payload when spent).
+    ``secret_answer``: its answer holds a secret (a token, a code, a secret address), so a retry
+    store must not keep it in clear (see :mod:`backend.idempotency`)."""
     if gates:
         description += " Requires: " + ", ".join(gate.requirement for gate in gates) + "."
-    return strawberry.mutation(description=description, extensions=[PayloadErrors(gates, budget)])
+    return strawberry.mutation(
+        description=description, extensions=[PayloadErrors(gates, budget, secret_answer)]
+    )

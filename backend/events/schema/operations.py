@@ -26,6 +26,7 @@ from backend.graphql.budgets import ReadBudget
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import context_of, parse_id, signed_in
+from backend.idempotency import SecretAnswer
 from backend.kit.errors import ServiceError
 from backend.kit.pagination import PageRequest
 
@@ -333,6 +334,8 @@ class EventsMutation:
         description="Make a new secret address for your calendar feed (the events you "
         "registered for); the previous address stops working.",
         gates=(IsAuthenticated,),
+        # A double tap must not leave the app showing an address the second rotation killed.
+        secret_answer=SecretAnswer.SEALED,
     )
     async def calendar_feed_rotate(self, info: strawberry.Info) -> CalendarFeedPayload:
         context = context_of(info)

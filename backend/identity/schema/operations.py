@@ -13,6 +13,7 @@ from backend.graphql.budgets import ReadBudget
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
+from backend.idempotency import SecretAnswer
 from backend.identity import service
 from backend.identity.schema.types import (
     AccountRegisterInput,
@@ -210,7 +211,10 @@ class IdentityMutation:
     @payload_mutation(
         description="Sign in: an access token and a refresh token for one organisation. Failed "
         "attempts back off per account and address, doubling after three; loose ceilings per "
-        "account and per address stop sprays (THROTTLED with `retryAfter`)."
+        "account and per address stop sprays (THROTTLED with `retryAfter`).",
+        # Its only secret input is a password, too guessable to derive a key from; a retry
+        # simply signs in again.
+        secret_answer=SecretAnswer.NOT_KEPT,
     )
     async def token_create(
         self,
@@ -236,7 +240,10 @@ class IdentityMutation:
     @payload_mutation(
         description="Exchange a refresh token for a new pair, optionally acting for another of "
         "your organisations. Each refresh token works once; using one twice revokes the whole "
-        "sign-in (TOKEN_REUSED)."
+        "sign-in (TOKEN_REUSED).",
+        # A retry after a lost answer must get the same pair: running again would present a
+        # rotated token and revoke the sign-in. The refresh token it carries opens the answer.
+        secret_answer=SecretAnswer.SEALED,
     )
     async def token_refresh(
         self,
@@ -277,6 +284,8 @@ class IdentityMutation:
     @payload_mutation(
         description="Make an invite code for the organisation you act for (its admins only).",
         gates=(IsAuthenticated,),
+        # A retry gets the same invite, not a second live code; the access token opens it.
+        secret_answer=SecretAnswer.SEALED,
     )
     async def organisation_invite_create(
         self,
