@@ -323,6 +323,7 @@ def register(db: Database, security: Security, clock: ManualClock) -> Any:
             invite_code=invite_code,
             now=clock.now(),
         )
+        assert user is not None, f"{email} already has an account"
         pair = await identity_service.create_token(
             db=db,
             security=security,

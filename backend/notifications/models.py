@@ -52,6 +52,8 @@ class NotificationKind(StrEnum):
     TRADE_DISPUTED = "TRADE_DISPUTED"
     TRADE_MESSAGE = "TRADE_MESSAGE"
     TRADE_REVIEWED = "TRADE_REVIEWED"
+    # Someone asked accountRegister for an account with this person's email (subject: USER).
+    ACCOUNT_REGISTRATION_ATTEMPTED = "ACCOUNT_REGISTRATION_ATTEMPTED"
 
 
 class Notification(Base):

@@ -169,9 +169,11 @@ class IdentityQuery:
 @strawberry.type
 class IdentityMutation:
     @payload_mutation(
-        description="Create an account with a new organisation (the person becomes its admin) "
-        "or with an invite code. Sign in afterwards with `tokenCreate`. Rate-limited per "
-        "address (THROTTLED with `retryAfter`).",
+        description="Ask for an account with a new organisation (the person becomes its admin) "
+        "or with an invite code, then sign in with `tokenCreate`. The answer is the same "
+        "whether or not the email already has an account (its owner gets a notification "
+        "instead), so it never tells which emails have one. Rate-limited per address "
+        "(THROTTLED with `retryAfter`).",
         budget=Budget.REGISTRATIONS,
     )
     async def account_register(
@@ -196,7 +198,7 @@ class IdentityMutation:
                 location=given.location.to_service(),
                 description=given.description,
             )
-        user = await service.register_account(
+        await service.register_account(
             db=context.db,
             security=context.security,
             email=input.email,
@@ -206,7 +208,9 @@ class IdentityMutation:
             invite_code=input.invite_code,
             now=context.clock.now(),
         )
-        return AccountRegisterPayload(user=UserType.of(user))
+        # One answer whether or not the email already had an account: nobody learns which
+        # emails have one (the owner of one is notified).
+        return AccountRegisterPayload()
 
     @payload_mutation(
         description="Sign in: an access token and a refresh token for one organisation. Failed "

@@ -352,7 +352,13 @@ class OrganisationFilter:
 
 @strawberry.type(description="Result of `accountRegister`.")
 class AccountRegisterPayload(Payload):
-    user: UserType | None = strawberry.field(default=None, description="The new account.")
+    user: UserType | None = strawberry.field(
+        default=None,
+        description="Always null: the answer does not say whether the email already had an "
+        "account (its owner is notified instead).",
+        deprecation_reason="Registration no longer tells whether it created an account; an "
+        "empty `errors` means the request was accepted. Sign in with `tokenCreate`.",
+    )
 
 
 @strawberry.type(description="Result of `tokenCreate` and `tokenRefresh`.")

@@ -3,6 +3,7 @@ signed-in person."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,8 +26,10 @@ from backend.identity.models import (
 from backend.identity.service.checks import _check_subtype, normalise_email
 from backend.identity.service.memberships import _consume_invite
 from backend.kit.db import Database
-from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
+from backend.kit.errors import Problems, ServiceError, not_found
 from backend.kit.validation import Place, check_place, check_text, parse_uuid
+from backend.notifications import service as notifications
+from backend.notifications.models import NotificationKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,14 @@ def _check_password(problems: Problems, password: str, email: str) -> None:
         problems.add("password", "The password must not be the email address")
 
 
+class _EmailTakenError(Exception):
+    """The email has an account: undo whatever the registration did (an invite's use)."""
+
+    def __init__(self, user_id: uuid.UUID) -> None:
+        super().__init__("email taken")
+        self.user_id = user_id
+
+
 async def register_account(
     *,
     db: Database,
@@ -66,8 +77,14 @@ async def register_account(
     organisation: NewOrganisation | None,
     invite_code: str | None,
     now: datetime,
-) -> User:
-    """Create a person with either a new organisation (they become its admin) or an invite."""
+) -> User | None:
+    """Create a person with either a new organisation (they become its admin) or an invite.
+
+    Whether the email already has an account is nobody's business but its owner's: the invite
+    (or cluster) is checked first whatever the email, the password is hashed either way, and an
+    email with an account changes nothing but a notification to that account. Returns None
+    then; callers must answer exactly as for a new account.
+    """
     problems = Problems()
     try:
         email = normalise_email(email)
@@ -92,19 +109,24 @@ async def register_account(
         cluster_id = parse_uuid(problems, "organisation.clusterId", organisation.cluster_id)
     problems.raise_if_any()
 
+    # Before looking at the email, so both answers cost the same argon2 run.
     password_hash = await security.passwords.hash(password)
     try:
         async with db.write() as session:
-            if await session.scalar(select(User.id).where(User.email == email)) is not None:
-                raise ServiceError.of(
-                    ErrorCode.CONFLICT, "An account with this email already exists", "email"
-                )
+            # The invite or the cluster first: a bad one is refused whatever the email.
+            if organisation is not None:
+                if await session.get(Cluster, cluster_id) is None:
+                    raise not_found("Cluster", "organisation.clusterId")
+            else:
+                assert invite_code is not None
+                invite = await _consume_invite(session, invite_code, "inviteCode", now=now)
+            existing = await session.scalar(select(User.id).where(User.email == email))
+            if existing is not None:
+                raise _EmailTakenError(existing)  # rolls the invite's use back
             user = User(email=email, password_hash=password_hash, display_name=display_name.strip())
             session.add(user)
             await session.flush()
             if organisation is not None:
-                if await session.get(Cluster, cluster_id) is None:
-                    raise not_found("Cluster", "organisation.clusterId")
                 org = Organisation(
                     created_at=now,
                     updated_at=now,
@@ -123,23 +145,46 @@ async def register_account(
                     Membership(user_id=user.id, organisation_id=org.id, role=MembershipRole.ADMIN)
                 )
             else:
-                assert invite_code is not None
-                invite = await _consume_invite(session, invite_code, "inviteCode", now=now)
                 session.add(
                     Membership(
                         user_id=user.id, organisation_id=invite.organisation_id, role=invite.role
                     )
                 )
-    except IntegrityError as exc:
-        # Two registrations of one email racing: the unique index decides. Anything else (a
-        # cluster deleted meanwhile, say) is not a conflict of the email and stays unexpected.
+    except _EmailTakenError as taken:
+        await _tell_owner(db, taken.user_id, now)
+        return None
+    except IntegrityError:
+        # Two registrations of one email racing: the unique index decides, and the later one is
+        # an email with an account like any other. Anything else (a cluster deleted meanwhile,
+        # say) stays unexpected.
         async with db.read() as session:
-            if await session.scalar(select(User.id).where(User.email == email)) is None:
-                raise
-        raise ServiceError.of(
-            ErrorCode.CONFLICT, "An account with this email already exists", "email"
-        ) from exc
+            existing = await session.scalar(select(User.id).where(User.email == email))
+        if existing is None:
+            raise
+        await _tell_owner(db, existing, now)
+        return None
     return user
+
+
+async def _tell_owner(db: Database, user_id: uuid.UUID, now: datetime) -> None:
+    """Tell an account's owner that someone asked for an account with their email: the one
+    channel we have to them. At most once a day, so nobody can flood an inbox this way."""
+    try:
+        async with db.write() as session:
+            await notifications.add(
+                session,
+                user_ids=[user_id],
+                kind=NotificationKind.ACCOUNT_REGISTRATION_ATTEMPTED,
+                title="Someone asked for a new account with your email",
+                body="Your account already uses this email, so nothing was created or changed. "
+                "If it was you, sign in with your password instead.",
+                subject_type="USER",
+                subject_id=user_id,
+                now=now,
+                dedupe=f"ACCOUNT_REGISTRATION_ATTEMPTED:{now.date().isoformat()}",
+            )
+    except IntegrityError:
+        pass  # already told today
 
 
 async def create_platform_admin(
