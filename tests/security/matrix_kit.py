@@ -20,14 +20,23 @@ A partner firm P, which is no viewer, is the other party of A's offers and trade
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from backend.forums import service as forums_service
+from backend.kit.broadcast import Broadcaster
 from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL
 from tests.events import kit as events
 from tests.forums import kit as forums
+from tests.forums.live_kit import WAIT, receive
 from tests.identity.kit import REMOVE, invite_code
 from tests.marketplace import trading_kit as trading
 from tests.purchasing import kit as purchasing
@@ -115,6 +124,66 @@ def classify(body: dict[str, Any], field: str) -> str:
     if isinstance(data, list) and not data:
         return EMPTY
     return OK
+
+
+async def subscription_answer(
+    address: str,
+    broadcaster: Broadcaster,
+    document: str,
+    variables: Variables,
+    token: str | None,
+    thread_id: str,
+) -> str:
+    """A ``postAdded`` subscription over graphql-transport-ws, classified: UNAUTHENTICATED when
+    the server closes the connection with 4403 (a token that is not valid), the code of an
+    ``error`` message, or OK once the server listens for the thread on the subscriber's
+    behalf. The connection is closed, and its listener gone, before this returns."""
+    channel = forums_service.post_channel(uuid.UUID(thread_id))
+    async with connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        payload = {"authorization": f"Bearer {token}"} if token else {}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        try:
+            acknowledged = await receive(ws)
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+            return UNAUTHENTICATED if code == 4403 else f"CLOSED_{code}"
+        assert acknowledged == {"type": "connection_ack"}, acknowledged
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": document, "variables": variables},
+                }
+            )
+        )
+        answered = asyncio.ensure_future(receive(ws))
+        listening = asyncio.ensure_future(_until_subscribers(broadcaster, channel, 1))
+        done, _ = await asyncio.wait(
+            {answered, listening}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in (answered, listening):
+            if task not in done:
+                task.cancel()
+        assert done, "the subscription was neither refused nor registered"
+        if answered in done:
+            message = answered.result()
+            # a refusal is an ``error`` message, or a ``next`` one carrying the errors
+            errors = message["payload"] if message["type"] == "error" else []
+            if message["type"] == "next":
+                errors = message["payload"].get("errors") or []
+            if errors:
+                return str(errors[0].get("extensions", {}).get("code", "NO_CODE"))
+            return f"MESSAGE_{message['type']}"
+    await _until_subscribers(broadcaster, channel, 0)
+    return OK
+
+
+async def _until_subscribers(broadcaster: Broadcaster, channel: str, count: int) -> None:
+    """Wait (by condition, not by time) until the channel has ``count`` listeners."""
+    async with asyncio.timeout(WAIT):
+        while await broadcaster.subscribers(channel) != count:  # noqa: ASYNC110 - no event
+            await asyncio.sleep(0.01)
 
 
 async def verify_institution(client: GraphQL, admin_token: str, organisation_id: str) -> None:
@@ -395,6 +464,7 @@ async def build_world(
     # (reviewed by the partner, with a message) and an agreed one.
     shared["listing"] = await world.listing()
     shared["draft"] = await world.draft()
+    shared["hidden_listing"] = await world.hidden_listing()
     await world.listing(world.partner.access_token, kind="WANT", pricePerUnit="4000")
     shared["offer"] = await world.offer_to_a()
     shared["trade"] = await world.trade()

@@ -20,10 +20,14 @@ from typing import Any
 from graphql import build_schema as parse_sdl
 
 from backend.graphql.schema import build_schema
+from backend.kit.broadcast import InProcessBroadcaster
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from backend.settings import Settings
 from tests.conftest import PASSWORD, GraphQL, organisation_input
 from tests.events import kit as events
 from tests.forums import kit as forums
+from tests.forums.live_kit import SUBSCRIBE, live_server
 from tests.marketplace.trading_kit import listing_input
 from tests.purchasing.kit import group_input
 from tests.security.matrix_kit import (
@@ -41,6 +45,7 @@ from tests.security.matrix_kit import (
     expect,
     public,
     signed_in,
+    subscription_answer,
 )
 
 Factory = Callable[[World], Awaitable[Variables]]
@@ -293,6 +298,19 @@ ROWS: list[Row] = [
         shared("listing", "listingId"),
     ),
     Row(
+        "listingMatches:draft",
+        query("listingMatches", "{ totalCount }", "$listingId: ID!"),
+        expect(anonymous=NOT_FOUND, default=NOT_FOUND, firm=OK),
+        shared("draft", "listingId"),
+    ),
+    Row(
+        "listing:hidden",
+        query("listing", "{ id }", "$id: ID!"),
+        # hidden by a platform admin: its organisation and the moderators still read it
+        expect(anonymous=NOT_FOUND, default=NOT_FOUND, firm=OK, admin=OK),
+        shared("hidden_listing"),
+    ),
+    Row(
         "listingCreate",
         mutation("listingCreate", "listing { id }"),
         expect(firm=OK, community=OK, other=OK),
@@ -399,6 +417,25 @@ ROWS: list[Row] = [
         # on A's listing: the others who trade; A does not answer its own listing
         expect(community=OK, other=OK),
         made(_offer_input),
+        consumes=False,
+    ),
+    Row(
+        "offerCreate:draft",
+        mutation("offerCreate", "offer { id }"),
+        # on a draft of A's: nobody else may know it exists
+        # (the role gate answers first: institutions and platform admins do not trade)
+        expect(
+            default=NOT_FOUND,
+            firm=FORBIDDEN,
+            unverified=FORBIDDEN,
+            verified=FORBIDDEN,
+            admin=FORBIDDEN,
+        ),
+        given(
+            lambda w: {
+                "input": {"listingId": w.shared["draft"], "quantity": "1", "pricePerUnit": "1"}
+            }
+        ),
         consumes=False,
     ),
     Row(
@@ -516,6 +553,15 @@ ROWS: list[Row] = [
         consumes=False,
     ),
     Row(
+        "purchaseGroupPledge:members",
+        mutation("purchaseGroupPledge", "pledge { id }"),
+        # a MEMBERS group of A's: nobody else may know it exists; platform admins read it
+        # but take no part
+        expect(default=NOT_FOUND, firm=OK, admin=FORBIDDEN),
+        made(lambda w: _pledge_input(w, visibility="MEMBERS")),
+        consumes=False,
+    ),
+    Row(
         "purchaseGroupPledgeUpdate",
         mutation("purchaseGroupPledgeUpdate", "pledge { id }"),
         expect(default=NOT_FOUND, firm=OK, admin=FORBIDDEN),
@@ -623,6 +669,17 @@ ROWS: list[Row] = [
         consumes=False,
     ),
     Row(
+        "threadCreate:members",
+        mutation("threadCreate", "thread { id }"),
+        expect(default=NOT_FOUND, community=OK, admin=OK),
+        given(
+            lambda w: {
+                "input": {"forumId": w.shared["members_forum"], "title": "Prices", "body": "?"}
+            }
+        ),
+        consumes=False,
+    ),
+    Row(
         "threadLock",
         mutation("threadLock", "thread { id }", "$id: ID!"),
         # moderators, not the thread's author
@@ -647,6 +704,13 @@ ROWS: list[Row] = [
         mutation("postCreate", "post { id }"),
         signed_in(),
         given(lambda w: {"input": {"threadId": w.shared["thread"], "body": "Me too"}}),
+        consumes=False,
+    ),
+    Row(
+        "postCreate:members",
+        mutation("postCreate", "post { id }"),
+        expect(default=NOT_FOUND, community=OK, admin=OK),
+        given(lambda w: {"input": {"threadId": w.shared["members_thread"], "body": "Me too"}}),
         consumes=False,
     ),
     Row(
@@ -704,6 +768,20 @@ ROWS: list[Row] = [
         # a draft: its organisers' and platform admins'
         expect(anonymous=NOT_FOUND, default=NOT_FOUND, unverified=OK, admin=OK),
         shared("draft_event"),
+    ),
+    Row(
+        "eventRegister:draft",
+        mutation("eventRegister", "registration { id }"),
+        # a draft: nobody but its organisers and platform admins may know it exists
+        expect(default=NOT_FOUND, unverified="REGISTRATION_CLOSED", admin="REGISTRATION_CLOSED"),
+        given(lambda w: {"input": {"eventId": w.shared["draft_event"]}}),
+        consumes=False,
+    ),
+    Row(
+        "eventParticipants:draft",
+        query("eventParticipants", "{ totalCount }", "$eventId: ID!"),
+        expect(default=NOT_FOUND, unverified=EMPTY, admin=EMPTY),
+        shared("draft_event", "eventId"),
     ),
     Row(
         "organisedEvents",
@@ -821,6 +899,21 @@ ROWS: list[Row] = [
         consumes=False,
     ),
     Row("changes", query("changes", "{ hasMore }"), signed_in()),
+    # --- the subscription, over WebSocket (graphql-transport-ws) on a live server -------------
+    Row(
+        "postAdded",
+        SUBSCRIBE,
+        # C's MEMBERS thread: its readers; a token that is not valid (the removed member's)
+        # closes the connection with 4403 (README, "Live posts")
+        expect(
+            anonymous=NOT_FOUND,
+            default=NOT_FOUND,
+            community=OK,
+            admin=OK,
+            removed=UNAUTHENTICATED,
+        ),
+        shared("members_thread", "thread"),
+    ),
     # Last: joining an organisation changes the viewer's memberships.
     Row(
         "organisationJoin",
@@ -855,8 +948,8 @@ async def _group_update_input(world: World) -> Variables:
     return {"input": {"id": await world.group(), "description": "Sacks of 20 kg"}}
 
 
-async def _pledge_input(world: World) -> Variables:
-    return {"input": {"groupId": await world.group(), "quantity": "5"}}
+async def _pledge_input(world: World, **group: Any) -> Variables:
+    return {"input": {"groupId": await world.group(**group), "quantity": "5"}}
 
 
 async def _post_edit_input(world: World) -> Variables:
@@ -876,13 +969,7 @@ async def _report_input(world: World) -> Variables:
 
 
 # Rows the matrix does not run, with where their permissions are tested instead.
-SKIP_REASON: dict[str, str] = {
-    "postAdded": (
-        "a subscription over WebSocket (graphql-transport-ws), not HTTP: who may subscribe "
-        "(readers only, NOT_FOUND otherwise, tokens re-checked) is tested in "
-        "tests/forums/test_subscriptions.py"
-    ),
-}
+SKIP_REASON: dict[str, str] = {}
 
 # Cells whose answer today differs from what it should be: (operation, viewer) -> (today's
 # answer, why it is wrong). The test holds these cells to today's answer; whoever fixes one
@@ -917,12 +1004,21 @@ def test_every_root_field_has_a_row() -> None:
 
 
 async def test_each_viewer_gets_the_answer_of_the_matrix(
-    gql: GraphQL, register: Any, cluster_id: str, platform_admin_token: str
+    gql: GraphQL,
+    register: Any,
+    cluster_id: str,
+    platform_admin_token: str,
+    db: Database,
+    settings: Settings,
+    clock: ManualClock,
 ) -> None:
     world = await build_world(gql, register, cluster_id, platform_admin_token)
     mismatches: list[str] = []
     for row in ROWS:
-        is_mutation = row.document.startswith("mutation")
+        if row.document.lstrip().startswith("subscription"):
+            mismatches.extend(await _subscription_cells(row, world, db, settings, clock))
+            continue
+        is_mutation = row.document.lstrip().startswith("mutation")
         variables = await row.variables(world) if row.variables else {}
         # Successes last, so that a success using up the row's object comes after the refusals.
         for viewer in sorted(VIEWERS, key=lambda v: row.expected[v] == OK):
@@ -934,6 +1030,27 @@ async def test_each_viewer_gets_the_answer_of_the_matrix(
     assert not mismatches, "\n".join(
         [f"{len(mismatches)} cells of the authorization matrix differ:", *mismatches]
     )
+
+
+async def _subscription_cells(
+    row: Row, world: World, db: Database, settings: Settings, clock: ManualClock
+) -> list[str]:
+    assert row.variables is not None
+    variables = await row.variables(world)
+    broadcaster = InProcessBroadcaster()
+    mismatches: list[str] = []
+    async with live_server(settings, db, clock, broadcaster) as address:
+        for viewer in VIEWERS:
+            actual = await subscription_answer(
+                address,
+                broadcaster,
+                row.document,
+                variables,
+                world.tokens[viewer],
+                variables["thread"],
+            )
+            mismatches.extend(_judge(row, viewer, actual, {}))
+    return mismatches
 
 
 def _judge(row: Row, viewer: str, actual: str, body: dict[str, Any]) -> list[str]:
