@@ -37,7 +37,7 @@ from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL
 from tests.events import kit as events
 from tests.forums import kit as forums
 from tests.forums.live_kit import WAIT, receive
-from tests.identity.kit import REMOVE, invite_code
+from tests.identity.kit import REMOVE, invite_code, verify
 from tests.marketplace import trading_kit as trading
 from tests.purchasing import kit as purchasing
 
@@ -187,14 +187,8 @@ async def _until_subscribers(broadcaster: Broadcaster, channel: str, count: int)
 
 
 async def verify_institution(client: GraphQL, admin_token: str, organisation_id: str) -> None:
-    """A platform admin verifies an institution.
-
-    TODO(lead, issue 15): call ``organisationVerify`` once the schema has it, e.g.
-    ``mutation($id: ID!) { organisationVerify(id: $id) { errors { code } } }`` with
-    ``admin_token``, and assert that it succeeded. Until then this does nothing: the
-    "verified institution" column gets what every institution gets today.
-    """
-    del client, admin_token, organisation_id
+    """A platform admin verifies an institution (``organisationVerify``)."""
+    await verify(client, admin_token, organisation_id)
 
 
 def payload(body: dict[str, Any], name: str) -> dict[str, Any]:

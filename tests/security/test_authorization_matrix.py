@@ -24,7 +24,7 @@ from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
-from tests.conftest import PASSWORD, GraphQL, organisation_input
+from tests.conftest import PASSWORD, SIGN_IN, GraphQL, organisation_input
 from tests.events import kit as events
 from tests.forums import kit as forums
 from tests.forums.live_kit import SUBSCRIBE, live_server
@@ -43,6 +43,7 @@ from tests.security.matrix_kit import (
     build_world,
     classify,
     expect,
+    payload,
     public,
     signed_in,
     subscription_answer,
@@ -115,11 +116,13 @@ async def _join_input(world: World) -> Variables:
     return {"input": {"inviteCode": await world.invite(world.partner)}}
 
 
-async def _member_to_remove(world: World) -> Variables:
+async def _new_member(world: World) -> str:
+    """The user id of a new member of firm A (registered with an invite, then signed in: the
+    registration's answer does not say what it made)."""
     email = f"{world.unique('member')}@a.example"
     body = await world.run(
         """mutation($input: AccountRegisterInput!) {
-             accountRegister(input: $input) { user { id } errors { code } } }""",
+             accountRegister(input: $input) { errors { code } } }""",
         {
             "input": {
                 "email": email,
@@ -130,8 +133,26 @@ async def _member_to_remove(world: World) -> Variables:
         },
         None,
     )
-    user_id = body["data"]["accountRegister"]["user"]["id"]
+    assert body["data"]["accountRegister"]["errors"] == [], body
+    signed_in = await world.run(SIGN_IN, {"input": {"email": email, "password": PASSWORD}}, None)
+    token = payload(signed_in, "tokenCreate")["accessToken"]
+    me = await world.run("{ me { user { id } } }", {}, token)
+    user_id: str = me["data"]["me"]["user"]["id"]
+    return user_id
+
+
+async def _member_to_remove(world: World) -> Variables:
+    user_id = await _new_member(world)
     return {"input": {"organisationId": world.firm.organisation_id, "userId": user_id}}
+
+
+async def _account_to_disable(world: World) -> Variables:
+    return {"input": {"userId": await _new_member(world), "reason": "Fake listings"}}
+
+
+async def _account_to_enable(world: World) -> Variables:
+    # an active account: enabling it changes nothing, and only platform admins may ask
+    return {"input": {"userId": await _new_member(world)}}
 
 
 async def _cluster_input(world: World) -> Variables:
@@ -268,6 +289,38 @@ ROWS: list[Row] = [
         expect(admin=OK),
         made(_cluster_input),
     ),
+    # --- identity: platform admins' trust decisions ------------------------------------------
+    Row(
+        "organisationVerify",
+        mutation("organisationVerify", "organisation { id }"),
+        expect(admin=OK),
+        # the partner firm: verifying it changes no viewer's rights in later rows
+        given(lambda w: {"input": {"organisationId": w.partner.organisation_id}}),
+        consumes=False,
+    ),
+    Row(
+        "organisationUnverify",
+        mutation("organisationUnverify", "organisation { id }"),
+        expect(admin=OK),
+        given(
+            lambda w: {"input": {"organisationId": w.partner.organisation_id, "reason": "Moved"}}
+        ),
+        consumes=False,
+    ),
+    Row(
+        "accountDisable",
+        mutation("accountDisable", "active"),
+        expect(admin=OK),
+        made(_account_to_disable),
+    ),
+    Row(
+        "accountEnable",
+        mutation("accountEnable", "active"),
+        expect(admin=OK),
+        made(_account_to_enable),
+        consumes=False,
+    ),
+    Row("auditRecords", query("auditRecords", "{ totalCount }"), expect(admin=OK)),
     # --- marketplace: listings and the catalogue ------------------------------------------
     Row("listings", query("listings", "{ totalCount }"), public()),
     Row(
