@@ -20,6 +20,8 @@ from graphql import (
     OperationDefinitionNode,
     ValidationContext,
     ValidationRule,
+    get_operation_ast,
+    validate,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
@@ -31,6 +33,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from backend.auth.viewer import Viewer
+from backend.graphql.cost import CostMeasure
 from backend.graphql.limits import document_limits_rule
 from backend.graphql.operations import load_manifest, sha256
 from backend.idempotency import KeyTakenError
@@ -93,6 +97,67 @@ class TrustedOnlyValidation(ValidationCache):
             yield
             return
         yield from super().on_validate()
+
+
+class QueryCostLimit(SchemaExtension):
+    """Refuses an operation whose estimated cost (:mod:`backend.graphql.cost`) is over the
+    caller's budget, before it runs, and tells every caller what its operation cost.
+
+    The estimate runs after validation, not as a validation rule: validation results are cached
+    per document, and the cost depends on the request's variables (``first: $first``) and on who
+    asks. It runs for every way an operation arrives (HTTP, a persisted id, a WebSocket
+    subscribe), since all of them validate through the schema."""
+
+    def __init__(self, *, anonymous: int, signed_in: int) -> None:
+        super().__init__()
+        self.budgets = {False: anonymous, True: signed_in}
+        self.cost: int | None = None
+        self.limit = anonymous
+
+    def on_validate(self) -> Iterator[None]:
+        self._estimate()
+        yield
+
+    def _estimate(self) -> None:
+        # Strawberry reads the validation errors before the hooks resume after their yield, so
+        # the refusal is made before it, once the validation cache (an extension listed before
+        # this one) has validated. Without one, validate here: the refusal must not depend on
+        # the extensions' order, and Strawberry skips its own validation when errors are set.
+        context = self.execution_context
+        document = context.graphql_document
+        if document is None:
+            return
+        if context.pre_execution_errors is None:
+            context.pre_execution_errors = validate(
+                context.schema._schema, document, context.validation_rules
+            )
+        if context.pre_execution_errors:
+            return  # refused already: nothing will run
+        operation = get_operation_ast(document, context.operation_name)
+        if operation is None:
+            return  # Strawberry answers the missing operation
+        signed_in = isinstance(getattr(context.context, "viewer", None), Viewer)
+        self.limit = self.budgets[signed_in]
+        try:
+            self.cost = CostMeasure(context.schema._schema, document, context.variables).of(
+                operation
+            )
+        except RecursionError:  # validation refuses such documents first; never run one
+            self.cost = self.limit + 1
+        if self.cost > self.limit:
+            callers = "signed-in" if signed_in else "anonymous"
+            context.pre_execution_errors = [
+                GraphQLError(
+                    f"This query costs {self.cost:,}, over the limit of {self.limit:,} for "
+                    f"{callers} callers: ask for smaller pages or fewer fields",
+                    extensions={"code": "QUERY_TOO_COSTLY", "cost": self.cost, "limit": self.limit},
+                )
+            ]
+
+    def get_results(self) -> dict[str, Any]:
+        if self.cost is None:
+            return {}
+        return {"cost": {"requested": self.cost, "limit": self.limit}}
 
 
 def _is_expected(error: GraphQLError) -> bool:
@@ -158,6 +223,8 @@ class SchemaOptions:
     max_tokens: int
     max_directives: int
     max_operations: int
+    max_cost_anonymous: int
+    max_cost_signed_in: int
     introspection: bool
     trusted_operations_only: bool
     development: bool
@@ -170,6 +237,8 @@ class SchemaOptions:
             max_tokens=settings.graphql_max_tokens,
             max_directives=settings.graphql_max_directives,
             max_operations=settings.graphql_max_operations,
+            max_cost_anonymous=settings.graphql_max_cost_anonymous,
+            max_cost_signed_in=settings.graphql_max_cost_signed_in,
             introspection=settings.introspection_enabled,
             trusted_operations_only=settings.trusted_operations_only,
             development=settings.is_development,
@@ -197,5 +266,9 @@ def build_extensions(options: SchemaOptions) -> list[Callable[[], SchemaExtensio
         (lambda: TrustedOnlyValidation(load_manifest, maxsize=512))
         if options.trusted_operations_only
         else (lambda: ValidationCache(maxsize=512)),
+        # After the validation cache: only valid documents are estimated, untrusted ones never.
+        lambda: QueryCostLimit(
+            anonymous=options.max_cost_anonymous, signed_in=options.max_cost_signed_in
+        ),
     ]
     return extensions

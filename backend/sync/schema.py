@@ -12,6 +12,7 @@ from backend.auth.permissions import IsAuthenticated
 from backend.auth.viewer import Viewer
 from backend.events.schema.types import EventType
 from backend.forums.schema import ThreadType
+from backend.graphql.cost import ONE_OF, page_size
 from backend.graphql.types import context_of, signed_in
 from backend.marketplace.schema.trading_types import OfferType, TradeType
 from backend.marketplace.schema.types import ListingType
@@ -51,16 +52,26 @@ class ChangeItem:
     type: ChangeType = strawberry.field(description="What kind of thing it is.")
     id: strawberry.ID = strawberry.field(description="Its id (as in its own queries).")
     action: ChangeAction = strawberry.field(description="Store it, or drop it.")
-    listing: ListingType | None = strawberry.field(description="A LISTING's current state.")
-    offer: OfferType | None = strawberry.field(description="An OFFER's current state.")
-    trade: TradeType | None = strawberry.field(description="A TRADE's current state.")
-    purchase_group: PurchaseGroupType | None = strawberry.field(
-        description="A PURCHASE_GROUP's current state."
+    listing: ListingType | None = strawberry.field(
+        description="A LISTING's current state.", metadata=ONE_OF
     )
-    thread: ThreadType | None = strawberry.field(description="A FORUM_THREAD's current state.")
-    event: EventType | None = strawberry.field(description="An EVENT's current state.")
+    offer: OfferType | None = strawberry.field(
+        description="An OFFER's current state.", metadata=ONE_OF
+    )
+    trade: TradeType | None = strawberry.field(
+        description="A TRADE's current state.", metadata=ONE_OF
+    )
+    purchase_group: PurchaseGroupType | None = strawberry.field(
+        description="A PURCHASE_GROUP's current state.", metadata=ONE_OF
+    )
+    thread: ThreadType | None = strawberry.field(
+        description="A FORUM_THREAD's current state.", metadata=ONE_OF
+    )
+    event: EventType | None = strawberry.field(
+        description="An EVENT's current state.", metadata=ONE_OF
+    )
     notification: NotificationType | None = strawberry.field(
-        description="A NOTIFICATION's current state."
+        description="A NOTIFICATION's current state.", metadata=ONE_OF
     )
 
 
@@ -124,6 +135,7 @@ class SyncQuery:
         "account or organisation, is answered with the error code RESYNC_REQUIRED: load the "
         "copy again.",
         permission_classes=[IsAuthenticated],
+        metadata=page_size(default=service.DEFAULT_FIRST, most=service.MAX_FIRST),
     )
     async def changes(
         self,
