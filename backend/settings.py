@@ -87,9 +87,9 @@ class Settings(BaseSettings):
     graphql_max_directives: int = Field(default=30, ge=0)
     graphql_max_operations: int = Field(default=20, ge=1)
     # The most an operation may cost (backend/graphql/cost.py: the objects its answer may hold),
-    # without and with a valid access token. The apps' largest operations: anonymous, a market
-    # search of 100 cards costs 602; signed in, a sync page of 100 changes (the SDK's) 4,901.
-    graphql_max_cost_anonymous: int = Field(default=1000, ge=1)
+    # without and with a valid access token. The apps' largest operations: anonymous, a page of
+    # 100 matches of a listing costs 1,702; signed in, a sync page of 100 changes (the SDK's) 4,901.
+    graphql_max_cost_anonymous: int = Field(default=2000, ge=1)
     graphql_max_cost_signed_in: int = Field(default=10000, ge=1)
     # None means "development only"; set explicitly to override.
     graphql_introspection: bool | None = None

@@ -18,6 +18,7 @@ from graphql import (
     DirectiveNode,
     GraphQLError,
     OperationDefinitionNode,
+    OperationType,
     ValidationContext,
     ValidationRule,
     get_operation_ast,
@@ -101,7 +102,8 @@ class TrustedOnlyValidation(ValidationCache):
 
 class QueryCostLimit(SchemaExtension):
     """Refuses an operation whose estimated cost (:mod:`backend.graphql.cost`) is over the
-    caller's budget, before it runs, and tells every caller what its operation cost.
+    caller's budget, before it runs, and tells the caller of every query and mutation what it
+    cost.
 
     The estimate runs after validation, not as a validation rule: validation results are cached
     per document, and the cost depends on the request's variables (``first: $first``) and on who
@@ -113,6 +115,8 @@ class QueryCostLimit(SchemaExtension):
         self.budgets = {False: anonymous, True: signed_in}
         self.cost: int | None = None
         self.limit = anonymous
+        self.refused = False
+        self.subscription = False
 
     def on_validate(self) -> Iterator[None]:
         self._estimate()
@@ -136,6 +140,7 @@ class QueryCostLimit(SchemaExtension):
         operation = get_operation_ast(document, context.operation_name)
         if operation is None:
             return  # Strawberry answers the missing operation
+        self.subscription = operation.operation is OperationType.SUBSCRIPTION
         signed_in = isinstance(getattr(context.context, "viewer", None), Viewer)
         self.limit = self.budgets[signed_in]
         try:
@@ -145,6 +150,7 @@ class QueryCostLimit(SchemaExtension):
         except RecursionError:  # validation refuses such documents first; never run one
             self.cost = self.limit + 1
         if self.cost > self.limit:
+            self.refused = True
             callers = "signed-in" if signed_in else "anonymous"
             context.pre_execution_errors = [
                 GraphQLError(
@@ -155,7 +161,9 @@ class QueryCostLimit(SchemaExtension):
             ]
 
     def get_results(self) -> dict[str, Any]:
-        if self.cost is None:
+        # A subscription's events are pushed to every reader of a thread: they stay lean, and
+        # only a refused subscribe says what it cost.
+        if self.cost is None or (self.subscription and not self.refused):
             return {}
         return {"cost": {"requested": self.cost, "limit": self.limit}}
 
