@@ -23,7 +23,7 @@ from backend.settings import Settings
 from tests.conftest import Account, GraphQL
 from tests.events.kit import event_input
 from tests.forums.kit import join, open_forum
-from tests.forums.live_kit import SUBSCRIBE, live_server, receive
+from tests.forums.live_kit import live_server, receive, subscribed
 from tests.identity.kit import REMOVE, invite_code, sign_in
 from tests.marketplace.trading_kit import listing_input
 from tests.purchasing.kit import group_input
@@ -273,23 +273,10 @@ async def test_a_websocket_closes_when_access_ends_and_an_ended_token_cannot_con
         token=community.admin.access_token,
     )
     thread_id = thread["data"]["threadCreate"]["thread"]["id"]
-    init = {"type": "connection_init", "payload": {"authorization": ""}}
+    token = community.member.access_token
     async with live_server(settings, db, clock, InProcessBroadcaster()) as address:
-        url = f"ws://{address}/graphql"
         # Given the member watching a thread of the members-only forum
-        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:
-            init["payload"]["authorization"] = f"Bearer {community.member.access_token}"
-            await ws.send(json.dumps(init))
-            assert await receive(ws) == {"type": "connection_ack"}
-            await ws.send(
-                json.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {"query": SUBSCRIBE, "variables": {"thread": thread_id}},
-                    }
-                )
-            )
+        async with subscribed(address, token, thread_id) as ws:
             # when they are removed from the group
             await end_access("removed", gql, community, platform_admin_token)
             # then the server closes the connection, saying why
@@ -299,7 +286,8 @@ async def test_a_websocket_closes_when_access_ends_and_an_ended_token_cannot_con
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "Access ended")
 
         # and a new connection with the same token is refused before anything else
-        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
             await ws.send(json.dumps(init))
             with pytest.raises(ConnectionClosed) as refused:
                 await receive(ws)
