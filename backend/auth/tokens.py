@@ -145,6 +145,10 @@ class Tokens:
 
     def read_access(self, token: str) -> Viewer:
         claims = self._decode(token, TokenType.ACCESS)
+        if "sid" not in claims:
+            # Signed by us before access tokens named their sign-in: the apps refresh an
+            # expired token by themselves, and its refresh token is still good.
+            raise TokenError(ErrorCode.TOKEN_EXPIRED, "The access token has expired")
         try:
             org = claims.get("org")
             return Viewer(

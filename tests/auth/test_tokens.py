@@ -263,10 +263,9 @@ def test_refresh_token_missing_a_required_claim_is_refused(
     ("claims_of", "read", "claim"),
     [
         (access_claims, "read_access", "role"),
-        (access_claims, "read_access", "sid"),
         (refresh_claims, "read_refresh", "fam"),
     ],
-    ids=["access-without-role", "access-without-session", "refresh-without-family"],
+    ids=["access-without-role", "refresh-without-family"],
 )
 def test_token_missing_an_app_claim_is_refused(
     tokens: Tokens, token_settings: Settings, claims_of: Any, read: str, claim: str
@@ -277,6 +276,17 @@ def test_token_missing_an_app_claim_is_refused(
 
     # when it is read, then it is refused as invalid rather than crashing
     assert refused(getattr(tokens, read), signed(claims)).code is ErrorCode.TOKEN_INVALID
+
+
+def test_an_access_token_from_before_sign_in_checks_counts_as_expired(
+    tokens: Tokens, token_settings: Settings
+) -> None:
+    # given a genuine access token issued before access tokens named their sign-in
+    claims = access_claims(token_settings)
+    del claims["sid"]
+
+    # when it is read, then the app is told to refresh it (its refresh token still works)
+    assert refused(tokens.read_access, signed(claims)).code is ErrorCode.TOKEN_EXPIRED
 
 
 def test_access_token_given_to_read_refresh_is_refused(tokens: Tokens) -> None:
