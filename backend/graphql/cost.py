@@ -205,6 +205,10 @@ class CostMeasure:
                 asked = int(value.value)
         # A first that is not a number is refused when it runs; above the maximum or below 1, by
         # the service: count what the service could answer at most.
+        # A JSON number such as 100.0 or 1e2 is a valid Int variable (graphql-core coerces it):
+        # count it as the page it asks for.
+        if isinstance(asked, float) and asked.is_integer():
+            asked = int(asked)
         if not isinstance(asked, int) or isinstance(asked, bool):
             return int(default)
         return max(0, min(asked, int(most)))

@@ -293,3 +293,18 @@ async def test_a_websocket_closes_when_access_ends_and_an_ended_token_cannot_con
                 await receive(ws)
         assert refused.value.rcvd is not None
         assert refused.value.rcvd.code == 4403
+
+
+async def test_a_disabled_accounts_calendar_feed_answers_as_unknown(
+    gql: GraphQL, community: Community, platform_admin_token: str
+) -> None:
+    # Given the member's personal calendar feed, which calendar apps poll without a token
+    rotated = await gql(
+        "mutation { calendarFeedRotate { feedPath errors { code } } }",
+        token=community.member.access_token,
+    )
+    path = rotated["data"]["calendarFeedRotate"]["feedPath"]
+    assert (await gql.http.get(path)).status_code == 200
+    # when the account is disabled, then its feed address no longer answers
+    await end_access("disabled", gql, community, platform_admin_token)
+    assert (await gql.http.get(path)).status_code == 404

@@ -171,6 +171,8 @@ async def test_every_answer_carries_its_cost(gql: GraphQL, register: Any, cluste
         ),
         ("query Q($n: Int) { listings(first: $n) { edges { node { id } } } }", {}, 41),
         ("query Q($n: Int) { listings(first: $n) { edges { node { id } } } }", {"n": 10**6}, 201),
+        # a JSON number with a fraction part of zero is a valid Int: counted as the page it is
+        ("query Q($n: Int) { listings(first: $n) { edges { node { id } } } }", {"n": 100.0}, 201),
         ("query Q($n: Int = 7) { listings(first: $n) { edges { node { id } } } }", {}, 15),
         # lists that are not paged: 10 items
         ("{ units { code } }", None, 10),

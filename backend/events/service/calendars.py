@@ -26,6 +26,7 @@ from backend.events.service.loading import (
     _load,
     event_loads,
 )
+from backend.identity.models import User
 from backend.kit.db import Database
 
 
@@ -76,8 +77,11 @@ async def calendar_feed(
     # Calendar apps poll: reading takes no write lock. The feed's "last used" time is written at
     # most once an hour, in a transaction of its own.
     async with db.read() as session:
+        # A disabled account's feed answers as an unknown one: its address is a credential too.
         feed = await session.scalar(
-            select(CalendarFeed).where(CalendarFeed.token_hash == _feed_hash(token))
+            select(CalendarFeed)
+            .join(User, User.id == CalendarFeed.user_id)
+            .where(CalendarFeed.token_hash == _feed_hash(token), User.is_active.is_(True))
         )
         if feed is None:
             return None

@@ -21,6 +21,7 @@ from backend.identity.models import (
     MembershipRole,
     OrganisationInvite,
     RefreshSession,
+    User,
 )
 from backend.identity.service.organisations import _organisation_with_membership
 from backend.kit.db import Database
@@ -176,6 +177,9 @@ async def remove_member(
                     "userId",
                 )
         await session.delete(leaving)
+        # (the account locked before its sessions, in the order tokenRefresh takes them, so a
+        # refresh running meanwhile cannot slip a new session past this revocation)
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
         # Their sign-ins acting for this organisation end: the access tokens on their next
         # request (backend/identity/service/access.py), the refresh tokens with them.
         await session.execute(

@@ -182,6 +182,11 @@ async def refresh_token(
     now = security.tokens.now()
     outcome: TokenPair | ServiceError
     async with db.write() as session:
+        # The account is locked first (before the session row the rotation locks, the order
+        # disabling and removal take too): an account disabled or a member removed meanwhile
+        # waits for this refresh to commit and then revokes the session it made as well,
+        # instead of missing it (PostgreSQL; SQLite runs one writer at a time).
+        await session.execute(select(User.id).where(User.id == claims.user_id).with_for_update())
         rotated = await session.execute(
             update(RefreshSession)
             .where(
@@ -214,7 +219,7 @@ async def refresh_token(
         else:
             switching = organisation_id is not None
             target_organisation = organisation_id if switching else row.organisation_id
-            user = await session.get(User, claims.user_id)
+            user = await session.get(User, claims.user_id)  # locked above
             try:
                 if user is None or not user.is_active:
                     raise ServiceError.of(
