@@ -63,6 +63,7 @@ def create_app(
                     settings.push_url,
                     settings.push_interval_seconds,
                     settings.receipts_url,
+                    settings.push_timeout_seconds,
                 )
             )
         yield

@@ -87,29 +87,45 @@ async def _create_admin(settings: Settings, email: str, password: str, display_n
 
 
 async def _deliver_push(settings: Settings) -> str:
-    import httpx
-
     from backend.kit.db import Database, utcnow
-    from backend.notifications.push import ReceiptsReport, check_receipts, deliver_due, worker_name
+    from backend.notifications.push import (
+        ReceiptsReport,
+        check_receipts,
+        deliver_due,
+        http_client,
+        worker_name,
+    )
 
     if not settings.push_url:
         return "EIC_PUSH_URL is not set: nothing to deliver to."
     db = Database(settings.database_url)
     try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+        timeout = settings.push_timeout_seconds
+        async with http_client(timeout) as http:
             worker = worker_name()
             report = await deliver_due(
-                db=db, http=http, url=settings.push_url, now=utcnow(), worker=worker
+                db=db,
+                http=http,
+                url=settings.push_url,
+                now=utcnow(),
+                worker=worker,
+                timeout_seconds=timeout,
             )
             receipts = ReceiptsReport(0, 0, 0)
             if settings.receipts_url:
                 receipts = await check_receipts(
-                    db=db, http=http, url=settings.receipts_url, now=utcnow(), worker=worker
+                    db=db,
+                    http=http,
+                    url=settings.receipts_url,
+                    now=utcnow(),
+                    worker=worker,
+                    timeout_seconds=timeout,
                 )
     finally:
         await db.dispose()
     return (
         f"Push: {report.sent} sent, {report.retried} to retry, {report.failed} failed, "
+        f"{report.maybe_sent} maybe sent (outcome unknown, not sent again), "
         f"{report.devices_removed} devices removed; receipts: {receipts.checked} read, "
         f"{receipts.failed} failed, {receipts.devices_removed} devices removed."
     )

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # its last part "send" replaced by "getReceipts", as Expo names them; empty: read none.
     push_receipts_url: str | None = None
     push_interval_seconds: float = Field(default=5, gt=0)
+    # How long a push request waits for the provider's answer. Expo documents no bound, so well
+    # above its usual second or two; an answer later than this leaves the messages MAYBE_SENT
+    # (never sent twice). At most 60: a send must end within its messages' 2-minute lease.
+    push_timeout_seconds: float = Field(default=30, gt=0, le=60)
 
     @property
     def receipts_url(self) -> str | None:

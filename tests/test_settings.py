@@ -161,3 +161,15 @@ def test_the_receipts_address_follows_expos_naming_unless_set() -> None:
     )
     assert told.receipts_url == "https://push.example/receipts"
     assert Settings(_env_file=None).receipts_url is None
+
+
+def test_the_push_timeout_outwaits_a_slow_provider_within_the_lease(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given no setting, the push worker waits 30 s for an answer (it waited 10 s)
+    assert settings().push_timeout_seconds == 30
+    # and EIC_PUSH_TIMEOUT_SECONDS changes it, up to half the 2-minute lease of a send
+    monkeypatch.setenv("EIC_PUSH_TIMEOUT_SECONDS", "45")
+    assert settings().push_timeout_seconds == 45
+    with pytest.raises(ValidationError, match="less than or equal to 60"):
+        settings(push_timeout_seconds=61)

@@ -130,7 +130,13 @@ class NotificationPreference(Base):
 
 class PushStatus(StrEnum):
     PENDING = "PENDING"
+    # Handed to the provider, its answer not recorded yet: committed before the request goes out,
+    # so a worker that dies meanwhile leaves a trace instead of a message that looks unsent.
+    SENDING = "SENDING"
     SENT = "SENT"
+    # The provider may have it: the send's answer never came (a timeout past acceptance, a 500,
+    # a worker that died mid-send). Never sent again, as the provider cannot tell us (see push.py).
+    MAYBE_SENT = "MAYBE_SENT"
     FAILED = "FAILED"  # gave up after MAX_ATTEMPTS
 
 

@@ -4,6 +4,8 @@ push provider (the Expo push API's format), failing when told to."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,11 +37,13 @@ from backend.notifications.push import (
     KEEP_SENT,
     LEASE,
     MAX_ATTEMPTS,
+    MAX_DELAY,
     ReceiptsReport,
     backoff,
     check_receipts,
     deliver_due,
     forget_finished,
+    run_worker,
 )
 from tests.conftest import CLOCK_START, GraphQL, seed_people
 
@@ -65,11 +69,23 @@ def expo_error(code: str, message: str) -> dict[str, Any]:
     return {"status": "error", "message": message, "details": {"error": code}}
 
 
+# What the fake provider does with one request (Provider.plan), beside answering at once:
+REFUSE = "refuse"  # answer 503 without taking the messages (an outage, before acceptance)
+LATE = "late"  # take the messages, answer after Provider.late_seconds
+HOLD = "hold"  # take the messages, answer only at the end of the test (past any timeout)
+# "500", "502", "504" ...: take the messages, then answer with that status
+
+
 @dataclass
 class Provider:
     """What the fake provider does and what it received."""
 
     fail_next: int = 0  # answer this many requests with 503
+    # what to do with the next requests, one entry each (then: answer at once)
+    plan: list[str] = field(default_factory=list)
+    late_seconds: float = 0.0
+    taken: asyncio.Event = field(default_factory=asyncio.Event)  # some messages were taken
+    release: asyncio.Event = field(default_factory=asyncio.Event)  # the held answers may go
     dead_tokens: set[str] = field(default_factory=set)
     # a request holding a message to one of these is refused as a whole (HTTP 400)
     malformed_tokens: set[str] = field(default_factory=set)
@@ -99,6 +115,9 @@ class Provider:
             self.fail_next -= 1
             return JSONResponse({"errors": [{"code": "INTERNAL"}]}, status_code=503)
         messages = await request.json()
+        behaviour = self.plan.pop(0) if self.plan else ""
+        if behaviour == REFUSE:
+            return JSONResponse({"errors": [{"code": "UNAVAILABLE"}]}, status_code=503)
         if len(messages) == 1:
             self.alone.append(messages[0]["to"])
         if self.always is not None:
@@ -116,6 +135,16 @@ class Provider:
                 ticket = str(uuid.uuid4())
                 self.tickets[ticket] = message["to"]
                 tickets.append({"status": "ok", "id": ticket})
+        # the messages are taken (Expo queues them for Apple and Google): what follows is the
+        # answer only
+        self.taken.set()
+        if behaviour == LATE:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.release.wait(), self.late_seconds)
+        elif behaviour == HOLD:
+            await self.release.wait()
+        elif behaviour.isdigit():
+            return JSONResponse({"errors": [{"code": "INTERNAL"}]}, status_code=int(behaviour))
         return JSONResponse({"data": tickets})
 
     async def receipts(self, request: Request) -> JSONResponse:
@@ -160,6 +189,7 @@ async def provider() -> AsyncIterator[tuple[Provider, str]]:
     try:
         yield state, f"http://127.0.0.1:{port}/push/send"
     finally:
+        state.release.set()  # held answers go (to clients long gone), so the server can stop
         server.should_exit = True
         await task
 
@@ -614,3 +644,176 @@ async def test_receipts_resend_rate_limited_messages_and_wait_out_an_outage(
     delivered = [m["to"] for m in state.delivered]
     assert (sorted(delivered[:2]), delivered[2:]) == (sorted(tokens), [tokens[0]])
     assert await statuses(db) == {"SENT": 1, "FAILED": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# Exactly once as far as the provider allows: a lost answer is never a reason to send again
+
+
+async def burst(gql: GraphQL, db: Database, settings: Any, cluster_id: str) -> None:
+    """120 pushes waiting: 60 notifications to a person with two phones."""
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    await register_device(gql, person.token, "ExponentPushToken[burst-a]")
+    await register_device(gql, person.token, "ExponentPushToken[burst-b]")
+    await notify(db, [uuid.UUID(person.user_id)], CLOCK_START, count=60)
+
+
+async def drain(
+    db: Database, http: httpx.AsyncClient, url: str, now: datetime, rounds: int = 3
+) -> datetime:
+    """Workers pass until nothing is due, then again after every backoff and lease could have
+    ended, ``rounds`` times; returns the time after the last round."""
+    for _ in range(rounds):
+        while (await deliver_due(db=db, http=http, url=url, now=now, worker="w1")).claimed:
+            pass
+        now += MAX_DELAY + LEASE + timedelta(seconds=1)
+    return now
+
+
+def duplicates(state: Provider) -> tuple[int, int]:
+    """Messages the provider took, and how many of them it took more than once."""
+    ids = [m["data"]["messageId"] for m in state.delivered]
+    return len(ids), len(ids) - len(set(ids))
+
+
+async def errors_by_status(db: Database) -> dict[str, set[str]]:
+    async with db.read() as session:
+        rows = await session.execute(select(PushMessage.status, PushMessage.last_error))
+        found: dict[str, set[str]] = {}
+        for status, error in rows.all():
+            found.setdefault(status.value, set()).add(error)
+        return found
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error"),
+    [
+        ("500", "outcome unknown: HTTP 500"),
+        ("502", "outcome unknown: HTTP 502"),
+        ("504", "outcome unknown: HTTP 504"),
+        (HOLD, "outcome unknown: ReadTimeout"),
+    ],
+)
+async def test_a_provider_that_takes_the_messages_and_loses_the_answer_gets_each_once(
+    gql: GraphQL,
+    db: Database,
+    settings: Any,
+    cluster_id: str,
+    provider: tuple[Provider, str],
+    behaviour: str,
+    error: str,
+) -> None:
+    # Given 120 pushes, and a provider that takes both batches (100 + 20) but answers 500, 502,
+    # 504, or not before the client's timeout
+    state, url = provider
+    await burst(gql, db, settings, cluster_id)
+    state.plan = [behaviour, behaviour]
+    # when workers pass again and again, past every backoff and lease
+    async with httpx.AsyncClient(timeout=0.5) as http:
+        await drain(db, http, url, CLOCK_START)
+    # then each message reached the provider once, and its fate is recorded as unknown
+    assert duplicates(state) == (120, 0)
+    assert state.requests == 2
+    assert await errors_by_status(db) == {"MAYBE_SENT": {error}}
+
+
+async def test_a_request_the_provider_did_not_take_is_sent_again_once(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given 120 pushes; the provider is unreachable for the first batch of 100, takes the batch
+    # of 20 and answers 500, refuses the 100 again (503) and then takes them
+    state, url = provider
+    await burst(gql, db, settings, cluster_id)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{free.getsockname()[1]}/push/send"
+    state.plan = ["500", REFUSE]
+    async with httpx.AsyncClient(timeout=5) as http:
+        first = await deliver_due(db=db, http=http, url=closed, now=CLOCK_START, worker="w1")
+        assert (first.claimed, first.retried) == (100, 100)
+        second = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+        assert (second.claimed, second.maybe_sent) == (20, 20)
+        await drain(db, http, url, CLOCK_START + backoff(1) + timedelta(seconds=1))
+    # then the refused messages went once, the one whose answer was lost were not sent again
+    assert duplicates(state) == (120, 0)
+    assert state.requests == 3
+    assert await statuses(db) == {"SENT": 100, "MAYBE_SENT": 20}
+    async with db.read() as session:
+        attempts = await session.execute(
+            select(
+                PushMessage.status, func.min(PushMessage.attempts), func.max(PushMessage.attempts)
+            ).group_by(PushMessage.status)
+        )
+        assert sorted((s.value, low, high) for s, low, high in attempts.all()) == [
+            ("MAYBE_SENT", 1, 1),
+            ("SENT", 2, 2),  # the SENT update keeps the count of failed attempts before it
+        ]
+
+
+async def test_a_worker_that_dies_mid_send_leaves_its_messages_maybe_sent(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given 120 pushes, and a worker stopped while the provider holds its first batch of 100
+    state, url = provider
+    await burst(gql, db, settings, cluster_id)
+    state.plan = [HOLD]
+    async with httpx.AsyncClient(timeout=30) as http:
+        worker = asyncio.create_task(
+            deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w1")
+        )
+        async with asyncio.timeout(5):
+            await state.taken.wait()
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        # when another worker passes, while the lease lasts and after it
+        during = await deliver_due(db=db, http=http, url=url, now=CLOCK_START, worker="w2")
+        assert (during.claimed, during.maybe_sent) == (20, 0)
+        after = CLOCK_START + LEASE + timedelta(seconds=1)
+        report = await deliver_due(db=db, http=http, url=url, now=after, worker="w2")
+        assert (report.claimed, report.maybe_sent) == (0, 100)
+        await drain(db, http, url, after)
+    # then the held batch is not sent again: recorded as maybe sent
+    assert duplicates(state) == (120, 0)
+    assert await errors_by_status(db) == {
+        "SENT": {""},
+        "MAYBE_SENT": {"outcome unknown: the worker stopped during the send"},
+    }
+
+
+async def test_the_worker_waits_for_an_answer_as_long_as_its_timeout(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str, provider: tuple[Provider, str]
+) -> None:
+    # Given a provider that answers after 1 s
+    state, url = provider
+    state.late_seconds = 1.0
+    clock = ManualClock(CLOCK_START)
+    _, users = await phones(gql, db, settings, cluster_id, 2)
+
+    async def work(seconds: float, expected: dict[str, int]) -> None:
+        state.plan = [LATE]
+        task = asyncio.create_task(run_worker(db, clock, url, 0.05, None, seconds))
+        try:
+            async with asyncio.timeout(10):
+                while await statuses(db) != expected:  # noqa: ASYNC110 - polls the database
+                    await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # when a worker with a timeout of 0.2 s sends two pushes, their fate is unknown
+    await notify(db, users, CLOCK_START)
+    await work(0.2, {"MAYBE_SENT": 2})
+    # and a worker that waits 5 s gets the tickets of the next two
+    await notify(db, users, CLOCK_START)
+    await work(5, {"MAYBE_SENT": 2, "SENT": 2})
+    assert duplicates(state) == (4, 0)
+    async with db.read() as session:
+        tickets = (
+            await session.scalars(
+                select(PushMessage.ticket_id).where(PushMessage.status == PushStatus.SENT)
+            )
+        ).all()
+    assert len(tickets) == 2
+    assert all(tickets)
