@@ -26,8 +26,9 @@ from backend.jobs import run_periodically
 from backend.kit.broadcast import Broadcaster, broadcaster_for
 from backend.kit.clock import Clock, SystemClock
 from backend.kit.db import Database
+from backend.kit.outages import outage_log
 from backend.notifications import push
-from backend.observability import RequestContextMiddleware, configure_logging
+from backend.observability import FailureAnswers, RequestContextMiddleware, configure_logging
 from backend.settings import Settings, get_settings
 
 
@@ -43,6 +44,7 @@ def create_app(
     embedders that run ``eic run-due-jobs`` themselves do not)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    outage_log.interval = settings.outage_log_interval_seconds
     database = db or Database(settings.database_url, echo=settings.database_echo)
 
     security = Security.from_settings(settings)
@@ -141,6 +143,9 @@ def create_app(
         subject_of=subject_of,
         now=app.state.clock.now,
     )
+    # Inside the request id, outside everything that may fail on the database before GraphQL
+    # runs: such a failure is answered with JSON (503 SERVICE_UNAVAILABLE for an outage).
+    app.add_middleware(FailureAnswers)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=settings.compress_min_bytes)
     return app

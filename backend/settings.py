@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     due_jobs_interval_seconds: float = Field(default=60, ge=0)
 
     log_level: str = "INFO"
+    # An outage of the database or Redis logs its first failure with a traceback, then one line
+    # per this many seconds with how many more failed (backend/kit/outages.py).
+    outage_log_interval_seconds: float = Field(default=30, gt=0)
+    # How long `eic serve` keeps an idle keep-alive connection open. Longer than the idle timeout
+    # of any proxy or client pool in front (commonly 60 s), so that they, not we, close it: a
+    # connection closed by us just as a client reuses it loses that request.
+    keep_alive_seconds: int = Field(default=75, ge=1)
 
     @property
     def is_development(self) -> bool:

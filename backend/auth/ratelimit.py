@@ -5,12 +5,12 @@ Counted with the `limits` package's sliding window counters: in Redis when ``EIC
 set, so every app instance spends from the same budgets, else in the process's memory. A limit
 that Redis cannot count is not enforced (fail open, with a warning): these limits keep the
 service affordable, and refusing every search while Redis restarts would be the bigger outage.
+The outage is logged once per interval (``backend/kit/outages.py``), not once per request.
 Sign-in throttling is stricter and lives in ``backend/auth/throttle.py``.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -24,9 +24,8 @@ from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from backend.kit.errors import throttled
+from backend.kit.outages import REDIS, outage_log, unavailable
 from backend.settings import Settings
-
-logger = logging.getLogger("eic.ratelimit")
 
 KEY_PREFIX = "eic:rate"
 
@@ -83,7 +82,7 @@ class RateLimits:
                     wait = max(wait, 1)
                     raise throttled(f"{_MESSAGES[budget]}; try again in {wait} seconds", wait)
         except (StorageError, RedisError, OSError) as exc:
-            logger.warning("rate limit %s not counted, storage unavailable: %s", budget, exc)
+            outage_log.failed(unavailable(exc) or REDIS, "rate limits, not counted", exc)
 
     async def close(self) -> None:
         if self._close is not None:

@@ -10,8 +10,13 @@ before and has not failed since passes both ceilings: the owner at their usual o
 while a distributed attack keeps the account's ceiling reached.
 
 Counters live in memory for a single process, or in Redis when ``EIC_REDIS_URL`` is set so that
-every app instance sees the same counts. If Redis cannot be reached, sign-in fails (closed): an
-uncounted guess is what the throttle exists to prevent.
+every app instance sees the same counts. If Redis cannot be reached, each instance counts in its
+own memory until Redis answers again (logged once per interval): every guess is still counted,
+by the instance that checked it, and an outage of Redis does not stop everybody signing in.
+
+Only a checked wrong password stays counted: an attempt is given back when it is refused, when it
+succeeds, and when it fails before the password could be checked (the database away), so that an
+outage never turns the owner's retries into a back-off.
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
 
+from backend.kit.outages import REDIS, RETRY_AFTER_SECONDS, outage_log, unavailable
 from backend.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +163,79 @@ class RedisCounters:
         await self._redis.aclose()
 
 
+class FallbackCounters:
+    """Redis's counters, or this process's while Redis cannot be reached.
+
+    After a failure Redis is left alone for a few seconds (then tried again), so that one sign-in
+    does not mix the two stores and a down Redis costs no connection attempt per request. Counts
+    made in memory stay in memory: while Redis is away each instance allows its own free
+    failures, and the counts start afresh in Redis when it is back (the price of not refusing
+    every sign-in)."""
+
+    def __init__(
+        self,
+        primary: CounterStore,
+        fallback: CounterStore | None = None,
+        *,
+        retry_seconds: float = RETRY_AFTER_SECONDS,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._primary = primary
+        self._fallback = fallback or MemoryCounters()
+        self._retry_seconds = retry_seconds
+        self._now = now
+        self._down_until = 0.0
+
+    async def _use(self, operation: Callable[[CounterStore], Awaitable[T]]) -> T:
+        if self._now() >= self._down_until:
+            try:
+                return await operation(self._primary)
+            except Exception as exc:
+                if unavailable(exc) is None:
+                    raise
+                outage_log.failed(REDIS, "sign-in throttle, counting in this process", exc)
+                self._down_until = self._now() + self._retry_seconds
+        return await operation(self._fallback)
+
+    async def count(self, key: str) -> tuple[int, int]:
+        return await self._use(lambda store: store.count(key))
+
+    async def add(self, key: str, window_seconds: int) -> tuple[int, int]:
+        return await self._use(lambda store: store.add(key, window_seconds))
+
+    async def release(self, key: str) -> None:
+        await self._use(lambda store: store.release(key))
+
+    async def clear(self, key: str) -> None:
+        await self._use(lambda store: store.clear(key))
+
+    async def claim(self, key: str, seconds: int) -> int:
+        return await self._use(lambda store: store.claim(key, seconds))
+
+    async def mark(self, key: str, seconds: int) -> None:
+        await self._use(lambda store: store.mark(key, seconds))
+
+    async def close(self) -> None:
+        await self._primary.close()
+        await self._fallback.close()
+
+
+@dataclass
+class Attempt:
+    """One counted sign-in attempt: what it counted, so that it can be given back."""
+
+    keys: SignInKeys
+    wait: int | None = None  # seconds to wait when the attempt may not be made now
+    counted: list[str] = field(default_factory=list)
+    gate: bool = False  # this attempt set the pair's gate
+
+
 class LoginThrottle:
     """Counts sign-in attempts before the password is checked.
 
-    An attempt is counted first and given back when it is refused or succeeds, so guesses sent
-    all at once are limited as strictly as guesses sent one after another.
+    An attempt is counted first and given back when it is refused, succeeds, or fails before the
+    password was checked, so guesses sent all at once are limited as strictly as guesses sent one
+    after another, and only a checked wrong password stays counted.
     """
 
     def __init__(self, settings: Settings, store: CounterStore) -> None:
@@ -195,10 +271,17 @@ class LoginThrottle:
 
     async def attempt(self, keys: SignInKeys) -> int | None:
         """Count an attempt; seconds to wait if it may not be made now, else None."""
+        return (await self.begin(keys)).wait
+
+    async def begin(self, keys: SignInKeys) -> Attempt:
+        """Count an attempt; its ``wait`` is set (and nothing stays counted) if it may not be
+        made now. An attempt that goes ahead ends as a :meth:`record_success`, stays counted
+        (a checked wrong password), or is handed to :meth:`give_back`."""
         store = self._store
         pair_failures, _ = await store.count(keys.pair)
         trusted = pair_failures == 0 and (await store.count(keys.known))[0] > 0
         counted = [keys.account]
+        gate = False
         waits = []
         failures, remaining = await store.add(keys.account, self._window)
         if failures > self._per_account and not trusted:
@@ -218,11 +301,21 @@ class LoginThrottle:
                 left = await store.claim(keys.gate, wait)
                 if left:
                     waits.append(left)
+                else:
+                    gate = True
         if not waits:
-            return None
+            return Attempt(keys, None, counted, gate)
         for key in counted:  # a refused attempt checks no password: it is no failure
             await store.release(key)
-        return max(waits)
+        return Attempt(keys, max(waits))
+
+    async def give_back(self, attempt: Attempt) -> None:
+        """The attempt checked no password (the database could not be read): it is no failure,
+        and the gate it set is lifted, so the owner's retry after an outage goes ahead."""
+        for key in attempt.counted:
+            await self._store.release(key)
+        if attempt.gate:
+            await self._store.clear(attempt.keys.gate)
 
     async def record_success(self, keys: SignInKeys) -> None:
         # The pair starts afresh and becomes known; the ceilings only get this attempt back,
@@ -240,5 +333,5 @@ class LoginThrottle:
 
 def make_counter_store(settings: Settings) -> CounterStore:
     if settings.redis_url:
-        return RedisCounters(Redis.from_url(settings.redis_url))
+        return FallbackCounters(RedisCounters(Redis.from_url(settings.redis_url)))
     return MemoryCounters()

@@ -9,7 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from backend.events.schema import EventsMutation, EventsQuery
 from backend.forums.schema import ForumsMutation, ForumsQuery, ForumsSubscription
-from backend.graphql.extensions import SchemaOptions, build_extensions
+from backend.graphql.extensions import Schema, SchemaOptions, build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery, TrustMutation, TrustQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
@@ -61,7 +61,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
 @functools.lru_cache(maxsize=8)
 def _schema_for(options: SchemaOptions) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

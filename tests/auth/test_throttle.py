@@ -289,3 +289,23 @@ async def test_giving_back_an_attempt_after_the_window_creates_no_counter(
     # a DECR on a missing Redis key would make a negative counter that never expires
     await store.release("address:198.51.100.99")
     assert await store.count("address:198.51.100.99") == (0, 0)
+
+
+async def test_an_attempt_given_back_leaves_no_count_and_lifts_its_gate(
+    throttle: LoginThrottle, store: CounterStore
+) -> None:
+    # given a pair whose next attempt sets the gate of a back-off (FREE failures made)
+    keys = throttle.keys(email=f"{uuid.uuid4().hex}@pellets.example", client_address=OFFICE)
+    assert await fail(throttle, keys, FREE - 1) == [None] * (FREE - 1)
+    gated = await throttle.begin(keys)
+    assert (gated.wait, gated.gate) == (None, True)
+
+    # when that attempt checked no password (the database was away) and is given back
+    await throttle.give_back(gated)
+
+    # then the counts are as before it, and the next attempt goes ahead (setting the gate again)
+    assert (await store.count(keys.pair))[0] == FREE - 1
+    assert (await store.count(keys.account))[0] == FREE - 1
+    assert (await store.count(keys.gate))[0] == 0
+    assert await throttle.attempt(keys) is None
+    assert await throttle.attempt(keys) == BASE

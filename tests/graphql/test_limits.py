@@ -37,7 +37,6 @@ from tests.conftest import (
 
 # 48 bytes: well over the 32-byte minimum that production insists on.
 PRODUCTION_JWT_SECRET = "production-only-secret-for-the-limits-tests-0123"
-UNREACHABLE_SQLITE_URL = "sqlite+aiosqlite:////nonexistent-dir/eic.db"
 GENERATED_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 
 Serve = Callable[..., Awaitable[httpx.AsyncClient]]
@@ -66,15 +65,10 @@ async def serve(db: Database, database_url: str) -> AsyncIterator[Serve]:
 
 
 @pytest.fixture
-def unreachable_url() -> str:
-    assert not Path("/nonexistent-dir").exists()
-    return UNREACHABLE_SQLITE_URL
-
-
-@pytest.fixture
-async def unreachable_db(unreachable_url: str) -> AsyncIterator[Database]:
-    """A Database whose file cannot be opened: every statement fails inside a resolver."""
-    database = Database(unreachable_url)
+async def unmigrated_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A Database without tables: every statement fails inside a resolver with an error that
+    is no outage (an unreachable database is SERVICE_UNAVAILABLE: tests/reliability/)."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db")
     yield database
     await database.dispose()
 
@@ -620,10 +614,10 @@ def graphql_log() -> Iterator[Captured]:
 
 
 async def test_unexpected_exceptions_are_masked_with_the_request_id(
-    serve: Serve, unreachable_db: Database, graphql_log: Captured
+    serve: Serve, unmigrated_db: Database, graphql_log: Captured
 ) -> None:
-    # given an app whose database cannot be opened
-    http = await serve(database=unreachable_db)
+    # given an app whose database has no tables (a bug, not an outage)
+    http = await serve(database=unmigrated_db)
 
     # when a query needs the database
     response = await post(http, "{ clusters { totalCount } }")
@@ -642,21 +636,21 @@ async def test_unexpected_exceptions_are_masked_with_the_request_id(
             }
         ],
     }
-    assert "unable to open" not in response.text.lower()
-    assert "nonexistent" not in response.text
+    assert "no such table" not in response.text.lower()
+    assert "unmigrated" not in response.text
     # and the log line with the same id holds the exception for the operator
     [record] = graphql_log.records
     assert record.levelno == logging.ERROR
     assert record.request_id == request_id  # type: ignore[attr-defined]
     assert record.exc_info is not None
-    assert "unable to open database file" in str(record.exc_info[1])
+    assert "no such table: clusters" in str(record.exc_info[1])
 
 
 async def test_a_masked_error_quotes_the_clients_request_id(
-    serve: Serve, unreachable_db: Database
+    serve: Serve, unmigrated_db: Database
 ) -> None:
-    # given an app whose database cannot be opened
-    http = await serve(database=unreachable_db)
+    # given an app whose database has no tables
+    http = await serve(database=unmigrated_db)
 
     # when a client that sets its own request id hits an unexpected error
     response = await post(

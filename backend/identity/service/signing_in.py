@@ -123,15 +123,21 @@ async def create_token(
     except ServiceError:
         email = email.strip().lower()
     keys = security.throttle.keys(email=email, client_address=client_address)
-    retry_after = await security.throttle.attempt(keys)
-    if retry_after is not None:
+    attempt = await security.throttle.begin(keys)
+    if attempt.wait is not None:
         raise throttled(
-            f"Too many failed sign-ins; try again in {retry_after} seconds", retry_after
+            f"Too many failed sign-ins; try again in {attempt.wait} seconds", attempt.wait
         )
 
-    async with db.read() as session:
-        user = await session.scalar(select(User).where(User.email == email))
-    ok = await security.passwords.verify(user.password_hash if user else None, password)
+    try:
+        async with db.read() as session:
+            user = await session.scalar(select(User).where(User.email == email))
+        ok = await security.passwords.verify(user.password_hash if user else None, password)
+    except Exception:
+        # No password was checked (the database is away, say): only a checked wrong password
+        # counts, or an outage would back off the owner's retries for minutes afterwards.
+        await security.throttle.give_back(attempt)
+        raise
     if user is None or not ok or not user.is_active:
         raise ServiceError(*INVALID_CREDENTIALS.problems)  # the attempt stays counted
     await security.throttle.record_success(keys)
