@@ -147,7 +147,8 @@ async def _run_due_jobs(settings: Settings) -> str:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    check_listen_address(args.host, get_settings())
+    settings = get_settings()
+    check_listen_address(args.host, settings)
     uvicorn.run(
         "backend.app:app_from_environment",
         factory=True,
@@ -155,7 +156,10 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         reload=args.reload,
-        proxy_headers=get_settings().trust_forwarded_for,
+        proxy_headers=settings.trust_forwarded_for,
+        # uvicorn's own default (5 s) is shorter than the idle timeout of the proxies and client
+        # pools in front of us: they would reuse a connection just as we close it.
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_level="info",
         access_log=False,  # our own request log line carries the request id
     )
