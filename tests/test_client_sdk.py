@@ -3,9 +3,11 @@ operations by hash, sessions with refresh, retries that never do the work twice,
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -187,3 +189,122 @@ async def test_an_offline_copy_follows_the_market_through_the_sync_feed(
         with pytest.raises(EICError) as refused:
             await other.sync(cursor)
     assert refused.value.codes == ["RESYNC_REQUIRED"]
+
+
+class Routed(httpx.AsyncBaseTransport):
+    """Sends the first ``down`` requests to an app whose database is away, the rest to the
+    working app; records what each request got."""
+
+    def __init__(self, down_app: Any, up_app: Any, down: int) -> None:
+        self.down = httpx.ASGITransport(app=down_app)
+        self.up = httpx.ASGITransport(app=up_app)
+        self.left = down
+        self.answers: list[tuple[int, str | None]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        inner = self.down if self.left > 0 else self.up
+        self.left -= 1
+        response = await inner.handle_async_request(request)
+        body = await response.aread()
+        codes = [
+            (e.get("extensions") or {}).get("code") for e in json.loads(body).get("errors") or []
+        ]
+        self.answers.append((response.status_code, codes[0] if codes else None))
+        # the body is decoded already: without the headers that described its encoding
+        headers = [
+            (name, value)
+            for name, value in response.headers.items()
+            if name not in ("content-encoding", "content-length")
+        ]
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+@pytest.fixture
+async def unreachable_app(settings: Settings, tmp_path: Path) -> AsyncIterator[Any]:
+    """An app whose SQLite file cannot be opened (its directory does not exist): an outage."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/missing/eic.db")
+    yield create_app(settings, db=database)
+    await database.dispose()
+
+
+async def test_an_outage_is_retried_after_the_wait_the_server_asks_for(
+    app: Any, unreachable_app: Any, register: Any, cluster_id: str
+) -> None:
+    # given an account, and a service whose database is away for the next two requests
+    await register("firm@maniwa.example", cluster_id)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    transport = Routed(unreachable_app, app, down=2)
+    async with EICClient("http://eic.test", transport=transport, sleep=sleep) as eic:
+        # when the app reads the clusters (a query), and then signs in (a keyed mutation)
+        clusters = await eic.run("Clusters", {}, authenticated=False)
+        transport.left = 1
+        session = await eic.sign_in("firm@maniwa.example", PASSWORD)
+
+    # then the query was answered SERVICE_UNAVAILABLE twice (inside GraphQL, HTTP 200) and the
+    # mutation 503 once (its key is looked up before GraphQL runs), each retried after the
+    # 5 seconds the server asked for, until the service answered
+    assert transport.answers == [
+        (200, "SERVICE_UNAVAILABLE"),
+        (200, "SERVICE_UNAVAILABLE"),
+        (200, None),
+        (503, "SERVICE_UNAVAILABLE"),
+        (200, None),
+    ]
+    assert waits == [5, 5, 5]
+    assert clusters["clusters"]["totalCount"] == 1
+    assert session.role == "FIRM"
+
+
+async def test_an_outage_is_retried_a_bounded_number_of_times(unreachable_app: Any) -> None:
+    # given a service whose database stays away
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    transport = Routed(unreachable_app, unreachable_app, down=100)
+    async with EICClient(
+        "http://eic.test", transport=transport, sleep=sleep, retries=3, backoff_seconds=2
+    ) as eic:
+        # when the app reads the clusters
+        with pytest.raises(EICError) as failed:
+            await eic.run("Clusters", {}, authenticated=False)
+
+    # then it tried four times, waiting what the server asked or the growing back-off (the
+    # longer), and then raised the outage's code
+    assert len(transport.answers) == 4
+    assert waits == [5, 5, 8]
+    assert failed.value.codes == ["SERVICE_UNAVAILABLE"]
+
+
+async def test_other_errors_are_not_retried(
+    settings: Settings, tmp_path: Path, register: Any, cluster_id: str
+) -> None:
+    # given a service with a bug: its database has no tables (INTERNAL, not an outage)
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db")
+    broken = create_app(settings, db=database)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    transport = Routed(broken, broken, down=100)
+    try:
+        async with EICClient("http://eic.test", transport=transport, sleep=sleep) as eic:
+            # when the app reads the clusters, and signs in with a key
+            with pytest.raises(EICError) as query:
+                await eic.run("Clusters", {}, authenticated=False)
+            with pytest.raises(EICError) as keyed:
+                await eic.sign_in("firm@maniwa.example", PASSWORD)
+    finally:
+        await database.dispose()
+
+    # then each was sent once and raised its INTERNAL error (a JSON 500 with the request id
+    # for the keyed one, which failed before GraphQL ran)
+    assert transport.answers == [(200, "INTERNAL"), (500, "INTERNAL")]
+    assert waits == []
+    assert query.value.codes == keyed.value.codes == ["INTERNAL"]

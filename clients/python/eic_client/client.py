@@ -5,9 +5,13 @@
   require.
 - Sessions: :meth:`EICClient.sign_in` keeps the access and refresh tokens; an answer saying
   ``TOKEN_EXPIRED`` refreshes the session once and sends the request again.
-- Safe retries: every mutation gets a fresh ``Idempotency-Key``; on a network error, a 5xx or a
-  409 ``IDEMPOTENCY_KEY_IN_USE`` it is sent again with the same key, with exponential backoff,
-  so the work is done once however often the network fails.
+- Safe retries: every mutation gets a fresh ``Idempotency-Key``, and a request is sent again
+  (a mutation with the same key, so the work is done once) on exactly these: a network error,
+  an outage of the service (the GraphQL error ``SERVICE_UNAVAILABLE``, or HTTP 503), and a 409
+  ``IDEMPOTENCY_KEY_IN_USE`` (the first copy still runs). It waits the ``retryAfter`` (or
+  ``Retry-After``) the server asked for and at least an exponential back-off, at most
+  ``max_wait_seconds`` a time and ``retries`` times. Any other error (``INTERNAL``, a 500, a
+  502) is raised at once: sending it again would not help, or nobody knows that it would.
 - Pages: :meth:`EICClient.pages` follows ``pageInfo.endCursor`` through a connection.
 """
 
@@ -25,7 +29,7 @@ import httpx
 from graphql import OperationDefinitionNode, OperationType, parse
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "operations" / "manifest.json"
-RETRIED_STATUSES = frozenset({502, 503, 504, 409})
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 class EICError(Exception):
@@ -81,6 +85,7 @@ class EICClient:
         backoff_seconds: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         timeout_seconds: float = 20.0,
+        max_wait_seconds: float = 30.0,
     ) -> None:
         self.http = httpx.AsyncClient(
             base_url=base_url, transport=transport, timeout=timeout_seconds
@@ -88,6 +93,7 @@ class EICClient:
         self.operations = load_operations(manifest)
         self.retries = retries
         self.backoff_seconds = backoff_seconds
+        self.max_wait_seconds = max_wait_seconds
         self.sleep = sleep
         self.session: Session | None = None
 
@@ -185,17 +191,18 @@ class EICClient:
         while True:
             try:
                 response = await self.http.post("/graphql", json=body, headers=headers)
-                if response.status_code not in RETRIED_STATUSES:
-                    answer: dict[str, Any] = response.json()
-                    return answer
             except httpx.TransportError:
                 if attempt >= self.retries:
                     raise
+                asked = 0.0
             else:
-                if attempt >= self.retries:
-                    response.raise_for_status()
+                retry_after = _retry_after(response)
+                if retry_after is None or attempt >= self.retries:
+                    return _answer(response)
+                asked = retry_after
             # the same key again: what the first attempt did is not done twice
-            await self.sleep(self.backoff_seconds * 2**attempt)
+            backoff = self.backoff_seconds * 2**attempt
+            await self.sleep(min(max(asked, backoff), self.max_wait_seconds))
             attempt += 1
 
     async def pages(
@@ -239,6 +246,52 @@ class EICClient:
             since = feed["cursor"]
             if not feed["hasMore"]:
                 return items, since
+
+
+def _json(response: httpx.Response) -> dict[str, Any] | None:
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return None
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def _codes(answer: dict[str, Any] | None) -> list[tuple[str | None, Any]]:
+    """Each GraphQL error's code and retryAfter."""
+    errors = (answer or {}).get("errors") or []
+    found = []
+    for error in errors:
+        extensions = (error.get("extensions") or {}) if isinstance(error, dict) else {}
+        found.append((extensions.get("code"), extensions.get("retryAfter")))
+    return found
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked to wait before the same request is sent again (0 when it did
+    not say); None when this answer is not to be retried."""
+    answer = _json(response)
+    if response.status_code == 503:
+        header = response.headers.get("retry-after", "")
+        return float(header) if header.isdigit() else 0.0
+    if response.status_code == 409:
+        in_use = any(code == "IDEMPOTENCY_KEY_IN_USE" for code, _ in _codes(answer))
+        return 0.0 if in_use else None
+    if response.status_code == 200:
+        waits = [after for code, after in _codes(answer) if code == UNAVAILABLE]
+        if waits:
+            return max(float(w) if isinstance(w, int | float) else 0.0 for w in waits)
+    return None
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """The GraphQL answer; an HTTP error without one raises ``httpx.HTTPStatusError``."""
+    answer = _json(response)
+    if answer is None:
+        response.raise_for_status()
+        answer = response.json()  # a success that is not JSON raises here
+    return answer
 
 
 def _token_expired(answer: dict[str, Any]) -> bool:
