@@ -153,54 +153,56 @@ async def prepare(postgres: PrivatePostgres) -> str:
 async def database_outage(postgres: PrivatePostgres, directory: Path, seconds: float) -> None:
     cluster_id = await prepare(postgres)
     server = Server(directory, EIC_DATABASE_URL=postgres.url())
-    await server.ready()
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        registered = await post(
-            http,
-            REGISTER,
-            {
-                "input": {
-                    "email": EMAIL,
-                    "password": PASSWORD,
-                    "displayName": "Owner",
-                    "organisation": {
-                        "name": "Owner Pellets",
-                        "kind": "FIRM",
-                        "clusterId": cluster_id,
-                        "location": {"lat": 35.07, "lon": 133.75},
-                    },
-                }
-            },
-        )
-        print(f"registered: {outcome(registered)}")
-        before = server.log_size()
+    try:
+        await server.ready()
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            registered = await post(
+                http,
+                REGISTER,
+                {
+                    "input": {
+                        "email": EMAIL,
+                        "password": PASSWORD,
+                        "displayName": "Owner",
+                        "organisation": {
+                            "name": "Owner Pellets",
+                            "kind": "FIRM",
+                            "clusterId": cluster_id,
+                            "location": {"lat": 35.07, "lon": 133.75},
+                        },
+                    }
+                },
+            )
+            print(f"registered: {outcome(registered)}")
+            before = server.log_size()
 
-        postgres.stop()
-        seen: dict[str, Counter[str]] = {
-            "sign-in": Counter(),
-            "keyed": Counter(),
-            "read": Counter(),
-        }
-        deadline = time.monotonic() + seconds
-        n = 0
-        while time.monotonic() < deadline:
-            n += 1
-            seen["sign-in"][outcome(await post(http, SIGN_IN, sign_in_input()))] += 1
-            keyed = await post(http, SIGN_IN, sign_in_input(), idempotency_key=f"key-{n}")
-            seen["keyed"][outcome(keyed)] += 1
-            seen["read"][outcome(await post(http, CLUSTERS))] += 1
-        during = server.log_size()
-        postgres.start()
-        back = time.monotonic()
-        first = None
-        while time.monotonic() - back < 60:
-            answer = outcome(await post(http, SIGN_IN, sign_in_input()))
-            if "SERVICE_UNAVAILABLE" not in answer and "INTERNAL" not in answer:
-                first = answer
-                break
-            await asyncio.sleep(0.2)
-        recovered = time.monotonic() - back
-    server.stop()
+            postgres.stop()
+            seen: dict[str, Counter[str]] = {
+                "sign-in": Counter(),
+                "keyed": Counter(),
+                "read": Counter(),
+            }
+            deadline = time.monotonic() + seconds
+            n = 0
+            while time.monotonic() < deadline:
+                n += 1
+                seen["sign-in"][outcome(await post(http, SIGN_IN, sign_in_input()))] += 1
+                keyed = await post(http, SIGN_IN, sign_in_input(), idempotency_key=f"key-{n}")
+                seen["keyed"][outcome(keyed)] += 1
+                seen["read"][outcome(await post(http, CLUSTERS))] += 1
+            during = server.log_size()
+            postgres.start()
+            back = time.monotonic()
+            first = None
+            while time.monotonic() - back < 60:
+                answer = outcome(await post(http, SIGN_IN, sign_in_input()))
+                if "SERVICE_UNAVAILABLE" not in answer and "INTERNAL" not in answer:
+                    first = answer
+                    break
+                await asyncio.sleep(0.2)
+            recovered = time.monotonic() - back
+    finally:
+        server.stop()
 
     print(f"\nDatabase (PostgreSQL) stopped for {seconds:g} s, {n} rounds of requests:")
     print(f"{'request':<10} {'answers (status, content type, code: count)'}")
