@@ -25,10 +25,11 @@ from backend.identity.service import current_access
 from backend.jobs import run_periodically
 from backend.kit.broadcast import Broadcaster, broadcaster_for
 from backend.kit.clock import Clock, SystemClock
-from backend.kit.db import Database
+from backend.kit.db import Database, Timeouts
 from backend.kit.outages import outage_log
 from backend.notifications import push
 from backend.observability import FailureAnswers, RequestContextMiddleware, configure_logging
+from backend.readiness import readiness
 from backend.settings import Settings, get_settings
 
 
@@ -45,7 +46,15 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     outage_log.interval = settings.outage_log_interval_seconds
-    database = db or Database(settings.database_url, echo=settings.database_echo)
+    database = db or Database(
+        settings.database_url,
+        echo=settings.database_echo,
+        timeouts=Timeouts(
+            connect=settings.db_connect_timeout_seconds,
+            statement=settings.db_statement_timeout_seconds,
+            pool=settings.db_pool_timeout_seconds,
+        ),
+    )
 
     security = Security.from_settings(settings)
 
@@ -118,11 +127,10 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        try:
-            await database.ping()
-        except Exception:  # any failure to reach the database means "not ready"
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        ready, body = await readiness(
+            database, redis_url=settings.redis_url, seconds=settings.ready_timeout_seconds
+        )
+        return JSONResponse(body, 200 if ready else 503)
 
     # Persisted operations are resolved before Strawberry parses the request; compression wraps
     # everything (also the refusals), so it is added last (outermost).

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./eic.db"
     database_echo: bool = False
     redis_url: str | None = None
+    # How long to wait for the database before a request fails instead of hanging (a stopped or
+    # unreachable server): a new connection; a statement (PostgreSQL's statement_timeout, and the
+    # client stops waiting one second later); a free connection of the pool.
+    db_connect_timeout_seconds: float = Field(default=5, gt=0)
+    db_statement_timeout_seconds: float = Field(default=10, gt=0)
+    db_pool_timeout_seconds: float = Field(default=5, gt=0)
+    # /readyz answers 503 when the database (or Redis) has not answered within this time.
+    ready_timeout_seconds: float = Field(default=2, gt=0)
 
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_issuer: str = "eic"

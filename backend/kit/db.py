@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -29,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from backend.kit.geo import great_circle_km
@@ -108,6 +110,11 @@ def enum_column(enum_class: type[StrEnum], name: str) -> Enum:
     return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=32)
 
 
+# A new aiosqlite connection's SQLite busy timeout: how long a write waits for another process's
+# write lock (writers of this process queue on Database._sqlite_writers first).
+SQLITE_BUSY_SECONDS = 30
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     """WAL, foreign keys, a busy timeout, and explicit BEGINs.
 
@@ -123,7 +130,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
         # PostgreSQL gets the same function from a migration: one SQL for both backends.
@@ -135,23 +142,56 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the service waits for its database before it gives up with an exception
+    (EIC_DB_*_TIMEOUT_SECONDS; the defaults are the settings' defaults).
+
+    ``connect``: a new PostgreSQL connection, TCP and start-up (asyncpg ``timeout``).
+    ``statement``: PostgreSQL's ``statement_timeout`` (the server cancels the statement:
+    ``QueryCanceledError``); the client stops waiting one second later (asyncpg
+    ``command_timeout``: ``TimeoutError``), which is what ends the wait for a server that does
+    not answer at all (stopped, partitioned). ``pool``: waiting for a free connection of the
+    pool (``sqlalchemy.exc.TimeoutError``), on both backends.
+    """
+
+    connect: float = 5
+    statement: float = 10
+    pool: float = 5
+
+
+def make_engine(url: str, *, echo: bool = False, timeouts: Timeouts | None = None) -> AsyncEngine:
+    timeouts = timeouts or Timeouts()
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
             kwargs["poolclass"] = StaticPool
         else:
-            # A pool of file connections buys little with aiosqlite (one thread per connection)
-            # but keeps a WAL reader open; fresh connections are cheap and always see the file.
-            kwargs["poolclass"] = NullPool
-        kwargs["connect_args"] = {"timeout": 30}
+            # A pool that keeps its connections open (SQLAlchemy's default queue pool). With a
+            # fresh connection per unit of work the last one to close deleted the -wal and -shm
+            # files, and the next one had to create them again: on a full disk every request,
+            # reads too, then failed (SQLITE_IOERR_SHMSIZE). Open connections keep both files,
+            # so reads go on; they also save the open and the PRAGMAs per unit of work
+            # (scripts/bench_sqlite_pool.py). Each aiosqlite connection has its own thread and
+            # serves one unit of work at a time, as with any pooled connection.
+            kwargs["pool_timeout"] = timeouts.pool
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
     else:
         kwargs["pool_pre_ping"] = True
+        kwargs["pool_timeout"] = timeouts.pool
         if url.startswith("postgresql+asyncpg"):
-            # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic
-            # plan that cannot see the search's values and scans every listing (measured: 100 ms
-            # queries turning into 600 ms from the sixth run on). Plan each run for its values.
-            kwargs["connect_args"] = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
+            kwargs["connect_args"] = {
+                "timeout": timeouts.connect,
+                "command_timeout": timeouts.statement + 1,
+                "server_settings": {
+                    "statement_timeout": str(round(timeouts.statement * 1000)),
+                    # asyncpg prepares every statement; after five runs PostgreSQL may switch to
+                    # a generic plan that cannot see the search's values and scans every listing
+                    # (measured: 100 ms queries turning into 600 ms from the sixth run on). Plan
+                    # each run for its values.
+                    "plan_cache_mode": "force_custom_plan",
+                },
+            }
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -207,12 +247,55 @@ async def _run_before_commit(session: AsyncSession) -> None:
             await callback(session)
 
 
+class NotWritableError(Exception):
+    """The database answers reads but cannot take writes; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Below this much free space for the service's user (statvfs f_bavail), an SQLite database counts
+# as on a full disk: a commit that has to grow the -wal file may fail (SQLITE_FULL) from then on.
+MIN_FREE_DISK_BYTES = 1024 * 1024
+
+
+def _probe_sqlite_file(path: str) -> None:
+    """Free space, then a write that is rolled back (on a connection of its own, so that nothing
+    it sets can stay on a pooled one). BEGIN IMMEDIATE alone succeeds on a read-only file; writing
+    the header's user_version (with the value it has) is refused there (SQLITE_READONLY)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    stats = os.statvfs(folder)
+    if stats.f_bavail * stats.f_frsize < MIN_FREE_DISK_BYTES:
+        raise NotWritableError("disk full")
+    # timeout=0: a writer holding the lock answers SQLITE_BUSY at once, and a busy file is writable.
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorname.startswith("SQLITE_BUSY"):
+                return
+            raise
+        try:
+            (version,) = connection.execute("PRAGMA user_version").fetchone()
+            connection.execute(f"PRAGMA user_version={int(version)}")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorname.startswith("SQLITE_READONLY"):
+                raise NotWritableError("read-only") from exc
+            raise
+        finally:
+            connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
 class Database:
     """The engine and the two kinds of unit of work the services use."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, timeouts: Timeouts | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, timeouts=timeouts)
         write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
             if self.engine.dialect.name == "sqlite"
@@ -256,9 +339,23 @@ class Database:
             yield session
             await _run_before_commit(session)
 
-    async def ping(self) -> None:
+    async def probe(self) -> None:
+        """Raise unless the database answers and can take writes: the driver's exception when it
+        cannot be reached (``TimeoutError`` when it does not answer in time),
+        :class:`NotWritableError` for an SQLite file that is read-only or on a full disk.
+
+        What this cannot see: a PostgreSQL server's full disk (only a committed write would tell,
+        and a probe should not write), a disk quota, a write that fails for the next request
+        anyway; nor can any rolled-back write find a full disk, since SQLite writes nothing
+        before the commit.
+        """
         async with self.engine.connect() as connection:
+            # The pooled connection stays open while the probe opens its own, so the probe's
+            # never is the last one, whose close would delete the -wal and -shm files.
             await connection.execute(text("SELECT 1"))
+            path = self.engine.url.database
+            if self.dialect == "sqlite" and path and path != ":memory:":
+                await asyncio.to_thread(_probe_sqlite_file, path)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
