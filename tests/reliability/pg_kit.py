@@ -101,6 +101,7 @@ class PrivatePostgres(Freezable):
         """``fast`` ends the sessions; ``immediate`` is a crash (recovery at the next start)."""
         if self.pid:
             self.thaw()  # a frozen server cannot stop
+        if self.pid or (self.data / "postmaster.pid").exists():  # also one interrupted starting
             self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
             self.pid = 0
 
@@ -108,7 +109,12 @@ class PrivatePostgres(Freezable):
         try:
             self.stop("immediate")
         finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            # Backends may still be exiting (and writing) after pg_ctl returns: try again.
+            for _ in range(50):
+                shutil.rmtree(self.folder, ignore_errors=True)
+                if not self.folder.exists():
+                    break
+                time.sleep(0.1)
 
 
 class PrivateRedis(Freezable):
