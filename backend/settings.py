@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./eic.db"
     database_echo: bool = False
     redis_url: str | None = None
+    # How long a Redis command of the sign-in throttle and the rate limits may take: a hung or
+    # unreachable Redis then fails over (throttle in memory, rate limits open) instead of
+    # hanging every request. Live posts' pub/sub keeps its own, blocking connection.
+    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     # How long to wait for the database before a request fails instead of hanging (a stopped or
     # unreachable server): a new connection; a statement (PostgreSQL's statement_timeout, and the
     # client stops waiting one second later); a free connection of the pool.

@@ -98,7 +98,11 @@ def _items(notation: str) -> list[RateLimitItem]:
 def make_rate_limits(settings: Settings) -> RateLimits:
     if settings.redis_url:
         # Our own pool, so that closing the app closes its connections.
-        pool = ConnectionPool.from_url(settings.redis_url)
+        pool = ConnectionPool.from_url(
+            settings.redis_url,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+            socket_timeout=settings.redis_timeout_seconds,
+        )
         storage: Storage = RedisStorage(
             "async+" + settings.redis_url,
             implementation="redispy",

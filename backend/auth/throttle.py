@@ -333,5 +333,10 @@ class LoginThrottle:
 
 def make_counter_store(settings: Settings) -> CounterStore:
     if settings.redis_url:
-        return FallbackCounters(RedisCounters(Redis.from_url(settings.redis_url)))
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+            socket_timeout=settings.redis_timeout_seconds,
+        )
+        return FallbackCounters(RedisCounters(redis))
     return MemoryCounters()

@@ -25,7 +25,7 @@ from backend.app import create_app
 from backend.cli import migrate
 from backend.kit.db import Timeouts
 from backend.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import PASSWORD, make_settings
 from tests.reliability.pg_kit import PrivatePostgres, PrivateRedis
 
 UNITS = "{ units { code } }"
@@ -272,3 +272,34 @@ async def test_a_full_disk_is_not_ready_and_reads_still_answer(small_disk: Path)
         # and once there is room again it is ready
         filler.unlink()
         assert (await eventually_ready(http)).json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.slow
+async def test_a_frozen_redis_slows_sign_in_and_searches_by_its_timeout_only(
+    database_url: str, db: Any, private_redis: PrivateRedis, register: Any, cluster_id: str
+) -> None:
+    # Given an app whose sign-in throttle and rate limits count in a private Redis
+    await register("tanaka@pellets.example", cluster_id)
+    settings = make_settings(database_url, redis_url=private_redis.url)
+    sign_in = {
+        "query": "mutation($e: String!, $p: String!) { tokenCreate(input: {email: $e, "
+        "password: $p}) { accessToken errors { code } } }",
+        "variables": {"e": "tanaka@pellets.example", "p": PASSWORD},
+    }
+    search = {"query": "{ listings(first: 1) { totalCount } }"}
+    async with app_client(settings) as (_app, http):
+        # when Redis is frozen (it accepts connections and never answers)
+        private_redis.freeze()
+        try:
+            signed_in, sign_in_took = await timed(http.post("/graphql", json=sign_in))
+            searched, search_took = await timed(http.post("/graphql", json=search))
+        finally:
+            private_redis.thaw()
+
+    # then both answer, within about one Redis timeout (1 s): the throttle counts in memory and
+    # the rate limit lets the read through, instead of hanging until TCP gives up
+    assert signed_in.json()["data"]["tokenCreate"]["errors"] == []
+    assert searched.json()["data"] == {"listings": {"totalCount": 0}}
+    # (each waited 5 s before EIC_REDIS_TIMEOUT_SECONDS, default 1 s)
+    assert sign_in_took < 3
+    assert search_took < 3
