@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Enum, MetaData, event, text
+from sqlalchemy import ColumnElement, DateTime, Enum, MetaData, case, event, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
@@ -213,6 +213,14 @@ async def once_more_on_clash(operation: Callable[[], Awaitable[T]]) -> T:
 write_hook: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = ContextVar(
     "write_hook", default=None
 )
+
+
+def later_of(column: Any, moment: datetime) -> ColumnElement[datetime]:
+    """The later of a time column and ``moment``, as SQL (GREATEST, spelt so that both engines
+    run it). Concurrent writers commit in another order than they took their times: setting a
+    "last activity" to the writer's own time would let an older time overwrite a newer one."""
+    value = literal(moment, column.type)
+    return case((column < value, value), else_=column)
 
 
 def insert_or_else(session: AsyncSession, model: type[Any]) -> Any:

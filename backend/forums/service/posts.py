@@ -28,7 +28,7 @@ from backend.forums.service.loading import (
 from backend.forums.service.readers import reader_of, readers_among
 from backend.identity import service as identity_service
 from backend.kit.broadcast import Broadcaster
-from backend.kit.db import Database, once_more_on_clash
+from backend.kit.db import Database, later_of, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.notifications import service as notifications
@@ -74,7 +74,8 @@ async def _create_post(
     problems.raise_if_any()
     async with db.write() as session:
         reader = await reader_of(session, viewer)
-        thread = await thread_for(session, reader, draft.thread_id, "threadId", lock=True)
+        # Not locked: _count_post updates the thread as the unit of work's last statement.
+        thread = await thread_for(session, reader, draft.thread_id, "threadId")
         policies.write(reader, thread.forum)
         if draft.id is not None and (existing := await session.get(Post, draft.id)):
             if existing.author_id != viewer.user_id or existing.thread_id != thread.id:
@@ -117,18 +118,11 @@ async def _create_post(
         if draft.id is not None:
             post.id = draft.id
         session.add(post)
-        thread.reply_count += 1
-        thread.last_activity_at = now
-        await session.execute(
-            update(Forum)
-            .where(Forum.id == thread.forum_id)
-            .values(last_activity_at=now)
-            .execution_options(synchronize_session=False)
-        )
         await session.flush()
         await follow(session, thread.id, viewer.user_id, now)  # and what you reply in
         await _notify(session, thread, post, reply_to, mentioned, viewer, now)
         view = await post_view(session, reader, post.id)
+        await _count_post(session, thread, now)  # last: see there
     # After the commit: a subscriber that loads the post finds it. The post is saved either
     # way; live delivery is best effort (apps reload the thread when they reconnect).
     try:
@@ -136,6 +130,39 @@ async def _create_post(
     except Exception:  # Redis unreachable: the answer must still say the post was made
         log.exception("publishing post %s failed", post.id)
     return view
+
+
+async def _count_post(session: AsyncSession, thread: Thread, now: datetime) -> None:
+    """Count a new post in its thread and move the thread's and the forum's last activity.
+
+    The unit of work's last statements, on purpose: an UPDATE holds its row until the commit,
+    and every post of a thread (of a forum) updates the same row. Locked first, each post held
+    the thread through all its other statements and a busy thread's posts queued one behind
+    the other (scripts/bench_busy_thread.py); updated last, the rows are held for these two
+    statements and the change log's. The count is an increment and the times only move
+    forward, so both stay exact whatever order concurrent posts commit in. A moderator may
+    have locked the thread since it was read: the UPDATE checks again (on PostgreSQL it re-reads
+    a row it had to wait for), and the post is refused with everything it wrote."""
+    counted = await session.scalar(
+        update(Thread)
+        .where(Thread.id == thread.id, Thread.locked_at.is_(None))
+        .values(
+            reply_count=Thread.reply_count + 1,
+            last_activity_at=later_of(Thread.last_activity_at, now),
+        )
+        .returning(Thread.id)
+        .execution_options(synchronize_session=False)
+    )
+    if counted is None:
+        raise ServiceError.of(
+            ErrorCode.THREAD_LOCKED, "This thread is locked; no new posts", "threadId"
+        )
+    await session.execute(
+        update(Forum)
+        .where(Forum.id == thread.forum_id)
+        .values(last_activity_at=later_of(Forum.last_activity_at, now))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _notify(
