@@ -87,6 +87,7 @@ def start_instances(settings: Settings, count: int, redis_url: str | None) -> li
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # uvicorn's start-up lines; failures show as unready
         )
         processes.append((process, f"http://127.0.0.1:{port}"))
     return processes
