@@ -42,4 +42,4 @@ schema: $(STAMP)
 	$(BIN)/eic operations build
 
 clean:
-	rm -rf $(VENV) eic.db eic.db-wal eic.db-shm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) eic.db eic.db-wal eic.db-shm eic.db-holders .pytest_cache .mypy_cache .ruff_cache

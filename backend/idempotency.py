@@ -12,6 +12,17 @@ the second request gets the first one's answer and nothing is done twice:
   its transaction rolls back before any work (PostgreSQL makes it wait for the first to commit;
   SQLite's writers run one at a time). It then waits for the stored answer and returns it. So
   20 copies at once do the work once and all get the same answer.
+- The answer cannot be stored with the work: it holds what GraphQL resolves after the commit
+  (fields read in other sessions, the request's later mutations), and holding the work's
+  transaction open until then would hold SQLite's only writer. So the row also names its
+  *holder* (the app process, :class:`_Liveness`) and when its answer is due. A process killed
+  between the commit and the answer leaves a row without an answer whose holder is gone: the
+  next copy sees that at once (PostgreSQL: the holder's advisory lock went with its connection;
+  SQLite: its lock on the ``-holders`` file went with the process) and answers
+  ``IDEMPOTENCY_KEY_ANSWER_LOST``: done, its changes are saved, reload them; the work is not
+  done again. A holder alive that never stores the answer (the database failed after the work)
+  counts as lost once ``answer_due`` has passed (:data:`ANSWER_DEADLINE`). A request that never
+  committed left no row: its retry runs at once.
 - The same key with a different request (other operation or variables) is refused with
   ``IDEMPOTENCY_KEY_REUSED``; keys are per person (the token's subject, or the client address for
   anonymous requests) and expire after 24 hours (:data:`KEY_LIFETIME`).
@@ -38,9 +49,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import errno
 import hashlib
 import json
+import logging
 import os
+import secrets
+import weakref
+from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -52,10 +68,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Integer, String, Text, delete, event, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Integer, String, Text, delete, event, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.pool import NullPool
 
 from backend.asgi import (
     ASGIApp,
@@ -74,8 +92,14 @@ from backend.kit.db import Base, Database, UTCDateTime, utcnow, write_hook
 HEADER = b"idempotency-key"
 KEY_LIFETIME = timedelta(hours=24)
 MAX_KEY_LENGTH = 200
-# How long a copy waits for the first request's answer before giving up (IDEMPOTENCY_KEY_IN_USE).
+# How long a copy waits for the first request's answer while its holder is alive and the answer
+# is due, before giving up (IDEMPOTENCY_KEY_IN_USE, "try again").
 WAIT_FOR_FIRST = timedelta(seconds=30)
+# How long after its work committed a request's answer is due. A holder that is alive but has not
+# stored it by then failed after the work (the database went away): the answer counts as lost.
+# It bounds a request's time from its first commit to its answer, far above the usual
+# milliseconds; wall-clock time of the app hosts (no test clock), so hosts keep NTP time.
+ANSWER_DEADLINE = timedelta(seconds=30)
 POLL_SECONDS = 0.05
 # A stored answer starting with this is sealed (a JSON answer starts with "{"): version 1 is
 # base64url(12-byte nonce + AES-256-GCM ciphertext and tag).
@@ -84,6 +108,8 @@ SEALED_PREFIX = "sealed:v1:"
 # yield a key that also serves elsewhere.
 SEAL_LABEL = b"eic/idempotency/sealed-answer/v1"
 NONCE_BYTES = 12
+
+logger = logging.getLogger("eic.idempotency")
 
 
 class SecretAnswer(StrEnum):
@@ -158,6 +184,9 @@ class IdempotencyKey(Base):
     # the first answer, once the request has ended
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
+    # the app process that did the work (see _Liveness), and when its answer is due
+    holder: Mapped[str | None] = mapped_column(String(64))
+    answer_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class KeyTakenError(Exception):
@@ -174,6 +203,7 @@ class _Claim:
     key: str
     request_hash: str
     now: datetime
+    holder: str
     secrecy: _Secrecy = field(default_factory=_Secrecy)
     claimed: bool = False  # a transaction with the key committed: this request did the work
     lost: bool = False  # another request holds the key
@@ -187,6 +217,8 @@ class _Claim:
                 key=self.key,
                 request_hash=self.request_hash,
                 created_at=self.now,
+                holder=self.holder,
+                answer_due=utcnow() + ANSWER_DEADLINE,
             )
         )
         try:
@@ -198,6 +230,167 @@ class _Claim:
 
     def _committed(self, _session: object) -> None:
         self.claimed = True
+
+
+class _Liveness:
+    """This process's sign of life, kept where every process using the database can check it.
+
+    One per process and database. ``running`` counts the keys this process is working on: a row
+    held by this process whose key is not running any more lost its answer (the store failed).
+    Subclasses check other processes; this base knows of none (an in-memory SQLite database
+    belongs to one process, so another holder cannot be running)."""
+
+    def __init__(self) -> None:
+        self.holder = f"local:{secrets.token_hex(8)}"
+        self.running: Counter[tuple[str, str]] = Counter()
+
+    async def start(self) -> None:
+        """Take the sign of life (before the first key is claimed); cheap once taken."""
+
+    async def alive(self, database: Database, holder: str | None, principal: str, key: str) -> bool:
+        """Whether the request holding this key may still store its answer."""
+        if holder == self.holder:
+            return self.running[(principal, key)] > 0
+        return await self._other_alive(database, holder)
+
+    async def _other_alive(self, database: Database, holder: str | None) -> bool:
+        return False
+
+
+class _PostgresLiveness(_Liveness):
+    """A session-level advisory lock, held on a connection of its own for the process's life:
+    PostgreSQL releases it the moment that connection ends (the process was killed, or the
+    network between them broke), and ``pg_locks`` shows every database user whether it is held.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.lock_id = secrets.randbelow(2**62) + 1
+        self.holder = f"pg:{self.lock_id}"
+        self.url = url
+        self._engine: AsyncEngine | None = None
+        self._connection: AsyncConnection | None = None
+        self._starting = asyncio.Lock()
+
+    async def start(self) -> None:
+        if not await self._lost():
+            return
+        async with self._starting:
+            if not await self._lost():
+                return
+            if self._connection is not None:  # the server went away: so did the lock
+                await self._connection.invalidate()
+            if self._engine is None:  # outside the app's pool: it is never given back
+                self._engine = create_async_engine(self.url, poolclass=NullPool)
+            connection = await self._engine.connect()
+            await connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": self.lock_id})
+            await connection.commit()  # the lock is the session's: it outlives the transaction
+            self._connection = connection
+
+    async def _lost(self) -> bool:
+        """Whether the lock is not held: never taken, or its connection closed. asyncpg sees the
+        server close an idle connection (a restart) without a round trip."""
+        connection = self._connection
+        if connection is None or connection.closed or connection.invalidated:
+            return True
+        driver = (await connection.get_raw_connection()).driver_connection
+        return driver is None or bool(driver.is_closed())
+
+    async def _other_alive(self, database: Database, holder: str | None) -> bool:
+        if holder is None or not holder.startswith("pg:"):
+            return False  # written before holders were kept, or by an SQLite process
+        lock_id = int(holder.removeprefix("pg:"))
+        async with database.read() as session:
+            # A one-bigint advisory lock shows its high half as classid, its low as objid.
+            held = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                    " AND classid = CAST(CAST(:high AS bigint) AS oid)"
+                    " AND objid = CAST(CAST(:low AS bigint) AS oid) AND objsubid = 1"
+                ),
+                {"high": lock_id >> 32, "low": lock_id & 0xFFFF_FFFF},
+            )
+        return bool(held)
+
+
+class _SqliteFileLiveness(_Liveness):
+    """A lock on one byte of a file beside the database (``<file>-holders``, like its -wal and
+    -shm): the kernel releases it when the process ends however it ends. The processes sharing an
+    SQLite file share a host, so they share those locks too."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.offset = secrets.randbelow(2**40)
+        self.holder = f"sqlite:{self.offset}"
+        self.path = f"{path}-holders"
+        self._fd: int | None = None
+
+    async def start(self) -> None:
+        if self._fd is not None:
+            return
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self.offset)
+        self._fd = fd  # open for the process's life: closing it would release the lock
+
+    async def _other_alive(self, database: Database, holder: str | None) -> bool:
+        if holder is None or not holder.startswith("sqlite:") or self._fd is None:
+            return False
+        import fcntl
+
+        offset = int(holder.removeprefix("sqlite:"))
+        try:
+            # POSIX record locks are the process's own: trying one tells whether another process
+            # holds it; ours it is not (every key of this process is checked by ``running``).
+            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EAGAIN):
+                return True
+            raise
+        fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset)
+        return False
+
+
+class _UnknownLiveness(_Liveness):
+    """Where no lock can show another process's life (no POSIX record locks): every other holder
+    counts as alive, and only ``answer_due`` tells a lost answer."""
+
+    async def _other_alive(self, database: Database, holder: str | None) -> bool:
+        return holder is not None
+
+
+_livenesses: weakref.WeakKeyDictionary[Database, _Liveness] = weakref.WeakKeyDictionary()
+_by_location: dict[str, _Liveness] = {}
+
+
+def _liveness(database: Database) -> _Liveness:
+    """The process's liveness for this database: one per database location, however many
+    :class:`Database` objects point at it (two record locks of one process on one file would
+    not see each other)."""
+    found = _livenesses.get(database)
+    if found is not None:
+        return found
+    url = make_url(database.url)
+    if database.dialect == "postgresql":
+        location = url.render_as_string(hide_password=False)
+        if location not in _by_location:
+            _by_location[location] = _PostgresLiveness(location)
+        found = _by_location[location]
+    elif database.dialect == "sqlite" and url.database and url.database != ":memory:":
+        path = os.path.realpath(url.database)
+        location = f"sqlite:{path}"
+        if location not in _by_location:
+            _by_location[location] = (
+                _SqliteFileLiveness(path) if os.name == "posix" else _UnknownLiveness()
+            )
+        found = _by_location[location]
+    else:  # an in-memory database is this Database's alone
+        found = _Liveness()
+    _livenesses[database] = found
+    return found
 
 
 def _principal(scope: Scope, secret_check: Callable[[str], str | None]) -> str:
@@ -267,8 +460,24 @@ def _in_use() -> list[Message]:
     )
 
 
+def _answer_lost() -> list[Message]:
+    # HTTP 200: the request succeeded, sending it again changes nothing, so clients that resend
+    # on 409 and 5xx must not; the app reloads what the action changed instead.
+    return error_answer(
+        "IDEMPOTENCY_KEY_ANSWER_LOST",
+        "The request with this Idempotency-Key was done and its changes are saved, but its "
+        "answer was lost in a server failure; reload what it changed (do not send it again "
+        "with a new key)",
+        200,
+    )
+
+
 class IdempotencyMiddleware:
-    """Honours ``Idempotency-Key`` on POST requests to the GraphQL endpoint."""
+    """Honours ``Idempotency-Key`` on POST requests to the GraphQL endpoint.
+
+    Failures of the database while it reads or writes keys (and every exception of the app
+    behind it) propagate as exceptions, for the outer layers to answer; except storing an
+    answer the client is about to receive: that failure is logged and the answer sent."""
 
     def __init__(
         self,
@@ -313,6 +522,7 @@ class IdempotencyMiddleware:
         )
         database = self.db()
         now = self.now()
+        liveness = _liveness(database)
 
         stored = await self._stored(database, principal, text, now)
         if stored is not None:
@@ -321,25 +531,29 @@ class IdempotencyMiddleware:
             )
             return
 
-        claim = _Claim(principal, text, request_hash, now)
+        await liveness.start()  # before the key can name this process as its holder
+        claim = _Claim(principal, text, request_hash, now, liveness.holder)
         captured: list[Message] = []
 
         async def capture(message: Message) -> None:
             captured.append(message)
 
+        running = (principal, text)
+        liveness.running[running] += 1
         token = write_hook.set(claim)
         declared = _secrecy.set(claim.secrecy)
         try:
             await self.app(scope, replay(body, more, receive), capture)
         except BaseException:
-            if claim.claimed:  # the work is done: the key must not stay without an answer
-                await self._store(
-                    database, claim, seal, error_answer("INTERNAL", "Internal error", 500)
-                )
+            if claim.claimed:  # the work is done: its retries learn so at once
+                await self._store_quietly(database, claim, seal, _answer_lost())
             raise
         finally:
             _secrecy.reset(declared)
             write_hook.reset(token)
+            liveness.running[running] -= 1
+            if liveness.running[running] <= 0:
+                del liveness.running[running]
         if claim.lost:  # a copy did the work: answer with its answer
             first = await self._wait(database, principal, text)
             if first is None:
@@ -352,7 +566,7 @@ class IdempotencyMiddleware:
         else:
             messages = captured
             if claim.claimed:
-                await self._store(database, claim, seal, captured)
+                await self._store_quietly(database, claim, seal, captured)
         await send_all(send, messages)
 
     async def _replay_or_refuse(
@@ -366,7 +580,8 @@ class IdempotencyMiddleware:
         key: str,
     ) -> None:
         if row.request_hash == request_hash and row.response_body is None:
-            waited = await self._wait(database, principal, key)  # the first is still running
+            # the work is done (the row is there) and its answer not yet
+            waited = await self._wait(database, principal, key, row)
             if waited is None:
                 await send_all(send, _in_use())
                 return
@@ -391,16 +606,57 @@ class IdempotencyMiddleware:
             return None
         return row
 
-    async def _wait(self, database: Database, principal: str, key: str) -> IdempotencyKey | None:
-        """The first request's row once its answer is stored (None after WAIT_FOR_FIRST)."""
+    async def _wait(
+        self,
+        database: Database,
+        principal: str,
+        key: str,
+        row: IdempotencyKey | None = None,
+    ) -> IdempotencyKey | None:
+        """The first request's row once it has an answer: its own, or "answer lost" as soon as
+        its holder is gone or its answer overdue. None after WAIT_FOR_FIRST (the holder lives
+        and its answer is due: a request still running). ``row``: the row as just read."""
+        liveness = _liveness(database)
         deadline = asyncio.get_running_loop().time() + WAIT_FOR_FIRST.total_seconds()
-        while asyncio.get_running_loop().time() < deadline:
-            async with database.read() as session:
-                row = await session.get(IdempotencyKey, (principal, key))
+        while True:
+            if row is None:
+                async with database.read() as session:
+                    row = await session.get(IdempotencyKey, (principal, key))
             if row is not None and row.response_body is not None:
                 return row
+            if row is not None and (
+                (row.answer_due is None or row.answer_due <= utcnow())
+                or not await liveness.alive(database, row.holder, principal, key)
+            ):
+                if await self._mark_lost(database, row):
+                    return row
+                row = None  # the holder stored its answer just before: read it
+                continue
+            if asyncio.get_running_loop().time() >= deadline:
+                return None
             await asyncio.sleep(POLL_SECONDS)
-        return None
+            row = None
+
+    async def _mark_lost(self, database: Database, row: IdempotencyKey) -> bool:
+        """Store "answer lost" on a row whose holder will never store its answer (and on
+        ``row``); False if an answer got there first."""
+        start, body = _parts(_answer_lost())
+        assert start is not None
+        async with database.write() as session:
+            result = await session.execute(
+                update(IdempotencyKey)
+                .where(
+                    IdempotencyKey.principal == row.principal,
+                    IdempotencyKey.key == row.key,
+                    IdempotencyKey.request_hash == row.request_hash,
+                    IdempotencyKey.response_body.is_(None),
+                )
+                .values(response_status=start["status"], response_body=body.decode("utf-8"))
+            )
+        if not getattr(result, "rowcount", 0):
+            return False
+        row.response_status, row.response_body = start["status"], body.decode("utf-8")
+        return True
 
     async def _answer(
         self, send: Send, row: IdempotencyKey, request_hash: str, seal: _Seal
@@ -425,11 +681,23 @@ class IdempotencyMiddleware:
                 messages = json_answer(status, body, [(b"idempotent-replayed", b"true")])
         await send_all(send, messages)
 
+    async def _store_quietly(
+        self, database: Database, claim: _Claim, seal: _Seal, captured: list[Message]
+    ) -> None:
+        """Store the answer; if the database fails now, the client still gets its answer (or
+        the app's exception), and the key's retries learn "answer lost" once it is due."""
+        try:
+            await self._store(database, claim, seal, captured)
+        except (SQLAlchemyError, OSError, TimeoutError):
+            logger.warning(
+                "the answer to an Idempotency-Key was not stored (its work is done)",
+                exc_info=True,
+            )
+
     async def _store(
         self, database: Database, claim: _Claim, seal: _Seal, captured: list[Message]
     ) -> None:
-        start = next((m for m in captured if m["type"] == "http.response.start"), None)
-        body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+        start, body = _parts(captured)
         if start is None:
             return
         stored = body.decode("utf-8")
@@ -452,6 +720,13 @@ class IdempotencyMiddleware:
                 )
                 .values(response_status=start["status"], response_body=stored)
             )
+
+
+def _parts(messages: list[Message]) -> tuple[Message | None, bytes]:
+    """An answer's start message and its whole body."""
+    start = next((m for m in messages if m["type"] == "http.response.start"), None)
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return start, body
 
 
 async def forget_expired(db: Database, now: datetime) -> int:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import secrets
+import sys
+import time
 import uuid
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.engine import make_url
 
+from backend import idempotency
 from backend.idempotency import IdempotencyKey
 from backend.jobs import run_due_jobs
 from backend.kit.clock import ManualClock
-from backend.kit.db import Database
+from backend.kit.db import Database, utcnow
 from backend.marketplace.models import Listing
 from tests.conftest import seed_people
 from tests.marketplace.trading_kit import listing_input
@@ -205,3 +213,118 @@ async def test_the_same_request_spelt_differently_is_the_same_request(
     )
     assert again.headers["idempotent-replayed"] == "true"
     assert await listings(db) == 1
+
+
+async def _answer_forgotten(db: Database, key: str, holder: str | None, due: datetime) -> None:
+    """As if the server had died between the work's commit and storing its answer."""
+    async with db.write() as session:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == key)
+            .values(response_status=None, response_body=None, holder=holder, answer_due=due)
+        )
+
+
+def _held_by_nobody(db: Database) -> str:
+    number = secrets.randbelow(2**40) + 1
+    return f"pg:{number}" if db.dialect == "postgresql" else f"sqlite:{number}"
+
+
+@pytest.mark.parametrize("holder", ["another process, gone", "this process, done", "unknown"])
+async def test_work_done_whose_answer_was_lost_is_answered_so_at_once_and_not_done_again(
+    client: httpx.AsyncClient, db: Database, register: Any, cluster_id: str, holder: str
+) -> None:
+    # Given a listing made with a key, whose answer was never stored: its process died (or this
+    # one failed to store it, or the row is from before holders were kept)
+    firm = await register("firm@maniwa.example", cluster_id)
+    first = await send(client, firm.access_token, listing(), "crashed")
+    assert first.json()["data"]["listingCreate"]["errors"] == []
+    held_by = {
+        "another process, gone": _held_by_nobody(db),
+        "this process, done": idempotency._liveness(db).holder,
+        "unknown": None,
+    }[holder]
+    await _answer_forgotten(db, "crashed", held_by, utcnow() + timedelta(seconds=30))
+    # when the app sends it again with the same key
+    started = time.monotonic()
+    again = await send(client, firm.access_token, listing(), "crashed")
+    # then it learns at once that the work was done and its answer lost, and nothing is done
+    # again; so do later retries
+    assert time.monotonic() - started < 5
+    assert again.status_code == 200
+    assert again.json()["errors"][0]["extensions"] == {"code": "IDEMPOTENCY_KEY_ANSWER_LOST"}
+    assert again.headers["idempotent-replayed"] == "true"
+    later = await send(client, firm.access_token, listing(), "crashed")
+    assert later.json() == again.json()
+    assert await listings(db) == 1
+
+
+@contextlib.asynccontextmanager
+async def _another_process_holding(db: Database) -> AsyncIterator[tuple[str, Callable[[], Any]]]:
+    """A holder id that a live process (another connection, another OS process) holds, and a
+    function that ends that process."""
+    if db.dialect == "postgresql":
+        number = secrets.randbelow(2**40) + 1
+        connection = await db.engine.connect()
+        await connection.execute(text("SELECT pg_advisory_lock(:n)"), {"n": number})
+        await connection.commit()
+        try:
+            yield f"pg:{number}", connection.invalidate  # drops it, as a killed process would
+        finally:
+            await connection.close()
+        return
+    number = secrets.randbelow(2**40)
+    path = f"{make_url(db.url).database}-holders"
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({path!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        f"fcntl.lockf(fd, fcntl.LOCK_EX, 1, {number})\n"
+        "print('held', flush=True)\n"
+        "time.sleep(120)\n",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdout is not None
+    assert await holder.stdout.readline() == b"held\n"
+
+    async def kill() -> None:
+        holder.kill()
+        await holder.wait()
+
+    try:
+        yield f"sqlite:{number}", kill
+    finally:
+        if holder.returncode is None:
+            await kill()
+
+
+async def test_a_retry_waits_while_the_holder_lives_and_learns_at_once_when_it_dies(
+    client: httpx.AsyncClient,
+    db: Database,
+    register: Any,
+    cluster_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a listing made with a key whose answer is not stored yet, held by another process
+    # that still lives (a slow request there)
+    monkeypatch.setattr(idempotency, "WAIT_FOR_FIRST", timedelta(seconds=0.3))
+    firm = await register("firm@maniwa.example", cluster_id)
+    await send(client, firm.access_token, listing(), "slow")
+    async with _another_process_holding(db) as (holder, kill):
+        await _answer_forgotten(db, "slow", holder, utcnow() + timedelta(seconds=30))
+        # a retry waits for its answer, and is told to try again
+        waiting = await send(client, firm.access_token, listing(), "slow")
+        assert waiting.status_code == 409
+        assert waiting.json()["errors"][0]["extensions"] == {"code": "IDEMPOTENCY_KEY_IN_USE"}
+        # when that process dies, the next retry learns at once that the work was done
+        await kill()
+        gone = await send(client, firm.access_token, listing(), "slow")
+        assert gone.json()["errors"][0]["extensions"] == {"code": "IDEMPOTENCY_KEY_ANSWER_LOST"}
+    # and a holder that lives but let the answer's time pass counts as having lost it
+    async with _another_process_holding(db) as (holder, _kill):
+        await send(client, firm.access_token, listing("Sawdust, dry"), "overdue")
+        await _answer_forgotten(db, "overdue", holder, utcnow() - timedelta(seconds=1))
+        overdue = await send(client, firm.access_token, listing("Sawdust, dry"), "overdue")
+        assert overdue.json()["errors"][0]["extensions"] == {"code": "IDEMPOTENCY_KEY_ANSWER_LOST"}
+    assert await listings(db) == 2
