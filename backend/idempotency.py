@@ -21,8 +21,9 @@ the second request gets the first one's answer and nothing is done twice:
   SQLite: its lock on the ``-holders`` file went with the process) and answers
   ``IDEMPOTENCY_KEY_ANSWER_LOST``: done, its changes are saved, reload them; the work is not
   done again. A holder alive that never stores the answer (the database failed after the work)
-  counts as lost once ``answer_due`` has passed (:data:`ANSWER_DEADLINE`). A request that never
-  committed left no row: its retry runs at once.
+  counts as lost once ``answer_due`` has passed (:data:`ANSWER_DEADLINE`); when the request
+  failed after its work, its own process stores that answer. A request that never committed left
+  no row: its retry runs at once.
 - The same key with a different request (other operation or variables) is refused with
   ``IDEMPOTENCY_KEY_REUSED``; keys are per person (the token's subject, or the client address for
   anonymous requests) and expire after 24 hours (:data:`KEY_LIFETIME`).
@@ -539,35 +540,37 @@ class IdempotencyMiddleware:
             captured.append(message)
 
         running = (principal, text)
+        # Counted until the answer is stored: a copy that sees this process hold the key and not
+        # run it any more knows that the answer will never come.
         liveness.running[running] += 1
-        token = write_hook.set(claim)
-        declared = _secrecy.set(claim.secrecy)
         try:
-            await self.app(scope, replay(body, more, receive), capture)
-        except BaseException:
-            if claim.claimed:  # the work is done: its retries learn so at once
-                await self._store_quietly(database, claim, seal, _answer_lost())
-            raise
+            token = write_hook.set(claim)
+            declared = _secrecy.set(claim.secrecy)
+            try:
+                await self.app(scope, replay(body, more, receive), capture)
+            except BaseException:
+                if claim.claimed:  # the work is done: its retries learn so at once
+                    await self._store_quietly(database, claim, seal, _answer_lost())
+                raise
+            finally:
+                _secrecy.reset(declared)
+                write_hook.reset(token)
+            if claim.claimed and not claim.lost:
+                await self._store_quietly(database, claim, seal, captured)
         finally:
-            _secrecy.reset(declared)
-            write_hook.reset(token)
             liveness.running[running] -= 1
             if liveness.running[running] <= 0:
                 del liveness.running[running]
         if claim.lost:  # a copy did the work: answer with its answer
             first = await self._wait(database, principal, text)
             if first is None:
-                messages = _in_use()
+                await send_all(send, _in_use())
             else:
                 await self._replay_or_refuse(
                     send, first, request_hash, seal, database, principal, text
                 )
-                return
-        else:
-            messages = captured
-            if claim.claimed:
-                await self._store_quietly(database, claim, seal, captured)
-        await send_all(send, messages)
+            return
+        await send_all(send, captured)
 
     async def _replay_or_refuse(
         self,
@@ -620,43 +623,36 @@ class IdempotencyMiddleware:
         deadline = asyncio.get_running_loop().time() + WAIT_FOR_FIRST.total_seconds()
         while True:
             if row is None:
-                async with database.read() as session:
-                    row = await session.get(IdempotencyKey, (principal, key))
-            if row is not None and row.response_body is not None:
-                return row
-            if row is not None and (
-                (row.answer_due is None or row.answer_due <= utcnow())
-                or not await liveness.alive(database, row.holder, principal, key)
-            ):
-                if await self._mark_lost(database, row):
+                row = await self._read(database, principal, key)
+            if row is not None:
+                if row.response_body is not None:
                     return row
-                row = None  # the holder stored its answer just before: read it
-                continue
+                gone = (
+                    row.answer_due is None
+                    or row.answer_due <= utcnow()
+                    or not await liveness.alive(database, row.holder, principal, key)
+                )
+                # Read again after the check: an answer stored just before its holder let go
+                # of the key is seen, not taken for lost.
+                fresh = await self._read(database, principal, key)
+                if fresh is not None and fresh.response_body is not None:
+                    return fresh
+                if gone and fresh is not None and fresh.holder == row.holder:
+                    # Answered, not stored: a holder that is late but alive may still store
+                    # the real answer for later retries, and a retry spends no write (a burst
+                    # of them after a restart would queue on SQLite's one writer).
+                    start, body = _parts(_answer_lost())
+                    assert start is not None
+                    fresh.response_status, fresh.response_body = start["status"], body.decode()
+                    return fresh
+                row = fresh
             if asyncio.get_running_loop().time() >= deadline:
                 return None
             await asyncio.sleep(POLL_SECONDS)
-            row = None
 
-    async def _mark_lost(self, database: Database, row: IdempotencyKey) -> bool:
-        """Store "answer lost" on a row whose holder will never store its answer (and on
-        ``row``); False if an answer got there first."""
-        start, body = _parts(_answer_lost())
-        assert start is not None
-        async with database.write() as session:
-            result = await session.execute(
-                update(IdempotencyKey)
-                .where(
-                    IdempotencyKey.principal == row.principal,
-                    IdempotencyKey.key == row.key,
-                    IdempotencyKey.request_hash == row.request_hash,
-                    IdempotencyKey.response_body.is_(None),
-                )
-                .values(response_status=start["status"], response_body=body.decode("utf-8"))
-            )
-        if not getattr(result, "rowcount", 0):
-            return False
-        row.response_status, row.response_body = start["status"], body.decode("utf-8")
-        return True
+    async def _read(self, database: Database, principal: str, key: str) -> IdempotencyKey | None:
+        async with database.read() as session:
+            return await session.get(IdempotencyKey, (principal, key))
 
     async def _answer(
         self, send: Send, row: IdempotencyKey, request_hash: str, seal: _Seal

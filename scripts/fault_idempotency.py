@@ -450,6 +450,9 @@ def main() -> None:
     parser.add_argument(
         "--retry-timeout", type=float, default=40.0, help="seconds a retry waits for its answer"
     )
+    parser.add_argument(
+        "--retry-concurrency", type=int, default=4, help="retries in flight at once"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "scripts"))
     from benchkit import bench_database
@@ -464,6 +467,7 @@ def main() -> None:
                 requests=args.requests,
                 kill_after=kill_after,
                 retry_timeout=args.retry_timeout,
+                retry_concurrency=args.retry_concurrency,
             )
         )
     print(figures.table())
