@@ -6,7 +6,7 @@ then answers IDEMPOTENCY_KEY_ANSWER_LOST at once instead of waiting. Rows from b
 migration have no holder: their requests are over, so they count as lost when still unanswered.
 
 Revision ID: 5d1e0c7a9b42
-Revises: be97a4ae2c85
+Revises: a7d536ba8349
 Create Date: 2026-12-10 10:00:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "5d1e0c7a9b42"
-down_revision: str | Sequence[str] | None = "be97a4ae2c85"
+down_revision: str | Sequence[str] | None = "a7d536ba8349"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
