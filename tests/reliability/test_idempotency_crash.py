@@ -38,13 +38,13 @@ def fault_script() -> ModuleType:
 async def test_after_a_sigkill_every_lost_answer_is_retried_at_once_and_nothing_is_done_twice(
     db: Database, database_url: str
 ) -> None:
-    # Given a server that 40 keyed listingCreate requests reach at once, SIGKILLed once 10 of
+    # Given a server that 100 keyed listingCreate requests reach at once, SIGKILLed once 10 of
     # them are answered; when it is started again and every request whose answer was lost is
     # sent again with its key and body
     script = fault_script()
     figures = await script.crash_scenario(
         database_url,
-        requests=40,
+        requests=100,
         kill_after=10,
         retry_timeout=AT_ONCE_SECONDS,
         at_once_seconds=AT_ONCE_SECONDS,
