@@ -15,6 +15,8 @@ from backend.auth.bearer import viewer_from_token
 from backend.auth.security import Security
 from backend.auth.viewer import Anonymous, Viewer
 from backend.events.routes import router as events_router
+from backend.forums import service as forums_service
+from backend.graphql import router as graphql_router
 from backend.graphql.context import get_context
 from backend.graphql.operations import load_manifest
 from backend.graphql.persisted import TrustedOperations
@@ -23,7 +25,7 @@ from backend.graphql.schema import build_schema
 from backend.idempotency import IdempotencyMiddleware
 from backend.identity.service import current_access
 from backend.jobs import run_periodically
-from backend.kit.broadcast import Broadcaster, broadcaster_for
+from backend.kit.broadcast import Broadcaster, broadcaster_for, follow_access_changes
 from backend.kit.clock import Clock, SystemClock
 from backend.kit.db import Database, Timeouts
 from backend.kit.outages import outage_log
@@ -31,6 +33,11 @@ from backend.notifications import push
 from backend.observability import FailureAnswers, RequestContextMiddleware, configure_logging
 from backend.readiness import readiness
 from backend.settings import Settings, get_settings
+
+
+def _on_access_change(user: str) -> None:
+    forums_service.forget_readers(user)
+    graphql_router.access_changed(user)
 
 
 def create_app(
@@ -77,8 +84,13 @@ def create_app(
                     settings.push_timeout_seconds,
                 )
             )
+        # Every instance forgets what it cached of someone's access, and re-checks their open
+        # connections, as soon as a change is announced (kit.broadcast.announce_access_change).
+        follower = asyncio.create_task(
+            follow_access_changes(app.state.broadcaster, _on_access_change)
+        )
         yield
-        for task in (loop, pusher):
+        for task in (loop, pusher, follower):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -4,9 +4,10 @@ Apps authenticate a WebSocket in the ``connection_init`` payload
 (``{"authorization": "Bearer <access token>"}``), since many WebSocket clients cannot set
 headers; a bearer header on the upgrade request works too. A token that is present but not
 valid closes the connection with 4403 before any subscription starts, and the connection is
-closed with 4403 when the token expires (the app reconnects with a fresh one). Only
-graphql-transport-ws is spoken: the legacy graphql-ws protocol let clients skip
-``connection_init`` in older Strawberry versions.
+closed with 4403 when the token expires (the app reconnects with a fresh one) or as soon as its
+access ends (a sign-out, removal or disabling is announced to every instance; a periodic
+re-check backs that up). Only graphql-transport-ws is spoken: the legacy graphql-ws protocol let
+clients skip ``connection_init`` in older Strawberry versions.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from backend.auth.bearer import AccessCheck, current_viewer
 from backend.auth.viewer import Anonymous, Viewer
 from backend.graphql.context import Context
+from backend.kit.broadcast import EVERYONE
 
 
 def token_in(params: Any) -> str | None:
@@ -75,12 +78,26 @@ class EICGraphQLRouter(GraphQLRouter[Context, None]):
         return UNSET
 
 
+def access_changed(user: str) -> None:
+    """An access change was announced for ``user`` (a user id as text, or ``"*"`` for anybody):
+    the connections signed in as them check their access now instead of at the next interval."""
+    for user_id, wakes in list(_wake.items()):
+        if user in (EVERYONE, str(user_id)):
+            for wake in wakes:
+                wake.set()
+
+
 logger = logging.getLogger(__name__)
 _watchers: set[asyncio.Task[None]] = set()
+# Each open signed-in connection's wake-up, by user: set when a change of their access is
+# announced (``access_changed``).
+_wake: dict[uuid.UUID, set[asyncio.Event]] = {}
 
-# How often an open connection asks whether its sign-in still stands. Each message a subscription
-# sends is checked by its own rules (forums re-check membership per post); this ends the
-# connection itself within this many seconds of a sign-out, removal or disabling.
+# How often an open connection asks whether its sign-in still stands even when no change was
+# announced: the backstop for an announcement lost while Redis was away. Changes themselves
+# (sign-out, removal, disabling) are announced and end the connection at once; each message a
+# subscription sends is checked by its own rules (forums against a cached reader that the same
+# announcements invalidate).
 ACCESS_RECHECK_SECONDS = 30.0
 
 
@@ -94,25 +111,44 @@ def _closed(websocket: Any) -> bool:
 async def _watch(websocket: Any, viewer: Viewer, check: AccessCheck) -> None:
     """Close the connection with 4403 when the token expires (the app reconnects with a fresh
     one) or when the access it carries ends."""
-    reason = "Token expired"
+    wake = asyncio.Event()
+    _wake.setdefault(viewer.user_id, set()).add(wake)
+    try:
+        reason = await _until_ended(websocket, viewer, check, wake)
+    finally:
+        wakes = _wake.get(viewer.user_id)
+        if wakes is not None:
+            wakes.discard(wake)
+            if not wakes:
+                del _wake[viewer.user_id]
+    if reason is not None:
+        with contextlib.suppress(Exception):  # already closed by the client
+            await websocket.close(code=4403, reason=reason)
+
+
+async def _until_ended(
+    websocket: Any, viewer: Viewer, check: AccessCheck, wake: asyncio.Event
+) -> str | None:
+    """Why the connection must end ("Token expired", "Access ended"), or None once it has
+    closed by itself."""
     while True:
         left = (
             (viewer.expires_at - datetime.now(UTC)).total_seconds()
             if viewer.expires_at is not None
             else ACCESS_RECHECK_SECONDS
         )
-        await asyncio.sleep(max(0.0, min(left, ACCESS_RECHECK_SECONDS)))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, min(left, ACCESS_RECHECK_SECONDS))):
+                await wake.wait()
+        wake.clear()
         if _closed(websocket):
-            return  # the app went away: nothing to watch
+            return None  # the app went away: nothing to watch
         if viewer.expires_at is not None and datetime.now(UTC) >= viewer.expires_at:
-            break
+            return "Token expired"
         try:
             if isinstance(await check(viewer), Anonymous):
-                reason = "Access ended"
-                break
+                return "Access ended"
         except Exception:  # the database is away: keep the connection, ask again later
             logger.warning(
                 "Could not check a WebSocket's access; asking again later", exc_info=True
             )
-    with contextlib.suppress(Exception):  # already closed by the client
-        await websocket.close(code=4403, reason=reason)

@@ -1,10 +1,16 @@
-"""Fan-out of events on named channels to the subscriptions listening for them (today: forums'
-"a post was added").
+"""Fan-out of events on named channels to the subscriptions listening for them: forums' "a post
+was added", and "someone's access changed" (:data:`ACCESS_CHANNEL`), which tells every app
+instance to forget what it cached of that person's access.
 
 With ``EIC_REDIS_URL`` the events go through Redis pub/sub, so that a client connected to one
 server process receives posts made through another; without it an in-process broadcaster
 serves a single process. Messages are ids only: each subscriber loads the post with its own
 viewer, so what it sees follows the same rules as a query.
+
+Nothing is lost silently: a subscription is live (Redis confirmed it) when ``subscribe``'s block
+is entered, and when the Redis connection drops or is re-made (messages may have been missed in
+between) every subscription of the process raises :class:`BroadcastInterruptedError`, so that its
+client is told to reload and subscribe again.
 """
 
 from __future__ import annotations
@@ -12,14 +18,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 log = logging.getLogger("eic.broadcast")
 
-# A subscriber this far behind loses the oldest events rather than slowing everyone down.
+# A subscriber this far behind loses the oldest events rather than slowing everyone down (its
+# client sees the gap in the events' sequence numbers).
 QUEUE_SIZE = 256
+# How long a new subscription waits for Redis to confirm it before it is refused as unavailable.
+CONFIRM_SECONDS = 5.0
+
+
+class BroadcastInterruptedError(Exception):
+    """The broadcaster cannot register a subscription, or events of a registered one may have
+    been lost (its connection dropped or was re-made): the subscriber reloads and subscribes
+    again."""
+
+
+# Put in a subscription's queue when it is interrupted: its iterator raises on reaching it.
+_INTERRUPTED = object()
+_Queue = asyncio.Queue[object]
+
+
+def _put(queue: _Queue, message: object) -> None:
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(message)
+
+
+async def _messages(queue: _Queue) -> AsyncIterator[str]:
+    while True:
+        message = await queue.get()
+        if message is _INTERRUPTED:
+            raise BroadcastInterruptedError("live events were interrupted")
+        yield str(message)
 
 
 class Broadcaster(Protocol):
@@ -27,7 +63,9 @@ class Broadcaster(Protocol):
 
     def subscribe(self, channel: str) -> Any:
         """``async with broadcaster.subscribe(channel) as messages: async for m in messages``;
-        the subscription is live when the block is entered."""
+        the subscription is live when the block is entered. Raises
+        :class:`BroadcastInterruptedError` when it cannot be registered, and the iterator raises it
+        when events may have been lost."""
         ...
 
     async def subscribers(self, channel: str) -> int:
@@ -43,25 +81,18 @@ class Broadcaster(Protocol):
 
 class InProcessBroadcaster:
     def __init__(self) -> None:
-        self._queues: dict[str, set[asyncio.Queue[str]]] = {}
+        self._queues: dict[str, set[_Queue]] = {}
 
     async def publish(self, channel: str, message: str) -> None:
         for queue in list(self._queues.get(channel, ())):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(message)
+            _put(queue, message)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
-        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+        queue: _Queue = asyncio.Queue(QUEUE_SIZE)
         self._queues.setdefault(channel, set()).add(queue)
-
-        async def messages() -> AsyncIterator[str]:
-            while True:
-                yield await queue.get()
-
         try:
-            yield messages()
+            yield _messages(queue)
         finally:
             listeners = self._queues.get(channel)
             if listeners is not None:
@@ -79,76 +110,152 @@ class InProcessBroadcaster:
         self._queues.clear()
 
 
+@dataclass(eq=False)
+class _Channel:
+    """A Redis channel this process listens on: its local subscriptions, and whether Redis has
+    confirmed the SUBSCRIBE (only then can no message published after it be missed)."""
+
+    listeners: set[_Queue] = field(default_factory=set)
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    interrupted: bool = False
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self.confirmed.set()  # wakes subscriptions still waiting to be confirmed
+        for queue in self.listeners:
+            _put(queue, _INTERRUPTED)
+
+
 class RedisBroadcaster:
     """Redis pub/sub, one connection per process: the process subscribes to a channel in Redis
     once, whatever the number of its local subscriptions, and fans messages out to them. Channel
-    names get a prefix so that deployments can share a Redis."""
+    names get a prefix so that deployments can share a Redis.
 
-    def __init__(self, url: str, prefix: str = "eic:") -> None:
+    A subscription is handed out once Redis has confirmed the channel's SUBSCRIBE. When the
+    pub/sub connection fails, every subscription of the process is interrupted and the next
+    subscription opens a new connection; a confirmation arriving again for a channel already
+    confirmed means redis-py re-made the connection by itself (messages in between are lost),
+    and interrupts that channel's subscriptions too."""
+
+    def __init__(
+        self, url: str, prefix: str = "eic:", confirm_seconds: float = CONFIRM_SECONDS
+    ) -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url, decode_responses=True)
         self._prefix = prefix
+        self._confirm_seconds = confirm_seconds
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
-        self._queues: dict[str, set[asyncio.Queue[str]]] = {}
+        self._channels: dict[str, _Channel] = {}
+        # UNSUBSCRIBEs sent whose answer has not come yet, per Redis channel: a confirmation
+        # read before that answer belongs to the subscription that ended, not to a new one.
+        self._leaving: dict[str, int] = {}
         self._listening = asyncio.Event()
         self._changes = asyncio.Lock()
 
     async def publish(self, channel: str, message: str) -> None:
         await self._redis.publish(self._prefix + channel, message)
 
-    async def _read(self) -> None:
+    async def _read(self, pubsub: Any) -> None:
         while True:
             await self._listening.wait()
             try:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=1.0
-                )
+                message = await pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a dropped connection: redis-py reconnects and resubscribes
-                log.exception("reading Redis pub/sub failed; retrying")
-                await asyncio.sleep(1)
-                continue
-            if message and message.get("type") == "message":
-                channel = str(message["channel"])[len(self._prefix) :]
-                for queue in list(self._queues.get(channel, ())):
-                    if queue.full():
-                        queue.get_nowait()
-                    queue.put_nowait(str(message["data"]))
+            except Exception:
+                log.warning(
+                    "The Redis pub/sub connection failed; interrupting live subscriptions",
+                    exc_info=True,
+                )
+                await self._interrupt_all(pubsub)
+                return
+            if message:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        redis_channel = str(message.get("channel"))
+        channel = self._channels.get(redis_channel[len(self._prefix) :])
+        if kind == "unsubscribe":
+            left = self._leaving.get(redis_channel, 0) - 1
+            if left > 0:
+                self._leaving[redis_channel] = left
+            else:
+                self._leaving.pop(redis_channel, None)
+        elif kind == "subscribe" and channel is not None:
+            if self._leaving.get(redis_channel):
+                return  # the answer to a SUBSCRIBE made before the last UNSUBSCRIBE
+            if channel.confirmed.is_set():
+                log.warning("Redis pub/sub reconnected by itself; interrupting %s", redis_channel)
+                self._forget(redis_channel[len(self._prefix) :], channel)
+            else:
+                channel.confirmed.set()
+        elif kind == "message" and channel is not None:
+            for queue in list(channel.listeners):
+                _put(queue, str(message["data"]))
+
+    def _forget(self, name: str, channel: _Channel) -> None:
+        """Interrupt a channel's subscriptions and stop counting them (their ``finally`` then
+        leaves the Redis channel through the usual path, or finds the connection gone)."""
+        channel.interrupt()
+        if self._channels.get(name) is channel:
+            del self._channels[name]
+            self._leaving[self._prefix + name] = self._leaving.get(self._prefix + name, 0) + 1
+            with contextlib.suppress(Exception):
+                task = asyncio.ensure_future(self._pubsub.unsubscribe(self._prefix + name))
+                _background.add(task)
+                task.add_done_callback(_background.discard)
+
+    async def _interrupt_all(self, pubsub: Any) -> None:
+        async with self._changes:
+            if self._pubsub is pubsub:
+                for channel in self._channels.values():
+                    channel.interrupt()
+                self._channels.clear()
+                self._leaving.clear()
+                self._listening.clear()
+                self._pubsub = None
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
 
     @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
-        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+    async def subscribe(self, name: str) -> AsyncIterator[AsyncIterator[str]]:
+        queue: _Queue = asyncio.Queue(QUEUE_SIZE)
         async with self._changes:
-            listeners = self._queues.setdefault(channel, set())
-            if not listeners:
-                if self._pubsub is None:
-                    self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                # SUBSCRIBE is sent before the block starts; Redis counts it once it has read
-                # it (`subscribers` shows when). Apps load the thread's latest posts after
-                # subscribing, so a post made in between is not lost to them.
-                await self._pubsub.subscribe(self._prefix + channel)
+            channel = self._channels.get(name)
+            if channel is None:
+                try:
+                    if self._pubsub is None:
+                        self._pubsub = self._redis.pubsub()
+                        self._reader = asyncio.create_task(self._read(self._pubsub))
+                    await self._pubsub.subscribe(self._prefix + name)
+                except Exception as exc:
+                    log.warning("Could not subscribe to Redis: %s", exc)
+                    raise BroadcastInterruptedError("Redis is unavailable") from exc
+                channel = self._channels[name] = _Channel()
                 self._listening.set()
-                if self._reader is None or self._reader.done():
-                    self._reader = asyncio.create_task(self._read())
-            listeners.add(queue)
-
-        async def messages() -> AsyncIterator[str]:
-            while True:
-                yield await queue.get()
-
+            channel.listeners.add(queue)
         try:
-            yield messages()
+            try:
+                async with asyncio.timeout(self._confirm_seconds):
+                    await channel.confirmed.wait()
+            except TimeoutError as exc:
+                raise BroadcastInterruptedError("Redis did not confirm the subscription") from exc
+            if channel.interrupted:
+                raise BroadcastInterruptedError("Redis is unavailable")
+            yield _messages(queue)
         finally:
             async with self._changes:
-                listeners.discard(queue)
-                if not listeners:
-                    self._queues.pop(channel, None)
+                channel.listeners.discard(queue)
+                if not channel.listeners and self._channels.get(name) is channel:
+                    del self._channels[name]
+                    redis_channel = self._prefix + name
+                    self._leaving[redis_channel] = self._leaving.get(redis_channel, 0) + 1
                     with contextlib.suppress(Exception):  # the connection may be gone
-                        await self._pubsub.unsubscribe(self._prefix + channel)
-                    if not self._queues:
+                        await self._pubsub.unsubscribe(redis_channel)
+                    if not self._channels:
                         self._listening.clear()
 
     async def subscribers(self, channel: str) -> int:
@@ -157,7 +264,8 @@ class RedisBroadcaster:
         return int(counts[0][1]) if counts else 0
 
     def local_subscribers(self, channel: str) -> int:
-        return len(self._queues.get(channel, ()))
+        found = self._channels.get(channel)
+        return len(found.listeners) if found is not None else 0
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -169,7 +277,53 @@ class RedisBroadcaster:
         await self._redis.aclose()
 
 
+# Unsubscribes sent from a synchronous path, kept referenced until they finish.
+_background: set[asyncio.Future[Any]] = set()
+
+
 def broadcaster_for(redis_url: str | None, prefix: str = "eic:") -> Broadcaster:
     if redis_url:
         return RedisBroadcaster(redis_url, prefix)
     return InProcessBroadcaster()
+
+
+ACCESS_CHANNEL = "access-changed"
+# The message on ACCESS_CHANNEL for "anybody's access may have changed".
+EVERYONE = "*"
+
+
+async def announce_access_change(broadcaster: Broadcaster, user_id: uuid.UUID | None) -> None:
+    """After a committed change of what someone may read or do (removed from an organisation,
+    joined one, signed out, disabled, named moderator), tell every app instance: each forgets
+    what it cached of that person's access and checks their open connections again at once.
+    ``None`` means anybody. Best effort: if Redis is away, the instances' periodic re-check
+    (and their live subscriptions being closed by the same outage) covers it."""
+    try:
+        await broadcaster.publish(ACCESS_CHANNEL, str(user_id) if user_id else EVERYONE)
+    except Exception:
+        log.warning("Could not announce an access change", exc_info=True)
+
+
+async def follow_access_changes(
+    broadcaster: Broadcaster, on_change: Callable[[str], None], retry_seconds: float = 1.0
+) -> None:
+    """Call ``on_change`` with the user id (text) or :data:`EVERYONE` of each access change
+    announced, for as long as the app runs. While the feed is down, changes are missed: so
+    ``on_change(EVERYONE)`` is called when it is lost and each time it is live again (not on
+    every failed attempt in between, which would re-check every connection each second)."""
+    was_live = False
+    while True:
+        try:
+            async with broadcaster.subscribe(ACCESS_CHANNEL) as changes:
+                was_live = True
+                on_change(EVERYONE)
+                async for user in changes:
+                    on_change(user)
+        except BroadcastInterruptedError:
+            if was_live:
+                log.warning("The feed of access changes was interrupted; subscribing again")
+                on_change(EVERYONE)
+            was_live = False
+        except Exception:  # a bug in on_change must not end the feed
+            log.exception("Following access changes failed")
+        await asyncio.sleep(retry_seconds)

@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     INVITE_INVALID = "INVITE_INVALID"
     # an offline copy that cannot be brought up to date by changes: load it again
     RESYNC_REQUIRED = "RESYNC_REQUIRED"
+    # a part the server needs (the database, Redis) does not answer: try again after retryAfter
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ class Problem:
     code: ErrorCode
     message: str
     field: str | None = None
-    # Seconds until trying again can succeed; set on THROTTLED only.
+    # Seconds until trying again can succeed; set on THROTTLED and SERVICE_UNAVAILABLE.
     retry_after: int | None = None
 
 
@@ -61,6 +63,11 @@ class ServiceError(Exception):
 def throttled(message: str, retry_after: int) -> ServiceError:
     """Over a rate limit or sign-in back-off: the apps read ``retry_after`` (seconds)."""
     return ServiceError(Problem(ErrorCode.THROTTLED, message, None, max(1, retry_after)))
+
+
+def unavailable(message: str, retry_after: int) -> ServiceError:
+    """A part the server depends on is away: the apps try again after ``retry_after`` seconds."""
+    return ServiceError(Problem(ErrorCode.SERVICE_UNAVAILABLE, message, None, max(1, retry_after)))
 
 
 def not_found(what: str, field: str | None = "id") -> ServiceError:

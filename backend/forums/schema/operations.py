@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncGenerator
-from typing import Annotated, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 
@@ -28,6 +28,7 @@ from backend.forums.schema.types import (
     ReportType,
     ThreadCreateInput,
     ThreadPayload,
+    ThreadPostEvent,
     ThreadType,
 )
 from backend.graphql.errors import payload_mutation
@@ -242,12 +243,14 @@ class ForumsMutation:
         user_id: Annotated[strawberry.ID, strawberry.argument(description="The person.")],
         remove: Annotated[bool, strawberry.argument(description="Un-name them.")] = False,
     ) -> ForumPayload:
+        context = context_of(info)
         view = await service.add_moderator(
-            db=context_of(info).db,
+            db=context.db,
             viewer=signed_in(info),
             forum_id=parse_id(forum_id, "forumId"),
             user_id=parse_id(user_id, "userId"),
             remove=remove,
+            broadcaster=context.broadcaster,
         )
         return ForumPayload(forum=ForumType.of(view))
 
@@ -445,34 +448,80 @@ class ForumsMutation:
         return ReportPayload(report=ReportType.of(report))
 
 
+LIVE = (
+    "Errors: SERVICE_UNAVAILABLE (with retryAfter) before or during the stream "
+    "means live updates could not start or were interrupted (the broadcaster is away): load "
+    "the thread again and subscribe again after retryAfter seconds. The stream completes "
+    "without an error when the viewer may no longer read the thread."
+)
+
+
 @strawberry.type
 class ForumsSubscription:
     @strawberry.subscription(
+        description="A thread's posts, live: first a SUBSCRIBED event once the subscription is "
+        "registered (load the thread's latest posts then; nothing made after it is missed), "
+        "then a POST_ADDED event per post with its position in the thread, so a gap is "
+        "visible. Only a reader of the thread can open it (NOT_FOUND otherwise). " + LIVE
+    )
+    async def thread_posts(
+        self, info: strawberry.Info, thread_id: ThreadId
+    ) -> AsyncGenerator[ThreadPostEvent, None]:
+        viewer_id = _viewer_id(info)
+        async for event in _live(
+            info, thread_id, lambda e: ThreadPostEvent.of(e, viewer_id), confirm=True
+        ):
+            yield event
+
+    @strawberry.subscription(
         description="Posts added to a thread from now on, as they are committed. Only a reader "
-        "of the thread can open it (NOT_FOUND otherwise). Load the thread's latest posts after "
-        "subscribing, so a post made while connecting is not missed."
+        "of the thread can open it (NOT_FOUND otherwise). Nothing confirms that it is live and "
+        "its posts carry no position: use threadPosts. " + LIVE,
+        deprecation_reason="Use threadPosts: it confirms the subscription and numbers the posts.",
     )
     async def post_added(
         self, info: strawberry.Info, thread_id: ThreadId
     ) -> AsyncGenerator[PostType, None]:
-        context = context_of(info)
-        parsed = parse_id(thread_id, "threadId")
-        reader = await service.subscriber(db=context.db, viewer=context.viewer, thread_id=parsed)
         viewer_id = _viewer_id(info)
-        async with context.broadcaster.subscribe(service.post_channel(parsed)) as messages:
-            async for message in messages:
-                try:
-                    post = await service.added_post(db=context.db, post_id=uuid.UUID(message))
-                    # Access is read again (memberships may have changed since subscribing);
-                    # someone who lost it stops receiving and the subscription ends.
-                    reader = await service.still_reading(
-                        db=context.db, reader=reader, thread_id=parsed
-                    )
-                except ServiceError:
-                    return
-                except Exception:  # one bad message must not end everyone's subscription
-                    logger.exception("delivering a post to a subscription failed")
-                    continue
-                view = None if post is None else service.live_view(reader, post)
-                if view is not None:
-                    yield PostType.of(view, viewer_id)
+
+        def post(event: service.LiveEvent) -> PostType | None:
+            return None if event.view is None else PostType.of(event.view, viewer_id)
+
+        async for added in _live(info, thread_id, post, confirm=False):
+            yield added
+
+
+_Shown = TypeVar("_Shown")
+
+
+async def _live(
+    info: strawberry.Info,
+    thread_id: strawberry.ID,
+    to: Callable[[service.LiveEvent], _Shown | None],
+    *,
+    confirm: bool,
+) -> AsyncIterator[_Shown]:
+    """A thread's live events as ``to`` shows them (None: not shown). If the stream fails once
+    started, its ServiceError is the last event: graphql-core turns a yielded exception into
+    that event's error, so the app gets SERVICE_UNAVAILABLE in a ``next`` message before
+    ``complete`` rather than a bare ``complete``. A failure before the first event (NOT_FOUND,
+    or unavailable at once) is raised and answered with an ``error`` message."""
+    context = context_of(info)
+    events = service.live_posts(
+        db=context.db,
+        broadcaster=context.broadcaster,
+        viewer=context.viewer,
+        thread_id=parse_id(thread_id, "threadId"),
+        confirm=confirm,
+    )
+    started = False
+    try:
+        async for event in events:
+            started = True
+            shown = to(event)
+            if shown is not None:
+                yield shown
+    except ServiceError as exc:
+        if not started:
+            raise
+        yield cast(_Shown, exc)

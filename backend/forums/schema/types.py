@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -189,6 +190,39 @@ class PostType:
             can_edit=viewer_id is not None and post.author_id == viewer_id,
             can_moderate=view.moderates,
             version=post.version,
+        )
+
+
+@strawberry.enum(description="What a threadPosts event says.")
+class ThreadPostEventKind(Enum):
+    SUBSCRIBED = strawberry.enum_value(
+        "SUBSCRIBED",
+        description="The first event: the subscription is live, every post from now on "
+        "will come. Load the thread's latest posts now.",
+    )
+    POST_ADDED = strawberry.enum_value("POST_ADDED", description="A post was added.")
+
+
+@strawberry.type(
+    description="An event of a thread's live posts: first SUBSCRIBED, then each POST_ADDED."
+)
+class ThreadPostEvent:
+    kind: ThreadPostEventKind = strawberry.field(description="SUBSCRIBED or POST_ADDED.")
+    sequence: int = strawberry.field(
+        description="SUBSCRIBED: how many posts the thread has. POST_ADDED: the post's position "
+        "in the thread (1 for the first, in the order of the thread's pages). More than one "
+        "past the highest you have seen: posts were missed, load the ones after your newest."
+    )
+    post: PostType | None = strawberry.field(description="The post added; null for SUBSCRIBED.")
+
+    @classmethod
+    def of(cls, event: service.LiveEvent, viewer_id: uuid.UUID | None) -> ThreadPostEvent:
+        if event.view is None:
+            return cls(kind=ThreadPostEventKind.SUBSCRIBED, sequence=event.sequence, post=None)
+        return cls(
+            kind=ThreadPostEventKind.POST_ADDED,
+            sequence=event.sequence,
+            post=PostType.of(event.view, viewer_id),
         )
 
 

@@ -27,11 +27,14 @@ from backend.forums.service.inputs import (
     ThreadView,
 )
 from backend.forums.service.live import (
+    AddedPost,
     AddedPosts,
+    LiveEvent,
     added_post,
+    forget_readers,
+    live_posts,
     live_view,
     post_channel,
-    still_reading,
     subscriber,
 )
 from backend.forums.service.moderation import (
@@ -46,9 +49,11 @@ from backend.forums.service.readers import reader_of
 from backend.forums.service.threads import create_thread, get_thread, list_threads
 
 __all__ = [
+    "AddedPost",
     "AddedPosts",
     "ForumDraft",
     "ForumView",
+    "LiveEvent",
     "PostDraft",
     "PostView",
     "ReportView",
@@ -63,12 +68,14 @@ __all__ = [
     "edit_post",
     "follow_thread",
     "followed_thread_ids",
+    "forget_readers",
     "get_forum",
     "get_thread",
     "list_forums",
     "list_posts",
     "list_reports",
     "list_threads",
+    "live_posts",
     "live_view",
     "post_channel",
     "react",
@@ -77,7 +84,6 @@ __all__ = [
     "resolve_report",
     "set_post_hidden",
     "set_thread_flag",
-    "still_reading",
     "subscriber",
     "threads_for_sync",
     "update_forum",

@@ -14,6 +14,7 @@ from backend.forums.service.inputs import ForumDraft, ForumView
 from backend.forums.service.loading import forum_for, forum_loads, forum_view
 from backend.forums.service.readers import reader_of, readers_among
 from backend.identity.models import Cluster, Organisation, OrganisationKind
+from backend.kit.broadcast import Broadcaster, announce_access_change
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
@@ -142,14 +143,23 @@ async def update_forum(
 
 
 async def add_moderator(
-    *, db: Database, viewer: Viewer, forum_id: uuid.UUID, user_id: uuid.UUID, remove: bool
+    *,
+    db: Database,
+    viewer: Viewer,
+    forum_id: uuid.UUID,
+    user_id: uuid.UUID,
+    remove: bool,
+    broadcaster: Broadcaster,
 ) -> ForumView:
-    """See ``_add_moderator``; a concurrent twin of the same request is answered like a retry."""
-    return await once_more_on_clash(
+    """See ``_add_moderator``; a concurrent twin of the same request is answered like a retry.
+    Instances forget the person's cached reader (what they see of hidden posts changes)."""
+    view = await once_more_on_clash(
         lambda: _add_moderator(
             db=db, viewer=viewer, forum_id=forum_id, user_id=user_id, remove=remove
         )
     )
+    await announce_access_change(broadcaster, user_id)
+    return view
 
 
 async def _add_moderator(

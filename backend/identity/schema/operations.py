@@ -281,7 +281,10 @@ class IdentityMutation:
     ) -> TokenRevokePayload:
         context = context_of(info)
         await service.revoke_token(
-            db=context.db, security=context.security, refresh_token=input.refresh_token
+            db=context.db,
+            security=context.security,
+            refresh_token=input.refresh_token,
+            broadcaster=context.broadcaster,
         )
         return TokenRevokePayload(revoked=True)
 
@@ -342,6 +345,7 @@ class IdentityMutation:
             viewer=signed_in(info),
             invite_code=input.invite_code,
             now=context.clock.now(),
+            broadcaster=context.broadcaster,
         )
         return OrganisationJoinPayload(membership=MembershipType.of(membership))
 
@@ -397,6 +401,7 @@ class IdentityMutation:
             organisation_id=parse_id(input.organisation_id, "organisationId"),
             user_id=parse_id(input.user_id, "userId"),
             now=context.clock.now(),
+            broadcaster=context.broadcaster,
         )
         return OrganisationMemberRemovePayload(removed_user_id=strawberry.ID(str(removed)))
 

@@ -227,5 +227,6 @@ async def _set_active(
         active=active,
         reason=reason,
         now=context.clock.now(),
+        broadcaster=context.broadcaster,
     )
     return AccountStatusPayload(user_id=strawberry.ID(str(user.id)), active=user.is_active)

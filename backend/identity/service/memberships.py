@@ -24,6 +24,7 @@ from backend.identity.models import (
     User,
 )
 from backend.identity.service.organisations import _organisation_with_membership
+from backend.kit.broadcast import Broadcaster, announce_access_change
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
@@ -143,8 +144,10 @@ async def remove_member(
     organisation_id: uuid.UUID,
     user_id: uuid.UUID,
     now: datetime,
+    broadcaster: Broadcaster,
 ) -> uuid.UUID:
-    """An admin removes a member, or a member leaves; the last admin cannot go."""
+    """An admin removes a member, or a member leaves; the last admin cannot go. Every app
+    instance is told, so that their open connections end and live posts stop at once."""
     async with db.write() as session:
         organisation, membership = await _organisation_with_membership(
             session, viewer, organisation_id, lock=True
@@ -191,12 +194,15 @@ async def remove_member(
             )
             .values(revoked_at=now)
         )
+    await announce_access_change(broadcaster, user_id)
     return user_id
 
 
 async def join_organisation(
-    *, db: Database, viewer: Viewer, invite_code: str, now: datetime
+    *, db: Database, viewer: Viewer, invite_code: str, now: datetime, broadcaster: Broadcaster
 ) -> Membership:
+    """Join with an invite code. Instances forget the joiner's cached access (they may now read
+    the organisation's forums)."""
     try:
         async with db.write() as session:
             invite = await _consume_invite(session, invite_code, "inviteCode", now=now)
@@ -223,4 +229,5 @@ async def join_organisation(
         raise ServiceError.of(
             ErrorCode.CONFLICT, "You are already a member of this organisation", "inviteCode"
         ) from exc
+    await announce_access_change(broadcaster, viewer.user_id)
     return membership

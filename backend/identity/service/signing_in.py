@@ -15,6 +15,7 @@ from backend.auth.tokens import TokenError, fingerprint
 from backend.auth.viewer import Role
 from backend.identity.models import Membership, Organisation, RefreshSession, User
 from backend.identity.service.checks import normalise_email
+from backend.kit.broadcast import Broadcaster, announce_access_change
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError, throttled
 
@@ -266,8 +267,11 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datet
     )
 
 
-async def revoke_token(*, db: Database, security: Security, refresh_token: str) -> None:
-    """Sign out: revoke the refresh token's whole family. Revoking twice is not an error."""
+async def revoke_token(
+    *, db: Database, security: Security, refresh_token: str, broadcaster: Broadcaster
+) -> None:
+    """Sign out: revoke the refresh token's whole family. Revoking twice is not an error. Every
+    app instance is told, so that the person's open connections are checked at once."""
     try:
         claims = security.tokens.read_refresh(refresh_token)
     except TokenError as exc:
@@ -281,3 +285,5 @@ async def revoke_token(*, db: Database, security: Security, refresh_token: str) 
                 ErrorCode.TOKEN_INVALID, "This refresh token is unknown", "refreshToken"
             )
         await _revoke_family(session, stored.family_id, security.tokens.now())
+        user_id = stored.user_id
+    await announce_access_change(broadcaster, user_id)

@@ -23,6 +23,7 @@ from backend.identity.models import (
     RefreshSession,
     User,
 )
+from backend.kit.broadcast import Broadcaster, announce_access_change
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
@@ -91,6 +92,7 @@ async def set_account_active(
     active: bool,
     reason: str,
     now: datetime,
+    broadcaster: Broadcaster,
 ) -> User:
     """Disable or enable an account. Disabling revokes every sign-in of the account, so its
     access tokens stop working on their next request and its refresh tokens are dead."""
@@ -119,6 +121,7 @@ async def set_account_active(
             now=now,
             user_id=user_id,
         )
+    await announce_access_change(broadcaster, user_id)
     return user
 
 
