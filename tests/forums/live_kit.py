@@ -30,6 +30,12 @@ subscription Added($thread: ID!) {
   postAdded(threadId: $thread) { id body author { displayName } }
 }
 """
+# The subscription that confirms it is live and numbers the posts (issue 16).
+THREAD_POSTS = """
+subscription Live($thread: ID!) {
+  threadPosts(threadId: $thread) { kind sequence post { id body } }
+}
+"""
 WAIT = 10.0  # seconds before a test gives up waiting for something that should happen
 
 
@@ -67,7 +73,7 @@ async def receive(ws: ClientConnection) -> dict[str, Any]:
 
 @asynccontextmanager
 async def subscribed(
-    address: str, token: str | None, thread_id: str
+    address: str, token: str | None, thread_id: str, query: str = SUBSCRIBE
 ) -> AsyncIterator[ClientConnection]:
     async with connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         payload = {"authorization": f"Bearer {token}"} if token else {}
@@ -78,7 +84,7 @@ async def subscribed(
                 {
                     "id": "1",
                     "type": "subscribe",
-                    "payload": {"query": SUBSCRIBE, "variables": {"thread": thread_id}},
+                    "payload": {"query": query, "variables": {"thread": thread_id}},
                 }
             )
         )
@@ -108,3 +114,17 @@ async def post(address: str, token: str, thread_id: str, body: str) -> str:
     assert created["errors"] == [], created
     post_id: str = created["post"]["id"]
     return post_id
+
+
+async def graphql(
+    address: str, token: str, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A request to the served app (so that what it announces goes through its broadcaster)."""
+    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    body: dict[str, Any] = response.json()
+    return body
