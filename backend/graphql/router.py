@@ -94,11 +94,14 @@ _watchers: set[asyncio.Task[None]] = set()
 _wake: dict[uuid.UUID, set[asyncio.Event]] = {}
 
 # How often an open connection asks whether its sign-in still stands even when no change was
-# announced: the backstop for an announcement lost while Redis was away. Changes themselves
-# (sign-out, removal, disabling) are announced and end the connection at once; each message a
-# subscription sends is checked by its own rules (forums against a cached reader that the same
-# announcements invalidate).
-ACCESS_RECHECK_SECONDS = 30.0
+# announced: only the backstop for an announcement lost between instances, since changes
+# (sign-out, removal, disabling) are announced and end the connection at once, and an instance
+# whose feed of announcements was interrupted re-checks every connection when it is back. Each
+# message a subscription sends is checked by its own rules (forums against a cached reader that
+# the same announcements clear). It was 30 s when this was the only way: 1,000 connections
+# then cost 33 statements a second, most of the delivery time at that size
+# (scripts/bench_live.py).
+ACCESS_RECHECK_SECONDS = 300.0
 
 
 def _closed(websocket: Any) -> bool:

@@ -354,3 +354,31 @@ async def test_a_removed_members_connection_closes_at_once(
             await receive(ws)
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "Access ended")
+
+
+@pytest.mark.slow
+async def test_a_quick_redis_restart_still_ends_subscriptions(
+    gql: Any, register: Any, cluster_id: str, db: Database, settings: Settings, clock: ManualClock
+) -> None:
+    # Given a live subscription through a private Redis
+    shg, thread_id = await a_thread(gql, register, cluster_id, "CLUSTER")
+    async with private_redis() as redis:
+        broadcaster = RedisBroadcaster(redis.url, f"eic-test-{uuid.uuid4().hex}:")
+        try:
+            async with (
+                live_server(settings, db, clock, broadcaster) as address,
+                subscribed(address, shg.access_token, thread_id, THREAD_POSTS) as ws,
+            ):
+                assert await receive(ws) == subscribed_event(0)
+                # when Redis restarts at once (redis-py may re-make the connection by itself,
+                # and whatever was published in between is gone)
+                await redis.stop()
+                await redis.start()
+                # then the subscription is still told to reload and subscribe again
+                async with asyncio.timeout(5):
+                    assert await closing_messages(ws) == [
+                        UNAVAILABLE_NEXT,
+                        {"id": "1", "type": "complete"},
+                    ]
+        finally:
+            await broadcaster.close()
