@@ -134,10 +134,11 @@ async def subscription_answer(
     token: str | None,
     thread_id: str,
 ) -> str:
-    """A ``postAdded`` subscription over graphql-transport-ws, classified: UNAUTHENTICATED when
-    the server closes the connection with 4403 (a token that is not valid), the code of an
-    ``error`` message, or OK once the server listens for the thread on the subscriber's
-    behalf. The connection is closed, and its listener gone, before this returns."""
+    """A ``postAdded`` or ``threadPosts`` subscription over graphql-transport-ws, classified:
+    UNAUTHENTICATED when the server closes the connection with 4403 (a token that is not
+    valid), the code of an ``error`` message, or OK once the server listens for the thread on
+    the subscriber's behalf (or confirms it does). The connection is closed, and its listener
+    gone, before this returns."""
     channel = forums_service.post_channel(uuid.UUID(thread_id))
     async with connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         payload = {"authorization": f"Bearer {token}"} if token else {}
@@ -174,9 +175,17 @@ async def subscription_answer(
                 errors = message["payload"].get("errors") or []
             if errors:
                 return str(errors[0].get("extensions", {}).get("code", "NO_CODE"))
-            return f"MESSAGE_{message['type']}"
+            if not _subscribed(message):  # threadPosts confirms first: that is OK
+                return f"MESSAGE_{message['type']}"
     await _until_subscribers(broadcaster, channel, 0)
     return OK
+
+
+def _subscribed(message: dict[str, Any]) -> bool:
+    """Whether ``message`` is threadPosts' confirmation that the subscription is live."""
+    data = (message.get("payload") or {}).get("data") or {}
+    event = data.get("threadPosts") if isinstance(data, dict) else None
+    return message["type"] == "next" and isinstance(event, dict) and event["kind"] == "SUBSCRIBED"
 
 
 async def _until_subscribers(broadcaster: Broadcaster, channel: str, count: int) -> None:

@@ -27,7 +27,7 @@ from backend.settings import Settings
 from tests.conftest import PASSWORD, SIGN_IN, GraphQL, organisation_input
 from tests.events import kit as events
 from tests.forums import kit as forums
-from tests.forums.live_kit import SUBSCRIBE, live_server
+from tests.forums.live_kit import SUBSCRIBE, THREAD_POSTS, live_server
 from tests.marketplace.trading_kit import listing_input
 from tests.purchasing.kit import group_input
 from tests.security.matrix_kit import (
@@ -958,6 +958,19 @@ ROWS: list[Row] = [
         SUBSCRIBE,
         # C's MEMBERS thread: its readers; a token that is not valid (the removed member's)
         # closes the connection with 4403 (README, "Live posts")
+        expect(
+            anonymous=NOT_FOUND,
+            default=NOT_FOUND,
+            community=OK,
+            admin=OK,
+            removed=UNAUTHENTICATED,
+        ),
+        shared("members_thread", "thread"),
+    ),
+    Row(
+        "threadPosts",
+        THREAD_POSTS,
+        # the same rule as postAdded: the first message of a reader is the SUBSCRIBED event
         expect(
             anonymous=NOT_FOUND,
             default=NOT_FOUND,
