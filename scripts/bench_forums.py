@@ -21,13 +21,10 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from contextlib import AsyncExitStack
 
 import httpx
-import uvicorn
-from benchkit import bench_database, percentile
+from benchkit import bench_database, demo_token, percentile, serve
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -52,37 +49,6 @@ query($t: ID!) {
   }
 }
 """
-
-
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.01)
-    try:
-        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def _token(address: str) -> str:
-    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
-        response = await http.post(
-            "/graphql",
-            json={
-                "query": "mutation($i: TokenCreateInput!) "
-                "{ tokenCreate(input: $i) { accessToken } }",
-                "variables": {
-                    "i": {"email": demo.demo_email("biomass-town"), "password": demo.DEMO_PASSWORD}
-                },
-            },
-        )
-    token: str = response.json()["data"]["tokenCreate"]["accessToken"]
-    return token
 
 
 async def _subscriber(address: str, token: str, thread_id: str) -> ClientConnection:
@@ -138,7 +104,7 @@ async def _run(url: str, settings: Settings, args: argparse.Namespace) -> None:
             if args.redis_url
             else first
         )
-        token = await _token(first)
+        token = await demo_token(first)
         subscribers = [await _subscriber(first, token, thread_id) for _ in range(args.subscribers)]
         channel = f"forum-thread:{thread_id}:posts"
         while (  # noqa: ASYNC110 - polling state that has no event to await

@@ -30,13 +30,11 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
-import uvicorn
-from benchkit import bench_database, percentile
+from benchkit import bench_database, demo_token, percentile, serve
 from sqlalchemy import event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -59,37 +57,6 @@ POST = """
 mutation($input: PostCreateInput!) { postCreate(input: $input) { post { id } errors { code } } }
 """
 MISSED_AFTER = 20.0  # seconds without a post counts as missing it
-
-
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.01)
-    try:
-        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def _token(address: str) -> str:
-    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
-        response = await http.post(
-            "/graphql",
-            json={
-                "query": "mutation($i: TokenCreateInput!) "
-                "{ tokenCreate(input: $i) { accessToken } }",
-                "variables": {
-                    "i": {"email": demo.demo_email("biomass-town"), "password": demo.DEMO_PASSWORD}
-                },
-            },
-        )
-    token: str = response.json()["data"]["tokenCreate"]["accessToken"]
-    return token
 
 
 async def _message(ws: ClientConnection) -> dict[str, Any]:
@@ -171,7 +138,7 @@ async def _run(url: str, settings: Settings, args: argparse.Namespace) -> None:
             if args.redis_url
             else first
         )
-        token = await _token(first)
+        token = await demo_token(first)
         started = time.perf_counter()
         subscribers = list(
             await asyncio.gather(

@@ -9,14 +9,16 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from backend import demo
 from backend.cli import migrate
 from backend.kit.db import Database
 from backend.settings import Settings
@@ -121,3 +123,34 @@ def bench_database(
             elif postgres:
                 assert database_url is not None
                 asyncio.run(scratch_postgres(database_url, scratch_name, create=False))
+
+
+@asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free loopback port, in this event loop: its address."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def demo_token(address: str, key: str = "biomass-town") -> str:
+    """An access token of a demo account, signed in through the served app."""
+    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+        response = await http.post(
+            "/graphql",
+            json={
+                "query": "mutation($i: TokenCreateInput!) "
+                "{ tokenCreate(input: $i) { accessToken } }",
+                "variables": {"i": {"email": demo.demo_email(key), "password": demo.DEMO_PASSWORD}},
+            },
+        )
+    token: str = response.json()["data"]["tokenCreate"]["accessToken"]
+    return token
