@@ -30,6 +30,7 @@ from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
 
+from backend.auth.addresses import limited_unit
 from backend.kit.outages import REDIS, RETRY_AFTER_SECONDS, outage_log, unavailable
 from backend.settings import Settings
 
@@ -250,6 +251,7 @@ class LoginThrottle:
         self._known_for = settings.login_known_pair_seconds
 
     def keys(self, *, email: str, client_address: str | None) -> SignInKeys:
+        client_address = limited_unit(client_address)  # an IPv6 /64 is one client
         # Hashed so that Redis never holds email addresses in clear.
         account = hashlib.sha256(email.encode()).hexdigest()[:32]
         pair = f"{account}:{client_address or '-'}"

@@ -14,6 +14,7 @@ from typing import Any
 import strawberry
 from strawberry.extensions import FieldExtension
 
+from backend.auth.addresses import limited_unit
 from backend.auth.ratelimit import Budget
 from backend.auth.viewer import Viewer
 
@@ -22,10 +23,11 @@ async def spend(info: strawberry.Info, budget: Budget) -> None:
     """Count this field against ``budget`` for the request's address, or for the signed-in
     account when the budget is a per-account one; raises THROTTLED when it is used up."""
     context = info.context
+    who: str | None
     if budget is Budget.READS_BY_ADDRESS and isinstance(context.viewer, Viewer):
         budget, who = Budget.READS_BY_ACCOUNT, str(context.viewer.user_id)
     else:
-        who = context.client_address
+        who = limited_unit(context.client_address)
     await context.security.rate_limits.spend(budget, who)
 
 

@@ -369,7 +369,7 @@ async def test_throttle_is_shared_between_app_instances_through_redis(
     # SQLite and PostgreSQL at once, say) never count into each other's keys
     run = uuid.uuid4().hex
     email = f"tanaka-{run[:8]}@pellets.example"
-    address = f"2001:db8::{run[8:12]}:{run[12:16]}:{run[16:20]}"
+    address = f"2001:db8:{run[8:12]}:{run[12:16]}::{run[16:20]}"  # a /64 of its own
     await sign_up(gql, email, cluster_id, "Katsuyama Pellet Works")
     settings = make_settings(database_url, redis_url=REDIS_URL, trust_forwarded_for=True)
     # the app hashes the email into its keys; a LoginThrottle names the same keys for the cleanup

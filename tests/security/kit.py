@@ -53,9 +53,9 @@ async def app_client(settings: Settings, db: Database) -> AsyncIterator[Any]:
 
 
 def unique_address() -> str:
-    """An IPv6 documentation address no other run uses."""
+    """An IPv6 documentation address in a /64 no other run uses (limits count a /64 as one)."""
     run = uuid.uuid4().hex
-    return f"2001:db8::{run[:4]}:{run[4:8]}:{run[8:12]}"
+    return f"2001:db8:{run[:4]}:{run[4:8]}::{run[8:12]}"
 
 
 def closed_redis_url() -> str:

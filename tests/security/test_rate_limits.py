@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from backend.auth.addresses import limited_unit
 from backend.kit.db import Database
 from backend.kit.outages import outage_log
 from backend.settings import Settings
@@ -269,3 +270,30 @@ def test_limits_are_on_by_default() -> None:
             "rate_limit_reads_per_account",
         )
     ] == ["10/hour;50/day", "60/minute", "300/minute"]
+
+
+async def test_an_ipv6_subscriber_counts_as_one_address_whatever_it_picks_in_its_64(
+    db: Database, database_url: str, cluster_id: str
+) -> None:
+    # given an app allowing two registrations per address an hour, and a subscriber whose
+    # provider gave it a /64 (2^64 addresses of its own)
+    settings = make_settings(database_url, rate_limit_registrations_per_address="2/hour")
+    prefix = unique_address().rsplit("::", 1)[0]
+    async with app_client(settings, db) as client:
+        # when it registers from three addresses of its /64, and another /64 once
+        answers = [
+            await register(client(f"{prefix}::{n + 1}"), f"v6-{n}@office.example", cluster_id)
+            for n in range(3)
+        ]
+        neighbour = await register(client(unique_address()), "next@door.example", cluster_id)
+
+    # then the third is THROTTLED as if from one address, and the other /64 has its own budget
+    assert [outcome(a) for a in answers] == ["OK", "OK", "THROTTLED"]
+    assert outcome(neighbour) == "OK"
+
+
+def test_the_unit_of_an_address() -> None:
+    assert [
+        limited_unit(a)
+        for a in ("192.0.2.7", "2001:db8:1:2:3:4:5:6", "::ffff:192.0.2.7", "testclient", None)
+    ] == ["192.0.2.7", "2001:db8:1:2::/64", "192.0.2.7", "testclient", None]
