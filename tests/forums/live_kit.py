@@ -5,6 +5,7 @@ module."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import uuid
@@ -18,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from backend.app import create_app
 from backend.forums import service
-from backend.kit.broadcast import Broadcaster
+from backend.kit.broadcast import Broadcaster, RedisBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
@@ -58,6 +59,30 @@ async def live_server(
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def two_instances(
+    settings: Settings, db: Database, clock: ManualClock, database_url: str
+) -> AsyncIterator[tuple[str, str, RedisBroadcaster]]:
+    """Two served app instances with their own database connections and Redis clients, on one
+    database and one Redis (under a key prefix of this call's own): their addresses, and the
+    second one's broadcaster."""
+    prefix = f"eic-test-{uuid.uuid4().hex}:"
+    first_broadcaster = RedisBroadcaster(REDIS_URL, prefix)
+    second_broadcaster = RedisBroadcaster(REDIS_URL, prefix)
+    second_db = Database(database_url)
+    try:
+        async with (
+            live_server(settings, db, clock, first_broadcaster) as first,
+            live_server(settings, second_db, clock, second_broadcaster) as second,
+        ):
+            yield first, second, second_broadcaster
+    finally:
+        await second_db.dispose()
+        with contextlib.suppress(Exception):  # (already closed with its server, or not)
+            await first_broadcaster.close()
+        await second_broadcaster.close()
 
 
 async def receive(ws: ClientConnection) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from tests.conftest import Account, count_statements
 from tests.forums.kit import a_thread
 from tests.forums.kit import post as post_elsewhere
 from tests.forums.live_kit import (
-    REDIS_URL,
     SUBSCRIBE,
     THREAD_POSTS,
     WAIT,
@@ -35,6 +34,7 @@ from tests.forums.live_kit import (
     post,
     receive,
     subscribed,
+    two_instances,
     until_listening,
 )
 from tests.identity.kit import REMOVE, invite_code
@@ -82,30 +82,18 @@ async def test_the_confirmation_comes_first_and_no_post_made_after_it_is_missed(
 ) -> None:
     # Given two app instances on one database and one Redis, and a thread
     shg, thread_id = await a_thread(gql, register, cluster_id, "CLUSTER")
-    prefix = f"eic-test-{uuid.uuid4().hex}:"
-    first_broadcaster = RedisBroadcaster(REDIS_URL, prefix)
-    second_broadcaster = RedisBroadcaster(REDIS_URL, prefix)
-    second_db = Database(database_url)
     received = []
     expected = []
-    try:
-        async with (
-            live_server(settings, db, clock, first_broadcaster) as first,
-            live_server(settings, second_db, clock, second_broadcaster) as second,
-        ):
-            for n in range(SUBSCRIBERS):
-                # when, 50 times, a subscriber connects to the first (each time the process
-                # subscribes to the thread in Redis anew) and, as soon as the subscription
-                # confirms it is live, a post is made through the second
-                async with subscribed(first, shg.access_token, thread_id, THREAD_POSTS) as ws:
-                    confirmation = await receive(ws)
-                    post_id = await post(second, shg.access_token, thread_id, f"Post {n}")
-                    received.append((confirmation, await receive(ws)))
-                    expected.append((subscribed_event(n), added_event(n + 1, post_id, f"Post {n}")))
-    finally:
-        await second_db.dispose()
-        await first_broadcaster.close()
-        await second_broadcaster.close()
+    async with two_instances(settings, db, clock, database_url) as (first, second, _):
+        for n in range(SUBSCRIBERS):
+            # when, 50 times, a subscriber connects to the first (each time the process
+            # subscribes to the thread in Redis anew) and, as soon as the subscription
+            # confirms it is live, a post is made through the second
+            async with subscribed(first, shg.access_token, thread_id, THREAD_POSTS) as ws:
+                confirmation = await receive(ws)
+                post_id = await post(second, shg.access_token, thread_id, f"Post {n}")
+                received.append((confirmation, await receive(ws)))
+                expected.append((subscribed_event(n), added_event(n + 1, post_id, f"Post {n}")))
     # then every subscriber was told it was live, with the thread's sequence, before anything
     # else, and received the post made right after: 0 missed
     assert received == expected

@@ -5,7 +5,6 @@ one reaches a subscriber connected to the other."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from typing import Any
@@ -15,18 +14,18 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from backend.forums import service
-from backend.kit.broadcast import InProcessBroadcaster, RedisBroadcaster
+from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
 from tests.forums.kit import a_members_post, a_thread
 from tests.forums.live_kit import (
-    REDIS_URL,
     graphql,
     live_server,
     post,
     receive,
     subscribed,
+    two_instances,
     until_listening,
 )
 from tests.identity.kit import REMOVE
@@ -169,35 +168,24 @@ async def test_two_app_instances_share_posts_through_redis(
     # Given two app instances with their own database connections and Redis clients, on one
     # database and one Redis, and a member subscribed through the first
     shg, thread_id = await a_thread(gql, register, cluster_id, "CLUSTER")
-    prefix = f"eic-test-{uuid.uuid4().hex}:"
-    first_broadcaster = RedisBroadcaster(REDIS_URL, prefix)
-    second_broadcaster = RedisBroadcaster(REDIS_URL, prefix)
-    second_db = Database(database_url)
-    try:
-        async with (
-            live_server(settings, db, clock, first_broadcaster) as first,
-            live_server(settings, second_db, clock, second_broadcaster) as second,
-            subscribed(first, shg.access_token, thread_id) as ws,
-        ):
-            await until_listening(second_broadcaster, thread_id)
-            # when a post is made through the second instance
-            post_id = await post(second, shg.access_token, thread_id, "From the other process")
-            # then the subscriber on the first instance receives it
-            assert await receive(ws) == {
-                "id": "1",
-                "type": "next",
-                "payload": {
-                    "data": {
-                        "postAdded": {
-                            "id": post_id,
-                            "body": "From the other process",
-                            "author": {"displayName": "shg"},
-                        }
+    async with (
+        two_instances(settings, db, clock, database_url) as (first, second, second_broadcaster),
+        subscribed(first, shg.access_token, thread_id) as ws,
+    ):
+        await until_listening(second_broadcaster, thread_id)
+        # when a post is made through the second instance
+        post_id = await post(second, shg.access_token, thread_id, "From the other process")
+        # then the subscriber on the first instance receives it
+        assert await receive(ws) == {
+            "id": "1",
+            "type": "next",
+            "payload": {
+                "data": {
+                    "postAdded": {
+                        "id": post_id,
+                        "body": "From the other process",
+                        "author": {"displayName": "shg"},
                     }
-                },
-            }
-    finally:
-        await second_db.dispose()
-        with contextlib.suppress(Exception):
-            await first_broadcaster.close()
-        await second_broadcaster.close()
+                }
+            },
+        }
