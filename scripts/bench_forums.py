@@ -20,19 +20,13 @@ import argparse
 import asyncio
 import json
 import time
-import uuid
-from contextlib import AsyncExitStack
 
 import httpx
-from benchkit import bench_database, demo_token, percentile, serve
+from benchkit import bench_database, demo_token, percentile, two_instances
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from backend import demo
-from backend.app import create_app
-from backend.auth.passwords import Passwords
-from backend.kit.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
-from backend.kit.db import Database
 from backend.settings import Settings
 
 THREAD_KEY = "biomass-town:冬の樹皮・チップの需給について"
@@ -82,34 +76,15 @@ async def _next_post(ws: ClientConnection) -> str:
 
 
 async def _run(url: str, settings: Settings, args: argparse.Namespace) -> None:
-    db = Database(url)
-    second_db = Database(url)
-    await demo.seed_demo(db, Passwords(settings))
     thread_id = str(demo.demo_id("thread", THREAD_KEY))
-    prefix = f"eic-bench-{uuid.uuid4().hex}:"
-
-    def broadcaster() -> Broadcaster:
-        return RedisBroadcaster(args.redis_url, prefix) if args.redis_url else shared
-
-    shared = InProcessBroadcaster()
-    first_broadcaster, second_broadcaster = broadcaster(), broadcaster()
-    async with AsyncExitStack() as stack:
-        first = await stack.enter_async_context(
-            serve(create_app(settings, db=db, broadcaster=first_broadcaster))
-        )
-        second = (
-            await stack.enter_async_context(
-                serve(create_app(settings, db=second_db, broadcaster=second_broadcaster))
-            )
-            if args.redis_url
-            else first
-        )
+    async with two_instances(settings, url, args.redis_url) as instances:
+        first, second = instances.first, instances.second
         token = await demo_token(first)
         subscribers = [await _subscriber(first, token, thread_id) for _ in range(args.subscribers)]
         channel = f"forum-thread:{thread_id}:posts"
         while (  # noqa: ASYNC110 - polling state that has no event to await
-            first_broadcaster.local_subscribers(channel) < args.subscribers
-            or await second_broadcaster.subscribers(channel) < 1
+            instances.first_broadcaster.local_subscribers(channel) < args.subscribers
+            or await instances.second_broadcaster.subscribers(channel) < 1
         ):
             await asyncio.sleep(0.01)
         delivery: list[float] = []
@@ -140,14 +115,10 @@ async def _run(url: str, settings: Settings, args: argparse.Namespace) -> None:
                 page.append((time.perf_counter() - started) * 1000)
         for ws in subscribers:
             await ws.close()
-    await first_broadcaster.close()
-    if args.redis_url:
-        await second_broadcaster.close()
-    await second_db.dispose()
-    await db.dispose()
+        dialect = instances.db.dialect
     mode = "two instances through Redis" if args.redis_url else "one process, in-process"
     print(
-        f"{db.dialect}, {mode}: {args.posts} posts x {args.subscribers} subscribers = "
+        f"{dialect}, {mode}: {args.posts} posts x {args.subscribers} subscribers = "
         f"{len(delivery)} deliveries; from sending postCreate to receipt: "
         f"p50 {percentile(delivery, 50):.1f} ms, p90 {percentile(delivery, 90):.1f} ms, "
         f"p99 {percentile(delivery, 99):.1f} ms, max {max(delivery):.1f} ms"

@@ -29,22 +29,16 @@ import argparse
 import asyncio
 import json
 import time
-import uuid
-from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
-from benchkit import bench_database, demo_token, percentile, serve
+from benchkit import bench_database, demo_token, percentile, two_instances
 from sqlalchemy import event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from backend import demo
-from backend.app import create_app
-from backend.auth.passwords import Passwords
-from backend.kit.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
-from backend.kit.db import Database
 from backend.settings import Settings
 
 THREAD_KEY = "biomass-town:冬の樹皮・チップの需給について"
@@ -104,11 +98,7 @@ async def _next_post(ws: ClientConnection, protocol: str, expected: asyncio.Futu
 
 
 async def _run(url: str, settings: Settings, args: argparse.Namespace) -> None:
-    db = Database(url)
-    second_db = Database(url)
-    await demo.seed_demo(db, Passwords(settings))
     thread_id = str(demo.demo_id("thread", THREAD_KEY))
-    prefix = f"eic-bench-{uuid.uuid4().hex}:"
     selects = 0
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -116,28 +106,13 @@ async def _run(url: str, settings: Settings, args: argparse.Namespace) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
             selects += 1
 
-    shared = InProcessBroadcaster()
-
-    def broadcaster() -> Broadcaster:
-        return RedisBroadcaster(args.redis_url, prefix) if args.redis_url else shared
-
-    first_broadcaster, second_broadcaster = broadcaster(), broadcaster()
     missed_first = 0
     missed = 0
     failed_posts = 0
     delivery: list[float] = []
     post_selects = 0
-    async with AsyncExitStack() as stack:
-        first = await stack.enter_async_context(
-            serve(create_app(settings, db=db, broadcaster=first_broadcaster))
-        )
-        second = (
-            await stack.enter_async_context(
-                serve(create_app(settings, db=second_db, broadcaster=second_broadcaster))
-            )
-            if args.redis_url
-            else first
-        )
+    async with two_instances(settings, url, args.redis_url) as instances:
+        first, second, db = instances.first, instances.second, instances.db
         token = await demo_token(first)
         started = time.perf_counter()
         subscribers = list(
@@ -186,14 +161,10 @@ async def _run(url: str, settings: Settings, args: argparse.Namespace) -> None:
         event.remove(db.engine.sync_engine, "before_cursor_execute", count)
         post_selects = selects
         await asyncio.gather(*(ws.close() for ws in subscribers))
-    await first_broadcaster.close()
-    if args.redis_url:
-        await second_broadcaster.close()
-    await second_db.dispose()
-    await db.dispose()
+        dialect = db.dialect
     mode = "two instances through Redis" if args.redis_url else "one process, in-process"
     print(
-        f"{db.dialect}, {mode}, protocol {args.protocol}: {args.subscribers} subscribers "
+        f"{dialect}, {mode}, protocol {args.protocol}: {args.subscribers} subscribers "
         f"(subscribed in {subscribed_in:.1f} s), {args.posts} posts every {args.interval} s"
     )
     print(

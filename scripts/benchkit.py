@@ -9,8 +9,10 @@ import os
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,7 +21,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from backend import demo
+from backend.app import create_app
+from backend.auth.passwords import Passwords
 from backend.cli import migrate
+from backend.kit.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
 from backend.kit.db import Database
 from backend.settings import Settings
 
@@ -154,3 +159,43 @@ async def demo_token(address: str, key: str = "biomass-town") -> str:
         )
     token: str = response.json()["data"]["tokenCreate"]["accessToken"]
     return token
+
+
+@dataclass(frozen=True)
+class Instances:
+    """Two served app instances: the addresses, the first one's database and both broadcasters."""
+
+    first: str
+    second: str
+    db: Database
+    first_broadcaster: Broadcaster
+    second_broadcaster: Broadcaster
+
+
+@asynccontextmanager
+async def two_instances(
+    settings: Settings, url: str, redis_url: str | None
+) -> AsyncIterator[Instances]:
+    """The demo data on ``url``, then two app instances with their own database connections
+    sharing live posts through Redis (under a key prefix of their own); without ``redis_url``,
+    one in-process instance serves as both."""
+    db, second_db = Database(url), Database(url)
+    await demo.seed_demo(db, Passwords(settings))
+    prefix = f"eic-bench-{uuid.uuid4().hex}:"
+    shared = InProcessBroadcaster()
+    first_broadcaster: Broadcaster = RedisBroadcaster(redis_url, prefix) if redis_url else shared
+    second_broadcaster: Broadcaster = RedisBroadcaster(redis_url, prefix) if redis_url else shared
+    try:
+        async with serve(create_app(settings, db=db, broadcaster=first_broadcaster)) as first:
+            if redis_url:
+                second_app = create_app(settings, db=second_db, broadcaster=second_broadcaster)
+                async with serve(second_app) as second:
+                    yield Instances(first, second, db, first_broadcaster, second_broadcaster)
+            else:
+                yield Instances(first, first, db, first_broadcaster, second_broadcaster)
+    finally:
+        await first_broadcaster.close()
+        if redis_url:
+            await second_broadcaster.close()
+        await second_db.dispose()
+        await db.dispose()
