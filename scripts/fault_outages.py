@@ -33,11 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the private servers of tests/reliability/kit.py
 
 from backend.cli import migrate  # noqa: E402
-from backend.identity import service as identity_service  # noqa: E402
-from backend.identity.models import Sector  # noqa: E402
 from backend.kit.db import Database  # noqa: E402
-from backend.kit.validation import Place  # noqa: E402
 from backend.settings import Settings  # noqa: E402
+from tests.kit import create_wood_cluster  # noqa: E402
 from tests.reliability.kit import PrivatePostgres, PrivateRedis, free_port  # noqa: E402
 
 EMAIL = "owner@outage.example"
@@ -131,23 +129,10 @@ async def prepare(postgres: PrivatePostgres) -> str:
     await asyncio.to_thread(migrate, settings)
     db = Database(postgres.url())
     try:
-        cluster = await identity_service.create_cluster(
-            db=db,
-            cluster=identity_service.NewCluster(
-                slug="outage",
-                name="Outage Cluster",
-                region="Okayama",
-                country="JP",
-                sector=Sector.WOOD,
-                centre=Place(lat=35.07, lon=133.75),
-                currency="JPY",
-                languages=["ja"],
-                timezone="Asia/Tokyo",
-            ),
-        )
+        cluster_id = await create_wood_cluster(db, slug="outage", name="Outage Cluster")
     finally:
         await db.dispose()
-    return str(cluster.id)
+    return cluster_id
 
 
 async def database_outage(postgres: PrivatePostgres, directory: Path, seconds: float) -> None:

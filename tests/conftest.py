@@ -32,7 +32,6 @@ from backend.identity.models import (
     OrganisationKind,
     OrganisationSubtype,
     RefreshSession,
-    Sector,
     User,
 )
 from backend.kit.clock import ManualClock
@@ -40,6 +39,7 @@ from backend.kit.db import Database, new_id, utcnow
 from backend.kit.validation import Place
 from backend.models import metadata
 from backend.settings import Settings
+from tests.kit import create_wood_cluster
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
@@ -227,21 +227,7 @@ def sql_statements(db: Database) -> Any:
 @pytest.fixture
 async def cluster_id(db: Database) -> str:
     """One cluster (Maniwa-like) to register organisations in."""
-    cluster = await identity_service.create_cluster(
-        db=db,
-        cluster=identity_service.NewCluster(
-            slug="test-wood",
-            name="Test Wood Cluster",
-            region="Okayama",
-            country="JP",
-            sector=Sector.WOOD,
-            centre=Place(lat=35.07, lon=133.75),
-            currency="JPY",
-            languages=["ja"],
-            timezone="Asia/Tokyo",
-        ),
-    )
-    return str(cluster.id)
+    return await create_wood_cluster(db)
 
 
 REGISTER = """

@@ -24,6 +24,7 @@ from backend.kit.db import Database
 from backend.kit.outages import outage_log, unavailable
 from backend.settings import Settings
 from tests.conftest import PASSWORD, make_settings, organisation_input
+from tests.kit import create_wood_cluster
 from tests.reliability.kit import PrivatePostgres, PrivateRedis, free_port
 from tests.security.kit import REGISTER, SIGN_IN
 
@@ -80,25 +81,7 @@ async def postgres() -> AsyncIterator[PrivatePostgres]:
 
 
 async def new_cluster(db: Database) -> str:
-    from backend.identity import service as identity_service
-    from backend.identity.models import Sector
-    from backend.kit.validation import Place
-
-    cluster = await identity_service.create_cluster(
-        db=db,
-        cluster=identity_service.NewCluster(
-            slug=f"outage-{free_port()}",
-            name="Outage Cluster",
-            region="Okayama",
-            country="JP",
-            sector=Sector.WOOD,
-            centre=Place(lat=35.07, lon=133.75),
-            currency="JPY",
-            languages=["ja"],
-            timezone="Asia/Tokyo",
-        ),
-    )
-    return str(cluster.id)
+    return await create_wood_cluster(db, slug=f"outage-{free_port()}", name="Outage Cluster")
 
 
 class Caller:
