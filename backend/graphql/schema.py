@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from backend.events.schema import EventsMutation, EventsQuery
 from backend.forums.schema import ForumsMutation, ForumsQuery, ForumsSubscription
+from backend.graphql.execution import ExecutionContext
 from backend.graphql.extensions import Schema, SchemaOptions, build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery, TrustMutation, TrustQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
@@ -67,6 +68,7 @@ def _schema_for(options: SchemaOptions) -> strawberry.Schema:
         subscription=Subscription,
         extensions=build_extensions(options),
         config=StrawberryConfig(disable_field_suggestions=not options.development),
+        execution_context_class=ExecutionContext,
     )
 
 

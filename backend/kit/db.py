@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, DateTime, Enum, MetaData, case, event, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -177,7 +177,6 @@ def make_engine(url: str, *, echo: bool = False, timeouts: Timeouts | None = Non
             kwargs["pool_timeout"] = timeouts.pool
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
     else:
-        kwargs["pool_pre_ping"] = True
         kwargs["pool_timeout"] = timeouts.pool
         if url.startswith("postgresql+asyncpg"):
             kwargs["connect_args"] = {
@@ -195,7 +194,41 @@ def make_engine(url: str, *, echo: bool = False, timeouts: Timeouts | None = Non
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    else:
+        _ping_after_idle(engine)
     return engine
+
+
+# A pooled PostgreSQL connection that rested longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "eic.idle_since"
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only when it has rested (as PgBouncer's
+    ``server_check_delay`` does), instead of before every use (``pool_pre_ping``).
+
+    A ping is three round trips with asyncpg (BEGIN, an empty query, ROLLBACK), paid by every
+    unit of work, two per request: it was the largest single cost of a search page's database
+    time (scripts/bench_pages.py). A connection in steady use needs none: if the server went
+    away since its last use, the statement fails, SQLAlchemy sees a disconnect and renews every
+    connection of the pool at once, and the request answers SERVICE_UNAVAILABLE (retryable).
+    Connections that rested, where a restart or an idle timeout of a proxy is likely to have
+    ended them, are still pinged and replaced silently."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # new, or in steady use
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:  # the pool replaces it and tries another
+            raise DisconnectionError("a rested connection did not answer a ping") from exc
 
 
 async def once_more_on_clash(operation: Callable[[], Awaitable[T]]) -> T:
@@ -309,7 +342,16 @@ class Database:
             if self.engine.dialect.name == "sqlite"
             else self.engine
         )
-        self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads run without BEGIN and ROLLBACK (two round trips per unit of work):
+        # at READ COMMITTED every statement sees its own snapshot anyway, in a transaction or
+        # not. SQLite keeps its BEGIN: there one read transaction is one snapshot, and a BEGIN
+        # costs no round trip to a server.
+        read_engine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else self.engine
+        )
+        self._read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
         # SQLite has one writer at a time, and its busy handler wakes waiting writers in no
         # order: under a burst of 50 writers one request starved past the 30 s timeout
