@@ -27,6 +27,7 @@ from backend.identity.service import current_access
 from backend.jobs import run_periodically
 from backend.kit.broadcast import Broadcaster, broadcaster_for, follow_access_changes
 from backend.kit.clock import Clock, SystemClock
+from backend.kit import heap
 from backend.kit.db import Database, Timeouts
 from backend.kit.outages import outage_log
 from backend.notifications import push
@@ -173,4 +174,6 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` and multi-worker ``eic serve``."""
-    return create_app(get_settings(), run_due_jobs=True)
+    app = create_app(get_settings(), run_due_jobs=True)
+    heap.settle_after_start_up()  # what start-up built is never walked by the collector again
+    return app
