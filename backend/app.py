@@ -25,9 +25,9 @@ from backend.graphql.schema import build_schema
 from backend.idempotency import IdempotencyMiddleware
 from backend.identity.service import current_access
 from backend.jobs import run_periodically
+from backend.kit import heap
 from backend.kit.broadcast import Broadcaster, broadcaster_for, follow_access_changes
 from backend.kit.clock import Clock, SystemClock
-from backend.kit import heap
 from backend.kit.db import Database, Timeouts
 from backend.kit.outages import outage_log
 from backend.notifications import push

@@ -19,6 +19,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+from starlette.responses import Response
 from starlette.websockets import WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -56,6 +58,19 @@ class EICGraphQLRouter(GraphQLRouter[Context, None]):
             max_subscriptions_per_connection=20,
             **options,
         )
+
+    def encode_json(self, data: object) -> str:
+        # text, as graphql-transport-ws messages must be; HTTP answers skip the decode below
+        return orjson.dumps(data).decode()
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = Response(
+            orjson.dumps(response_data),
+            media_type="application/json",
+            status_code=sub_response.status_code or 200,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        return response
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         token = token_in(context.connection_params)
