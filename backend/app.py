@@ -20,6 +20,7 @@ from backend.graphql import router as graphql_router
 from backend.graphql.context import get_context
 from backend.graphql.operations import load_manifest
 from backend.graphql.persisted import TrustedOperations
+from backend.graphql.response_cache import ResponseCache, schema_fingerprint, store_for
 from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
 from backend.idempotency import IdempotencyMiddleware
@@ -30,6 +31,7 @@ from backend.kit.broadcast import Broadcaster, broadcaster_for, follow_access_ch
 from backend.kit.clock import Clock, SystemClock
 from backend.kit.db import Database, Timeouts
 from backend.kit.outages import outage_log
+from backend.kit.response_store import ResponseStore
 from backend.notifications import push
 from backend.observability import FailureAnswers, RequestContextMiddleware, configure_logging
 from backend.readiness import readiness
@@ -47,10 +49,12 @@ def create_app(
     db: Database | None = None,
     clock: Clock | None = None,
     broadcaster: Broadcaster | None = None,
+    response_store: ResponseStore | None = None,
     run_due_jobs: bool = False,
 ) -> FastAPI:
     """The app. ``run_due_jobs`` runs the due-job loop beside it (``eic serve`` does; tests and
-    embedders that run ``eic run-due-jobs`` themselves do not)."""
+    embedders that run ``eic run-due-jobs`` themselves do not). ``response_store``: the response
+    cache's store, instead of the one the settings ask for (used only with the cache on)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     outage_log.interval = settings.outage_log_interval_seconds
@@ -99,6 +103,8 @@ def create_app(
         await security.close()
         if broadcaster is None:  # an injected broadcaster belongs to its creator
             await app.state.broadcaster.close()
+        if response_store is None and store is not None:  # so does an injected store
+            await store.close()
         if db is None:  # an injected database belongs to its creator
             await database.dispose()
 
@@ -124,8 +130,9 @@ def create_app(
     # Redis pub/sub when several processes serve the app; in-process otherwise.
     app.state.broadcaster = broadcaster or broadcaster_for(settings.redis_url)
 
+    schema = build_schema(settings)
     graphql = EICGraphQLRouter(
-        build_schema(settings),
+        schema,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.is_development else None,
         # GET serves cacheable queries; Strawberry refuses mutations over GET.
@@ -145,8 +152,13 @@ def create_app(
         )
         return JSONResponse(body, 200 if ready else 503)
 
-    # Persisted operations are resolved before Strawberry parses the request; compression wraps
-    # everything (also the refusals), so it is added last (outermost).
+    # The response cache's store learns of every committed write (its table versions).
+    store = (response_store or store_for(settings)) if settings.response_cache_enabled else None
+    if store is not None:
+        database.watch_writes(store)
+    app.state.response_store = store
+
+    # Persisted operations are resolved before Strawberry parses the request.
     app.add_middleware(
         TrustedOperations,
         manifest=load_manifest,
@@ -164,11 +176,22 @@ def create_app(
         subject_of=subject_of,
         now=app.state.clock.now,
     )
+    # Compression wraps everything but GraphQL GETs, which the response cache compresses itself.
+    app.add_middleware(GZipMiddleware, minimum_size=settings.compress_min_bytes)
+    # As far out as it can be, so that a hit costs little: only the request id (and its log
+    # line) and the failure answers are outside it. Answers from it are already compressed.
+    app.add_middleware(
+        ResponseCache,
+        store=store,
+        settings=settings,
+        security=security,
+        now=lambda: app.state.clock.now().timestamp(),
+        fingerprint=schema_fingerprint(schema),
+    )
     # Inside the request id, outside everything that may fail on the database before GraphQL
     # runs: such a failure is answered with JSON (503 SERVICE_UNAVAILABLE for an outage).
     app.add_middleware(FailureAnswers)
     app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=settings.compress_min_bytes)
     return app
 
 

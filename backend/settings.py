@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     trusted_operations_only: bool = False
     # Responses larger than this are gzip-compressed for clients that accept it.
     compress_min_bytes: int = Field(default=1000, ge=0)
+    # The response cache of anonymous persisted GETs (backend/graphql/response_cache.py): shared
+    # through Redis when EIC_REDIS_URL is set, else in each process's memory, bounded by entries
+    # and bytes. No answer larger than the entry limit (both encodings together) is kept.
+    response_cache_enabled: bool = True
+    response_cache_max_entries: int = Field(default=10_000, ge=0)
+    response_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    response_cache_max_entry_bytes: int = Field(default=512 * 1024, ge=0)
 
     # The address apps and calendar programs reach this service at (https://eic.example.org),
     # for links the service hands out such as calendar feeds; without it, the request's own.

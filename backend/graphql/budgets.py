@@ -8,7 +8,9 @@ error with ``extensions.code`` THROTTLED and ``extensions.retryAfter`` in second
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
@@ -18,11 +20,28 @@ from backend.auth.addresses import limited_unit
 from backend.auth.ratelimit import Budget
 from backend.auth.viewer import Viewer
 
+_spent: ContextVar[list[Budget] | None] = ContextVar("budgets_spent", default=None)
+
+
+@contextmanager
+def recording_spends() -> Iterator[list[Budget]]:
+    """The budgets the request's fields spend from while the block runs, one per spend (the
+    response cache spends the same again for each answer it serves from a stored one)."""
+    spent: list[Budget] = []
+    token = _spent.set(spent)
+    try:
+        yield spent
+    finally:
+        _spent.reset(token)
+
 
 async def spend(info: strawberry.Info, budget: Budget) -> None:
     """Count this field against ``budget`` for the request's address, or for the signed-in
     account when the budget is a per-account one; raises THROTTLED when it is used up."""
     context = info.context
+    recorder = _spent.get()
+    if recorder is not None:
+        recorder.append(budget)
     who: str | None
     if budget is Budget.READS_BY_ADDRESS and isinstance(context.viewer, Viewer):
         budget, who = Budget.READS_BY_ACCOUNT, str(context.viewer.user_id)

@@ -10,7 +10,9 @@ of the manifest (:mod:`backend.graphql.operations`), so Strawberry sees an ordin
 - With ``EIC_TRUSTED_OPERATIONS_ONLY=true`` a document that is not in the manifest answers
   ``OPERATION_NOT_TRUSTED``: nothing but the apps' own operations runs.
 - GET responses say how proxies may keep them: ``public, max-age=60`` without an Authorization
-  header (public data only), ``private, no-store`` with one; both ``Vary`` on it.
+  header (public data only), ``private, no-store`` with one. The response cache outside
+  (``response_cache.py``) keeps the public ones as long, adds ``Vary`` and the ``ETag``, and
+  turns ``public`` into ``no-store`` for an answer with errors.
 """
 
 from __future__ import annotations
@@ -162,11 +164,9 @@ class TrustedOperations:
         async def send_with_caching(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 200:
                 headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() not in (b"cache-control", b"vary")
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
                 ]
-                headers += [(b"cache-control", cache_control), (b"vary", b"Authorization")]
+                headers.append((b"cache-control", cache_control))
                 message = dict(message, headers=headers)
             await send(message)
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, DateTime, Enum, MetaData, case, event, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -196,6 +198,7 @@ def make_engine(url: str, *, echo: bool = False, timeouts: Timeouts | None = Non
         _configure_sqlite(engine)
     else:
         _ping_after_idle(engine)
+    event.listen(engine.sync_engine, "before_cursor_execute", _track_statement)
     return engine
 
 
@@ -288,6 +291,156 @@ async def _run_before_commit(session: AsyncSession) -> None:
             await callback(session)
 
 
+# ---------------------------------------------------------------------------------------------
+# Which tables a request reads and which tables a unit of work writes (the response cache's
+# invalidation, backend/graphql/response_cache.py). One listener on every engine looks at each
+# statement's SQL; it does nothing unless a request or a write asked for it.
+
+# A write of a table that no statement names (DDL, a statement of another kind): every table.
+ALL_TABLES = "*"
+# Statements that read and write no table.
+_CONTROL = frozenset(
+    {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET", "SHOW", "RESET", "PRAGMA"}
+)
+_DML = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "WITH", "UPSERT"})
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Memo of the tables of statements without a compiled form (text sent to the driver as is).
+_MEMO_LIMIT = 2048
+
+
+class _Kind(StrEnum):
+    CONTROL = "control"
+    READ = "read"
+    WRITE = "write"
+    OTHER = "other"  # DDL and the rest: which tables it reads or writes is not told
+
+
+@dataclass
+class TablesRead:
+    """The tables the statements of a block named; ``unknown`` when one of them was of a kind
+    whose tables cannot be told (then nothing may be cached on the strength of this list)."""
+
+    tables: set[str] = field(default_factory=set)
+    unknown: bool = False
+
+
+_tables_read: ContextVar[TablesRead | None] = ContextVar("tables_read", default=None)
+_tables_written: ContextVar[set[str] | None] = ContextVar("tables_written", default=None)
+
+
+@contextmanager
+def tracking_reads() -> Iterator[TablesRead]:
+    """The tables every statement sent while the block runs names, in this task and the tasks
+    it starts (they inherit the context, and SQLAlchemy's greenlets with them)."""
+    tables = TablesRead()
+    token = _tables_read.set(tables)
+    try:
+        yield tables
+    finally:
+        _tables_read.reset(token)
+
+
+class _Schema:
+    """The known table names, and for each the tables a write of it may change through foreign
+    keys (``ON DELETE CASCADE`` / ``SET NULL``: deleting an organisation changes its listings)."""
+
+    def __init__(self) -> None:
+        self.size = -1
+        self.names: frozenset[str] = frozenset()
+        self.reach: dict[str, frozenset[str]] = {}
+
+    def refresh(self) -> None:
+        tables = Base.metadata.tables
+        if len(tables) == self.size:
+            return
+        dependants: dict[str, set[str]] = {}
+        for table in tables.values():
+            for key in table.foreign_keys:
+                actions = {(key.ondelete or "").upper(), (key.onupdate or "").upper()}
+                if actions & {"CASCADE", "SET NULL", "SET DEFAULT"}:
+                    dependants.setdefault(key.column.table.name, set()).add(table.name)
+        reach: dict[str, frozenset[str]] = {}
+        for name in (table.name for table in tables.values()):
+            seen, pending = {name}, [name]
+            while pending:
+                for dependant in dependants.get(pending.pop(), ()):
+                    if dependant not in seen:
+                        seen.add(dependant)
+                        pending.append(dependant)
+            reach[name] = frozenset(seen)
+        self.names = frozenset(reach)
+        self.reach = reach
+        self.size = len(tables)
+
+
+_schema = _Schema()
+_memo: dict[str, tuple[_Kind, frozenset[str]]] = {}
+
+
+def _classify_sql(sql: str) -> tuple[_Kind, frozenset[str]]:
+    """What a statement does and the known tables it names. Every word that is a table name
+    counts (a column of the same name too): naming a table too many only costs the cache an
+    entry, naming one too few would serve a stale page."""
+    _schema.refresh()
+    words = _WORD.findall(sql)
+    first = words[0].upper() if words else ""
+    if first in _CONTROL:
+        return _Kind.CONTROL, frozenset()
+    tables = frozenset(word for word in words if word in _schema.names)
+    if first == "SELECT":
+        return _Kind.READ, tables
+    if first in _DML:
+        return _Kind.WRITE, tables
+    return _Kind.OTHER, tables
+
+
+def _classify(statement: str, context: Any) -> tuple[_Kind, frozenset[str]]:
+    compiled = getattr(context, "compiled", None)
+    if compiled is not None:  # one per statement shape, kept in SQLAlchemy's compiled cache
+        known: tuple[_Kind, frozenset[str]] | None = getattr(compiled, "_eic_tables", None)
+        if known is None:
+            known = _classify_sql(compiled.string)
+            compiled._eic_tables = known
+        return known
+    known = _memo.get(statement)
+    if known is None:
+        if len(_memo) >= _MEMO_LIMIT:
+            _memo.clear()
+        known = _memo[statement] = _classify_sql(statement)
+    return known
+
+
+def _track_statement(
+    _connection: Any,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> None:
+    read, written = _tables_read.get(), _tables_written.get()
+    if read is None and written is None:
+        return
+    kind, tables = _classify(statement, context)
+    if read is not None and kind is not _Kind.CONTROL:
+        read.tables |= tables
+        if kind is _Kind.OTHER:
+            read.unknown = True
+    if written is not None:
+        if kind is _Kind.WRITE:
+            for table in tables:
+                written |= _schema.reach.get(table, frozenset((table,)))
+        elif kind is _Kind.OTHER:
+            written.add(ALL_TABLES)
+
+
+class WriteWatcher(Protocol):
+    """Told the tables of each committed unit of work (after the commit). It must not raise:
+    the write is done and its caller waits for its answer."""
+
+    async def tables_written(self, tables: frozenset[str]) -> None: ...
+
+
 class NotWritableError(Exception):
     """The database answers reads but cannot take writes; ``reason`` says why."""
 
@@ -358,6 +511,14 @@ class Database:
         # (scripts/bench_events.py). Queueing the writers of this process on an asyncio lock
         # (first come, first served) leaves SQLite's own locking to other processes.
         self._sqlite_writers = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        # Told what each committed write changed (weakly held: an app that is gone stops
+        # listening without saying so, as apps in tests do).
+        self._watchers: weakref.WeakSet[WriteWatcher] = weakref.WeakSet()
+
+    def watch_writes(self, watcher: WriteWatcher) -> None:
+        """Tell ``watcher`` the tables of every unit of work of :meth:`write` that commits, once
+        it has committed (the response cache's versions)."""
+        self._watchers.add(watcher)
 
     @property
     def dialect(self) -> str:
@@ -374,20 +535,37 @@ class Database:
         """One transaction: commits when the block ends, rolls back if it raises.
 
         Never open a write inside another in the same task: on SQLite they queue on one lock.
+        Once it has committed, the watchers (:meth:`watch_writes`) learn which tables it wrote.
         """
         hook = write_hook.get()
-        if self._sqlite_writers is None:
-            async with self._write_sessions() as session, session.begin():
-                if hook is not None:
-                    await hook(session)
-                yield session
-                await _run_before_commit(session)
-            return
-        async with self._sqlite_writers, self._write_sessions() as session, session.begin():
-            if hook is not None:
-                await hook(session)
-            yield session
-            await _run_before_commit(session)
+        written: set[str] = set()
+        token = _tables_written.set(written)
+        try:
+            if self._sqlite_writers is None:
+                async with self._write_sessions() as session, session.begin():
+                    if hook is not None:
+                        await hook(session)
+                    yield session
+                    await _run_before_commit(session)
+            else:
+                async with (
+                    self._sqlite_writers,
+                    self._write_sessions() as session,
+                    session.begin(),
+                ):
+                    if hook is not None:
+                        await hook(session)
+                    yield session
+                    await _run_before_commit(session)
+        finally:
+            _tables_written.reset(token)
+        # After the commit, not before: a reader that took the versions before this point and
+        # read the rows before the commit stored its page under the old versions, which this
+        # makes stale; one that takes them after it reads committed rows.
+        if written:
+            changed = frozenset(written)
+            for watcher in list(self._watchers):
+                await watcher.tables_written(changed)
 
     async def probe(self) -> None:
         """Raise unless the database answers and can take writes: the driver's exception when it

@@ -124,7 +124,7 @@ async def test_a_query_by_get_says_how_it_may_be_cached(
     assert public.status_code == 200
     assert public.json()["data"]["clusters"]["edges"][0]["node"]["id"] == cluster_id
     assert public.headers["cache-control"] == "public, max-age=60"
-    assert public.headers["vary"] == "Authorization"
+    assert public.headers["vary"] == "Authorization, Accept-Encoding"
     # and with a token, nobody keeps it
     account = await register("firm@maniwa.example", cluster_id)
     private = await client.get(
