@@ -126,7 +126,7 @@ def create_app(
 
     app.state.access_check = access_check
     # One clock for every deadline; tests pass a ManualClock to move time instead of sleeping.
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock_of_app = clock or SystemClock()
     # Redis pub/sub when several processes serve the app; in-process otherwise.
     app.state.broadcaster = broadcaster or broadcaster_for(settings.redis_url)
 
@@ -185,7 +185,7 @@ def create_app(
         store=store,
         settings=settings,
         security=security,
-        now=lambda: app.state.clock.now().timestamp(),
+        now=lambda: clock_of_app.now().timestamp(),
         fingerprint=schema_fingerprint(schema),
     )
     # Inside the request id, outside everything that may fail on the database before GraphQL

@@ -65,6 +65,10 @@ class RateLimits:
         self._close = close
         self._now = now
 
+    def limited(self, budget: Budget) -> bool:
+        """Whether ``budget`` has any limit (an empty setting turns it off)."""
+        return bool(self._limits[budget])
+
     async def spend(self, budget: Budget, who: str | None) -> None:
         """Count one request of ``who`` (an address or an account id) against the budget.
 

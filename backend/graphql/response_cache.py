@@ -22,7 +22,8 @@ app (THROTTLED), exactly as without the cache. A hit costs one budget check, not
 Every GraphQL GET answer of 200 gets a strong ``ETag`` (of its body; the gzipped form has its
 own) and ``If-None-Match`` with it answers 304 without a body, for kept and computed answers
 alike. ``X-Cache`` says ``HIT`` (from the cache), ``MISS`` (computed, and kept when it could be)
-or ``BYPASS`` (computed: signed in, not persisted, or the cache off or unavailable).
+or ``BYPASS`` (computed, not kept: signed in, not persisted, the cache off or unavailable,
+or over budget).
 
 This middleware compresses GET answers itself (the app inside sees no ``Accept-Encoding``):
 gzip's header holds a time, so the inner compression would give the same answer a new ETag
@@ -65,6 +66,7 @@ HIT, MISS, BYPASS = b"HIT", b"MISS", b"BYPASS"
 VARY = b"Authorization, Accept-Encoding"
 # Starlette's GZipMiddleware's level: the same bytes on the wire as before.
 GZIP_LEVEL = 9
+KEYS_REMEMBERED = 4096
 _PERSISTED_PARAMETERS = frozenset({"extensions", "variables", "operationName", "id"})
 _MAX_AGE = re.compile(rb"max-age=(\d+)")
 # Headers of the app's answer that this middleware sets itself.
@@ -171,6 +173,8 @@ class ResponseCache:
         self.path = path
         self.max_entry_bytes = settings.response_cache_max_entry_bytes
         self.compress_min_bytes = settings.compress_min_bytes
+        # The key of each query string seen lately: a popular page's hits skip the parsing.
+        self._keys: dict[bytes, str | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -191,7 +195,13 @@ class ResponseCache:
                 if_none_match = value
         key = None
         if self.store is not None and not signed_in:
-            key = cache_key(scope["query_string"], self.fingerprint)
+            query_string: bytes = scope["query_string"]
+            try:
+                key = self._keys[query_string]
+            except KeyError:
+                if len(self._keys) >= KEYS_REMEMBERED:
+                    self._keys.clear()
+                key = self._keys[query_string] = cache_key(query_string, self.fingerprint)
         lookup: Lookup | None = None
         if key is not None:
             assert self.store is not None
@@ -214,12 +224,17 @@ class ResponseCache:
 
     async def _spend(self, answer: StoredAnswer, scope: Scope) -> bool:
         """Spend for a kept answer what computing it spent; False when over budget."""
-        if not answer.budgets:
+        rate_limits = self.security.rate_limits
+        try:
+            budgets = [Budget(name) for name in answer.budgets]
+        except ValueError:  # kept by another version that had other budgets: compute it
+            return False
+        if not any(rate_limits.limited(budget) for budget in budgets):
             return True
         who = limited_unit(client_address_of(HTTPConnection(scope), self.settings))
         try:
-            for budget in answer.budgets:
-                await self.security.rate_limits.spend(Budget(budget), who)
+            for budget in budgets:
+                await rate_limits.spend(budget, who)
         except ServiceError:
             return False
         return True

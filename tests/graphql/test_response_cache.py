@@ -5,8 +5,10 @@ under a key prefix of each test's own; a private one for the outage)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -552,6 +554,68 @@ async def test_with_redis_stopped_answers_are_computed_and_correct(
     assert [r.headers["x-cache"] for r in (*during, edited)] == ["BYPASS"] * 3
     assert titles(during[1]) == ["Cedar shavings"]
     assert titles(edited) == ["Hinoki shavings"]
+
+
+@asynccontextmanager
+async def silent_server(received: bytearray) -> AsyncIterator[str]:
+    """A TCP server that takes connections and never answers: a Redis that hangs (partitioned,
+    swapping), as the client sees it. Its URL; what it was sent goes into ``received``."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        while chunk := await reader.read(65536):  # until the client goes away
+            received.extend(chunk)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+class Recorded(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage().split(":")[0])
+
+
+async def test_a_redis_that_does_not_answer_is_left_alone_and_answers_are_computed(
+    db: Database, database_url: str, clock: ManualClock, seller: Account
+) -> None:
+    outage_log.reset()
+    logged = Recorded()
+    logging.getLogger("eic.outage").addHandler(logged)
+    sent = bytearray()
+    try:
+        async with silent_server(sent) as redis_url:
+            settings = make_settings(
+                database_url,
+                redis_url=redis_url,
+                redis_timeout_seconds=0.2,
+                rate_limit_reads_per_address="",  # (they would wait on it too)
+            )
+            async with serving(settings, db, clock) as http:
+                # Given a write (its bump waits for Redis, in vain) and then searches
+                await create_listing(http, seller, "Cedar shavings")
+                answers = [await http.get("/graphql", params=search()) for _ in range(3)]
+    finally:
+        logging.getLogger("eic.outage").removeHandler(logged)
+        outage_log.reset()
+    # then every search is computed and right
+    assert [(r.status_code, r.headers["x-cache"]) for r in answers] == [(200, "BYPASS")] * 3
+    assert titles(answers[2]) == ["Cedar shavings"]
+    # and the cache gave up on Redis once (the bump), then left it alone instead of waiting
+    # for it on every request: one connection was tried (each starts with HELLO), not four
+    assert logged.lines.count("redis unavailable (response cache, not used)") == 1
+    assert sent.count(b"HELLO") == 1
 
 
 async def test_a_bump_that_did_not_reach_redis_is_sent_before_the_next_lookup() -> None:
