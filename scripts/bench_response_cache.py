@@ -220,15 +220,21 @@ def start(label: str, core: int, command: list[str], environment: dict[str, str]
 
 
 def wait_until_answering(server: Server, path: str) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # (a busy machine starts them slowly)
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             error = server.process.stderr.read().decode() if server.process.stderr else ""
             raise SystemExit(f"{server.label} stopped: {error[-2000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{server.port}{path}", timeout=10).status_code == 200:
-                return
-        time.sleep(0.2)
+        try:
+            response = httpx.get(f"http://127.0.0.1:{server.port}{path}", timeout=60)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+            continue
+        if response.status_code == 200:
+            return
+        server.process.terminate()
+        error = server.process.stderr.read().decode() if server.process.stderr else ""
+        raise SystemExit(f"{server.label} answered {response.status_code}: {error[-2000:]}")
     raise SystemExit(f"{server.label} did not answer")
 
 
