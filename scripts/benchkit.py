@@ -32,9 +32,14 @@ from backend.settings import Settings
 def cursor_from_the_start(head_cursor: str) -> str:
     """A sync cursor of the same person at sequence 0: as if their app had synced before the
     first change (cursors are urlsafe base64 of "sync1:sequence:position:audience")."""
+    return cursor_at(head_cursor, 0)
+
+
+def cursor_at(head_cursor: str, sequence: int) -> str:
+    """A sync cursor of the same person at ``sequence`` of the change log."""
     raw = base64.urlsafe_b64decode(head_cursor + "=" * (-len(head_cursor) % 4)).decode()
     prefix, _, position, audience = raw.split(":")
-    text = f"{prefix}:0:{position}:{audience}"
+    text = f"{prefix}:{sequence}:{position}:{audience}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
