@@ -42,10 +42,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -575,12 +577,18 @@ async def check(
                             f"and {len(r_sql)} in the reference ({where})\n"
                             + _statement_diff(p_sql, r_sql)
                         )
-                    for index, (p, r) in enumerate(zip(p_sql, r_sql, strict=True)):
-                        if normalised(p) != normalised(r):
-                            drift.append(
-                                f"  {page.label} statement {index + 1}:\n    product:   "
-                                f"{normalised(p)[:400]}\n    reference: {normalised(r)[:400]}"
-                            )
+                    # (as multisets: the root fields of a page run at the same time)
+                    product_only = Counter(map(normalised, p_sql)) - Counter(map(normalised, r_sql))
+                    reference_only = Counter(map(normalised, r_sql)) - Counter(
+                        map(normalised, p_sql)
+                    )
+                    for p, r in zip_longest(
+                        sorted(product_only.elements()), sorted(reference_only.elements())
+                    ):
+                        drift.append(
+                            f"  {page.label}:\n    product:   {(p or '-')[:600]}\n"
+                            f"    reference: {(r or '-')[:600]}"
+                        )
                     counts.setdefault(page.label, len(p_sql))
                 print(
                     f"equality check: {page.label}: data equal for {len(page.variants)} sets of "
@@ -595,6 +603,33 @@ async def check(
             raise SystemExit("stopping (--strict-sql): update scripts/bench_pages_reference.py")
     print("equality checks passed")
     return counts
+
+
+async def show_sql(db: Database, settings: Settings, page_list: list[Page], token: str) -> None:
+    """The product's statements (and parameters) for each page's first variables: what the
+    reference's ``<page>_sql`` functions must send."""
+    product = create_app(settings, db=db)
+    shas = operation_ids()
+    statements: list[tuple[str, Any]] = []
+
+    def listen(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=product), base_url="http://p"
+    ) as http:
+        for page in page_list:
+            request = wire(page, shas[page.operation], page.variants[0], token)
+            await _send(http, request)
+            event.listen(db.engine.sync_engine, "before_cursor_execute", listen)
+            try:
+                _, body = await _send(http, request)
+            finally:
+                event.remove(db.engine.sync_engine, "before_cursor_execute", listen)
+            print(f"=== {page.label}: {len(statements)} statements; answer {str(body)[:3000]}")
+            for statement, parameters in statements:
+                print(f"--- {statement}\n    {parameters}")
+            statements.clear()
 
 
 def _first_difference(product: Any, reference: Any, path: str = "data") -> str:
@@ -975,35 +1010,37 @@ def run(args: argparse.Namespace) -> None:
         rate_limit_reads_per_address="",
         rate_limit_reads_per_account="",
     ) as (url, settings):
-        db = Database(url)
 
-        async def prepare() -> tuple[World, str, str]:
-            started = time.perf_counter()
-            world = await seed(db, settings, volumes, rng)
-            print(
-                f"{db.dialect}: seeded the demo, {volumes.organisations} organisations, "
-                f"{volumes.listings} listings, {volumes.threads} threads with {volumes.posts} "
-                f"posts, {volumes.events} events, {volumes.changes} changes in "
-                f"{time.perf_counter() - started:.1f} s",
-                flush=True,
-            )
-            token, head = await sign_in(settings, db)
-            return world, token, head
-
-        async def checked(page_list: list[Page], token: str) -> dict[str, int]:
+        async def prepare() -> tuple[list[Page], str, dict[str, int]]:
+            db = Database(url)
             try:
-                return await check(db, settings, page_list, operation_ids(), token, args.strict_sql)
+                started = time.perf_counter()
+                world = await seed(db, settings, volumes, rng)
+                print(
+                    f"{db.dialect}: seeded the demo, {volumes.organisations} organisations, "
+                    f"{volumes.listings} listings, {volumes.threads} threads with "
+                    f"{volumes.posts} posts, {volumes.events} events, {volumes.changes} changes "
+                    f"in {time.perf_counter() - started:.1f} s",
+                    flush=True,
+                )
+                token, head = await sign_in(settings, db)
+                page_list = pages(world, head, rng)
+                if args.pages:
+                    page_list = [p for p in page_list if p.label in args.pages]
+                if args.show_sql:
+                    await show_sql(db, settings, page_list, token)
+                for page in [p for p in page_list if p.operation not in REFERENCE_PAGES]:
+                    print(f"{page.label}: no reference endpoint yet, left out")
+                    page_list.remove(page)
+                counts = await check(
+                    db, settings, page_list, operation_ids(), token, args.strict_sql
+                )
+                return page_list, token, counts
             finally:
                 await db.dispose()
 
-        world, token, head = asyncio.run(prepare())
-        page_list = pages(world, head, rng)
-        if args.pages:
-            page_list = [p for p in page_list if p.label in args.pages]
-        for page in [p for p in page_list if p.operation not in REFERENCE_PAGES]:
-            print(f"{page.label}: no reference endpoint yet, left out")
-            page_list.remove(page)
-        counts = asyncio.run(checked(page_list, token))
+        page_list, token, counts = asyncio.run(prepare())
+        dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
         servers = start_servers(settings)
         try:
             asyncio.run(wait_ready([s.url for s in servers[:1]]))
@@ -1022,7 +1059,7 @@ def run(args: argparse.Namespace) -> None:
                 with suppress(subprocess.TimeoutExpired):
                     server.process.wait(timeout=10)
                 server.log.close()
-        print_table(db.dialect, results, counts, driver)
+        print_table(dialect, results, counts, driver)
 
 
 async def _wait_listening(server: Server) -> None:
@@ -1048,6 +1085,7 @@ def main() -> None:
     parser.add_argument("--pages", nargs="+", help="only these rows (labels)")
     parser.add_argument("--python-driver", action="store_true", help="even when wrk is there")
     parser.add_argument("--strict-sql", action="store_true", help="stop on SQL drift too")
+    parser.add_argument("--show-sql", action="store_true", help="print the product's SQL")
     parser.add_argument("--short", action="store_true", help="CI: tiny volumes, one short round")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
