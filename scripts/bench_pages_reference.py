@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -46,6 +47,7 @@ from backend.graphql.operations import load_manifest
 from backend.kit.db import make_engine
 from backend.kit.geo import bounding_box
 from backend.settings import Settings
+from backend.sync import log as sync_log
 
 # ---------------------------------------------------------------------------------------------
 # SQL with positional parameters, spelt per dialect as SQLAlchemy spells the product's
@@ -1020,6 +1022,202 @@ async def events_feed(request: Request, variables: dict[str, Any]) -> dict[str, 
 
 
 # ---------------------------------------------------------------------------------------------
+# SyncChanges: changes(since, first) of the viewer's listings, signed in
+
+WHOLE_COMMIT = 2**31 - 1  # backend.sync.service: past every position of a commit
+ACTIVE_REGISTRATIONS = ("CONFIRMED", "WAITLISTED", "PENDING_APPROVAL")
+SCOPE_KINDS = (sync_log.thread_followers, sync_log.event_attendees, sync_log.group_participants)
+
+
+def sync_state_sql(request: Request) -> tuple[str, Sql]:
+    sql = request.sql()
+    return (
+        "SELECT sync_log_state.id, sync_log_state.last_sequence, sync_log_state.pruned_through  "
+        f"FROM sync_log_state  WHERE sync_log_state.id = {sql.int(1)}",
+        sql,
+    )
+
+
+def sync_scopes_sql(request: Request) -> tuple[str, Sql]:
+    """backend.sync.service._scopes: followed threads, registered events, pledged groups."""
+    viewer = request.viewer
+    assert viewer is not None
+    sql = request.sql()
+    return (
+        f"SELECT {sql.int(0)} AS kind, anon_1.thread_id AS id  FROM (SELECT "
+        "forum_thread_followers.thread_id AS thread_id  FROM forum_thread_followers  WHERE "
+        f"forum_thread_followers.user_id = {sql.uuid(viewer.user_id)}) AS anon_1 UNION ALL SELECT "
+        f"{sql.int(1)} AS kind, anon_2.event_id AS id  FROM (SELECT event_registrations.event_id "
+        "AS event_id  FROM event_registrations  WHERE event_registrations.user_id = "
+        f"{sql.uuid(viewer.user_id)} AND event_registrations.status IN "
+        f"({sql.enums(ACTIVE_REGISTRATIONS)})) AS anon_2 UNION ALL SELECT {sql.int(2)} AS kind, "
+        "anon_3.group_id AS id  FROM (SELECT pledges.group_id AS group_id  FROM pledges  WHERE "
+        f"(pledges.participant_id = {sql.uuid(viewer.user_id)} OR pledges.acted_by_id = "
+        f"{sql.uuid(viewer.user_id)}) AND pledges.status = {sql.enum('ACTIVE')}) AS anon_3",
+        sql,
+    )
+
+
+def sync_changes_sql(
+    request: Request, scopes: list[uuid.UUID], sequence: int, position: int, head: int, first: int
+) -> tuple[str, Sql]:
+    sql = request.sql()
+    return (
+        "SELECT DISTINCT sync_changes.sequence, sync_changes.position, sync_changes.entity_type, "
+        f"sync_changes.entity_id  FROM sync_changes  WHERE sync_changes.scope_id IN "
+        f"({sql.uuids(scopes)}) AND (sync_changes.sequence > {sql.bigint(sequence)} OR "
+        f"sync_changes.sequence = {sql.bigint(sequence)} AND sync_changes.position > "
+        f"{sql.int(position)}) AND sync_changes.sequence <= {sql.bigint(head)} ORDER BY "
+        f"sync_changes.sequence, sync_changes.position  {sql.limit(first + 1)}",
+        sql,
+    )
+
+
+def listings_for_sync_sql(request: Request, listing_ids: list[Any]) -> tuple[str, Sql]:
+    """marketplace.service.listings_for_sync: these listings, if the viewer may read them."""
+    viewer = request.viewer
+    assert viewer is not None
+    sql = request.sql()
+    return (
+        f"SELECT {columns('listings', LISTING)}  FROM listings  WHERE listings.id IN "
+        f"({sql.uuids(listing_ids)}) AND (listings.organisation_id = "
+        f"{sql.uuid(viewer.organisation_id)} OR listings.status != {sql.enum('DRAFT')} AND "
+        "listings.hidden_at IS NULL)",
+        sql,
+    )
+
+
+def listing_detail(
+    request: Request, row: Any, organisation: Any, material: Any, unit: Any
+) -> dict[str, Any]:
+    """The ListingDetail fragment (ListingCard and the rest)."""
+    v = request.values
+    viewer = request.viewer
+    detail = listing_card(request, row, organisation, material, unit, None)
+    at = len(O)  # the organisation's cluster, joined
+    detail["organisation"].update(
+        subtype=organisation[O["subtype"]],
+        location={
+            "lat": organisation[O["lat"]],
+            "lon": organisation[O["lon"]],
+            "placeName": organisation[O["place_name"]],
+        },
+        cluster={"id": v.id(organisation[at + C["id"]]), "name": organisation[at + C["name"]]},
+    )
+    detail.update(
+        description=row[L["description"]],
+        language=row[L["language"]],
+        quantityInBaseUnit=v.number(row[L["quantity_base"]], scale=10),
+        recurrence=row[L["recurrence"]],
+        seasonMonths=v.json(row[L["season_months"]]),
+        availableFrom=v.iso(row[L["available_from"]]),
+        availableUntil=v.iso(row[L["available_until"]]),
+        delivery=row[L["delivery"]],
+        specs=[{"key": s["key"], "value": s["value"]} for s in v.json(row[L["specs"]])],
+        photos=v.json(row[L["photos"]]),
+        createdAt=v.iso(row[L["created_at"]]),
+        updatedAt=v.iso(row[L["updated_at"]]),
+        version=row[L["version"]],
+        hidden=row[L["hidden_at"]] is not None,
+        viewerCanManage=viewer is not None
+        and str(viewer.organisation_id) == v.id(row[L["organisation_id"]]),
+    )
+    return detail
+
+
+def _sync_cursor(sequence: int, position: int, audience: str) -> str:
+    text = f"sync1:{sequence}:{position}:{audience}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+async def sync_changes(request: Request, variables: dict[str, Any]) -> dict[str, Any]:
+    viewer = request.viewer
+    assert viewer is not None
+    if variables.get("types"):
+        raise RefusedError("the reference answers the benchmark's SyncChanges only")
+    first = variables.get("first") or 100
+    since = variables["since"]
+    raw = base64.urlsafe_b64decode(since + "=" * (-len(since) % 4)).decode()
+    _, sequence_text, position_text, audience = raw.split(":")
+    who = f"{viewer.user_id}:{viewer.organisation_id}".encode()
+    if audience != hashlib.sha256(who).hexdigest()[:16]:
+        raise RefusedError("a cursor of another audience")
+    sequence, position = int(sequence_text), int(position_text)
+    v = request.values
+    async with request.engine.connect() as connection:
+        state = (await rows(connection, *sync_state_sql(request)))[0]
+        head, pruned = state[1], state[2]
+        if sequence > head or (sequence, position) < (pruned, WHOLE_COMMIT):
+            raise RefusedError("resync")
+        scopes = {
+            SCOPE_KINDS[kind](uuid.UUID(v.id(id_)))
+            for kind, id_ in await rows(connection, *sync_scopes_sql(request))
+        }
+        scopes.add(sync_log.person(viewer.user_id))
+        scopes.add(sync_log.organisation(viewer.organisation_id))
+        found = await rows(
+            connection,
+            *sync_changes_sql(
+                request, [s for s in scopes if s is not None], sequence, position, head, first
+            ),
+        )
+        state = (await rows(connection, *sync_state_sql(request)))[0]
+        if (sequence, position) < (state[2], WHOLE_COMMIT):
+            raise RefusedError("resync")
+    has_more = len(found) > first
+    found = found[:first]
+    if has_more:
+        next_cursor = _sync_cursor(found[-1][0], found[-1][1], audience)
+    else:
+        next_cursor = _sync_cursor(head, WHOLE_COMMIT, audience)
+    latest: dict[tuple[str, Any], int] = {}
+    for change_sequence, _, entity_type, entity_id in found:  # each thing once, at its latest
+        if entity_type != "LISTING":
+            raise RefusedError("the benchmark's change log holds listings only")
+        key = (entity_type, entity_id)
+        latest.pop(key, None)
+        latest[key] = change_sequence
+    listings: dict[Any, Any] = {}
+    organisations: dict[Any, Any] = {}
+    materials: dict[Any, Any] = {}
+    units: dict[Any, Any] = {}
+    if latest:
+        async with request.engine.connect() as connection:
+            loaded = await rows(connection, *listings_for_sync_sql(request, [i for _, i in latest]))
+            listings = {row[L["id"]]: row for row in loaded}
+            if loaded:
+                organisations, materials, units = await load_listing_relations(
+                    request, connection, loaded
+                )
+    items = []
+    for _, entity_id in latest:
+        row = listings.get(entity_id)
+        items.append(
+            {
+                "type": "LISTING",
+                "id": v.id(entity_id),
+                "action": "TOMBSTONE" if row is None else "UPSERT",
+                "listing": None
+                if row is None
+                else listing_detail(
+                    request,
+                    row,
+                    organisations[row[L["organisation_id"]]],
+                    materials[row[L["material_code"]]],
+                    units[row[L["unit_code"]]],
+                ),
+                "offer": None,
+                "trade": None,
+                "purchaseGroup": None,
+                "thread": None,
+                "event": None,
+                "notification": None,
+            }
+        )
+    return {"changes": {"cursor": next_cursor, "hasMore": has_more, "items": items}}
+
+
+# ---------------------------------------------------------------------------------------------
 # The app
 
 Handler = Callable[[Request, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -1028,6 +1226,7 @@ PAGES: dict[str, tuple[Handler, bool]] = {
     "MarketSearch": (market_search, False),
     "ThreadDetail": (thread_detail, True),
     "EventsFeed": (events_feed, True),
+    "SyncChanges": (sync_changes, True),
 }
 
 
