@@ -28,7 +28,7 @@ import base64
 import hashlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -88,10 +88,10 @@ class Sql:
     def enums(self, values: Iterable[str]) -> str:
         return ", ".join(self.enum(v) for v in values)
 
-    def float(self, value: float) -> str:
+    def double(self, value: float) -> str:
         return self.p(value, "FLOAT")
 
-    def int(self, value: int) -> str:
+    def integer(self, value: int) -> str:
         return self.p(value, "INTEGER")
 
     def bigint(self, value: int) -> str:
@@ -105,7 +105,7 @@ class Sql:
     def limit(self, count: int) -> str:
         """LIMIT (and SQLite's OFFSET 0), as the ORM writes a first page."""
         if self.postgres:
-            return f"LIMIT {self.int(count)}"
+            return f"LIMIT {self.integer(count)}"
         return f"LIMIT {self.p(count)} OFFSET {self.p(0)}"
 
 
@@ -239,9 +239,9 @@ def access_check_sql(request: Request, viewer: Viewer) -> tuple[str, Sql]:
     statement = (
         "SELECT users.is_active, users.is_platform_admin, organisations.kind, "
         "organisations.verified_at  FROM users JOIN refresh_sessions ON refresh_sessions.id = "
-        f"{sql.uuid(viewer.session_id)} AND refresh_sessions.user_id = users.id AND "  # type: ignore[arg-type]
+        f"{sql.uuid(viewer.session_id)} AND refresh_sessions.user_id = users.id AND "
         "refresh_sessions.revoked_at IS NULL LEFT OUTER JOIN memberships ON memberships.user_id "
-        f"= users.id AND memberships.organisation_id = {sql.uuid(viewer.organisation_id)} "  # type: ignore[arg-type]
+        f"= users.id AND memberships.organisation_id = {sql.uuid(viewer.organisation_id)} "
         "LEFT OUTER JOIN organisations ON organisations.id = memberships.organisation_id  "
         f"WHERE users.id = {sql.uuid(viewer.user_id)}"
     )
@@ -290,16 +290,16 @@ def market_search_sql(
             f"listings.status IN ({sql.enums(['ACTIVE', 'RESERVED', 'CLOSED'])}) AND "
             f"listings.status = {sql.enum('ACTIVE')} AND (listings.expires_at IS NULL OR "
             f"listings.expires_at > {sql.moment(request.now)}) AND {text_match(sql)} AND "
-            f"listings.public_lat BETWEEN {sql.float(box.min_lat)} AND "
-            f"{sql.float(box.max_lat)} AND listings.public_lon BETWEEN "
-            f"{sql.float(box.min_lon)} AND {sql.float(box.max_lon)} AND "
-            f"eic_distance_km({sql.float(lat)}, {sql.float(lon)}, listings.public_lat, "
-            f"listings.public_lon) <= {sql.float(radius_km)}"
+            f"listings.public_lat BETWEEN {sql.double(box.min_lat)} AND "
+            f"{sql.double(box.max_lat)} AND listings.public_lon BETWEEN "
+            f"{sql.double(box.min_lon)} AND {sql.double(box.max_lon)} AND "
+            f"eic_distance_km({sql.double(lat)}, {sql.double(lon)}, listings.public_lat, "
+            f"listings.public_lon) <= {sql.double(radius_km)}"
         )
 
     def distance(sql: Sql) -> str:
         return (
-            f"eic_distance_km({sql.float(lat)}, {sql.float(lon)}, listings.public_lat, "
+            f"eic_distance_km({sql.double(lat)}, {sql.double(lon)}, listings.public_lat, "
             "listings.public_lon)"
         )
 
@@ -1033,7 +1033,7 @@ def sync_state_sql(request: Request) -> tuple[str, Sql]:
     sql = request.sql()
     return (
         "SELECT sync_log_state.id, sync_log_state.last_sequence, sync_log_state.pruned_through  "
-        f"FROM sync_log_state  WHERE sync_log_state.id = {sql.int(1)}",
+        f"FROM sync_log_state  WHERE sync_log_state.id = {sql.integer(1)}",
         sql,
     )
 
@@ -1044,14 +1044,16 @@ def sync_scopes_sql(request: Request) -> tuple[str, Sql]:
     assert viewer is not None
     sql = request.sql()
     return (
-        f"SELECT {sql.int(0)} AS kind, anon_1.thread_id AS id  FROM (SELECT "
+        f"SELECT {sql.integer(0)} AS kind, anon_1.thread_id AS id  FROM (SELECT "
         "forum_thread_followers.thread_id AS thread_id  FROM forum_thread_followers  WHERE "
         f"forum_thread_followers.user_id = {sql.uuid(viewer.user_id)}) AS anon_1 UNION ALL SELECT "
-        f"{sql.int(1)} AS kind, anon_2.event_id AS id  FROM (SELECT event_registrations.event_id "
-        "AS event_id  FROM event_registrations  WHERE event_registrations.user_id = "
+        f"{sql.integer(1)} AS kind, anon_2.event_id AS id  FROM (SELECT "
+        "event_registrations.event_id AS event_id  FROM event_registrations  WHERE "
+        "event_registrations.user_id = "
         f"{sql.uuid(viewer.user_id)} AND event_registrations.status IN "
-        f"({sql.enums(ACTIVE_REGISTRATIONS)})) AS anon_2 UNION ALL SELECT {sql.int(2)} AS kind, "
-        "anon_3.group_id AS id  FROM (SELECT pledges.group_id AS group_id  FROM pledges  WHERE "
+        f"({sql.enums(ACTIVE_REGISTRATIONS)})) AS anon_2 UNION ALL SELECT "
+        f"{sql.integer(2)} AS kind, anon_3.group_id AS id  FROM (SELECT pledges.group_id AS "
+        "group_id  FROM pledges  WHERE "
         f"(pledges.participant_id = {sql.uuid(viewer.user_id)} OR pledges.acted_by_id = "
         f"{sql.uuid(viewer.user_id)}) AND pledges.status = {sql.enum('ACTIVE')}) AS anon_3",
         sql,
@@ -1067,7 +1069,7 @@ def sync_changes_sql(
         f"sync_changes.entity_id  FROM sync_changes  WHERE sync_changes.scope_id IN "
         f"({sql.uuids(scopes)}) AND (sync_changes.sequence > {sql.bigint(sequence)} OR "
         f"sync_changes.sequence = {sql.bigint(sequence)} AND sync_changes.position > "
-        f"{sql.int(position)}) AND sync_changes.sequence <= {sql.bigint(head)} ORDER BY "
+        f"{sql.integer(position)}) AND sync_changes.sequence <= {sql.bigint(head)} ORDER BY "
         f"sync_changes.sequence, sync_changes.position  {sql.limit(first + 1)}",
         sql,
     )
@@ -1255,7 +1257,7 @@ class ReferenceApp:
         ids = operation_ids()
         self.handlers = {ids[name]: page for name, page in PAGES.items()}
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
