@@ -1029,16 +1029,23 @@ def measure(
     results: dict[tuple[str, int], dict[str, Figures]] = {}
     for page in page_list:
         requests = [wire(page, shas[page.operation], v, token) for v in page.variants]
-        for server in servers:  # warm-up, not counted
-            if args.warmup > 0:
-                drive(server, requests, 4, args.warmup)
+        seconds = args.seconds
+        if args.warmup > 0:  # warm-up, not counted; it tells how long a round needs to be
+            slowest = min(
+                _ratio(run.requests, run.seconds)
+                for run in (drive(server, requests, 4, args.warmup) for server in servers)
+            )
+            # a slow page (a search over 100,000 listings on SQLite ...) gets rounds long
+            # enough for about ROUND_ANSWERS answers of the slower server, within reason
+            if slowest > 0:
+                seconds = min(args.max_seconds, max(seconds, ROUND_ANSWERS / slowest))
+            else:
+                seconds = args.max_seconds
         for connections in args.connections:
             figures = {server.name: Figures() for server in servers}
             for _ in range(args.rounds):
                 for server in servers:  # interleaved: product, reference, product ...
-                    figures[server.name].runs.append(
-                        drive(server, requests, connections, args.seconds)
-                    )
+                    figures[server.name].runs.append(drive(server, requests, connections, seconds))
             results[(page.label, connections)] = figures
     return results
 
@@ -1086,6 +1093,7 @@ def print_table(
     print("(cpu ms: server CPU per request; p50, p99 in ms; stmts: SQL statements per request)")
 
 
+ROUND_ANSWERS = 40  # what a round should see at least, if --max-seconds allows
 FEW = 20  # fewer answers than this in all rounds make a row's figures rough
 
 
@@ -1229,7 +1237,12 @@ def main() -> None:
         "--listings", type=int, help="this many listings whatever the scale (issue 17: 10,000)"
     )
     parser.add_argument("--rounds", type=int, default=3, help="per page and connection count")
-    parser.add_argument("--seconds", type=float, default=5, help="one round of one server")
+    parser.add_argument(
+        "--seconds", type=float, default=5, help="one round of one server, at least"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=30, help="the longest round (slow pages)"
+    )
     parser.add_argument("--warmup", type=float, default=2, help="per page and server")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--pages", nargs="+", help="only these rows (labels)")

@@ -9,10 +9,13 @@ and writes the same JSON with orjson. It answers only the requests the benchmark
 page's persisted operation (``{"id": ..., "variables": ...}`` by POST, or by GET with
 ``extensions`` and ``variables``), with the variables the benchmark uses.
 
-The SQL of each page lives in one function named ``<page>_sql`` (``market_search_sql`` ...):
-when the product's SQL for a page changes, update that function. At start-up
-scripts/bench_pages.py checks, page by page, that the reference's ``data`` equals the product's
-and that both send the same number of statements, and says which statements read differently.
+The SQL of each page lives in its own section, in functions ending in ``_sql`` that take the
+values the statement needs and give its text and parameters (``market_search_sql``,
+``posts_page_sql``, ``events_feed_sql``, ``sync_changes_sql`` ... and ``access_check_sql``):
+when the product's SQL for a page changes, update them. At start-up scripts/bench_pages.py
+checks, page by page, that the reference's ``data`` equals the product's and that both send the
+same number of statements, and lists the statements that read differently (``--show-sql``
+prints the product's).
 
     .venv/bin/python scripts/bench_pages_reference.py --database-url URL --port 8001
 """
@@ -571,13 +574,6 @@ def by_ids_sql(request: Request, table: str, names: str, ids: Iterable[Any]) -> 
     )
 
 
-def thread_detail_sql(request: Request, thread_id: str) -> dict[str, Any]:
-    """The statements of the two root fields, each in its own unit of work (they run at the
-    same time): ``thread`` (forums.service.get_thread) and ``posts`` (forums.service.list_posts).
-    Those that depend on rows read before are made by the functions below."""
-    return {"reader": reader_sql(request)}
-
-
 def posts_count_sql(request: Request, thread_id: str) -> tuple[str, Sql]:
     sql = request.sql()
     return (
@@ -797,7 +793,8 @@ async def thread_detail(request: Request, variables: dict[str, Any]) -> dict[str
         raise RefusedError("the reference answers the benchmark's ThreadDetail only")
     thread_id = variables["threadId"]
     thread, posts = await asyncio.gather(
-        _thread_field(request, thread_id), _posts_field(request, thread_id, 30)
+        _thread_field(request, thread_id),
+        _posts_field(request, thread_id, 30),  # (the document's page size)
     )
     return {"thread": thread, "posts": posts}
 
