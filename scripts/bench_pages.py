@@ -73,7 +73,7 @@ from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
 from backend.demo import ids as demo_ids
-from backend.events.models import EventRegistration, RegistrationStatus
+from backend.events.models import Event, EventRegistration, EventTopic, RegistrationStatus
 from backend.forums.models import Post, PostReaction, Reaction, Thread, ThreadFollower
 from backend.identity.models import (
     Membership,
@@ -84,6 +84,7 @@ from backend.identity.models import (
     User,
 )
 from backend.kit.db import Database, make_engine, new_id, utcnow
+from backend.marketplace.models import Listing
 from backend.settings import Settings
 from backend.sync import log as sync_log
 from backend.sync.models import Change, ChangeType, SyncLogState
@@ -131,10 +132,6 @@ class World:
     log_end: int = 0
 
 
-def _clusters() -> list[demo.DemoCluster]:
-    return list(demo.CLUSTERS)
-
-
 async def _bulk(db: Database, model: Any, rows: list[dict[str, Any]], chunk: int = 2000) -> None:
     for start in range(0, len(rows), chunk):
         async with db.write() as session:
@@ -145,8 +142,6 @@ async def _seed_listings(db: Database, count: int, rng: random.Random) -> list[d
     """bench_listings' generator (demo traders, the clusters' words), in chunks."""
     viewer_org = demo.demo_id("organisation", VIEWER)
     mine: list[dict[str, Any]] = []
-    from backend.marketplace.models import Listing
-
     for start in range(0, count, 2000):
         rows = _listing_rows(min(2000, count - start), rng)
         mine.extend(r for r in rows if r["organisation_id"] == viewer_org)
@@ -167,7 +162,7 @@ async def _seed_forums(
     measured: list[str] = []
     per_thread = volumes.posts // volumes.threads
     for index in range(volumes.threads):
-        community = VIEWER_FORUM if index % 2 == 0 else communities[index % 4]
+        community = VIEWER_FORUM if index % 2 == 0 else communities[1 + index // 2 % 3]
         authors = people[slug_of[community]]
         thread_id = new_id()
         started = now - timedelta(days=rng.uniform(30, 365))
@@ -272,8 +267,6 @@ async def _seed_events(db: Database, count: int, users: list[Any], rng: random.R
             registrations.append(_registration(row, viewer_user, viewer_org, 1, queue, now))
         row["seats_taken"] = seated
         row["queue_counter"] = queue
-    from backend.events.models import Event, EventTopic
-
     await _bulk(db, Event, events, 1000)
     await _bulk(db, EventTopic, topics)
     await _bulk(db, EventRegistration, registrations)
@@ -389,7 +382,7 @@ async def _seed_organisations(
 
 async def seed(db: Database, settings: Settings, volumes: Volumes, rng: random.Random) -> World:
     await demo.seed_demo(db, Passwords(settings))
-    clusters = _clusters()
+    clusters = list(demo.CLUSTERS)
     people = await _seed_organisations(db, settings, volumes.organisations, rng)
     firms = [person for cluster in clusters for person in people[cluster.slug]]
     for cluster in clusters:
