@@ -861,7 +861,7 @@ def drive_wrk(server: Server, requests: list[Wire], connections: int, seconds: f
                     f"-c{connections}",
                     f"-d{max(1, round(seconds))}s",
                     "--timeout",
-                    "10s",
+                    "30s",
                     "-s",
                     script.name,
                     server.url,
