@@ -15,7 +15,8 @@ import gc, json
 from backend.app import app_from_environment
 before = gc.get_freeze_count()
 app_from_environment()
-print(json.dumps({"before": before, "frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}))
+seen = {"frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}
+print(json.dumps({"before": before, **seen}))
 """
 
 
@@ -23,7 +24,8 @@ def test_the_served_app_freezes_what_start_up_built_and_collects_young_objects_l
     tmp_path: Path,
 ) -> None:
     environment = dict(os.environ, EIC_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/eic.db")
-    output = subprocess.run(  # a process of its own: freezing this one would keep test garbage
+    # a process of its own: freezing this one would keep the tests' garbage for good
+    output = subprocess.run(  # noqa: S603 - our own interpreter and probe
         [sys.executable, "-c", PROBE], env=environment, capture_output=True, text=True, check=True
     ).stdout
     seen = json.loads(output.strip().splitlines()[-1])
