@@ -16,10 +16,22 @@ from backend.sync import models as sync_models
 
 metadata = Base.metadata
 
-# Objects migrations create by hand, per backend, that the models do not describe: the listings'
-# full-text index (an FTS5 table and its shadow tables on SQLite, a GIN expression index on
-# PostgreSQL). Autogenerate must neither drop them nor report them as drift.
-UNMANAGED = frozenset({"listing_fts", "ix_listings_search_document"})
+# Objects migrations create by hand, per backend, that the models do not describe: listing
+# search's (backend/marketplace/search.py). On SQLite the FTS5 table and its shadow tables,
+# ``listing_search`` (stable integer keys and points) and its index; on PostgreSQL the stored
+# ``search_document`` column and the GIN and GiST indexes. Autogenerate must neither drop them
+# nor report them as drift.
+UNMANAGED = frozenset(
+    {
+        "listing_fts",
+        "listing_search",
+        "ix_listing_search_active_lat_lon",
+        "search_document",
+        "ix_listings_search_document",
+        "ix_listings_active_search_document",
+        "ix_listings_active_earth_point",
+    }
+)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # None means "development only"; set explicitly to override.
     graphql_introspection: bool | None = None
 
+    # Listing search counts its matches up to this many (docs/performance.md, "Search over many
+    # listings"); above it `totalCount` is the cap and `totalCountIsAtLeast` is true.
+    search_count_cap: int = Field(default=1000, ge=1)
+
     # The largest request body accepted (413 above it); GraphQL documents and variables only.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Where push messages go, in the Expo push API's format (https://exp.host/--/api/v2/push/send

@@ -82,6 +82,8 @@ class Page(Generic[T]):
     has_next_page: bool
     has_previous_page: bool
     total_count: int | None
+    # True when counting stopped at a cap: more items match than ``total_count``.
+    total_is_at_least: bool = False
 
     def with_items(self, items: list[U]) -> Page[U]:
         """The same page (cursors, neighbours, total) carrying other items, one per item: the
@@ -94,6 +96,7 @@ class Page(Generic[T]):
             has_next_page=self.has_next_page,
             has_previous_page=self.has_previous_page,
             total_count=self.total_count,
+            total_is_at_least=self.total_is_at_least,
         )
 
     def map(self, to: Callable[[T], U]) -> Page[U]:
@@ -170,6 +173,15 @@ def _bound(value: Any) -> Any:
     return literal(value) if isinstance(value, bool) else value
 
 
+def after_condition(sort: Sort, request: PageRequest) -> ColumnElement[bool] | None:
+    """The condition "after the request's cursor" in ``sort`` (None on a first page); a
+    VALIDATION error for a cursor that is not one of this sort's."""
+    if not request.after:
+        return None
+    condition: ColumnElement[bool] = _after(sort, decode_cursor(sort, request.after))
+    return condition
+
+
 def _after(sort: Sort, values: list[Any]) -> Any:
     # (a, b, c) > (x, y, z) spelt out, so each key may sort in its own direction.
     alternatives = []
@@ -191,27 +203,56 @@ async def paginate(
     request: PageRequest,
     load: Sequence[ExecutableOption] = (),
     with_total: bool = True,
+    count_cap: int | None = None,
+    leading: Sequence[Select[Any]] = (),
 ) -> Page[Any]:
     """Run ``statement`` (a filtered ``select(Model)``) for one page, eager-loading ``load``.
 
     Costs two statements (the page and its total) plus one per ``selectinload`` in ``load``,
-    whatever the page size.
+    whatever the page size. With ``count_cap`` the total counts up to that many items and says
+    when more match (``total_is_at_least``): counting every match cost as much as the search.
+
+    ``leading`` are cheaper statements that each select a leading part of ``statement``'s rows
+    in ``sort`` order: every row of theirs, and every row of ``statement`` that sorts before one
+    of theirs (all rows within some distance, say). They are tried in turn; the first that fills
+    the page (page size + 1 rows after the cursor) gives the page, which is then the page
+    ``statement`` gives; when none does, ``statement`` runs. Each try is one more statement,
+    and the loads of ``load`` for a try that found some rows but too few.
     """
     total = None
+    at_least = False
     if with_total:
-        count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
-        total = (await session.execute(count_statement)).scalar_one()
-    page_statement = statement.options(*load)
-    if request.after:
-        page_statement = page_statement.where(_after(sort, decode_cursor(sort, request.after)))
-    page_statement = page_statement.order_by(
-        *(k.column.desc() if k.descending else k.column.asc() for k in sort.keys)
-    ).limit(request.first + 1)
-    result = (await session.execute(page_statement)).unique()
-    # One entity per row gives the entities; more columns (a distance, say) give the rows.
-    rows: list[Any] = list(
-        result.scalars().all() if len(page_statement.column_descriptions) == 1 else result.all()
-    )
+        if count_cap is None:
+            count_statement = select(func.count()).select_from(
+                statement.order_by(None).subquery()
+            )
+            total = (await session.execute(count_statement)).scalar_one()
+        else:
+            # Only the first column (the entity's key): the rest would be read for nothing.
+            # (maintain_column_froms=True walks every column's expression, 2 ms a search.)
+            matching = statement.order_by(None).with_only_columns(statement.selected_columns[0])
+            count_statement = select(func.count()).select_from(
+                matching.limit(count_cap + 1).subquery()
+            )
+            counted = (await session.execute(count_statement)).scalar_one()
+            total, at_least = min(counted, count_cap), counted > count_cap
+    if total is not None and not at_least and request.after is None and total <= request.first:
+        leading = ()  # the total fits in the page: none of them can fill it
+    after = after_condition(sort, request)
+    order = [k.column.desc() if k.descending else k.column.asc() for k in sort.keys]
+    rows: list[Any] = []
+    for candidate in (*leading, statement):
+        page_statement = candidate.options(*load)
+        if after is not None:
+            page_statement = page_statement.where(after)
+        page_statement = page_statement.order_by(*order).limit(request.first + 1)
+        result = (await session.execute(page_statement)).unique()
+        # One entity per row gives the entities; more columns (a distance, say) give the rows.
+        rows = list(
+            result.scalars().all() if len(page_statement.column_descriptions) == 1 else result.all()
+        )
+        if len(rows) > request.first:
+            break
     has_next = len(rows) > request.first
     items = rows[: request.first]
     return Page(
@@ -220,4 +261,5 @@ async def paginate(
         has_next_page=has_next,
         has_previous_page=request.after is not None,
         total_count=total,
+        total_is_at_least=at_least,
     )

@@ -1,24 +1,56 @@
-"""Listing search on each backend's own engines, behind one function each.
+"""Listing search on each backend's own engines: the statements of one search.
 
-Free text: FTS5 on SQLite, a ``tsvector`` GIN expression index on PostgreSQL (both created by the
-marketplace migration), with every word matched as a prefix so "shav" finds "shavings" as it is
-typed, and every word of the query required. Diacritics count ("mỡ" is not "mở"). Scripts
-written without spaces between words (Japanese, Thai, Lao, Khmer, Burmese, Chinese) form one long
-token per run in both engines, so a query term in them is matched as a substring instead.
+Free text: FTS5 on SQLite, a stored ``tsvector`` (``search_document``) with GIN indexes on
+PostgreSQL (both made by migrations), with every word matched as a prefix so "shav" finds
+"shavings" as it is typed, and every word of the query required. Diacritics count ("mỡ" is not
+"mở"). Scripts written without spaces between words (Japanese, Thai, Lao, Khmer, Burmese,
+Chinese) form one long token per run in both engines, so a query term in them is matched as a
+substring instead.
 
 Proximity: an indexed latitude/longitude bounding box first, then the exact great-circle
-distance (``eic_distance_km``, the same formula on both backends).
+distance (``eic_distance_km``, the same formula and the same bits on both backends).
+
+Nearest first among ACTIVE listings, the apps' market page, has a faster way to its page than
+sorting every match (docs/performance.md, "Search over many listings"); :func:`plan` gives it
+as ``leading`` statements for :func:`backend.kit.pagination.paginate`, which answer the same
+page as the whole search or give way to it:
+
+- PostgreSQL walks a partial GiST index of ACTIVE listings' points nearest first (``<->``),
+  checks at most ``KNN_ROWS_PER_ITEM`` rows per item of the page against every condition of the
+  search, and takes the distance of the last of the first page-size + 1 matches as a bound; the
+  page is then read from the rows within that bound (the GiST index again). A planner left to
+  itself sorts every match instead: the estimate for a prefix query is a fixed 2 %.
+- SQLite reads the rows within a ring around the point first (1/8, then 1/2 of the radius),
+  from ``listing_search``'s index of ACTIVE points; a ring that holds a full page holds the page.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text, true
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    Uuid,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.sql.expression import Select
 
-from backend.kit.geo import within_radius
+from backend.kit.geo import bounding_box, distance_sql
 from backend.marketplace.models import Listing
 
 # Letters and digits only: "_" is a word character to Python but a separator to both engines.
@@ -28,8 +60,31 @@ _UNSPACED_SCRIPTS = re.compile(
 )
 MAX_SEARCH_TERMS = 8
 # Marks PostgreSQL's parser would keep inside one word ("12.5", "v2.0", hosts, e-mail addresses),
-# turned into spaces in its index expression; the same as SEPARATORS in the migration.
+# turned into spaces in its index expression; the same as SEPARATORS in the migrations.
 SEPARATORS = "./@:_-+,"
+
+# PostgreSQL: how many listings, nearest first, the bound may look at per item of the page
+# before the search gives way to sorting every match (a word found in few listings).
+KNN_ROWS_PER_ITEM = 20
+# SQLite: the rings tried before the whole radius, as fractions of what is left of it.
+RING_FRACTIONS = (1 / 8, 1 / 2)
+# A cube point is a few 1e-12 km from where exact arithmetic puts it.
+_CUBE_SLACK_KM = 1e-9
+
+# SQLite only (migration c3f1e2a9d4b7), kept in step with `listings` by triggers: each listing's
+# stable integer key (the FTS5 rowid), whether it is ACTIVE, and its public point. Not part of
+# the models' metadata: the migrations own it.
+listing_search = Table(
+    "listing_search",
+    MetaData(),
+    Column("key", Integer, primary_key=True),
+    Column("listing_id", Uuid),
+    Column("active", Integer),
+    Column("lat", Float),
+    Column("lon", Float),
+)
+# PostgreSQL only: the stored tsvector of title and description.
+_SEARCH_DOCUMENT: ColumnElement[Any] = literal_column("listings.search_document")
 
 
 def _substring_match(term: str) -> ColumnElement[bool]:
@@ -40,55 +95,219 @@ def _substring_match(term: str) -> ColumnElement[bool]:
     )
 
 
-def _document() -> ColumnElement[Any]:
-    # Spelt exactly as the GIN index expression (literals, not parameters), or the planner
-    # cannot use the index.
-    joined = Listing.title.op("||")(literal_column("' '")).op("||")(Listing.description)
-    return func.to_tsvector(
-        literal_column("'simple'"),
-        func.translate(
-            joined,
-            literal_column(f"'{SEPARATORS}'"),
-            literal_column(f"'{' ' * len(SEPARATORS)}'"),
-        ),
-    )
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """What a free-text query asks: words for the full-text engine, substrings for the rest."""
+
+    words: tuple[str, ...]
+    substrings: tuple[str, ...]
 
 
-def _words_match(dialect: str, words: list[str]) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        # Words are letters and digits only, so tsquery syntax cannot be injected (and the
-        # query is a bound value besides).
-        tsquery = " & ".join(f"{word}:*" for word in words)
-        return _document().op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
+def _terms(query: str | None) -> _Terms:
+    words: list[str] = []
+    substrings: list[str] = []
+    if query:
+        for term in query.lower().split()[:MAX_SEARCH_TERMS]:  # split() knows U+3000 too
+            if _UNSPACED_SCRIPTS.search(term):
+                substrings.append(term)
+            else:
+                words.extend(_WORD.findall(term))
+    return _Terms(tuple(words[:MAX_SEARCH_TERMS]), tuple(substrings))
+
+
+def _fts_keys(words: Sequence[str]) -> Select[Any]:
+    """SQLite: the ``listing_search`` keys of listings holding every word (as a prefix)."""
     fts_query = " ".join(f'"{word}"*' for word in words)
-    matching: Select[Any] = (
-        select(literal_column("listing_id"))
+    return (
+        select(literal_column("rowid"))
         .select_from(text("listing_fts"))
         .where(text("listing_fts MATCH :fts_query").bindparams(fts_query=fts_query))
     )
-    return Listing.id.in_(matching)
+
+
+def _text_conditions(dialect: str, terms: _Terms) -> list[ColumnElement[bool]]:
+    """Every term in the title or the description, on ``listings`` alone."""
+    conditions = [_substring_match(term) for term in terms.substrings]
+    if terms.words:
+        if dialect == "postgresql":
+            # Words are letters and digits only, so tsquery syntax cannot be injected (and the
+            # query is a bound value besides).
+            tsquery = " & ".join(f"{word}:*" for word in terms.words)
+            conditions.append(
+                _SEARCH_DOCUMENT.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
+            )
+        else:
+            conditions.append(
+                Listing.id.in_(
+                    select(listing_search.c.listing_id).where(
+                        listing_search.c.key.in_(_fts_keys(terms.words))
+                    )
+                )
+            )
+    return conditions
 
 
 def text_match(dialect: str, query: str) -> ColumnElement[bool]:
     """A condition on listings: every term of ``query`` is in the title or the description."""
-    conditions: list[ColumnElement[bool]] = []
-    words: list[str] = []
-    for term in query.lower().split()[:MAX_SEARCH_TERMS]:  # split() knows U+3000 too
-        if _UNSPACED_SCRIPTS.search(term):
-            conditions.append(_substring_match(term))
-        else:
-            words.extend(_WORD.findall(term))
-    if words:
-        conditions.append(_words_match(dialect, words[:MAX_SEARCH_TERMS]))
-    return and_(*conditions) if conditions else true()
+    return and_(*_text_conditions(dialect, _terms(query)))
 
 
-def distance_km(lat: float, lon: float) -> ColumnElement[float]:
-    """Great-circle distance from a point to each listing's public location."""
-    return func.eic_distance_km(lat, lon, Listing.public_lat, Listing.public_lon)
-
-
-def within(statement: Select[Any], lat: float, lon: float, radius_km: float) -> Select[Any]:
-    return statement.where(
-        within_radius(Listing.public_lat, Listing.public_lon, lat, lon, radius_km)
+def _box(lat_column: Any, lon_column: Any, lat: float, lon: float, radius_km: float) -> Any:
+    box = bounding_box(lat, lon, radius_km)
+    lon_condition = (
+        or_(lon_column >= box.min_lon, lon_column <= box.max_lon)
+        if box.crosses_antimeridian
+        else lon_column.between(box.min_lon, box.max_lon)
     )
+    return and_(lat_column.between(box.min_lat, box.max_lat), lon_condition)
+
+
+def _earth_point(lat: Any, lon: Any) -> ColumnElement[Any]:
+    return func.eic_earth_point(lat, lon)
+
+
+@dataclass(frozen=True)
+class Point:
+    lat: float
+    lon: float
+    radius_km: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The statements of one search. ``statement`` selects ``Listing`` (and ``distance_km``
+    with a point) under every condition; ``distance`` is what nearest first sorts by;
+    :meth:`leading` gives the cheaper ways to a nearest-first page."""
+
+    dialect: str
+    statement: Select[Any]
+    distance: ColumnElement[float] | None = None
+    point: Point | None = None
+    # PostgreSQL: every condition of ``statement``, for the nearest-first bound; set when the
+    # search is of ACTIVE listings near a point.
+    nearest_conditions: tuple[ColumnElement[bool], ...] | None = None
+    # SQLite: the listing conditions and terms, to read rings through ``listing_search``; set
+    # when the search is of ACTIVE listings near a point.
+    ring_conditions: tuple[ColumnElement[bool], ...] | None = None
+    terms: _Terms = _Terms((), ())
+
+    def leading(
+        self, *, after: ColumnElement[bool] | None, after_distance: float | None, page_size: int
+    ) -> list[Select[Any]]:
+        """Statements that each select a leading part of ``statement`` in nearest-first order
+        (``paginate``'s ``leading``), for a page after ``after`` (whose first sort value is
+        ``after_distance``); none for other searches."""
+        if self.point is None or self.distance is None:
+            return []
+        if self.nearest_conditions is not None:
+            return [self._within_nearest_bound(after, page_size)]
+        if self.ring_conditions is None:
+            return []
+        start = after_distance or 0.0
+        left = self.point.radius_km - start
+        if left <= 0:
+            return []
+        return [
+            _places_within(self, start + left * fraction, drive_by_text=False)
+            for fraction in RING_FRACTIONS
+        ]
+
+    def _within_nearest_bound(self, after: ColumnElement[bool] | None, page_size: int) -> Any:
+        assert self.point is not None
+        assert self.distance is not None
+        assert self.nearest_conditions is not None
+        point, distance = self.point, self.distance
+        every_condition = and_(*self.nearest_conditions, *([after] if after is not None else []))
+        here = _earth_point(point.lat, point.lon)
+        there = _earth_point(Listing.public_lat, Listing.public_lon)
+        # Only the partial GiST index's own predicate in WHERE (a literal, so that the planner
+        # sees it hold), and nothing it could look up another way: the scan goes nearest first
+        # and stops at the page's worth of matches or the row budget.
+        scanned = (
+            select(distance.label("d"), every_condition.label("ok"))
+            .where(Listing.status == literal_column("'ACTIVE'"))
+            .order_by(there.op("<->")(here))
+            .limit(KNN_ROWS_PER_ITEM * (page_size + 1))
+            .subquery("nearest_first")
+        )
+        hits = select(scanned.c.d).where(scanned.c.ok).limit(page_size + 1).subquery("hits")
+        # NULL when the scan found fewer than a page and one: then no row is within it.
+        bound = (
+            select(case((func.count() == page_size + 1, func.max(hits.c.d))).label("d"))
+            .select_from(hits)
+            .cte("bound")
+        )
+        within = select(bound.c.d).scalar_subquery()
+        return self.statement.where(
+            distance <= within,
+            func.cube_enlarge(here, within + _CUBE_SLACK_KM, 3).op("@>")(there),
+        )
+
+
+def _places_within(plan: Plan, radius_km: float, *, drive_by_text: bool) -> Select[Any]:
+    """SQLite: ACTIVE listings within ``radius_km`` of the plan's point, reached through
+    ``listing_search`` (its points and keys), under the plan's conditions and terms."""
+    assert plan.point is not None
+    assert plan.distance is not None
+    assert plan.ring_conditions is not None
+    point, places = plan.point, listing_search
+    conditions = [
+        places.c.active == 1,
+        _box(places.c.lat, places.c.lon, point.lat, point.lon, radius_km),
+        plan.distance <= radius_km,
+        *(_substring_match(term) for term in plan.terms.substrings),
+    ]
+    if plan.terms.words:
+        # Over the whole radius SQLite may start from the words (when few listings hold them)
+        # or from the places; within a ring the places are fewer, and `+ 0` keeps the words
+        # from leading.
+        key = places.c.key if drive_by_text else places.c.key + 0
+        conditions.append(key.in_(_fts_keys(plan.terms.words)))
+    columns: list[Any] = [Listing, plan.distance.label("distance_km")]
+    statement: Select[Any] = (
+        select(*columns)
+        .join(places, places.c.listing_id == Listing.id)
+        .where(*plan.ring_conditions, *conditions)
+    )
+    return statement
+
+
+def plan(
+    dialect: str,
+    *,
+    conditions: Sequence[ColumnElement[bool]],
+    query: str | None,
+    point: Point | None,
+    active_only: bool,
+) -> Plan:
+    """The statements of a search for listings under ``conditions`` (visibility, status and the
+    other filters, on ``listings``), holding ``query``'s terms, within ``point``'s radius.
+    ``active_only``: ``conditions`` keep to ACTIVE listings (the indexes of points are)."""
+    terms = _terms(query)
+    statement: Select[Any]
+    if point is None:
+        statement = select(Listing).where(*conditions, *_text_conditions(dialect, terms))
+        return Plan(dialect, statement)
+    if dialect == "sqlite" and active_only:
+        places = listing_search
+        ring = Plan(
+            dialect,
+            select(Listing),
+            distance_sql(dialect, point.lat, point.lon, places.c.lat, places.c.lon),
+            point,
+            ring_conditions=tuple(conditions),
+            terms=terms,
+        )
+        whole = _places_within(ring, point.radius_km, drive_by_text=True)
+        return dataclasses.replace(ring, statement=whole)
+    distance = distance_sql(dialect, point.lat, point.lon, Listing.public_lat, Listing.public_lon)
+    every_condition = (
+        *conditions,
+        *_text_conditions(dialect, terms),
+        _box(Listing.public_lat, Listing.public_lon, point.lat, point.lon, point.radius_km),
+        distance <= point.radius_km,
+    )
+    columns: list[Any] = [Listing, distance.label("distance_km")]
+    statement = select(*columns).where(*every_condition)
+    nearest = every_condition if dialect == "postgresql" and active_only else None
+    return Plan(dialect, statement, distance, point, nearest_conditions=nearest)

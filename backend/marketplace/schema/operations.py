@@ -17,6 +17,7 @@ from backend.kit.pagination import PageRequest
 from backend.marketplace import service
 from backend.marketplace.models import ListingStatus
 from backend.marketplace.schema.types import (
+    ListingConnection,
     ListingCreateInput,
     ListingDeletePayload,
     ListingFilter,
@@ -58,10 +59,10 @@ def _filter(given: ListingFilter) -> service.ListingFilter:
     )
 
 
-def _connection(info: strawberry.Info, page: Any) -> Connection[ListingType]:
+def _connection(info: strawberry.Info, page: Any) -> ListingConnection:
     context = context_of(info)
     viewer, now = context.viewer, context.clock.now()
-    return Connection[ListingType].of(
+    return ListingConnection.of_hits(
         page, lambda hit: ListingType.of(hit.listing, viewer, now, hit.distance_km)
     )
 
@@ -85,7 +86,7 @@ class ListingsQuery:
         ] = ListingSort.NEWEST,
         first: First = None,
         after: After = None,
-    ) -> Connection[ListingType]:
+    ) -> ListingConnection:
         context = context_of(info)
         page = await service.search_listings(
             now=context_of(info).clock.now(),
@@ -95,6 +96,7 @@ class ListingsQuery:
             sort=sort,
             page=PageRequest.of(first, after),
             with_total=total_count_selected(info),
+            count_cap=context.settings.search_count_cap,
         )
         return _connection(info, page)
 
@@ -126,7 +128,7 @@ class ListingsQuery:
         ] = None,
         first: First = None,
         after: After = None,
-    ) -> Connection[ListingType]:
+    ) -> ListingConnection:
         page = await service.my_listings(
             now=context_of(info).clock.now(),
             db=context_of(info).db,
@@ -134,6 +136,7 @@ class ListingsQuery:
             status=status,
             page=PageRequest.of(first, after),
             with_total=total_count_selected(info),
+            count_cap=context_of(info).settings.search_count_cap,
         )
         return _connection(info, page)
 

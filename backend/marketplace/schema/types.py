@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import models as catalogue_models
 from backend.catalogue.models import Dimension
+from backend.graphql.pagination import Connection
 from backend.graphql.types import Location, LocationInput, Payload, given, parse_optional_id
 from backend.identity.schema import OrganisationType
 from backend.kit.money import plain_number
+from backend.kit.pagination import Page
 from backend.marketplace import models, policies, service
 from backend.marketplace.models import (
     Delivery,
@@ -438,6 +441,33 @@ class MaterialCreateInput:
 class ListingHideInput:
     id: strawberry.ID = strawberry.field(description="The listing.")
     reason: str = strawberry.field(description="Why, for the organisation (3-500 characters).")
+
+
+@strawberry.type(
+    name="ListingConnection",
+    description="A page of listings (a Relay connection), with how many match.",
+)
+class ListingConnection(Connection[ListingType]):
+    total_count: int = strawberry.field(
+        description="How many listings match, counted up to a cap (1,000 unless the service is "
+        "set otherwise); when more match, the cap, and `totalCountIsAtLeast` is true. Costs a "
+        "second search: leave it out of queries that do not show it."
+    )
+    total_count_is_at_least: bool = strawberry.field(
+        default=False,
+        description="True when more listings match than were counted: show `totalCount` as "
+        '"at least N" ("1,000+").',
+    )
+
+    @classmethod
+    def of_hits(cls, page: Page[Any], node: Callable[[Any], ListingType]) -> ListingConnection:
+        plain = Connection[ListingType].of(page, node)
+        return cls(
+            edges=plain.edges,
+            page_info=plain.page_info,
+            total_count=plain.total_count,
+            total_count_is_at_least=page.total_is_at_least,
+        )
 
 
 # ---------------------------------------------------------------------------------------------

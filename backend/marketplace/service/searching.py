@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue
@@ -15,7 +15,15 @@ from backend.catalogue.models import Material
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.money import MAX_AMOUNT, check_amount
-from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
+from backend.kit.pagination import (
+    Page,
+    PageRequest,
+    Sort,
+    SortKey,
+    after_condition,
+    decode_cursor,
+    paginate,
+)
 from backend.kit.validation import Place, check_place, check_text
 from backend.marketplace import policies, search
 from backend.marketplace.models import (
@@ -23,7 +31,7 @@ from backend.marketplace.models import (
     ListingStatus,
 )
 from backend.marketplace.service.common import listing_loads
-from backend.marketplace.service.inputs import ListingFilter, ListingHit, ListingSort, Near
+from backend.marketplace.service.inputs import ListingFilter, ListingHit, ListingSort
 
 MAX_RADIUS_KM = 500.0
 
@@ -77,12 +85,12 @@ def _price_sort(descending: bool) -> Sort:
     )
 
 
-def _nearest(near: Near) -> Sort:
+def _nearest(distance: ColumnElement[float]) -> Sort:
     return Sort(
         "listings:nearest",
         (
             SortKey(
-                search.distance_km(near.lat, near.lon),
+                distance,
                 value_of=lambda row: row.distance_km,
                 python_type=float,
             ),
@@ -104,7 +112,10 @@ async def search_listings(
     sort: ListingSort,
     page: PageRequest,
     with_total: bool = True,
+    count_cap: int | None = None,
 ) -> Page[ListingHit]:
+    """One page of the listings ``viewer`` may find. With ``count_cap`` the total counts that
+    many matches at most (and says when more match)."""
     problems = Problems()
     near = filter.near
     if near is not None:
@@ -123,54 +134,61 @@ async def search_listings(
             check_amount(problems, name, value, positive=False)
     problems.raise_if_any()
 
-    dialect = db.dialect
-    columns: list[Any] = [Listing]
-    if near is not None:
-        columns.append(search.distance_km(near.lat, near.lon).label("distance_km"))
-    statement = select(*columns).where(policies.listed_listings(viewer))
+    conditions: list[Any] = [policies.listed_listings(viewer)]
     if filter.status is not None:
-        statement = statement.where(_status_condition(filter.status, now))
+        conditions.append(_status_condition(filter.status, now))
     if filter.kind is not None:
-        statement = statement.where(Listing.kind == filter.kind)
+        conditions.append(Listing.kind == filter.kind)
     if filter.category is not None:
-        statement = statement.where(Listing.category == filter.category)
+        conditions.append(Listing.category == filter.category)
     if filter.cluster_id is not None:
-        statement = statement.where(Listing.cluster_id == filter.cluster_id)
+        conditions.append(Listing.cluster_id == filter.cluster_id)
     if filter.organisation_id is not None:
-        statement = statement.where(Listing.organisation_id == filter.organisation_id)
+        conditions.append(Listing.organisation_id == filter.organisation_id)
     if filter.price_min is not None:
-        statement = statement.where(Listing.price_per_unit >= filter.price_min)
+        conditions.append(Listing.price_per_unit >= filter.price_min)
     if filter.price_max is not None:
-        statement = statement.where(Listing.price_per_unit <= filter.price_max)
-    if filter.search and filter.search.strip():
-        statement = statement.where(search.text_match(dialect, filter.search))
-    if near is not None:
-        statement = search.within(statement, near.lat, near.lon, near.radius_km)
-
-    if sort is ListingSort.NEAREST and near is not None:
-        order = _nearest(near)
-    elif sort is ListingSort.PRICE_ASC:
-        order = _price_sort(descending=False)
-    elif sort is ListingSort.PRICE_DESC:
-        order = _price_sort(descending=True)
-    else:
-        order = NEWEST_FIRST
+        conditions.append(Listing.price_per_unit <= filter.price_max)
 
     async with db.read() as session:
         if filter.material_code is not None:
             material = await catalogue.find_material(
                 session, code=filter.material_code, field_name="filter.materialCode"
             )
-            statement = statement.where(
+            conditions.append(
                 Listing.material_code.in_(select(Material.code).where(catalogue.subtree(material)))
             )
+        plan = search.plan(
+            db.dialect,
+            conditions=conditions,
+            query=filter.search if filter.search and filter.search.strip() else None,
+            point=None if near is None else search.Point(near.lat, near.lon, near.radius_km),
+            active_only=filter.status is ListingStatus.ACTIVE,
+        )
+        leading = []
+        if sort is ListingSort.NEAREST and plan.distance is not None:
+            order = _nearest(plan.distance)
+            after = after_condition(order, page)
+            leading = plan.leading(
+                after=after,
+                after_distance=decode_cursor(order, page.after)[0] if page.after else None,
+                page_size=page.first,
+            )
+        elif sort is ListingSort.PRICE_ASC:
+            order = _price_sort(descending=False)
+        elif sort is ListingSort.PRICE_DESC:
+            order = _price_sort(descending=True)
+        else:
+            order = NEWEST_FIRST
         result = await paginate(
             session,
-            statement,
+            plan.statement,
             sort=order,
             request=page,
             load=listing_loads(),
             with_total=with_total,
+            count_cap=count_cap,
+            leading=leading,
         )
     hits = [
         ListingHit(_listing_of(item), None if near is None else float(item.distance_km))
@@ -187,6 +205,7 @@ async def my_listings(
     status: ListingStatus | None,
     page: PageRequest,
     with_total: bool = True,
+    count_cap: int | None = None,
 ) -> Page[ListingHit]:
     """Everything of the viewer's organisation, drafts and hidden ones included."""
     if viewer.organisation_id is None:
@@ -198,5 +217,6 @@ async def my_listings(
         sort=ListingSort.NEWEST,
         page=page,
         with_total=with_total,
+        count_cap=count_cap,
         now=now,
     )
