@@ -16,9 +16,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import update
 
+from backend.app import create_app
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
 from backend.kit.clock import ManualClock
@@ -26,6 +28,7 @@ from backend.kit.db import Database
 from backend.kit.geo import EARTH_RADIUS_KM, bounding_box, great_circle_km
 from backend.kit.validation import Place
 from backend.marketplace.models import Listing
+from backend.settings import Settings
 from tests.conftest import CLOCK_START, Account, GraphQL
 
 CREATE = """
@@ -817,6 +820,48 @@ async def test_listings_total_count_counts_every_match_not_the_page(
         True,
         False,
     )
+
+
+CAPPED = """
+query Capped($filter: ListingFilter, $first: Int) {
+  listings(filter: $filter, first: $first) {
+    totalCount totalCountIsAtLeast edges { node { title } }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("cap", "expected"),
+    [
+        (2, {"totalCount": 2, "totalCountIsAtLeast": True}),
+        (3, {"totalCount": 3, "totalCountIsAtLeast": False}),
+        (4, {"totalCount": 3, "totalCountIsAtLeast": False}),
+    ],
+)
+async def test_listings_total_count_stops_at_the_cap_and_says_so(
+    gql: GraphQL,
+    market: Market,
+    db: Database,
+    settings: Settings,
+    clock: ManualClock,
+    cap: int,
+    expected: dict[str, Any],
+) -> None:
+    # given three matching listings and a service that counts up to `cap`
+    for i in range(3):
+        await list_one(gql, market.pellets, f"Shavings lot {i}")
+    capped = create_app(settings.model_copy(update={"search_count_cap": cap}), db=db, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=capped), base_url="http://eic.test"
+    ) as http:
+        # when the first page is asked for with its total
+        body = await GraphQL(http)(CAPPED, {"filter": {"search": "shavings"}, "first": 1})
+
+    # then the total stops at the cap, and the flag says when more match than were counted
+    assert body == {
+        "data": {"listings": {**expected, "edges": [{"node": {"title": "Shavings lot 2"}}]}}
+    }
 
 
 @pytest.mark.parametrize(
