@@ -63,7 +63,7 @@ FILLER = ["bulk", "weekly", "clean", "baled", "available", "lot", "good", "quali
 
 # The apps' first page (MarketSearch, with the total) and the next ones (MarketSearchMore).
 QUERIES = {
-    "first page, with totalCount": "totalCount",
+    "first page, with totalCount": "totalCount totalCountIsAtLeast",
     "next pages, without totalCount": "pageInfo { hasNextPage }",
 }
 QUERY = """
@@ -189,6 +189,7 @@ async def _measure_one(
     transport = httpx.ASGITransport(app=app)
     timings: list[float] = []
     totals: list[int] = []
+    capped = 0
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         for index in range(queries + 20):
             body = {"query": query, "variables": _variables(rng)}
@@ -200,11 +201,16 @@ async def _measure_one(
                 raise SystemExit(f"query failed: {payload['errors']}")
             if index >= 20:  # the first 20 warm caches and connections
                 timings.append(elapsed * 1000)
-                totals.append(payload["data"]["listings"].get("totalCount", -1))
+                listings = payload["data"]["listings"]
+                totals.append(listings.get("totalCount", -1))
+                capped += bool(listings.get("totalCountIsAtLeast"))
     timings.sort()
 
     matches = (
-        f"; matches per query: median {statistics.median(totals):.0f}" if totals[0] >= 0 else ""
+        f"; totalCount: median {statistics.median(totals):.0f}, "
+        f"{capped} of {len(totals)} at the cap (EIC_SEARCH_COUNT_CAP)"
+        if totals[0] >= 0
+        else ""
     )
     print(
         f"text + proximity search, nearest first, page of 20, {label} ({len(timings)} queries): "

@@ -223,9 +223,7 @@ async def paginate(
     at_least = False
     if with_total:
         if count_cap is None:
-            count_statement = select(func.count()).select_from(
-                statement.order_by(None).subquery()
-            )
+            count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
             total = (await session.execute(count_statement)).scalar_one()
         else:
             # Only the first column (the entity's key): the rest would be read for nothing.
