@@ -136,7 +136,6 @@ class ListingsQuery:
             status=status,
             page=PageRequest.of(first, after),
             with_total=total_count_selected(info),
-            count_cap=context_of(info).settings.search_count_cap,
         )
         return _connection(info, page)
 

@@ -449,9 +449,9 @@ class ListingHideInput:
 )
 class ListingConnection(Connection[ListingType]):
     total_count: int = strawberry.field(
-        description="How many listings match, counted up to a cap (1,000 unless the service is "
-        "set otherwise); when more match, the cap, and `totalCountIsAtLeast` is true. Costs a "
-        "second search: leave it out of queries that do not show it."
+        description="How many listings match. `listings` counts up to a cap (1,000 unless the "
+        "service is set otherwise): when more match, the cap, and `totalCountIsAtLeast` is "
+        "true. Costs a second search: leave it out of queries that do not show it."
     )
     total_count_is_at_least: bool = strawberry.field(
         default=False,
