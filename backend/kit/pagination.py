@@ -204,7 +204,7 @@ async def paginate(
     load: Sequence[ExecutableOption] = (),
     with_total: bool = True,
     count_cap: int | None = None,
-    leading: Sequence[Select[Any]] = (),
+    leading: Callable[[int | None], Sequence[Select[Any]]] | None = None,
 ) -> Page[Any]:
     """Run ``statement`` (a filtered ``select(Model)``) for one page, eager-loading ``load``.
 
@@ -212,12 +212,14 @@ async def paginate(
     whatever the page size. With ``count_cap`` the total counts up to that many items and says
     when more match (``total_is_at_least``): counting every match cost as much as the search.
 
-    ``leading`` are cheaper statements that each select a leading part of ``statement``'s rows
-    in ``sort`` order: every row of theirs, and every row of ``statement`` that sorts before one
-    of theirs (all rows within some distance, say). They are tried in turn; the first that fills
-    the page (page size + 1 rows after the cursor) gives the page, which is then the page
-    ``statement`` gives; when none does, ``statement`` runs. Each try is one more statement,
-    and the loads of ``load`` for a try that found some rows but too few.
+    ``leading(total)`` (``total``: the exact count when it was counted, else None) gives
+    cheaper statements that each select a leading part of ``statement``'s rows in ``sort``
+    order: every row of theirs, and every row of ``statement`` that sorts before one of theirs
+    (all rows within some distance, say). They are tried in turn; the first that fills the page
+    (page size + 1 rows after the cursor) gives the page, which is then the page ``statement``
+    gives; when none does, ``statement`` runs. Each try is one more statement, and the loads of
+    ``load`` for a try that found some rows but too few. None are tried when the total fits in
+    the page.
     """
     total = None
     at_least = False
@@ -234,12 +236,16 @@ async def paginate(
             )
             counted = (await session.execute(count_statement)).scalar_one()
             total, at_least = min(counted, count_cap), counted > count_cap
-    if total is not None and not at_least and request.after is None and total <= request.first:
-        leading = ()  # the total fits in the page: none of them can fill it
+    exact = None if at_least else total
+    tries: Sequence[Select[Any]] = ()
+    if leading is not None and not (
+        exact is not None and request.after is None and exact <= request.first
+    ):
+        tries = leading(exact)
     after = after_condition(sort, request)
     order = [k.column.desc() if k.descending else k.column.asc() for k in sort.keys]
     rows: list[Any] = []
-    for candidate in (*leading, statement):
+    for candidate in (*tries, statement):
         page_statement = candidate.options(*load)
         if after is not None:
             page_statement = page_statement.where(after)

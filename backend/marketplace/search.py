@@ -27,6 +27,7 @@ page as the whole search or give way to it:
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -192,11 +193,17 @@ class Plan:
     terms: _Terms = _Terms((), ())
 
     def leading(
-        self, *, after: ColumnElement[bool] | None, after_distance: float | None, page_size: int
+        self,
+        *,
+        after: ColumnElement[bool] | None,
+        after_distance: float | None,
+        page_size: int,
+        total: int | None = None,
     ) -> list[Select[Any]]:
         """Statements that each select a leading part of ``statement`` in nearest-first order
         (``paginate``'s ``leading``), for a page after ``after`` (whose first sort value is
-        ``after_distance``); none for other searches."""
+        ``after_distance``); ``total``: how many match, when counted exactly. None for other
+        searches."""
         if self.point is None or self.distance is None:
             return []
         if self.nearest_conditions is not None:
@@ -207,9 +214,18 @@ class Plan:
         left = self.point.radius_km - start
         if left <= 0:
             return []
+        fractions: tuple[float, ...] = RING_FRACTIONS
+        if total is not None and after_distance is None:
+            # A first page of a known number of matches: the ring that would hold twice a page
+            # if they were spread evenly (a wider one than 1/8 when they are few).
+            # Then only a ring at least twice as wide: a narrower one would fail as this did.
+            first = max(RING_FRACTIONS[0], math.sqrt(2 * (page_size + 1) / max(total, 1)))
+            if first >= 1:
+                return []
+            fractions = (first, *(f for f in RING_FRACTIONS if f >= 2 * first))
         return [
             _places_within(self, start + left * fraction, drive_by_text=False)
-            for fraction in RING_FRACTIONS
+            for fraction in fractions
         ]
 
     def _within_nearest_bound(self, after: ColumnElement[bool] | None, page_size: int) -> Any:

@@ -165,15 +165,17 @@ async def search_listings(
             point=None if near is None else search.Point(near.lat, near.lon, near.radius_km),
             active_only=filter.status is ListingStatus.ACTIVE,
         )
-        leading = []
+        leading = None
         if sort is ListingSort.NEAREST and plan.distance is not None:
             order = _nearest(plan.distance)
             after = after_condition(order, page)
-            leading = plan.leading(
-                after=after,
-                after_distance=decode_cursor(order, page.after)[0] if page.after else None,
-                page_size=page.first,
-            )
+            after_distance = decode_cursor(order, page.after)[0] if page.after else None
+
+            def leading(total: int | None) -> list[Any]:
+                return plan.leading(
+                    after=after, after_distance=after_distance, page_size=page.first, total=total
+                )
+
         elif sort is ListingSort.PRICE_ASC:
             order = _price_sort(descending=False)
         elif sort is ListingSort.PRICE_DESC:
