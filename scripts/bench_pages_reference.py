@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
@@ -143,11 +144,9 @@ O = {name: index for index, name in enumerate(ORGANISATION.split())}  # noqa: E7
 M = {name: index for index, name in enumerate(MATERIAL.split())}
 U = {name: index for index, name in enumerate(UNIT.split())}
 
-# The product's text search index expression (backend/marketplace/search.py, the migration).
-TSVECTOR = (
-    "to_tsvector('simple', translate((listings.title || ' ') || listings.description, "
-    "'./@:_-+,', '        '))"
-)
+# The product's stored text search column (backend/marketplace/search.py, the migration).
+TSVECTOR = "listings.search_document"
+EARTH_RADIUS_KM = 6371.0088
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -219,6 +218,8 @@ class Request:
     viewer: Viewer | None
     now: datetime
     statements: list[str] = field(default_factory=list)
+    # The product's EIC_SEARCH_COUNT_CAP: MarketSearch counts up to it.
+    search_count_cap: int = 1000
 
     @property
     def postgres(self) -> bool:
@@ -271,54 +272,135 @@ class RefusedError(Exception):
 
 def market_search_sql(
     request: Request, *, search: str, lat: float, lon: float, radius_km: float, first: int
-) -> tuple[tuple[str, Sql], tuple[str, Sql]]:
-    """The count and the page (backend/marketplace/service/searching.py, kit/pagination.py)."""
+) -> tuple[tuple[str, Sql], Callable[[int | None], list[tuple[str, Sql]]]]:
+    """The capped count, and (given the exact total, when it is one) the page statements tried
+    in turn: the cheaper ways first, then the whole search (backend/marketplace/search.py,
+    service/searching.py, kit/pagination.py's ``paginate`` with ``count_cap`` and ``leading``)."""
     words = [w for term in search.lower().split()[:8] for w in _WORD.findall(term)][:8]
-    box = bounding_box(lat, lon, radius_km)
+    fts_query = " ".join(f'"{w}"*' for w in words)
 
-    def text_match(sql: Sql) -> str:
-        if request.postgres:
-            tsquery = sql.text(" & ".join(f"{w}:*" for w in words))
-            return f"({TSVECTOR} @@ to_tsquery('simple', {tsquery}))"
-        fts = sql.p(" ".join(f'"{w}"*' for w in words))
+    def box(sql: Sql, lat_column: str, lon_column: str, radius: float) -> str:
+        found = bounding_box(lat, lon, radius)
+        if found.crosses_antimeridian:
+            raise RefusedError("the reference answers searches that do not cross the antimeridian")
         return (
-            f"listings.id IN (SELECT listing_id  FROM listing_fts  WHERE listing_fts MATCH {fts})"
+            f"{lat_column} BETWEEN {sql.double(found.min_lat)} AND {sql.double(found.max_lat)} "
+            f"AND {lon_column} BETWEEN {sql.double(found.min_lon)} AND "
+            f"{sql.double(found.max_lon)}"
         )
 
-    def where(sql: Sql, distance: str) -> str:
-        # (markers are numbered in the order they are made: build the text left to right)
+    def listed(sql: Sql) -> str:
         return (
-            f"SELECT {{columns}}, {distance} AS distance_km  FROM listings  WHERE "
             f"listings.status != {sql.enum('DRAFT')} AND listings.hidden_at IS NULL AND "
             f"listings.status IN ({sql.enums(['ACTIVE', 'RESERVED', 'CLOSED'])}) AND "
             f"listings.status = {sql.enum('ACTIVE')} AND (listings.expires_at IS NULL OR "
-            f"listings.expires_at > {sql.moment(request.now)}) AND {text_match(sql)} AND "
-            f"listings.public_lat BETWEEN {sql.double(box.min_lat)} AND "
-            f"{sql.double(box.max_lat)} AND listings.public_lon BETWEEN "
-            f"{sql.double(box.min_lon)} AND {sql.double(box.max_lon)} AND "
-            f"eic_distance_km({sql.double(lat)}, {sql.double(lon)}, listings.public_lat, "
-            f"listings.public_lon) <= {sql.double(radius_km)}"
+            f"listings.expires_at > {sql.moment(request.now)})"
         )
 
-    def distance(sql: Sql) -> str:
+    if request.postgres:
+
+        def distance(sql: Sql) -> str:
+            return (
+                f"eic_distance_km({sql.double(lat)}, {sql.double(lon)}, listings.public_lat, "
+                "listings.public_lon)"
+            )
+
+        def where(sql: Sql) -> str:
+            # (markers are numbered in the order they are made: build the text left to right)
+            text = listed(sql)
+            text += f" AND ({TSVECTOR} @@ to_tsquery('simple', "
+            text += sql.text(" & ".join(f"{w}:*" for w in words)) + ")) AND "
+            text += box(sql, "listings.public_lat", "listings.public_lon", radius_km)
+            text += f" AND {distance(sql)} <= {sql.double(float(radius_km))}"
+            return text
+
+        count_sql = request.sql()
+        counting = f"SELECT listings.id AS id  FROM listings  WHERE {where(count_sql)}  "
+        counting += count_sql.limit(request.search_count_cap + 1)
+        count = (f"SELECT count(*) AS count_1  FROM ({counting}) AS anon_1", count_sql)
+
+        def page(sql: Sql, bound: Callable[[Sql, str], str] | None = None) -> tuple[str, Sql]:
+            text = f"SELECT {columns('listings', LISTING)}, {distance(sql)} AS distance_km"
+            text += f"  FROM listings  WHERE {where(sql)}"
+            if bound is not None:
+                text += bound(sql, distance(sql))
+            text += f" ORDER BY {distance(sql)} ASC, listings.id ASC  "
+            return text + sql.limit(first + 1), sql
+
+        def nearest_bound(sql: Sql) -> str:
+            # The nearest-first walk's CTE (marketplace.search.Plan._within_nearest_bound).
+            text = f"WITH bound AS  (SELECT CASE WHEN (count(*) = {sql.integer(first + 1)}) THEN "
+            text += "max(hits.d) END AS d  FROM (SELECT nearest_first.d AS d  FROM ("
+            text += f"SELECT {distance(sql)} AS d, {where(sql)} AS ok  FROM listings  WHERE "
+            text += "listings.status = 'ACTIVE' ORDER BY eic_earth_point(listings.public_lat, "
+            text += f"listings.public_lon) <-> eic_earth_point({sql.double(lat)}, "
+            text += f"{sql.double(lon)})  {sql.limit(20 * (first + 1))}) AS nearest_first  "
+            return text + f"WHERE nearest_first.ok  {sql.limit(first + 1)}) AS hits) "
+
+        def pages(total: int | None) -> list[tuple[str, Sql]]:
+            whole = page(request.sql())
+            if total is not None and total <= first:
+                return [whole]
+            led = request.sql()
+            cte = nearest_bound(led)
+
+            def within(sql: Sql, distance_text: str) -> str:
+                text = f" AND {distance_text} <= (SELECT bound.d  FROM bound) AND "
+                text += f"(cube_enlarge(eic_earth_point({sql.double(lat)}, {sql.double(lon)}), "
+                text += f"(SELECT bound.d  FROM bound) + {sql.double(1e-9)}, {sql.integer(3)}) "
+                return text + "@> eic_earth_point(listings.public_lat, listings.public_lon))"
+
+            statement, led = page(led, within)
+            return [(cte + statement, led), whole]
+
+        return count, pages
+
+    # SQLite: listing_search's points and keys, SQLite's own math for the distance.
+    def sqlite_distance(sql: Sql) -> str:
         return (
-            f"eic_distance_km({sql.double(lat)}, {sql.double(lon)}, listings.public_lat, "
-            "listings.public_lon)"
+            f"{sql.p(2)} * {sql.p(EARTH_RADIUS_KM)} * asin(min({sql.p(1.0)}, sqrt(power(sin("
+            f"radians(listing_search.lat - {sql.p(lat)}) / {sql.p(2.0)}), {sql.p(2)}) + cos("
+            f"radians({sql.p(lat)})) * cos(radians(listing_search.lat)) * power(sin(radians("
+            f"listing_search.lon - {sql.p(lon)}) / {sql.p(2.0)}), {sql.p(2)}))))"
         )
+
+    def within_places(sql: Sql, radius: float, ring: bool) -> str:
+        text = (
+            "FROM listings JOIN listing_search ON listing_search.listing_id = listings.id  WHERE "
+        )
+        text += listed(sql)
+        text += f" AND listing_search.active = {sql.p(1)} AND "
+        text += box(sql, "listing_search.lat", "listing_search.lon", radius)
+        text += f" AND {sqlite_distance(sql)} <= {sql.double(float(radius))} AND "
+        text += f'listing_search."key" + {sql.p(0)}' if ring else 'listing_search."key"'
+        text += f" IN (SELECT rowid  FROM listing_fts  WHERE listing_fts MATCH {sql.p(fts_query)})"
+        return text
 
     count_sql = request.sql()
-    inner = where(count_sql, distance(count_sql)).format(
-        columns=columns("listings", LISTING, labelled=True)
-    )
-    count = (f"SELECT count(*) AS count_1  FROM ({inner}) AS anon_1", count_sql)
-    page_sql = request.sql()
-    body = where(page_sql, distance(page_sql)).format(columns=columns("listings", LISTING))
-    order = distance(page_sql)
-    page = (
-        f"{body} ORDER BY {order} ASC, listings.id ASC  {page_sql.limit(first + 1)}",
-        page_sql,
-    )
-    return count, page
+    counting = f"SELECT listings.id AS id  {within_places(count_sql, radius_km, False)}  "
+    counting += count_sql.limit(request.search_count_cap + 1)
+    count = (f"SELECT count(*) AS count_1  FROM ({counting}) AS anon_1", count_sql)
+
+    def sqlite_page(radius: float, ring: bool) -> tuple[str, Sql]:
+        sql = request.sql()
+        text = f"SELECT {columns('listings', LISTING)}, {sqlite_distance(sql)} AS distance_km "
+        text += within_places(sql, radius, ring)
+        text += f" ORDER BY {sqlite_distance(sql)} ASC, listings.id ASC  "
+        return text + sql.limit(first + 1), sql
+
+    def sqlite_pages(total: int | None) -> list[tuple[str, Sql]]:
+        whole = sqlite_page(radius_km, False)
+        if total is not None and total <= first:
+            return [whole]
+        fractions: tuple[float, ...] = (1 / 8, 1 / 2)  # marketplace.search.RING_FRACTIONS
+        if total is not None:
+            ring = max(1 / 8, math.sqrt(2 * (first + 1) / max(total, 1)))
+            if ring >= 1:
+                return [whole]
+            fractions = (ring, *(f for f in (1 / 8, 1 / 2) if f >= 2 * ring))
+        return [sqlite_page(radius_km * f, True) for f in fractions] + [whole]
+
+    return count, sqlite_pages
 
 
 def listing_loads_sql(
@@ -436,7 +518,7 @@ async def market_search(request: Request, variables: dict[str, Any]) -> dict[str
     ):
         raise RefusedError("the reference answers the benchmark's MarketSearch only")
     first = variables.get("first") or 20
-    (count_statement, count_sql), (page_statement, page_sql) = market_search_sql(
+    (count_statement, count_sql), pages = market_search_sql(
         request,
         search=given["search"],
         lat=near["lat"],
@@ -445,8 +527,17 @@ async def market_search(request: Request, variables: dict[str, Any]) -> dict[str
         first=first,
     )
     async with request.engine.connect() as connection:
-        total = (await rows(connection, count_statement, count_sql))[0][0]
-        found = await rows(connection, page_statement, page_sql)
+        counted = (await rows(connection, count_statement, count_sql))[0][0]
+        total = min(counted, request.search_count_cap)
+        at_least = counted > request.search_count_cap
+        found: list[Any] = []
+        tries = pages(None if at_least else total)
+        for number, (statement, sql) in enumerate(tries):
+            found = await rows(connection, statement, sql)
+            if len(found) > first or number == len(tries) - 1:
+                break
+            if found:  # the product's ORM loads the relations of a try that found too few
+                await load_listing_relations(request, connection, found)
         page = found[:first]
         organisations, materials, units = (
             await load_listing_relations(request, connection, page) if page else ({}, {}, {})
@@ -471,6 +562,7 @@ async def market_search(request: Request, variables: dict[str, Any]) -> dict[str
     return {
         "listings": {
             "totalCount": total,
+            "totalCountIsAtLeast": at_least,
             "pageInfo": {
                 "hasNextPage": len(found) > first,
                 "endCursor": edges[-1]["cursor"] if edges else None,
@@ -1308,7 +1400,13 @@ class ReferenceApp:
                 return 401, orjson.dumps({"errors": [{"message": "bad token"}]})
         if signed_in and viewer is None:
             return 401, orjson.dumps({"errors": [{"message": "sign in"}]})
-        request = Request(self.engine, self.values, viewer, datetime.now(UTC))
+        request = Request(
+            self.engine,
+            self.values,
+            viewer,
+            datetime.now(UTC),
+            search_count_cap=self.settings.search_count_cap,
+        )
         try:
             if viewer is not None:
                 await access_check(request)
