@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 
 from backend.kit.clock import ManualClock
+from backend.kit.db import Database
 from tests.conftest import Account, GraphQL
+from tests.events.kit import published_event
+from tests.kit import AppCalls, begins
 
 TITLE = "Biomass boiler seminar"
 # The event starts 2027-03-10T14:00+09:00, that is 05:00 UTC; the test clock starts 2027-03-01.
@@ -993,3 +996,48 @@ async def test_each_person_receives_exactly_the_notifications_about_them(
         [cancelled("Storm warning"), PROMOTED],
     ]
     assert await desk.inbox(desk.organiser) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# What the apps' registration costs
+
+
+async def test_the_apps_registration_costs_pinned_statements_and_answers_as_a_reload(
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, sql_statements: Any
+) -> None:
+    """Statement count of the apps' own EventRegister (clients/operations/events.graphql), and
+    its payload as the event screen and the "my events" tab show it right after: a payload
+    built from the unit of work's rows must not differ from one read back."""
+    begin = begins(db)
+    lab = await register("lab@uni.example", cluster_id, name="Okayama Lab", kind="INSTITUTION")
+    mill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
+    event_id = await published_event(gql, lab.access_token, cluster_id)
+    app = AppCalls(gql, sql_statements)
+
+    # when the sawmill registers two seats, and sends it again (a retry)
+    seats = {"eventId": event_id, "seats": 2, "note": "Two of our boiler crew"}
+    registered = await app.send("EventRegister", "EventRegister", mill.access_token, input=seats)
+    again = await app.send("EventRegister again", "EventRegister", mill.access_token, input=seats)
+
+    # then the answers are the registration and its event as the screens show them
+    registration = registered["registration"]
+    assert registration["event"] == await app.read("EventDetail", mill.access_token, id=event_id)
+    mine = await app.read("MyRegistrations", mill.access_token, upcomingOnly=True)
+    [listed] = [edge["node"] for edge in mine["edges"]]
+    assert {**registration, "event": None} == {**listed, "event": None}
+    assert registration["status"] == "CONFIRMED"
+    assert again == registered
+
+    # Each count includes the check that the sender's sign-in still stands (1, in a read
+    # transaction of its own) and the offline sync log of the write. SQLite sends each
+    # transaction's BEGIN as a statement of its own.
+    access = 1 + begin
+    assert app.counts == {
+        # event locked, the sender's registration (none), the next number in the queue and
+        # the seats (two conditional UPDATEs), insert; the registration read back with the
+        # event, its cluster, organiser, the organiser's cluster, topics and their materials
+        # (7); sync log (sequence, changes)
+        "EventRegister": 14 + begin + access,
+        # event locked, the sender's registration, read back (7)
+        "EventRegister again": 9 + begin + access,
+    }, app.statements

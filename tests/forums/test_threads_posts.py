@@ -29,6 +29,7 @@ from tests.forums.kit import (
     query_codes,
     start_thread,
 )
+from tests.kit import AppCalls, begins
 
 FORUM_CREATE_FULL = """
 mutation F($input: ForumCreateInput!) {
@@ -1303,3 +1304,71 @@ async def test_threads_cost_the_same_statements_for_1_and_20(
         "Sawmill",
     }
     assert counts[1] == counts[20], counts
+
+
+# ---------------------------------------------------------------------------------------------
+# What the apps' forum mutations cost
+
+
+async def test_the_apps_forum_mutations_cost_pinned_statements_and_answer_as_a_reload(
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, sql_statements: Any
+) -> None:
+    """Statement counts of the apps' own documents (clients/operations/forums.graphql), and
+    each payload as the thread screen shows the thread or post right after: a payload built
+    from the unit of work's rows must not differ from one read back."""
+    begin = begins(db)
+    shg = await register("shg@example.org", cluster_id, name="Women's Union", kind="COMMUNITY")
+    mill = await register("mill@example.org", cluster_id, name="Sawmill")
+    farm = await register("farm@example.org", cluster_id, name="Hill Farm")
+    forum_id = await open_forum(gql, shg.access_token, "CLUSTER")
+    app = AppCalls(gql, sql_statements)
+
+    # when the sawmill starts a thread (with the app's own id), the farm replies and the
+    # sawmill thanks it
+    thread_input = {
+        "forumId": forum_id,
+        "title": "Sawdust for mushroom beds",
+        "body": "Who takes 2 t a month?",
+        "tags": ["sawdust", "Mushrooms"],
+        "id": str(uuid.uuid4()),
+    }
+    started = await app.send("ThreadCreate", "ThreadCreate", mill.access_token, input=thread_input)
+    thread_id = started["thread"]["id"]
+    seen_by_mill = await app.read("ThreadDetail", mill.access_token, threadId=thread_id)
+    reply = {"threadId": thread_id, "body": "We do, from March", "id": str(uuid.uuid4())}
+    posted = await app.send("PostCreate", "PostCreate", farm.access_token, input=reply)
+    seen_by_farm = await app.read("ThreadDetail", farm.access_token, threadId=thread_id)
+    thanks = {"postId": reply["id"], "reaction": "THANKS"}
+    reacted = await app.send("PostReact", "PostReact", mill.access_token, input=thanks)
+    seen_after = await app.read("ThreadDetail", mill.access_token, threadId=thread_id)
+
+    # then each answer is what the thread screen shows right after
+    thread = started["thread"]
+    assert thread == {name: seen_by_mill["thread"][name] for name in thread}
+    assert thread["viewerFollows"] is True
+    assert [edge["node"] for edge in seen_by_farm["posts"]["edges"]] == [posted["post"]]
+    [after] = [edge["node"] for edge in seen_after["posts"]["edges"]]
+    assert reacted["post"] == {"id": after["id"], "reactions": after["reactions"]}
+    assert {"reaction": "THANKS", "count": 1, "mine": True} in reacted["post"]["reactions"]
+
+    # Each count includes the check that the sender's sign-in still stands (1, in a read
+    # transaction of its own), and who the sender is in the forums (memberships and named
+    # moderations, 2). SQLite sends each transaction's BEGIN as a statement of its own.
+    access = 1 + begin
+    assert app.counts == {
+        # who (2), the forum if readable and its community (2), the id's thread (none: not a
+        # retry), insert, the forum's thread count, following it; the thread read back with its
+        # forum, the forum's community, author and author's organisation (5) and whether the
+        # author follows it (1); sync log (sequence, changes)
+        "ThreadCreate": 16 + begin + access,
+        # who (2), the thread if readable and its forum (2), the id's post (none), insert,
+        # following the thread, the thread's author told (readers among them, preferences,
+        # devices, insert); the post read back with its thread, author, author's organisation
+        # and forum (5), its reactions and the sender's (2); the thread's count and activity,
+        # the forum's activity (2, last: see forums.service.posts); sync log (2)
+        "PostCreate": 22 + begin + access,
+        # who (2), the post, its thread if readable and its forum (3), the sender's reaction
+        # (none), inserted in a savepoint (3); the post read back as a new post is (5), its
+        # reactions and the sender's (2). Reactions are not in the offline copy: no sync log.
+        "PostReact": 16 + begin + access,
+    }, app.statements

@@ -26,6 +26,7 @@ from backend.marketplace.models import (
     Recurrence,
 )
 from tests.conftest import PASSWORD, SIGN_IN, GraphQL
+from tests.kit import AppCalls, begins
 
 LISTING_FIELDS = """
   id kind category status title description language
@@ -1708,3 +1709,80 @@ async def test_a_page_costs_the_same_statements_for_one_and_fifty_listings(
     names = {e["node"]["organisation"]["cluster"]["name"] for e in fifty}
     assert names == {"Test Wood Cluster", "Test Rice Cluster"}
     assert counts[1] == counts[50], (counts, pages)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the apps' listing mutations cost
+
+
+async def test_the_apps_listing_mutations_cost_pinned_statements_and_answer_as_a_reload(
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, sql_statements: Any
+) -> None:
+    """Statement counts of the apps' own documents (clients/operations/marketplace.graphql),
+    and each payload as the listing screen shows the listing right after: a payload built from
+    the unit of work's rows must not differ from one read back."""
+    begin = begins(db)
+    sawmill = await register("mill@maniwa.example", cluster_id, name="Maniwa Sawmill")
+    pellets = await register("pellets@maniwa.example", cluster_id, name="Katsuyama Pellets")
+    # the pellet maker wants shavings: the sawmill's new listing matches it
+    await create_listing(
+        gql, pellets.access_token, kind="WANT", title="Dry shavings wanted", publish=True
+    )
+    app = AppCalls(gql, sql_statements)
+    token = sawmill.access_token
+
+    # when the sawmill saves a listing form with its own id, published at once, and sends it
+    # again (a retry after a lost answer)
+    form = listing_input(
+        id=str(uuid.uuid4()),
+        publish=True,
+        pricePerUnit="5000",
+        description="Planer shavings of Japanese cedar",
+        specs=[{"key": "moisture", "value": "12 %"}],
+        photos=["https://photos.example/shavings.jpg"],
+    )
+    saved = (await app.send("ListingSave", "ListingSave", token, input=form))["listing"]
+    again = (await app.send("ListingSave again", "ListingSave", token, input=form))["listing"]
+
+    # then both answers are the listing as its screen shows it
+    assert saved == await app.read("ListingView", token, id=form["id"])
+    assert again == saved
+
+    # and so are an edit's, and a draft's publication
+    change = {"id": form["id"], "expectedVersion": 1, "title": "Cedar shavings", "quantity": "12"}
+    edited = (await app.send("ListingEdit", "ListingEdit", token, input=change))["listing"]
+    assert edited == await app.read("ListingView", token, id=form["id"])
+    assert edited["version"] == 2
+    draft_form = listing_input(title="Cedar trimmings", materialCode="wood-trimmings")
+    draft = (await app.send("ListingSave draft", "ListingSave", token, input=draft_form))["listing"]
+    assert draft == await app.read("ListingView", token, id=draft["id"])
+    published = (await app.send("ListingPublish", "ListingPublish", token, id=draft["id"]))[
+        "listing"
+    ]
+    screen = await app.read("ListingView", token, id=draft["id"])
+    assert published == {name: screen[name] for name in published}
+    assert published["status"] == "ACTIVE"
+
+    # Each count includes the check that the sender's sign-in still stands (1, in a read
+    # transaction of its own) and the offline sync log of the write (the organisations with
+    # offers on the listing, the sequence, the change). SQLite sends each transaction's BEGIN
+    # as a statement of its own.
+    access = 1 + begin
+    assert app.counts == {
+        # the id's listing (none: not a retry), organisation and cluster (its currency),
+        # material and unit checked (2), insert; the match-making of a first publication: the
+        # listing's organisation, material and unit refreshed (2: the organisation is in the
+        # session), the material's subtree, its conversions, the candidate listings with their
+        # sellers, materials and units (4), the matched organisation told (4); the listing read
+        # back with organisation, material and unit (4); sync log (3)
+        "ListingSave": 25 + begin + access,
+        # the id's listing (the retry's), read back with its relations (4)
+        "ListingSave again": 5 + begin + access,
+        # listing locked, unit checked, update, read back (4), sync log (3)
+        "ListingEdit": 10 + begin + access,
+        # organisation, cluster, material, unit, insert, read back (4), sync log (3)
+        "ListingSave draft": 12 + begin + access,
+        # listing locked, update, match-making (listing, organisation, material and unit
+        # refreshed (4), subtree, conversions, candidates: none), read back (4), sync log (3)
+        "ListingPublish": 16 + begin + access,
+    }, app.statements

@@ -10,6 +10,7 @@ from typing import Any
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from tests.conftest import Account, GraphQL
+from tests.kit import AppCalls, begins
 from tests.marketplace.trading_kit import (
     LISTING,
     MESSAGE_SEND,
@@ -24,7 +25,6 @@ from tests.marketplace.trading_kit import (
     TRADES,
     accept,
     agreed_trade,
-    app_operation,
     completed_trade,
     make_offer,
     publish,
@@ -738,45 +738,26 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
     """Statement counts of the apps' own documents (clients/operations/trading.graphql), and
     each payload as the screen query shows the object right after: a payload built from the
     unit of work's rows must not differ from one read back."""
-    # SQLite's write transactions send BEGIN IMMEDIATE as a statement of their own.
-    begin = 1 if db.dialect == "sqlite" else 0
+    begin = begins(db)
     sawmill, pellets = await sawmill_and_pellets(register, cluster_id)
     listing = await publish(gql, sawmill.access_token)
-    counts: dict[str, int] = {}
-
-    async def send(label: str, operation: str, account: Account, **variables: Any) -> Any:
-        with sql_statements() as log:
-            body = await gql(app_operation(operation), variables, token=account.access_token)
-        assert "errors" not in body, body
-        counts[label] = log.count
-        return body["data"]
-
-    async def screen(operation: str, account: Account, id: str) -> Any:
-        body = await gql(app_operation(operation), {"id": id}, token=account.access_token)
-        assert "errors" not in body, body
-        return next(iter(body["data"].values()))
+    app = AppCalls(gql, sql_statements)
 
     # when the pellet maker makes an offer and the sawmill accepts it, then sends again
-    made = await send(
-        "OfferCreate",
-        "OfferCreate",
-        pellets,
-        input={"listingId": listing["id"], "quantity": "4", "pricePerUnit": "4500"},
-    )
-    offer = made["offerCreate"]["offer"]
-    assert made["offerCreate"]["errors"] == []
-    assert offer == await screen("OfferScreen", pellets, offer["id"])
-    accepted = (await send("OfferAccept", "OfferAccept", sawmill, id=offer["id"]))["offerAccept"]
-    again = await send("OfferAccept again", "OfferAccept", sawmill, id=offer["id"])
+    offer_input = {"listingId": listing["id"], "quantity": "4", "pricePerUnit": "4500"}
+    made = await app.send("OfferCreate", "OfferCreate", pellets.access_token, input=offer_input)
+    offer = made["offer"]
+    assert offer == await app.read("OfferScreen", pellets.access_token, id=offer["id"])
+    accepted = await app.send("OfferAccept", "OfferAccept", sawmill.access_token, id=offer["id"])
+    again = await app.send("OfferAccept again", "OfferAccept", sawmill.access_token, id=offer["id"])
     trade = accepted["trade"]
 
     # then the acceptance shows the offer and the trade as reading them does, and a retry
     # answers as the first request did
-    assert accepted["errors"] == []
     assert accepted["offer"] == {"id": offer["id"], "status": "ACCEPTED", "version": 2}
-    assert trade == await screen("TradeScreen", sawmill, trade["id"])
+    assert trade == await app.read("TradeScreen", sawmill.access_token, id=trade["id"])
     assert trade["status"] == "AGREED"
-    assert again["offerAccept"] == accepted
+    assert again == accepted
 
     # and so do the trade's steps
     for label, account, extra in (
@@ -784,17 +765,17 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
         ("TradeMarkDelivered", sawmill, {"deliveredQuantity": "4"}),
         ("TradeComplete", pellets, {}),
     ):
-        moved = next(iter((await send(label, label, account, id=trade["id"], **extra)).values()))
-        assert moved["errors"] == [], (label, moved)
-        assert moved["trade"] == await screen("TradeScreen", account, trade["id"]), label
+        moved = await app.send(label, label, account.access_token, id=trade["id"], **extra)
+        screen = await app.read("TradeScreen", account.access_token, id=trade["id"])
+        assert moved["trade"] == screen, label
     assert moved["trade"]["status"] == "COMPLETED"
 
     # Each count includes the check that the sender's sign-in still stands (1 in a read
     # transaction of its own, before the resolver runs), the notification (members,
     # preferences, devices, insert) and the offline sync log (audiences, sequence, changes)
-    # of the write.
+    # of the write. SQLite sends each transaction's BEGIN as a statement of its own.
     access = 1 + begin
-    assert counts == {
+    assert app.counts == {
         # listing locked, open-offer check, offer and terms inserted, notification (4), both
         # parties with their clusters (1), the listing's material and unit (2), sync log (3).
         # Nothing is read back.

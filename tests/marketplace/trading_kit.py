@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import update
 
-from backend.graphql.operations import load_manifest
 from backend.kit.db import Database
 from backend.marketplace.models import Offer
 from tests.conftest import CLOCK_START, GraphQL
@@ -261,12 +260,3 @@ async def expire_offer(db: Database, offer_id: str, when: datetime | None = None
             .where(Offer.id == uuid.UUID(offer_id))
             .values(expires_at=when or CLOCK_START - timedelta(minutes=1))
         )
-
-
-def app_operation(name: str) -> str:
-    """The apps' own document for an operation of clients/operations (with its fragments), as
-    the committed manifest has it: what a phone really sends."""
-    heads = (f"mutation {name}(", f"query {name}(", f"mutation {name} ", f"query {name} ")
-    found = [d for d in load_manifest().values() if d.startswith(heads)]
-    assert len(found) == 1, name
-    return found[0]

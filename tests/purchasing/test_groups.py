@@ -16,7 +16,7 @@ from backend.kit.db import Database
 from backend.purchasing import service
 from tests.conftest import Account, GraphQL
 from tests.identity.kit import second_cluster
-from tests.kit import problem
+from tests.kit import AppCalls, begins, problem
 from tests.purchasing.kit import (
     CANCEL,
     CLOSE,
@@ -1397,3 +1397,73 @@ async def test_tier_progress_follows_the_pledges(gql: GraphQL, crowd: Crowd) -> 
         at("500.5", True, 1, "499.5"),
         at("1000", True, 2, None),
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the apps' pledges cost
+
+
+async def test_the_apps_pledges_cost_pinned_statements_and_answer_as_a_reload(
+    gql: GraphQL,
+    db: Database,
+    crowd: Crowd,
+    register: Any,
+    cluster_id: str,
+    sql_statements: Any,
+) -> None:
+    """Statement counts of the apps' own pledge documents (clients/operations/purchasing.graphql),
+    and each payload as the group screen and the "my pledges" tab show it right after: a
+    payload built from the unit of work's rows must not differ from one read back."""
+    begin = begins(db)
+    mill = await register("mill@feed.example", cluster_id, name="An Giang Feed Mill")
+    group = await create(
+        gql, crowd.shg, materialCode="fish-feed", counterpartOrganisationId=mill.organisation_id
+    )
+    app = AppCalls(gql, sql_statements)
+
+    async def screens(account: Account, answer: dict[str, Any]) -> None:
+        """The pledge answer against the group screen and the "my pledges" tab."""
+        token = account.access_token
+        assert answer["group"] == await app.read("PurchaseGroupDetail", token, id=group["id"])
+        mine = await app.read("MyPledges", token, includeWithdrawn=False)
+        [listed] = [edge["node"] for edge in mine["edges"] if edge["node"]["id"] == answer["id"]]
+        assert {**answer, "group": None} == {**listed, "group": None}
+
+    # when farm A pledges, sends it again (a retry), farm B pledges, and farm A changes its
+    # pledge
+    a, b = crowd.a.access_token, crowd.b.access_token
+    first = {"groupId": group["id"], "quantity": "150"}
+    pledged = await app.send("PurchaseGroupPledge", "PurchaseGroupPledge", a, input=first)
+    await screens(crowd.a, pledged["pledge"])
+    again = await app.send("PurchaseGroupPledge again", "PurchaseGroupPledge", a, input=first)
+    assert again == pledged
+    second = {"groupId": group["id"], "quantity": "50"}
+    other = await app.send("PurchaseGroupPledge 2nd", "PurchaseGroupPledge", b, input=second)
+    await screens(crowd.b, other["pledge"])
+    change = {"pledgeId": pledged["pledge"]["id"], "quantity": "200"}
+    changed = await app.send(
+        "PurchaseGroupPledgeUpdate", "PurchaseGroupPledgeUpdate", a, input=change
+    )
+    await screens(crowd.a, changed["pledge"])
+
+    # then (above) each answer is what the screens show; the total moved with each pledge
+    assert changed["pledge"]["group"]["pledgedQuantity"] == "250"
+
+    # Each count includes the check that the sender's sign-in still stands (1, in a read
+    # transaction of its own) and the offline sync log of the write. SQLite sends each
+    # transaction's BEGIN as a statement of its own.
+    access = 1 + begin
+    assert app.counts == {
+        # group locked if readable, the sender's cluster, the participant's pledge (none), the
+        # total (conditional UPDATE), insert; read back: the pledge, its participant, who acted
+        # and their organisation (4), the group, its unit, material, organiser, supplier and
+        # three clusters (8), the viewer's own pledge with its people (4), the viewer's cluster
+        # again (1); sync log (sequence, changes)
+        "PurchaseGroupPledge": 24 + begin + access,
+        # group locked, cluster, the pledge: the same quantity, a retry; read back (17)
+        "PurchaseGroupPledge again": 20 + begin + access,
+        "PurchaseGroupPledge 2nd": 24 + begin + access,
+        # the pledge's group, the group locked, the pledge, the total, update; read back (17);
+        # sync log (2)
+        "PurchaseGroupPledgeUpdate": 24 + begin + access,
+    }, app.statements
