@@ -68,11 +68,13 @@ def subtree(material: Material, *, include_material: bool = True) -> ColumnEleme
 
 async def check_material(
     session: AsyncSession, problems: Problems, code: str, field_name: str
-) -> None:
-    """A problem unless ``code`` is in the catalogue (other domains call it in their own unit of
+) -> Material | None:
+    """The material with this code, or a problem (other domains call it in their own unit of
     work)."""
-    if not is_material_code(code) or await session.get(Material, code) is None:
+    material = await session.get(Material, code) if is_material_code(code) else None
+    if material is None:
         problems.add(field_name, NOT_IN_CATALOGUE)
+    return material
 
 
 async def check_unit(

@@ -14,7 +14,7 @@ import sqlite3
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -22,7 +22,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, DateTime, Enum, MetaData, case, event, literal, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Enum,
+    MetaData,
+    case,
+    event,
+    inspect,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError, IntegrityError
@@ -32,8 +43,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.types import TypeDecorator
 
 from backend.kit.geo import great_circle_km
@@ -249,6 +262,53 @@ async def once_more_on_clash(operation: Callable[[], Awaitable[T]]) -> T:
 write_hook: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = ContextVar(
     "write_hook", default=None
 )
+
+
+async def attach(
+    session: AsyncSession, links: Iterable[tuple[Any, str]], *options: ExecutableOption
+) -> None:
+    """Give rows their many-to-one relationships as loaded values, for a payload built from the
+    rows a unit of work holds instead of read back: ``links`` are (row, relationship name)
+    pairs whose relationships all lead to one mapped class. Related rows the session already
+    holds are taken as they are; the others come in one statement (with loader ``options``,
+    such as ``joinedload(Organisation.cluster)``, which the rows taken as they are do not get).
+
+    Reading the rows back with ``selectinload`` would select the rows themselves once more, and
+    one statement per relationship. A held row is current only if nothing changed it behind the
+    ORM's back (an UPDATE with ``synchronize_session=False``): attach before such an UPDATE of
+    the related rows, or leave them out.
+    """
+    wanted: list[tuple[Any, str, Any]] = []
+    target: Any = None
+    for row, name in links:
+        mapper = inspect(type(row))
+        relationship = mapper.relationships[name]
+        assert relationship.direction is MANYTOONE, name
+        assert target in (None, relationship.mapper), name
+        target = relationship.mapper
+        [column] = relationship.local_columns
+        wanted.append((row, name, getattr(row, mapper.get_property_by_column(column).key)))
+    if target is None:
+        return
+    found: dict[Any, Any] = {}
+    missing: set[Any] = set()
+    for _row, _name, key in wanted:
+        if key is None or key in found:
+            continue
+        held = session.identity_map.get(target.identity_key_from_primary_key([key]))
+        if held is not None and not inspect(held).expired_attributes:
+            found[key] = held
+        else:
+            missing.add(key)
+    if missing:
+        [primary_key] = target.primary_key
+        loaded = await session.scalars(
+            select(target).where(primary_key.in_(missing)).options(*options)
+        )
+        pk_name = target.get_property_by_column(primary_key).key
+        found.update({getattr(related, pk_name): related for related in loaded})
+    for row, name, key in wanted:
+        set_committed_value(row, name, found.get(key) if key is not None else None)
 
 
 def later_of(column: Any, moment: datetime) -> ColumnElement[datetime]:

@@ -4,17 +4,17 @@ to import another to reach these."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.identity.models import Organisation
+from backend.kit.db import attach
 from backend.kit.errors import ErrorCode, ServiceError
 from backend.marketplace.models import (
     Listing,
@@ -50,10 +50,15 @@ def listing_loads() -> tuple[ExecutableOption, ...]:
     )
 
 
-async def load_listing(session: AsyncSession, listing_id: uuid.UUID) -> Listing | None:
-    return await session.scalar(
-        select(Listing).options(*listing_loads()).where(Listing.id == listing_id)
-    )
+async def attach_loads(session: AsyncSession, listing: Listing) -> Listing:
+    """A listing of the caller's unit of work with what ``listing_loads`` gives it: the seller
+    (with its cluster), material and unit the session holds, the others one statement each
+    (the answer of a write, without reading the listing back)."""
+    await attach(session, [(listing, "organisation")], joinedload(Organisation.cluster))
+    await attach(session, [(listing.organisation, "cluster")])
+    await attach(session, [(listing, "material")])
+    await attach(session, [(listing, "unit")])
+    return listing
 
 
 def remaining(listing: Listing) -> Decimal:

@@ -27,7 +27,7 @@ from backend.marketplace.models import (
     Recurrence,
 )
 from backend.marketplace.service import matching, offers
-from backend.marketplace.service.common import effective_status, listing_loads, load_listing
+from backend.marketplace.service.common import attach_loads, effective_status, listing_loads
 from backend.marketplace.service.inputs import UNCHANGED, ListingChanges, ListingDraft, Spec
 
 DEFAULT_LIFETIME = timedelta(days=90)
@@ -177,10 +177,15 @@ async def _create_listing(
             raise ServiceError.of(ErrorCode.FORBIDDEN, "Your organisation no longer exists")
         cluster = await session.get(Cluster, organisation.cluster_id)
         assert cluster is not None
-        # Catalogue look-ups join the form's other problems: one answer lists them all.
-        await catalogue.check_material(session, problems, draft.material_code, "materialCode")
+        # Catalogue look-ups join the form's other problems: one answer lists them all. The
+        # rows are kept: the answer carries them (the session holds rows only while they are
+        # referenced).
+        material = await catalogue.check_material(
+            session, problems, draft.material_code, "materialCode"
+        )
         unit = await catalogue.check_unit(session, problems, draft.unit_code, "unit")
         problems.raise_if_any()
+        assert material is not None
         assert unit is not None
         listing = Listing(
             organisation_id=organisation.id,
@@ -218,17 +223,13 @@ async def _create_listing(
         await session.flush()
         if publish:
             await matching.tell_matches(session, listing, now)
-        loaded = await load_listing(session, listing.id)
-        assert loaded is not None
-        return loaded
+        return await attach_loads(session, listing)
 
 
 async def _same_listing_again(session: AsyncSession, viewer: Viewer, existing: Listing) -> Listing:
     if existing.organisation_id != viewer.organisation_id:
         raise ServiceError.of(ErrorCode.CONFLICT, "This id belongs to another listing", "id")
-    loaded = await load_listing(session, existing.id)
-    assert loaded is not None
-    return loaded
+    return await attach_loads(session, existing)
 
 
 def _publish(listing: Listing, now: datetime) -> None:
@@ -385,9 +386,7 @@ async def update_listing(
                 session, listing, "The listing's material, unit or currency changed", now
             )
         await session.flush()
-        loaded = await load_listing(session, listing.id)
-        assert loaded is not None
-        return loaded
+        return await attach_loads(session, listing)
 
 
 async def publish_listing(
@@ -410,9 +409,7 @@ async def publish_listing(
                 ErrorCode.CONFLICT, f"A {status.value} listing cannot be published"
             )
         await session.flush()
-        loaded = await load_listing(session, listing.id)
-        assert loaded is not None
-        return loaded
+        return await attach_loads(session, listing)
 
 
 async def close_listing(
@@ -433,9 +430,7 @@ async def close_listing(
             listing.updated_at = now
             await offers.decline_open_offers(session, listing, "The listing was closed", now)
         await session.flush()
-        loaded = await load_listing(session, listing.id)
-        assert loaded is not None
-        return loaded
+        return await attach_loads(session, listing)
 
 
 async def delete_listing(*, db: Database, viewer: Viewer, listing_id: uuid.UUID) -> uuid.UUID:
@@ -471,9 +466,7 @@ async def hide_listing(
                 session, listing, "The listing was taken down by the moderators", now
             )
         await session.flush()
-        loaded = await load_listing(session, listing.id)
-        assert loaded is not None
-        return loaded
+        return await attach_loads(session, listing)
 
 
 async def get_listing(

@@ -39,7 +39,7 @@ from backend.kit.pagination import Page, PageRequest, SortKey, decode_cursor, en
 from backend.kit.pagination import Sort as CursorSort
 from backend.marketplace import policies
 from backend.marketplace.models import Listing, ListingKind, ListingStatus, Recurrence
-from backend.marketplace.service.common import effective_status, listing_loads
+from backend.marketplace.service.common import attach_loads, effective_status, listing_loads
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 
@@ -365,7 +365,7 @@ async def tell_matches(session: AsyncSession, listing: Listing, now: datetime) -
     organisations). Runs in the publishing transaction; returns how many were told."""
     if effective_status(listing, now) is not ListingStatus.ACTIVE or listing.hidden_at:
         return 0
-    await session.refresh(listing, ["organisation", "material", "unit"])
+    await attach_loads(session, listing)
     best: dict[uuid.UUID, Match] = {}
     for match in await _matches(session, listing, now):
         if match.score < NOTIFY_THRESHOLD:
