@@ -264,6 +264,16 @@ write_hook: ContextVar[Callable[[AsyncSession], Awaitable[None]] | None] = Conte
 )
 
 
+def held_row(session: AsyncSession | Session, model: type[T], key: Any) -> T | None:
+    """The row of ``model`` with primary key ``key`` if the session holds it, loaded (no
+    statement either way); None otherwise, or when the session expired it."""
+    row = session.identity_map.get(inspect(model).identity_key_from_primary_key([key]))
+    if row is None or inspect(row).expired_attributes:
+        return None
+    held: T = row
+    return held
+
+
 async def attach(
     session: AsyncSession, links: Iterable[tuple[Any, str]], *options: ExecutableOption
 ) -> None:
@@ -295,8 +305,8 @@ async def attach(
     for _row, _name, key in wanted:
         if key is None or key in found:
             continue
-        held = session.identity_map.get(target.identity_key_from_primary_key([key]))
-        if held is not None and not inspect(held).expired_attributes:
+        held = held_row(session, target.class_, key)
+        if held is not None:
             found[key] = held
         else:
             missing.add(key)

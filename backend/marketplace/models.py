@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.catalogue.models import Material, Unit
 from backend.identity.models import Organisation
-from backend.kit.db import Base, UTCDateTime, enum_column, new_id, utcnow
+from backend.kit.db import Base, UTCDateTime, enum_column, held_row, new_id, utcnow
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 
@@ -452,16 +452,28 @@ async def _listing_audience(
 async def _trade_parties(
     session: AsyncSession, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, set[uuid.UUID]]:
-    rows = await session.execute(
-        select(Trade.id, Trade.supplier_id, Trade.receiver_id).where(Trade.id.in_(ids))
-    )
+    # A trade's parties never change: the trades the session holds (a step, an acceptance)
+    # answer without a statement.
+    parties: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]] = []
+    missing: list[uuid.UUID] = []
+    for trade_id in ids:
+        trade = held_row(session, Trade, trade_id)
+        if trade is None:
+            missing.append(trade_id)
+        else:
+            parties.append((trade_id, trade.supplier_id, trade.receiver_id))
+    if missing:
+        rows = await session.execute(
+            select(Trade.id, Trade.supplier_id, Trade.receiver_id).where(Trade.id.in_(missing))
+        )
+        parties.extend((row[0], row[1], row[2]) for row in rows)
     return {
         trade_id: {
             scope
             for scope in (sync_log.organisation(supplier), sync_log.organisation(receiver))
             if scope is not None
         }
-        for trade_id, supplier, receiver in rows
+        for trade_id, supplier, receiver in parties
     }
 
 

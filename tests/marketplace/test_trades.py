@@ -772,27 +772,31 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
 
     # Each count includes the check that the sender's sign-in still stands (1 in a read
     # transaction of its own, before the resolver runs), the notification (members,
-    # preferences, devices, insert) and the offline sync log (audiences, sequence, changes)
-    # of the write. SQLite sends each transaction's BEGIN as a statement of its own.
+    # preferences, devices, insert) and the offline sync log (sequence, changes; a listing's
+    # change also looks up who made offers on it) of the write. SQLite sends each transaction's
+    # BEGIN as a statement of its own. Nothing is read back: each answer is built from the rows
+    # of the unit of work, and what they lack is loaded one statement per relation.
     access = 1 + begin
     assert app.counts == {
         # listing locked, open-offer check, offer and terms inserted, notification (4), both
-        # parties with their clusters (1), the listing's material and unit (2), sync log (3).
-        # Nothing is read back.
+        # parties with their clusters (1), the listing's material and unit (2), sync log (3)
         "OfferCreate": 14 + begin + access,
         # offer read, listing and offer locked (2), listing's committed quantity (conditional
         # UPDATE), offer updated, both parties with their clusters (1), the listing's material
-        # and unit (2), trade and first step inserted (2), notification (4), the offer's terms
-        # (1), sync log (4). Nothing is read back: the payload is built from these rows.
-        "OfferAccept": 19 + begin + access,
-        # offer read, listing and offer locked, the trade's id, then trade and offer reloaded
-        # as they are now (16)
-        "OfferAccept again": 21 + begin + access,
-        # trade locked, updated, step inserted, notification (4), trade reloaded with its
-        # relations and reviews (8), sync log (3)
-        "TradeMarkInTransit": 18 + begin + access,
-        "TradeMarkDelivered": 18 + begin + access,
-        # and who reported the delivery, the parties' trade counts, the impact entry (material,
-        # unit, factor, insert) and its reload
-        "TradeComplete": 25 + begin + access,
+        # and unit (2), the offer's terms (1), trade and first step inserted (2), notification
+        # (4), sync log (3; the trade's parties are in the session)
+        "OfferAccept": 18 + begin + access,
+        # offer read, listing and offer locked (2), the trade, its parties (1), material, unit,
+        # history, reviews, the offer's terms (the listing, parties and unit are in the session)
+        "OfferAccept again": 10 + begin + access,
+        # trade locked, updated, step inserted, notification (4), the trade's listing, parties
+        # (1), material, unit and history (5: reviews come once a trade is completed), sync log
+        # (2)
+        "TradeMarkInTransit": 14 + begin + access,
+        "TradeMarkDelivered": 14 + begin + access,
+        # trade locked, who reported the delivery, trade updated, step inserted, the parties'
+        # trade counts, the trade's listing, parties, material and unit (4, before the impact
+        # entry, which then finds material and unit in the session), the impact factor and
+        # entry (2), notification (4), history (1), sync log (2)
+        "TradeComplete": 18 + begin + access,
     }

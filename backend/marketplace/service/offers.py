@@ -31,10 +31,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
-from backend.catalogue.models import Material, Unit
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation
-from backend.kit.db import Database, once_more_on_clash
+from backend.kit.db import Database, attach, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.geo import great_circle_km
 from backend.kit.money import check_amount, plain
@@ -52,7 +51,12 @@ from backend.marketplace.models import (
     Trade,
 )
 from backend.marketplace.service import trades
-from backend.marketplace.service.common import effective_status, move_committed, remaining
+from backend.marketplace.service.common import (
+    attach_loads,
+    effective_status,
+    move_committed,
+    remaining,
+)
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.sync import log as sync_log
@@ -344,31 +348,31 @@ async def _create(
             f"{listing.currency}",
         )
         # The answer from the rows this unit of work holds, as in accept_offer: not read back.
-        owner, maker = await _parties(session, offer)
-        await _attach_listing_relations(session, listing, owner)
-        for name, value in (
-            ("listing", listing),
-            ("maker", maker),
-            ("owner", owner),
-            ("unit", listing.unit),
-            ("terms", [first_terms]),
-        ):
-            set_committed_value(offer, name, value)
+        await _attach_loads(session, offer, listing, [first_terms])
         await session.flush()
         return offer
 
 
-async def _parties(session: AsyncSession, offer: Offer) -> tuple[Organisation, Organisation]:
-    """The offer's owner and maker with the clusters their cards show, in one statement."""
-    parties = {
-        organisation.id: organisation
-        for organisation in await session.scalars(
-            select(Organisation)
-            .options(joinedload(Organisation.cluster))
-            .where(Organisation.id.in_((offer.owner_id, offer.maker_id)))
+async def _attach_loads(
+    session: AsyncSession, offer: Offer, listing: Listing, terms: list[OfferTerms] | None = None
+) -> Offer:
+    """The offer and its listing, rows of the caller's unit of work, with what ``offer_loads``
+    gives them, from the session or one statement each: both parties with the clusters their
+    cards show (one statement), the listing's material and unit, and the offer's proposals
+    (``terms`` when the caller holds them all)."""
+    await attach(session, [(offer, "owner"), (offer, "maker")], joinedload(Organisation.cluster))
+    await attach(session, [(offer.owner, "cluster"), (offer.maker, "cluster")])
+    set_committed_value(offer, "listing", listing)
+    await attach_loads(session, listing)
+    await attach(session, [(offer, "unit")])
+    if terms is None:
+        terms = list(
+            await session.scalars(
+                select(OfferTerms).where(OfferTerms.offer_id == offer.id).order_by(OfferTerms.round)
+            )
         )
-    }
-    return parties[offer.owner_id], parties[offer.maker_id]
+    set_committed_value(offer, "terms", terms)
+    return offer
 
 
 def _terms(offer: Offer, by: uuid.UUID, viewer: Viewer, now: datetime) -> OfferTerms:
@@ -490,9 +494,7 @@ async def accept_offer(
     async with db.write() as session:
         offer, listing = await _answerable(session, viewer, offer_id)
         if offer.status is OfferStatus.ACCEPTED:
-            trade_id = await session.scalar(select(Trade.id).where(Trade.offer_id == offer.id))
-            assert trade_id is not None
-            return await _acceptance(session, offer.id, trade_id)
+            return await _acceptance(session, offer, listing)
         _check_turn(viewer, offer, now)
         _check_listing_open(listing, now)
         _check_terms_still_listed(offer, listing)
@@ -503,8 +505,10 @@ async def accept_offer(
         offer.decided_by_id = viewer.user_id
         offer.version += 1
         offer.updated_at = now
-        owner, maker = await _parties(session, offer)
-        await _attach_listing_relations(session, listing, owner)
+        # The answer is built from the rows this unit of work holds (locked or just written)
+        # rather than read back: only the offer's earlier proposals are not in the session.
+        await _attach_loads(session, offer, listing)
+        owner, maker = offer.owner, offer.maker
         # The listing's side is at the listing's point, the maker at its organisation's.
         supplier, receiver = (owner, maker) if listing.kind is ListingKind.OFFER else (maker, owner)
         distance = great_circle_km(listing.lat, listing.lon, maker.lat, maker.lon)
@@ -531,44 +535,17 @@ async def accept_offer(
             f"Offer accepted: {listing.title}",
             now,
         )
-        # The answer is built from the rows this unit of work holds (locked or just written)
-        # rather than read back: only the offer's earlier proposals are not in the session.
-        terms = await session.scalars(
-            select(OfferTerms).where(OfferTerms.offer_id == offer.id).order_by(OfferTerms.round)
-        )
-        for name, value in (
-            ("listing", listing),
-            ("maker", maker),
-            ("owner", owner),
-            ("unit", listing.unit),
-            ("terms", list(terms)),
-        ):
-            set_committed_value(offer, name, value)
         await session.flush()
         return Acceptance(offer, trade)
 
 
-async def _attach_listing_relations(
-    session: AsyncSession, listing: Listing, organisation: Organisation
-) -> None:
-    """Give the locked listing what it carries to the API (``listing_loads``): its
-    organisation, already loaded by the caller, and its material and unit."""
-    assert listing.organisation_id == organisation.id
-    material = await session.get(Material, listing.material_code)
-    unit = await session.get(Unit, listing.unit_code)
-    assert material is not None
-    assert unit is not None
-    for name, value in (("organisation", organisation), ("material", material), ("unit", unit)):
-        set_committed_value(listing, name, value)
-
-
-async def _acceptance(
-    session: AsyncSession, offer_id: uuid.UUID, trade_id: uuid.UUID
-) -> Acceptance:
-    """A retry: the offer and its trade as they are now (the trade may have moved on)."""
-    # The trade first: loading it refreshes the listing without the relations the offer shows.
-    trade = await trades.view(session, trade_id)
-    return Acceptance(await _load(session, offer_id), trade)
+async def _acceptance(session: AsyncSession, offer: Offer, listing: Listing) -> Acceptance:
+    """A retry: the offer (locked) and its trade as they are now (the trade may have moved
+    on)."""
+    trade = await session.scalar(select(Trade).where(Trade.offer_id == offer.id))
+    assert trade is not None
+    view = await trades.view(session, trade)
+    return Acceptance(await _attach_loads(session, offer, listing), view)
 
 
 async def decline_offer(

@@ -13,14 +13,14 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation, User
-from backend.kit.db import Database
+from backend.kit.db import Database, attach
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.money import check_amount, plain
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
@@ -79,15 +79,47 @@ def trade_actions(viewer: Viewer, view: TradeView) -> policies.TradeActions:
     return policies.trade_actions(viewer, view.trade, {r.reviewer_id for r in view.reviews})
 
 
-async def view(session: AsyncSession, trade_id: uuid.UUID) -> TradeView:
-    trade = await session.scalar(
-        select(Trade)
-        .options(*trade_loads())
-        .where(Trade.id == trade_id)
-        .execution_options(populate_existing=True)
-    )
-    assert trade is not None
+async def view(session: AsyncSession, trade: Trade) -> TradeView:
+    """A trade this unit of work read (a retry's answer) as it is now, with what ``trade_loads``
+    gives it, its reviews and impact entry: one statement per relation the session does not
+    hold."""
+    await _attach_history(session, trade)
     return (await _views(session, [trade]))[0]
+
+
+async def _moved(
+    session: AsyncSession, trade: Trade, impact_entry: ImpactEntry | None = None
+) -> TradeView:
+    """The answer of a step this unit of work took (``trade`` locked and changed), from its
+    rows rather than read back: what ``trade_loads`` gives, one statement each for what the
+    session does not hold. Reviews come only once a trade is COMPLETED, and a completed trade
+    takes no more steps: a trade that just moved has none. Its impact entry, if it was just
+    completed, is ``impact_entry``."""
+    await _attach_history(session, trade)
+    return TradeView(trade, reviews=[], impact=impact_entry)
+
+
+async def _attach_history(session: AsyncSession, trade: Trade) -> None:
+    """What ``trade_loads`` gives a trade: its parts and its history."""
+    await _attach_parts(session, trade)
+    # The statement selectinload(Trade.history) sends: the same order for steps of one moment.
+    steps = await session.scalars(
+        select(TradeStep).where(TradeStep.trade_id.in_([trade.id])).order_by(TradeStep.at)
+    )
+    set_committed_value(trade, "history", list(steps))
+
+
+async def _attach_parts(session: AsyncSession, trade: Trade) -> None:
+    """A trade's listing, parties (with their clusters), material and unit, from the session
+    or one statement each. The parties come after any UPDATE of their counters in this unit of
+    work (complete_trade), so they are read as it left them."""
+    await attach(session, [(trade, "listing")])
+    await attach(
+        session, [(trade, "supplier"), (trade, "receiver")], joinedload(Organisation.cluster)
+    )
+    await attach(session, [(trade.supplier, "cluster"), (trade.receiver, "cluster")])
+    await attach(session, [(trade, "material")])
+    await attach(session, [(trade, "unit")])
 
 
 async def _views(session: AsyncSession, trades: list[Trade]) -> list[TradeView]:
@@ -262,10 +294,12 @@ async def mark_in_transit(
             await _tell(
                 session, trade, viewer, NotificationKind.TRADE_IN_TRANSIT, "On its way", now
             )
-        elif trade.status is not TradeStatus.IN_TRANSIT:
+        elif trade.status is TradeStatus.IN_TRANSIT:
+            return await view(session, trade)  # a retry
+        else:
             raise _refuse(trade, "sent")
         await session.flush()
-        return await view(session, trade.id)
+        return await _moved(session, trade)
 
 
 async def mark_delivered(
@@ -295,7 +329,7 @@ async def mark_delivered(
             )
         if trade.status is TradeStatus.DELIVERED:
             if trade.delivered_by_id == party and trade.delivered_quantity == quantity:
-                return await view(session, trade.id)  # a retry
+                return await view(session, trade)  # a retry
             raise ServiceError.of(
                 ErrorCode.CONFLICT,
                 "Already reported delivered; complete it, or dispute the quantity",
@@ -322,7 +356,7 @@ async def mark_delivered(
             body=f"{plain(quantity)} {trade.unit_code} of {plain(trade.quantity)} agreed",
         )
         await session.flush()
-        return await view(session, trade.id)
+        return await _moved(session, trade)
 
 
 async def complete_trade(
@@ -333,7 +367,7 @@ async def complete_trade(
     async with db.write() as session:
         trade = await _locked(session, viewer, trade_id)
         if trade.status is TradeStatus.COMPLETED:
-            return await view(session, trade.id)  # a retry
+            return await view(session, trade)  # a retry
         if trade.status is TradeStatus.DISPUTED:
             policies.trade_settle(viewer)
         elif trade.status is TradeStatus.DELIVERED:
@@ -358,10 +392,12 @@ async def complete_trade(
             .execution_options(synchronize_session=False)
         )
         await session.flush()
-        await impact.record(session, trade, now)
+        # the parts first: the impact entry then finds the material and unit in the session
+        await _attach_parts(session, trade)
+        entry = await impact.record(session, trade, now)
         await _tell(session, trade, viewer, NotificationKind.TRADE_COMPLETED, "Completed", now)
         await session.flush()
-        return await view(session, trade.id)
+        return await _moved(session, trade, entry)
 
 
 async def cancel_trade(
@@ -383,7 +419,7 @@ async def cancel_trade(
         assert listing is not None
         trade = await _locked(session, viewer, trade_id)
         if trade.status is TradeStatus.CANCELLED:
-            return await view(session, trade.id)  # a retry
+            return await view(session, trade)  # a retry
         if trade.status is TradeStatus.DISPUTED:
             policies.trade_settle(viewer)
         elif trade.status is TradeStatus.AGREED:
@@ -402,7 +438,7 @@ async def cancel_trade(
             body=reason.strip(),
         )
         await session.flush()
-        return await view(session, trade.id)
+        return await _moved(session, trade)
 
 
 async def dispute_trade(
@@ -416,7 +452,7 @@ async def dispute_trade(
         trade = await _locked(session, viewer, trade_id)
         policies.trade_dispute(viewer, trade)
         if trade.status is TradeStatus.DISPUTED:
-            return await view(session, trade.id)  # a retry
+            return await view(session, trade)  # a retry
         if trade.status not in OPEN_TRADE:
             raise _refuse(trade, "disputed")
         trade.status_before_dispute = trade.status
@@ -445,7 +481,7 @@ async def dispute_trade(
             now=now,
         )
         await session.flush()
-        return await view(session, trade.id)
+        return await _moved(session, trade)
 
 
 # ---------------------------------------------------------------------------------------------
