@@ -1357,18 +1357,19 @@ async def test_the_apps_forum_mutations_cost_pinned_statements_and_answer_as_a_r
     access = 1 + begin
     assert app.counts == {
         # who (2), the forum if readable and its community (2), the id's thread (none: not a
-        # retry), insert, the forum's thread count, following it; the thread read back with its
-        # forum, the forum's community, author and author's organisation (5) and whether the
-        # author follows it (1); sync log (sequence, changes)
-        "ThreadCreate": 16 + begin + access,
+        # retry), insert, the forum's thread count, following it; the author and the author's
+        # organisation (2); sync log (sequence, changes). The thread, its forum and that its
+        # author follows it are known: nothing is read back.
+        "ThreadCreate": 12 + begin + access,
         # who (2), the thread if readable and its forum (2), the id's post (none), insert,
         # following the thread, the thread's author told (readers among them, preferences,
-        # devices, insert); the post read back with its thread, author, author's organisation
-        # and forum (5), its reactions and the sender's (2); the thread's count and activity,
-        # the forum's activity (2, last: see forums.service.posts); sync log (2)
-        "PostCreate": 22 + begin + access,
+        # devices, insert); the author and the author's organisation (2; a new post has no
+        # reactions); the thread's count and activity, the forum's activity (2, last: see
+        # forums.service.posts); sync log (2)
+        "PostCreate": 17 + begin + access,
         # who (2), the post, its thread if readable and its forum (3), the sender's reaction
-        # (none), inserted in a savepoint (3); the post read back as a new post is (5), its
-        # reactions and the sender's (2). Reactions are not in the offline copy: no sync log.
-        "PostReact": 16 + begin + access,
+        # (none), inserted in a savepoint (3); the post's author and the author's organisation
+        # (2), its reactions and the sender's (2). Reactions are not in the offline copy: no
+        # sync log.
+        "PostReact": 13 + begin + access,
     }, app.statements

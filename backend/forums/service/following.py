@@ -57,7 +57,7 @@ async def follow_thread(
                 sync_log.note(
                     session, ChangeType.FORUM_THREAD, thread.id, [sync_log.person(viewer.user_id)]
                 )
-        return await thread_view(session, reader, thread.id)
+        return await thread_view(session, reader, thread, thread.forum, following=following)
 
 
 def followed_thread_ids(viewer: Viewer) -> Select[Any]:

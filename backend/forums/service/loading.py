@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.auth.viewer import Viewer
 from backend.forums import policies
@@ -15,6 +16,7 @@ from backend.forums.models import Forum, Post, PostReaction, Reaction, Thread, T
 from backend.forums.policies import Reader
 from backend.forums.service.inputs import ForumView, PostView, ThreadView
 from backend.identity.models import Organisation
+from backend.kit.db import attach
 from backend.kit.errors import ServiceError, not_found
 
 
@@ -86,10 +88,30 @@ async def thread_for(
     return thread
 
 
-async def thread_view(session: AsyncSession, reader: Reader, thread_id: uuid.UUID) -> ThreadView:
-    thread = await reloaded(session, Thread, thread_id, thread_loads())
-    following = await followed_among(session, reader, [thread.id])
-    return ThreadView(thread, policies.moderates(reader, thread.forum), thread.id in following)
+async def thread_view(
+    session: AsyncSession,
+    reader: Reader,
+    thread: Thread,
+    forum: Forum,
+    *,
+    following: bool | None = None,
+) -> ThreadView:
+    """A thread this unit of work read or wrote, in ``forum`` (read by ``forum_for`` or
+    ``thread_for``), from the rows the session holds rather than read back: its author and
+    the author's organisation one statement each, and whether the reader follows it when the
+    caller does not know (``following``). What the answer shows: not the forum's community,
+    which ``thread_loads`` gives lists."""
+    set_committed_value(thread, "forum", forum)
+    await _attach_authors(session, [thread])
+    if following is None:
+        following = thread.id in await followed_among(session, reader, [thread.id])
+    return ThreadView(thread, policies.moderates(reader, forum), following)
+
+
+async def _attach_authors(session: AsyncSession, rows: list[Any]) -> None:
+    """Threads' or posts' authors and the organisations they wrote for."""
+    await attach(session, [(row, "author") for row in rows])
+    await attach(session, [(row, "author_organisation") for row in rows])
 
 
 async def followed_among(
@@ -148,10 +170,25 @@ async def post_views(
     ]
 
 
-async def post_view(session: AsyncSession, reader: Reader, post_id: uuid.UUID) -> PostView:
-    loads = (*post_loads(), selectinload(Post.thread).selectinload(Thread.forum))
-    post = await reloaded(session, Post, post_id, loads)
-    return (await post_views(session, reader, post.thread.forum, [post]))[0]
+async def post_view(
+    session: AsyncSession, reader: Reader, post: Post, thread: Thread, *, new: bool = False
+) -> PostView:
+    """A post this unit of work read or wrote, in ``thread`` (read by ``thread_for``, with its
+    forum), from the rows the session holds rather than read back: its author and the author's
+    organisation one statement each, and its reactions, two statements unless the post is
+    ``new`` (written in this unit of work: nobody could react to it yet)."""
+    set_committed_value(post, "thread", thread)
+    await _attach_authors(session, [post])
+    if new:
+        forum = thread.forum
+        return PostView(
+            post,
+            {},
+            frozenset(),
+            policies.sees_hidden(reader, forum, post),
+            policies.moderates(reader, forum),
+        )
+    return (await post_views(session, reader, thread.forum, [post]))[0]
 
 
 async def readable_post(

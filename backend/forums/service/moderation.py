@@ -50,7 +50,7 @@ async def set_thread_flag(
             thread.pinned = pinned
         thread.version += 1
         await session.flush()
-        return await thread_view(session, reader, thread.id)
+        return await thread_view(session, reader, thread, thread.forum)
 
 
 async def report_post(
@@ -145,7 +145,7 @@ async def set_post_hidden(
             post.hidden_reason = ""
         post.version += 1
         await session.flush()
-        return await post_view(session, reader, post.id)
+        return await post_view(session, reader, post, thread)
 
 
 REPORTS = Sort("reports:oldest", (SortKey(PostReport.created_at), SortKey(PostReport.id)))

@@ -82,7 +82,7 @@ async def _create_post(
                 raise ServiceError.of(
                     ErrorCode.CONFLICT, "This id cannot be used; send a new one", "id"
                 )
-            return await post_view(session, reader, existing.id)
+            return await post_view(session, reader, existing, thread)
         if thread.locked_at is not None:
             raise ServiceError.of(
                 ErrorCode.THREAD_LOCKED, "This thread is locked; no new posts", "threadId"
@@ -121,7 +121,7 @@ async def _create_post(
         await session.flush()
         await follow(session, thread.id, viewer.user_id, now)  # and what you reply in
         await _notify(session, thread, post, reply_to, mentioned, viewer, now)
-        view = await post_view(session, reader, post.id)
+        view = await post_view(session, reader, post, thread, new=True)
         await _count_post(session, thread, now)  # last: see there
     # After the commit: a subscriber that loads the post finds it. The post is saved either
     # way; live delivery is best effort (apps reload the thread when they reconnect).
@@ -243,7 +243,7 @@ async def edit_post(
         post.edited_at = now
         post.version += 1
         await session.flush()
-        return await post_view(session, reader, post.id)
+        return await post_view(session, reader, post, thread)
 
 
 async def delete_post(
@@ -266,7 +266,7 @@ async def delete_post(
                 session, ChangeType.FORUM_THREAD, thread.id, [sync_log.thread_followers(thread.id)]
             )
         await session.flush()
-        return await post_view(session, reader, post.id)
+        return await post_view(session, reader, post, thread)
 
 
 async def react(
@@ -306,7 +306,7 @@ async def react(
                 pass  # the same reaction from a concurrent retry: already there
         elif not active and existing is not None:
             await session.execute(delete(PostReaction).where(condition))
-        return await post_view(session, reader, post.id)
+        return await post_view(session, reader, post, thread)
 
 
 POSTS = Sort("posts:chronological", (SortKey(Post.created_at), SortKey(Post.id)))

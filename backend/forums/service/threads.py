@@ -52,7 +52,7 @@ async def _create_thread(
                 raise ServiceError.of(
                     ErrorCode.CONFLICT, "This id cannot be used; send a new one", "id"
                 )
-            return await thread_view(session, reader, existing.id)
+            return await thread_view(session, reader, existing, forum)
         problems.raise_if_any()
         thread = Thread(
             forum_id=forum.id,
@@ -80,7 +80,7 @@ async def _create_thread(
         )
         await session.flush()
         await follow(session, thread.id, viewer.user_id, now)  # you follow what you start
-        return await thread_view(session, reader, thread.id)
+        return await thread_view(session, reader, thread, forum, following=True)
 
 
 async def get_thread(
