@@ -7,12 +7,14 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.events.models import Event, EventRegistration, EventTopic, RegistrationStatus
 from backend.events.service.inputs import EventView, RegistrationView
 from backend.identity.models import Organisation
+from backend.kit.db import attach
 
 
 def event_loads() -> tuple[Any, ...]:
@@ -23,6 +25,24 @@ def event_loads() -> tuple[Any, ...]:
         selectinload(Event.cluster),
         selectinload(Event.topics).selectinload(EventTopic.material),
     )
+
+
+async def attach_loads(session: AsyncSession, event: Event) -> Event:
+    """An event of the caller's unit of work with what ``event_loads`` gives it, from the rows
+    the session holds rather than read back: the organiser with its cluster (one statement),
+    the event's cluster (usually the organiser's: none), the topics with their materials (one
+    statement, in the order ``Event.topics`` keeps)."""
+    await attach(session, [(event, "organisation")], joinedload(Organisation.cluster))
+    await attach(session, [(event.organisation, "cluster")])
+    await attach(session, [(event, "cluster")])
+    topics = await session.scalars(
+        select(EventTopic)
+        .where(EventTopic.event_id.in_([event.id]))
+        .order_by(EventTopic.position)
+        .options(joinedload(EventTopic.material))
+    )
+    set_committed_value(event, "topics", list(topics))
+    return event
 
 
 async def _load(session: AsyncSession, event_id: uuid.UUID) -> Event | None:

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.auth.viewer import Viewer
@@ -35,7 +34,7 @@ from backend.events.service.loading import (
     _locked,
     _my_registrations,
     _waitlist_positions,
-    event_loads,
+    attach_loads,
 )
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
@@ -188,7 +187,7 @@ async def register(
                     "registration to register for a different number",
                     "seats",
                 )
-            return await _registration_view(session, existing, viewer)
+            return await _registration_view(session, existing, event, viewer)
         if existing is not None and existing.status is RegistrationStatus.REJECTED:
             raise ServiceError.of(
                 ErrorCode.FORBIDDEN, "The organisers declined your registration for this event"
@@ -220,26 +219,22 @@ async def register(
         if existing is None:
             session.add(registration)
         await session.flush()
-        return await _registration_view(session, registration, viewer)
+        return await _registration_view(session, registration, event, viewer)
 
 
 async def _registration_view(
-    session: AsyncSession, registration: EventRegistration, viewer: Viewer
+    session: AsyncSession, registration: EventRegistration, event: Event, viewer: Viewer
 ) -> RegistrationView:
+    """The answer of a change to ``registration`` of the locked ``event``, built from the rows
+    this unit of work holds (the event's counters as its UPDATEs returned them) rather than
+    read back."""
+    assert registration.event_id == event.id
     positions = await _waitlist_positions(session, [registration])
-    loaded = await session.scalar(
-        select(EventRegistration)
-        .where(EventRegistration.id == registration.id)
-        .options(selectinload(EventRegistration.event).options(*event_loads()))
-        .execution_options(populate_existing=True)
-    )
-    assert loaded is not None
+    set_committed_value(registration, "event", await attach_loads(session, event))
     viewers_own = None
-    if loaded.user_id != viewer.user_id:
-        viewers_own = (await _my_registrations(session, viewer, [loaded.event_id])).get(
-            loaded.event_id
-        )
-    return RegistrationView(loaded, positions.get(loaded.id), viewers_own)
+    if registration.user_id != viewer.user_id:
+        viewers_own = (await _my_registrations(session, viewer, [event.id])).get(event.id)
+    return RegistrationView(registration, positions.get(registration.id), viewers_own)
 
 
 async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[EventRegistration]:
@@ -324,7 +319,7 @@ async def cancel_registration(
             raise not_found("Registration")
         policies.cancel_registration(viewer, registration)
         if registration.status is RegistrationStatus.CANCELLED:
-            return await _registration_view(session, registration, viewer)
+            return await _registration_view(session, registration, event, viewer)
         if registration.status is RegistrationStatus.REJECTED:
             raise ServiceError.of(ErrorCode.CONFLICT, "This registration was declined")
         if event.ends_at <= now:
@@ -335,7 +330,7 @@ async def cancel_registration(
         registration.updated_at = now
         await session.flush()
         await _promote(session, event, now)
-        return await _registration_view(session, registration, viewer)
+        return await _registration_view(session, registration, event, viewer)
 
 
 async def _organised_registration(
@@ -356,7 +351,8 @@ async def approve_registration(
     async with db.write() as session:
         registration, event = await _organised_registration(session, viewer, registration_id)
         if registration.approved_at is not None and registration.status in ACTIVE:
-            return await _registration_view(session, registration, viewer)  # a retried approval
+            # a retried approval
+            return await _registration_view(session, registration, event, viewer)
         if registration.status is not RegistrationStatus.PENDING_APPROVAL:
             raise ServiceError.of(
                 ErrorCode.CONFLICT, f"The registration is {registration.status.value}, not pending"
@@ -387,7 +383,7 @@ async def approve_registration(
             now=now,
         )
         await session.flush()
-        return await _registration_view(session, registration, viewer)
+        return await _registration_view(session, registration, event, viewer)
 
 
 async def reject_registration(
@@ -400,7 +396,7 @@ async def reject_registration(
     async with db.write() as session:
         registration, event = await _organised_registration(session, viewer, registration_id)
         if registration.status is RegistrationStatus.REJECTED:
-            return await _registration_view(session, registration, viewer)
+            return await _registration_view(session, registration, event, viewer)
         if registration.status is RegistrationStatus.CANCELLED:
             raise ServiceError.of(ErrorCode.CONFLICT, "The registration was cancelled")
         await _release(session, event, registration)
@@ -418,7 +414,7 @@ async def reject_registration(
             now=now,
         )
         await _promote(session, event, now)
-        return await _registration_view(session, registration, viewer)
+        return await _registration_view(session, registration, event, viewer)
 
 
 async def check_in(
@@ -454,4 +450,4 @@ async def check_in(
             registration.checked_in_by_id = None
         registration.updated_at = now
         await session.flush()
-        return await _registration_view(session, registration, viewer)
+        return await _registration_view(session, registration, event, viewer)
