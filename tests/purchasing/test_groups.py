@@ -1455,15 +1455,16 @@ async def test_the_apps_pledges_cost_pinned_statements_and_answer_as_a_reload(
     access = 1 + begin
     assert app.counts == {
         # group locked if readable, the sender's cluster, the participant's pledge (none), the
-        # total (conditional UPDATE), insert; read back: the pledge, its participant, who acted
-        # and their organisation (4), the group, its unit, material, organiser, supplier and
-        # three clusters (8), the viewer's own pledge with its people (4), the viewer's cluster
-        # again (1); sync log (sequence, changes)
-        "PurchaseGroupPledge": 24 + begin + access,
-        # group locked, cluster, the pledge: the same quantity, a retry; read back (17)
-        "PurchaseGroupPledge again": 20 + begin + access,
-        "PurchaseGroupPledge 2nd": 24 + begin + access,
-        # the pledge's group, the group locked, the pledge, the total, update; read back (17);
-        # sync log (2)
-        "PurchaseGroupPledgeUpdate": 24 + begin + access,
+        # total (conditional UPDATE), insert; the organiser, the supplier and the pledge's
+        # organisation with their clusters (1), the group's material and unit (2), the
+        # participant, who acted too (1); sync log (sequence, changes). The pledge, the group
+        # (its total as the UPDATE left it) and the viewer's own pledge (this one) are not
+        # read back.
+        "PurchaseGroupPledge": 11 + begin + access,
+        # group locked, cluster, the pledge: the same quantity, a retry; the same four
+        "PurchaseGroupPledge again": 7 + begin + access,
+        "PurchaseGroupPledge 2nd": 11 + begin + access,
+        # the pledge's group, the group locked, the pledge, the total, update; the same four;
+        # the sender's cluster (whether they may join); sync log (2)
+        "PurchaseGroupPledgeUpdate": 12 + begin + access,
     }, app.statements

@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.identity.models import Organisation
+from backend.kit.db import attach
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 from backend.purchasing import policies
@@ -81,14 +82,46 @@ async def load_group(session: AsyncSession, group_id: uuid.UUID) -> PurchaseGrou
     return group
 
 
+async def attach_loads(
+    session: AsyncSession, group: PurchaseGroup, pledges: list[Pledge] | None = None
+) -> None:
+    """A group of the caller's unit of work, and pledges of it, with what ``group_loads`` and
+    ``pledge_loads`` give them, from the rows the session holds rather than read back: the
+    organiser, the supplier and the pledges' organisations with their clusters (one
+    statement), the group's cluster (usually the organiser's: none), material and unit (one
+    each), the pledges' participants and who acted (one)."""
+    pledges = pledges or []
+    await attach(
+        session,
+        [
+            (group, "organisation"),
+            (group, "counterpart"),
+            *((pledge, "organisation") for pledge in pledges),
+        ],
+        joinedload(Organisation.cluster),
+    )
+    organisations = [group.organisation, group.counterpart, *(p.organisation for p in pledges)]
+    await attach(session, [(o, "cluster") for o in organisations if o is not None])
+    await attach(session, [(group, "cluster")])
+    await attach(session, [(group, "material")])
+    await attach(session, [(group, "unit")])
+    await attach(session, [(p, name) for p in pledges for name in ("participant", "acted_by")])
+
+
+VIEWER_CLUSTERS = "eic.purchasing.viewer_clusters"
+
+
 async def viewer_cluster(session: AsyncSession, viewer: Viewer | Anonymous) -> uuid.UUID | None:
-    """The cluster of the organisation the viewer acts for."""
+    """The cluster of the organisation the viewer acts for: asked once per unit of work (an
+    organisation does not change clusters within one)."""
     if not isinstance(viewer, Viewer) or viewer.organisation_id is None:
         return None
-    cluster_id: uuid.UUID | None = await session.scalar(
-        select(Organisation.cluster_id).where(Organisation.id == viewer.organisation_id)
-    )
-    return cluster_id
+    known: dict[uuid.UUID, uuid.UUID | None] = session.info.setdefault(VIEWER_CLUSTERS, {})
+    if viewer.organisation_id not in known:
+        known[viewer.organisation_id] = await session.scalar(
+            select(Organisation.cluster_id).where(Organisation.id == viewer.organisation_id)
+        )
+    return known[viewer.organisation_id]
 
 
 async def active_pledges(
@@ -239,10 +272,14 @@ async def build_views(
     viewer: Viewer | Anonymous,
     groups: list[PurchaseGroup],
     now: datetime,
+    *,
+    mine: dict[uuid.UUID, Pledge] | None = None,
 ) -> list[GroupView]:
-    """Views of loaded groups, in a fixed number of statements whatever their number."""
+    """Views of loaded groups, in a fixed number of statements whatever their number. ``mine``:
+    the viewer's own pledges by group, when the caller holds them all (with their people)."""
     ids = [group.id for group in groups]
-    mine = await _viewers_pledges(session, viewer, ids)
+    if mine is None:
+        mine = await _viewers_pledges(session, viewer, ids)
     settled = [g.id for g in groups if effective_status(g, now) in SETTLED]
     pledges = await active_pledges(session, settled)
     cluster_id = await viewer_cluster(session, viewer)

@@ -26,10 +26,9 @@ from backend.notifications.models import NotificationKind
 from backend.purchasing import policies
 from backend.purchasing.models import GroupStatus, Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.common import (
+    attach_loads,
     build_views,
     effective_status,
-    load_group,
-    pledge_loads,
     readable_group,
     viewer_cluster,
 )
@@ -114,18 +113,15 @@ def _does_not_fit(group: PurchaseGroup, asked: Decimal) -> ServiceError:
 
 
 async def _pledge_view(
-    session: AsyncSession, viewer: Viewer, pledge_id: uuid.UUID, now: datetime
+    session: AsyncSession, viewer: Viewer, pledge: Pledge, group: PurchaseGroup, now: datetime
 ) -> PledgeView:
-    pledge = await session.scalar(
-        select(Pledge)
-        .where(Pledge.id == pledge_id)
-        .options(*pledge_loads())
-        .execution_options(populate_existing=True)
-    )
-    assert pledge is not None
-    group = await load_group(session, pledge.group_id)
-    assert group is not None
-    [view] = await build_views(session, viewer, [group], now)
+    """The answer of a change to ``pledge`` of the locked ``group`` (its total as the
+    conditional UPDATE left it), built from the rows this unit of work holds rather than read
+    back. A participant has one pledge per group: the viewer's own is this one, or asked."""
+    assert pledge.group_id == group.id
+    await attach_loads(session, group, [pledge])
+    mine = {group.id: pledge} if pledge.participant_id == viewer.user_id else None
+    [view] = await build_views(session, viewer, [group], now, mine=mine)
     return PledgeView(pledge, view)
 
 
@@ -184,7 +180,7 @@ async def pledge(
         )
         active = existing is not None and existing.status is PledgeStatus.ACTIVE
         if active and existing is not None and existing.quantity == quantity:
-            return await _pledge_view(session, viewer, existing.id, now)  # a retried request
+            return await _pledge_view(session, viewer, existing, group, now)  # a retried request
         _check_open(group, now)
         if active and existing is not None:
             raise ServiceError.of(
@@ -217,7 +213,7 @@ async def pledge(
                 subject_id=group.id,
                 now=now,
             )
-        return await _pledge_view(session, viewer, record.id, now)
+        return await _pledge_view(session, viewer, record, group, now)
 
 
 async def _changeable(
@@ -253,7 +249,7 @@ async def update_pledge(
         if record.status is not PledgeStatus.ACTIVE:
             raise ServiceError.of(ErrorCode.CONFLICT, "The pledge was withdrawn; pledge again")
         if record.quantity == quantity:
-            return await _pledge_view(session, viewer, record.id, now)
+            return await _pledge_view(session, viewer, record, group, now)
         _check_open(group, now)
         delta = quantity - record.quantity
         if not await _move_total(session, group, delta, 0):
@@ -262,7 +258,7 @@ async def update_pledge(
         record.acted_by_id = viewer.user_id
         record.updated_at = now
         await session.flush()
-        return await _pledge_view(session, viewer, record.id, now)
+        return await _pledge_view(session, viewer, record, group, now)
 
 
 async def withdraw_pledge(
@@ -272,7 +268,7 @@ async def withdraw_pledge(
     async with db.write() as session:
         record, group = await _changeable(session, viewer, pledge_id, "id")
         if record.status is PledgeStatus.WITHDRAWN:
-            return await _pledge_view(session, viewer, record.id, now)
+            return await _pledge_view(session, viewer, record, group, now)
         _check_open(group, now)
         await _move_total(session, group, -record.quantity, -1)
         record.status = PledgeStatus.WITHDRAWN
@@ -280,4 +276,4 @@ async def withdraw_pledge(
         record.acted_by_id = viewer.user_id
         record.updated_at = now
         await session.flush()
-        return await _pledge_view(session, viewer, record.id, now)
+        return await _pledge_view(session, viewer, record, group, now)
