@@ -759,6 +759,16 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
     assert trade["status"] == "AGREED"
     assert again == accepted
 
+    # and so does a counter-offer, on a second listing
+    second = await publish(gql, sawmill.access_token, title="Cedar bark, dry")
+    proposed = await make_offer(gql, pellets.access_token, second["id"], quantity="3")
+    counter = {"id": proposed["id"], "quantity": "3", "pricePerUnit": "4800", "message": "Dry"}
+    countered = await app.send("OfferCounter", "OfferCounter", sawmill.access_token, input=counter)
+    assert countered["offer"] == await app.read(
+        "OfferScreen", sawmill.access_token, id=proposed["id"]
+    )
+    assert [t["pricePerUnit"] for t in countered["offer"]["terms"]] == ["4500", "4800"]
+
     # and so do the trade's steps
     for label, account, extra in (
         ("TradeMarkInTransit", sawmill, {}),
@@ -789,6 +799,10 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
         # offer read, listing and offer locked (2), the trade, its parties (1), material, unit,
         # history, reviews, the offer's terms (the listing, parties and unit are in the session)
         "OfferAccept again": 10 + begin + access,
+        # offer read, listing and offer locked (2), offer updated, terms inserted, notification
+        # (4), both parties (1), the listing's material and unit (2), the offer's terms (1),
+        # sync log (3)
+        "OfferCounter": 16 + begin + access,
         # trade locked, updated, step inserted, notification (4), the trade's listing, parties
         # (1), material, unit and history (5: reviews come once a trade is completed), sync log
         # (2)

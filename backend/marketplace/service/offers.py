@@ -206,17 +206,6 @@ def offer_loads() -> tuple[ExecutableOption, ...]:
     )
 
 
-async def _load(session: AsyncSession, offer_id: uuid.UUID) -> Offer:
-    offer = await session.scalar(
-        select(Offer)
-        .options(*offer_loads())
-        .where(Offer.id == offer_id)
-        .execution_options(populate_existing=True)
-    )
-    assert offer is not None
-    return offer
-
-
 async def _tell(
     session: AsyncSession,
     offer: Offer,
@@ -290,7 +279,8 @@ async def _create(
                     raise ServiceError.of(
                         ErrorCode.CONFLICT, "This id belongs to another offer", "id"
                     )
-                return await _load(session, existing.id)
+                assert listing is not None  # the offer's listing, locked
+                return await _attach_loads(session, existing, listing)
         if listing is None or not policies.may_read(viewer, listing):
             raise not_found("Listing", "listingId")
         if listing.organisation_id == maker_id:
@@ -442,7 +432,7 @@ async def counter_offer(
                 and (latest.quantity, latest.price_per_unit, latest.message)
                 == (terms.quantity, terms.price_per_unit, terms.message.strip())
             ):
-                return await _load(session, offer.id)  # a retry of this very counter
+                return await _attach_loads(session, offer, listing)  # a retry of this very counter
         if expected_version is not None and expected_version != offer.version:
             raise ServiceError.of(
                 ErrorCode.CONFLICT,
@@ -477,7 +467,7 @@ async def counter_offer(
             f"{listing.currency}",
         )
         await session.flush()
-        return await _load(session, offer.id)
+        return await _attach_loads(session, offer, listing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,9 +546,9 @@ async def decline_offer(
     check_text(problems, "reason", reason, min_length=0, max_length=500, multiline=True)
     problems.raise_if_any()
     async with db.write() as session:
-        offer, _listing = await _answerable(session, viewer, offer_id)
+        offer, listing = await _answerable(session, viewer, offer_id)
         if offer.status is OfferStatus.DECLINED and offer.decided_by_id == viewer.user_id:
-            return await _load(session, offer.id)
+            return await _attach_loads(session, offer, listing)
         _check_turn(viewer, offer, now)
         offer.status = OfferStatus.DECLINED
         offer.decline_reason = reason.strip()
@@ -571,7 +561,7 @@ async def decline_offer(
             session, offer, told, NotificationKind.OFFER_DECLINED, "Offer declined", now, reason
         )
         await session.flush()
-        return await _load(session, offer.id)
+        return await _attach_loads(session, offer, listing)
 
 
 async def withdraw_offer(
@@ -579,11 +569,11 @@ async def withdraw_offer(
 ) -> Offer:
     """The maker takes an open offer back. Withdrawing again changes nothing."""
     async with db.write() as session:
-        offer, _listing = await _answerable(session, viewer, offer_id)
+        offer, listing = await _answerable(session, viewer, offer_id)
         if viewer.organisation_id != offer.maker_id:
             raise ServiceError.of(ErrorCode.FORBIDDEN, "Only the maker withdraws an offer")
         if offer.status is OfferStatus.WITHDRAWN:
-            return await _load(session, offer.id)
+            return await _attach_loads(session, offer, listing)
         status = offer_status(offer, now)
         if status not in OPEN_OFFER:
             raise ServiceError.of(ErrorCode.CONFLICT, f"The offer is {status.value}", "id")
@@ -596,7 +586,7 @@ async def withdraw_offer(
             session, offer, offer.owner_id, NotificationKind.OFFER_WITHDRAWN, "Offer withdrawn", now
         )
         await session.flush()
-        return await _load(session, offer.id)
+        return await _attach_loads(session, offer, listing)
 
 
 # ---------------------------------------------------------------------------------------------
