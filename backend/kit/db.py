@@ -45,8 +45,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.types import TypeDecorator
 
 from backend.kit.geo import great_circle_km
@@ -275,7 +275,7 @@ def held_row(session: AsyncSession | Session, model: type[T], key: Any) -> T | N
 
 
 async def attach(
-    session: AsyncSession, links: Iterable[tuple[Any, str]], *options: ExecutableOption
+    session: AsyncSession, links: Iterable[tuple[Any, str]], *options: ORMOption
 ) -> None:
     """Give rows their many-to-one relationships as loaded values, for a payload built from the
     rows a unit of work holds instead of read back: ``links`` are (row, relationship name)
@@ -310,7 +310,12 @@ async def attach(
             found[key] = held
         else:
             missing.add(key)
-    if missing:
+    if len(missing) == 1:
+        # by primary key, as session.get asks (its cached statement; an IN list is rendered
+        # again for every execution)
+        [key] = missing
+        found[key] = await session.get(target.class_, key, options=list(options))
+    elif missing:
         [primary_key] = target.primary_key
         loaded = await session.scalars(
             select(target).where(primary_key.in_(missing)).options(*options)
