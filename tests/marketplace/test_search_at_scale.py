@@ -53,7 +53,7 @@ from backend.marketplace.models import (
 from backend.marketplace.service import searching
 from backend.marketplace.service.inputs import ListingFilter, ListingSort, Near
 from tests.conftest import CLOCK_START, GraphQL, count_statements
-from tests.marketplace.trading_kit import app_operation
+from tests.kit import app_operation
 
 NOW = CLOCK_START
 MANIWA = (35.07, 133.75)
