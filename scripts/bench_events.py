@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from benchkit import Client, bench_database, latency_line
+from benchkit import Client, FirmRows, bench_database, latency_line
 from sqlalchemy import func, insert, select, text
 
 from backend import demo
@@ -50,10 +50,8 @@ from backend.events.models import (
 )
 from backend.identity.models import (
     Membership,
-    MembershipRole,
     Organisation,
     OrganisationKind,
-    OrganisationSubtype,
     User,
 )
 from backend.kit.db import Database, new_id, utcnow
@@ -156,51 +154,22 @@ async def _seed_people(
     password_hash = await Passwords(settings).hash("bench-password-0123")
     tokens = Security.from_settings(settings).tokens
     now = utcnow()
-    users, organisations, memberships = [], [], []
-    ids: list[tuple[uuid.UUID, uuid.UUID]] = []
-    for index in range(count):
-        user_id, organisation_id = new_id(), new_id()
-        ids.append((user_id, organisation_id))
-        users.append(
-            {
-                "id": user_id,
-                "email": f"bench-{index}@bench.eic.example",
-                "password_hash": password_hash,
-                "display_name": f"Bench Person {index}",
-                "is_platform_admin": False,
-                "is_active": True,
-                "created_at": now,
-            }
+    rows = FirmRows(password_hash, now)
+    ids = [
+        rows.add(
+            email=f"bench-{index}@bench.eic.example",
+            person=f"Bench Person {index}",
+            name=f"Bench Firm {index}",
+            cluster_id=cluster_id,
+            lat=35.07,
+            lon=133.75,
         )
-        organisations.append(
-            {
-                "id": organisation_id,
-                "name": f"Bench Firm {index}",
-                "kind": OrganisationKind.FIRM,
-                "subtype": OrganisationSubtype.MICRO_ENTERPRISE,
-                "cluster_id": cluster_id,
-                "lat": 35.07,
-                "lon": 133.75,
-                "place_name": "",
-                "description": "",
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-        )
-        memberships.append(
-            {
-                "id": new_id(),
-                "user_id": user_id,
-                "organisation_id": organisation_id,
-                "role": MembershipRole.ADMIN,
-                "created_at": now,
-            }
-        )
+        for index in range(count)
+    ]
     async with db.write() as session:
-        await session.execute(insert(User), users)
-        await session.execute(insert(Organisation), organisations)
-        await session.execute(insert(Membership), memberships)
+        await session.execute(insert(User), rows.users)
+        await session.execute(insert(Organisation), rows.organisations)
+        await session.execute(insert(Membership), rows.memberships)
     return [
         Person(
             user_id=user_id,

@@ -64,7 +64,7 @@ from bench_listings import WORDS, _listing_rows
 from bench_pages_reference import PAGES as REFERENCE_PAGES
 from bench_pages_reference import ReferenceApp, operation_ids
 from bench_trades import _analyze
-from benchkit import bench_database, cursor_at
+from benchkit import FirmRows, bench_database, cursor_at
 from load_mixed import free_port, wait_ready
 from sqlalchemy import event, insert, text, update
 from sqlalchemy.engine import make_url
@@ -78,10 +78,7 @@ from backend.events.models import Event, EventRegistration, EventTopic, Registra
 from backend.forums.models import Post, PostReaction, Reaction, Thread, ThreadFollower
 from backend.identity.models import (
     Membership,
-    MembershipRole,
     Organisation,
-    OrganisationKind,
-    OrganisationSubtype,
     User,
 )
 from backend.kit.db import Database, make_engine, new_id, utcnow
@@ -331,53 +328,22 @@ async def _seed_organisations(
 ) -> dict[str, list[tuple[Any, Any]]]:
     """``count`` firms over the four clusters, one person (its admin) each: (user, organisation)
     ids by cluster slug."""
-    password_hash = await Passwords(settings).hash("bench-password-0123")
-    now = utcnow()
-    users, organisations, memberships = [], [], []
+    rows = FirmRows(await Passwords(settings).hash("bench-password-0123"), utcnow())
     people: dict[str, list[tuple[Any, Any]]] = {c.slug: [] for c in demo.CLUSTERS}
     for index in range(count):
         cluster = demo.CLUSTERS[index % len(demo.CLUSTERS)]
-        user_id, organisation_id = new_id(), new_id()
-        users.append(
-            {
-                "id": user_id,
-                "email": f"page-{index}@bench.eic.example",
-                "password_hash": password_hash,
-                "display_name": f"Bench person {index}",
-                "is_platform_admin": False,
-                "is_active": True,
-                "created_at": now,
-            }
+        ids = rows.add(
+            email=f"page-{index}@bench.eic.example",
+            person=f"Bench person {index}",
+            name=f"Bench Firm {index}",
+            cluster_id=demo.demo_id("cluster", cluster.slug),
+            lat=cluster.lat + rng.gauss(0, 0.1),
+            lon=cluster.lon + rng.gauss(0, 0.1),
         )
-        organisations.append(
-            {
-                "id": organisation_id,
-                "name": f"Bench Firm {index}",
-                "kind": OrganisationKind.FIRM,
-                "subtype": OrganisationSubtype.MICRO_ENTERPRISE,
-                "cluster_id": demo.demo_id("cluster", cluster.slug),
-                "lat": cluster.lat + rng.gauss(0, 0.1),
-                "lon": cluster.lon + rng.gauss(0, 0.1),
-                "place_name": "",
-                "description": "",
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-        )
-        memberships.append(
-            {
-                "id": new_id(),
-                "user_id": user_id,
-                "organisation_id": organisation_id,
-                "role": MembershipRole.ADMIN,
-                "created_at": now,
-            }
-        )
-        people[cluster.slug].append((user_id, organisation_id))
-    await _bulk(db, User, users)
-    await _bulk(db, Organisation, organisations)
-    await _bulk(db, Membership, memberships)
+        people[cluster.slug].append(ids)
+    await _bulk(db, User, rows.users)
+    await _bulk(db, Organisation, rows.organisations)
+    await _bulk(db, Membership, rows.memberships)
     return people
 
 

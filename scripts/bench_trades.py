@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from benchkit import Client, bench_database, latency_line
+from benchkit import Client, FirmRows, bench_database, latency_line
 from sqlalchemy import func, insert, select, text
 
 from backend import demo
@@ -55,10 +55,7 @@ from backend.catalogue.factors import METHOD_VERSION
 from backend.catalogue.models import ImpactFactor, Material
 from backend.identity.models import (
     Membership,
-    MembershipRole,
     Organisation,
-    OrganisationKind,
-    OrganisationSubtype,
     User,
 )
 from backend.kit.db import Database, new_id, utcnow
@@ -193,45 +190,17 @@ async def _seed_firms(
     password_hash = await Passwords(settings).hash("bench-password-0123")
     tokens = Security.from_settings(settings).tokens
     now = utcnow()
-    users, organisations, memberships, firms = [], [], [], []
+    rows = FirmRows(password_hash, now)
+    firms = []
     for index, cluster in enumerate(clusters):
-        user_id, organisation_id = new_id(), new_id()
         lat, lon = _near(cluster, rng, RADIUS_KM)
-        users.append(
-            {
-                "id": user_id,
-                "email": f"{label}-{index}@bench.eic.example",
-                "password_hash": password_hash,
-                "display_name": f"Bench {label} {index}",
-                "is_platform_admin": False,
-                "is_active": True,
-                "created_at": now,
-            }
-        )
-        organisations.append(
-            {
-                "id": organisation_id,
-                "name": f"Bench {label.capitalize()} Firm {index}",
-                "kind": OrganisationKind.FIRM,
-                "subtype": OrganisationSubtype.MICRO_ENTERPRISE,
-                "cluster_id": demo.demo_id("cluster", cluster.slug),
-                "lat": lat,
-                "lon": lon,
-                "place_name": "",
-                "description": "",
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-        )
-        memberships.append(
-            {
-                "id": new_id(),
-                "user_id": user_id,
-                "organisation_id": organisation_id,
-                "role": MembershipRole.ADMIN,
-                "created_at": now,
-            }
+        user_id, organisation_id = rows.add(
+            email=f"{label}-{index}@bench.eic.example",
+            person=f"Bench {label} {index}",
+            name=f"Bench {label.capitalize()} Firm {index}",
+            cluster_id=demo.demo_id("cluster", cluster.slug),
+            lat=lat,
+            lon=lon,
         )
         token = tokens.issue_access(
             user_id=user_id, role=Role.FIRM, organisation_id=organisation_id, now=now
@@ -239,10 +208,10 @@ async def _seed_firms(
         firms.append(Firm(user_id, organisation_id, cluster, token))
     chunk = 1000
     async with db.write() as session:
-        for start in range(0, len(users), chunk):
-            await session.execute(insert(User), users[start : start + chunk])
-            await session.execute(insert(Organisation), organisations[start : start + chunk])
-            await session.execute(insert(Membership), memberships[start : start + chunk])
+        for start in range(0, len(rows.users), chunk):
+            await session.execute(insert(User), rows.users[start : start + chunk])
+            await session.execute(insert(Organisation), rows.organisations[start : start + chunk])
+            await session.execute(insert(Membership), rows.memberships[start : start + chunk])
     return firms
 
 

@@ -12,7 +12,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -24,8 +25,9 @@ from backend import demo
 from backend.app import create_app
 from backend.auth.passwords import Passwords
 from backend.cli import migrate
+from backend.identity.models import MembershipRole, OrganisationKind, OrganisationSubtype
 from backend.kit.broadcast import Broadcaster, InProcessBroadcaster, RedisBroadcaster
-from backend.kit.db import Database
+from backend.kit.db import Database, new_id
 from backend.settings import Settings
 
 
@@ -204,3 +206,57 @@ async def two_instances(
             await second_broadcaster.close()
         await second_db.dispose()
         await db.dispose()
+
+
+@dataclass
+class FirmRows:
+    """Rows of bench firms for bulk inserts: a micro-enterprise with one person, its admin."""
+
+    password_hash: str
+    now: datetime
+    users: list[dict[str, Any]] = field(default_factory=list)
+    organisations: list[dict[str, Any]] = field(default_factory=list)
+    memberships: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self, *, email: str, person: str, name: str, cluster_id: uuid.UUID, lat: float, lon: float
+    ) -> tuple[uuid.UUID, uuid.UUID]:
+        """A firm and its person; their ids (user, organisation)."""
+        user_id, organisation_id = new_id(), new_id()
+        self.users.append(
+            {
+                "id": user_id,
+                "email": email,
+                "password_hash": self.password_hash,
+                "display_name": person,
+                "is_platform_admin": False,
+                "is_active": True,
+                "created_at": self.now,
+            }
+        )
+        self.organisations.append(
+            {
+                "id": organisation_id,
+                "name": name,
+                "kind": OrganisationKind.FIRM,
+                "subtype": OrganisationSubtype.MICRO_ENTERPRISE,
+                "cluster_id": cluster_id,
+                "lat": lat,
+                "lon": lon,
+                "place_name": "",
+                "description": "",
+                "created_at": self.now,
+                "updated_at": self.now,
+                "version": 1,
+            }
+        )
+        self.memberships.append(
+            {
+                "id": new_id(),
+                "user_id": user_id,
+                "organisation_id": organisation_id,
+                "role": MembershipRole.ADMIN,
+                "created_at": self.now,
+            }
+        )
+        return user_id, organisation_id
