@@ -43,7 +43,9 @@ from tests.kit import create_wood_cluster
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery"
-REFERENCE_TABLES = frozenset({"units", "materials", "material_conversions", "impact_factors"})
+REFERENCE_TABLES = frozenset(
+    {"units", "materials", "material_conversions", "impact_factors", "activities"}
+)
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -36,6 +36,36 @@ class Dimension(StrEnum):
     BAG = "BAG"  # bags and sacks differ in size: comparable only with each other
 
 
+class ActivityLevel(StrEnum):
+    """The four levels of ISIC Rev. 4, from the broadest."""
+
+    SECTION = "SECTION"  # a letter: "C" Manufacturing
+    DIVISION = "DIVISION"  # two digits: "16" Manufacture of wood and of products of wood ...
+    GROUP = "GROUP"  # three digits: "161" Sawmilling and planing of wood
+    CLASS = "CLASS"  # four digits: "1610" Sawmilling and planing of wood
+
+
+class Activity(Base):
+    """An economic activity of the UN's International Standard Industrial Classification of All
+    Economic Activities, Revision 4 (ISIC Rev. 4): what an organisation does, so that cluster
+    insights can tell links within one activity (horizontal) from links across activities
+    (vertical, along a supply chain). Reference data loaded by ``eic migrate``; organisations
+    name a class (four digits)."""
+
+    __tablename__ = "activities"
+
+    code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    level: Mapped[ActivityLevel] = mapped_column(enum_column(ActivityLevel, "activity_level"))
+    parent_code: Mapped[str | None] = mapped_column(
+        ForeignKey("activities.code", ondelete="RESTRICT"), index=True
+    )
+    # the section letter of every level, so "all of manufacturing" is one equality
+    section: Mapped[str] = mapped_column(String(1), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    # lower-cased code and title: what the activity picker's search matches against
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+
 class Unit(Base):
     """A UN/ECE Recommendation 20 unit and its factor to its dimension's base unit."""
 

@@ -1,9 +1,10 @@
-"""Reference data of the catalogue: units of measure and materials.
+"""Reference data of the catalogue: units of measure, materials and economic activities.
 
 `eic migrate` loads it after the schema migrations (:func:`sync_reference_data`), inserting what is
 missing and updating names, so a new release can add materials and translations without a
 migration. The EWC list comes from ``data/ewc-codes.csv`` (see ``data/NOTICE`` for its licence);
-the clusters' own materials and the eco-products are below, hung under their EWC entries.
+the clusters' own materials and the eco-products are below, hung under their EWC entries. The
+activities are the UN's ISIC Rev. 4 from ``data/isic-rev4.csv`` (same notice).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue.factors import sync_conversions_and_factors
-from backend.catalogue.models import Dimension, Material, Unit
+from backend.catalogue.models import Activity, ActivityLevel, Dimension, Material, Unit
 from backend.kit.db import Database
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -336,8 +338,54 @@ def search_text(entry: CatalogueEntry | Material) -> str:
     return " ".join(parts).lower()
 
 
+@dataclass(frozen=True)
+class ActivitySpec:
+    code: str
+    level: ActivityLevel
+    parent_code: str | None
+    section: str
+    title: str
+
+
+@cache
+def activities() -> tuple[ActivitySpec, ...]:
+    """ISIC Rev. 4, parents before children: 21 sections, 88 divisions, 238 groups and 419
+    classes."""
+    with (DATA / "isic-rev4.csv").open(encoding="utf-8", newline="") as rows:
+        return tuple(
+            ActivitySpec(
+                row["code"],
+                ActivityLevel(row["level"]),
+                row["parent"] or None,
+                row["section"],
+                row["title"],
+            )
+            for row in csv.DictReader(rows)
+        )
+
+
+async def _sync_activities(session: AsyncSession) -> int:
+    existing = {a.code: a for a in (await session.scalars(select(Activity))).all()}
+    written = 0
+    for spec in activities():
+        activity = existing.get(spec.code)
+        if activity is None:
+            activity = Activity(code=spec.code, level=spec.level, parent_code=spec.parent_code)
+            session.add(activity)
+        elif (activity.title, activity.section) == (spec.title, spec.section):
+            continue
+        activity.section = spec.section
+        activity.title = spec.title
+        activity.search_text = f"{spec.code} {spec.title}".lower()
+        written += 1
+    # one flush: the unit of work inserts in the order added, parents before children
+    await session.flush()
+    return written
+
+
 async def sync_reference_data(db: Database) -> int:
-    """Insert missing units and materials and refresh their names; returns rows written."""
+    """Insert missing units, materials and activities and refresh their names; returns rows
+    written."""
     written = 0
     async with db.write() as session:
         units = {u.code: u for u in (await session.scalars(select(Unit))).all()}
@@ -387,4 +435,5 @@ async def sync_reference_data(db: Database) -> int:
             material.search_text = search_text(entry)
         await session.flush()
         written += await sync_conversions_and_factors(session)
+        written += await _sync_activities(session)
     return written

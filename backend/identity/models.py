@@ -20,6 +20,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import true
 
 from backend.kit.db import Base, UTCDateTime, enum_column, new_id, utcnow
 
@@ -161,6 +162,14 @@ class Organisation(Base):
     )
     reviews_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rating_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What it does, as an ISIC Rev. 4 class ("1610" sawmilling): cluster insights tell links
+    # within one activity (horizontal) from links across activities (vertical) by it.
+    activity_code: Mapped[str | None] = mapped_column(
+        ForeignKey("activities.code", ondelete="RESTRICT"), nullable=True
+    )
+    # False: cluster insights show it to the cluster's institutions as "a firm in activity X",
+    # never by name (trade relationships are commercially sensitive).
+    named_in_insights: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     cluster: Mapped[Cluster] = relationship(lazy="raise")
 
