@@ -54,6 +54,7 @@ from backend.identity.service.organisations import (
     membership_in,
     update_organisation,
 )
+from backend.identity.service.roster import RosterEntry, cluster_roster
 from backend.identity.service.signing_in import (
     INVALID_CREDENTIALS,
     TokenPair,
@@ -88,8 +89,10 @@ __all__ = [
     "NewOrganisation",
     "OrganisationChanges",
     "OrganisationFilter",
+    "RosterEntry",
     "TokenPair",
     "affiliations_of",
+    "cluster_roster",
     "create_cluster",
     "create_invite",
     "create_platform_admin",

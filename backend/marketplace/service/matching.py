@@ -314,6 +314,12 @@ async def _matches(session: AsyncSession, listing: Listing, now: datetime) -> li
     return matches
 
 
+async def matches_of(session: AsyncSession, listing: Listing, now: datetime) -> list[Match]:
+    """The matches of ``listing`` (loaded with :func:`listing_loads`), best first, in the
+    caller's session: cluster insights ask it for the best takers of unmatched offers."""
+    return await _matches(session, listing, now)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading and telling
 

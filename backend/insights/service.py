@@ -1,0 +1,706 @@
+"""Cluster insights: the inter-firm network of a cluster, its gaps and its impact, for the
+cluster's facilitators, universities and local governments (and, as aggregates, for everyone).
+
+What is computed and how each figure is defined is written where it is computed:
+``backend/insights/network.py`` (the network, its type, anchors and dependence) and below (the
+members, flows between activities, the monthly outcomes, the comparison of clusters). Who sees
+what is in ``backend/insights/policies.py``.
+
+Costs: the part that reads a year of trades (the network, the flows and the monthly series) is
+a fixed number of statements whatever the cluster's size (the database sums; Python sees one row
+per pair of organisations and material), and is kept in :mod:`backend.insights.cache` until a
+write changes the tables it read. The lists (isolated members, unmatched offers) are pages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import literal_column
+
+from backend.auth.viewer import Anonymous, Viewer
+from backend.catalogue import reference
+from backend.identity import service as identity_service
+from backend.identity.models import Cluster, OrganisationKind
+from backend.identity.service import RosterEntry
+from backend.insights.cache import cache_for
+from backend.insights.network import AnchorShare, Dependence, Network, NetworkFigures, analyse
+from backend.insights.period import Period, period_of
+from backend.insights.policies import SMALLEST_CELL, Audience, audience_of
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, ServiceError, not_found
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, decode_cursor, encode_cursor
+from backend.marketplace import service as marketplace
+from backend.marketplace.models import Listing
+from backend.marketplace.service import Match, MonthlyOutcomes, PairFlow
+
+# Unmatched offers: listed this many days or more without a single offer.
+DEFAULT_UNMATCHED_DAYS = 14
+MAX_UNMATCHED_DAYS = 365
+# The anchors and dependent suppliers the named view lists (the CSV export has them all).
+LISTED_ORGANISATIONS = 10
+# Candidate takers shown for each unmatched offer.
+CANDIDATES_PER_OFFER = 3
+# The comparison page compares at most this many clusters (by name).
+MAX_COMPARED_CLUSTERS = 50
+# The tables the kept part of the insights reads: a committed write to any makes it stale.
+CORE_TABLES = frozenset({"impact_entries", "trades", "organisations", "clusters"})
+
+
+def activity_title(code: str | None) -> str | None:
+    if code is None:
+        return None
+    spec = _activities().get(code)
+    return spec.title if spec else None
+
+
+def _activities() -> dict[str, reference.ActivitySpec]:
+    return {spec.code: spec for spec in reference.activities()}
+
+
+# ---------------------------------------------------------------------------------------------
+# What the views hold
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationLabel:
+    """An organisation as the named view shows it: by name, or, when it opted out of being
+    named, as "a firm in <activity>" without its id."""
+
+    id: uuid.UUID | None
+    name: str | None
+    kind: OrganisationKind
+    activity_code: str | None
+    label: str
+
+
+def label_of(entry: RosterEntry | None, organisation_id: uuid.UUID) -> OrganisationLabel:
+    if entry is None:  # gone since (organisations are not deleted while they hold trades)
+        return OrganisationLabel(None, None, OrganisationKind.FIRM, None, "An organisation")
+    if entry.named_in_insights:
+        return OrganisationLabel(entry.id, entry.name, entry.kind, entry.activity_code, entry.name)
+    kind = entry.kind.value.lower()
+    title = activity_title(entry.activity_code)
+    label = f"A {kind} in {title.lower()}" if title else f"A {kind} (activity not given)"
+    return OrganisationLabel(None, None, entry.kind, entry.activity_code, label)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFigures:
+    """The cluster's organisations: now (at the period's end), at its start, and who joined."""
+
+    total: int
+    firms: int
+    communities: int
+    institutions: int
+    at_start: int
+    joined: int
+    growth: float | None  # (total - at_start) / at_start; None when there were none at start
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFlow:
+    """Kilograms of one material from organisations of one activity to organisations of
+    another, in the period: one band of a Sankey diagram. ``supplier_activity`` and
+    ``taker_activity`` are ISIC classes (None: not given); a row of suppressed cells merged
+    together has no material and no activities (``other``)."""
+
+    supplier_activity: str | None
+    material_code: str | None
+    taker_activity: str | None
+    kg: Decimal
+    co2e_kg: Decimal
+    trades: int
+    organisations: int
+    other: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """NISP-style outcomes of completed trades: landfill diversion, carbon, cost savings and
+    additional sales. ``suppressed``: built from fewer than three organisations, so the public
+    view shows no figures (all zero)."""
+
+    kg: Decimal
+    co2e_kg: Decimal
+    disposal_cost_avoided: list[Money]
+    paid_to_suppliers: list[Money]
+    trades: int
+    organisations: int
+    method_versions: list[str]
+    suppressed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    month: date
+    outcomes: Outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorView:
+    organisation: OrganisationLabel
+    kg: Decimal
+    share: float
+    partners: int
+
+
+@dataclass(frozen=True, slots=True)
+class DependenceView:
+    supplier: OrganisationLabel
+    taker: OrganisationLabel
+    share: float
+    supplied_kg: Decimal
+    takers: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedMaterialView:
+    material_code: str | None  # None: the suppressed materials merged
+    listings: int
+    organisations: int
+    kg: Decimal
+    listings_without_mass: int
+    other: bool = False
+
+
+@dataclass(slots=True)
+class _Core:
+    """What a cluster's insights for a period are computed from, kept between requests."""
+
+    cluster: Cluster
+    period: Period
+    roster: dict[uuid.UUID, RosterEntry]
+    members: list[RosterEntry]
+    network: Network
+    flows: list[PairFlow]
+    monthly: MonthlyOutcomes
+    isolated: list[RosterEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInsights:
+    cluster: Cluster
+    period: Period
+    audience: Audience
+    members: MemberFigures
+    network: NetworkFigures | None  # None: fewer than three organisations traded (public)
+    anchors: list[AnchorView]  # named view only
+    dependences: list[DependenceView]  # named view only
+    dependent_suppliers: int
+    isolated_members: int
+    flows: list[ActivityFlow]
+    months: list[Month]
+    totals: Outcomes
+    unmatched_after_days: int
+    unmatched_by_material: list[UnmatchedMaterialView]
+    # for the named view's lists, fetched on demand
+    _core: _Core
+
+
+# ---------------------------------------------------------------------------------------------
+# Computing
+
+
+async def _cluster(db: Database, cluster_id: uuid.UUID) -> Cluster:
+    cluster = await identity_service.get_cluster(db=db, cluster_id=cluster_id)
+    if cluster is None:
+        raise not_found("Cluster", "clusterId")
+    return cluster
+
+
+async def _audience(db: Database, viewer: Viewer | Anonymous, cluster_id: uuid.UUID) -> Audience:
+    viewer_cluster = None
+    if isinstance(viewer, Viewer) and not viewer.is_admin and viewer.organisation_id:
+        organisation = await identity_service.get_organisation(
+            db=db, organisation_id=viewer.organisation_id
+        )
+        viewer_cluster = organisation.cluster_id if organisation else None
+    return audience_of(viewer, cluster_id, viewer_cluster)
+
+
+async def _compute_core(db: Database, cluster: Cluster, period: Period) -> _Core:
+    flows = await marketplace.pair_flows(
+        db=db, cluster_id=cluster.id, starts_at=period.starts_at, ends_at=period.ends_at
+    )
+    monthly = await marketplace.monthly_outcomes(
+        db=db, cluster_id=cluster.id, month_starts=period.month_starts, ends_at=period.ends_at
+    )
+    members = await identity_service.cluster_roster(db=db, cluster_id=cluster.id)
+    roster = {entry.id: entry for entry in members}
+    parties = {f.supplier_id for f in flows} | {f.receiver_id for f in flows}
+    elsewhere = parties - roster.keys()
+    if elsewhere:  # partners from other clusters
+        for entry in await identity_service.cluster_roster(db=db, cluster_id=None, ids=elsewhere):
+            roster[entry.id] = entry
+    network = analyse(flows, {o: entry.activity_code for o, entry in roster.items()})
+    isolated = [
+        entry
+        for entry in members
+        if entry.kind is not OrganisationKind.INSTITUTION
+        and entry.created_at < period.ends_at
+        and entry.id not in parties
+    ]
+    return _Core(cluster, period, roster, members, network, flows, monthly, isolated)
+
+
+async def _core(db: Database, cluster: Cluster, period: Period) -> _Core:
+    return await cache_for(db).get_or_compute(
+        f"core:{cluster.id}:{period.key}",
+        CORE_TABLES,
+        lambda: _compute_core(db, cluster, period),
+    )
+
+
+def _member_figures(core: _Core) -> MemberFigures:
+    ends_at, starts_at = core.period.ends_at, core.period.starts_at
+    now = [m for m in core.members if m.created_at < ends_at]
+    at_start = sum(1 for m in now if m.created_at < starts_at)
+    kinds: dict[OrganisationKind, int] = defaultdict(int)
+    for member in now:
+        kinds[member.kind] += 1
+    return MemberFigures(
+        total=len(now),
+        firms=kinds[OrganisationKind.FIRM],
+        communities=kinds[OrganisationKind.COMMUNITY],
+        institutions=kinds[OrganisationKind.INSTITUTION],
+        at_start=at_start,
+        joined=len(now) - at_start,
+        growth=(len(now) - at_start) / at_start if at_start else None,
+    )
+
+
+def _activity_flows(core: _Core, audience: Audience) -> list[ActivityFlow]:
+    """The pair flows summed by (supplier activity, material, taker activity); in the public
+    view a band built from fewer than three organisations is merged into one "other" band,
+    itself dropped when it too has fewer (its figures then count in no band)."""
+    bands: dict[tuple[str | None, str, str | None], list[PairFlow]] = defaultdict(list)
+    for flow in core.flows:
+        supplier, taker = core.roster.get(flow.supplier_id), core.roster.get(flow.receiver_id)
+        key = (
+            supplier.activity_code if supplier else None,
+            flow.material_code,
+            taker.activity_code if taker else None,
+        )
+        bands[key].append(flow)
+    result: list[ActivityFlow] = []
+    hidden: list[PairFlow] = []
+    for (supplier_activity, material, taker_activity), flows in bands.items():
+        organisations = {f.supplier_id for f in flows} | {f.receiver_id for f in flows}
+        if audience is Audience.PUBLIC and len(organisations) < SMALLEST_CELL:
+            hidden.extend(flows)
+            continue
+        result.append(
+            ActivityFlow(
+                supplier_activity,
+                material,
+                taker_activity,
+                sum((f.kg for f in flows), Decimal(0)),
+                sum((f.co2e_kg for f in flows), Decimal(0)),
+                sum(f.trades for f in flows),
+                len(organisations),
+            )
+        )
+    result.sort(key=lambda band: (-band.kg, band.material_code or "", band.supplier_activity or ""))
+    if hidden:
+        organisations = {f.supplier_id for f in hidden} | {f.receiver_id for f in hidden}
+        if len(organisations) >= SMALLEST_CELL:
+            result.append(
+                ActivityFlow(
+                    None,
+                    None,
+                    None,
+                    sum((f.kg for f in hidden), Decimal(0)),
+                    sum((f.co2e_kg for f in hidden), Decimal(0)),
+                    sum(f.trades for f in hidden),
+                    len(organisations),
+                    other=True,
+                )
+            )
+    return result
+
+
+def _money(amounts: dict[str, Decimal], first: str) -> list[Money]:
+    """Amounts by currency, the cluster's own first."""
+    return [
+        Money(amounts[c], c)
+        for c in sorted(amounts, key=lambda c: (c != first, c))
+        if amounts[c] != 0 or c == first
+    ]
+
+
+def _outcomes(
+    rows: Sequence[marketplace.MonthlyOutcome],
+    organisations: int,
+    currency: str,
+    audience: Audience,
+) -> Outcomes:
+    disposal: dict[str, Decimal] = defaultdict(Decimal)
+    paid: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        if row.disposal_currency:
+            disposal[row.disposal_currency] += row.disposal_cost_avoided
+        paid[row.trade_currency] += row.paid_to_suppliers
+    if audience is Audience.PUBLIC and organisations < SMALLEST_CELL:
+        return Outcomes(Decimal(0), Decimal(0), [], [], 0, organisations, [], suppressed=True)
+    return Outcomes(
+        kg=sum((r.kg for r in rows), Decimal(0)),
+        co2e_kg=sum((r.co2e_kg for r in rows), Decimal(0)),
+        disposal_cost_avoided=_money(disposal, currency),
+        paid_to_suppliers=_money(paid, currency),
+        trades=sum(r.trades for r in rows),
+        organisations=organisations,
+        method_versions=sorted({r.method_version for r in rows}),
+    )
+
+
+def _months(core: _Core, audience: Audience) -> tuple[list[Month], Outcomes]:
+    by_month: dict[int, list[marketplace.MonthlyOutcome]] = defaultdict(list)
+    for row in core.monthly.rows:
+        by_month[row.month].append(row)
+    currency = core.cluster.currency
+    months = [
+        Month(
+            month,
+            _outcomes(by_month[i], core.monthly.organisations.get(i, 0), currency, audience),
+        )
+        for i, month in enumerate(core.period.months)
+    ]
+    parties = {f.supplier_id for f in core.flows} | {f.receiver_id for f in core.flows}
+    totals = _outcomes(core.monthly.rows, len(parties), currency, audience)
+    return months, totals
+
+
+def _unmatched_materials(
+    rows: Sequence[marketplace.UnmatchedMaterial], hidden_organisations: int, audience: Audience
+) -> list[UnmatchedMaterialView]:
+    """By material; in the public view a material offered by fewer than three organisations is
+    merged into one "other" row, shown when the merged materials' organisations (counted once
+    each: ``hidden_organisations``) are three or more."""
+    shown: list[UnmatchedMaterialView] = []
+    hidden: list[marketplace.UnmatchedMaterial] = []
+    for row in rows:
+        if audience is Audience.PUBLIC and row.organisations < SMALLEST_CELL:
+            hidden.append(row)
+            continue
+        shown.append(
+            UnmatchedMaterialView(
+                row.material_code,
+                row.listings,
+                row.organisations,
+                row.kg,
+                row.listings_without_mass,
+            )
+        )
+    if hidden and hidden_organisations >= SMALLEST_CELL:
+        shown.append(
+            UnmatchedMaterialView(
+                None,
+                sum(h.listings for h in hidden),
+                hidden_organisations,
+                sum((h.kg for h in hidden), Decimal(0)),
+                sum(h.listings_without_mass for h in hidden),
+                other=True,
+            )
+        )
+    return shown
+
+
+def _check_unmatched_days(days: int) -> None:
+    if not 1 <= days <= MAX_UNMATCHED_DAYS:
+        raise ServiceError.of(
+            ErrorCode.VALIDATION,
+            f"unmatchedAfterDays is between 1 and {MAX_UNMATCHED_DAYS}",
+            "unmatchedAfterDays",
+        )
+
+
+async def cluster_insights(
+    *,
+    db: Database,
+    viewer: Viewer | Anonymous,
+    cluster_id: uuid.UUID,
+    starts_on: date | None,
+    ends_on: date | None,
+    unmatched_after_days: int = DEFAULT_UNMATCHED_DAYS,
+    now: datetime,
+) -> ClusterInsights:
+    """The insights of one cluster over a period (calendar days in the cluster's time zone,
+    both included; by default the twelve months up to today), as ``viewer`` may see them."""
+    _check_unmatched_days(unmatched_after_days)
+    cluster = await _cluster(db, cluster_id)
+    period = period_of(starts_on=starts_on, ends_on=ends_on, time_zone=cluster.timezone, now=now)
+    audience = await _audience(db, viewer, cluster_id)
+    core = await _core(db, cluster, period)
+    published_before = now - timedelta(days=unmatched_after_days)
+    unmatched = await marketplace.unmatched_by_material(
+        db=db, cluster_id=cluster_id, published_before=published_before, now=now
+    )
+    hidden = [u.material_code for u in unmatched if u.organisations < SMALLEST_CELL]
+    hidden_organisations = 0
+    if audience is Audience.PUBLIC and hidden:
+        hidden_organisations = await marketplace.unmatched_organisations(
+            db=db,
+            cluster_id=cluster_id,
+            published_before=published_before,
+            now=now,
+            material_codes=hidden,
+        )
+    return _view(
+        core,
+        audience,
+        unmatched_after_days,
+        _unmatched_materials(unmatched, hidden_organisations, audience),
+    )
+
+
+def _anchor(core: _Core, anchor: AnchorShare) -> AnchorView:
+    label = label_of(core.roster.get(anchor.organisation_id), anchor.organisation_id)
+    return AnchorView(label, anchor.kg, anchor.share, anchor.partners)
+
+
+def _dependence(core: _Core, dependence: Dependence) -> DependenceView:
+    return DependenceView(
+        label_of(core.roster.get(dependence.supplier_id), dependence.supplier_id),
+        label_of(core.roster.get(dependence.taker_id), dependence.taker_id),
+        dependence.share,
+        dependence.supplied_kg,
+        dependence.takers,
+    )
+
+
+def _view(
+    core: _Core,
+    audience: Audience,
+    unmatched_after_days: int,
+    unmatched: list[UnmatchedMaterialView],
+) -> ClusterInsights:
+    network = core.network
+    public = audience is Audience.PUBLIC
+    shown_network: NetworkFigures | None = network.figures
+    if public and network.figures.organisations < SMALLEST_CELL:
+        shown_network = None
+    months, totals = _months(core, audience)
+    anchors: list[AnchorView] = []
+    dependences: list[DependenceView] = []
+    if not public:
+        anchors = [
+            AnchorView(
+                label_of(core.roster.get(a.organisation_id), a.organisation_id),
+                a.kg,
+                a.share,
+                a.partners,
+            )
+            for a in network.anchors[:LISTED_ORGANISATIONS]
+        ]
+        dependences = [
+            DependenceView(
+                label_of(core.roster.get(d.supplier_id), d.supplier_id),
+                label_of(core.roster.get(d.taker_id), d.taker_id),
+                d.share,
+                d.supplied_kg,
+                d.takers,
+            )
+            for d in network.dependences[:LISTED_ORGANISATIONS]
+        ]
+    return ClusterInsights(
+        cluster=core.cluster,
+        period=core.period,
+        audience=audience,
+        members=_member_figures(core),
+        network=shown_network,
+        anchors=anchors,
+        dependences=dependences,
+        dependent_suppliers=len(network.dependences) if shown_network else 0,
+        isolated_members=len(core.isolated),
+        flows=_activity_flows(core, audience),
+        months=months,
+        totals=totals,
+        unmatched_after_days=unmatched_after_days,
+        unmatched_by_material=unmatched,
+        _core=core,
+    )
+
+
+def _named_only(insights: ClusterInsights, what: str) -> None:
+    if insights.audience is not Audience.NAMED:
+        raise ServiceError.of(
+            ErrorCode.FORBIDDEN,
+            f"Only the cluster's verified institutions and platform admins see {what}",
+        )
+
+
+def isolated_members(insights: ClusterInsights, page: PageRequest) -> Page[OrganisationLabel]:
+    """Members (firms and communities) without a completed trade in the period, by name: whom
+    a programme should reach first. Named view only."""
+    _named_only(insights, "which members are isolated")
+    members = insights._core.isolated
+    start = 0
+    if page.after is not None:
+        start = _offset(page.after, len(members))
+    chosen = members[start : start + page.first]
+    return Page(
+        items=[label_of(m, m.id) for m in chosen],
+        cursors=[_cursor(start + i) for i in range(1, len(chosen) + 1)],
+        has_next_page=start + page.first < len(members),
+        has_previous_page=start > 0,
+        total_count=len(members),
+    )
+
+
+def all_anchors(insights: ClusterInsights) -> list[AnchorView]:
+    """Every organisation of the network with its anchor share (the CSV export)."""
+    _named_only(insights, "anchors by name")
+    core = insights._core
+    return [
+        AnchorView(
+            label_of(core.roster.get(a.organisation_id), a.organisation_id),
+            a.kg,
+            a.share,
+            a.partners,
+        )
+        for a in core.network.anchors
+    ]
+
+
+def all_dependences(insights: ClusterInsights) -> list[DependenceView]:
+    _named_only(insights, "dependent suppliers by name")
+    core = insights._core
+    return [_dependence(core, d) for d in core.network.dependences]
+
+
+def all_isolated(insights: ClusterInsights) -> list[OrganisationLabel]:
+    _named_only(insights, "which members are isolated")
+    return [label_of(m, m.id) for m in insights._core.isolated]
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedOffer:
+    listing: Listing
+    seller: OrganisationLabel
+    waiting_days: int
+
+
+async def unmatched_offers(
+    *, db: Database, insights: ClusterInsights, page: PageRequest, now: datetime
+) -> Page[UnmatchedOffer]:
+    """Active offers listed at least ``unmatched_after_days`` days ago with no offer, the
+    longest waiting first. Named view only."""
+    _named_only(insights, "unmatched offers by seller")
+    listings = await marketplace.unmatched_offers(
+        db=db,
+        cluster_id=insights.cluster.id,
+        published_before=now - timedelta(days=insights.unmatched_after_days),
+        now=now,
+        page=page,
+    )
+    roster = insights._core.roster
+    return Page(
+        items=[
+            UnmatchedOffer(
+                listing,
+                label_of(roster.get(listing.organisation_id), listing.organisation_id),
+                (now - (listing.published_at or now)).days,
+            )
+            for listing in listings.items
+        ],
+        cursors=listings.cursors,
+        has_next_page=listings.has_next_page,
+        has_previous_page=listings.has_previous_page,
+        total_count=listings.total_count,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateTaker:
+    organisation: OrganisationLabel
+    match: Match
+
+
+async def candidate_takers(
+    *,
+    db: Database,
+    insights: ClusterInsights,
+    listing_ids: Sequence[uuid.UUID],
+    now: datetime,
+) -> dict[uuid.UUID, list[CandidateTaker]]:
+    """For each unmatched offer, its best candidate takers from the matching engine (one per
+    organisation, best first, at most ``CANDIDATES_PER_OFFER``)."""
+    _named_only(insights, "candidate takers")
+    found = await marketplace.candidate_takers(
+        db=db, listing_ids=listing_ids, now=now, per_listing=CANDIDATES_PER_OFFER
+    )
+    roster = insights._core.roster
+    return {
+        listing_id: [
+            CandidateTaker(
+                label_of(
+                    roster.get(m.listing.organisation_id) or RosterEntry.of(m.listing.organisation),
+                    m.listing.organisation_id,
+                ),
+                m,
+            )
+            for m in matches
+        ]
+        for listing_id, matches in found.items()
+    }
+
+
+# The isolated members are a list in memory (kept with the network): a cursor is a position.
+_POSITION = Sort("insights:position", (SortKey(literal_column("position"), python_type=int),))
+
+
+def _cursor(position: int) -> str:
+    return encode_cursor(_POSITION, [position])
+
+
+def _offset(cursor: str, size: int) -> int:
+    (position,) = decode_cursor(_POSITION, cursor)
+    if not 0 <= position <= size:
+        raise ServiceError.of(ErrorCode.VALIDATION, "after is not a cursor of this list", "after")
+    return int(position)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing clusters
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterComparison:
+    """One cluster in the comparison: the brief's Table 1, computed (always the public view)."""
+
+    insights: ClusterInsights
+    top_conversions: list[ActivityFlow]  # the three largest flows by kg
+
+
+async def compare_clusters(
+    *, db: Database, starts_on: date | None, ends_on: date | None, now: datetime
+) -> list[ClusterComparison]:
+    """Every cluster (up to ``MAX_COMPARED_CLUSTERS``, by name) over the same calendar days,
+    each in its own time zone, as the public sees it."""
+    page = await identity_service.list_clusters(
+        db=db,
+        filter=identity_service.ClusterFilter(),
+        page=PageRequest(first=MAX_COMPARED_CLUSTERS),
+    )
+    rows = []
+    for cluster in page.items:
+        period = period_of(
+            starts_on=starts_on, ends_on=ends_on, time_zone=cluster.timezone, now=now
+        )
+        core = await _core(db, cluster, period)
+        insights = _view(core, Audience.PUBLIC, DEFAULT_UNMATCHED_DAYS, [])
+        conversions = [band for band in insights.flows if not band.other][:3]
+        rows.append(ClusterComparison(insights, conversions))
+    return rows

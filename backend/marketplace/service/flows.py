@@ -1,0 +1,285 @@
+"""What cluster insights read from the marketplace: the material flows of completed trades (from
+the impact ledger), their monthly outcomes, and the by-products nobody has asked for.
+
+Each read is a fixed number of statements, whatever the size of the cluster: the sums are made
+by the database (``GROUP BY``), so a year of 200,000 trades comes back as one row per pair of
+organisations and material, one per month, and one page of listings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, union
+
+from backend.catalogue.models import Dimension, Unit
+from backend.kit.db import Database
+from backend.kit.pagination import Page, PageRequest, SortKey, paginate
+from backend.kit.pagination import Sort as CursorSort
+from backend.marketplace.models import (
+    ImpactEntry,
+    Listing,
+    ListingKind,
+    ListingStatus,
+    Offer,
+    Trade,
+)
+from backend.marketplace.service.common import listing_loads
+from backend.marketplace.service.matching import Match, matches_of
+
+FOUR_PLACES = Decimal("0.0001")
+
+
+def _decimal(value: object) -> Decimal:
+    """A database sum as a decimal of 4 places (SQLite answers a float; no row: None)."""
+    if value is None:
+        return Decimal(0)
+    return Decimal(str(value)).quantize(FOUR_PLACES)
+
+
+def _in_period(starts_at: datetime, ends_at: datetime) -> ColumnElement[bool]:
+    return and_(ImpactEntry.recorded_at >= starts_at, ImpactEntry.recorded_at < ends_at)
+
+
+@dataclass(frozen=True, slots=True)
+class PairFlow:
+    """What one supplier sent one taker of one material in the period."""
+
+    supplier_id: uuid.UUID
+    receiver_id: uuid.UUID
+    material_code: str
+    kg: Decimal  # diverted kilograms (trades in units without a mass count 0)
+    co2e_kg: Decimal
+    trades: int
+
+
+async def pair_flows(
+    *, db: Database, cluster_id: uuid.UUID, starts_at: datetime, ends_at: datetime
+) -> list[PairFlow]:
+    """The cluster's completed trades in the period, summed by supplier, taker and material."""
+    statement = (
+        select(
+            ImpactEntry.supplier_id,
+            ImpactEntry.receiver_id,
+            ImpactEntry.material_code,
+            func.sum(ImpactEntry.diverted_kg),
+            func.sum(ImpactEntry.co2e_avoided_kg),
+            func.count(),
+        )
+        .where(ImpactEntry.cluster_id == cluster_id, _in_period(starts_at, ends_at))
+        .group_by(ImpactEntry.supplier_id, ImpactEntry.receiver_id, ImpactEntry.material_code)
+    )
+    async with db.read() as session:
+        rows = (await session.execute(statement)).all()
+    return [
+        PairFlow(supplier, receiver, material, _decimal(kg), _decimal(co2e), int(trades))
+        for supplier, receiver, material, kg, co2e, trades in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyOutcome:
+    """One month's completed trades, for one method version and pair of currencies."""
+
+    month: int  # index into the months the caller gave
+    method_version: str
+    kg: Decimal
+    co2e_kg: Decimal
+    disposal_cost_avoided: Decimal
+    disposal_currency: str | None
+    paid_to_suppliers: Decimal  # delivered quantity x agreed price
+    trade_currency: str
+    trades: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyOutcomes:
+    rows: list[MonthlyOutcome]
+    # distinct organisations (suppliers and takers) behind each month's figures, by index
+    organisations: dict[int, int]
+
+
+def _month_of(boundaries: Sequence[datetime]) -> ColumnElement[int]:
+    """The index of the month an entry falls in, from the months' starts (UTC instants, the
+    first the period's start): exact on both databases for any time zone the caller used to
+    make the boundaries, daylight saving included."""
+    whens = [(ImpactEntry.recorded_at < start, index - 1) for index, start in enumerate(boundaries)]
+    return case(*whens[1:], else_=len(boundaries) - 1)
+
+
+async def monthly_outcomes(
+    *,
+    db: Database,
+    cluster_id: uuid.UUID,
+    month_starts: Sequence[datetime],
+    ends_at: datetime,
+) -> MonthlyOutcomes:
+    """Diverted kilograms, CO2e avoided, disposal cost avoided and the value paid to suppliers
+    per month of the period (two statements)."""
+    month = _month_of(month_starts).label("month")
+    in_cluster = and_(ImpactEntry.cluster_id == cluster_id, _in_period(month_starts[0], ends_at))
+    sums = (
+        select(
+            month,
+            ImpactEntry.method_version,
+            func.sum(ImpactEntry.diverted_kg),
+            func.sum(ImpactEntry.co2e_avoided_kg),
+            func.sum(ImpactEntry.disposal_cost_avoided),
+            ImpactEntry.currency,
+            func.sum(ImpactEntry.quantity * Trade.price_per_unit),
+            Trade.currency,
+            func.count(),
+        )
+        .join(Trade, Trade.id == ImpactEntry.trade_id)
+        .where(in_cluster)
+        .group_by(month, ImpactEntry.method_version, ImpactEntry.currency, Trade.currency)
+        .order_by(month, ImpactEntry.method_version)
+    )
+    parties = union(
+        select(month, ImpactEntry.supplier_id.label("organisation_id")).where(in_cluster),
+        select(month, ImpactEntry.receiver_id.label("organisation_id")).where(in_cluster),
+    ).subquery()
+    counted = select(parties.c.month, func.count()).group_by(parties.c.month)
+    async with db.read() as session:
+        rows = (await session.execute(sums)).all()
+        organisations = {int(m): int(n) for m, n in (await session.execute(counted)).all()}
+    return MonthlyOutcomes(
+        rows=[
+            MonthlyOutcome(
+                month=int(row[0]),
+                method_version=row[1],
+                kg=_decimal(row[2]),
+                co2e_kg=_decimal(row[3]),
+                disposal_cost_avoided=_decimal(row[4]),
+                disposal_currency=row[5],
+                paid_to_suppliers=_decimal(row[6]),
+                trade_currency=row[7],
+                trades=int(row[8]),
+            )
+            for row in rows
+        ],
+        organisations=organisations,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# By-products nobody asked for
+
+
+def _unmatched(
+    cluster_id: uuid.UUID, published_before: datetime, now: datetime
+) -> ColumnElement[bool]:
+    """ACTIVE, visible, unexpired OFFER listings of the cluster published before the cut-off
+    that have had no offer at all."""
+    return and_(
+        Listing.cluster_id == cluster_id,
+        Listing.kind == ListingKind.OFFER,
+        Listing.status == ListingStatus.ACTIVE,
+        Listing.hidden_at.is_(None),
+        or_(Listing.expires_at.is_(None), Listing.expires_at > now),
+        Listing.published_at < published_before,
+        ~exists().where(Offer.listing_id == Listing.id),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedMaterial:
+    material_code: str
+    listings: int
+    organisations: int
+    kg: Decimal  # the listings in units of mass, still available (not committed to offers)
+    listings_without_mass: int
+
+
+async def unmatched_by_material(
+    *, db: Database, cluster_id: uuid.UUID, published_before: datetime, now: datetime
+) -> list[UnmatchedMaterial]:
+    """The unmatched offers of the cluster summed by material, most kilograms first."""
+    is_mass = Unit.dimension == Dimension.MASS
+    available = Listing.quantity_base - Listing.quantity_committed * Unit.factor
+    statement = (
+        select(
+            Listing.material_code,
+            func.count(),
+            func.count(func.distinct(Listing.organisation_id)),
+            func.sum(case((is_mass, available), else_=literal(0))),
+            func.sum(case((is_mass, 0), else_=1)),
+        )
+        .join(Unit, Unit.code == Listing.unit_code)
+        .where(_unmatched(cluster_id, published_before, now))
+        .group_by(Listing.material_code)
+    )
+    async with db.read() as session:
+        rows = (await session.execute(statement)).all()
+    materials = [
+        UnmatchedMaterial(code, int(count), int(organisations), _decimal(kg), int(without))
+        for code, count, organisations, kg, without in rows
+    ]
+    materials.sort(key=lambda m: (-m.kg, -m.listings, m.material_code))
+    return materials
+
+
+async def unmatched_organisations(
+    *,
+    db: Database,
+    cluster_id: uuid.UUID,
+    published_before: datetime,
+    now: datetime,
+    material_codes: Sequence[str],
+) -> int:
+    """How many organisations the unmatched offers of these materials come from, each once."""
+    statement = select(func.count(func.distinct(Listing.organisation_id))).where(
+        _unmatched(cluster_id, published_before, now),
+        Listing.material_code.in_(list(material_codes)),
+    )
+    async with db.read() as session:
+        return int(await session.scalar(statement) or 0)
+
+
+OLDEST_FIRST = CursorSort(
+    "unmatched:published", (SortKey(Listing.published_at), SortKey(Listing.id))
+)
+
+
+async def unmatched_offers(
+    *,
+    db: Database,
+    cluster_id: uuid.UUID,
+    published_before: datetime,
+    now: datetime,
+    page: PageRequest,
+) -> Page[Listing]:
+    """The unmatched offers themselves, the longest waiting first, with seller, material and
+    unit loaded (a page costs the same statements whatever its size)."""
+    statement = select(Listing).where(_unmatched(cluster_id, published_before, now))
+    async with db.read() as session:
+        return await paginate(
+            session, statement, sort=OLDEST_FIRST, request=page, load=listing_loads()
+        )
+
+
+async def candidate_takers(
+    *, db: Database, listing_ids: Sequence[uuid.UUID], now: datetime, per_listing: int
+) -> dict[uuid.UUID, list[Match]]:
+    """For each offer, the best match of each of its ``per_listing`` best-matching other
+    organisations (the matching engine's score): whom a facilitator should call. Costs the
+    matching engine's statements per listing, so callers ask for one page of listings."""
+    found: dict[uuid.UUID, list[Match]] = {}
+    async with db.read() as session:
+        listings = (
+            await session.scalars(
+                select(Listing).options(*listing_loads()).where(Listing.id.in_(list(listing_ids)))
+            )
+        ).all()
+        for listing in listings:
+            best: dict[uuid.UUID, Match] = {}
+            for match in await matches_of(session, listing, now):
+                best.setdefault(match.listing.organisation_id, match)
+                if len(best) >= per_listing:
+                    break
+            found[listing.id] = list(best.values())
+    return found
