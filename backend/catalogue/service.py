@@ -8,6 +8,7 @@ Every public function that opens a session is keyword-only and owns its unit of 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, or_, select
@@ -124,6 +125,15 @@ async def get_material(*, db: Database, code: str) -> Material | None:
         return None
     async with db.read() as session:
         return await session.get(Material, code)
+
+
+async def materials_by_code(*, db: Database, codes: Collection[str]) -> dict[str, Material]:
+    """The materials of ``codes`` that exist, by code (one statement)."""
+    if not codes:
+        return {}
+    async with db.read() as session:
+        found = await session.scalars(select(Material).where(Material.code.in_(list(codes))))
+        return {material.code: material for material in found.all()}
 
 
 async def list_units(*, db: Database) -> list[Unit]:

@@ -12,6 +12,7 @@ from backend.forums.schema import ForumsMutation, ForumsQuery, ForumsSubscriptio
 from backend.graphql.execution import ExecutionContext
 from backend.graphql.extensions import Schema, SchemaOptions, build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery, TrustMutation, TrustQuery
+from backend.insights.schema import InsightsQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
 from backend.purchasing.schema import PurchasingMutation, PurchasingQuery
@@ -29,6 +30,7 @@ class Query(
     EventsQuery,
     NotificationsQuery,
     SyncQuery,
+    InsightsQuery,
 ):
     pass
 

@@ -1,0 +1,568 @@
+"""GraphQL of cluster insights: what the institutions' insights screen reads (thin resolvers
+over ``backend.insights.service``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+
+from backend.catalogue import service as catalogue_service
+from backend.catalogue.models import Material
+from backend.graphql.budgets import ReadBudget
+from backend.graphql.pagination import After, Connection, First
+from backend.graphql.types import context_of, parse_id
+from backend.identity.models import OrganisationKind
+from backend.insights import network as network_figures
+from backend.insights import policies, service
+from backend.insights.network import NetworkType
+from backend.insights.policies import Audience
+from backend.kit.money import plain_number
+from backend.kit.pagination import PageRequest
+from backend.marketplace.schema.trading_types import MatchType
+from backend.marketplace.schema.types import ListingType, MaterialType
+
+# Registered as GraphQL enums here, so the service stays free of Strawberry.
+strawberry.enum(
+    NetworkType,
+    description="The kind of inter-firm network, after Zhang et al. (2016), 'Network analysis "
+    "of eight industrial symbiosis systems': WEAK_COMPLETENESS (sparse or in pieces), "
+    "ANCHOR_TENANT_MUTUALISM (members depend on a core member: centralisation 0.5 or more), "
+    "EQUALITY_ORIENTED_MUTUALISM (members play equal roles along diverse paths), TOO_SMALL "
+    "(fewer than three organisations traded).",
+)
+strawberry.enum(
+    Audience,
+    name="InsightsAudience",
+    description="What the reader sees: PUBLIC (aggregates only; no organisation names; no figure "
+    "built from fewer than three organisations) or NAMED (the cluster's verified institutions "
+    "and platform admins: organisations by name, except those that opted out).",
+)
+
+
+@strawberry.type(name="InsightsActivity", description="An ISIC Rev. 4 class (UN).")
+class InsightsActivity:
+    code: str = strawberry.field(description="Four digits, such as `1610`.")
+    title: str = strawberry.field(description="The UN's English title.")
+
+    @classmethod
+    def of(cls, code: str | None) -> InsightsActivity | None:
+        if code is None:
+            return None
+        return cls(code=code, title=service.activity_title(code) or code)
+
+
+@strawberry.type(
+    description="An organisation as insights name it: by name, or, when it opted out of being "
+    "named, as 'a firm in <activity>' with no id."
+)
+class InsightsOrganisation:
+    id: strawberry.ID | None = strawberry.field(
+        description="Its id; null when it opted out of being named."
+    )
+    name: str | None = strawberry.field(description="Its name; null when it opted out.")
+    label: str = strawberry.field(description="What to show: the name or the anonymous label.")
+    kind: OrganisationKind = strawberry.field(description="Firm, community or institution.")
+    activity: InsightsActivity | None = strawberry.field(
+        description="What it does (ISIC Rev. 4 class); null when not given."
+    )
+
+    @classmethod
+    def of(cls, label: service.OrganisationLabel) -> InsightsOrganisation:
+        return cls(
+            id=strawberry.ID(str(label.id)) if label.id else None,
+            name=label.name,
+            label=label.label,
+            kind=label.kind,
+            activity=InsightsActivity.of(label.activity_code),
+        )
+
+
+@strawberry.type(description="An amount of money in one currency.")
+class InsightsMoney:
+    amount: Decimal = strawberry.field(description="The amount.")
+    currency: str = strawberry.field(description="ISO 4217 code.")
+
+
+@strawberry.type(description="The cluster's organisations over the period.")
+class MemberFigures:
+    total: int = strawberry.field(description="Organisations at the period's end.")
+    firms: int = strawberry.field(description="Of them, firms.")
+    communities: int = strawberry.field(description="Of them, communities (SHGs, NPOs).")
+    institutions: int = strawberry.field(description="Of them, institutions.")
+    at_start: int = strawberry.field(description="Organisations at the period's start.")
+    joined: int = strawberry.field(description="Organisations that joined during the period.")
+    growth: float | None = strawberry.field(
+        description="(total - atStart) / atStart, such as 0.2 for 20 % growth; null when there "
+        "were none at the start."
+    )
+
+
+@strawberry.type(
+    description="The inter-firm network of completed trades in the period: organisations that "
+    "traded are its nodes, pairs that traded (either way) its links."
+)
+class NetworkFigures:
+    organisations: int = strawberry.field(description="Organisations with a completed trade.")
+    links: int = strawberry.field(description="Pairs of organisations that traded.")
+    density: float = strawberry.field(description="Links / possible links: 2L / (n(n-1)).")
+    centralisation: float = strawberry.field(
+        description="Freeman degree centralisation, 0 (everyone has as many partners) to 1 (a "
+        "star): sum of (highest degree - degree) / ((n-1)(n-2))."
+    )
+    bilateral_share: float = strawberry.field(
+        description="Share of organisations with exactly one partner."
+    )
+    multilateral_share: float = strawberry.field(
+        description="Share of organisations with three partners or more."
+    )
+    horizontal_links: int = strawberry.field(
+        description="Links between organisations of the same ISIC class (rice mill to rice mill)."
+    )
+    vertical_links: int = strawberry.field(
+        description="Links between organisations of different classes (sawmill to pellet maker)."
+    )
+    links_of_unknown_activity: int = strawberry.field(
+        description="Links with an end whose activity is not given (neither of the above)."
+    )
+    repeat_links: int = strawberry.field(description="Links with two completed trades or more.")
+    largest_component_share: float = strawberry.field(
+        description="Share of organisations in the largest connected part of the network."
+    )
+    type: NetworkType = strawberry.field(description="The kind of network these figures make.")
+
+    @classmethod
+    def of(cls, figures: network_figures.NetworkFigures) -> NetworkFigures:
+        return cls(
+            organisations=figures.organisations,
+            links=figures.links,
+            density=figures.density,
+            centralisation=figures.centralisation,
+            bilateral_share=figures.bilateral_share,
+            multilateral_share=figures.multilateral_share,
+            horizontal_links=figures.horizontal_links,
+            vertical_links=figures.vertical_links,
+            links_of_unknown_activity=figures.links_of_unknown_activity,
+            repeat_links=figures.repeat_links,
+            largest_component_share=figures.largest_component_share,
+            type=figures.type,
+        )
+
+
+@strawberry.type(description="An organisation the network leans on.")
+class AnchorShare:
+    organisation: InsightsOrganisation = strawberry.field(description="The organisation.")
+    kg: Decimal = strawberry.field(
+        description="Kilograms of its own trades: what the cluster's diversion loses without it."
+    )
+    share: float = strawberry.field(description="Of the cluster's diverted kilograms, 0-1.")
+    partners: int = strawberry.field(description="Organisations it traded with.")
+
+
+@strawberry.type(description="A supplier that sends most of its by-products to one taker.")
+class SupplierDependence:
+    supplier: InsightsOrganisation = strawberry.field(description="The supplier.")
+    taker: InsightsOrganisation = strawberry.field(description="Its largest taker.")
+    share: float = strawberry.field(description="Of the supplier's kilograms, to that taker.")
+    supplied_kg: Decimal = strawberry.field(description="Kilograms the supplier supplied.")
+    takers: int = strawberry.field(description="How many takers it supplied.")
+
+
+@strawberry.type(
+    description="Kilograms of a material from organisations of one activity to organisations "
+    "of another: one band of a Sankey diagram."
+)
+class MaterialFlow:
+    supplier_activity: InsightsActivity | None = strawberry.field(
+        description="The suppliers' ISIC class; null when not given or for the merged band."
+    )
+    material: MaterialType | None = strawberry.field(
+        description="The material; null for the merged band (`other`)."
+    )
+    taker_activity: InsightsActivity | None = strawberry.field(
+        description="The takers' ISIC class; null when not given or for the merged band."
+    )
+    kg: Decimal = strawberry.field(description="Kilograms diverted.")
+    co2e_kg: Decimal = strawberry.field(description="Kilograms CO2-equivalent avoided.")
+    trades: int = strawberry.field(description="Completed trades.")
+    organisations: int = strawberry.field(description="Organisations behind the band.")
+    other: bool = strawberry.field(
+        description="The bands of fewer than three organisations, merged (public view only)."
+    )
+
+
+@strawberry.type(
+    description="NISP-style outcomes of completed trades: landfill diversion, carbon, cost "
+    "savings and additional sales."
+)
+class TradeOutcomes:
+    diverted_kg: Decimal | None = strawberry.field(
+        description="Kilograms kept from disposal; null when suppressed."
+    )
+    co2e_avoided_kg: Decimal | None = strawberry.field(
+        description="Kilograms CO2-equivalent avoided; null when suppressed."
+    )
+    disposal_cost_avoided: list[InsightsMoney] = strawberry.field(
+        description="Disposal costs avoided, by currency (the cluster's first); empty when "
+        "suppressed."
+    )
+    paid_to_suppliers: list[InsightsMoney] = strawberry.field(
+        description="The value paid to suppliers (delivered quantity x agreed price): their "
+        "additional sales, by currency; empty when suppressed."
+    )
+    trades: int | None = strawberry.field(description="Completed trades; null when suppressed.")
+    organisations: int | None = strawberry.field(
+        description="Organisations behind the figures; null when suppressed."
+    )
+    method_versions: list[str] = strawberry.field(
+        description="Impact method versions the figures were computed with."
+    )
+    suppressed: bool = strawberry.field(
+        description="True when built from fewer than three organisations (public view): no "
+        "figures are shown."
+    )
+
+    @classmethod
+    def of(cls, outcomes: service.Outcomes) -> TradeOutcomes:
+        hidden = outcomes.suppressed
+        return cls(
+            diverted_kg=None if hidden else plain_number(outcomes.kg),
+            co2e_avoided_kg=None if hidden else plain_number(outcomes.co2e_kg),
+            disposal_cost_avoided=[
+                InsightsMoney(amount=plain_number(m.amount), currency=m.currency)
+                for m in outcomes.disposal_cost_avoided
+            ],
+            paid_to_suppliers=[
+                InsightsMoney(amount=plain_number(m.amount), currency=m.currency)
+                for m in outcomes.paid_to_suppliers
+            ],
+            trades=None if hidden else outcomes.trades,
+            organisations=None if hidden else outcomes.organisations,
+            method_versions=outcomes.method_versions,
+            suppressed=hidden,
+        )
+
+
+@strawberry.type(description="One month of the period.")
+class MonthOutcomes:
+    month: date = strawberry.field(description="The month's first day.")
+    outcomes: TradeOutcomes = strawberry.field(description="Its completed trades' outcomes.")
+
+
+@strawberry.type(description="Unmatched by-products of one material.")
+class UnmatchedMaterial:
+    material: MaterialType | None = strawberry.field(
+        description="The material; null for the merged row (`other`)."
+    )
+    listings: int = strawberry.field(description="Unmatched offers.")
+    organisations: int = strawberry.field(description="Organisations offering them.")
+    kg: Decimal = strawberry.field(
+        description="Kilograms still available, of the offers in units of mass."
+    )
+    listings_without_mass: int = strawberry.field(
+        description="Offers in units without a mass (pieces, bags, energy): not in `kg`."
+    )
+    other: bool = strawberry.field(
+        description="Materials offered by fewer than three organisations, merged (public view)."
+    )
+
+
+@strawberry.type(description="A possible taker of an unmatched offer, from the matching engine.")
+class CandidateTaker:
+    organisation: InsightsOrganisation = strawberry.field(description="Whom to call.")
+    match: MatchType = strawberry.field(
+        description="Its best-matching listing, with the score and its reasons."
+    )
+
+
+@strawberry.type(description="An offer nobody has made an offer on.")
+class UnmatchedOffer:
+    listing: ListingType = strawberry.field(description="The listing.")
+    seller: InsightsOrganisation = strawberry.field(description="Who offers it.")
+    waiting_days: int = strawberry.field(description="Days since it was published.")
+    candidate_takers: list[CandidateTaker] = strawberry.field(
+        description="Its best candidate takers, one per organisation, best first (up to three)."
+    )
+
+
+@strawberry.type(
+    description="A cluster's inter-firm network, its gaps and its impact over a period, as the "
+    "reader may see them (`audience`)."
+)
+class ClusterInsights:
+    cluster_id: strawberry.ID = strawberry.field(description="The cluster.")
+    cluster_name: str = strawberry.field(description="Its name.")
+    from_: date = strawberry.field(name="from", description="First day (cluster's time zone).")
+    to: date = strawberry.field(description="Last day, included.")
+    time_zone: str = strawberry.field(description="The cluster's IANA time zone.")
+    audience: Audience = strawberry.field(description="What the reader sees.")
+    members: MemberFigures = strawberry.field(description="The cluster's organisations.")
+    network: NetworkFigures | None = strawberry.field(
+        description="The network's figures; null in the public view when fewer than three "
+        "organisations traded."
+    )
+    anchors: list[AnchorShare] | None = strawberry.field(
+        description="The ten organisations the diverted kilograms lean on most; null in the "
+        "public view."
+    )
+    dependent_suppliers: int = strawberry.field(
+        description="Suppliers that sent more than 80 % of their kilograms to a single taker."
+    )
+    dependences: list[SupplierDependence] | None = strawberry.field(
+        description="The ten largest of those suppliers; null in the public view."
+    )
+    isolated_count: int = strawberry.field(
+        description="Member firms and communities with no completed trade in the period."
+    )
+    unmatched_after_days: int = strawberry.field(
+        description="Offers count as unmatched after this many days without an offer."
+    )
+    unmatched_by_material: list[UnmatchedMaterial] = strawberry.field(
+        description="Unmatched offers by material, most kilograms first."
+    )
+    flows: list[MaterialFlow] = strawberry.field(
+        description="Material flows between activities, most kilograms first (a Sankey "
+        "diagram's data)."
+    )
+    months: list[MonthOutcomes] = strawberry.field(
+        description="The outcomes month by month (every month of the period)."
+    )
+    totals: TradeOutcomes = strawberry.field(description="The outcomes over the whole period.")
+    view: strawberry.Private[service.ClusterInsights]
+
+    @strawberry.field(
+        description="The isolated members by name (whom a programme should reach first); null "
+        "in the public view."
+    )
+    def isolated_members(
+        self, first: First = None, after: After = None
+    ) -> Connection[InsightsOrganisation] | None:
+        if self.view.audience is not policies.Audience.NAMED:
+            return None
+        page = service.isolated_members(self.view, PageRequest.of(first, after))
+        return Connection[InsightsOrganisation].of(page, InsightsOrganisation.of)
+
+    @strawberry.field(
+        description="The unmatched offers, the longest waiting first, each with its best "
+        "candidate takers; null in the public view."
+    )
+    async def unmatched_offers(
+        self, info: strawberry.Info, first: First = None, after: After = None
+    ) -> Connection[UnmatchedOffer] | None:
+        if self.view.audience is not policies.Audience.NAMED:
+            return None
+        context = context_of(info)
+        now = context.clock.now()
+        page = await service.unmatched_offers(
+            db=context.db, insights=self.view, page=PageRequest.of(first, after), now=now
+        )
+        candidates = await service.candidate_takers(
+            db=context.db,
+            insights=self.view,
+            listing_ids=[offer.listing.id for offer in page.items],
+            now=now,
+        )
+
+        def node(offer: service.UnmatchedOffer) -> UnmatchedOffer:
+            return UnmatchedOffer(
+                listing=ListingType.of(offer.listing, context.viewer, now),
+                seller=InsightsOrganisation.of(offer.seller),
+                waiting_days=offer.waiting_days,
+                candidate_takers=[
+                    CandidateTaker(
+                        organisation=InsightsOrganisation.of(c.organisation),
+                        match=MatchType.of(c.match, context.viewer, now),
+                    )
+                    for c in candidates.get(offer.listing.id, [])
+                ],
+            )
+
+        return Connection[UnmatchedOffer].of(page, node)
+
+    @classmethod
+    def of(
+        cls, insights: service.ClusterInsights, materials: dict[str, Material]
+    ) -> ClusterInsights:
+        def material(code: str | None) -> MaterialType | None:
+            found = materials.get(code) if code else None
+            return MaterialType.of(found) if found else None
+
+        named = insights.audience is policies.Audience.NAMED
+        return cls(
+            cluster_id=strawberry.ID(str(insights.cluster.id)),
+            cluster_name=insights.cluster.name,
+            from_=insights.period.starts_on,
+            to=insights.period.ends_on,
+            time_zone=insights.period.time_zone,
+            audience=insights.audience,
+            members=MemberFigures(
+                total=insights.members.total,
+                firms=insights.members.firms,
+                communities=insights.members.communities,
+                institutions=insights.members.institutions,
+                at_start=insights.members.at_start,
+                joined=insights.members.joined,
+                growth=insights.members.growth,
+            ),
+            network=NetworkFigures.of(insights.network) if insights.network else None,
+            anchors=[
+                AnchorShare(
+                    organisation=InsightsOrganisation.of(a.organisation),
+                    kg=plain_number(a.kg),
+                    share=a.share,
+                    partners=a.partners,
+                )
+                for a in insights.anchors
+            ]
+            if named
+            else None,
+            dependent_suppliers=insights.dependent_suppliers,
+            dependences=[
+                SupplierDependence(
+                    supplier=InsightsOrganisation.of(d.supplier),
+                    taker=InsightsOrganisation.of(d.taker),
+                    share=d.share,
+                    supplied_kg=plain_number(d.supplied_kg),
+                    takers=d.takers,
+                )
+                for d in insights.dependences
+            ]
+            if named
+            else None,
+            isolated_count=insights.isolated_members,
+            unmatched_after_days=insights.unmatched_after_days,
+            unmatched_by_material=[
+                UnmatchedMaterial(
+                    material=material(u.material_code),
+                    listings=u.listings,
+                    organisations=u.organisations,
+                    kg=plain_number(u.kg),
+                    listings_without_mass=u.listings_without_mass,
+                    other=u.other,
+                )
+                for u in insights.unmatched_by_material
+            ],
+            flows=[
+                MaterialFlow(
+                    supplier_activity=InsightsActivity.of(f.supplier_activity),
+                    material=material(f.material_code),
+                    taker_activity=InsightsActivity.of(f.taker_activity),
+                    kg=plain_number(f.kg),
+                    co2e_kg=plain_number(f.co2e_kg),
+                    trades=f.trades,
+                    organisations=f.organisations,
+                    other=f.other,
+                )
+                for f in insights.flows
+            ],
+            months=[
+                MonthOutcomes(month=m.month, outcomes=TradeOutcomes.of(m.outcomes))
+                for m in insights.months
+            ],
+            totals=TradeOutcomes.of(insights.totals),
+            view=insights,
+        )
+
+
+async def _materials(info: strawberry.Info, *views: service.ClusterInsights) -> dict[str, Material]:
+    codes = {
+        code
+        for view in views
+        for code in [f.material_code for f in view.flows]
+        + [u.material_code for u in view.unmatched_by_material]
+        if code
+    }
+    return await catalogue_service.materials_by_code(db=context_of(info).db, codes=codes)
+
+
+@strawberry.type(
+    description="One cluster in the comparison of clusters (the policy brief's Table 1, "
+    "computed; always the public view)."
+)
+class ClusterComparison:
+    insights: ClusterInsights = strawberry.field(description="The cluster's public insights.")
+    top_conversions: list[MaterialFlow] = strawberry.field(
+        description="Its main eco-activities: the three largest material flows."
+    )
+
+
+@strawberry.type
+class InsightsQuery:
+    @strawberry.field(
+        description="A cluster's inter-firm network, gaps and impact over a period (calendar "
+        "days in the cluster's time zone, both included; by default the twelve months up to "
+        "today). Anyone may read the aggregates; the cluster's verified institutions and "
+        "platform admins also see organisations by name (`audience`). VALIDATION for a period "
+        "that ends before it starts or covers more than 120 months; NOT_FOUND for an unknown "
+        "cluster. Rate-limited (THROTTLED with `extensions.retryAfter`).",
+        extensions=[ReadBudget()],
+    )
+    async def cluster_insights(
+        self,
+        info: strawberry.Info,
+        cluster_id: Annotated[strawberry.ID, strawberry.argument(description="The cluster.")],
+        from_: Annotated[
+            date | None,
+            strawberry.argument(
+                name="from", description="First day (YYYY-MM-DD, the cluster's time zone)."
+            ),
+        ] = None,
+        to: Annotated[
+            date | None,
+            strawberry.argument(description="Last day, included (YYYY-MM-DD); default today."),
+        ] = None,
+        unmatched_after_days: Annotated[
+            int,
+            strawberry.argument(
+                description="Offers count as unmatched after this many days without an offer "
+                "(1-365)."
+            ),
+        ] = service.DEFAULT_UNMATCHED_DAYS,
+    ) -> ClusterInsights:
+        context = context_of(info)
+        insights = await service.cluster_insights(
+            db=context.db,
+            viewer=context.viewer,
+            cluster_id=parse_id(cluster_id, "clusterId"),
+            starts_on=from_,
+            ends_on=to,
+            unmatched_after_days=unmatched_after_days,
+            now=context.clock.now(),
+        )
+        return ClusterInsights.of(insights, await _materials(info, insights))
+
+    @strawberry.field(
+        description="Every cluster side by side over the same calendar days (each in its own "
+        "time zone): growth in member organisations, network type, main eco-activities and key "
+        "benefits. Public view. Rate-limited (THROTTLED with `extensions.retryAfter`).",
+        extensions=[ReadBudget()],
+    )
+    async def cluster_comparison(
+        self,
+        info: strawberry.Info,
+        from_: Annotated[
+            date | None,
+            strawberry.argument(name="from", description="First day (YYYY-MM-DD)."),
+        ] = None,
+        to: Annotated[
+            date | None,
+            strawberry.argument(description="Last day, included (YYYY-MM-DD); default today."),
+        ] = None,
+    ) -> list[ClusterComparison]:
+        context = context_of(info)
+        rows = await service.compare_clusters(
+            db=context.db, starts_on=from_, ends_on=to, now=context.clock.now()
+        )
+        materials = await _materials(info, *(row.insights for row in rows))
+        result = []
+        for row in rows:
+            insights = ClusterInsights.of(row.insights, materials)
+            result.append(
+                ClusterComparison(
+                    insights=insights,
+                    top_conversions=[f for f in insights.flows if not f.other][:3],
+                )
+            )
+        return result
