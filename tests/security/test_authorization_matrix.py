@@ -465,6 +465,18 @@ ROWS: list[Row] = [
         given(lambda w: {"clusterId": w.cluster_id}),
     ),
     Row(
+        "clusterInsights",
+        # aggregates for everyone; who sees names is tests/insights/test_cluster_insights.py's
+        query("clusterInsights", "{ audience network { organisations } }", "$clusterId: ID!"),
+        public(),
+        given(lambda w: {"clusterId": w.cluster_id}),
+    ),
+    Row(
+        "clusterComparison",
+        query("clusterComparison", "{ insights { clusterId audience } }"),
+        public(),
+    ),
+    Row(
         "offerCreate",
         mutation("offerCreate", "offer { id }"),
         # on A's listing: the others who trade; A does not answer its own listing

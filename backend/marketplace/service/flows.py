@@ -107,6 +107,8 @@ def _month_of(boundaries: Sequence[datetime]) -> ColumnElement[int]:
     """The index of the month an entry falls in, from the months' starts (UTC instants, the
     first the period's start): exact on both databases for any time zone the caller used to
     make the boundaries, daylight saving included."""
+    if len(boundaries) == 1:
+        return literal(0)
     whens = [(ImpactEntry.recorded_at < start, index - 1) for index, start in enumerate(boundaries)]
     return case(*whens[1:], else_=len(boundaries) - 1)
 
@@ -120,28 +122,48 @@ async def monthly_outcomes(
 ) -> MonthlyOutcomes:
     """Diverted kilograms, CO2e avoided, disposal cost avoided and the value paid to suppliers
     per month of the period (two statements)."""
-    month = _month_of(month_starts).label("month")
-    in_cluster = and_(ImpactEntry.cluster_id == cluster_id, _in_period(month_starts[0], ends_at))
-    sums = (
+    # The month is computed once per entry in a subquery and grouped by its column: grouping by
+    # the CASE itself repeats its parameters, which PostgreSQL then reads as another expression.
+    entries = (
         select(
-            month,
+            _month_of(month_starts).label("month"),
+            ImpactEntry.supplier_id,
+            ImpactEntry.receiver_id,
             ImpactEntry.method_version,
-            func.sum(ImpactEntry.diverted_kg),
-            func.sum(ImpactEntry.co2e_avoided_kg),
-            func.sum(ImpactEntry.disposal_cost_avoided),
-            ImpactEntry.currency,
-            func.sum(ImpactEntry.quantity * Trade.price_per_unit),
-            Trade.currency,
-            func.count(),
+            ImpactEntry.diverted_kg,
+            ImpactEntry.co2e_avoided_kg,
+            ImpactEntry.disposal_cost_avoided,
+            ImpactEntry.currency.label("disposal_currency"),
+            (ImpactEntry.quantity * Trade.price_per_unit).label("paid"),
+            Trade.currency.label("trade_currency"),
         )
         .join(Trade, Trade.id == ImpactEntry.trade_id)
-        .where(in_cluster)
-        .group_by(month, ImpactEntry.method_version, ImpactEntry.currency, Trade.currency)
-        .order_by(month, ImpactEntry.method_version)
+        .where(ImpactEntry.cluster_id == cluster_id, _in_period(month_starts[0], ends_at))
+        .subquery()
+    )
+    sums = (
+        select(
+            entries.c.month,
+            entries.c.method_version,
+            func.sum(entries.c.diverted_kg),
+            func.sum(entries.c.co2e_avoided_kg),
+            func.sum(entries.c.disposal_cost_avoided),
+            entries.c.disposal_currency,
+            func.sum(entries.c.paid),
+            entries.c.trade_currency,
+            func.count(),
+        )
+        .group_by(
+            entries.c.month,
+            entries.c.method_version,
+            entries.c.disposal_currency,
+            entries.c.trade_currency,
+        )
+        .order_by(entries.c.month, entries.c.method_version)
     )
     parties = union(
-        select(month, ImpactEntry.supplier_id.label("organisation_id")).where(in_cluster),
-        select(month, ImpactEntry.receiver_id.label("organisation_id")).where(in_cluster),
+        select(entries.c.month, entries.c.supplier_id.label("organisation_id")),
+        select(entries.c.month, entries.c.receiver_id.label("organisation_id")),
     ).subquery()
     counted = select(parties.c.month, func.count()).group_by(parties.c.month)
     async with db.read() as session:
