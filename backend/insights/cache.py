@@ -23,6 +23,9 @@ T = TypeVar("T")
 
 EXPIRES_SECONDS = 300.0
 MAX_ENTRIES = 64
+# What the kept values may hold in all, in rows (a cluster of 10,000 organisations and 100,000
+# trading pairs is about 110,000): a few large clusters, or many small ones.
+MAX_ROWS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +33,25 @@ class _Kept(Generic[T]):
     value: T
     versions: tuple[tuple[str, int], ...]
     expires_at: float
+    rows: int
 
 
 class InsightsCache:
     """Computed values by key, each valid while the tables it names are unwritten."""
 
-    def __init__(self, *, max_entries: int = MAX_ENTRIES, expires_seconds: float = EXPIRES_SECONDS):
+    def __init__(
+        self,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        max_rows: int = MAX_ROWS,
+        expires_seconds: float = EXPIRES_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.max_entries = max_entries
+        self.max_rows = max_rows
         self.expires_seconds = expires_seconds
+        self._rows = 0
+        self._clock = clock
         self.versions: dict[str, int] = {}
         self._kept: OrderedDict[str, _Kept[object]] = OrderedDict()
         self.hits = 0
@@ -48,9 +62,15 @@ class InsightsCache:
             self.versions[table] = self.versions.get(table, 0) + 1
 
     async def get_or_compute(
-        self, key: str, tables: frozenset[str], compute: Callable[[], Awaitable[T]]
+        self,
+        key: str,
+        tables: frozenset[str],
+        compute: Callable[[], Awaitable[T]],
+        rows: Callable[[T], int] = lambda value: 1,
     ) -> T:
-        now = time.monotonic()
+        """The value kept under ``key`` while none of ``tables`` was written and it has not
+        expired, else ``compute()``'s, kept; ``rows`` says how big a value is (the bound)."""
+        now = self._clock()
         kept = self._kept.get(key)
         if kept is not None:
             if now < kept.expires_at and all(
@@ -59,18 +79,29 @@ class InsightsCache:
                 self._kept.move_to_end(key)
                 self.hits += 1
                 return kept.value  # type: ignore[return-value]
-            del self._kept[key]
+            self._drop(key)
         self.misses += 1
         # The versions before the reads: a write committed while computing makes this stale.
         versions = tuple(sorted((t, self.versions.get(t, 0)) for t in tables | {ALL_TABLES}))
         value = await compute()
-        self._kept[key] = _Kept(value, versions, now + self.expires_seconds)
-        while len(self._kept) > self.max_entries:
-            self._kept.popitem(last=False)
+        size = rows(value)
+        if size > self.max_rows:
+            return value  # larger than the whole cache: computed every time
+        self._drop(key)  # a concurrent request may have kept one meanwhile
+        self._kept[key] = _Kept(value, versions, now + self.expires_seconds, size)
+        self._rows += size
+        while len(self._kept) > self.max_entries or self._rows > self.max_rows:
+            self._drop(next(iter(self._kept)))
         return value
+
+    def _drop(self, key: str) -> None:
+        kept = self._kept.pop(key, None)
+        if kept is not None:
+            self._rows -= kept.rows
 
     def clear(self) -> None:
         self._kept.clear()
+        self._rows = 0
 
 
 _caches: weakref.WeakKeyDictionary[Database, InsightsCache] = weakref.WeakKeyDictionary()

@@ -260,6 +260,7 @@ async def _core(db: Database, cluster: Cluster, period: Period) -> _Core:
         f"core:{cluster.id}:{period.key}",
         CORE_TABLES,
         lambda: _compute_core(db, cluster, period),
+        rows=lambda core: len(core.roster) + len(core.flows) + len(core.monthly.rows),
     )
 
 
