@@ -1,5 +1,6 @@
 """Joint purchasing: groups from open to delivered (or failed, or cancelled), pledges that can
-never pass the maximum, settlement, and the due-job runner's part.
+never pass the maximum, settlement, the due-job runner's part, and what the groups saved a
+cluster (its insights).
 
 Every public function is keyword-only, owns its unit of work and takes ``now`` from the app's
 clock: a deadline takes effect for every read at once, without waiting for a job.
@@ -32,6 +33,7 @@ from backend.purchasing.service.reading import (
     my_pledges,
     pledged_group_ids,
 )
+from backend.purchasing.service.savings import JointPurchaseSavings, joint_purchase_savings
 from backend.purchasing.service.settlement import PriceTier, Settlement, settle, tier_progress
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "GroupDraft",
     "GroupFilter",
     "GroupView",
+    "JointPurchaseSavings",
     "PledgeView",
     "PriceTier",
     "Settlement",
@@ -50,6 +53,7 @@ __all__ = [
     "get_group",
     "group_pledges",
     "groups_for_sync",
+    "joint_purchase_savings",
     "list_groups",
     "mark_delivered",
     "mark_ordered",
