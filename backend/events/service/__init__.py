@@ -3,9 +3,16 @@ waiting list and approvals, check-in, search and calendar feeds.
 
 Every public function is keyword-only, owns its unit of work and takes ``now`` from the app's
 clock, so deadlines are testable without sleeping. The package is split by what people do:
-organising events, registering for them, reading them, and calendar feeds.
+organising events, registering for them, reading them, calendar feeds, and who came (the
+cluster's insights).
 """
 
+from backend.events.service.attendance import (
+    AttendanceByKind,
+    EventsHeld,
+    attendance_by_organisation_kind,
+    events_held,
+)
 from backend.events.service.calendars import calendar_event, calendar_feed, rotate_calendar_feed
 from backend.events.service.inputs import (
     UNCHANGED,
@@ -45,15 +52,18 @@ from backend.events.service.registering import (
 
 __all__ = [
     "UNCHANGED",
+    "AttendanceByKind",
     "EventChanges",
     "EventDraft",
     "EventFilter",
     "EventView",
+    "EventsHeld",
     "Near",
     "ParticipantFilter",
     "RegistrationView",
     "all_participants",
     "approve_registration",
+    "attendance_by_organisation_kind",
     "calendar_event",
     "calendar_feed",
     "cancel_event",
@@ -61,6 +71,7 @@ __all__ = [
     "check_in",
     "create_event",
     "events_for_sync",
+    "events_held",
     "get_event",
     "my_registrations",
     "organised_events",
