@@ -5,10 +5,11 @@ Every public function is keyword-only and owns its unit of work. What a viewer m
 decided by :func:`reader_of` (their memberships) and ``policies``, whose read rule is one
 statement: one forum or thread is loaded through it and lists filter with it, so nothing of a
 MEMBERS forum reaches anyone else, counts included. The package is split by what people do:
-opening forums, starting threads, posting, following threads, moderating, and receiving posts
-live.
+opening forums, starting threads, posting, following threads, moderating, receiving posts
+live, and the forums' activity (the cluster's insights).
 """
 
+from backend.forums.service.activity import ForumActivity, forum_activity
 from backend.forums.service.following import follow_thread, followed_thread_ids, threads_for_sync
 from backend.forums.service.forums import (
     add_moderator,
@@ -51,6 +52,7 @@ from backend.forums.service.threads import create_thread, get_thread, list_threa
 __all__ = [
     "AddedPost",
     "AddedPosts",
+    "ForumActivity",
     "ForumDraft",
     "ForumView",
     "LiveEvent",
@@ -69,6 +71,7 @@ __all__ = [
     "follow_thread",
     "followed_thread_ids",
     "forget_readers",
+    "forum_activity",
     "get_forum",
     "get_thread",
     "list_forums",
