@@ -288,6 +288,150 @@ class UnmatchedOffer:
 
 
 @strawberry.type(
+    description="Joint purchasing (or selling) in one direction and currency: the group's price "
+    "against one buyer's (the first tier's) price."
+)
+class JointPurchaseSavings:
+    direction: str = strawberry.field(
+        description="BUY (members paid less) or SELL (members received more)."
+    )
+    currency: str = strawberry.field(description="ISO 4217 code.")
+    groups: int | None = strawberry.field(
+        description="Groups ordered in the period; null when suppressed."
+    )
+    organisations: int | None = strawberry.field(
+        description="Organisations (and people without one) that pledged; null when suppressed."
+    )
+    at_group_price: Decimal | None = strawberry.field(
+        description="Pledged quantities at the tier the group reached; null when suppressed."
+    )
+    at_single_buyer_price: Decimal | None = strawberry.field(
+        description="The same quantities at the single-buyer (first tier) price; null when "
+        "suppressed."
+    )
+    saved: Decimal | None = strawberry.field(
+        description="What joining saved (BUY) or earned (SELL); null when suppressed."
+    )
+    suppressed: bool = strawberry.field(
+        description="Fewer than three organisations took part (public view): no figures."
+    )
+
+
+@strawberry.type(description="Event attendance by the kind of organisation people came for.")
+class EventAttendance:
+    kind: OrganisationKind | None = strawberry.field(
+        description="The kind; null for people registered for no organisation."
+    )
+    registrations: int | None = strawberry.field(
+        description="Confirmed registrations; null when suppressed."
+    )
+    seats: int | None = strawberry.field(description="Seats they took; null when suppressed.")
+    organisations: int | None = strawberry.field(
+        description="Organisations among them; null when suppressed."
+    )
+    people: int | None = strawberry.field(description="People among them; null when suppressed.")
+    events: int | None = strawberry.field(description="Events they attended; null when suppressed.")
+    suppressed: bool = strawberry.field(
+        description="Fewer than three organisations (or people, for no organisation) in the "
+        "public view: no figures."
+    )
+
+
+@strawberry.type(description="Organisations of one kind and how many.")
+class KindCount:
+    kind: OrganisationKind = strawberry.field(description="The kind.")
+    count: int = strawberry.field(description="How many.")
+
+
+@strawberry.type(description="What was written in the cluster's forums in the period.")
+class ForumActivityFigures:
+    forums: int = strawberry.field(description="Forums with a contribution in the period.")
+    threads: int = strawberry.field(description="Threads started in the period.")
+    posts: int = strawberry.field(description="Replies posted, not deleted or hidden.")
+    organisations: int = strawberry.field(description="Organisations that wrote.")
+    threads_across_organisations: int = strawberry.field(
+        description="Threads written in by two organisations or more (cooperation across firms)."
+    )
+    organisations_by_kind: list[KindCount] = strawberry.field(
+        description="The organisations that wrote, by kind."
+    )
+
+
+@strawberry.type(
+    description="Social capital and knowledge: joint purchasing, knowledge-transfer events and "
+    "the forums, over the insights' period."
+)
+class SocialCapital:
+    joint_purchasing: list[JointPurchaseSavings] = strawberry.field(
+        description="Savings of joint purchasing, by direction and currency."
+    )
+    event_attendance: list[EventAttendance] = strawberry.field(
+        description="Attendance at the period's published events, by kind of organisation."
+    )
+    events_held: int = strawberry.field(description="Published events held in the period.")
+    events_by_organiser_kind: list[KindCount] = strawberry.field(
+        description="Those events by the kind of organisation that held them (knowledge "
+        "transfer is mostly the institutions')."
+    )
+    forums: ForumActivityFigures | None = strawberry.field(
+        description="Forum activity; null when fewer than three organisations wrote (public view)."
+    )
+
+    @classmethod
+    def of(cls, social: service.SocialCapital) -> SocialCapital:
+        def amount(value: Decimal, hidden: bool) -> Decimal | None:
+            return None if hidden else plain_number(value)
+
+        def count(value: int, hidden: bool) -> int | None:
+            return None if hidden else value
+
+        forums = social.forums
+        return cls(
+            joint_purchasing=[
+                JointPurchaseSavings(
+                    direction=s.direction,
+                    currency=s.currency,
+                    groups=count(s.groups, s.suppressed),
+                    organisations=count(s.organisations, s.suppressed),
+                    at_group_price=amount(s.at_group_price, s.suppressed),
+                    at_single_buyer_price=amount(s.at_single_buyer_price, s.suppressed),
+                    saved=amount(s.saved, s.suppressed),
+                    suppressed=s.suppressed,
+                )
+                for s in social.savings
+            ],
+            event_attendance=[
+                EventAttendance(
+                    kind=a.kind,
+                    registrations=count(a.registrations, a.suppressed),
+                    seats=count(a.seats, a.suppressed),
+                    organisations=count(a.organisations, a.suppressed),
+                    people=count(a.people, a.suppressed),
+                    events=count(a.events, a.suppressed),
+                    suppressed=a.suppressed,
+                )
+                for a in social.attendance
+            ],
+            events_held=social.events_held,
+            events_by_organiser_kind=[
+                KindCount(kind=k, count=n) for k, n in social.events_by_organiser_kind.items()
+            ],
+            forums=ForumActivityFigures(
+                forums=forums.forums,
+                threads=forums.threads,
+                posts=forums.posts,
+                organisations=forums.organisations,
+                threads_across_organisations=forums.threads_across_organisations,
+                organisations_by_kind=[
+                    KindCount(kind=k, count=n) for k, n in forums.by_kind.items()
+                ],
+            )
+            if forums
+            else None,
+        )
+
+
+@strawberry.type(
     description="A cluster's inter-firm network, its gaps and its impact over a period, as the "
     "reader may see them (`audience`)."
 )
@@ -331,6 +475,14 @@ class ClusterInsights:
     )
     totals: TradeOutcomes = strawberry.field(description="The outcomes over the whole period.")
     view: strawberry.Private[service.ClusterInsights]
+
+    @strawberry.field(
+        description="Joint-purchasing savings, event attendance and forum activity over the "
+        "period (read when asked: six statements)."
+    )
+    async def social_capital(self, info: strawberry.Info) -> SocialCapital:
+        social = await service.social_capital(db=context_of(info).db, insights=self.view)
+        return SocialCapital.of(social)
 
     @strawberry.field(
         description="The isolated members by name (whom a programme should reach first); null "

@@ -25,6 +25,9 @@ from sqlalchemy import literal_column
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import reference
+from backend.events import service as events
+from backend.forums import service as forums
+from backend.forums.service import ForumActivity
 from backend.identity import service as identity_service
 from backend.identity.models import Cluster, OrganisationKind
 from backend.identity.service import RosterEntry
@@ -38,6 +41,7 @@ from backend.kit.pagination import Page, PageRequest, Sort, SortKey, decode_curs
 from backend.marketplace import service as marketplace
 from backend.marketplace.models import Listing
 from backend.marketplace.service import Match, MonthlyOutcomes, PairFlow
+from backend.purchasing import service as purchasing
 
 # Unmatched offers: listed this many days or more without a single offer.
 DEFAULT_UNMATCHED_DAYS = 14
@@ -671,6 +675,100 @@ def _offset(cursor: str, size: int) -> int:
     if not 0 <= position <= size:
         raise ServiceError.of(ErrorCode.VALIDATION, "after is not a cursor of this list", "after")
     return int(position)
+
+
+# ---------------------------------------------------------------------------------------------
+# Social capital and knowledge
+
+
+@dataclass(frozen=True, slots=True)
+class Savings:
+    """Joint purchasing (and selling) in one direction and currency: the group price against
+    what one buyer alone would have paid (or one seller got). ``suppressed``: fewer than three
+    organisations took part, so the public view shows no amounts (zeros)."""
+
+    direction: str  # BUY or SELL
+    currency: str
+    groups: int
+    organisations: int
+    at_group_price: Decimal
+    at_single_buyer_price: Decimal
+    saved: Decimal
+    suppressed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    """Confirmed registrations at the period's published events, by the kind of organisation
+    people registered for (None: for no organisation; then people count as the cells)."""
+
+    kind: OrganisationKind | None
+    registrations: int
+    seats: int
+    organisations: int
+    people: int
+    events: int
+    suppressed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SocialCapital:
+    savings: list[Savings]
+    attendance: list[Attendance]
+    events_held: int
+    events_by_organiser_kind: dict[OrganisationKind, int]
+    forums: ForumActivity | None  # None: fewer than three organisations wrote (public view)
+
+
+async def social_capital(*, db: Database, insights: ClusterInsights) -> SocialCapital:
+    """Joint-purchasing savings, event attendance by kind of organisation and forum activity
+    across organisations over the insights' period (six statements; read when asked)."""
+    cluster_id, period = insights.cluster.id, insights.period
+    public = insights.audience is Audience.PUBLIC
+    starts_at, ends_at = period.starts_at, period.ends_at
+    savings = await purchasing.joint_purchase_savings(
+        db=db, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at
+    )
+    attendance = await events.attendance_by_organisation_kind(
+        db=db, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at
+    )
+    held = await events.events_held(
+        db=db, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at
+    )
+    activity = await forums.forum_activity(
+        db=db, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at
+    )
+
+    def small(count: int) -> bool:
+        return public and count < SMALLEST_CELL
+
+    return SocialCapital(
+        savings=[
+            Savings(
+                s.direction.value,
+                s.currency,
+                s.groups,
+                s.organisations,
+                s.at_group_price,
+                s.at_single_buyer_price,
+                s.saved,
+            )
+            if not small(s.organisations)
+            else Savings(
+                s.direction.value, s.currency, 0, 0, Decimal(0), Decimal(0), Decimal(0), True
+            )
+            for s in savings
+        ],
+        attendance=[
+            Attendance(a.kind, a.registrations, a.seats, a.organisations, a.people, a.events)
+            if not small(a.people if a.kind is None else a.organisations)
+            else Attendance(a.kind, 0, 0, 0, 0, 0, suppressed=True)
+            for a in attendance
+        ],
+        events_held=held.total,
+        events_by_organiser_kind=held.by_kind,
+        forums=None if small(activity.organisations) else activity,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
