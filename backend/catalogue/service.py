@@ -1,5 +1,6 @@
-"""The material catalogue and units of measure: browsing, look-ups other domains make inside their
-own unit of work, and the one rule for "a material and everything below it".
+"""The material catalogue, units of measure and economic activities (ISIC Rev. 4): browsing,
+look-ups other domains make inside their own unit of work, and the one rule for "a material and
+everything below it".
 
 Every public function that opens a session is keyword-only and owns its unit of work; the
 ``session`` helpers run inside the caller's.
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue.factors import METHOD_VERSION
-from backend.catalogue.models import ImpactFactor, Material, Unit
+from backend.catalogue.models import Activity, ActivityLevel, ImpactFactor, Material, Unit
 from backend.catalogue.reference import search_text
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
@@ -205,3 +206,116 @@ async def impact_factor(session: AsyncSession, material: Material) -> ImpactFact
         ).all()
     }
     return next((factors[code] for code in reversed(lineage) if code in factors), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Economic activities (ISIC Rev. 4)
+
+# A section letter, or two to four digits (division, group, class). Anything else is refused
+# before it reaches SQL; being digits and letters only, a code needs no LIKE escaping.
+ACTIVITY_CODE = re.compile(r"[A-U]|[0-9]{2,4}")
+NOT_AN_ACTIVITY = "Not an ISIC Rev. 4 activity code"
+ACTIVITIES_BY_CODE = Sort("activities:code", (SortKey(Activity.code),))
+# A word of a search that is a code or its start: "16", "161", "1610", or NACE-style "16.1".
+_CODE_PREFIX = re.compile(r"[0-9]{1,2}(\.?[0-9]){0,2}")
+
+
+def is_activity_code(code: str) -> bool:
+    return bool(ACTIVITY_CODE.fullmatch(code))
+
+
+def _below(activity: Activity) -> ColumnElement[bool]:
+    """Activities under ``activity`` (not itself), at any depth. A section holds what carries
+    its letter; below it, ISIC codes extend their parent's code by one digit, so the subtree of a
+    division or group is one prefix match on the primary key."""
+    if activity.level is ActivityLevel.SECTION:
+        return (Activity.section == activity.code) & (Activity.code != activity.code)
+    return Activity.code.like(activity.code + "_%")
+
+
+def _matches(search_for: str) -> list[ColumnElement[bool]]:
+    """One condition per word, all of which must hold: a word that is the start of a code
+    ("16", "161", "16.1") matches the codes it starts (a division's or group's classes), any
+    other word a part of the lower-cased code and title."""
+    conditions: list[ColumnElement[bool]] = []
+    for word in search_for.lower().split():
+        if _CODE_PREFIX.fullmatch(word):
+            conditions.append(Activity.code.like(word.replace(".", "") + "%"))
+            continue
+        escaped = word
+        for char in ("\\", "%", "_"):
+            escaped = escaped.replace(char, "\\" + char)
+        conditions.append(Activity.search_text.like(f"%{escaped}%", escape="\\"))
+    return conditions
+
+
+async def list_activities(
+    *,
+    db: Database,
+    search_for: str | None = None,
+    level: ActivityLevel | None = ActivityLevel.CLASS,
+    parent_code: str | None = None,
+    page: PageRequest,
+    with_total: bool = True,
+) -> Page[Activity]:
+    """Activities by code: of ``level`` (every level when None; classes by default, the level
+    organisations name), below ``parent_code`` (a section, division or group) when given, and
+    matching every word of ``search_for`` (see :func:`_matches`)."""
+    problems = Problems()
+    if search_for is not None:
+        check_text(problems, "search", search_for, min_length=0, max_length=100)
+    if parent_code is not None and not is_activity_code(parent_code):
+        problems.add("parentCode", NOT_AN_ACTIVITY)
+    problems.raise_if_any()
+    statement = select(Activity)
+    if level is not None:
+        statement = statement.where(Activity.level == level)
+    if search_for and search_for.split():
+        statement = statement.where(*_matches(search_for))
+    async with db.read() as session:
+        if parent_code is not None:
+            parent = await session.get(Activity, parent_code)
+            if parent is None:
+                raise ServiceError.of(ErrorCode.VALIDATION, NOT_AN_ACTIVITY, "parentCode")
+            statement = statement.where(_below(parent))
+        return await paginate(
+            session, statement, sort=ACTIVITIES_BY_CODE, request=page, with_total=with_total
+        )
+
+
+async def get_activity(*, db: Database, code: str) -> Activity | None:
+    if not is_activity_code(code):
+        return None
+    async with db.read() as session:
+        return await session.get(Activity, code)
+
+
+async def get_activities(*, db: Database, codes: Collection[str]) -> dict[str, Activity]:
+    """The activities of these codes that exist, by code: one statement, for the API's
+    per-request loaders (a page of organisations reads its activities at once)."""
+    wanted = {code for code in codes if is_activity_code(code)}
+    if not wanted:
+        return {}
+    async with db.read() as session:
+        found = await session.scalars(select(Activity).where(Activity.code.in_(wanted)))
+        return {activity.code: activity for activity in found.all()}
+
+
+async def check_activity_class(
+    session: AsyncSession, problems: Problems, code: str, field_name: str
+) -> Activity | None:
+    """The ISIC class (four digits) with this code, or a problem: organisations name what they
+    do by a class, so that two of them are in one activity or not (a division would be both).
+    Other domains call it in their own unit of work."""
+    activity = await session.get(Activity, code) if is_activity_code(code) else None
+    if activity is None:
+        problems.add(field_name, NOT_AN_ACTIVITY)
+        return None
+    if activity.level is not ActivityLevel.CLASS:
+        problems.add(
+            field_name,
+            f"{code} is a {activity.level.value.lower()} of ISIC Rev. 4: choose one of its "
+            "classes (four digits)",
+        )
+        return None
+    return activity

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
@@ -15,6 +17,8 @@ from backend.kit.clock import Clock
 from backend.kit.db import Database
 from backend.settings import Settings
 
+LoaderT = TypeVar("LoaderT")
+
 
 @dataclass
 class Context(BaseContext):
@@ -25,9 +29,21 @@ class Context(BaseContext):
     client_address: str | None
     clock: Clock
     broadcaster: Broadcaster
+    # DataLoaders by name (see :meth:`loader`). They live as long as the context, one request
+    # or one WebSocket connection (one viewer), so nothing loaded is handed to another viewer.
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__()
+
+    def loader(self, name: str, make: Callable[[], LoaderT]) -> LoaderT:
+        """The request's loader called ``name``, made on first use: for fields that eager
+        loading in the list's root resolver cannot reach (a type many domains return)."""
+        found = self.loaders.get(name)
+        if found is None:
+            found = self.loaders[name] = make()
+        loader: LoaderT = found
+        return loader
 
 
 def client_address_of(connection: HTTPConnection, settings: Settings) -> str | None:

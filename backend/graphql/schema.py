@@ -7,6 +7,7 @@ import functools
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
+from backend.catalogue.schema import CatalogueQuery
 from backend.events.schema import EventsMutation, EventsQuery
 from backend.forums.schema import ForumsMutation, ForumsQuery, ForumsSubscription
 from backend.graphql.execution import ExecutionContext
@@ -24,6 +25,7 @@ from backend.sync.schema import SyncQuery
 class Query(
     IdentityQuery,
     TrustQuery,
+    CatalogueQuery,
     MarketplaceQuery,
     PurchasingQuery,
     ForumsQuery,
