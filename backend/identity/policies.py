@@ -6,6 +6,9 @@ that organisation), or by platform admins.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection
+
 from backend.auth.viewer import Viewer
 from backend.identity.models import Membership, MembershipRole, Organisation
 from backend.kit.errors import forbidden
@@ -43,6 +46,15 @@ def organisation_members_read(
     """identity:organisation_members_read"""
     if not (viewer.is_admin or membership is not None):
         raise forbidden("Only this organisation's members see who belongs to it")
+
+
+def organisation_privacy_read(
+    viewer: Viewer, organisation_id: uuid.UUID, member_of: Collection[uuid.UUID]
+) -> bool:
+    """identity:organisation_privacy_read — an organisation's privacy choices (whether cluster
+    insights name it to institutions) are its own business: its members, whichever organisation
+    they act for at the moment, and platform admins read them; to anyone else they are null."""
+    return viewer.is_admin or organisation_id in member_of
 
 
 def trust_manage(viewer: Viewer) -> None:

@@ -13,6 +13,7 @@ from backend.graphql.budgets import ReadBudget
 from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First
 from backend.graphql.types import context_of, parse_id, parse_optional_id, signed_in
+from backend.graphql.types import given as unless_omitted
 from backend.idempotency import SecretAnswer
 from backend.identity import service
 from backend.identity.schema.types import (
@@ -197,6 +198,8 @@ class IdentityMutation:
                 cluster_id=given.cluster_id,
                 location=given.location.to_service(),
                 description=given.description,
+                activity_code=given.activity_code,
+                named_in_insights=given.named_in_insights,
             )
         await service.register_account(
             db=context.db,
@@ -373,6 +376,8 @@ class IdentityMutation:
                 subtype=input.subtype,
                 description=input.description,
                 location=input.location.to_service() if input.location else None,
+                activity_code=unless_omitted(input.activity_code),
+                named_in_insights=input.named_in_insights,
             ),
             expected_version=input.expected_version,
             now=context.clock.now(),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
-from backend.auth.viewer import Role
-from backend.graphql.types import GeoPoint, Location, LocationInput, Payload
+from backend.auth.viewer import Anonymous, Role, Viewer
+from backend.catalogue.schema import ActivityType, activity_by_code
+from backend.graphql.types import GeoPoint, Location, LocationInput, Payload, context_of
 from backend.identity import models, service
 from backend.identity.models import MembershipRole, OrganisationKind, OrganisationSubtype, Sector
+from backend.kit.db import Database
 
 # Registered as GraphQL enums here, so the models stay free of Strawberry.
 strawberry.enum(
@@ -108,6 +112,33 @@ class OrganisationType:
     verified_at: datetime | None = strawberry.field(
         description="When it was verified; null while unverified."
     )
+    # The columns behind `activity` and `namedInInsights`, whose answers need the request (its
+    # loaders, its viewer).
+    activity_code: strawberry.Private[str | None]
+    named: strawberry.Private[bool]
+
+    @strawberry.field(
+        description="What it does: an ISIC Rev. 4 class (four digits), such as `1610` Sawmilling "
+        "and planing of wood; null until its admins say. Cluster insights tell links within one "
+        "activity from links along a supply chain by it."
+    )
+    async def activity(self, info: strawberry.Info) -> ActivityType | None:
+        return await activity_by_code(info, self.activity_code)
+
+    @strawberry.field(
+        description="Whether cluster insights may show it by name to the cluster's verified "
+        "institutions; when false they show it as a firm in its activity. Its own members and "
+        "platform admins see this choice; null for everyone else."
+    )
+    async def named_in_insights(self, info: strawberry.Info) -> bool | None:
+        context = context_of(info)
+        viewer = context.viewer
+        if isinstance(viewer, Anonymous):
+            return None
+        loader = context.loader(
+            "identity:privacy_readable", lambda: _privacy_readable_loader(context.db, viewer)
+        )
+        return self.named if await loader.load(uuid.UUID(self.id)) else None
 
     @classmethod
     def of(cls, organisation: models.Organisation) -> OrganisationType:
@@ -134,7 +165,22 @@ class OrganisationType:
             ),
             verified=organisation.verified_at is not None,
             verified_at=organisation.verified_at,
+            activity_code=organisation.activity_code,
+            named=organisation.named_in_insights,
         )
+
+
+def _privacy_readable_loader(db: Database, viewer: Viewer) -> DataLoader[uuid.UUID, bool]:
+    """Whether the viewer may read each organisation's privacy choices: a page of
+    organisations asks one by one, the service answers for all of them at once."""
+
+    async def load(organisation_ids: list[uuid.UUID]) -> list[bool]:
+        readable = await service.privacy_readable(
+            db=db, viewer=viewer, organisation_ids=organisation_ids
+        )
+        return [o in readable for o in organisation_ids]
+
+    return DataLoader(load_fn=load)
 
 
 @strawberry.type(name="User", description="A person with an account.")
@@ -233,6 +279,16 @@ class NewOrganisationInput:
         default=None, description="Finer kind; must fit the kind."
     )
     description: str = strawberry.field(default="", description="What it does, optional.")
+    activity_code: str | None = strawberry.field(
+        default=None,
+        description="What it does as an ISIC Rev. 4 class (four digits; pick one with "
+        "`activities`), optional. VALIDATION for any other code.",
+    )
+    named_in_insights: bool = strawberry.field(
+        default=True,
+        description="Whether cluster insights may name it to the cluster's verified "
+        "institutions (false: shown as a firm in its activity).",
+    )
 
 
 @strawberry.input(description="Sign up: a person with a new organisation or an invite code.")
@@ -302,6 +358,16 @@ class OrganisationUpdateInput:
     subtype: OrganisationSubtype | None = strawberry.field(default=None, description="New subtype.")
     description: str | None = strawberry.field(default=None, description="New description.")
     location: LocationInput | None = strawberry.field(default=None, description="New location.")
+    activity_code: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="New activity, an ISIC Rev. 4 class (four digits; VALIDATION for any other "
+        "code); null clears it.",
+    )
+    named_in_insights: bool | None = strawberry.field(
+        default=None,
+        description="Whether cluster insights may name it to the cluster's verified "
+        "institutions (false: shown as a firm in its activity).",
+    )
     expected_version: int | None = strawberry.field(
         default=None,
         description="The version the app last saw; a CONFLICT error if it changed since.",

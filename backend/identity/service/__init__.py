@@ -52,6 +52,7 @@ from backend.identity.service.organisations import (
     get_organisation,
     list_organisations,
     membership_in,
+    privacy_readable,
     update_organisation,
 )
 from backend.identity.service.roster import RosterEntry, cluster_roster
@@ -112,6 +113,7 @@ __all__ = [
     "members_among",
     "membership_in",
     "normalise_email",
+    "privacy_readable",
     "refresh_token",
     "register_account",
     "remove_member",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from backend.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from backend.auth.security import Security
 from backend.auth.viewer import Role, Viewer
+from backend.catalogue import service as catalogue
 from backend.identity.models import (
     Cluster,
     Membership,
@@ -40,6 +41,8 @@ class NewOrganisation:
     location: Place
     subtype: OrganisationSubtype | None = None
     description: str = ""
+    activity_code: str | None = None  # an ISIC Rev. 4 class
+    named_in_insights: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +116,16 @@ async def register_account(
     password_hash = await security.passwords.hash(password)
     try:
         async with db.write() as session:
-            # The invite or the cluster first: a bad one is refused whatever the email.
+            # The invite or the cluster (and activity) first: a bad one is refused whatever the
+            # email.
             if organisation is not None:
                 if await session.get(Cluster, cluster_id) is None:
                     raise not_found("Cluster", "organisation.clusterId")
+                if organisation.activity_code is not None:
+                    await catalogue.check_activity_class(
+                        session, problems, organisation.activity_code, "organisation.activityCode"
+                    )
+                    problems.raise_if_any()
             else:
                 assert invite_code is not None
                 invite = await _consume_invite(session, invite_code, "inviteCode", now=now)
@@ -138,6 +147,8 @@ async def register_account(
                     lon=organisation.location.lon,
                     place_name=organisation.location.place_name.strip(),
                     description=organisation.description.strip(),
+                    activity_code=organisation.activity_code,
+                    named_in_insights=organisation.named_in_insights,
                 )
                 session.add(org)
                 await session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,23 +12,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from backend.auth.viewer import Viewer
+from backend.catalogue import service as catalogue
 from backend.identity import policies
 from backend.identity.models import Membership, Organisation, OrganisationKind, OrganisationSubtype
 from backend.identity.service.checks import _check_subtype, _like_pattern
 from backend.kit.db import Database
 from backend.kit.errors import Problems, check_version, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
-from backend.kit.validation import Place, check_place, check_text
+from backend.kit.validation import UNCHANGED, Place, check_place, check_text
 
 
 @dataclass(frozen=True, slots=True)
 class OrganisationChanges:
-    """Fields left as None stay as they are."""
+    """Fields left as None stay as they are; ``activity_code`` stays when UNCHANGED and None
+    clears it."""
 
     name: str | None = None
     subtype: OrganisationSubtype | None = None
     description: str | None = None
     location: Place | None = None
+    activity_code: str | None = UNCHANGED
+    named_in_insights: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +105,17 @@ async def update_organisation(
         check_version("organisation", expected_version, organisation.version)
         if changes.subtype is not None:
             _check_subtype(problems, "subtype", organisation.kind, changes.subtype)
-            problems.raise_if_any()
+        if changes.activity_code is not UNCHANGED and changes.activity_code is not None:
+            await catalogue.check_activity_class(
+                session, problems, changes.activity_code, "activityCode"
+            )
+        problems.raise_if_any()
+        if changes.subtype is not None:
             organisation.subtype = changes.subtype
+        if changes.activity_code is not UNCHANGED:
+            organisation.activity_code = changes.activity_code
+        if changes.named_in_insights is not None:
+            organisation.named_in_insights = changes.named_in_insights
         if changes.name is not None:
             organisation.name = changes.name.strip()
         if changes.description is not None:
@@ -115,6 +129,29 @@ async def update_organisation(
         await session.flush()
         await session.refresh(organisation, ["cluster"])
     return organisation
+
+
+async def privacy_readable(
+    *, db: Database, viewer: Viewer, organisation_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of the organisations whose privacy choices the viewer may read
+    (:func:`policies.organisation_privacy_read`). At most one statement, whatever the number of
+    organisations; none for platform admins or for only the organisation acted for (the
+    request's access check has just found that membership)."""
+    asked = set(organisation_ids)
+    member_of = {o for o in asked if o == viewer.organisation_id}
+    others = set() if viewer.is_admin else asked - member_of
+    if others:
+        async with db.read() as session:
+            member_of |= set(
+                await session.scalars(
+                    select(Membership.organisation_id).where(
+                        Membership.user_id == viewer.user_id,
+                        Membership.organisation_id.in_(others),
+                    )
+                )
+            )
+    return {o for o in asked if policies.organisation_privacy_read(viewer, o, member_of)}
 
 
 async def get_organisation(*, db: Database, organisation_id: uuid.UUID) -> Organisation | None:
