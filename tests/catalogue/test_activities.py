@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from backend.catalogue import service as catalogue
 from backend.kit.db import Database
+from backend.kit.errors import Problems
 from tests.conftest import GraphQL
 
 DATA = Path(__file__).resolve().parents[2] / "backend" / "catalogue" / "data"
@@ -233,3 +235,63 @@ async def test_bad_arguments_are_validation_errors(
     # then the query fails with a validation error on that argument
     assert body["data"] is None, body
     assert [(e["path"], e["extensions"]) for e in body["errors"]] == [(["activities"], extensions)]
+
+
+async def test_loaders_read_many_activities_by_code_in_one_statement(
+    db: Database, sql_statements: Any
+) -> None:
+    # given codes of every level, one unknown and one that is no code at all
+    wanted = ["1610", "16", "C", "9999", "16'; --", "1610"]
+
+    # when the loaders' look-up reads them
+    with sql_statements() as log:
+        found = await catalogue.get_activities(db=db, codes=wanted)
+
+    # then the existing ones come by code, in one statement (the malformed one never reaches it)
+    assert {code: (a.level.value, a.parent_code) for code, a in found.items()} == {
+        "1610": ("CLASS", "161"),
+        "16": ("DIVISION", "C"),
+        "C": ("SECTION", None),
+    }
+    assert [s for s in log.statements if not s.startswith("BEGIN")] == [log.statements[-1]]
+    # and nothing at all is read for no codes
+    with sql_statements() as nothing:
+        assert await catalogue.get_activities(db=db, codes=["x"]) == {}
+    assert nothing.count == 0
+    # and one activity comes by its code
+    sawmilling = await catalogue.get_activity(db=db, code="1610")
+    assert sawmilling is not None
+    assert (sawmilling.title, sawmilling.section) == ("Sawmilling and planing of wood", "C")
+    assert await catalogue.get_activity(db=db, code="16-10") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "problems"),
+    [
+        ("1610", []),
+        (
+            "16",
+            [
+                (
+                    "activityCode",
+                    "16 is a division of ISIC Rev. 4: choose one of its classes (four digits)",
+                )
+            ],
+        ),
+        ("9999", [("activityCode", "Not an ISIC Rev. 4 activity code")]),
+        ("sawmill", [("activityCode", "Not an ISIC Rev. 4 activity code")]),
+    ],
+)
+async def test_other_domains_check_a_class_in_their_own_unit_of_work(
+    db: Database, code: str, problems: list[tuple[str, str]]
+) -> None:
+    # given a unit of work of another domain and its problems so far
+    found = Problems()
+
+    # when it checks the code an organisation gave
+    async with db.read() as session:
+        activity = await catalogue.check_activity_class(session, found, code, "activityCode")
+
+    # then a class comes back, anything else is a problem on the caller's field
+    assert [(p.field, p.message) for p in found.items] == problems
+    assert (activity.code if activity else None) == (None if problems else code)
