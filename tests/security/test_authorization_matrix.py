@@ -344,6 +344,8 @@ ROWS: list[Row] = [
         given(lambda w: {"code": "wood-shavings"}),
     ),
     Row("units", query("units", "{ code }"), public()),
+    # the ISIC Rev. 4 activity picker: reference data, as the catalogue
+    Row("activities", query("activities", "{ totalCount }"), public()),
     Row(
         "listingMatches",
         query("listingMatches", "{ totalCount }", "$listingId: ID!"),
