@@ -11,6 +11,7 @@ import strawberry
 
 from backend.catalogue import service as catalogue_service
 from backend.catalogue.models import Material
+from backend.catalogue.schema import ActivityType
 from backend.graphql.budgets import ReadBudget
 from backend.graphql.pagination import After, Connection, First
 from backend.graphql.types import context_of, parse_id
@@ -42,16 +43,19 @@ strawberry.enum(
 )
 
 
-@strawberry.type(name="InsightsActivity", description="An ISIC Rev. 4 class (UN).")
-class InsightsActivity:
-    code: str = strawberry.field(description="Four digits, such as `1610`.")
-    title: str = strawberry.field(description="The UN's English title.")
-
-    @classmethod
-    def of(cls, code: str | None) -> InsightsActivity | None:
-        if code is None:
-            return None
-        return cls(code=code, title=service.activity_title(code) or code)
+def _activity(code: str | None) -> ActivityType | None:
+    """The ISIC class of ``code`` from the reference data (``eic migrate`` loads the same rows
+    into the database): insights name hundreds of activities without a statement."""
+    spec = service.activity(code)
+    if spec is None:
+        return None
+    return ActivityType(
+        code=spec.code,
+        level=spec.level,
+        title=spec.title,
+        parent_code=spec.parent_code,
+        section=spec.section,
+    )
 
 
 @strawberry.type(
@@ -65,7 +69,7 @@ class InsightsOrganisation:
     name: str | None = strawberry.field(description="Its name; null when it opted out.")
     label: str = strawberry.field(description="What to show: the name or the anonymous label.")
     kind: OrganisationKind = strawberry.field(description="Firm, community or institution.")
-    activity: InsightsActivity | None = strawberry.field(
+    activity: ActivityType | None = strawberry.field(
         description="What it does (ISIC Rev. 4 class); null when not given."
     )
 
@@ -76,7 +80,7 @@ class InsightsOrganisation:
             name=label.name,
             label=label.label,
             kind=label.kind,
-            activity=InsightsActivity.of(label.activity_code),
+            activity=_activity(label.activity_code),
         )
 
 
@@ -175,13 +179,13 @@ class SupplierDependence:
     "of another: one band of a Sankey diagram."
 )
 class MaterialFlow:
-    supplier_activity: InsightsActivity | None = strawberry.field(
+    supplier_activity: ActivityType | None = strawberry.field(
         description="The suppliers' ISIC class; null when not given or for the merged band."
     )
     material: MaterialType | None = strawberry.field(
         description="The material; null for the merged band (`other`)."
     )
-    taker_activity: InsightsActivity | None = strawberry.field(
+    taker_activity: ActivityType | None = strawberry.field(
         description="The takers' ISIC class; null when not given or for the merged band."
     )
     kg: Decimal = strawberry.field(description="Kilograms diverted.")
@@ -598,9 +602,9 @@ class ClusterInsights:
             ],
             flows=[
                 MaterialFlow(
-                    supplier_activity=InsightsActivity.of(f.supplier_activity),
+                    supplier_activity=_activity(f.supplier_activity),
                     material=material(f.material_code),
-                    taker_activity=InsightsActivity.of(f.taker_activity),
+                    taker_activity=_activity(f.taker_activity),
                     kg=plain_number(f.kg),
                     co2e_kg=plain_number(f.co2e_kg),
                     trades=f.trades,

@@ -14,6 +14,7 @@ write changes the tables it read. The lists (isolated members, unmatched offers)
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -56,13 +57,17 @@ MAX_COMPARED_CLUSTERS = 50
 CORE_TABLES = frozenset({"impact_entries", "trades", "organisations", "clusters"})
 
 
+def activity(code: str | None) -> reference.ActivitySpec | None:
+    """An ISIC activity from the reference data (the rows ``eic migrate`` loads)."""
+    return _activities().get(code) if code else None
+
+
 def activity_title(code: str | None) -> str | None:
-    if code is None:
-        return None
-    spec = _activities().get(code)
+    spec = activity(code)
     return spec.title if spec else None
 
 
+@functools.cache
 def _activities() -> dict[str, reference.ActivitySpec]:
     return {spec.code: spec for spec in reference.activities()}
 

@@ -17,6 +17,7 @@ from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.marketplace.models import ListingKind
 from tests.conftest import GraphQL, StatementLog, count_statements
+from tests.forums import kit as forums
 from tests.identity.kit import second_cluster, verify
 from tests.insights.builders import TradeWorld
 from tests.kit import app_operation
@@ -560,3 +561,35 @@ async def test_the_comparison_sets_clusters_side_by_side_as_the_public_sees_them
     assert rice["insights"]["network"] is None
     assert rice["topConversions"] == []
     assert rice["insights"]["members"] == {"total": 0, "atStart": 0, "joined": 0, "growth": None}
+
+
+async def test_forum_activity_of_two_organisations_is_the_admins_not_the_publics(
+    db: Database,
+    gql: GraphQL,
+    cluster_id: str,
+    register: Any,
+    platform_admin_token: str,
+    clock: ManualClock,
+) -> None:
+    # Given a community's forum where a firm replied to the community's thread
+    shg = await register("shg@insights.example", cluster_id, name="Women's Union", kind="COMMUNITY")
+    farm = await register("farm@insights.example", cluster_id, name="Farm A")
+    forum = await forums.open_forum(gql, shg.access_token, "CLUSTER", title="Feed and fodder")
+    thread = await forums.start_thread(gql, shg.access_token, forum, "Feed prices")
+    await forums.post(gql, farm.access_token, thread, "We pay 30")
+
+    # when the public and the admin read the social capital
+    public = (await insights(gql, cluster_id))["socialCapital"]
+    admin = (await insights(gql, cluster_id, platform_admin_token))["socialCapital"]
+
+    # then two organisations are too few for the public; the admin sees them
+    assert public["forums"] is None
+    assert admin["forums"]["organisations"] == 2
+    assert admin["forums"]["threadsAcrossOrganisations"] == 1
+    # and once a third organisation writes, the public sees the figures too
+    third = await register("farm-b@insights.example", cluster_id, name="Farm B")
+    await forums.post(gql, third.access_token, thread, "We pay 28")
+    public = (await insights(gql, cluster_id))["socialCapital"]
+    assert (public["forums"]["organisations"], public["forums"]["posts"]) == (3, 2)
+    assert public["jointPurchasing"] == []
+    assert public["eventsHeld"] == 0
