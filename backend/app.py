@@ -25,6 +25,7 @@ from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
 from backend.idempotency import IdempotencyMiddleware
 from backend.identity.service import current_access
+from backend.insights.routes import router as insights_router
 from backend.jobs import run_periodically
 from backend.kit import heap
 from backend.kit.broadcast import Broadcaster, broadcaster_for, follow_access_changes
@@ -140,6 +141,7 @@ def create_app(
     )
     app.include_router(graphql, prefix="/graphql")
     app.include_router(events_router)
+    app.include_router(insights_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,244 @@
+"""Plain HTTP for the cluster insights: the public web pages (a cluster's page and the comparison
+of clusters) and the CSV export of each table.
+
+The pages are always the public audience: a browser following a link sends no bearer token.
+A CSV is what its bearer token's viewer may see (``backend.insights.policies``): the public
+tables to everyone (unsuppressed for the named audience), the named tables (anchors, dependent
+suppliers, isolated members) only to verified institutions of the cluster and platform admins.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from backend.auth.bearer import bearer_token, current_viewer
+from backend.auth.viewer import Anonymous, Viewer
+from backend.identity import service as identity_service
+from backend.insights import exports, pages, service
+from backend.insights.cache import cache_for
+from backend.insights.translations import Labels, language_for
+from backend.kit.db import Database
+from backend.kit.errors import ErrorCode, ServiceError
+from backend.kit.pagination import MAX_PAGE_SIZE, PageRequest
+
+router = APIRouter()
+
+CSV = "text/csv; charset=utf-8"
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+NOT_A_DATE = "Use a date as YYYY-MM-DD"
+STATUS = {ErrorCode.NOT_FOUND: 404, ErrorCode.FORBIDDEN: 403, ErrorCode.VALIDATION: 400}
+PAGE_HEADERS = {
+    "Content-Security-Policy": pages.CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # The figures behind a page change when a trade completes; five minutes is fresh enough for
+    # a public page, and a shared cache may keep it (it is the same for everyone).
+    "Cache-Control": "public, max-age=300",
+}
+
+
+def _period(request: Request) -> tuple[date | None, date | None]:
+    """``from`` and ``to`` of the query (both optional, the service's defaults otherwise)."""
+    days = []
+    for name in ("from", "to"):
+        text = request.query_params.get(name) or None
+        day = None
+        if text is not None:
+            try:
+                if not DATE.fullmatch(text):
+                    raise ValueError(text)
+                day = date.fromisoformat(text)
+            except ValueError:
+                raise ServiceError.of(ErrorCode.VALIDATION, NOT_A_DATE, name) from None
+        days.append(day)
+    return days[0], days[1]
+
+
+async def _cluster_id(db: Database, slug: str) -> uuid.UUID | None:
+    """The cluster of a page address. The clusters' slugs are kept with the computed insights
+    until the clusters table is written (a page view then reads no cluster list)."""
+    if len(slug) > 64 or not SLUG.fullmatch(slug):
+        return None
+
+    async def read() -> dict[str, uuid.UUID]:
+        slugs: dict[str, uuid.UUID] = {}
+        request = PageRequest(first=MAX_PAGE_SIZE)
+        while True:
+            found = await identity_service.list_clusters(
+                db=db, filter=identity_service.ClusterFilter(), page=request
+            )
+            slugs.update((cluster.slug, cluster.id) for cluster in found.items)
+            if not found.has_next_page or not found.cursors:
+                return slugs
+            request = PageRequest(first=MAX_PAGE_SIZE, after=found.cursors[-1])
+
+    slugs = await cache_for(db).get_or_compute("cluster-slugs", frozenset({"clusters"}), read)
+    return slugs.get(slug)
+
+
+def _message(error: ServiceError) -> str:
+    problem = error.problems[0]
+    return f"{problem.field}: {problem.message}" if problem.field else problem.message
+
+
+def _html(body: str, status: int = 200, *, language: str) -> HTMLResponse:
+    return HTMLResponse(body, status, headers={**PAGE_HEADERS, "Content-Language": language})
+
+
+def _error_page(status: int, language: str, title_key: str, message: str) -> HTMLResponse:
+    t = Labels(language)
+    body = pages.error_page(language=language, title=t[title_key], message=message)
+    response = _html(body, status, language=language)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _json_error(status: int, code: ErrorCode, message: str, field: str | None = None) -> Response:
+    return JSONResponse(
+        {"error": {"code": code.value, "message": message, "field": field}},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _json_service_error(error: ServiceError) -> Response:
+    problem = error.problems[0]
+    return _json_error(STATUS.get(problem.code, 400), problem.code, problem.message, problem.field)
+
+
+# The CSV of the comparison comes before the pages: "comparison.csv" is never a slug (no dot).
+@router.get("/insights/comparison.csv", include_in_schema=False)
+async def comparison_export(request: Request) -> Response:
+    state = request.app.state
+    try:
+        starts_on, ends_on = _period(request)
+        rows = await service.compare_clusters(
+            db=state.db, starts_on=starts_on, ends_on=ends_on, now=state.clock.now()
+        )
+    except ServiceError as error:
+        return _json_service_error(error)
+    names = await pages.material_names(
+        state.db, [f.material_code for r in rows for f in r.top_conversions if f.material_code]
+    )
+    period = rows[0].insights.period if rows else None
+    suffix = f"-{period.starts_on}-{period.ends_on}" if period else ""
+    return Response(
+        exports.comparison_csv(rows, names),
+        media_type=CSV,
+        headers={
+            "Content-Disposition": f'attachment; filename="clusters-compared{suffix}.csv"',
+            "Cache-Control": "public, max-age=300",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/insights", include_in_schema=False)
+async def comparison(request: Request) -> Response:
+    state = request.app.state
+    requested = request.query_params.get("lang")
+    language = language_for(requested)
+    try:
+        starts_on, ends_on = _period(request)
+        rows = await service.compare_clusters(
+            db=state.db, starts_on=starts_on, ends_on=ends_on, now=state.clock.now()
+        )
+    except ServiceError as error:
+        return _error_page(400, language, "bad_request_title", _message(error))
+    names = await pages.material_names(
+        state.db, [f.material_code for r in rows for f in r.top_conversions if f.material_code]
+    )
+    body = pages.comparison_page(
+        rows,
+        language=language,
+        explicit_language=requested == language,
+        names=names,
+        given_from=request.query_params.get("from"),
+        given_to=request.query_params.get("to"),
+    )
+    return _html(body, language=language)
+
+
+@router.get("/insights/{cluster_slug}", include_in_schema=False)
+async def cluster_page(cluster_slug: str, request: Request) -> Response:
+    state = request.app.state
+    requested = request.query_params.get("lang")
+    cluster_id = await _cluster_id(state.db, cluster_slug)
+    if cluster_id is None:
+        language = language_for(requested)
+        return _error_page(404, language, "not_found_title", Labels(language)["not_found"])
+    try:
+        starts_on, ends_on = _period(request)
+        insights = await service.cluster_insights(
+            db=state.db,
+            viewer=Anonymous(),  # a page is public whoever opens it
+            cluster_id=cluster_id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            now=state.clock.now(),
+        )
+    except ServiceError as error:
+        language = language_for(requested)
+        if error.code is ErrorCode.NOT_FOUND:
+            return _error_page(404, language, "not_found_title", Labels(language)["not_found"])
+        return _error_page(400, language, "bad_request_title", _message(error))
+    language = language_for(requested, insights.cluster.languages)
+    names = await pages.material_names(state.db, pages.materials_of(insights))
+    body = pages.cluster_page(
+        insights,
+        language=language,
+        explicit_language=requested == language,
+        names=names,
+        given_from=request.query_params.get("from"),
+        given_to=request.query_params.get("to"),
+    )
+    return _html(body, language=language)
+
+
+@router.get("/insights/{cluster_slug}/{table}.csv", include_in_schema=False)
+async def cluster_export(cluster_slug: str, table: str, request: Request) -> Response:
+    state = request.app.state
+    export = exports.EXPORTS.get(table)
+    cluster_id = await _cluster_id(state.db, cluster_slug)
+    if export is None or cluster_id is None:
+        return _json_error(404, ErrorCode.NOT_FOUND, "No such cluster or table")
+    token = bearer_token(request)
+    viewer = await current_viewer(state.security, state.access_check, token)
+    if token is not None and isinstance(viewer, Anonymous):
+        # A token that no longer stands (expired, signed out): the app refreshes and retries.
+        code = viewer.problem or ErrorCode.UNAUTHENTICATED
+        return _json_error(401, code, "The access token is not valid")
+    try:
+        starts_on, ends_on = _period(request)
+        insights = await service.cluster_insights(
+            db=state.db,
+            viewer=viewer,
+            cluster_id=cluster_id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            now=state.clock.now(),
+        )
+        names = await pages.material_names(state.db, pages.materials_of(insights))
+        body = export.write(insights, names)
+    except ServiceError as error:
+        return _json_service_error(error)
+    period = insights.period
+    filename = f"{cluster_slug}-{table}-{period.starts_on}-{period.ends_on}.csv"
+    signed_in = isinstance(viewer, Viewer)
+    return Response(
+        body,
+        media_type=CSV,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            # What a signed-in viewer gets may be the named view: never in a shared cache.
+            "Cache-Control": "private, no-store" if signed_in else "public, max-age=300",
+            "Vary": "Authorization",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
