@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import update
 from backend.auth.viewer import Anonymous
 from backend.identity.models import Organisation
 from backend.insights import service
-from backend.insights.service import ClusterInsights
+from backend.insights.service import ClusterInsights, Money
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from tests.conftest import Account, GraphQL
@@ -148,6 +149,114 @@ async def public_insights(db: Database, wood: Wood, clock: ManualClock) -> Clust
         ends_on=TO,
         now=clock.now(),
     )
+
+
+def expected_figures(insights: ClusterInsights) -> dict[str, Decimal | str]:
+    """The ``<data>`` figures a cluster's page must show for ``insights`` (the public view),
+    by element id: the service's numbers, or SUPPRESSED."""
+    figures: dict[str, Decimal | str] = {}
+    totals, currency = insights.totals, insights.cluster.currency
+
+    def amount(moneys: list[Money]) -> Decimal:
+        return next((m.amount for m in moneys if m.currency == currency), Decimal(0))
+
+    if totals.suppressed:
+        for key in ("diverted_kg", "co2e_avoided", "disposal_cost_avoided", "paid_to_suppliers"):
+            figures[f"totals-{key}"] = SUPPRESSED
+        figures["totals-trades"] = SUPPRESSED
+    else:
+        figures |= {
+            "totals-diverted_kg": totals.kg,
+            "totals-co2e_avoided": totals.co2e_kg,
+            "totals-disposal_cost_avoided": amount(totals.disposal_cost_avoided),
+            "totals-paid_to_suppliers": amount(totals.paid_to_suppliers),
+            "totals-trades": Decimal(totals.trades),
+            "totals-organisations": Decimal(totals.organisations),
+        }
+    network = insights.network
+    if network is None:
+        figures |= {
+            "network-type": SUPPRESSED,
+            "fig-organisations": SUPPRESSED,
+            "fig-dependent_suppliers": SUPPRESSED,
+        }
+    else:
+        figures["network-type"] = network.type.value
+        for key in (
+            "organisations",
+            "links",
+            "density",
+            "centralisation",
+            "bilateral_share",
+            "multilateral_share",
+            "horizontal_links",
+            "vertical_links",
+            "links_of_unknown_activity",
+            "repeat_links",
+            "largest_component_share",
+        ):
+            figures[f"fig-{key}"] = Decimal(repr(getattr(network, key)))
+        figures["fig-dependent_suppliers"] = Decimal(insights.dependent_suppliers)
+    figures["fig-isolated_members"] = Decimal(insights.isolated_members)
+    members = insights.members
+    for key in ("total", "firms", "communities", "institutions", "at_start", "joined"):
+        figures[f"members-{key}"] = Decimal(getattr(members, key))
+    if members.growth is not None:
+        figures["members-growth"] = Decimal(repr(members.growth))
+    return figures
+
+
+def shown_figures(page: Rendered) -> dict[str, Decimal | str]:
+    """The page's figures, numbers as Decimals (so 17000 equals 17000.0000)."""
+    result: dict[str, Decimal | str] = {}
+    for key, value in page.figures.items():
+        try:
+            result[key] = Decimal(value)
+        except ArithmeticError:
+            result[key] = value
+    return result
+
+
+def month_cells(insights: ClusterInsights) -> list[dict[str, Decimal | str]]:
+    """The rows of the months table the page must show: the service's figures in the
+    cluster's currency, or every figure SUPPRESSED."""
+    currency = insights.cluster.currency
+    rows: list[dict[str, Decimal | str]] = []
+    for month in insights.months:
+        label = f"{month.month.year}-{month.month.month:02d}"
+        outcomes = month.outcomes
+        columns = ("kg", "co2e_kg", "disposal_cost_avoided", "paid", "trades")
+        if outcomes.suppressed:
+            rows.append({"month": label} | dict.fromkeys(columns, SUPPRESSED))
+            continue
+
+        def amount(moneys: list[Money]) -> Decimal:
+            return next((m.amount for m in moneys if m.currency == currency), Decimal(0))
+
+        rows.append(
+            {
+                "month": label,
+                "kg": outcomes.kg,
+                "co2e_kg": outcomes.co2e_kg,
+                "disposal_cost_avoided": amount(outcomes.disposal_cost_avoided),
+                "paid": amount(outcomes.paid_to_suppliers),
+                "trades": Decimal(outcomes.trades),
+            }
+        )
+    return rows
+
+
+def shown_cells(rows: list[Row]) -> list[dict[str, Decimal | str]]:
+    found = []
+    for row in rows:
+        cells: dict[str, Decimal | str] = {}
+        for key, value in row.cells.items():
+            try:
+                cells[key] = Decimal(value)
+            except ArithmeticError:
+                cells[key] = value
+        found.append(cells)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
