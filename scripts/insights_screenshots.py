@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = (
     # (path, file name, height in CSS pixels)
-    ("/insights/maniwa-wood", "insights-maniwa.png", 2200),
-    ("/insights", "insights-comparison.png", 1500),
+    ("/insights/maniwa-wood", "insights-maniwa.png", 1800),
+    ("/insights", "insights-comparison.png", 1300),
 )
 WIDTH = 390
 

@@ -51,18 +51,17 @@ from backend.kit.db import Database
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STYLESHEET = Markup((TEMPLATES / "style.css").read_text(encoding="utf-8").strip())  # noqa: S704
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLESHEET.encode()).digest()).decode()
-# The inline stylesheet is the only thing the page may load or run: no scripts, no fonts, no
-# frames; forms post (GET) to this site only.
+# The inline stylesheet is the only thing the page may load or run: no script, font, image or
+# frame; the period form submits to this site only.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; "
-    f"style-src 'sha256-{_STYLE_HASH}'; "
-    "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
 )
 # Tables a page links to; the named ones answer only verified institutions and admins.
 PUBLIC_TABLES = ("network", "flows", "months", "unmatched-materials")
 NAMED_TABLES = ("anchors", "dependences", "isolated")
 # Currencies written without decimals (ISO 4217 minor unit 0) among the clusters'.
-WHOLE_CURRENCIES = frozenset({"JPY", "VND", "KRW", "IDR", "CLP", "ISK", "UGX"})
+WHOLE_CURRENCIES = frozenset({"JPY", "VND", "KRW", "CLP", "ISK", "UGX"})
 
 _templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
