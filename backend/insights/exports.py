@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from backend.identity.models import OrganisationKind
 from backend.insights import service
 from backend.insights.pages import MaterialName
 from backend.insights.service import (
@@ -27,6 +28,7 @@ from backend.insights.service import (
     ClusterInsights,
     Money,
     OrganisationLabel,
+    SocialCapital,
     activity_title,
 )
 
@@ -72,6 +74,16 @@ def _others(moneys: Sequence[Money], currency: str) -> str:
     return "; ".join(f"{cell(m.amount)} {m.currency}" for m in moneys if m.currency != currency)
 
 
+@dataclass(frozen=True, slots=True)
+class ExportData:
+    """What a table is written from: the insights, the catalogue's material names, and the
+    social capital (read only for the tables that need it)."""
+
+    insights: ClusterInsights
+    names: Mapping[str, MaterialName]
+    social: SocialCapital | None = None
+
+
 def _name(code: str | None, names: Mapping[str, MaterialName]) -> str | None:
     if code is None:
         return None
@@ -105,7 +117,8 @@ NETWORK_COLUMNS = (
 )
 
 
-def network_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]) -> str:
+def network_csv(data: ExportData) -> str:
+    insights = data.insights
     period, network, members = insights.period, insights.network, insights.members
     figures: list[Value] = [None] * 12
     if network is not None:
@@ -154,7 +167,8 @@ FLOW_COLUMNS = (
 )
 
 
-def flows_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]) -> str:
+def flows_csv(data: ExportData) -> str:
+    insights, names = data.insights, data.names
     return write(
         FLOW_COLUMNS,
         (
@@ -192,7 +206,8 @@ MONTH_COLUMNS = (
 )
 
 
-def months_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]) -> str:
+def months_csv(data: ExportData) -> str:
+    insights = data.insights
     currency = insights.cluster.currency
     rows: list[list[Value]] = []
     for month in insights.months:
@@ -232,7 +247,8 @@ UNMATCHED_COLUMNS = (
 )
 
 
-def unmatched_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]) -> str:
+def unmatched_csv(data: ExportData) -> str:
+    insights, names = data.insights, data.names
     return write(
         UNMATCHED_COLUMNS,
         (
@@ -266,7 +282,8 @@ def _organisation(label: OrganisationLabel) -> list[Value]:
 ORGANISATION_COLUMNS = ("id", "organisation", "kind", "activity_code", "activity_title")
 
 
-def anchors_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]) -> str:
+def anchors_csv(data: ExportData) -> str:
+    insights = data.insights
     return write(
         (*ORGANISATION_COLUMNS, "kg", "share", "partners"),
         (
@@ -276,7 +293,8 @@ def anchors_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]) ->
     )
 
 
-def dependences_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]) -> str:
+def dependences_csv(data: ExportData) -> str:
+    insights = data.insights
     return write(
         (
             "supplier_id",
@@ -306,24 +324,127 @@ def dependences_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]
     )
 
 
-def isolated_csv(insights: ClusterInsights, names: Mapping[str, MaterialName]) -> str:
+def isolated_csv(data: ExportData) -> str:
+    insights = data.insights
     return write(
         ORGANISATION_COLUMNS,
         (_organisation(label) for label in service.all_isolated(insights)),
     )
 
 
+KINDS = (OrganisationKind.FIRM, OrganisationKind.COMMUNITY, OrganisationKind.INSTITUTION)
+
+
+def _social(data: ExportData) -> SocialCapital:
+    assert data.social is not None, "the route reads the social capital for this table"
+    return data.social
+
+
+def joint_purchasing_csv(data: ExportData) -> str:
+    rows: list[list[Value]] = []
+    for saving in _social(data).savings:
+        figures: list[Value] = [None] * 5
+        if not saving.suppressed:
+            figures = [
+                saving.groups,
+                saving.organisations,
+                saving.at_single_buyer_price,
+                saving.at_group_price,
+                saving.saved,
+            ]
+        rows.append([saving.direction, saving.currency, *figures, saving.suppressed])
+    return write(
+        (
+            "direction",
+            "currency",
+            "groups",
+            "organisations",
+            "at_single_buyer_price",
+            "at_group_price",
+            "saved",
+            "suppressed",
+        ),
+        rows,
+    )
+
+
+def attendance_csv(data: ExportData) -> str:
+    rows: list[list[Value]] = []
+    for row in _social(data).attendance:
+        figures: list[Value] = [None] * 5
+        if not row.suppressed:
+            figures = [row.registrations, row.seats, row.organisations, row.people, row.events]
+        rows.append([row.kind.value if row.kind else None, *figures, row.suppressed])
+    return write(
+        (
+            "organisation_kind",
+            "registrations",
+            "seats",
+            "organisations",
+            "people",
+            "events",
+            "suppressed",
+        ),
+        rows,
+    )
+
+
+def events_csv(data: ExportData) -> str:
+    social = _social(data)
+    return write(
+        ("organiser_kind", "events_held"),
+        [
+            *([kind.value, social.events_by_organiser_kind.get(kind, 0)] for kind in KINDS),
+            ["ALL", social.events_held],
+        ],
+    )
+
+
+def forums_csv(data: ExportData) -> str:
+    forums = _social(data).forums
+    header = (
+        "forums",
+        "threads",
+        "posts",
+        "organisations",
+        "threads_across_organisations",
+        *(f"organisations_{kind.value.lower()}" for kind in KINDS),
+        "suppressed",
+    )
+    if forums is None:
+        return write(header, [[*([None] * (len(header) - 1)), True]])
+    return write(
+        header,
+        [
+            [
+                forums.forums,
+                forums.threads,
+                forums.posts,
+                forums.organisations,
+                forums.threads_across_organisations,
+                *(forums.by_kind.get(kind, 0) for kind in KINDS),
+                False,
+            ]
+        ],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Export:
-    write: Callable[[ClusterInsights, Mapping[str, MaterialName]], str]
-    named: bool  # only the named audience (the service refuses others)
+    write: Callable[[ExportData], str]
+    named: bool = False  # only the named audience (the service refuses others)
+    social: bool = False  # written from the social capital (six more statements)
 
 
 EXPORTS: dict[str, Export] = {
-    "network": Export(network_csv, named=False),
-    "flows": Export(flows_csv, named=False),
-    "months": Export(months_csv, named=False),
-    "unmatched-materials": Export(unmatched_csv, named=False),
+    "network": Export(network_csv),
+    "flows": Export(flows_csv),
+    "months": Export(months_csv),
+    "unmatched-materials": Export(unmatched_csv),
+    "joint-purchasing": Export(joint_purchasing_csv, social=True),
+    "attendance": Export(attendance_csv, social=True),
+    "events": Export(events_csv, social=True),
+    "forums": Export(forums_csv, social=True),
     "anchors": Export(anchors_csv, named=True),
     "dependences": Export(dependences_csv, named=True),
     "isolated": Export(isolated_csv, named=True),

@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from backend.catalogue import service as catalogue_service
-from backend.identity.models import Cluster
+from backend.identity.models import Cluster, OrganisationKind
 from backend.insights import charts
 from backend.insights.cache import cache_for
 from backend.insights.network import (
@@ -43,6 +43,7 @@ from backend.insights.service import (
     ClusterInsights,
     Money,
     Outcomes,
+    SocialCapital,
     activity_title,
 )
 from backend.insights.translations import LANGUAGES, Labels
@@ -58,7 +59,16 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 # Tables a page links to; the named ones answer only verified institutions and admins.
-PUBLIC_TABLES = ("network", "flows", "months", "unmatched-materials")
+PUBLIC_TABLES = (
+    "network",
+    "flows",
+    "months",
+    "unmatched-materials",
+    "joint-purchasing",
+    "attendance",
+    "events",
+    "forums",
+)
 NAMED_TABLES = ("anchors", "dependences", "isolated")
 # Currencies written without decimals (ISO 4217 minor unit 0) among the clusters'.
 WHOLE_CURRENCIES = frozenset({"JPY", "VND", "KRW", "CLP", "ISK", "UGX"})
@@ -593,6 +603,118 @@ def _unmatched(
     )
 
 
+KINDS = (OrganisationKind.FIRM, OrganisationKind.COMMUNITY, OrganisationKind.INSTITUTION)
+
+
+def _social(social: SocialCapital, t: Labels, numbers: Numbers) -> dict[str, object]:
+    """Joint purchasing, event attendance, events held and forum activity, as the service
+    gives them (suppressed rows read "fewer than 3 organisations")."""
+    suppressed = t["suppressed"]
+    savings_rows = []
+    for saving in social.savings:
+        label = Cell("direction", t[f"direction_{saving.direction}"])
+        currency = Cell("currency", saving.currency)
+        columns = ("groups", "organisations", "at_single_buyer_price", "at_group_price", "saved")
+        if saving.suppressed:
+            cells = [Cell(col, suppressed, suppressed=True) for col in columns]
+        else:
+            money = [
+                _number_cell(col, amount, numbers.money(Money(amount, saving.currency)))
+                for col, amount in (
+                    ("at_single_buyer_price", saving.at_single_buyer_price),
+                    ("at_group_price", saving.at_group_price),
+                    ("saved", saving.saved),
+                )
+            ]
+            cells = [
+                _number_cell("groups", saving.groups, numbers.plain(saving.groups)),
+                _number_cell(
+                    "organisations", saving.organisations, numbers.plain(saving.organisations)
+                ),
+                *money,
+            ]
+        savings_rows.append(Row("saving", [label, currency, *cells]))
+    attendance_rows = []
+    for row in social.attendance:
+        kind = Cell("kind", t[f"kind_{row.kind.value if row.kind else 'NONE'}"])
+        columns = ("registrations", "seats", "organisations", "people", "events")
+        if row.suppressed:
+            cells = [Cell(col, suppressed, suppressed=True) for col in columns]
+        else:
+            cells = [
+                _number_cell(col, getattr(row, col), numbers.plain(getattr(row, col)))
+                for col in columns
+            ]
+        attendance_rows.append(Row("attendance", [kind, *cells]))
+    held = [
+        Figure(
+            "events-held",
+            t["events_total"],
+            numbers.plain(social.events_held),
+            raw(social.events_held),
+        )
+    ] + [
+        Figure(
+            f"events-held-{kind.value.lower()}",
+            t[f"held_{kind.value}"],
+            numbers.plain(social.events_by_organiser_kind.get(kind, 0)),
+            raw(social.events_by_organiser_kind.get(kind, 0)),
+        )
+        for kind in KINDS
+    ]
+    forums = social.forums
+    forum_figures: list[Figure] = []
+    if forums is not None:
+        forum_figures = [
+            Figure(f"forums-{key}", t[label], numbers.plain(value), raw(value))
+            for key, label, value in (
+                ("forums", "forum_forums", forums.forums),
+                ("threads", "forum_threads", forums.threads),
+                ("posts", "forum_posts", forums.posts),
+                ("organisations", "forum_organisations", forums.organisations),
+                ("across", "forum_across", forums.threads_across_organisations),
+            )
+        ] + [
+            Figure(
+                f"forums-{kind.value.lower()}",
+                t[f"forum_{kind.value}"],
+                numbers.plain(forums.by_kind.get(kind, 0)),
+                raw(forums.by_kind.get(kind, 0)),
+            )
+            for kind in KINDS
+        ]
+    return {
+        "savings": Table(
+            "savings",
+            [
+                (t["direction"], False),
+                (t["currency"], False),
+                (t["groups"], True),
+                (t["organisations_col"], True),
+                (t["at_single_buyer_price"], True),
+                (t["at_group_price"], True),
+                (t["saved"], True),
+            ],
+            savings_rows,
+        ),
+        "attendance": Table(
+            "attendance",
+            [
+                (t["kind"], False),
+                (t["registrations"], True),
+                (t["seats"], True),
+                (t["organisations_col"], True),
+                (t["people"], True),
+                (t["events"], True),
+            ],
+            attendance_rows,
+        ),
+        "events_held": held,
+        "forums": forum_figures,
+        "forums_suppressed": forums is None,
+    }
+
+
 def _period_query(period: Period, language: str | None) -> str:
     return _query(
         **{"from": period.starts_on.isoformat(), "to": period.ends_on.isoformat()}, lang=language
@@ -601,6 +723,7 @@ def _period_query(period: Period, language: str | None) -> str:
 
 def cluster_page(
     insights: ClusterInsights,
+    social: SocialCapital,
     *,
     language: str,
     explicit_language: bool,
@@ -649,6 +772,7 @@ def cluster_page(
         "month_charts": month_charts,
         "unmatched": _unmatched(insights, names, t, numbers, language),
         "unmatched_intro": t["unmatched_intro"].format(days=insights.unmatched_after_days),
+        "social": _social(social, t, numbers),
         "downloads": [
             Download(f"{path}/{table}.csv{csv_query}", t[f"table_{table}"], named=False)
             for table in PUBLIC_TABLES

@@ -190,8 +190,10 @@ async def cluster_page(cluster_slug: str, request: Request) -> Response:
         return _error_page(400, language, "bad_request_title", _message(error))
     language = language_for(requested, insights.cluster.languages)
     names = await pages.material_names(state.db, pages.materials_of(insights))
+    social = await service.social_capital(db=state.db, insights=insights)
     body = pages.cluster_page(
         insights,
+        social,
         language=language,
         explicit_language=requested == language,
         names=names,
@@ -225,7 +227,10 @@ async def cluster_export(cluster_slug: str, table: str, request: Request) -> Res
             now=state.clock.now(),
         )
         names = await pages.material_names(state.db, pages.materials_of(insights))
-        body = export.write(insights, names)
+        social = None
+        if export.social:
+            social = await service.social_capital(db=state.db, insights=insights)
+        body = export.write(exports.ExportData(insights, names, social))
     except ServiceError as error:
         return _json_service_error(error)
     period = insights.period

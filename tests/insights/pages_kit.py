@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import update
 
 from backend.auth.viewer import Anonymous
-from backend.identity.models import Organisation
+from backend.identity.models import Organisation, OrganisationKind
 from backend.insights import service
-from backend.insights.service import ClusterInsights, Money
+from backend.insights.service import ClusterInsights, Money, SocialCapital
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from tests.conftest import Account, GraphQL
@@ -34,6 +34,7 @@ SAWMILLING, WOOD_PRODUCTS, POWER = "1610", "1629", "3510"
 FORMULA_NAME = '=HYPERLINK("http://evil.example","Open") Mokuzai'
 OPTED_OUT_LABEL = "A firm in sawmilling and planing of wood"
 SUPPRESSED = "\x00suppressed"  # what the reader records for a suppressed figure or cell
+KINDS = (OrganisationKind.FIRM, OrganisationKind.COMMUNITY, OrganisationKind.INSTITUTION)
 
 
 @dataclass
@@ -139,21 +140,21 @@ async def build_wood(
     )
 
 
-async def public_insights(db: Database, wood: Wood, clock: ManualClock) -> ClusterInsights:
+async def public_insights(db: Database, cluster_id: str, clock: ManualClock) -> ClusterInsights:
     """What the service computes for the public over the tests' period."""
     return await service.cluster_insights(
         db=db,
         viewer=Anonymous(),
-        cluster_id=uuid.UUID(wood.cluster_id),
+        cluster_id=uuid.UUID(cluster_id),
         starts_on=FROM,
         ends_on=TO,
         now=clock.now(),
     )
 
 
-def expected_figures(insights: ClusterInsights) -> dict[str, Decimal | str]:
-    """The ``<data>`` figures a cluster's page must show for ``insights`` (the public view),
-    by element id: the service's numbers, or SUPPRESSED."""
+def expected_figures(insights: ClusterInsights, social: SocialCapital) -> dict[str, Decimal | str]:
+    """The ``<data>`` figures a cluster's page must show for ``insights`` and ``social`` (the
+    public view), by element id: the service's numbers, or SUPPRESSED."""
     figures: dict[str, Decimal | str] = {}
     totals, currency = insights.totals, insights.cluster.currency
 
@@ -203,6 +204,24 @@ def expected_figures(insights: ClusterInsights) -> dict[str, Decimal | str]:
         figures[f"members-{key}"] = Decimal(getattr(members, key))
     if members.growth is not None:
         figures["members-growth"] = Decimal(repr(members.growth))
+    figures["events-held"] = Decimal(social.events_held)
+    for kind in KINDS:
+        count = social.events_by_organiser_kind.get(kind, 0)
+        figures[f"events-held-{kind.value.lower()}"] = Decimal(count)
+    forums = social.forums
+    if forums is None:
+        figures["forums"] = SUPPRESSED
+    else:
+        for key, value in (
+            ("forums", forums.forums),
+            ("threads", forums.threads),
+            ("posts", forums.posts),
+            ("organisations", forums.organisations),
+            ("across", forums.threads_across_organisations),
+        ):
+            figures[f"forums-{key}"] = Decimal(value)
+        for kind in KINDS:
+            figures[f"forums-{kind.value.lower()}"] = Decimal(forums.by_kind.get(kind, 0))
     return figures
 
 

@@ -35,7 +35,7 @@ import pytest
 from backend.auth.viewer import Anonymous
 from backend.identity import service as identity_service
 from backend.insights import service
-from backend.insights.service import ClusterInsights
+from backend.insights.service import ClusterInsights, SocialCapital
 from backend.kit.db import Database
 from backend.kit.pagination import PageRequest
 from tests.insights.pages_kit import (
@@ -149,7 +149,7 @@ async def rendered_dom(server: DemoServer, path: str) -> str:
     return (await chromium(server, "--dump-dom", server.base + path)).decode("utf-8")
 
 
-async def computed(server: DemoServer) -> tuple[ClusterInsights, list[str]]:
+async def computed(server: DemoServer) -> tuple[ClusterInsights, SocialCapital, list[str]]:
     """What the service computes for the public from the server's database, and the names of
     every organisation in it."""
     db = Database(server.database_url)
@@ -166,6 +166,7 @@ async def computed(server: DemoServer) -> tuple[ClusterInsights, list[str]]:
             ends_on=TO,
             now=datetime.now(UTC),
         )
+        social = await service.social_capital(db=db, insights=insights)
         names = [
             entry.name
             for c in clusters.items
@@ -173,7 +174,7 @@ async def computed(server: DemoServer) -> tuple[ClusterInsights, list[str]]:
         ]
     finally:
         await db.dispose()
-    return insights, names
+    return insights, social, names
 
 
 def server_csv(server: DemoServer, path: str) -> list[dict[str, str]]:
@@ -185,7 +186,7 @@ async def test_the_browser_shows_the_services_figures_and_names_nobody(
     demo_server: DemoServer,
 ) -> None:
     # given the demo, and what the service computes for the public from it
-    expected, names = await computed(demo_server)
+    expected, social, names = await computed(demo_server)
     assert len(names) >= 12  # the demo's organisations of every cluster
 
     # when Chromium loads Maniwa's page
@@ -196,7 +197,7 @@ async def test_the_browser_shows_the_services_figures_and_names_nobody(
     assert '<html lang="ja">' in dom
     assert "Maniwa Wood Biomass Cluster" in shown.text
     # and every figure of the rendered DOM is the service's
-    assert shown_figures(shown) == expected_figures(expected)
+    assert shown_figures(shown) == expected_figures(expected, social)
     assert shown_cells(shown.rows("months")) == month_cells(expected)
     assert [Decimal(row.cells["kg"]) for row in shown.rows("flows")] == [
         flow.kg for flow in expected.flows

@@ -18,6 +18,7 @@ from backend.insights import exports, service
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from tests.conftest import GraphQL
+from tests.forums import kit as forums
 from tests.insights.pages_kit import (
     FORMULA_NAME,
     FROM,
@@ -66,13 +67,14 @@ async def export(
 
 
 PUBLIC = ("network", "flows", "months", "unmatched-materials")
+SOCIAL = ("joint-purchasing", "attendance", "events", "forums")
 NAMED = ("anchors", "dependences", "isolated")
 
 
 async def test_the_public_tables_are_the_services_figures(
     client: httpx.AsyncClient, db: Database, wood: Wood, clock: ManualClock
 ) -> None:
-    expected = await public_insights(db, wood, clock)
+    expected = await public_insights(db, wood.cluster_id, clock)
     network = expected.network
     assert network is not None
 
@@ -173,7 +175,7 @@ async def test_the_public_tables_are_the_services_figures(
 
 
 async def test_no_public_table_names_an_organisation(client: httpx.AsyncClient, wood: Wood) -> None:
-    for table in PUBLIC:
+    for table in (*PUBLIC, *SOCIAL):
         body = (await export(client, wood, table)).text
         for key, name in wood.names.items():
             assert name not in body, (table, key)
@@ -374,7 +376,7 @@ async def test_the_comparison_table_is_one_row_per_cluster(
     }
 
 
-@pytest.mark.parametrize("table", [*PUBLIC, *NAMED])
+@pytest.mark.parametrize("table", [*PUBLIC, *SOCIAL, *NAMED])
 async def test_bad_dates_are_a_400_with_the_reason(
     client: httpx.AsyncClient, cluster_id: str, table: str
 ) -> None:
@@ -421,3 +423,69 @@ async def test_a_token_that_no_longer_stands_is_a_401(
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] in {"TOKEN_INVALID", "UNAUTHENTICATED"}
+
+
+async def test_the_social_tables_follow_the_audience(
+    client: httpx.AsyncClient,
+    gql: GraphQL,
+    register: Any,
+    cluster_id: str,
+    platform_admin_token: str,
+) -> None:
+    # given a forum in which two organisations wrote, and no joint purchase or event
+    shg = await register(
+        "shg@wood.example", cluster_id, name="Yubara Women's Union", kind="COMMUNITY"
+    )
+    mill = await register("mill@wood.example", cluster_id, name="Ochiai Sawmill")
+    forum = await forums.open_forum(gql, shg.access_token, "CLUSTER", title="Boilers")
+    thread = await forums.start_thread(gql, shg.access_token, forum, "Chip boilers")
+    await forums.post(gql, mill.access_token, thread, "We burn bark")
+
+    async def table(name: str, token: str | None = None) -> list[dict[str, str]]:
+        response = await client.get(
+            f"/insights/test-wood/{name}.csv?{PERIOD}", headers=bearer(token)
+        )
+        return rows(response)
+
+    # when the public and a platform admin download them
+    # then the public's forum row is suppressed, the admin's is not
+    empty = dict.fromkeys(
+        (
+            "forums",
+            "threads",
+            "posts",
+            "organisations",
+            "threads_across_organisations",
+            "organisations_firm",
+            "organisations_community",
+            "organisations_institution",
+        ),
+        "",
+    )
+    assert await table("forums") == [empty | {"suppressed": "true"}]
+    assert await table("forums", platform_admin_token) == [
+        {
+            "forums": "1",
+            "threads": "1",
+            "posts": "1",
+            "organisations": "2",
+            "threads_across_organisations": "1",
+            "organisations_firm": "1",
+            "organisations_community": "1",
+            "organisations_institution": "0",
+            "suppressed": "false",
+        }
+    ]
+    # and the tables without anything to count have their header and no row, or zeros
+    assert await table("joint-purchasing") == []
+    assert await table("attendance") == []
+    assert await table("events") == [
+        {"organiser_kind": "FIRM", "events_held": "0"},
+        {"organiser_kind": "COMMUNITY", "events_held": "0"},
+        {"organiser_kind": "INSTITUTION", "events_held": "0"},
+        {"organiser_kind": "ALL", "events_held": "0"},
+    ]
+    response = await client.get(f"/insights/test-wood/attendance.csv?{PERIOD}")
+    assert response.text == (
+        "organisation_kind,registrations,seats,organisations,people,events,suppressed\r\n"
+    )

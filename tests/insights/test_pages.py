@@ -15,12 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
+from backend.identity.models import OrganisationKind
 from backend.insights import pages, service
 from backend.insights.period import MAX_MONTHS
 from backend.insights.translations import ENGLISH, TRANSLATIONS, Labels, language_for
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from tests.conftest import GraphQL
+from tests.forums import kit as forums
 from tests.insights.pages_kit import (
     FROM,
     PERIOD,
@@ -36,7 +38,6 @@ from tests.insights.pages_kit import (
     shown_cells,
     shown_figures,
 )
-from tests.kit import begins
 
 
 @pytest.fixture
@@ -72,7 +73,8 @@ async def test_the_page_shows_the_services_figures(
     client: httpx.AsyncClient, db: Database, wood: Wood, clock: ManualClock
 ) -> None:
     # given the wood cluster's trades
-    expected = await public_insights(db, wood, clock)
+    expected = await public_insights(db, wood.cluster_id, clock)
+    social = await service.social_capital(db=db, insights=expected)
     totals, network, members = expected.totals, expected.network, expected.members
     assert network is not None
 
@@ -82,7 +84,7 @@ async def test_the_page_shows_the_services_figures(
     # then every figure on it is the service's, in the exact value
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert shown_figures(shown) == expected_figures(expected)
+    assert shown_figures(shown) == expected_figures(expected, social)
     assert shown.figures["network-type"] == "ANCHOR_TENANT_MUTUALISM"
     # and they are the cluster's: 19 t from six organisations, a pellet maker at the centre
     assert (totals.kg, totals.organisations, totals.trades) == (Decimal(19000), 6, 5)
@@ -232,10 +234,15 @@ async def test_a_cluster_without_trades_has_a_page_with_nothing_to_reveal(
         "members-institutions": "0",
         "members-at_start": "0",
         "members-joined": "0",
+        "events-held": "0",
+        "events-held-firm": "0",
+        "events-held-community": "0",
+        "events-held-institution": "0",
+        "forums": SUPPRESSED,
     }
     assert shown.tables.keys() == {"months"}
-    assert 'id="flows-none"' in response.text
-    assert 'id="unmatched-none"' in response.text
+    for empty in ("flows-none", "unmatched-none", "savings-none", "attendance-none"):
+        assert f'id="{empty}"' in response.text
     assert "<svg" in response.text  # the month charts, each month a suppressed marker
 
 
@@ -371,7 +378,7 @@ async def test_a_page_loads_nothing_from_anywhere(client: httpx.AsyncClient, woo
 
 
 async def test_a_second_view_reads_only_what_is_not_kept(
-    client: httpx.AsyncClient, db: Database, wood: Wood, sql_statements: Any
+    client: httpx.AsyncClient, wood: Wood, sql_statements: Any
 ) -> None:
     # given the page viewed once
     path = f"/insights/{wood.slug}?{PERIOD}"
@@ -382,16 +389,15 @@ async def test_a_second_view_reads_only_what_is_not_kept(
         again = await client.get(path)
 
     # then the network, flows, months, cluster slugs and material names come from the kept
-    # insights: only the cluster itself and the unmatched offers (which age with the clock)
-    # are read again
+    # insights: only the cluster itself, the unmatched offers (which age with the clock) and
+    # the social capital (not kept by the service) are read again
     assert again.text == first.text
-    statements = [s for s in log.statements if not s.startswith("BEGIN")]
-    assert [s.split()[0:2] for s in statements] == [
-        ["SELECT", "clusters.id,"],
-        ["SELECT", "listings.material_code,"],
-        ["SELECT", "count(distinct(listings.organisation_id))"],
-    ], statements
-    assert log.count == 3 + 3 * begins(db)
+    statements = [" ".join(s.split()) for s in log.statements if not s.startswith("BEGIN")]
+    kept = ("impact_entries", "trades", "FROM materials", "FROM clusters ORDER BY")
+    assert [s for s in statements if any(table in s for table in kept)] == []
+    # the cluster (one), the unmatched offers (two) and the social capital (six)
+    assert len(statements) == 1 + 2 + 6, statements
+    assert statements[0].startswith("SELECT clusters.id")
 
 
 def test_every_translation_keeps_the_english_labels_and_placeholders() -> None:
@@ -433,3 +439,146 @@ def test_numbers_are_written_as_the_language_writes_them() -> None:
     assert pages.raw(0.1) == "0.1"
     assert pages.raw(1e-7) == "0.0000001"
     assert pages.raw(Decimal("17000.0000")) == "17000.0000"
+
+
+async def test_forum_activity_shows_once_three_organisations_wrote(
+    client: httpx.AsyncClient,
+    db: Database,
+    gql: GraphQL,
+    register: Any,
+    cluster_id: str,
+    clock: ManualClock,
+) -> None:
+    # given a community's forum where a firm replied to the community's thread
+    shg = await register(
+        "shg@wood.example", cluster_id, name="Yubara Women's Union", kind="COMMUNITY"
+    )
+    mill = await register("mill@wood.example", cluster_id, name="Ochiai Sawmill")
+    forum = await forums.open_forum(gql, shg.access_token, "CLUSTER", title="Boilers")
+    thread = await forums.start_thread(gql, shg.access_token, forum, "Chip boilers")
+    await forums.post(gql, mill.access_token, thread, "We burn bark")
+    path = f"/insights/test-wood?{PERIOD}&lang=en"
+
+    # when anybody opens the page, two organisations having written
+    response, shown = await page(client, path)
+
+    # then the forums say why there are no figures, and nobody is named
+    assert shown.figures["forums"] == SUPPRESSED
+    assert Labels("en")["forums_suppressed"] in shown.text
+    assert "Yubara Women" not in response.text
+    assert "Ochiai Sawmill" not in response.text
+
+    # and once a third organisation writes, the page shows the service's figures
+    third = await register("lumber@wood.example", cluster_id, name="Kuse Lumber")
+    await forums.post(gql, third.access_token, thread, "So do we")
+    expected = await public_insights(db, cluster_id, clock)
+    social = await service.social_capital(db=db, insights=expected)
+    response, shown = await page(client, path)
+    assert social.forums is not None
+    assert shown_figures(shown) == expected_figures(expected, social)
+    assert {k: v for k, v in shown.figures.items() if k.startswith("forums-")} == {
+        "forums-forums": "1",
+        "forums-threads": "1",
+        "forums-posts": "2",
+        "forums-organisations": "3",
+        "forums-across": "1",
+        "forums-firm": "2",
+        "forums-community": "1",
+        "forums-institution": "0",
+    }
+
+
+async def test_joint_purchasing_and_attendance_rows_as_the_service_gives_them(
+    db: Database, wood: Wood, clock: ManualClock
+) -> None:
+    # given social capital with a suppressed and a shown row of each table
+    insights = await public_insights(db, wood.cluster_id, clock)
+    social = service.SocialCapital(
+        savings=[
+            service.Savings(
+                "BUY", "JPY", 2, 5, Decimal("90000"), Decimal("100000.0000"), Decimal("10000")
+            ),
+            service.Savings(
+                "SELL", "JPY", 0, 0, Decimal(0), Decimal(0), Decimal(0), suppressed=True
+            ),
+        ],
+        attendance=[
+            service.Attendance(OrganisationKind.FIRM, 7, 9, 4, 6, 2),
+            service.Attendance(OrganisationKind.COMMUNITY, 0, 0, 0, 0, 0, suppressed=True),
+            service.Attendance(None, 3, 3, 0, 3, 1),
+        ],
+        events_held=3,
+        events_by_organiser_kind={
+            OrganisationKind.FIRM: 0,
+            OrganisationKind.COMMUNITY: 1,
+            OrganisationKind.INSTITUTION: 2,
+        },
+        forums=None,
+    )
+
+    # when the page is rendered in English
+    shown = read_page(
+        pages.cluster_page(
+            insights,
+            social,
+            language="en",
+            explicit_language=True,
+            names={},
+            given_from=None,
+            given_to=None,
+        )
+    )
+
+    # then each row is the service's, a suppressed one in words only
+    assert [row.cells for row in shown.rows("savings")] == [
+        {
+            "direction": "Bought together",
+            "currency": "JPY",
+            "groups": "2",
+            "organisations": "5",
+            "at_single_buyer_price": "100000.0000",
+            "at_group_price": "90000",
+            "saved": "10000",
+        },
+        {
+            "direction": "Sold together",
+            "currency": "JPY",
+            "groups": SUPPRESSED,
+            "organisations": SUPPRESSED,
+            "at_single_buyer_price": SUPPRESSED,
+            "at_group_price": SUPPRESSED,
+            "saved": SUPPRESSED,
+        },
+    ]
+    assert [row.cells for row in shown.rows("attendance")] == [
+        {
+            "kind": "Firms",
+            "registrations": "7",
+            "seats": "9",
+            "organisations": "4",
+            "people": "6",
+            "events": "2",
+        },
+        {
+            "kind": "Communities",
+            "registrations": SUPPRESSED,
+            "seats": SUPPRESSED,
+            "organisations": SUPPRESSED,
+            "people": SUPPRESSED,
+            "events": SUPPRESSED,
+        },
+        {
+            "kind": "No organisation",
+            "registrations": "3",
+            "seats": "3",
+            "organisations": "0",
+            "people": "3",
+            "events": "1",
+        },
+    ]
+    assert {k: v for k, v in shown.figures.items() if k.startswith("events-")} == {
+        "events-held": "3",
+        "events-held-firm": "0",
+        "events-held-community": "1",
+        "events-held-institution": "2",
+    }
