@@ -205,12 +205,11 @@ async def material_names(db: Database, codes: Sequence[str]) -> dict[str, Materi
         return {}
 
     async def read() -> dict[str, MaterialName]:
-        found = {}
-        for code in wanted:
-            material = await catalogue_service.get_material(db=db, code=code)
-            if material is not None:
-                found[code] = MaterialName(material.name, dict(material.local_names))
-        return found
+        found = await catalogue_service.materials_by_code(db=db, codes=wanted)
+        return {
+            code: MaterialName(material.name, dict(material.local_names))
+            for code, material in found.items()
+        }
 
     return await cache_for(db).get_or_compute(
         "material-names:" + ",".join(wanted), frozenset({"materials"}), read
@@ -368,7 +367,7 @@ def _network_figures(insights: ClusterInsights, t: Labels, numbers: Numbers) -> 
         figure(
             "dependent_suppliers",
             insights.dependent_suppliers,
-            numbers.plain(insights.dependent_suppliers),
+            numbers.plain(insights.dependent_suppliers or 0),  # shown with the network
         ),
         isolated,
     ]

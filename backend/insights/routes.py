@@ -20,11 +20,9 @@ from backend.auth.bearer import bearer_token, current_viewer
 from backend.auth.viewer import Anonymous, Viewer
 from backend.identity import service as identity_service
 from backend.insights import exports, pages, service
-from backend.insights.cache import cache_for
 from backend.insights.translations import Labels, language_for
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError
-from backend.kit.pagination import MAX_PAGE_SIZE, PageRequest
 
 router = APIRouter()
 
@@ -61,25 +59,11 @@ def _period(request: Request) -> tuple[date | None, date | None]:
 
 
 async def _cluster_id(db: Database, slug: str) -> uuid.UUID | None:
-    """The cluster of a page address. The clusters' slugs are kept with the computed insights
-    until the clusters table is written (a page view then reads no cluster list)."""
+    """The cluster of a page address (one indexed statement)."""
     if len(slug) > 64 or not SLUG.fullmatch(slug):
         return None
-
-    async def read() -> dict[str, uuid.UUID]:
-        slugs: dict[str, uuid.UUID] = {}
-        request = PageRequest(first=MAX_PAGE_SIZE)
-        while True:
-            found = await identity_service.list_clusters(
-                db=db, filter=identity_service.ClusterFilter(), page=request
-            )
-            slugs.update((cluster.slug, cluster.id) for cluster in found.items)
-            if not found.has_next_page or not found.cursors:
-                return slugs
-            request = PageRequest(first=MAX_PAGE_SIZE, after=found.cursors[-1])
-
-    slugs = await cache_for(db).get_or_compute("cluster-slugs", frozenset({"clusters"}), read)
-    return slugs.get(slug)
+    cluster = await identity_service.get_cluster_by_slug(db=db, slug=slug)
+    return cluster.id if cluster else None
 
 
 def _message(error: ServiceError) -> str:

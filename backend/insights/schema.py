@@ -13,6 +13,7 @@ from backend.catalogue import service as catalogue_service
 from backend.catalogue.models import Material
 from backend.catalogue.schema import ActivityType
 from backend.graphql.budgets import ReadBudget
+from backend.graphql.cost import page_size
 from backend.graphql.pagination import After, Connection, First
 from backend.graphql.types import context_of, parse_id
 from backend.identity.models import OrganisationKind
@@ -455,8 +456,9 @@ class ClusterInsights:
         description="The ten organisations the diverted kilograms lean on most; null in the "
         "public view."
     )
-    dependent_suppliers: int = strawberry.field(
-        description="Suppliers that sent more than 80 % of their kilograms to a single taker."
+    dependent_suppliers: int | None = strawberry.field(
+        description="Suppliers that sent more than 80 % of their kilograms to a single taker; "
+        "null with `network`."
     )
     dependences: list[SupplierDependence] | None = strawberry.field(
         description="The ten largest of those suppliers; null in the public view."
@@ -502,17 +504,30 @@ class ClusterInsights:
 
     @strawberry.field(
         description="The unmatched offers, the longest waiting first, each with its best "
-        "candidate takers; null in the public view."
+        "candidate takers; null in the public view.",
+        metadata=page_size(
+            default=service.UNMATCHED_PAGE_DEFAULT, most=service.UNMATCHED_PAGE_MOST
+        ),
     )
     async def unmatched_offers(
-        self, info: strawberry.Info, first: First = None, after: After = None
+        self,
+        info: strawberry.Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"At most this many offers ({service.UNMATCHED_PAGE_DEFAULT} by "
+                f"default, at most {service.UNMATCHED_PAGE_MOST}): each runs the matching "
+                "engine."
+            ),
+        ] = None,
+        after: After = None,
     ) -> Connection[UnmatchedOffer] | None:
         if self.view.audience is not policies.Audience.NAMED:
             return None
         context = context_of(info)
         now = context.clock.now()
         page = await service.unmatched_offers(
-            db=context.db, insights=self.view, page=PageRequest.of(first, after), now=now
+            db=context.db, insights=self.view, page=service.unmatched_page(first, after), now=now
         )
         candidates = await service.candidate_takers(
             db=context.db,

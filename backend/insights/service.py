@@ -51,6 +51,9 @@ MAX_UNMATCHED_DAYS = 365
 LISTED_ORGANISATIONS = 10
 # Candidate takers shown for each unmatched offer.
 CANDIDATES_PER_OFFER = 3
+# Unmatched offers a page holds: each runs the matching engine (about five statements).
+UNMATCHED_PAGE_DEFAULT = 10
+UNMATCHED_PAGE_MOST = 20
 # The comparison page compares at most this many clusters (by name).
 MAX_COMPARED_CLUSTERS = 50
 # The tables the kept part of the insights reads: a committed write to any makes it stale.
@@ -207,7 +210,7 @@ class ClusterInsights:
     network: NetworkFigures | None  # None: fewer than three organisations traded (public)
     anchors: list[AnchorView]  # named view only
     dependences: list[DependenceView]  # named view only
-    dependent_suppliers: int
+    dependent_suppliers: int | None  # None with the network (public, fewer than three)
     isolated_members: int
     flows: list[ActivityFlow]
     months: list[Month]
@@ -244,7 +247,11 @@ async def _compute_core(db: Database, cluster: Cluster, period: Period) -> _Core
         db=db, cluster_id=cluster.id, starts_at=period.starts_at, ends_at=period.ends_at
     )
     monthly = await marketplace.monthly_outcomes(
-        db=db, cluster_id=cluster.id, month_starts=period.month_starts, ends_at=period.ends_at
+        db=db,
+        cluster_id=cluster.id,
+        month_starts=period.month_starts,
+        ends_at=period.ends_at,
+        name_below=SMALLEST_CELL,
     )
     members = await identity_service.cluster_roster(db=db, cluster_id=cluster.id)
     roster = {entry.id: entry for entry in members}
@@ -323,6 +330,17 @@ def _activity_flows(core: _Core, audience: Audience) -> list[ActivityFlow]:
             )
         )
     result.sort(key=lambda band: (-band.kg, band.material_code or "", band.supplier_activity or ""))
+    if hidden and result:
+        # The totals minus the bands shown give the hidden ones together: they must come from
+        # three organisations at least, else the smallest band shown is hidden with them.
+        together = {f.supplier_id for f in hidden} | {f.receiver_id for f in hidden}
+        if len(together) < SMALLEST_CELL:
+            smallest = min(result, key=lambda band: (band.kg, band.trades))
+            result.remove(smallest)
+            assert smallest.material_code is not None  # a band of its own, not "other"
+            hidden.extend(
+                bands[(smallest.supplier_activity, smallest.material_code, smallest.taker_activity)]
+            )
     if hidden:
         organisations = {f.supplier_id for f in hidden} | {f.receiver_id for f in hidden}
         if len(organisations) >= SMALLEST_CELL:
@@ -354,7 +372,7 @@ def _outcomes(
     rows: Sequence[marketplace.MonthlyOutcome],
     organisations: int,
     currency: str,
-    audience: Audience,
+    suppressed: bool,
 ) -> Outcomes:
     disposal: dict[str, Decimal] = defaultdict(Decimal)
     paid: dict[str, Decimal] = defaultdict(Decimal)
@@ -362,7 +380,7 @@ def _outcomes(
         if row.disposal_currency:
             disposal[row.disposal_currency] += row.disposal_cost_avoided
         paid[row.trade_currency] += row.paid_to_suppliers
-    if audience is Audience.PUBLIC and organisations < SMALLEST_CELL:
+    if suppressed:
         return Outcomes(Decimal(0), Decimal(0), [], [], 0, organisations, [], suppressed=True)
     return Outcomes(
         kg=sum((r.kg for r in rows), Decimal(0)),
@@ -375,20 +393,39 @@ def _outcomes(
     )
 
 
+def _hidden_months(core: _Core) -> set[int]:
+    """The months the public may not see: those built from one or two organisations, and, when
+    those together are still fewer than three organisations, the smallest month shown as well:
+    otherwise the totals minus the months shown would give the hidden ones away (complementary
+    suppression). Months without trades are shown (as zeros: they reveal nobody)."""
+    counts = core.monthly.organisations
+    hidden = {m for m, n in counts.items() if 0 < n < SMALLEST_CELL}
+    together = set().union(*(core.monthly.few.get(m, frozenset()) for m in hidden))
+    if hidden and len(together) < SMALLEST_CELL:
+        shown = [m for m, n in counts.items() if n >= SMALLEST_CELL]
+        if shown:
+            hidden.add(min(shown, key=lambda m: (counts[m], m)))
+    return hidden
+
+
 def _months(core: _Core, audience: Audience) -> tuple[list[Month], Outcomes]:
     by_month: dict[int, list[marketplace.MonthlyOutcome]] = defaultdict(list)
     for row in core.monthly.rows:
         by_month[row.month].append(row)
     currency = core.cluster.currency
+    public = audience is Audience.PUBLIC
+    hidden = _hidden_months(core) if public else set()
     months = [
         Month(
             month,
-            _outcomes(by_month[i], core.monthly.organisations.get(i, 0), currency, audience),
+            _outcomes(by_month[i], core.monthly.organisations.get(i, 0), currency, i in hidden),
         )
         for i, month in enumerate(core.period.months)
     ]
     parties = {f.supplier_id for f in core.flows} | {f.receiver_id for f in core.flows}
-    totals = _outcomes(core.monthly.rows, len(parties), currency, audience)
+    totals = _outcomes(
+        core.monthly.rows, len(parties), currency, public and len(parties) < SMALLEST_CELL
+    )
     return months, totals
 
 
@@ -532,7 +569,7 @@ def _view(
         network=shown_network,
         anchors=anchors,
         dependences=dependences,
-        dependent_suppliers=len(network.dependences) if shown_network else 0,
+        dependent_suppliers=len(network.dependences) if shown_network else None,
         isolated_members=len(core.isolated),
         flows=_activity_flows(core, audience),
         months=months,
@@ -593,6 +630,16 @@ def all_dependences(insights: ClusterInsights) -> list[DependenceView]:
 def all_isolated(insights: ClusterInsights) -> list[OrganisationLabel]:
     _named_only(insights, "which members are isolated")
     return [label_of(m, m.id) for m in insights._core.isolated]
+
+
+def unmatched_page(first: int | None, after: str | None) -> PageRequest:
+    """A page of unmatched offers: smaller than other lists, each offer costs a match."""
+    size = UNMATCHED_PAGE_DEFAULT if first is None else first
+    if not 1 <= size <= UNMATCHED_PAGE_MOST:
+        raise ServiceError.of(
+            ErrorCode.VALIDATION, f"first must be between 1 and {UNMATCHED_PAGE_MOST}", "first"
+        )
+    return PageRequest(first=size, after=after or None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from tests.marketplace.trading_kit import completed_trade, publish
 # February 2027, the test clock stands at 1 March 2027.
 FROM, TO = date(2026, 4, 1), date(2027, 3, 31)
 PERIOD = f"from={FROM.isoformat()}&to={TO.isoformat()}"
+DECEMBER = datetime(2026, 12, 8, 3, 0, tzinfo=UTC)
 JANUARY = datetime(2027, 1, 15, 3, 0, tzinfo=UTC)
 FEBRUARY = datetime(2027, 2, 10, 3, 0, tzinfo=UTC)
 SAWMILLING, WOOD_PRODUCTS, POWER = "1610", "1629", "3510"
@@ -78,8 +79,10 @@ async def build_wood(
     admin_token: str,
 ) -> Wood:
     """Given a wood cluster where, in January, four sawmills each sold shavings to one pellet
-    maker (five organisations: a flow and a month the public sees), in February one sawmill
-    sold trimmings to a power plant (two organisations: a flow and a month suppressed), one of
+    maker (five organisations: a flow and a month the public sees), in December another sawmill
+    sold bark and in February one sawmill sold trimmings to a power plant (two organisations
+    each: flows and months suppressed, three together: the totals minus what is shown give
+    away no fewer than three, so January stays shown), one of
     the sawmills opted out of being named and another has a formula for a name; three firms
     offer sawdust that nobody answered, one offers bark; a joinery never traded; a verified
     and an unverified institution of the cluster, and a verified institution elsewhere."""
@@ -108,6 +111,14 @@ async def build_wood(
     )
     await verify(gql, admin_token, accounts["elsewhere"].organisation_id)
 
+    clock.set(DECEMBER)
+    await completed_trade(
+        gql,
+        accounts["lumber"].access_token,
+        accounts["power"].access_token,
+        quantity="2",
+        materialCode="bark",
+    )
     clock.set(JANUARY)
     for seller in ("mill", "lumber", "hidden", "formula"):
         await completed_trade(

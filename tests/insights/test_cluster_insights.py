@@ -254,10 +254,11 @@ async def test_the_public_sees_aggregates_without_names_and_no_small_cells(
         ("5000", 3, False, everything["flows"][0]["material"]),
         ("800", 4, True, None),
     ]
-    # June (three organisations) is shown; July, August and September (two each) are not
+    # June (three organisations) is shown; July, August and September (two each, five
+    # together) are not; months without trades are zeros (they reveal nobody)
     months = {m["month"]: m["outcomes"] for m in answer["months"]}
     assert months["2026-06-01"]["divertedKg"] == "3000"
-    for month in ("2026-07-01", "2026-08-01", "2026-09-01", "2026-04-01"):
+    for month in ("2026-07-01", "2026-08-01", "2026-09-01"):
         assert months[month] == {
             "divertedKg": None,
             "co2eAvoidedKg": None,
@@ -268,12 +269,49 @@ async def test_the_public_sees_aggregates_without_names_and_no_small_cells(
             "methodVersions": [],
             "suppressed": True,
         }
+    assert months["2026-04-01"] == {
+        "divertedKg": "0",
+        "co2eAvoidedKg": "0",
+        "disposalCostAvoided": [],
+        "paidToSuppliers": [],
+        "trades": 0,
+        "organisations": 0,
+        "methodVersions": [],
+        "suppressed": False,
+    }
     assert answer["totals"] == everything["totals"]
     # and no organisation's name or id is anywhere in the answer
     text = json.dumps(answer)
     for name in [*NAMES, "Hidden Buyer", "Okayama University"]:
         assert name not in text
     assert '"id"' not in text
+
+
+async def test_what_the_totals_minus_the_cells_shown_would_give_away_is_suppressed_too(
+    db: Database, gql: GraphQL, cluster_id: str, created_at: datetime
+) -> None:
+    # Given three mills selling shavings to a pellet maker in June (four organisations), and
+    # one mill selling bark to a power plant in July (two)
+    world = TradeWorld(db, uuid.UUID(cluster_id), created_at)
+    await world.organisation("Hub Pellets", activity="1629")
+    await world.organisation("Power Plant", activity="3510")
+    for mill in ("Mill A", "Mill B", "Mill C"):
+        await world.organisation(mill, activity="1610")
+        await world.trade(mill, "Hub Pellets", at=at(6), kg="1000")
+    await world.trade("Mill A", "Power Plant", at=at(7), kg="700", material="bark")
+
+    # when the public reads the insights
+    answer = await insights(gql, cluster_id)
+
+    # then the totals are shown (five organisations), so June is hidden with July: the totals
+    # minus June would be July's two organisations' trade
+    assert answer["totals"]["divertedKg"] == "3700"
+    months = {m["month"]: m["outcomes"] for m in answer["months"]}
+    assert (months["2026-06-01"]["suppressed"], months["2026-07-01"]["suppressed"]) == (True, True)
+    # and likewise the bands: the shavings band joins the bark band in "other"
+    assert [(f["kg"], f["organisations"], f["other"]) for f in answer["flows"]] == [
+        ("3700", 5, True)
+    ]
 
 
 async def test_a_network_of_two_shows_no_figures_to_the_public(
@@ -593,3 +631,15 @@ async def test_forum_activity_of_two_organisations_is_the_admins_not_the_publics
     assert (public["forums"]["organisations"], public["forums"]["posts"]) == (3, 2)
     assert public["jointPurchasing"] == []
     assert public["eventsHeld"] == 0
+
+
+async def test_a_page_of_unmatched_offers_holds_at_most_twenty(
+    gql: GraphQL, cluster_id: str, platform_admin_token: str
+) -> None:
+    # each offer on the page runs the matching engine: the page is small
+    body = await gql(UNMATCHED, {"clusterId": cluster_id, "first": 21}, token=platform_admin_token)
+    [error] = body["errors"]
+    assert (error["extensions"]["code"], error["message"]) == (
+        "VALIDATION",
+        "first must be between 1 and 20",
+    )

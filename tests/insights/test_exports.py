@@ -96,13 +96,13 @@ async def test_the_public_tables_are_the_services_figures(
             "to": "2027-03-31",
             "time_zone": "Asia/Tokyo",
             "organisations": "6",
-            "links": "5",
+            "links": "6",
             "density": repr(network.density),
             "centralisation": repr(network.centralisation),
             "bilateral_share": repr(network.bilateral_share),
             "multilateral_share": repr(network.multilateral_share),
             "horizontal_links": "0",
-            "vertical_links": "5",
+            "vertical_links": "6",
             "links_of_unknown_activity": "0",
             "repeat_links": "0",
             "largest_component_share": "1",
@@ -115,8 +115,9 @@ async def test_the_public_tables_are_the_services_figures(
             "suppressed": "false",
         }
     ]
-    # and the flows: the one the public sees (the February pair is in no row)
-    [flow] = expected.flows
+    # and the flows: the one the public sees, and December's and February's pairs (two
+    # organisations each, three together) merged into "other"
+    flow, other = expected.flows
     assert rows(responses["flows"]) == [
         {
             "supplier_activity": "1610",
@@ -133,15 +134,29 @@ async def test_the_public_tables_are_the_services_figures(
             "trades": "4",
             "organisations": "5",
             "other": "false",
-        }
+        },
+        {
+            "supplier_activity": "",
+            "supplier_activity_title": "",
+            "material_code": "",
+            "material_name": "",
+            "taker_activity": "",
+            "taker_activity_title": "",
+            "kg": "5000",
+            "co2e_kg": exports.cell(other.co2e_kg),
+            "trades": "2",
+            "organisations": "3",
+            "other": "true",
+        },
     ]
-    # and the months: January's figures, February and the months without trades suppressed
+    # and the months: January's figures, December and February suppressed, the months without
+    # trades as zeros
     months = rows(responses["months"])
     assert [m["month"] for m in months] == [
         f"{m.month.year}-{m.month.month:02d}" for m in expected.months
     ]
     january = next(m for m in expected.months if (m.month.year, m.month.month) == (2027, 1))
-    assert [m for m in months if m["suppressed"] == "false"] == [
+    assert [m for m in months if m["suppressed"] == "false" and m["trades"] != "0"] == [
         {
             "month": "2027-01",
             "kg": "16000",
@@ -157,8 +172,9 @@ async def test_the_public_tables_are_the_services_figures(
             "suppressed": "false",
         }
     ]
-    february = next(m for m in months if m["month"] == "2027-02")
-    assert february == dict.fromkeys(february, "") | {"month": "2027-02", "suppressed": "true"}
+    for name in ("2026-12", "2027-02"):
+        month = next(m for m in months if m["month"] == name)
+        assert month == dict.fromkeys(month, "") | {"month": name, "suppressed": "true"}
     # and the unmatched sawdust of three firms (the bark of one is not a row)
     assert rows(responses["unmatched-materials"]) == [
         {
@@ -224,14 +240,16 @@ async def test_the_clusters_verified_institution_and_admins_get_names(
         (ids["pellets"], "Katsuyama Pellet Works", "16000", "4"),
         (ids["mill"], "Ochiai Sawmill", "7000", "2"),
     ]
-    assert sorted(found[2:5]) == sorted(
+    assert found[2:4] == [
+        (ids["lumber"], "Kuse Lumber", "6000", "2"),
+        (ids["power"], "Maniwa Biomass Power", "5000", "2"),
+    ]
+    assert sorted(found[4:]) == sorted(
         [
-            (ids["lumber"], "Kuse Lumber", "4000", "1"),
             ("", OPTED_OUT_LABEL, "4000", "1"),  # opted out: no id, no name
             (ids["formula"], "'" + FORMULA_NAME, "4000", "1"),  # never a formula
         ]
     )
-    assert found[5:] == [(ids["power"], "Maniwa Biomass Power", "3000", "1")]
     assert anchors[0] == {
         "id": ids["pellets"],
         "organisation": "Katsuyama Pellet Works",
@@ -242,14 +260,13 @@ async def test_the_clusters_verified_institution_and_admins_get_names(
             "plaiting materials"
         ),
         "kg": "16000",
-        "share": exports.cell(16000 / 19000),
+        "share": exports.cell(16000 / 21000),
         "partners": "4",
     }
     # and the suppliers sending everything to one taker
     assert sorted((d["supplier"], d["taker"], d["share"]) for d in dependences) == [
         ("'" + FORMULA_NAME, "Katsuyama Pellet Works", "1"),
         (OPTED_OUT_LABEL, "Katsuyama Pellet Works", "1"),
-        ("Kuse Lumber", "Katsuyama Pellet Works", "1"),
     ]
     assert {d["supplier_id"] for d in dependences if d["supplier"] == OPTED_OUT_LABEL} == {""}
     # and the joinery that never traded
@@ -344,17 +361,17 @@ async def test_the_comparison_table_is_one_row_per_cluster(
         "members_joined": "9",
         "network_type": "ANCHOR_TENANT_MUTUALISM",
         "organisations": "6",
-        "links": "5",
-        "density": repr(1 / 3),
-        "centralisation": exports.cell(0.7000000000000001),
-        "kg": "19000",
+        "links": "6",
+        "density": repr(0.4),
+        "centralisation": exports.cell(0.6000000000000001),
+        "kg": "21000",
         "co2e_kg": exports.cell(expected[1].insights.totals.co2e_kg),
         "disposal_cost_avoided": exports.cell(
             expected[1].insights.totals.disposal_cost_avoided[0].amount
         ),
-        "paid_to_suppliers": "85500",  # and February's 3 t at 4500 JPY/t
+        "paid_to_suppliers": "94500",  # 21 t at 4500 JPY/t
         "currency": "JPY",
-        "trades": "5",
+        "trades": "6",
         "totals_suppressed": "false",
         "conversion_1_material_code": "wood-shavings",
         "conversion_1_material_name": "Wood shavings",

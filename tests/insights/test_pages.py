@@ -86,14 +86,15 @@ async def test_the_page_shows_the_services_figures(
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert shown_figures(shown) == expected_figures(expected, social)
     assert shown.figures["network-type"] == "ANCHOR_TENANT_MUTUALISM"
-    # and they are the cluster's: 19 t from six organisations, a pellet maker at the centre
-    assert (totals.kg, totals.organisations, totals.trades) == (Decimal(19000), 6, 5)
-    assert (network.organisations, network.links) == (6, 5)
-    assert network.centralisation == pytest.approx(0.7)
+    # and they are the cluster's: 21 t from six organisations, a pellet maker at the centre
+    assert (totals.kg, totals.organisations, totals.trades) == (Decimal(21000), 6, 6)
+    assert (network.organisations, network.links) == (6, 6)
+    assert network.centralisation == pytest.approx(0.6)
     assert (expected.isolated_members, members.total, members.growth) == (1, 9, None)
-    # and the one flow the public sees, with the service's kilograms
-    [flow] = expected.flows
-    assert [row.cells for row in shown.rows("flows")] == [
+    # and the one flow the public sees, with the service's kilograms, then the two pairs of
+    # December and February merged
+    flow, _ = expected.flows
+    assert [row.cells for row in shown.rows("flows")][:1] == [
         {
             "from_activity": "1610 Sawmilling and planing of wood",
             "material": "かんなくず",
@@ -107,7 +108,7 @@ async def test_the_page_shows_the_services_figures(
             "organisations": "5",
         }
     ]
-    # and the months: January shown, February suppressed, the rest (no trades) suppressed too
+    # and the months: January shown, December and February suppressed, the rest zeros
     assert shown_cells(shown.rows("months")) == month_cells(expected)
     months = {row.cells["month"]: row.cells for row in shown.rows("months")}
     assert number(months["2027-01"]["kg"]) == Decimal(16000)
@@ -148,7 +149,7 @@ async def test_what_fewer_than_three_organisations_make_is_never_a_number(
     # and the trimmings flow is in no row, no band of the diagram and no tooltip
     assert "端材" not in response.text  # wood trimmings, in Japanese
     assert "Electric power" not in response.text
-    assert [row.kind for row in shown.rows("flows")] == ["flow"]
+    assert [row.kind for row in shown.rows("flows")] == ["flow", "flow-other"]
     # and February's 3 t is written nowhere, nor is its chart bar drawn
     assert "3,000" not in response.text
     assert "3000" not in response.text
@@ -388,15 +389,15 @@ async def test_a_second_view_reads_only_what_is_not_kept(
     with sql_statements() as log:
         again = await client.get(path)
 
-    # then the network, flows, months, cluster slugs and material names come from the kept
-    # insights: only the cluster itself, the unmatched offers (which age with the clock) and
+    # then the network, flows, months and material names come from the kept insights: only the
+    # cluster (by its address, then by id), the unmatched offers (which age with the clock) and
     # the social capital (not kept by the service) are read again
     assert again.text == first.text
     statements = [" ".join(s.split()) for s in log.statements if not s.startswith("BEGIN")]
     kept = ("impact_entries", "trades", "FROM materials", "FROM clusters ORDER BY")
     assert [s for s in statements if any(table in s for table in kept)] == []
-    # the cluster (one), the unmatched offers (two) and the social capital (six)
-    assert len(statements) == 1 + 2 + 6, statements
+    # the cluster (two), the unmatched offers (two) and the social capital (six)
+    assert len(statements) == 2 + 2 + 6, statements
     assert statements[0].startswith("SELECT clusters.id")
 
 

@@ -31,6 +31,7 @@ from backend.identity.service.clusters import (
     NewCluster,
     create_cluster,
     get_cluster,
+    get_cluster_by_slug,
     list_clusters,
 )
 from backend.identity.service.memberships import (
@@ -102,6 +103,7 @@ __all__ = [
     "existing_organisations",
     "existing_people",
     "get_cluster",
+    "get_cluster_by_slug",
     "get_me",
     "get_organisation",
     "join_organisation",

@@ -46,6 +46,12 @@ async def get_cluster(*, db: Database, cluster_id: uuid.UUID) -> Cluster | None:
         return await session.get(Cluster, cluster_id)
 
 
+async def get_cluster_by_slug(*, db: Database, slug: str) -> Cluster | None:
+    """The cluster of a web address (``/insights/maniwa-wood``)."""
+    async with db.read() as session:
+        return await session.scalar(select(Cluster).where(Cluster.slug == slug))
+
+
 async def list_clusters(*, db: Database, filter: ClusterFilter, page: PageRequest) -> Page[Cluster]:
     statement = select(Cluster)
     if filter.country:

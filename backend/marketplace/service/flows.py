@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -101,6 +101,8 @@ class MonthlyOutcomes:
     rows: list[MonthlyOutcome]
     # distinct organisations (suppliers and takers) behind each month's figures, by index
     organisations: dict[int, int]
+    # who they are, for the months with fewer than ``name_below`` of them
+    few: dict[int, frozenset[uuid.UUID]] = field(default_factory=dict)
 
 
 def _month_of(boundaries: Sequence[datetime]) -> ColumnElement[int]:
@@ -119,9 +121,12 @@ async def monthly_outcomes(
     cluster_id: uuid.UUID,
     month_starts: Sequence[datetime],
     ends_at: datetime,
+    name_below: int = 0,
 ) -> MonthlyOutcomes:
     """Diverted kilograms, CO2e avoided, disposal cost avoided and the value paid to suppliers
-    per month of the period (two statements)."""
+    per month of the period, with the organisations behind each month counted (two
+    statements), and named for the months with fewer than ``name_below`` (a third, when there
+    are such months: small-cell suppression needs to know whether two of them share one)."""
     # The month is computed once per entry in a subquery and grouped by its column: grouping by
     # the CASE itself repeats its parameters, which PostgreSQL then reads as another expression.
     entries = (
@@ -169,6 +174,14 @@ async def monthly_outcomes(
     async with db.read() as session:
         rows = (await session.execute(sums)).all()
         organisations = {int(m): int(n) for m, n in (await session.execute(counted)).all()}
+        small = [m for m, n in organisations.items() if n < name_below]
+        few: dict[int, set[uuid.UUID]] = {}
+        if small:
+            named = select(parties.c.month, parties.c.organisation_id).where(
+                parties.c.month.in_(small)
+            )
+            for month, organisation in (await session.execute(named)).all():
+                few.setdefault(int(month), set()).add(organisation)
     return MonthlyOutcomes(
         rows=[
             MonthlyOutcome(
@@ -185,6 +198,7 @@ async def monthly_outcomes(
             for row in rows
         ],
         organisations=organisations,
+        few={month: frozenset(members) for month, members in few.items()},
     )
 
 
