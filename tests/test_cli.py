@@ -58,19 +58,19 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
     after_first = await _counts(db)
     second = await cli._seed_demo(settings, if_empty=False)
     # then the second run creates nothing
-    # 66 identity rows, 120 listings (30 templates x 4), 9 events, 5 purchasing groups,
-    # 4 forums and 10 offers
-    assert "214 rows created" in first
+    # 207 identity rows, 137 listings (30 templates x 4 and 17 standing ones), 9 events,
+    # 5 purchasing groups, 4 forums, the trade history's 387 lots and 431 trades, and 10 offers
+    assert "1190 rows created" in first
     assert "0 rows created" in second
     assert (
         await _counts(db)
         == after_first
         == {
             "clusters": 4,
-            "organisations": 20,
-            "users": 21,
-            "memberships": 21,
-            "listings": 120,
+            "organisations": 67,
+            "users": 68,
+            "memberships": 68,
+            "listings": 524,
             "events": 9,
             "event_registrations": 13,
             "purchase_groups": 5,
@@ -78,9 +78,9 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
             "forums": 4,
             "forum_threads": 6,
             "forum_posts": 6,
-            "offers": 10,
-            "trades": 8,
-            "impact_entries": 7,
+            "offers": 441,
+            "trades": 439,
+            "impact_entries": 438,
             "reviews": 10,
         }
     )
@@ -174,12 +174,13 @@ async def test_every_demo_cluster_has_a_non_empty_impact_summary(
             db=db, viewer=admin, cluster_id=cluster_id, organisation_id=None, since=None, until=None
         )
         totals[slug] = (summary.trades_completed, summary.diverted_kg > 0, summary.currency)
-    # then every cluster shows completed trades with mass diverted, in its own currency
+    # then every cluster shows its year of completed trades (backend/demo/history.py) and the
+    # scenarios' with mass diverted, in its own currency
     assert totals == {
-        "hosur-silk": (1, True, "INR"),
-        "maniwa-wood": (3, True, "JPY"),
-        "chachoengsao-rice": (1, True, "THB"),
-        "an-giang-fish": (2, True, "VND"),
+        "hosur-silk": (81, True, "INR"),
+        "maniwa-wood": (141, True, "JPY"),
+        "chachoengsao-rice": (107, True, "THB"),
+        "an-giang-fish": (109, True, "VND"),
     }
 
 

@@ -3,7 +3,9 @@ and listings, trades, events, purchasing groups and forums among them.
 
 ``ids`` derives every demo id; ``clusters`` holds the clusters and accounts; ``listings``,
 ``trades``, ``events``, ``purchasing`` and ``forums`` each seed one domain through its service;
-``seed`` runs them in order. The per-domain modules import only ``ids``, never each other.
+``history`` writes a year of completed trades per cluster, shaped like the inter-firm network the
+brief gives it, as the marketplace would have left them; ``seed`` runs them in order. The
+per-domain modules import only ``ids``, never each other.
 """
 
 from backend.demo.clusters import (

@@ -47,6 +47,22 @@ def offer_id(scenario: str) -> uuid.UUID:
     return demo_id("offer", scenario)
 
 
+def lot_id(supplier: str, material: str, lot: int) -> uuid.UUID:
+    """The listing of a supplier's ``lot``-th lot of a material in the trade history (lots
+    counted back from the load, the newest 0), which the history's trades answer."""
+    return demo_id("listing", f"{supplier}:{material}:lot-{lot}")
+
+
+def history_offer_id(trade: str) -> uuid.UUID:
+    """The offer that became the history's trade ``trade``."""
+    return demo_id("offer", f"history:{trade}")
+
+
+def history_trade_id(trade: str) -> uuid.UUID:
+    """``trade``: supplier>receiver:material:n, the n-th trade of that flow (n from 0)."""
+    return demo_id("trade", trade)
+
+
 def event_id(organiser: str, title: str) -> uuid.UUID:
     return demo_id("event", f"{organiser}:{title}")
 

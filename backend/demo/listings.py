@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from backend.auth.viewer import Role, Viewer
@@ -457,20 +458,309 @@ TEMPLATES: tuple[DemoListing, ...] = (
 COPIES = 4
 
 
+@dataclass(frozen=True)
+class StandingListing:
+    """A listing published some weeks before the load and still open: the by-products nobody
+    has made an offer on (cluster insights' unmatched offers, each with a candidate taker
+    among the WANT listings here and in ``TEMPLATES`` or by a known conversion), and what the
+    history's firms want."""
+
+    days_ago: int
+    listing: DemoListing
+
+
+STANDING: tuple[StandingListing, ...] = (
+    # Hosur: an isolated weaver's thread waste (the spinner wants silk waste), an isolated
+    # farm's prunings (the briquette maker wants them), a reeler's extra pupae
+    StandingListing(
+        35,
+        DemoListing(
+            "hosur-weavers",
+            OFFER,
+            BY,
+            "silk-waste",
+            "Silk thread waste from the looms",
+            "Warp ends and thrums from saree weaving, sorted by colour.",
+            "en",
+            "150",
+            "KGM",
+            "120",
+            Recurrence.MONTHLY,
+        ),
+    ),
+    StandingListing(
+        25,
+        DemoListing(
+            "uddanapalli-cocoon-farm",
+            OFFER,
+            BY,
+            "mulberry-residue",
+            "மல்பெரி கிளைகள் - அறுவடைக்குப் பின்",
+            "Mulberry prunings after the harvest, dried in the field.",
+            "ta",
+            "4",
+            "TNE",
+            "600",
+        ),
+    ),
+    StandingListing(
+        20,
+        DemoListing(
+            "berigai-reelers",
+            OFFER,
+            BY,
+            "silkworm-pupae",
+            "Dried pupae, an extra lot",
+            "Sun-dried pupae from multi-end reeling, in 50 kg sacks.",
+            "en",
+            "200",
+            "KGM",
+            "50",
+        ),
+    ),
+    StandingListing(
+        40,
+        DemoListing(
+            "hosur-pupae-feed",
+            WANT,
+            BY,
+            "silkworm-pupae",
+            "Silkworm pupae wanted for poultry feed",
+            "Dried pupae, any reeler, collected weekly.",
+            "en",
+            "500",
+            "KGM",
+            "55",
+            Recurrence.WEEKLY,
+            delivery=Delivery.PICKUP,
+        ),
+    ),
+    # Maniwa: an isolated log yard's bark and a furniture workshop's shavings, a sawmill's
+    # surplus sawdust (the pellet and cat sand makers' input); the power station buys bark
+    StandingListing(
+        30,
+        DemoListing(
+            "kuse-log-yard",
+            OFFER,
+            BY,
+            "bark",
+            "皮むき後のスギ樹皮",
+            "丸太の皮むきで出る樹皮。ボイラー燃料やマルチに。",
+            "ja",
+            "15",
+            "TNE",
+            "0",
+        ),
+    ),
+    StandingListing(
+        22,
+        DemoListing(
+            "maniwa-furniture",
+            OFFER,
+            BY,
+            "wood-shavings",
+            "家具工房のヒノキかんなくず",
+            "袋詰めのかんなくず。敷料やペレットに。",
+            "ja",
+            "2",
+            "TNE",
+            "0",
+            Recurrence.MONTHLY,
+        ),
+    ),
+    StandingListing(
+        18,
+        DemoListing(
+            "yubara-timber",
+            OFFER,
+            BY,
+            "sawdust",
+            "おがくず 余剰分",
+            "スギのおがくず。引き取り歓迎。",
+            "ja",
+            "6",
+            "TNE",
+            "1500",
+        ),
+    ),
+    StandingListing(
+        45,
+        DemoListing(
+            "maniwa-biomass-power",
+            WANT,
+            BY,
+            "bark",
+            "樹皮を買い取ります",
+            "発電所まで搬入できる樹皮。水分50 %以下。",
+            "ja",
+            "100",
+            "TNE",
+            "500",
+            Recurrence.MONTHLY,
+            delivery=Delivery.DELIVERY,
+        ),
+    ),
+    # Chachoengsao: an isolated baler's straw and an isolated piggery's manure (the biogas
+    # farm wants both), a mill's extra bran (the poultry farm wants bran)
+    StandingListing(
+        28,
+        DemoListing(
+            "bang-khla-straw-bales",
+            OFFER,
+            BY,
+            "rice-straw",
+            "ฟางข้าวอัดก้อน",
+            "ฟางอัดก้อนแทนการเผา ส่งได้ทั้งจังหวัด",
+            "th",
+            "40",
+            "TNE",
+            "350",
+        ),
+    ),
+    StandingListing(
+        21,
+        DemoListing(
+            "khao-hin-son-piggery",
+            OFFER,
+            BY,
+            "piggery-manure",
+            "มูลสุกรสด",
+            "Fresh pig manure, about 15 tonnes a week; no digester here yet.",
+            "th",
+            "15",
+            "TNE",
+            "0",
+            Recurrence.WEEKLY,
+        ),
+    ),
+    StandingListing(
+        17,
+        DemoListing(
+            "sanam-chai-khet-mill",
+            OFFER,
+            BY,
+            "rice-bran",
+            "รำข้าว ส่วนเกิน",
+            "รำข้าวสดจากโรงสี",
+            "th",
+            "4",
+            "TNE",
+            "7000",
+        ),
+    ),
+    StandingListing(
+        50,
+        DemoListing(
+            "bang-nam-priao-pig-farm",
+            WANT,
+            BY,
+            "rice-straw",
+            "รับซื้อฟางข้าวสำหรับบ่อหมักก๊าซชีวภาพ",
+            "Straw for co-digestion with pig manure, delivered.",
+            "th",
+            "60",
+            "TNE",
+            "300",
+            Recurrence.MONTHLY,
+            delivery=Delivery.DELIVERY,
+        ),
+    ),
+    StandingListing(
+        50,
+        DemoListing(
+            "bang-nam-priao-pig-farm",
+            WANT,
+            BY,
+            "ewc-02-01-06",
+            "รับมูลสัตว์เข้าบ่อหมัก",
+            "Manure of any farm animal for the digester; we collect.",
+            "th",
+            "100",
+            "TNE",
+            "0",
+            Recurrence.WEEKLY,
+            delivery=Delivery.PICKUP,
+        ),
+    ),
+    # An Giang: an isolated workshop's heads and bones (the feed mill makes feed of them), an
+    # isolated plant's sludge (the wastewater firm takes sludge), a workshop's extra fat
+    StandingListing(
+        26,
+        DemoListing(
+            "cho-moi-fish-processing",
+            OFFER,
+            BY,
+            "fish-heads-bones",
+            "Đầu xương cá tra - xưởng Chợ Mới",
+            "Đầu và xương cá tươi, ướp đá.",
+            "vi",
+            "5",
+            "TNE",
+            "3000000",
+        ),
+    ),
+    StandingListing(
+        30,
+        DemoListing(
+            "my-phuoc-seafood",
+            OFFER,
+            BY,
+            "fish-processing-sludge",
+            "Bùn thải cần xử lý",
+            "Bùn đã tách nước; chúng tôi trả phí xử lý.",
+            "vi",
+            "20",
+            "MTQ",
+            "-150000",
+            Recurrence.MONTHLY,
+        ),
+    ),
+    StandingListing(
+        16,
+        DemoListing(
+            "binh-duc-filleting",
+            OFFER,
+            BY,
+            "fish-fat",
+            "Mỡ cá tra dư",
+            "Mỡ cá tươi, thu gom trong tuần.",
+            "vi",
+            "2",
+            "TNE",
+            "8500000",
+        ),
+    ),
+    StandingListing(
+        45,
+        DemoListing(
+            "long-xuyen-wastewater",
+            WANT,
+            BY,
+            "fish-processing-sludge",
+            "Nhận xử lý bùn thải chế biến cá",
+            "Thu gom bùn thải đã tách nước; phí xử lý theo m3.",
+            "vi",
+            "200",
+            "MTQ",
+            "-180000",
+            Recurrence.MONTHLY,
+            delivery=Delivery.PICKUP,
+        ),
+    ),
+)
+
+
 async def seed_listings(
-    db: Database, *, organisations: dict[str, tuple[uuid.UUID, uuid.UUID, float, float]]
+    db: Database,
+    *,
+    organisations: dict[str, tuple[uuid.UUID, uuid.UUID, float, float]],
+    now: datetime,
 ) -> int:
-    """``organisations``: demo key -> (user id, organisation id, lat, lon). Returns new listings."""
+    """``organisations``: demo key -> (user id, organisation id, lat, lon); ``STANDING``
+    listings are dated back from ``now``. Returns new listings."""
     created = 0
     for template in TEMPLATES:
-        user_id, organisation_id, lat, lon = organisations[template.organisation]
-        role = Role.COMMUNITY if template.organisation in _COMMUNITIES else Role.FIRM
-        viewer = Viewer(
-            user_id=user_id,
-            role=role,
-            organisation_id=organisation_id,
-            token_id="demo-seed",  # noqa: S106 - not a secret: the seeder acts without a token
-        )
+        viewer, lat, lon = _acting(organisations, template.organisation)
         for copy in range(COPIES):
             listing_id = ids.listing_id(template.organisation, template.title, copy)
             if await service.get_listing(db=db, viewer=viewer, listing_id=listing_id):
@@ -506,7 +796,62 @@ async def seed_listings(
                     now=utcnow(), db=db, viewer=viewer, listing_id=listing.id
                 )
             created += 1
+    for standing in STANDING:
+        created += await _publish_standing(db, organisations, standing, now)
     return created
+
+
+def _acting(
+    organisations: dict[str, tuple[uuid.UUID, uuid.UUID, float, float]], key: str
+) -> tuple[Viewer, float, float]:
+    user_id, organisation_id, lat, lon = organisations[key]
+    viewer = Viewer(
+        user_id=user_id,
+        role=Role.COMMUNITY if key in _COMMUNITIES else Role.FIRM,
+        organisation_id=organisation_id,
+        token_id="demo-seed",  # noqa: S106 - not a secret: the seeder acts without a token
+    )
+    return viewer, lat, lon
+
+
+async def _publish_standing(
+    db: Database,
+    organisations: dict[str, tuple[uuid.UUID, uuid.UUID, float, float]],
+    standing: StandingListing,
+    now: datetime,
+) -> int:
+    """Publishes the listing as of ``days_ago`` before ``now`` (the match notifications it sends
+    are dated then too); returns 1 if it was not there."""
+    template = standing.listing
+    viewer, lat, lon = _acting(organisations, template.organisation)
+    listing_id = ids.listing_id(template.organisation, template.title, 0)
+    if await service.get_listing(db=db, viewer=viewer, listing_id=listing_id):
+        return 0
+    await service.create_listing(
+        now=now - timedelta(days=standing.days_ago),
+        db=db,
+        viewer=viewer,
+        publish=True,
+        draft=service.ListingDraft(
+            id=listing_id,
+            kind=template.kind,
+            category=template.category,
+            title=template.title,
+            description=template.description,
+            language=template.language,
+            material_code=template.material,
+            quantity=Decimal(template.quantity),
+            unit_code=template.unit,
+            price_per_unit=Decimal(template.price) if template.price else None,
+            recurrence=template.recurrence,
+            season_months=list(template.months),
+            delivery=template.delivery,
+            location=Place(lat, lon, ""),
+            location_approximate=False,
+            specs=[service.Spec(k, v) for k, v in template.specs],
+        ),
+    )
+    return 1
 
 
 _COMMUNITIES = frozenset({"thalli-shg", "biomass-town", "bang-khla-coop", "my-hoa-hung-women"})

@@ -14,11 +14,13 @@ from backend.demo import ids
 from backend.demo.clusters import CLUSTERS, seed_clusters
 from backend.demo.events import seed_events
 from backend.demo.forums import seed_forums
+from backend.demo.history import seed_history
 from backend.demo.listings import seed_listings
 from backend.demo.purchasing import seed_purchasing
 from backend.demo.trades import seed_trades
 from backend.identity.models import OrganisationKind
-from backend.kit.db import Database, utcnow
+from backend.kit.clock import Clock, SystemClock
+from backend.kit.db import Database
 
 # The role each demo account acts in: the one its organisation's kind gives at sign-in.
 ROLES = {
@@ -36,24 +38,25 @@ class SeedReport:
     created: int
 
 
-async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
-    """Insert whatever of the demo data is missing; existing rows are left as they are."""
+async def seed_demo(db: Database, passwords: Passwords, clock: Clock | None = None) -> SeedReport:
+    """Insert whatever of the demo data is missing; existing rows are left as they are.
+
+    The demo is dated from the clock's now (the system clock's unless given): upcoming events,
+    open groups and the year of trade history that ends there."""
+    now = (clock or SystemClock()).now()
     accounts = await seed_clusters(db, passwords)
     organisations = sum(len(cluster.organisations) for cluster in CLUSTERS)
-    listings = await seed_listings(
-        db,
-        organisations={
-            org.key: (ids.user_id(org.key), ids.organisation_id(org.key), org.lat, org.lon)
-            for cluster in CLUSTERS
-            for org in cluster.organisations
-        },
-    )
+    places = {
+        org.key: (ids.user_id(org.key), ids.organisation_id(org.key), org.lat, org.lon)
+        for cluster in CLUSTERS
+        for org in cluster.organisations
+    }
+    listings = await seed_listings(db, organisations=places, now=now)
     members = {
         org.key: (ids.user_id(org.key), ids.organisation_id(org.key), ROLES[org.kind])
         for cluster in CLUSTERS
         for org in cluster.organisations
     }
-    now = utcnow()
     events = await seed_events(
         db,
         organisations=members,
@@ -62,10 +65,16 @@ async def seed_demo(db: Database, passwords: Passwords) -> SeedReport:
     )
     groups = await seed_purchasing(db, organisations=members, now=now)
     forums = await seed_forums(db, organisations=members, now=now)
+    history = await seed_history(
+        db,
+        organisations=places,
+        clusters={c.slug: (ids.cluster_id(c.slug), c.currency) for c in CLUSTERS},
+        now=now,
+    )
     offers = await seed_trades(db, organisations=members)
     return SeedReport(
         clusters=len(CLUSTERS),
         organisations=organisations,
         users=organisations + 1,
-        created=accounts + listings + events + groups + forums + offers,
+        created=accounts + listings + events + groups + forums + history + offers,
     )
