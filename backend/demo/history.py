@@ -34,8 +34,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue.models import Material, Unit
@@ -401,7 +402,9 @@ async def _seed_cluster(
 
     offers: list[Offer] = []
     rows: list[Trade] = []
-    steps: list[TradeStep] = []
+    # proposals and steps are nobody's synced rows: inserted in bulk, without ORM objects
+    terms: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
     counted: Counter[uuid.UUID] = Counter()
     for planned_trade in missing:
         flow = planned_trade.flow
@@ -430,18 +433,19 @@ async def _seed_cluster(
             updated_at=accepted,
             version=2,
         )
-        offer.terms = [
-            OfferTerms(
-                round=1,
-                proposed_by_id=receiver_id,
-                proposed_by_user_id=receiver_user,
-                quantity=planned_trade.quantity,
-                price_per_unit=planned_trade.price,
-                message="",
-                expires_at=offer.expires_at,
-                created_at=offered,
-            )
-        ]
+        terms.append(
+            {
+                "offer_id": offer.id,
+                "round": 1,
+                "proposed_by_id": receiver_id,
+                "proposed_by_user_id": receiver_user,
+                "quantity": planned_trade.quantity,
+                "price_per_unit": planned_trade.price,
+                "message": "",
+                "expires_at": offer.expires_at,
+                "created_at": offered,
+            }
+        )
         offers.append(offer)
         trade_id = ids.history_trade_id(planned_trade.key)
         rows.append(
@@ -477,21 +481,22 @@ async def _seed_cluster(
             (TradeStatus.COMPLETED, receiver_id, receiver_user, COMPLETED_AFTER, ""),
         ):
             steps.append(
-                TradeStep(
-                    trade_id=trade_id,
-                    status=status,
-                    by_organisation_id=by,
-                    by_user_id=user,
-                    note=note,
-                    at=offered + after,
-                )
+                {
+                    "trade_id": trade_id,
+                    "status": status,
+                    "by_organisation_id": by,
+                    "by_user_id": user,
+                    "note": note,
+                    "at": offered + after,
+                }
             )
         counted.update((supplier_id, receiver_id))
     session.add_all(offers)
     await session.flush()
+    await session.execute(insert(OfferTerms), terms)
     session.add_all(rows)
     await session.flush()
-    session.add_all(steps)
+    await session.execute(insert(TradeStep), steps)
     # The entries are flushed together at the end: each record() reads the material's factor,
     # which would flush the entries written so far one at a time (as 436 flushes).
     with session.no_autoflush:
