@@ -17,13 +17,15 @@ on every machine (a random generator seeded with the trade's key). Firms of the 
 appear in no flow are the isolated members the insights point at.
 
 A trade is written the way the marketplace would have left it, without going through its
-services (which take about 50 statements for each listing, offer, acceptance and step): a
-supplier's lot of the month (a listing, all of it taken), the receiver's offer on it, accepted
-by the supplier; the trade with its four steps, AGREED to COMPLETED, delivered by the supplier
-and confirmed by the receiver; both parties' ``trades_completed`` counters; and the impact
-ledger entry, written by the marketplace's own ``impact.record`` at the completion's moment.
-No notifications: a year of them would bury the demo accounts' inboxes. Trades have stable ids
-(``ids.history_trade_id``); those already there are left alone, so loading twice creates nothing.
+services: listing, offer, acceptance and three steps through them cost about 100 statements and
+60 ms of CPU per trade on SQLite (some 25 s for this history); in bulk the whole history takes
+about 550 statements and 0.7 s. What is written: the supplier's lot of the month (a listing, all
+of it taken), the receiver's offer on it, accepted by the supplier; the trade with its four
+steps, AGREED to COMPLETED, delivered by the supplier and confirmed by the receiver; both
+parties' ``trades_completed`` counters; and the impact ledger entry, written by the
+marketplace's own ``impact.record`` at the completion's moment. No notifications: a year of them
+would bury the demo accounts' inboxes. Trades have stable ids (``ids.history_trade_id``); those
+already there are left alone, so loading twice creates nothing.
 """
 
 from __future__ import annotations
