@@ -31,14 +31,15 @@ Definitions (the README's "Cluster insights" repeats them in one line each):
   but nobody is connected beyond a partner); the rest is equality-oriented mutualism.
 - **Anchor share** of an organisation: the share of the cluster's diverted kilograms that would
   be lost without it: remove the node and recount, which is the weight of its own links.
-- **Single-taker dependence** of a supplier: the share of the kilograms it supplied that went to
-  its largest taker; more than :data:`DEPENDENCE_SHARE` is dependent.
+- **Single-taker dependence** of a supplier: the share of the kilograms of by-products and waste
+  it supplied (eco-products, which it makes to sell, left out) that went to its largest taker;
+  more than :data:`DEPENDENCE_SHARE` is dependent.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -121,9 +122,14 @@ def network_type(
     return NetworkType.EQUALITY_ORIENTED_MUTUALISM
 
 
-def analyse(flows: Iterable[PairFlow], activities: Mapping[uuid.UUID, str | None]) -> Network:
+def analyse(
+    flows: Iterable[PairFlow],
+    activities: Mapping[uuid.UUID, str | None],
+    eco_products: Collection[str] = (),
+) -> Network:
     """The network of ``flows``; ``activities`` gives each organisation's ISIC class (missing or
-    None: unknown)."""
+    None: unknown); flows of the materials of ``eco_products`` make links but count in no
+    supplier's dependence."""
     graph = nx.Graph()
     supplied: dict[uuid.UUID, dict[uuid.UUID, Decimal]] = {}
     total = Decimal(0)
@@ -137,8 +143,9 @@ def analyse(flows: Iterable[PairFlow], activities: Mapping[uuid.UUID, str | None
             edge["trades"] += flow.trades
         else:
             graph.add_edge(flow.supplier_id, flow.receiver_id, kg=flow.kg, trades=flow.trades)
-        takers = supplied.setdefault(flow.supplier_id, {})
-        takers[flow.receiver_id] = takers.get(flow.receiver_id, Decimal(0)) + flow.kg
+        if flow.material_code not in eco_products:
+            takers = supplied.setdefault(flow.supplier_id, {})
+            takers[flow.receiver_id] = takers.get(flow.receiver_id, Decimal(0)) + flow.kg
 
     n = graph.number_of_nodes()
     links = graph.number_of_edges()

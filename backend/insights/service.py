@@ -26,6 +26,8 @@ from sqlalchemy import literal_column
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import reference
+from backend.catalogue import service as catalogue_service
+from backend.catalogue.reference import ECO_PRODUCTS
 from backend.events import service as events
 from backend.forums import service as forums
 from backend.forums.service import ForumActivity
@@ -57,7 +59,7 @@ UNMATCHED_PAGE_MOST = 20
 # The comparison page compares at most this many clusters (by name).
 MAX_COMPARED_CLUSTERS = 50
 # The tables the kept part of the insights reads: a committed write to any makes it stale.
-CORE_TABLES = frozenset({"impact_entries", "trades", "organisations", "clusters"})
+CORE_TABLES = frozenset({"impact_entries", "trades", "organisations", "clusters", "materials"})
 
 
 def activity(code: str | None) -> reference.ActivitySpec | None:
@@ -260,7 +262,13 @@ async def _compute_core(db: Database, cluster: Cluster, period: Period) -> _Core
     if elsewhere:  # partners from other clusters
         for entry in await identity_service.cluster_roster(db=db, cluster_id=None, ids=elsewhere):
             roster[entry.id] = entry
-    network = analyse(flows, {o: entry.activity_code for o, entry in roster.items()})
+    materials = await catalogue_service.materials_by_code(
+        db=db, codes={flow.material_code for flow in flows}
+    )
+    eco_products = {
+        code for code, material in materials.items() if material.path.startswith(ECO_PRODUCTS)
+    }
+    network = analyse(flows, {o: entry.activity_code for o, entry in roster.items()}, eco_products)
     isolated = [
         entry
         for entry in members

@@ -643,3 +643,24 @@ async def test_a_page_of_unmatched_offers_holds_at_most_twenty(
         "VALIDATION",
         "first must be between 1 and 20",
     )
+
+
+async def test_eco_products_make_links_but_no_dependence(
+    db: Database, gql: GraphQL, cluster_id: str, platform_admin_token: str, created_at: datetime
+) -> None:
+    # Given a pellet maker selling all its pellets (an eco-product) to one buyer, and its
+    # shavings (a by-product) half to each of two takers
+    world = TradeWorld(db, uuid.UUID(cluster_id), created_at)
+    for name in ("Pellet Maker", "Pellet Buyer", "Taker A", "Taker B"):
+        await world.organisation(name, activity="1629")
+    await world.trade("Pellet Maker", "Pellet Buyer", at=at(6), kg="9000", material="wood-pellets")
+    await world.trade("Pellet Maker", "Taker A", at=at(6), kg="500")
+    await world.trade("Pellet Maker", "Taker B", at=at(6), kg="500")
+
+    # when the admin reads the insights
+    answer = await insights(gql, cluster_id, platform_admin_token)
+
+    # then the pellets make a link (and most of the kg), but the maker depends on no taker for
+    # its by-products
+    assert (answer["network"]["links"], answer["totals"]["divertedKg"]) == (3, "10000")
+    assert (answer["dependentSuppliers"], answer["dependences"]) == (0, [])
