@@ -21,7 +21,7 @@ from tests.forums import kit as forums
 from tests.identity.kit import second_cluster, verify
 from tests.insights.builders import TradeWorld
 from tests.kit import app_operation
-from tests.marketplace.trading_kit import completed_trade
+from tests.marketplace.trading_kit import completed_trade, make_offer, publish
 
 CLUSTER_INSIGHTS = app_operation("ClusterInsights")
 UNMATCHED = app_operation("InsightsUnmatchedOffers")
@@ -664,3 +664,28 @@ async def test_eco_products_make_links_but_no_dependence(
     # its by-products
     assert (answer["network"]["links"], answer["totals"]["divertedKg"]) == (3, "10000")
     assert (answer["dependentSuppliers"], answer["dependences"]) == (0, [])
+
+
+async def test_kept_unmatched_offers_go_when_an_offer_is_made(
+    db: Database,
+    gql: GraphQL,
+    cluster_id: str,
+    register: Any,
+    platform_admin_token: str,
+    clock: ManualClock,
+) -> None:
+    # Given shavings listed 20 days ago with no offer, counted once (and kept)
+    mill = await register("mill@insights.example", cluster_id, name="Mill")
+    pellets = await register("pellets@insights.example", cluster_id, name="Pellets")
+    clock.set(clock.now() - timedelta(days=20))
+    listing = await publish(gql, mill.access_token)
+    clock.set(clock.now() + timedelta(days=20))
+    before = await insights(gql, cluster_id, platform_admin_token)
+    assert [u["listings"] for u in before["unmatchedByMaterial"]] == [1]
+
+    # when the pellet maker makes an offer on it, within the same minute
+    await make_offer(gql, pellets.access_token, listing["id"])
+
+    # then the next read counts it no more
+    after = await insights(gql, cluster_id, platform_admin_token)
+    assert after["unmatchedByMaterial"] == []
