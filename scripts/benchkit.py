@@ -219,9 +219,19 @@ class FirmRows:
     memberships: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
-        self, *, email: str, person: str, name: str, cluster_id: uuid.UUID, lat: float, lon: float
+        self,
+        *,
+        email: str,
+        person: str,
+        name: str,
+        cluster_id: uuid.UUID,
+        lat: float,
+        lon: float,
+        **organisation: Any,
     ) -> tuple[uuid.UUID, uuid.UUID]:
-        """A firm and its person; their ids (user, organisation)."""
+        """A firm and its person; their ids (user, organisation). ``organisation`` adds or
+        replaces columns of the organisation's row (``activity_code``, ``kind``,
+        ``created_at`` ...)."""
         user_id, organisation_id = new_id(), new_id()
         self.users.append(
             {
@@ -248,6 +258,7 @@ class FirmRows:
                 "created_at": self.now,
                 "updated_at": self.now,
                 "version": 1,
+                **organisation,
             }
         )
         self.memberships.append(
