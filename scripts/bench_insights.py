@@ -52,7 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,9 +62,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import networkx as nx
 from bench_pages import _commits_without_waiting
 from benchkit import FirmRows, bench_database
-from sqlalchemy import event, insert, text
+from sqlalchemy import case, column, event, func, insert, select, table, text, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.auth.passwords import Passwords
@@ -72,6 +73,7 @@ from backend.auth.viewer import Anonymous, Role, Viewer
 from backend.catalogue import reference as catalogue_reference
 from backend.catalogue import service as catalogue_service
 from backend.catalogue.models import Dimension, ImpactFactor, Material, Unit
+from backend.identity import service as identity_service
 from backend.identity.models import (
     Cluster,
     Membership,
@@ -81,6 +83,7 @@ from backend.identity.models import (
     Sector,
     User,
 )
+from backend.insights import network as network_module
 from backend.insights import service as insights
 from backend.insights.cache import cache_for
 from backend.insights.network import (
@@ -1371,6 +1374,7 @@ def _ratio(a: float, b: float) -> float:
 
 def print_table(dialect: str, heading: str, rows: list[Row]) -> None:
     print(f"\n{dialect}: {heading}")
+    print(f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     head = (
         f"{'view':<7}{'call':<18}{'stmts':>5} | {'p50 ms':>9} {'min ms':>9} {'cpu ms':>9} | "
         f"{'p50 ms':>9} {'min ms':>9} {'cpu ms':>9} | {'prod/ref p50':>12} {'cpu':>6}"
@@ -1473,6 +1477,445 @@ async def try_indexes(db: Database) -> list[str]:
         await connection.commit()
     await _settle(db)
     return statements
+
+
+# ---------------------------------------------------------------------------------------------
+# Where a cold call's time goes, and alternatives measured beside it (--try-sql)
+
+
+@dataclass
+class Stage:
+    wall_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+
+    def add(self, wall: float, cpu: float) -> None:
+        self.wall_ms.append(wall)
+        self.cpu_ms.append(cpu)
+
+    def line(self) -> str:
+        return f"{statistics.median(self.wall_ms):8.1f} {statistics.median(self.cpu_ms):8.1f}"
+
+    def pair(self) -> str:
+        return f"{statistics.median(self.wall_ms):.1f}/{statistics.median(self.cpu_ms):.1f}"
+
+
+def _timed_sync(call: Callable[[], Any]) -> tuple[Any, float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = call()
+    return result, (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+
+
+async def stages(db: Database, cluster_id: uuid.UUID, period: Period, rounds: int) -> None:
+    """The product's parts of a cold call one by one (its own functions, called as
+    ``_compute_core`` and ``_view`` call them)."""
+    cluster = await identity_service.get_cluster(db=db, cluster_id=cluster_id)
+    assert cluster is not None
+    parts: dict[str, Stage] = defaultdict(Stage)
+    for _ in range(rounds):
+        flows, wall, cpu = await timed(
+            lambda: marketplace.pair_flows(
+                db=db, cluster_id=cluster_id, starts_at=period.starts_at, ends_at=period.ends_at
+            )
+        )
+        parts["pair_flows (SQL, rows, PairFlow)"].add(wall, cpu)
+        _, wall, cpu = await timed(
+            lambda: marketplace.monthly_outcomes(
+                db=db,
+                cluster_id=cluster_id,
+                month_starts=period.month_starts,
+                ends_at=period.ends_at,
+            )
+        )
+        parts["monthly_outcomes (2 statements)"].add(wall, cpu)
+        members, wall, cpu = await timed(
+            lambda: identity_service.cluster_roster(db=db, cluster_id=cluster_id)
+        )
+        parts["cluster_roster"].add(wall, cpu)
+        activities = {m.id: m.activity_code for m in members}
+        _, wall, cpu = _timed_sync(lambda f=flows, a=activities: network_module.analyse(f, a))
+        parts["analyse (networkx)"].add(wall, cpu)
+        core = await insights._compute_core(db, cluster, period)
+        for audience in (Audience.NAMED, Audience.PUBLIC):
+            _, wall, cpu = _timed_sync(
+                lambda audience=audience, core=core: insights._view(
+                    core, audience, insights.DEFAULT_UNMATCHED_DAYS, []
+                )
+            )
+            parts[f"_view {audience.value} (every call, warm too)"].add(wall, cpu)
+        _, wall, cpu = await timed(
+            lambda: marketplace.unmatched_by_material(
+                db=db,
+                cluster_id=cluster_id,
+                published_before=NOW - timedelta(days=insights.DEFAULT_UNMATCHED_DAYS),
+                now=NOW,
+            )
+        )
+        parts["unmatched_by_material (every call)"].add(wall, cpu)
+    print(f"\nthe parts of a cold call, one by one (p50 of {rounds}):")
+    print(f"  {'part':<44} {'wall ms':>8} {'cpu ms':>8}")
+    for name, stage in parts.items():
+        print(f"  {name:<44} {stage.line()}")
+
+
+def analyse_summed(
+    flows: Sequence[marketplace.PairFlow], activities: dict[uuid.UUID, str | None]
+) -> network_module.Network:
+    """``network.analyse`` with networkx still, but the links summed in a dict first and the
+    graph built with one ``add_edges_from`` (no ``has_edge`` and edge look-up per flow), and
+    the degrees read once: a change to network.py, measured here."""
+    links: dict[tuple[uuid.UUID, uuid.UUID], list[Any]] = {}
+    supplied: dict[uuid.UUID, dict[uuid.UUID, Decimal]] = {}
+    total = Decimal(0)
+    for flow in flows:
+        a, b = flow.supplier_id, flow.receiver_id
+        if a == b:
+            continue
+        total += flow.kg
+        link = links.get((a, b)) or links.get((b, a))
+        if link is None:
+            links[(a, b)] = [flow.kg, flow.trades]
+        else:
+            link[0] += flow.kg
+            link[1] += flow.trades
+        takers = supplied.setdefault(a, {})
+        takers[b] = takers.get(b, Decimal(0)) + flow.kg
+    graph = nx.Graph()
+    graph.add_edges_from((a, b, {"kg": kg, "trades": n}) for (a, b), (kg, n) in links.items())
+    n = graph.number_of_nodes()
+    count = graph.number_of_edges()
+    density = nx.density(graph) if n > 1 else 0.0
+    degrees = dict(graph.degree())
+    centralisation = 0.0
+    if n > 2:
+        centrality = nx.degree_centrality(graph)
+        highest = max(centrality.values())
+        centralisation = sum(highest - value for value in centrality.values()) / (n - 2)
+    largest = max((len(c) for c in nx.connected_components(graph)), default=0)
+    connected = largest / n if n else 0.0
+    horizontal = vertical = unknown = repeat = 0
+    for (a, b), (_kg, trades) in links.items():
+        first, second = activities.get(a), activities.get(b)
+        if first is None or second is None:
+            unknown += 1
+        elif first == second:
+            horizontal += 1
+        else:
+            vertical += 1
+        repeat += trades >= 2
+    figures = network_module.NetworkFigures(
+        organisations=n,
+        links=count,
+        density=density,
+        centralisation=centralisation,
+        bilateral_share=sum(1 for d in degrees.values() if d == 1) / n if n else 0.0,
+        multilateral_share=sum(1 for d in degrees.values() if d >= 3) / n if n else 0.0,
+        horizontal_links=horizontal,
+        vertical_links=vertical,
+        links_of_unknown_activity=unknown,
+        repeat_links=repeat,
+        largest_component_share=connected,
+        type=network_module.network_type(n, density, centralisation, connected),
+    )
+    anchors = [
+        network_module.AnchorShare(node, kg, float(kg / total) if total else 0.0, degrees[node])
+        for node, kg in graph.degree(weight="kg")
+    ]
+    anchors.sort(key=lambda a: (-a.kg, str(a.organisation_id)))
+    dependences = []
+    for supplier, takers in supplied.items():
+        supplied_kg = sum(takers.values(), Decimal(0))
+        if supplied_kg <= 0:
+            continue
+        taker, kg = max(takers.items(), key=lambda item: (item[1], str(item[0])))
+        share = kg / supplied_kg
+        if share > DEPENDENCE_SHARE:
+            dependences.append(
+                network_module.Dependence(supplier, taker, float(share), supplied_kg, len(takers))
+            )
+    dependences.sort(key=lambda d: (-d.supplied_kg, str(d.supplier_id)))
+    return network_module.Network(figures, anchors, dependences, total)
+
+
+def _pair_statement(cluster_id: uuid.UUID, period: Period) -> Any:
+    """pair_flows' statement, as flows.py builds it."""
+    return (
+        select(
+            ImpactEntry.supplier_id,
+            ImpactEntry.receiver_id,
+            ImpactEntry.material_code,
+            func.sum(ImpactEntry.diverted_kg),
+            func.sum(ImpactEntry.co2e_avoided_kg),
+            func.count(),
+        )
+        .where(
+            ImpactEntry.cluster_id == cluster_id,
+            ImpactEntry.recorded_at >= period.starts_at,
+            ImpactEntry.recorded_at < period.ends_at,
+        )
+        .group_by(ImpactEntry.supplier_id, ImpactEntry.receiver_id, ImpactEntry.material_code)
+    )
+
+
+def _decimal4(value: Any) -> Decimal:
+    return Decimal(0) if value is None else Decimal(str(value)).quantize(FOUR_PLACES)
+
+
+async def _pair_flows_core(db: Database, cluster_id: uuid.UUID, period: Period) -> list[Any]:
+    """pair_flows with Core rows (a connection's ``execute``, no ORM loading)."""
+    async with db.engine.connect() as connection:
+        rows = (await connection.execute(_pair_statement(cluster_id, period))).all()
+    return [
+        marketplace.PairFlow(s, r, m, _decimal4(kg), _decimal4(co2e), int(n))
+        for s, r, m, kg, co2e, n in rows
+    ]
+
+
+def _month_case(column: Any, boundaries: Sequence[datetime]) -> Any:
+    """flows._month_of over ``column``."""
+    whens = [(column < start, index - 1) for index, start in enumerate(boundaries)]
+    return case(*whens[1:], else_=len(boundaries) - 1)
+
+
+# The ledger with the two columns the months statement would read instead of joining trades.
+LEDGER_WITH_PAID = table(
+    "impact_entries",
+    *(
+        column(name, ImpactEntry.__table__.c[name].type)
+        for name in (
+            "cluster_id",
+            "recorded_at",
+            "supplier_id",
+            "receiver_id",
+            "method_version",
+            "diverted_kg",
+            "co2e_avoided_kg",
+            "disposal_cost_avoided",
+            "currency",
+        )
+    ),
+    column("paid", ImpactEntry.__table__.c["disposal_cost_avoided"].type),
+    column("trade_currency", ImpactEntry.__table__.c["currency"].type),
+)
+
+
+def _parties_without_join(cluster_id: uuid.UUID, period: Period) -> Any:
+    """The distinct organisations per month from the ledger alone (the product's statement
+    unions the subquery that joins trades, twice): UNION ALL, then count(DISTINCT)."""
+    t = ImpactEntry.__table__.c
+    conditions = (
+        t.cluster_id == cluster_id,
+        t.recorded_at >= period.month_starts[0],
+        t.recorded_at < period.ends_at,
+    )
+    month = _month_case(t.recorded_at, period.month_starts)
+    both = union_all(
+        select(month.label("month"), t.supplier_id.label("organisation_id")).where(*conditions),
+        select(month.label("month"), t.receiver_id.label("organisation_id")).where(*conditions),
+    ).subquery()
+    return select(both.c.month, func.count(func.distinct(both.c.organisation_id))).group_by(
+        both.c.month
+    )
+
+
+def _months_without_join(cluster_id: uuid.UUID, period: Period) -> Any:
+    t = LEDGER_WITH_PAID.c
+    entries = (
+        select(
+            _month_case(t.recorded_at, period.month_starts).label("month"),
+            t.method_version,
+            t.diverted_kg,
+            t.co2e_avoided_kg,
+            t.disposal_cost_avoided,
+            t.currency.label("disposal_currency"),
+            t.paid,
+            t.trade_currency,
+        )
+        .where(
+            t.cluster_id == cluster_id,
+            t.recorded_at >= period.month_starts[0],
+            t.recorded_at < period.ends_at,
+        )
+        .subquery()
+    )
+    return (
+        select(
+            entries.c.month,
+            entries.c.method_version,
+            func.sum(entries.c.diverted_kg),
+            func.sum(entries.c.co2e_avoided_kg),
+            func.sum(entries.c.disposal_cost_avoided),
+            entries.c.disposal_currency,
+            func.sum(entries.c.paid),
+            entries.c.trade_currency,
+            func.count(),
+        )
+        .group_by(
+            entries.c.month,
+            entries.c.method_version,
+            entries.c.disposal_currency,
+            entries.c.trade_currency,
+        )
+        .order_by(entries.c.month, entries.c.method_version)
+    )
+
+
+def _rounded(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows to compare across statements: sums to 2 places (SQLite sums floats in row order)."""
+    return sorted(
+        tuple(round(float(v), 2) if isinstance(v, Decimal | float | int) else str(v) for v in row)
+        for row in rows
+    )
+
+
+async def _core_rows(db: Database, statement: Any, rounds: int) -> tuple[list[Any], float]:
+    samples, rows = [], []
+    for _ in range(rounds + 1):  # the first compiles the statement: not counted
+        async with db.engine.connect() as connection:
+            started = time.perf_counter()
+            rows = list((await connection.execute(statement)).all())
+            samples.append((time.perf_counter() - started) * 1000)
+    return rows, statistics.median(samples[1:])
+
+
+async def try_sql(
+    db: Database,
+    engine: AsyncEngine,
+    plan: Plan,
+    cluster_id: uuid.UUID,
+    period: Period,
+    rounds: int,
+) -> None:
+    """Changes the lead could make, each measured beside what the product does now."""
+    print(f"\nalternatives, measured beside the product (p50 of {rounds}):")
+    original = {label: ms for label, ms, _ in await sql_alone(engine, plan, rounds)}
+    raw_rows = await _raw_rows(engine, plan)
+
+    # 1. Core rows instead of ORM-loaded rows for pair_flows
+    orm, core = Stage(), Stage()
+    product_flows: list[Any] = []
+    core_flows: list[Any] = await _pair_flows_core(db, cluster_id, period)  # compiles it
+    for _ in range(rounds):
+        product_flows, wall, cpu = await timed(
+            lambda: marketplace.pair_flows(
+                db=db, cluster_id=cluster_id, starts_at=period.starts_at, ends_at=period.ends_at
+            )
+        )
+        orm.add(wall, cpu)
+        core_flows, wall, cpu = await timed(lambda: _pair_flows_core(db, cluster_id, period))
+        core.add(wall, cpu)
+    same = sorted(map(repr, product_flows)) == sorted(map(repr, core_flows))
+    print(
+        f"  pair_flows as Core rows (connection.execute, no ORM loading): wall/cpu "
+        f"{core.pair()} ms against {orm.pair()} ms now"
+        + ("; the same PairFlows" if same else "; DIFFERENT PairFlows")
+    )
+
+    # 2. the network with networkx, links summed first
+    members = await identity_service.cluster_roster(db=db, cluster_id=cluster_id)
+    activities = {m.id: m.activity_code for m in members}
+    now_stage, summed_stage = Stage(), Stage()
+    mine = theirs = None
+    for _ in range(rounds):
+        theirs, wall, cpu = _timed_sync(lambda: network_module.analyse(product_flows, activities))
+        now_stage.add(wall, cpu)
+        mine, wall, cpu = _timed_sync(lambda: analyse_summed(product_flows, activities))
+        summed_stage.add(wall, cpu)
+    same = mine == theirs
+    print(
+        f"  analyse with the links summed in a dict first (networkx add_edges_from, degrees "
+        f"once): wall/cpu {summed_stage.pair()} ms against {now_stage.pair()} "
+        "ms now" + ("; the same Network" if same else "; a DIFFERENT Network")
+    )
+
+    # 3. parties by month from the ledger alone
+    rows, ms = await _core_rows(db, _parties_without_join(cluster_id, period), rounds)
+    same = _rounded(rows) == _rounded(raw_rows["parties_by_month"])
+    print(
+        f"  parties_by_month without the join to trades (UNION ALL, count(DISTINCT)): "
+        f"{ms:.1f} ms against {original['parties_by_month']:.1f} ms now"
+        + ("; the same rows" if same else "; DIFFERENT rows")
+    )
+
+    # 4. months with the paid amount and the trade's currency stored on the ledger entry
+    started = time.perf_counter()
+    async with db.engine.connect() as connection:
+        for statement in PAID_COLUMNS[db.dialect]:
+            await connection.execute(text(statement))
+        await connection.commit()
+    await _settle(db)
+    print(
+        "  (in the scratch database: "
+        + "; ".join(PAID_COLUMNS[db.dialect])
+        + f"; {time.perf_counter() - started:.1f} s)"
+    )
+    rows, ms = await _core_rows(db, _months_without_join(cluster_id, period), rounds)
+    same = _rounded(rows) == _rounded(raw_rows["months"])
+    print(
+        f"  months reading paid and trade_currency from the ledger (no join to trades): "
+        f"{ms:.1f} ms against {original['months']:.1f} ms now"
+        + ("; the same rows" if same else "; DIFFERENT rows")
+    )
+    if db.dialect == "postgresql":
+        await _try_work_mem(engine, plan, rounds, original)
+
+
+PAID_COLUMNS = {
+    "postgresql": [
+        "ALTER TABLE impact_entries ADD COLUMN paid NUMERIC(20, 4), "
+        "ADD COLUMN trade_currency VARCHAR(3)",
+        "UPDATE impact_entries SET paid = impact_entries.quantity * trades.price_per_unit, "
+        "trade_currency = trades.currency FROM trades WHERE trades.id = impact_entries.trade_id",
+    ],
+    "sqlite": [
+        "ALTER TABLE impact_entries ADD COLUMN paid NUMERIC(20, 4)",
+        "ALTER TABLE impact_entries ADD COLUMN trade_currency VARCHAR(3)",
+        "UPDATE impact_entries SET paid = impact_entries.quantity * trades.price_per_unit, "
+        "trade_currency = trades.currency FROM trades WHERE trades.id = impact_entries.trade_id",
+    ],
+}
+
+
+async def _raw_rows(engine: AsyncEngine, plan: Plan) -> dict[str, list[Any]]:
+    postgres = engine.dialect.name == "postgresql"
+    found: dict[str, list[Any]] = {}
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        for label, sql, params in plan:
+            if postgres:
+                found[label] = list(await driver.fetch(sql, *params))
+            else:
+                cursor = await driver.execute(sql, params)
+                found[label] = list(await cursor.fetchall())
+                await cursor.close()
+        if not postgres:
+            await driver.rollback()
+    return found
+
+
+async def _try_work_mem(
+    engine: AsyncEngine, plan: Plan, rounds: int, original: dict[str, float]
+) -> None:
+    """The statements again with more memory for sorts and hashes (PostgreSQL's default
+    work_mem, 4MB, made the pairs and months sorts spill to disk)."""
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute(f"SET work_mem = '{WORK_MEM}'")
+        timings = []
+        for label, sql, params in plan:
+            samples = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                await driver.fetch(sql, *params)
+                samples.append((time.perf_counter() - started) * 1000)
+            timings.append((label, statistics.median(samples)))
+        await driver.execute("RESET work_mem")
+    print(
+        f"  the product's statements with work_mem = '{WORK_MEM}' (SET on the connection): "
+        + ", ".join(f"{label} {ms:.1f} ms (now {original[label]:.1f})" for label, ms in timings)
+    )
+
+
+WORK_MEM = "64MB"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1781,6 +2224,7 @@ async def run(url: str, settings: Any, args: argparse.Namespace) -> None:
         if not same:
             raise SystemExit("the statement count grows with the cluster")
 
+        await stages(db, cluster_id, period, args.stage_rounds)
         if args.explain:
             await explain(reference_engine, plans[Audience.NAMED])
         if args.profile:
@@ -1808,6 +2252,11 @@ async def run(url: str, settings: Any, args: argparse.Namespace) -> None:
             if args.explain:
                 await explain(reference_engine, plans[Audience.NAMED])
 
+        if args.try_sql:  # after the indexes: it rewrites every ledger row
+            await try_sql(
+                db, reference_engine, plans[Audience.NAMED], cluster_id, period, args.sql_rounds
+            )
+
         # last: it adds a trade (the figures above are of the seeded year)
         await service_trade(db, large, cluster_id)
     finally:
@@ -1826,6 +2275,12 @@ def main() -> None:
     parser.add_argument(
         "--try-index", action="store_true", help="add covering indexes and measure again"
     )
+    parser.add_argument(
+        "--try-sql",
+        action="store_true",
+        help="measure alternative statements and Python beside the product's",
+    )
+    parser.add_argument("--stage-rounds", type=int, default=5, help="the parts of a cold call")
     parser.add_argument("--profile", action="store_true", help="py-spy over cold calls")
     parser.add_argument("--profile-rounds", type=int, default=10)
     parser.add_argument("--short", action="store_true", help="CI: tiny volumes, few rounds")
@@ -1836,6 +2291,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.short:
         args.scale, args.rounds, args.warm_rounds, args.sql_rounds = 0.002, 2, 5, 1
+        args.stage_rounds = 1
     with bench_database(args.database_url, keep=args.keep) as (url, settings):
         asyncio.run(run(url, settings, args))
 
