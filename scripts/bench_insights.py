@@ -1968,38 +1968,32 @@ WORK_MEM = "64MB"
 # Invalidation: a trade through the marketplace's service
 
 
-async def service_trade(db: Database, seeded: Seeded, cluster_id: uuid.UUID) -> None:
-    """A sawmill's sawdust to a pellet maker, every step through the marketplace's service; the
-    NAMED call after each step, and whether it was cold (read impact_entries)."""
+async def trade_through_service(
+    db: Database,
+    seeded: Seeded,
+    at: datetime,
+    quantity: Decimal,
+    after: Callable[[str], Awaitable[Any]] | None = None,
+) -> None:
+    """A sawmill's sawdust to a pellet maker of ``seeded``'s cluster, every step through the
+    marketplace's service (listing, offer, acceptance, delivery, completion); ``after`` is
+    awaited after each step with the step's name."""
     firms = [
         m
         for m in seeded.members
-        if m.kind is OrganisationKind.FIRM and m.created_at < SERVICE_TRADE_AT - timedelta(days=1)
+        if m.kind is OrganisationKind.FIRM and m.created_at < at - timedelta(days=1)
     ]
-    supplier = next(m for m in firms if "sawdust" in m.activity.outputs)
-    taker = next(m for m in firms if "sawdust" in m.activity.inputs and m.id != supplier.id)
+    supplier = next((m for m in firms if "sawdust" in m.activity.outputs), None)
+    taker = next((m for m in firms if "sawdust" in m.activity.inputs and m is not supplier), None)
+    if supplier is None or taker is None:
+        raise LookupError(f"no firm giving and no other firm taking sawdust in {seeded.slug}")
     seller = Viewer(supplier.user_id, Role.FIRM, supplier.id, "bench")
     buyer = Viewer(taker.user_id, Role.FIRM, taker.id, "bench")
-    before = await product_call(db, cluster_id, Audience.NAMED)
-    kg_before = before.totals.kg
-    at = SERVICE_TRADE_AT
-    quantity = Decimal(4)
 
-    async def after(step: str) -> insights.ClusterInsights:
-        with capturing(db.engine) as statements:
-            result, wall, _ = await timed(lambda: product_call(db, cluster_id, Audience.NAMED))
-        reads = _reads_ledger(statements)
-        print(
-            f"  after {step}: the next NAMED call sent {len(statements)} statements, "
-            + (
-                f"{reads} reading impact_entries: cold again ({wall:.1f} ms)"
-                if reads
-                else f"none reading impact_entries: still warm ({wall:.1f} ms)"
-            )
-        )
-        return result
+    async def step(name: str) -> None:
+        if after is not None:
+            await after(name)
 
-    print("invalidation (a trade through the marketplace's service, the year's last weeks):")
     listing = await marketplace.create_listing(
         now=at,
         db=db,
@@ -2009,14 +2003,14 @@ async def service_trade(db: Database, seeded: Seeded, cluster_id: uuid.UUID) -> 
             category=ListingCategory.BY_PRODUCT,
             title="Cedar sawdust, dry",
             material_code="sawdust",
-            quantity=Decimal(10),
+            quantity=quantity * 2,
             unit_code="TNE",
             location=Place(supplier.lat, supplier.lon, "Maniwa"),
             price_per_unit=Decimal(3000),
         ),
         publish=True,
     )
-    await after("listingCreate (published)")
+    await step("listingCreate (published)")
     offer = await marketplace.create_offer(
         now=at + timedelta(minutes=10),
         db=db,
@@ -2024,12 +2018,12 @@ async def service_trade(db: Database, seeded: Seeded, cluster_id: uuid.UUID) -> 
         listing_id=listing.id,
         terms=marketplace.Terms(quantity=quantity, price_per_unit=Decimal(3000)),
     )
-    await after("offerCreate")
+    await step("offerCreate")
     accepted = await marketplace.accept_offer(
         now=at + timedelta(minutes=20), db=db, viewer=seller, offer_id=offer.id
     )
     trade_id = accepted.trade.trade.id
-    await after("offerAccept (an AGREED trade)")
+    await step("offerAccept (an AGREED trade)")
     await marketplace.mark_delivered(
         now=at + timedelta(hours=3),
         db=db,
@@ -2037,19 +2031,51 @@ async def service_trade(db: Database, seeded: Seeded, cluster_id: uuid.UUID) -> 
         trade_id=trade_id,
         delivered_quantity=None,
     )
-    await after("tradeMarkDelivered")
+    await step("tradeMarkDelivered")
     await marketplace.complete_trade(
         now=at + timedelta(hours=4), db=db, viewer=buyer, trade_id=trade_id
     )
-    completed = await after("tradeComplete (its impact entry written)")
-    grown = completed.totals.kg - kg_before
+    await step("tradeComplete (its impact entry written)")
+
+
+async def invalidation(db: Database, large: Seeded, small: Seeded) -> None:
+    """The NAMED call of the large cluster after each step of a trade through the service, and
+    whether it was cold (read impact_entries); then after a trade in the other cluster."""
+    cluster_id = large.cluster_id
+    kg_before = (await product_call(db, cluster_id, Audience.NAMED)).totals.kg
+    quantity = Decimal(4)
+    latest: list[insights.ClusterInsights] = []
+
+    async def after(step: str) -> None:
+        with capturing(db.engine) as statements:
+            result, wall, _ = await timed(lambda: product_call(db, cluster_id, Audience.NAMED))
+        latest.append(result)
+        reads = _reads_ledger(statements)
+        print(
+            f"  after {step}: the next NAMED call sent {len(statements)} statements, "
+            + (
+                f"{reads} reading impact_entries: cold again ({wall:.1f} ms)"
+                if reads
+                else f"none reading impact_entries: still warm ({wall:.1f} ms)"
+            )
+        )
+
+    print("invalidation (a trade through the marketplace's service, the year's last weeks):")
+    await trade_through_service(db, large, SERVICE_TRADE_AT, quantity, after)
+    grown = latest[-1].totals.kg - kg_before
     print(
         f"  the completed trade shows: total diverted {kg_before:,.4f} kg -> "
-        f"{completed.totals.kg:,.4f} kg (+{grown:,.4f} kg, {quantity} t)"
+        f"{latest[-1].totals.kg:,.4f} kg (+{grown:,.4f} kg, {quantity} t)"
     )
     if grown != quantity * 1000:
         raise SystemExit(f"MISMATCH: the completed trade added {grown} kg, not {quantity * 1000}")
     await after("nothing (the same call again)")
+    try:
+        await trade_through_service(db, small, SERVICE_TRADE_AT, Decimal(1))
+    except LookupError as missing:
+        print(f"  (no trade in the other cluster: {missing})")
+    else:
+        await after(f"a trade completed in the other cluster ({small.slug})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2320,7 +2346,7 @@ async def run(url: str, settings: Any, args: argparse.Namespace) -> None:
             )
 
         # last: it adds a trade (the figures above are of the seeded year)
-        await service_trade(db, large, cluster_id)
+        await invalidation(db, large, small)
     finally:
         await reference_engine.dispose()
         await db.dispose()
