@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import math
 import os
 import random
 import re
@@ -1811,12 +1812,25 @@ def _months_without_join(cluster_id: uuid.UUID, period: Period) -> Any:
     )
 
 
-def _rounded(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Rows to compare across statements: sums to 2 places (SQLite sums floats in row order)."""
-    return sorted(
-        tuple(round(float(v), 2) if isinstance(v, Decimal | float | int) else str(v) for v in row)
-        for row in rows
-    )
+def _same_rows(ours: Sequence[Any], theirs: Sequence[Any]) -> bool:
+    """Rows of two statements alike: in the order of their first and text columns, numbers
+    equal to 1e-9 (SQLite sums floats in row order, and answers an integer for a sum of
+    integral values)."""
+
+    def key(row: Any) -> tuple[str, ...]:
+        return (str(row[0]), *(str(v) for v in row[1:] if v is None or isinstance(v, str)))
+
+    if len(ours) != len(theirs):
+        return False
+    for mine, other in zip(sorted(ours, key=key), sorted(theirs, key=key), strict=True):
+        for a, b in zip(mine, other, strict=True):
+            numbers = isinstance(a, int | float | Decimal) and isinstance(b, int | float | Decimal)
+            if numbers:
+                if not math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-6):
+                    return False
+            elif str(a) != str(b):
+                return False
+    return True
 
 
 async def _core_rows(db: Database, statement: Any, rounds: int) -> tuple[list[Any], float]:
@@ -1886,7 +1900,7 @@ async def try_sql(
 
     # 3. parties by month from the ledger alone
     rows, ms = await _core_rows(db, _parties_without_join(cluster_id, period), rounds)
-    same = _rounded(rows) == _rounded(raw_rows["parties_by_month"])
+    same = _same_rows(rows, raw_rows["parties_by_month"])
     print(
         f"  parties_by_month without the join to trades (UNION ALL, count(DISTINCT)): "
         f"{ms:.1f} ms against {original['parties_by_month']:.1f} ms now"
@@ -1906,7 +1920,7 @@ async def try_sql(
         + f"; {time.perf_counter() - started:.1f} s)"
     )
     rows, ms = await _core_rows(db, _months_without_join(cluster_id, period), rounds)
-    same = _rounded(rows) == _rounded(raw_rows["months"])
+    same = _same_rows(rows, raw_rows["months"])
     print(
         f"  months reading paid and trade_currency from the ledger (no join to trades): "
         f"{ms:.1f} ms against {original['months']:.1f} ms now"
