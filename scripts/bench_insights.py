@@ -16,22 +16,27 @@ hand-built reference that sends the same SQL.
 2. Measures ``backend.insights.service.cluster_insights`` for 2025, as a platform admin (NAMED)
    and anonymously (PUBLIC): cold (the insights cache cleared before each call), warm (kept),
    and after a trade completed through the marketplace's service (listing, offer, acceptance,
-   delivery, completion: the call after each step tells whether it was cold). Per call: wall time
+   delivery, completion: the call after each step tells whether it was cold; then a trade in the
+   other cluster). Per call: wall time
    and the process's CPU time (``time.process_time``: aiosqlite's thread included, PostgreSQL's
    server not), SQL statements (a ``before_cursor_execute`` listener, SQLite's BEGINs included).
 3. The reference (in this run, interleaved with the product): the product's own statements,
    captured once, sent through the raw driver connection (asyncpg / aiosqlite), and the same
    figures computed with plain Python loops over the rows (no networkx, no dataclass views).
    It stops unless the reference's figures equal the product's. Prints product/reference
-   ratios, and each statement's time alone through the driver.
+   ratios, each statement's time alone through the driver, and the parts of a cold call (the
+   product's own functions) one by one.
 4. ``--explain``: each statement's plan (PostgreSQL: EXPLAIN (ANALYZE, BUFFERS)).
    ``--try-index``: adds a covering index of the ledger (and of trades' prices) in the scratch
-   database and measures again. ``--profile``: py-spy over cold calls, when it is installed
-   (``.venv/bin/pip install py-spy``), summarised.
+   database and measures again. ``--try-sql``: alternatives measured beside the product (the
+   statements at once, Core rows, the links summed before networkx, parties by month without
+   the join to trades, the paid amount stored on the ledger, work_mem), each checked to answer
+   what the product's answers. ``--profile``: py-spy over cold calls, when it is installed
+   (``.venv/bin/pip install py-spy``), summarised. Nothing here changes ``backend/``.
 
     .venv/bin/python scripts/bench_insights.py                       # SQLite in a temp folder
     .venv/bin/python scripts/bench_insights.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
-    .venv/bin/python scripts/bench_insights.py --database-url ... --explain --try-index --profile
+    .venv/bin/python scripts/bench_insights.py --database-url ... --explain --try-index --try-sql
     .venv/bin/python scripts/bench_insights.py --scale 0.1                # a quick look
     .venv/bin/python scripts/bench_insights.py --short                    # CI: tiny
 """
