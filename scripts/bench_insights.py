@@ -59,7 +59,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -830,9 +830,11 @@ def _label(sql: str) -> str:
     if "from impact_entries" in s and "group by impact_entries.supplier_id" in s:
         return "pairs"
     if "impact_entries" in s and " union " in s:
-        return "parties_by_month"
+        return "parties_by_month" if "count(" in s else "parties_named"
     if "impact_entries" in s and "case when" in s:
         return "months"
+    if "from materials" in s:
+        return "materials"
     if "from organisations" in s:
         return "roster" if "organisations.cluster_id =" in s else "roster_elsewhere"
     if "from listings" in s and "group by listings.material_code" in s:
@@ -846,9 +848,16 @@ def _label(sql: str) -> str:
 
 
 Plan = list[tuple[str, str, Any]]  # (label, SQL, driver parameters), in the product's order
+# Statements the product sends only when the figures call for them.
+CONDITIONAL = {
+    "parties_named": "sent only when a month has fewer than three organisations",
+    "unmatched_organisations": "sent only to the public when a material has fewer than three",
+    "roster_elsewhere": "sent only when partners from other clusters traded",
+}
 WARM_LABELS = ("cluster", "unmatched", "unmatched_organisations")
 FOUR_PLACES = Decimal("0.0001")
 CURRENCY_COLUMN = [c.name for c in Cluster.__table__.columns].index("currency")
+PATH_COLUMN = [c.name for c in Material.__table__.columns].index("path")
 TITLES = {spec.code: spec.title for spec in catalogue_reference.activities()}
 
 
@@ -952,6 +961,14 @@ class Reference:
             for row in results["months"]
         ]
         organisations_by_month = {int(m): int(n) for m, n in results["parties_by_month"]}
+        few: dict[int, set[Any]] = {}
+        for month, organisation in results.get("parties_named", []):
+            few.setdefault(int(month), set()).add(organisation)
+        eco_products = {
+            row[0]
+            for row in results.get("materials", [])
+            if row[PATH_COLUMN].startswith(catalogue_reference.ECO_PRODUCTS)
+        }
         members = results["roster"]
         roster = {row[0]: row for row in members}
         for row in results.get("roster_elsewhere", []):
@@ -978,8 +995,9 @@ class Reference:
                 link[1] += trades
             node_kg[supplier] = node_kg.get(supplier, Decimal(0)) + kg
             node_kg[receiver] = node_kg.get(receiver, Decimal(0)) + kg
-            takers = supplied.setdefault(supplier, {})
-            takers[receiver] = takers.get(receiver, Decimal(0)) + kg
+            if _material not in eco_products:  # eco-products make links, not dependence
+                takers = supplied.setdefault(supplier, {})
+                takers[receiver] = takers.get(receiver, Decimal(0)) + kg
         n, count = len(degree), len(links)
         density = count / (n * (n - 1)) * 2 if n > 1 and count else 0.0
         centralisation = 0.0
@@ -1063,6 +1081,7 @@ class Reference:
             "flows": flows,
             "months": months,
             "organisations_by_month": organisations_by_month,
+            "few": few,
             "members": members,
             "roster": roster,
             "activity": activity,
@@ -1121,20 +1140,29 @@ class Reference:
                 continue
             shown_bands.append((key[0], key[1], key[2], band[0], band[1], band[2], len(band[3])))
         shown_bands.sort(key=lambda b: (-b[3], b[1] or "", b[0] or ""))
+        if hidden[3] and shown_bands and len(hidden[3]) < SMALLEST_CELL:
+            # complementary suppression: the smallest band shown is hidden with them
+            smallest = min(shown_bands, key=lambda b: (b[3], b[5]))
+            shown_bands.remove(smallest)
+            band = bands[(smallest[0], smallest[1], smallest[2])]
+            hidden[0] += band[0]
+            hidden[1] += band[1]
+            hidden[2] += band[2]
+            hidden[3] |= band[3]
         if hidden[3] and len(hidden[3]) >= SMALLEST_CELL:
             shown_bands.append((None, None, None, hidden[0], hidden[1], hidden[2], len(hidden[3])))
 
         # months and totals
         currency = core["currency"]
 
-        def outcome(rows: list[Any], organisations: int) -> dict[str, Any]:
+        def outcome(rows: list[Any], organisations: int, suppressed: bool) -> dict[str, Any]:
             disposal: dict[str, Decimal] = {}
             paid: dict[str, Decimal] = {}
             for row in rows:
                 if row[5]:
                     disposal[row[5]] = disposal.get(row[5], Decimal(0)) + row[4]
                 paid[row[7]] = paid.get(row[7], Decimal(0)) + row[6]
-            if public and organisations < SMALLEST_CELL:
+            if suppressed:
                 return {"kg": Decimal(0), "co2e": Decimal(0), "trades": 0, "suppressed": True}
 
             def money(amounts: dict[str, Decimal]) -> list[tuple[Decimal, str]]:
@@ -1158,11 +1186,23 @@ class Reference:
         by_month: dict[int, list[Any]] = {}
         for row in core["months"]:
             by_month.setdefault(row[0], []).append(row)
+        counts = core["organisations_by_month"]
+        hidden_months: set[int] = set()
+        if public:  # one or two organisations, and complementary suppression
+            hidden_months = {m for m, n in counts.items() if 0 < n < SMALLEST_CELL}
+            together: set[Any] = set()
+            for m in hidden_months:
+                together |= core["few"].get(m, set())
+            if hidden_months and len(together) < SMALLEST_CELL:
+                shown_months = [m for m, n in counts.items() if n >= SMALLEST_CELL]
+                if shown_months:
+                    hidden_months.add(min(shown_months, key=lambda m: (counts[m], m)))
         months = [
-            (month, outcome(by_month.get(i, []), core["organisations_by_month"].get(i, 0)))
+            (month, outcome(by_month.get(i, []), counts.get(i, 0), i in hidden_months))
             for i, month in enumerate(period.months)
         ]
-        totals = outcome(core["months"], len(core["parties"]))
+        parties = len(core["parties"])
+        totals = outcome(core["months"], parties, public and parties < SMALLEST_CELL)
 
         # unmatched offers by material
         unmatched = sorted(
@@ -1215,7 +1255,7 @@ class Reference:
             "anchors": anchors,
             "dependences": dependences,
             "isolated": len(core["isolated"]),
-            "dependent_suppliers": len(core["dependences"]) if shown else 0,
+            "dependent_suppliers": len(core["dependences"]) if shown else None,
         }
 
 
@@ -1590,7 +1630,10 @@ async def stages(db: Database, cluster_id: uuid.UUID, period: Period, rounds: in
         )
         parts["cluster_roster"].add(wall, cpu)
         activities = {m.id: m.activity_code for m in members}
-        _, wall, cpu = _timed_sync(lambda f=flows, a=activities: network_module.analyse(f, a))
+        eco = await _eco_products(db, flows)
+        _, wall, cpu = _timed_sync(
+            lambda f=flows, a=activities, e=eco: network_module.analyse(f, a, e)
+        )
         parts["analyse (networkx)"].add(wall, cpu)
         core = await insights._compute_core(db, cluster, period)
         for audience in (Audience.NAMED, Audience.PUBLIC):
@@ -1616,7 +1659,9 @@ async def stages(db: Database, cluster_id: uuid.UUID, period: Period, rounds: in
 
 
 def analyse_summed(
-    flows: Sequence[marketplace.PairFlow], activities: dict[uuid.UUID, str | None]
+    flows: Sequence[marketplace.PairFlow],
+    activities: dict[uuid.UUID, str | None],
+    eco_products: Collection[str] = (),
 ) -> network_module.Network:
     """``network.analyse`` with networkx still, but the links summed in a dict first and the
     graph built with one ``add_edges_from`` (no ``has_edge`` and edge look-up per flow), and
@@ -1635,8 +1680,9 @@ def analyse_summed(
         else:
             link[0] += flow.kg
             link[1] += flow.trades
-        takers = supplied.setdefault(a, {})
-        takers[b] = takers.get(b, Decimal(0)) + flow.kg
+        if flow.material_code not in eco_products:
+            takers = supplied.setdefault(a, {})
+            takers[b] = takers.get(b, Decimal(0)) + flow.kg
     graph = nx.Graph()
     graph.add_edges_from((a, b, {"kg": kg, "trades": n}) for (a, b), (kg, n) in links.items())
     n = graph.number_of_nodes()
@@ -1692,6 +1738,18 @@ def analyse_summed(
             )
     dependences.sort(key=lambda d: (-d.supplied_kg, str(d.supplier_id)))
     return network_module.Network(figures, anchors, dependences, total)
+
+
+async def _eco_products(db: Database, flows: Sequence[marketplace.PairFlow]) -> set[str]:
+    """The flows' materials that are eco-products, as ``_compute_core`` finds them."""
+    materials = await catalogue_service.materials_by_code(
+        db=db, codes={flow.material_code for flow in flows}
+    )
+    return {
+        code
+        for code, material in materials.items()
+        if material.path.startswith(catalogue_reference.ECO_PRODUCTS)
+    }
 
 
 def _pair_statement(cluster_id: uuid.UUID, period: Period) -> Any:
@@ -1889,12 +1947,15 @@ async def try_sql(
     # 2. the network with networkx, links summed first
     members = await identity_service.cluster_roster(db=db, cluster_id=cluster_id)
     activities = {m.id: m.activity_code for m in members}
+    eco = await _eco_products(db, product_flows)
     now_stage, summed_stage = Stage(), Stage()
     mine = theirs = None
     for _ in range(rounds):
-        theirs, wall, cpu = _timed_sync(lambda: network_module.analyse(product_flows, activities))
+        theirs, wall, cpu = _timed_sync(
+            lambda: network_module.analyse(product_flows, activities, eco)
+        )
         now_stage.add(wall, cpu)
-        mine, wall, cpu = _timed_sync(lambda: analyse_summed(product_flows, activities))
+        mine, wall, cpu = _timed_sync(lambda: analyse_summed(product_flows, activities, eco))
         summed_stage.add(wall, cpu)
     same = mine == theirs
     print(
@@ -2300,19 +2361,28 @@ async def run(url: str, settings: Any, args: argparse.Namespace) -> None:
             named_cold,
         )
 
-        # the statement count at another size
-        counts = {}
+        # the statement count at another size (statements the product sends only for some data
+        # are told apart: they depend on the figures, not on the cluster's size)
+        counts, conditional = {}, {}
         for seeded in (large, small):
             cache.clear()
             with capturing(db.engine) as statements:
                 await product_call(db, seeded.cluster_id, Audience.NAMED)
             counts[seeded.slug] = len(statements)
-        same = len(set(counts.values())) == 1
+            conditional[seeded.slug] = [
+                label for label, _, _ in plan_of(statements) if label in CONDITIONAL
+            ]
+        bounded = {slug: counts[slug] - len(conditional[slug]) for slug in counts}
+        same = len(set(bounded.values())) == 1
+        told = "the same"
+        if same and len(set(counts.values())) > 1:
+            extra = sorted({label for labels in conditional.values() for label in labels})
+            told += " but for " + ", ".join(f"{label} ({CONDITIONAL[label]})" for label in extra)
         print(
             f"statements per cold NAMED call: {counts[large.slug]} for {len(large.members):,} "
             f"organisations and {large.trades:,} trades, {counts[small.slug]} for "
             f"{len(small.members):,} organisations and {small.trades:,} trades: "
-            + ("the same" if same else "DIFFERENT")
+            + (told if same else "DIFFERENT")
         )
         if not same:
             raise SystemExit("the statement count grows with the cluster")
