@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from backend.auth.bearer import bearer_token, current_viewer
+from backend.auth.clients import client_address_of
 from backend.auth.security import Security
 from backend.auth.viewer import Anonymous, Viewer
 from backend.kit.broadcast import Broadcaster
@@ -44,17 +45,6 @@ class Context(BaseContext):
             found = self.loaders[name] = make()
         loader: LoaderT = found
         return loader
-
-
-def client_address_of(connection: HTTPConnection, settings: Settings) -> str | None:
-    if settings.trust_forwarded_for:
-        forwarded = connection.headers.get("x-forwarded-for")
-        if forwarded:
-            addresses = [address.strip() for address in forwarded.split(",")]
-            # Each proxy appends the address it was reached from; the leftmost entries are
-            # whatever the client sent, so only the one our outermost proxy wrote is trusted.
-            return addresses[-min(settings.forwarded_for_proxies, len(addresses))] or None
-    return connection.client.host if connection.client else None
 
 
 async def get_context(connection: HTTPConnection) -> Context:

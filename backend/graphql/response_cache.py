@@ -46,10 +46,10 @@ from starlette.requests import HTTPConnection
 
 from backend.asgi import ASGIApp, Message, Receive, Scope, Send
 from backend.auth.addresses import limited_unit
+from backend.auth.clients import client_address_of
 from backend.auth.ratelimit import Budget
 from backend.auth.security import Security
 from backend.graphql.budgets import recording_spends
-from backend.graphql.context import client_address_of
 from backend.kit.db import TablesRead, tracking_reads
 from backend.kit.errors import ServiceError
 from backend.kit.response_store import (

@@ -16,7 +16,10 @@ from datetime import date
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from backend.auth.addresses import limited_unit
 from backend.auth.bearer import bearer_token, current_viewer
+from backend.auth.clients import client_address_of
+from backend.auth.ratelimit import Budget
 from backend.auth.viewer import Anonymous, Viewer
 from backend.identity import service as identity_service
 from backend.insights import exports, pages, service
@@ -30,7 +33,12 @@ CSV = "text/csv; charset=utf-8"
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 NOT_A_DATE = "Use a date as YYYY-MM-DD"
-STATUS = {ErrorCode.NOT_FOUND: 404, ErrorCode.FORBIDDEN: 403, ErrorCode.VALIDATION: 400}
+STATUS = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.VALIDATION: 400,
+    ErrorCode.THROTTLED: 429,
+}
 PAGE_HEADERS = {
     "Content-Security-Policy": pages.CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -66,6 +74,27 @@ async def _cluster_id(db: Database, slug: str) -> uuid.UUID | None:
     return cluster.id if cluster else None
 
 
+async def _spend(request: Request, viewer: Viewer | Anonymous) -> None:
+    """A page or a table costs a read of the requester's budget (the same as clusterInsights
+    in GraphQL): a period nobody asked for before is computed cold, so a client stepping
+    through periods would otherwise keep the database busy. Raises THROTTLED."""
+    state = request.app.state
+    who: str | None
+    if isinstance(viewer, Viewer):
+        budget, who = Budget.READS_BY_ACCOUNT, str(viewer.user_id)
+    else:
+        address = client_address_of(request, state.settings)
+        budget, who = Budget.READS_BY_ADDRESS, limited_unit(address)
+    await state.security.rate_limits.spend(budget, who)
+
+
+def _throttled(error: ServiceError, response: Response) -> Response:
+    retry_after = error.problems[0].retry_after
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _message(error: ServiceError) -> str:
     problem = error.problems[0]
     return f"{problem.field}: {problem.message}" if problem.field else problem.message
@@ -83,6 +112,13 @@ def _error_page(status: int, language: str, title_key: str, message: str) -> HTM
     return response
 
 
+def _page_error(error: ServiceError, language: str) -> Response:
+    if error.code is ErrorCode.THROTTLED:
+        page = _error_page(429, language, "bad_request_title", _message(error))
+        return _throttled(error, page)
+    return _error_page(400, language, "bad_request_title", _message(error))
+
+
 def _json_error(status: int, code: ErrorCode, message: str, field: str | None = None) -> Response:
     return JSONResponse(
         {"error": {"code": code.value, "message": message, "field": field}},
@@ -93,7 +129,10 @@ def _json_error(status: int, code: ErrorCode, message: str, field: str | None = 
 
 def _json_service_error(error: ServiceError) -> Response:
     problem = error.problems[0]
-    return _json_error(STATUS.get(problem.code, 400), problem.code, problem.message, problem.field)
+    response = _json_error(
+        STATUS.get(problem.code, 400), problem.code, problem.message, problem.field
+    )
+    return _throttled(error, response)
 
 
 # The CSV of the comparison comes before the pages: "comparison.csv" is never a slug (no dot).
@@ -101,6 +140,7 @@ def _json_service_error(error: ServiceError) -> Response:
 async def comparison_export(request: Request) -> Response:
     state = request.app.state
     try:
+        await _spend(request, Anonymous())
         starts_on, ends_on = _period(request)
         rows = await service.compare_clusters(
             db=state.db, starts_on=starts_on, ends_on=ends_on, now=state.clock.now()
@@ -129,12 +169,13 @@ async def comparison(request: Request) -> Response:
     requested = request.query_params.get("lang")
     language = language_for(requested)
     try:
+        await _spend(request, Anonymous())
         starts_on, ends_on = _period(request)
         rows = await service.compare_clusters(
             db=state.db, starts_on=starts_on, ends_on=ends_on, now=state.clock.now()
         )
     except ServiceError as error:
-        return _error_page(400, language, "bad_request_title", _message(error))
+        return _page_error(error, language)
     names = await pages.material_names(
         state.db, [f.material_code for r in rows for f in r.top_conversions if f.material_code]
     )
@@ -158,6 +199,7 @@ async def cluster_page(cluster_slug: str, request: Request) -> Response:
         language = language_for(requested)
         return _error_page(404, language, "not_found_title", Labels(language)["not_found"])
     try:
+        await _spend(request, Anonymous())
         starts_on, ends_on = _period(request)
         insights = await service.cluster_insights(
             db=state.db,
@@ -171,7 +213,7 @@ async def cluster_page(cluster_slug: str, request: Request) -> Response:
         language = language_for(requested)
         if error.code is ErrorCode.NOT_FOUND:
             return _error_page(404, language, "not_found_title", Labels(language)["not_found"])
-        return _error_page(400, language, "bad_request_title", _message(error))
+        return _page_error(error, language)
     language = language_for(requested, insights.cluster.languages)
     names = await pages.material_names(state.db, pages.materials_of(insights))
     social = await service.social_capital(db=state.db, insights=insights)
@@ -201,6 +243,7 @@ async def cluster_export(cluster_slug: str, table: str, request: Request) -> Res
         code = viewer.problem or ErrorCode.UNAUTHENTICATED
         return _json_error(401, code, "The access token is not valid")
     try:
+        await _spend(request, viewer)
         starts_on, ends_on = _period(request)
         insights = await service.cluster_insights(
             db=state.db,

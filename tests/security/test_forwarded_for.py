@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from backend.graphql.context import client_address_of
+from backend.auth.clients import client_address_of
 from tests.conftest import make_settings
 
 PEER = "10.0.0.2"  # the proxy nearest to the service
