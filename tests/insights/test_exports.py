@@ -26,28 +26,8 @@ from tests.insights.pages_kit import (
     PERIOD,
     TO,
     Wood,
-    build_wood,
     public_insights,
 )
-
-
-@pytest.fixture
-async def wood(
-    db: Database,
-    gql: GraphQL,
-    register: Any,
-    clock: ManualClock,
-    cluster_id: str,
-    platform_admin_token: str,
-) -> Wood:
-    return await build_wood(
-        db=db,
-        gql=gql,
-        register=register,
-        clock=clock,
-        cluster_id=cluster_id,
-        admin_token=platform_admin_token,
-    )
 
 
 def rows(response: httpx.Response) -> list[dict[str, str]]:

@@ -30,7 +30,6 @@ from tests.insights.pages_kit import (
     TO,
     Rendered,
     Wood,
-    build_wood,
     expected_figures,
     month_cells,
     public_insights,
@@ -38,25 +37,6 @@ from tests.insights.pages_kit import (
     shown_cells,
     shown_figures,
 )
-
-
-@pytest.fixture
-async def wood(
-    db: Database,
-    gql: GraphQL,
-    register: Any,
-    clock: ManualClock,
-    cluster_id: str,
-    platform_admin_token: str,
-) -> Wood:
-    return await build_wood(
-        db=db,
-        gql=gql,
-        register=register,
-        clock=clock,
-        cluster_id=cluster_id,
-        admin_token=platform_admin_token,
-    )
 
 
 async def page(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response, Rendered]:
