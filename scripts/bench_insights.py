@@ -101,6 +101,7 @@ from backend.insights.network import (
 )
 from backend.insights.period import Period, period_of
 from backend.insights.policies import SMALLEST_CELL, Audience
+from backend.insights.service import core as insights_core
 from backend.kit.db import Database, make_engine, new_id
 from backend.kit.geo import approximate, great_circle_km
 from backend.kit.validation import Place
@@ -1635,10 +1636,10 @@ async def stages(db: Database, cluster_id: uuid.UUID, period: Period, rounds: in
             lambda f=flows, a=activities, e=eco: network_module.analyse(f, a, e)
         )
         parts["analyse (networkx)"].add(wall, cpu)
-        core = await insights._compute_core(db, cluster, period)
+        core = await insights_core._compute_core(db, cluster, period)
         for audience in (Audience.NAMED, Audience.PUBLIC):
             _, wall, cpu = _timed_sync(
-                lambda audience=audience, core=core: insights._view(
+                lambda audience=audience, core=core: insights_core._view(
                     core, audience, insights.DEFAULT_UNMATCHED_DAYS, []
                 )
             )

@@ -1,248 +1,58 @@
-"""Cluster insights: the inter-firm network of a cluster, its gaps and its impact, for the
-cluster's facilitators, universities and local governments (and, as aggregates, for everyone).
-
-What is computed and how each figure is defined is written where it is computed:
-``backend/insights/network.py`` (the network, its type, anchors and dependence) and below (the
-members, flows between activities, the monthly outcomes, the comparison of clusters). Who sees
-what is in ``backend/insights/policies.py``.
-
-Costs: the part that reads a year of trades (the network, the flows and the monthly series) is
-a fixed number of statements whatever the cluster's size (the database sums; Python sees one row
-per pair of organisations and material), and is kept in :mod:`backend.insights.cache` until a
-write changes the tables it read. The lists (isolated members, unmatched offers) are pages.
-"""
+"""Computing a cluster's insights: the kept core (network, flows, months), each audience's
+view of it with small cells suppressed, the named lists, and the comparison of clusters."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import literal_column
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.catalogue import reference
 from backend.catalogue import service as catalogue_service
 from backend.catalogue.reference import ECO_PRODUCTS
-from backend.events import service as events
-from backend.forums import service as forums
-from backend.forums.service import ForumActivity
 from backend.identity import service as identity_service
 from backend.identity.models import Cluster, OrganisationKind
 from backend.identity.service import RosterEntry
 from backend.insights.cache import cache_for
-from backend.insights.network import AnchorShare, Dependence, Network, NetworkFigures, analyse
+from backend.insights.network import AnchorShare, Dependence, NetworkFigures, analyse
 from backend.insights.period import Period, period_of
 from backend.insights.policies import SMALLEST_CELL, Audience, audience_of
+from backend.insights.service.views import (
+    CANDIDATES_PER_OFFER,
+    CORE_TABLES,
+    DEFAULT_UNMATCHED_DAYS,
+    LISTED_ORGANISATIONS,
+    MAX_COMPARED_CLUSTERS,
+    MAX_UNMATCHED_DAYS,
+    UNMATCHED_PAGE_DEFAULT,
+    UNMATCHED_PAGE_MOST,
+    UNMATCHED_TABLES,
+    ActivityFlow,
+    AnchorView,
+    ClusterInsights,
+    Core,
+    DependenceView,
+    MemberFigures,
+    Money,
+    Month,
+    OrganisationLabel,
+    Outcomes,
+    UnmatchedMaterialView,
+    label_of,
+)
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, decode_cursor, encode_cursor
 from backend.marketplace import service as marketplace
 from backend.marketplace.models import Listing
-from backend.marketplace.service import Match, MonthlyOutcomes, PairFlow
-from backend.purchasing import service as purchasing
-
-# Unmatched offers: listed this many days or more without a single offer.
-DEFAULT_UNMATCHED_DAYS = 14
-MAX_UNMATCHED_DAYS = 365
-# The anchors and dependent suppliers the named view lists (the CSV export has them all).
-LISTED_ORGANISATIONS = 10
-# Candidate takers shown for each unmatched offer.
-CANDIDATES_PER_OFFER = 3
-# Unmatched offers a page holds: each runs the matching engine (about five statements).
-UNMATCHED_PAGE_DEFAULT = 10
-UNMATCHED_PAGE_MOST = 20
-# The comparison page compares at most this many clusters (by name).
-MAX_COMPARED_CLUSTERS = 50
-# The tables the kept part of the insights reads: a committed write to any makes it stale.
-UNMATCHED_TABLES = frozenset({"listings", "offers", "units"})
-SOCIAL_TABLES = frozenset(
-    {
-        "purchase_groups",
-        "pledges",
-        "events",
-        "event_registrations",
-        "forums",
-        "forum_threads",
-        "forum_posts",
-        "organisations",
-    }
-)
-# (Not ``trades``: the core reads a trade's price and currency, which do not change once it is
-# agreed, for trades that have completed; accepting and delivering other trades need not stale
-# it. A trade that completes writes ``impact_entries``.)
-CORE_TABLES = frozenset({"impact_entries", "organisations", "clusters", "materials"})
-
-
-def activity(code: str | None) -> reference.ActivitySpec | None:
-    """An ISIC activity from the reference data (the rows ``eic migrate`` loads)."""
-    return _activities().get(code) if code else None
-
-
-def activity_title(code: str | None) -> str | None:
-    spec = activity(code)
-    return spec.title if spec else None
-
-
-@functools.cache
-def _activities() -> dict[str, reference.ActivitySpec]:
-    return {spec.code: spec for spec in reference.activities()}
-
-
-# ---------------------------------------------------------------------------------------------
-# What the views hold
-
-
-@dataclass(frozen=True, slots=True)
-class OrganisationLabel:
-    """An organisation as the named view shows it: by name, or, when it opted out of being
-    named, as "a firm in <activity>" without its id."""
-
-    id: uuid.UUID | None
-    name: str | None
-    kind: OrganisationKind
-    activity_code: str | None
-    label: str
-
-
-def label_of(entry: RosterEntry | None, organisation_id: uuid.UUID) -> OrganisationLabel:
-    if entry is None:  # gone since (organisations are not deleted while they hold trades)
-        return OrganisationLabel(None, None, OrganisationKind.FIRM, None, "An organisation")
-    if entry.named_in_insights:
-        return OrganisationLabel(entry.id, entry.name, entry.kind, entry.activity_code, entry.name)
-    kind = entry.kind.value.lower()
-    title = activity_title(entry.activity_code)
-    label = f"A {kind} in {title.lower()}" if title else f"A {kind} (activity not given)"
-    return OrganisationLabel(None, None, entry.kind, entry.activity_code, label)
-
-
-@dataclass(frozen=True, slots=True)
-class MemberFigures:
-    """The cluster's organisations: now (at the period's end), at its start, and who joined."""
-
-    total: int
-    firms: int
-    communities: int
-    institutions: int
-    at_start: int
-    joined: int
-    growth: float | None  # (total - at_start) / at_start; None when there were none at start
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityFlow:
-    """Kilograms of one material from organisations of one activity to organisations of
-    another, in the period: one band of a Sankey diagram. ``supplier_activity`` and
-    ``taker_activity`` are ISIC classes (None: not given); a row of suppressed cells merged
-    together has no material and no activities (``other``)."""
-
-    supplier_activity: str | None
-    material_code: str | None
-    taker_activity: str | None
-    kg: Decimal
-    co2e_kg: Decimal
-    trades: int
-    organisations: int
-    other: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    amount: Decimal
-    currency: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcomes:
-    """NISP-style outcomes of completed trades: landfill diversion, carbon, cost savings and
-    additional sales. ``suppressed``: built from fewer than three organisations, so the public
-    view shows no figures (all zero)."""
-
-    kg: Decimal
-    co2e_kg: Decimal
-    disposal_cost_avoided: list[Money]
-    paid_to_suppliers: list[Money]
-    trades: int
-    organisations: int
-    method_versions: list[str]
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Month:
-    month: date
-    outcomes: Outcomes
-
-
-@dataclass(frozen=True, slots=True)
-class AnchorView:
-    organisation: OrganisationLabel
-    kg: Decimal
-    share: float
-    partners: int
-
-
-@dataclass(frozen=True, slots=True)
-class DependenceView:
-    supplier: OrganisationLabel
-    taker: OrganisationLabel
-    share: float
-    supplied_kg: Decimal
-    takers: int
-
-
-@dataclass(frozen=True, slots=True)
-class UnmatchedMaterialView:
-    material_code: str | None  # None: the suppressed materials merged
-    listings: int
-    organisations: int
-    kg: Decimal
-    listings_without_mass: int
-    other: bool = False
-
-
-@dataclass(slots=True)
-class _Core:
-    """What a cluster's insights for a period are computed from, kept between requests."""
-
-    cluster: Cluster
-    period: Period
-    roster: dict[uuid.UUID, RosterEntry]
-    members: list[RosterEntry]
-    network: Network
-    flows: list[PairFlow]
-    monthly: MonthlyOutcomes
-    isolated: list[RosterEntry] = field(default_factory=list)
-    # each audience's view, made once from the kept core: a warm read only looks it up (it cost
-    # 55-70 ms over 40,000 pair flows, every time, in scripts/bench_insights.py)
-    views: dict[Audience, ClusterInsights] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterInsights:
-    cluster: Cluster
-    period: Period
-    audience: Audience
-    members: MemberFigures
-    network: NetworkFigures | None  # None: fewer than three organisations traded (public)
-    anchors: list[AnchorView]  # named view only
-    dependences: list[DependenceView]  # named view only
-    dependent_suppliers: int | None  # None with the network (public, fewer than three)
-    isolated_members: int
-    flows: list[ActivityFlow]
-    months: list[Month]
-    totals: Outcomes
-    unmatched_after_days: int
-    unmatched_by_material: list[UnmatchedMaterialView]
-    # for the named view's lists, fetched on demand
-    _core: _Core
-
+from backend.marketplace.service import Match, PairFlow
 
 # ---------------------------------------------------------------------------------------------
 # Computing
@@ -265,7 +75,7 @@ async def _audience(db: Database, viewer: Viewer | Anonymous, cluster_id: uuid.U
     return audience_of(viewer, cluster_id, viewer_cluster)
 
 
-async def _compute_core(db: Database, cluster: Cluster, period: Period) -> _Core:
+async def _compute_core(db: Database, cluster: Cluster, period: Period) -> Core:
     # The three reads go at once, each in its own unit of work (795 ms against 912 one after
     # the other on this 2-core machine; a server with free cores gains more).
     flows, monthly, members = await asyncio.gather(
@@ -301,10 +111,10 @@ async def _compute_core(db: Database, cluster: Cluster, period: Period) -> _Core
         and entry.created_at < period.ends_at
         and entry.id not in parties
     ]
-    return _Core(cluster, period, roster, members, network, flows, monthly, isolated)
+    return Core(cluster, period, roster, members, network, flows, monthly, isolated)
 
 
-async def _core(db: Database, cluster: Cluster, period: Period) -> _Core:
+async def _core(db: Database, cluster: Cluster, period: Period) -> Core:
     return await cache_for(db).get_or_compute(
         f"core:{cluster.id}:{period.key}",
         CORE_TABLES,
@@ -313,7 +123,7 @@ async def _core(db: Database, cluster: Cluster, period: Period) -> _Core:
     )
 
 
-def _member_figures(core: _Core) -> MemberFigures:
+def _member_figures(core: Core) -> MemberFigures:
     ends_at, starts_at = core.period.ends_at, core.period.starts_at
     now = [m for m in core.members if m.created_at < ends_at]
     at_start = sum(1 for m in now if m.created_at < starts_at)
@@ -331,7 +141,7 @@ def _member_figures(core: _Core) -> MemberFigures:
     )
 
 
-def _activity_flows(core: _Core, audience: Audience) -> list[ActivityFlow]:
+def _activity_flows(core: Core, audience: Audience) -> list[ActivityFlow]:
     """The pair flows summed by (supplier activity, material, taker activity); in the public
     view a band built from fewer than three organisations is merged into one "other" band,
     itself dropped when it too has fewer (its figures then count in no band)."""
@@ -426,7 +236,7 @@ def _outcomes(
     )
 
 
-def _hidden_months(core: _Core) -> set[int]:
+def _hidden_months(core: Core) -> set[int]:
     """The months the public may not see: those built from one or two organisations, and, when
     those together are still fewer than three organisations, the smallest month shown as well:
     otherwise the totals minus the months shown would give the hidden ones away (complementary
@@ -441,7 +251,7 @@ def _hidden_months(core: _Core) -> set[int]:
     return hidden
 
 
-def _months(core: _Core, audience: Audience) -> tuple[list[Month], Outcomes]:
+def _months(core: Core, audience: Audience) -> tuple[list[Month], Outcomes]:
     by_month: dict[int, list[marketplace.MonthlyOutcome]] = defaultdict(list)
     for row in core.monthly.rows:
         by_month[row.month].append(row)
@@ -563,12 +373,12 @@ async def _unmatched_by_material(
     return _unmatched_materials(unmatched, hidden_organisations, audience)
 
 
-def _anchor(core: _Core, anchor: AnchorShare) -> AnchorView:
+def _anchor(core: Core, anchor: AnchorShare) -> AnchorView:
     label = label_of(core.roster.get(anchor.organisation_id), anchor.organisation_id)
     return AnchorView(label, anchor.kg, anchor.share, anchor.partners)
 
 
-def _dependence(core: _Core, dependence: Dependence) -> DependenceView:
+def _dependence(core: Core, dependence: Dependence) -> DependenceView:
     return DependenceView(
         label_of(core.roster.get(dependence.supplier_id), dependence.supplier_id),
         label_of(core.roster.get(dependence.taker_id), dependence.taker_id),
@@ -579,7 +389,7 @@ def _dependence(core: _Core, dependence: Dependence) -> DependenceView:
 
 
 def _view(
-    core: _Core,
+    core: Core,
     audience: Audience,
     unmatched_after_days: int,
     unmatched: list[UnmatchedMaterialView],
@@ -594,7 +404,7 @@ def _view(
     )
 
 
-def _seen(core: _Core, audience: Audience) -> ClusterInsights:
+def _seen(core: Core, audience: Audience) -> ClusterInsights:
     network = core.network
     public = audience is Audience.PUBLIC
     shown_network: NetworkFigures | None = network.figures
@@ -772,109 +582,6 @@ def _offset(cursor: str, size: int) -> int:
     if not 0 <= position <= size:
         raise ServiceError.of(ErrorCode.VALIDATION, "after is not a cursor of this list", "after")
     return int(position)
-
-
-# ---------------------------------------------------------------------------------------------
-# Social capital and knowledge
-
-
-@dataclass(frozen=True, slots=True)
-class Savings:
-    """Joint purchasing (and selling) in one direction and currency: the group price against
-    what one buyer alone would have paid (or one seller got). ``suppressed``: fewer than three
-    organisations took part, so the public view shows no amounts (zeros)."""
-
-    direction: str  # BUY or SELL
-    currency: str
-    groups: int
-    organisations: int
-    at_group_price: Decimal
-    at_single_buyer_price: Decimal
-    saved: Decimal
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Attendance:
-    """Confirmed registrations at the period's published events, by the kind of organisation
-    people registered for (None: for no organisation; then people count as the cells)."""
-
-    kind: OrganisationKind | None
-    registrations: int
-    seats: int
-    organisations: int
-    people: int
-    events: int
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SocialCapital:
-    savings: list[Savings]
-    attendance: list[Attendance]
-    events_held: int
-    events_by_organiser_kind: dict[OrganisationKind, int]
-    forums: ForumActivity | None  # None: fewer than three organisations wrote (public view)
-
-
-async def social_capital(*, db: Database, insights: ClusterInsights) -> SocialCapital:
-    """Joint-purchasing savings, event attendance by kind of organisation and forum activity
-    across organisations over the insights' period (six statements, read when asked; kept until
-    one of the tables they read is written)."""
-    return await cache_for(db).get_or_compute(
-        f"social:{insights.cluster.id}:{insights.period.key}:{insights.audience.value}",
-        SOCIAL_TABLES,
-        lambda: _social_capital(db, insights),
-    )
-
-
-async def _social_capital(db: Database, insights: ClusterInsights) -> SocialCapital:
-    cluster_id, period = insights.cluster.id, insights.period
-    public = insights.audience is Audience.PUBLIC
-    starts_at, ends_at = period.starts_at, period.ends_at
-    savings = await purchasing.joint_purchase_savings(
-        db=db, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at
-    )
-    attendance = await events.attendance_by_organisation_kind(
-        db=db, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at
-    )
-    held = await events.events_held(
-        db=db, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at
-    )
-    activity = await forums.forum_activity(
-        db=db, cluster_id=cluster_id, starts_at=starts_at, ends_at=ends_at
-    )
-
-    def small(count: int) -> bool:
-        return public and count < SMALLEST_CELL
-
-    return SocialCapital(
-        savings=[
-            Savings(
-                s.direction.value,
-                s.currency,
-                s.groups,
-                s.organisations,
-                s.at_group_price,
-                s.at_single_buyer_price,
-                s.saved,
-            )
-            if not small(s.organisations)
-            else Savings(
-                s.direction.value, s.currency, 0, 0, Decimal(0), Decimal(0), Decimal(0), True
-            )
-            for s in savings
-        ],
-        attendance=[
-            Attendance(a.kind, a.registrations, a.seats, a.organisations, a.people, a.events)
-            if not small(a.people if a.kind is None else a.organisations)
-            else Attendance(a.kind, 0, 0, 0, 0, 0, suppressed=True)
-            for a in attendance
-        ],
-        events_held=held.total,
-        events_by_organiser_kind=held.by_kind,
-        forums=None if small(activity.organisations) else activity,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
