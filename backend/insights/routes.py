@@ -114,7 +114,7 @@ def _error_page(status: int, language: str, title_key: str, message: str) -> HTM
 
 def _page_error(error: ServiceError, language: str) -> Response:
     if error.code is ErrorCode.THROTTLED:
-        page = _error_page(429, language, "bad_request_title", _message(error))
+        page = _error_page(429, language, "throttled_title", _message(error))
         return _throttled(error, page)
     return _error_page(400, language, "bad_request_title", _message(error))
 

@@ -31,5 +31,6 @@ async def test_pages_and_tables_are_throttled_by_address(
     # then the first three are answered and the others are told when to come back
     assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
     assert int(answers[3].headers["retry-after"]) > 0
+    assert "Too many requests" in answers[3].text
     assert answers[4].json()["error"]["code"] == "THROTTLED"
     assert int(answers[4].headers["retry-after"]) > 0
