@@ -10,7 +10,6 @@ suppliers, isolated members) only to verified institutions of the cluster and pl
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date
 
 from fastapi import APIRouter, Request, Response
@@ -21,10 +20,8 @@ from backend.auth.bearer import bearer_token, current_viewer
 from backend.auth.clients import client_address_of
 from backend.auth.ratelimit import Budget
 from backend.auth.viewer import Anonymous, Viewer
-from backend.identity import service as identity_service
 from backend.insights import exports, pages, service
 from backend.insights.translations import Labels, language_for
-from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError
 
 router = APIRouter()
@@ -33,6 +30,7 @@ CSV = "text/csv; charset=utf-8"
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 NOT_A_DATE = "Use a date as YYYY-MM-DD"
+NO_SUCH_TABLE = "No such cluster or table"
 STATUS = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.FORBIDDEN: 403,
@@ -66,12 +64,9 @@ def _period(request: Request) -> tuple[date | None, date | None]:
     return days[0], days[1]
 
 
-async def _cluster_id(db: Database, slug: str) -> uuid.UUID | None:
-    """The cluster of a page address (one indexed statement)."""
-    if len(slug) > 64 or not SLUG.fullmatch(slug):
-        return None
-    cluster = await identity_service.get_cluster_by_slug(db=db, slug=slug)
-    return cluster.id if cluster else None
+def _a_slug(slug: str) -> bool:
+    """Whether a page address can name a cluster at all (else 404 without a statement)."""
+    return len(slug) <= 64 and SLUG.fullmatch(slug) is not None
 
 
 async def _spend(request: Request, viewer: Viewer | Anonymous) -> None:
@@ -194,8 +189,7 @@ async def comparison(request: Request) -> Response:
 async def cluster_page(cluster_slug: str, request: Request) -> Response:
     state = request.app.state
     requested = request.query_params.get("lang")
-    cluster_id = await _cluster_id(state.db, cluster_slug)
-    if cluster_id is None:
+    if not _a_slug(cluster_slug):
         language = language_for(requested)
         return _error_page(404, language, "not_found_title", Labels(language)["not_found"])
     try:
@@ -204,7 +198,7 @@ async def cluster_page(cluster_slug: str, request: Request) -> Response:
         insights = await service.cluster_insights(
             db=state.db,
             viewer=Anonymous(),  # a page is public whoever opens it
-            cluster_id=cluster_id,
+            cluster_slug=cluster_slug,
             starts_on=starts_on,
             ends_on=ends_on,
             now=state.clock.now(),
@@ -233,9 +227,8 @@ async def cluster_page(cluster_slug: str, request: Request) -> Response:
 async def cluster_export(cluster_slug: str, table: str, request: Request) -> Response:
     state = request.app.state
     export = exports.EXPORTS.get(table)
-    cluster_id = await _cluster_id(state.db, cluster_slug)
-    if export is None or cluster_id is None:
-        return _json_error(404, ErrorCode.NOT_FOUND, "No such cluster or table")
+    if export is None or not _a_slug(cluster_slug):
+        return _json_error(404, ErrorCode.NOT_FOUND, NO_SUCH_TABLE)
     token = bearer_token(request)
     viewer = await current_viewer(state.security, state.access_check, token)
     if token is not None and isinstance(viewer, Anonymous):
@@ -248,7 +241,7 @@ async def cluster_export(cluster_slug: str, table: str, request: Request) -> Res
         insights = await service.cluster_insights(
             db=state.db,
             viewer=viewer,
-            cluster_id=cluster_id,
+            cluster_slug=cluster_slug,
             starts_on=starts_on,
             ends_on=ends_on,
             now=state.clock.now(),
@@ -259,6 +252,8 @@ async def cluster_export(cluster_slug: str, table: str, request: Request) -> Res
             social = await service.social_capital(db=state.db, insights=insights)
         body = export.write(exports.ExportData(insights, names, social))
     except ServiceError as error:
+        if error.code is ErrorCode.NOT_FOUND:
+            return _json_error(404, ErrorCode.NOT_FOUND, NO_SUCH_TABLE)
         return _json_service_error(error)
     period = insights.period
     filename = f"{cluster_slug}-{table}-{period.starts_on}-{period.ends_on}.csv"

@@ -23,7 +23,7 @@ from backend.insights.network import NetworkType
 from backend.insights.policies import Audience
 from backend.kit.money import plain_number
 from backend.kit.pagination import PageRequest
-from backend.marketplace.schema.trading_types import MatchType
+from backend.marketplace.schema.trading_types import MatchType, MoneyAmount
 from backend.marketplace.schema.types import ListingType, MaterialType
 
 # Registered as GraphQL enums here, so the service stays free of Strawberry.
@@ -83,12 +83,6 @@ class InsightsOrganisation:
             kind=label.kind,
             activity=_activity(label.activity_code),
         )
-
-
-@strawberry.type(description="An amount of money in one currency.")
-class InsightsMoney:
-    amount: Decimal = strawberry.field(description="The amount.")
-    currency: str = strawberry.field(description="ISO 4217 code.")
 
 
 @strawberry.type(description="The cluster's organisations over the period.")
@@ -209,11 +203,11 @@ class TradeOutcomes:
     co2e_avoided_kg: Decimal | None = strawberry.field(
         description="Kilograms CO2-equivalent avoided; null when suppressed."
     )
-    disposal_cost_avoided: list[InsightsMoney] = strawberry.field(
+    disposal_cost_avoided: list[MoneyAmount] = strawberry.field(
         description="Disposal costs avoided, by currency (the cluster's first); empty when "
         "suppressed."
     )
-    paid_to_suppliers: list[InsightsMoney] = strawberry.field(
+    paid_to_suppliers: list[MoneyAmount] = strawberry.field(
         description="The value paid to suppliers (delivered quantity x agreed price): their "
         "additional sales, by currency; empty when suppressed."
     )
@@ -236,11 +230,11 @@ class TradeOutcomes:
             diverted_kg=None if hidden else plain_number(outcomes.kg),
             co2e_avoided_kg=None if hidden else plain_number(outcomes.co2e_kg),
             disposal_cost_avoided=[
-                InsightsMoney(amount=plain_number(m.amount), currency=m.currency)
+                MoneyAmount(amount=plain_number(m.amount), currency=m.currency)
                 for m in outcomes.disposal_cost_avoided
             ],
             paid_to_suppliers=[
-                InsightsMoney(amount=plain_number(m.amount), currency=m.currency)
+                MoneyAmount(amount=plain_number(m.amount), currency=m.currency)
                 for m in outcomes.paid_to_suppliers
             ],
             trades=None if hidden else outcomes.trades,
@@ -529,12 +523,6 @@ class ClusterInsights:
         page = await service.unmatched_offers(
             db=context.db, insights=self.view, page=service.unmatched_page(first, after), now=now
         )
-        candidates = await service.candidate_takers(
-            db=context.db,
-            insights=self.view,
-            listing_ids=[offer.listing.id for offer in page.items],
-            now=now,
-        )
 
         def node(offer: service.UnmatchedOffer) -> UnmatchedOffer:
             return UnmatchedOffer(
@@ -546,7 +534,7 @@ class ClusterInsights:
                         organisation=InsightsOrganisation.of(c.organisation),
                         match=MatchType.of(c.match, context.viewer, now),
                     )
-                    for c in candidates.get(offer.listing.id, [])
+                    for c in offer.candidate_takers
                 ],
             )
 

@@ -18,7 +18,7 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue_service
 from backend.catalogue.reference import ECO_PRODUCTS
 from backend.identity import service as identity_service
-from backend.identity.models import Cluster, OrganisationKind
+from backend.identity.models import Cluster, Organisation, OrganisationKind
 from backend.identity.service import RosterEntry
 from backend.insights.cache import cache_for
 from backend.insights.network import AnchorShare, Dependence, NetworkFigures, analyse
@@ -58,8 +58,13 @@ from backend.marketplace.service import Match, PairFlow
 # Computing
 
 
-async def _cluster(db: Database, cluster_id: uuid.UUID) -> Cluster:
-    cluster = await identity_service.get_cluster(db=db, cluster_id=cluster_id)
+async def _cluster(db: Database, cluster_id: uuid.UUID | None, slug: str | None) -> Cluster:
+    """The cluster by id (the API) or by slug (a page's address): one statement either way."""
+    if slug is not None:
+        cluster = await identity_service.get_cluster_by_slug(db=db, slug=slug)
+    else:
+        assert cluster_id is not None, "a cluster id or slug"
+        cluster = await identity_service.get_cluster(db=db, cluster_id=cluster_id)
     if cluster is None:
         raise not_found("Cluster", "clusterId")
     return cluster
@@ -320,16 +325,19 @@ async def cluster_insights(
     *,
     db: Database,
     viewer: Viewer | Anonymous,
-    cluster_id: uuid.UUID,
+    cluster_id: uuid.UUID | None = None,
+    cluster_slug: str | None = None,
     starts_on: date | None,
     ends_on: date | None,
     unmatched_after_days: int = DEFAULT_UNMATCHED_DAYS,
     now: datetime,
 ) -> ClusterInsights:
-    """The insights of one cluster over a period (calendar days in the cluster's time zone,
-    both included; by default the twelve months up to today), as ``viewer`` may see them."""
+    """The insights of one cluster (by id, or by slug for a page's address) over a period
+    (calendar days in the cluster's time zone, both included; by default the twelve months up
+    to today), as ``viewer`` may see them."""
     _check_unmatched_days(unmatched_after_days)
-    cluster = await _cluster(db, cluster_id)
+    cluster = await _cluster(db, cluster_id, cluster_slug)
+    cluster_id = cluster.id
     period = period_of(starts_on=starts_on, ends_on=ends_on, time_zone=cluster.timezone, now=now)
     audience = await _audience(db, viewer, cluster_id)
     core = await _core(db, cluster, period)
@@ -465,15 +473,7 @@ def all_anchors(insights: ClusterInsights) -> list[AnchorView]:
     """Every organisation of the network with its anchor share (the CSV export)."""
     _named_only(insights, "anchors by name")
     core = insights._core
-    return [
-        AnchorView(
-            label_of(core.roster.get(a.organisation_id), a.organisation_id),
-            a.kg,
-            a.share,
-            a.partners,
-        )
-        for a in core.network.anchors
-    ]
+    return [_anchor(core, a) for a in core.network.anchors]
 
 
 def all_dependences(insights: ClusterInsights) -> list[DependenceView]:
@@ -498,75 +498,52 @@ def unmatched_page(first: int | None, after: str | None) -> PageRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class CandidateTaker:
+    organisation: OrganisationLabel
+    match: Match
+
+
+@dataclass(frozen=True, slots=True)
 class UnmatchedOffer:
     listing: Listing
     seller: OrganisationLabel
     waiting_days: int
+    candidate_takers: list[CandidateTaker]
 
 
 async def unmatched_offers(
     *, db: Database, insights: ClusterInsights, page: PageRequest, now: datetime
 ) -> Page[UnmatchedOffer]:
     """Active offers listed at least ``unmatched_after_days`` days ago with no offer, the
-    longest waiting first. Named view only."""
+    longest waiting first, each with its best candidate takers from the matching engine (one
+    per organisation, best first, at most ``CANDIDATES_PER_OFFER``). Named view only."""
     _named_only(insights, "unmatched offers by seller")
-    listings = await marketplace.unmatched_offers(
+    found = await marketplace.unmatched_offers(
         db=db,
         cluster_id=insights.cluster.id,
         published_before=now - timedelta(days=insights.unmatched_after_days),
         now=now,
         page=page,
+        takers_per_offer=CANDIDATES_PER_OFFER,
     )
     roster = insights._core.roster
-    return Page(
-        items=[
+
+    def labelled(organisation: Organisation) -> OrganisationLabel:
+        # a candidate may be of another cluster (matching looks 300 km around)
+        entry = roster.get(organisation.id) or RosterEntry.of(organisation)
+        return label_of(entry, organisation.id)
+
+    return found.with_items(
+        [
             UnmatchedOffer(
-                listing,
-                label_of(roster.get(listing.organisation_id), listing.organisation_id),
-                (now - (listing.published_at or now)).days,
+                offer.listing,
+                labelled(offer.listing.organisation),
+                (now - (offer.listing.published_at or now)).days,
+                [CandidateTaker(labelled(m.listing.organisation), m) for m in offer.takers],
             )
-            for listing in listings.items
-        ],
-        cursors=listings.cursors,
-        has_next_page=listings.has_next_page,
-        has_previous_page=listings.has_previous_page,
-        total_count=listings.total_count,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class CandidateTaker:
-    organisation: OrganisationLabel
-    match: Match
-
-
-async def candidate_takers(
-    *,
-    db: Database,
-    insights: ClusterInsights,
-    listing_ids: Sequence[uuid.UUID],
-    now: datetime,
-) -> dict[uuid.UUID, list[CandidateTaker]]:
-    """For each unmatched offer, its best candidate takers from the matching engine (one per
-    organisation, best first, at most ``CANDIDATES_PER_OFFER``)."""
-    _named_only(insights, "candidate takers")
-    found = await marketplace.candidate_takers(
-        db=db, listing_ids=listing_ids, now=now, per_listing=CANDIDATES_PER_OFFER
-    )
-    roster = insights._core.roster
-    return {
-        listing_id: [
-            CandidateTaker(
-                label_of(
-                    roster.get(m.listing.organisation_id) or RosterEntry.of(m.listing.organisation),
-                    m.listing.organisation_id,
-                ),
-                m,
-            )
-            for m in matches
+            for offer in found.items
         ]
-        for listing_id, matches in found.items()
-    }
+    )
 
 
 # The isolated members are a list in memory (kept with the network): a cursor is a position.

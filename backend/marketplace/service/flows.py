@@ -294,6 +294,13 @@ OLDEST_FIRST = CursorSort(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class UnmatchedOffer:
+    listing: Listing
+    # the best match of each of the best-matching other organisations, best first
+    takers: list[Match]
+
+
 async def unmatched_offers(
     *,
     db: Database,
@@ -301,34 +308,24 @@ async def unmatched_offers(
     published_before: datetime,
     now: datetime,
     page: PageRequest,
-) -> Page[Listing]:
+    takers_per_offer: int,
+) -> Page[UnmatchedOffer]:
     """The unmatched offers themselves, the longest waiting first, with seller, material and
-    unit loaded (a page costs the same statements whatever its size)."""
+    unit loaded, each with its candidate takers: the matching engine's best match of each of
+    the ``takers_per_offer`` best-matching other organisations, whom a facilitator should call.
+    The page costs the same statements whatever its size, plus the matching engine's for each
+    offer on it (callers keep pages small)."""
     statement = select(Listing).where(_unmatched(cluster_id, published_before, now))
     async with db.read() as session:
-        return await paginate(
+        listings = await paginate(
             session, statement, sort=OLDEST_FIRST, request=page, load=listing_loads()
         )
-
-
-async def candidate_takers(
-    *, db: Database, listing_ids: Sequence[uuid.UUID], now: datetime, per_listing: int
-) -> dict[uuid.UUID, list[Match]]:
-    """For each offer, the best match of each of its ``per_listing`` best-matching other
-    organisations (the matching engine's score): whom a facilitator should call. Costs the
-    matching engine's statements per listing, so callers ask for one page of listings."""
-    found: dict[uuid.UUID, list[Match]] = {}
-    async with db.read() as session:
-        listings = (
-            await session.scalars(
-                select(Listing).options(*listing_loads()).where(Listing.id.in_(list(listing_ids)))
-            )
-        ).all()
-        for listing in listings:
+        offers = []
+        for listing in listings.items:
             best: dict[uuid.UUID, Match] = {}
             for match in await matches_of(session, listing, now):
                 best.setdefault(match.listing.organisation_id, match)
-                if len(best) >= per_listing:
+                if len(best) >= takers_per_offer:
                     break
-            found[listing.id] = list(best.values())
-    return found
+            offers.append(UnmatchedOffer(listing, list(best.values())))
+    return listings.with_items(offers)
