@@ -9,8 +9,10 @@ from backend.events import models as events_models
 from backend.forums import models as forums_models
 from backend.identity import models as identity_models
 from backend.kit.db import Base
+from backend.licences import models as licences_models
 from backend.marketplace import models as marketplace_models
 from backend.notifications import models as notifications_models
+from backend.permits import models as permits_models
 from backend.purchasing import models as purchasing_models
 from backend.sync import models as sync_models
 
@@ -47,9 +49,11 @@ __all__ = [
     "idempotency_models",
     "identity_models",
     "include_name",
+    "licences_models",
     "marketplace_models",
     "metadata",
     "notifications_models",
+    "permits_models",
     "purchasing_models",
     "sync_models",
 ]

@@ -31,6 +31,9 @@ class ErrorCode(StrEnum):
     RESYNC_REQUIRED = "RESYNC_REQUIRED"
     # a part the server needs (the database, Redis) does not answer: try again after retryAfter
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    # a hazardous waste offered to, or taken by, an organisation without a verified waste
+    # licence covering its EWC code on that day
+    LICENCE_REQUIRED = "LICENCE_REQUIRED"
 
 
 @dataclass(frozen=True, slots=True)

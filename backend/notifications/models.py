@@ -54,6 +54,14 @@ class NotificationKind(StrEnum):
     TRADE_REVIEWED = "TRADE_REVIEWED"
     # Someone asked accountRegister for an account with this person's email (subject: USER).
     ACCOUNT_REGISTRATION_ATTEMPTED = "ACCOUNT_REGISTRATION_ATTEMPTED"
+    # Umbrella permits (subject: PERMIT_CONDITION or PERMIT_TRANSFER)
+    PERMIT_TRANSFER_REQUESTED = "PERMIT_TRANSFER_REQUESTED"  # to the holder's admins
+    PERMIT_TRANSFER_DECIDED = "PERMIT_TRANSFER_DECIDED"  # to both members
+    PERMIT_ALLOCATION_CHANGED = "PERMIT_ALLOCATION_CHANGED"  # to a member, by holder or transfer
+    PERMIT_USE_WARNING = "PERMIT_USE_WARNING"  # a return reached 80 % or 100 % of a share or cap
+    # Waste licences (subject: WASTE_LICENCE)
+    LICENCE_VERIFIED = "LICENCE_VERIFIED"
+    LICENCE_EXPIRING = "LICENCE_EXPIRING"  # within 30 days
 
 
 class Notification(Base):
