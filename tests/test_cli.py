@@ -58,18 +58,18 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
     after_first = await _counts(db)
     second = await cli._seed_demo(settings, if_empty=False)
     # then the second run creates nothing
-    # 207 identity rows, 137 listings (30 templates x 4 and 17 standing ones), 9 events,
+    # 213 identity rows, 137 listings (30 templates x 4 and 17 standing ones), 9 events,
     # 5 purchasing groups, 4 forums, the trade history's 387 lots and 431 trades, and 10 offers
-    assert "1190 rows created" in first
+    assert "1196 rows created" in first
     assert "0 rows created" in second
     assert (
         await _counts(db)
         == after_first
         == {
             "clusters": 4,
-            "organisations": 67,
-            "users": 68,
-            "memberships": 68,
+            "organisations": 69,
+            "users": 70,
+            "memberships": 70,
             "listings": 524,
             "events": 9,
             "event_registrations": 13,

@@ -156,7 +156,12 @@ async def test_isolated_members_and_unmatched_offers_have_candidate_takers(
             "thalli-shg",
             "hosur-research-station",
         },
-        "maniwa-wood": {"kuse-log-yard", "maniwa-furniture", "okayama-biomass-lab"},
+        "maniwa-wood": {
+            "kuse-log-yard",
+            "maniwa-furniture",
+            "okayama-biomass-lab",
+            "maniwa-city-environment",
+        },
         "chachoengsao-rice": {
             "bang-khla-straw-bales",
             "khao-hin-son-piggery",
@@ -168,6 +173,7 @@ async def test_isolated_members_and_unmatched_offers_have_candidate_takers(
             "my-phuoc-seafood",
             "my-hoa-hung-women",
             "an-giang-university",
+            "an-giang-environment",
         },
     }
     # and unmatched offers, each with a candidate taker found by the matching engine
