@@ -16,6 +16,7 @@ from backend.identity.schema import IdentityMutation, IdentityQuery, TrustMutati
 from backend.insights.schema import InsightsQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
+from backend.permits.schema import PermitsMutation, PermitsQuery
 from backend.purchasing.schema import PurchasingMutation, PurchasingQuery
 from backend.settings import Settings
 from backend.sync.schema import SyncQuery
@@ -33,6 +34,7 @@ class Query(
     NotificationsQuery,
     SyncQuery,
     InsightsQuery,
+    PermitsQuery,
 ):
     pass
 
@@ -46,6 +48,7 @@ class Mutation(
     ForumsMutation,
     EventsMutation,
     NotificationsMutation,
+    PermitsMutation,
 ):
     pass
 

@@ -107,6 +107,49 @@ async def standing_of(
     )
 
 
+async def standings_of(
+    session: AsyncSession, viewer: Viewer | Anonymous, permits: list[Permit]
+) -> dict[uuid.UUID, Standing]:
+    """:func:`standing_of` for a page of permits, in at most two statements whatever its size
+    (the viewer's memberships, and which of the permits cover their organisation)."""
+    if not permits:
+        return {}
+    if not isinstance(viewer, Viewer) or viewer.is_admin or viewer.organisation_id is None:
+        return {p.id: await standing_of(session, viewer, p) for p in permits}
+    organisation_id = viewer.organisation_id
+    roles = {
+        a.organisation_id: a.role for a in await identity.affiliations_of(session, viewer.user_id)
+    }
+    role = roles.get(organisation_id)
+    if role is None:
+        return {p.id: Standing(p.id, organisation_id) for p in permits}
+    admin = role is MembershipRole.ADMIN
+    covered = set(
+        (
+            await session.scalars(
+                select(PermitMember.permit_id).where(
+                    PermitMember.organisation_id == organisation_id,
+                    PermitMember.permit_id.in_([p.id for p in permits]),
+                )
+            )
+        ).all()
+    )
+    standings = {}
+    for permit in permits:
+        holder = organisation_id == permit.holder_id
+        member = permit.id in covered
+        standings[permit.id] = Standing(
+            permit.id,
+            organisation_id,
+            holder=holder,
+            holder_admin=holder and admin,
+            authority=organisation_id == permit.authority_id and acts_as_authority(viewer),
+            member=member,
+            member_admin=member and admin,
+        )
+    return standings
+
+
 def readable_permits(viewer: Viewer | Anonymous) -> Select[Permit]:
     """permits:read — the permits the viewer may read, as one statement (see the module's
     docstring). The role in the organisation is not needed to read, so the token's

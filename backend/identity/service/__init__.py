@@ -18,6 +18,7 @@ from backend.identity.service.accounts import (
 )
 from backend.identity.service.affiliations import (
     Affiliation,
+    admin_ids,
     affiliations_of,
     existing_organisations,
     existing_people,
@@ -93,6 +94,7 @@ __all__ = [
     "OrganisationFilter",
     "RosterEntry",
     "TokenPair",
+    "admin_ids",
     "affiliations_of",
     "cluster_roster",
     "create_cluster",

@@ -45,6 +45,20 @@ async def member_ids(session: AsyncSession, *organisation_ids: uuid.UUID) -> lis
     return list(rows.all())
 
 
+async def admin_ids(session: AsyncSession, *organisation_ids: uuid.UUID) -> list[uuid.UUID]:
+    """The admins of these organisations, in the order they joined: who is told about what
+    only an organisation's admins may act on (a permit transfer waiting for approval)."""
+    rows = await session.scalars(
+        select(Membership.user_id)
+        .where(
+            Membership.organisation_id.in_(organisation_ids),
+            Membership.role == MembershipRole.ADMIN,
+        )
+        .order_by(Membership.created_at, Membership.user_id)
+    )
+    return list(rows.all())
+
+
 async def members_among(
     session: AsyncSession,
     user_ids: Collection[uuid.UUID],
