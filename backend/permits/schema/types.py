@@ -306,7 +306,7 @@ class PermitConditionType:
         first: First = None,
         after: After = None,
     ) -> Connection[AllocationTransferType]:
-        page = await service.transfers(
+        page = await service.list_transfers(
             db=context_of(info).db,
             standing=self.standing,
             condition_id=parse_id(self.id, "id"),

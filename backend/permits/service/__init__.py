@@ -29,7 +29,7 @@ from backend.permits.service.reading import (
     list_conditions,
     list_members,
     list_permits,
-    transfers,
+    list_transfers,
 )
 from backend.permits.service.transfers import cancel_transfer, decide_transfer, request_transfer
 
@@ -54,10 +54,10 @@ __all__ = [
     "list_conditions",
     "list_members",
     "list_permits",
+    "list_transfers",
     "remove_member",
     "request_transfer",
     "set_allocation",
-    "transfers",
     "update_condition",
     "update_permit",
 ]

@@ -228,7 +228,7 @@ async def ledger(
     return result.map(lambda e: EntryView(e, organisations))
 
 
-async def transfers(
+async def list_transfers(
     *,
     db: Database,
     standing: Standing,
