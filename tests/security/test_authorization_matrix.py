@@ -994,6 +994,20 @@ ROWS: list[Row] = [
         ),
         shared("members_thread", "thread"),
     ),
+    # --- umbrella permits: permits, members, conditions, allocations, transfers ---------------
+    # The matrix's world holds no permit: its viewers see none and find none. Who may do what
+    # to a permit (holder, members, authority ...) is tested in tests/permits/test_authorization.py.
+    Row(
+        "permits",
+        query("permits", "{ totalCount }"),
+        expect(default=EMPTY),
+    ),
+    Row(
+        "permit",
+        query("permit", "{ id }", "$id: ID!"),
+        expect(anonymous=NOT_FOUND, default=NOT_FOUND),
+        given(lambda w: {"id": "0b7a5a8e-4b3c-4c1e-9f7e-5a1d2c3b4a59"}),
+    ),
     # Last: joining an organisation changes the viewer's memberships.
     Row(
         "organisationJoin",
@@ -1049,7 +1063,26 @@ async def _report_input(world: World) -> Variables:
 
 
 # Rows the matrix does not run, with where their permissions are tested instead.
-SKIP_REASON: dict[str, str] = {}
+SKIP_REASON: dict[str, str] = {
+    # umbrella permits: the matrix's world has no permit; every operation of this part, for
+    # ten kinds of viewer (holder, members, authority, verified or not ...), is in
+    # tests/permits/test_authorization.py
+    **dict.fromkeys(
+        [
+            "permitIssue",
+            "permitUpdate",
+            "permitMemberAdd",
+            "permitMemberRemove",
+            "permitConditionAdd",
+            "permitConditionUpdate",
+            "permitAllocationSet",
+            "permitAllocationTransfer",
+            "permitTransferDecide",
+            "permitTransferCancel",
+        ],
+        "tests/permits/test_authorization.py",
+    ),
+}
 
 # Cells whose answer today differs from what it should be: (operation, viewer) -> (today's
 # answer, why it is wrong). The test holds these cells to today's answer; whoever fixes one
