@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.kit.db import Database
 from tests.conftest import GraphQL
-from tests.kit import problem
+from tests.kit import AppCalls, begins, problem
 from tests.permits.kit import (
     CONDITION_ADD,
     CONDITION_UPDATE,
@@ -249,3 +250,41 @@ async def test_conditions_check_material_unit_and_the_cap_against_allocations(
         problem("CONFLICT", "50 TNE is allocated; the cap cannot go below it", "cap")
     ]
     assert (lowered["condition"]["cap"], lowered["condition"]["unallocated"]) == ("50", "0")
+
+
+async def test_pages_cost_the_same_statements_for_one_item_and_many(
+    gql: GraphQL,
+    register: Any,
+    cluster_id: str,
+    platform_admin_token: str,
+    sql_statements: Any,
+    db: Database,
+) -> None:
+    scene = await build_scene(gql, register, cluster_id, platform_admin_token, firms=6)
+    calls = AppCalls(gql, sql_statements)
+    token = scene.holder.access_token
+
+    await calls.send("members of 2", "PermitMembers", token, id=scene.permit_id)
+    await calls.send("permit with 1 condition", "Permit", token, id=scene.permit_id)
+    await calls.send("ledger of 2", "PermitConditionLedger", token, id=scene.permit_id)
+    await calls.send("permits 1", "Permits", token)
+    for firm in scene.firms[2:]:
+        await scene.cover(scene.permit_id, firm)
+        await scene.allocate(scene.condition_id, firm, "5")
+    await calls.send("members of 6", "PermitMembers", token, id=scene.permit_id)
+    await calls.send("ledger of 6", "PermitConditionLedger", token, id=scene.permit_id)
+    # (a ledger or transfers page costs its statements once per condition listed)
+    await scene.condition(scene.permit_id, parameter="COD", materialCode=None, unit="KGM")
+    await scene.issue()
+    await scene.issue()
+    await calls.send("permit with 2 conditions", "Permit", token, id=scene.permit_id)
+    await calls.send("permits 3", "Permits", token)
+
+    assert calls.counts["members of 2"] == calls.counts["members of 6"]
+    assert calls.counts["permit with 1 condition"] == calls.counts["permit with 2 conditions"]
+    assert calls.counts["ledger of 2"] == calls.counts["ledger of 6"]
+    assert calls.counts["permits 1"] == calls.counts["permits 3"]
+    # the whole detail screen in three transactions (the token's access check; the permit, the
+    # standing (2), its organisations; the conditions, their allocations, organisations, units
+    # and materials)
+    assert calls.counts["permit with 2 conditions"] == 10 + 3 * begins(db)
