@@ -35,6 +35,7 @@ from backend.kit.outages import outage_log
 from backend.kit.response_store import ResponseStore
 from backend.notifications import push
 from backend.observability import FailureAnswers, RequestContextMiddleware, configure_logging
+from backend.permits.routes import router as permits_router
 from backend.readiness import readiness
 from backend.settings import Settings, get_settings
 
@@ -142,6 +143,7 @@ def create_app(
     app.include_router(graphql, prefix="/graphql")
     app.include_router(events_router)
     app.include_router(insights_router)
+    app.include_router(permits_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -17,6 +17,7 @@ from backend.insights.schema import InsightsQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
 from backend.permits.schema import PermitsMutation, PermitsQuery
+from backend.permits.schema.returns import ReturnsMutation, ReturnsQuery
 from backend.purchasing.schema import PurchasingMutation, PurchasingQuery
 from backend.settings import Settings
 from backend.sync.schema import SyncQuery
@@ -35,6 +36,7 @@ class Query(
     SyncQuery,
     InsightsQuery,
     PermitsQuery,
+    ReturnsQuery,
 ):
     pass
 
@@ -49,6 +51,7 @@ class Mutation(
     EventsMutation,
     NotificationsMutation,
     PermitsMutation,
+    ReturnsMutation,
 ):
     pass
 

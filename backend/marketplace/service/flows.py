@@ -15,8 +15,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, union
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.catalogue.models import Dimension, Unit
+from backend.catalogue import service as catalogue_service
+from backend.catalogue.models import Dimension, Material, Unit
 from backend.kit.db import Database
 from backend.kit.pagination import Page, PageRequest, SortKey, paginate
 from backend.kit.pagination import Sort as CursorSort
@@ -83,6 +85,29 @@ async def pair_flows(
         PairFlow(supplier, receiver, material, _decimal(kg), _decimal(co2e), int(trades))
         for supplier, receiver, material, kg, co2e, trades in rows
     ]
+
+
+async def supplied_kg(
+    session: AsyncSession,
+    *,
+    supplier_id: uuid.UUID,
+    material: Material,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> Decimal:
+    """Kilograms the organisation supplied through completed trades of ``material`` and the
+    materials below it, recorded in the period (an umbrella permit's return reads it inside
+    its own unit of work): one statement. Trades in units without a mass count 0."""
+    kg = await session.scalar(
+        select(func.sum(ImpactEntry.diverted_kg))
+        .join(Material, Material.code == ImpactEntry.material_code)
+        .where(
+            ImpactEntry.supplier_id == supplier_id,
+            catalogue_service.subtree(material),
+            _in_period(starts_at, ends_at),
+        )
+    )
+    return _decimal(kg)
 
 
 @dataclass(frozen=True, slots=True)
