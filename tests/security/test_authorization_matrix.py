@@ -1082,6 +1082,18 @@ SKIP_REASON: dict[str, str] = {
         ],
         "tests/permits/test_authorization.py",
     ),
+    # --- umbrella permits: returns, compliance, the report (issue 19, the returns part) -----
+    # The matrix's world has no permit yet (permits are made through the permits API of the
+    # other part of issue 19); every viewer kind of the matrix and the permit's own (the member
+    # plain and admin, another covered member, the holder's admin, the issuing authority
+    # verified and not, another authority) is asked in the module below.
+    "permitReturnDraft": "tests/permits/test_returns_authorization.py",
+    "permitReturnFile": "tests/permits/test_returns_authorization.py",
+    "permitReturns": "tests/permits/test_returns_authorization.py",
+    "permitReturnVersions": "tests/permits/test_returns_authorization.py",
+    "permitConditionCompliance": "tests/permits/test_returns_authorization.py",
+    "permitReport": "tests/permits/test_returns_authorization.py",
+    "permitReportLink": "tests/permits/test_returns_authorization.py",
 }
 
 # Cells whose answer today differs from what it should be: (operation, viewer) -> (today's
