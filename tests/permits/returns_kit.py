@@ -251,3 +251,19 @@ async def build_world(
     await world.allocate(member, "40")
     await world.allocate(other_member, "50")
     return world
+
+
+# The fields of the returns, compliance and report part: tests/permits/test_returns_authorization.py
+# asks each of them of every viewer, and tests/permits/test_authorization.py the rest of the
+# permit fields; between them every field whose name starts with "permit" has its row.
+RETURNS_FIELDS = frozenset(
+    {
+        "permitReturnDraft",
+        "permitReturnFile",
+        "permitReturns",
+        "permitReturnVersions",
+        "permitConditionCompliance",
+        "permitReport",
+        "permitReportLink",
+    }
+)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.permits.returns_kit import FEBRUARY, FILE, PermitWorld, filing
+from tests.permits.returns_kit import FEBRUARY, FILE, RETURNS_FIELDS, PermitWorld, filing
 from tests.security.matrix_kit import EMPTY, FORBIDDEN, NOT_FOUND, OK, classify
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -135,6 +135,10 @@ def _token(world: PermitWorld, viewer: str) -> str:
     if viewer == "unverified_authority":
         return world.authority.access_token  # asked while its verification is withdrawn
     return str(getattr(world, viewer).access_token)
+
+
+def test_every_field_of_this_part_has_a_row() -> None:
+    assert {field for field, _, _ in OPERATIONS} == RETURNS_FIELDS
 
 
 async def test_each_viewer_gets_the_answer_of_the_rule(world: PermitWorld) -> None:
