@@ -1,7 +1,8 @@
 """Due jobs: what must happen once a time has passed, recorded exactly once.
 
 Reads never wait for these (a purchasing group past its deadline reads CONFIRMED or FAILED at
-once); the runner records the outcome and tells the people concerned. It runs from
+once); the runner records the outcome and tells the people concerned (and tells holders of
+verified waste licences ending within 30 days). It runs from
 ``eic run-due-jobs`` (cron, systemd timers) and every ``EIC_DUE_JOBS_INTERVAL_SECONDS`` inside
 ``eic serve``. Each job claims its row with a conditional UPDATE, so running it twice, or on
 several processes at once, does every job once.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from backend import idempotency
 from backend.kit.clock import Clock
 from backend.kit.db import Database
+from backend.licences import service as licences_service
 from backend.notifications import push
 from backend.purchasing import service as purchasing_service
 from backend.sync import service as sync_service
@@ -29,6 +31,7 @@ class DueJobsReport:
     idempotency_keys_forgotten: int = 0
     sync_changes_forgotten: int = 0
     push_messages_forgotten: int = 0
+    licence_expiry_notices: int = 0
 
 
 async def run_due_jobs(db: Database, clock: Clock) -> DueJobsReport:
@@ -37,6 +40,7 @@ async def run_due_jobs(db: Database, clock: Clock) -> DueJobsReport:
         idempotency_keys_forgotten=await idempotency.forget_expired(db, clock.now()),
         sync_changes_forgotten=await sync_service.prune(db=db, now=clock.now()),
         push_messages_forgotten=await push.forget_finished(db, clock.now()),
+        licence_expiry_notices=await licences_service.notify_expiring(db=db, now=clock.now()),
     )
 
 

@@ -14,6 +14,7 @@ from backend.graphql.execution import ExecutionContext
 from backend.graphql.extensions import Schema, SchemaOptions, build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery, TrustMutation, TrustQuery
 from backend.insights.schema import InsightsQuery
+from backend.licences.schema import LicencesMutation, LicencesQuery
 from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
 from backend.permits.schema import PermitsMutation, PermitsQuery
@@ -37,6 +38,7 @@ class Query(
     InsightsQuery,
     PermitsQuery,
     ReturnsQuery,
+    LicencesQuery,
 ):
     pass
 
@@ -52,6 +54,7 @@ class Mutation(
     NotificationsMutation,
     PermitsMutation,
     ReturnsMutation,
+    LicencesMutation,
 ):
     pass
 

@@ -73,6 +73,14 @@ class MatchType:
     relation: Relation = strawberry.field(description="How the materials relate.")
     reasons: list[str] = strawberry.field(description="The parts' reasons, for a card.")
     parts: list[ScorePart] = strawberry.field(description="The score, part by part.")
+    receiver_licensed: bool | None = strawberry.field(
+        description="For hazardous waste (an EWC entry with an asterisk, or a material below "
+        "one): whether the organisation that would receive it holds a verified waste licence "
+        "covering it, valid today; without one an offer or trade is refused "
+        "(LICENCE_REQUIRED). The receiver is the candidate's organisation for a listing on "
+        "OFFER and the listing's own organisation for a WANT. Null when the waste is not "
+        "hazardous."
+    )
 
     @classmethod
     def of(cls, match: service.Match, viewer: Viewer | Anonymous, now: datetime) -> MatchType:
@@ -86,6 +94,7 @@ class MatchType:
                 ScorePart(name=p.name, value=round(p.value, 3), weight=p.weight, reason=p.reason)
                 for p in match.parts
             ],
+            receiver_licensed=match.receiver_licensed,
         )
 
 

@@ -21,7 +21,7 @@ market grows.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -37,6 +37,7 @@ from backend.kit.errors import not_found
 from backend.kit.geo import great_circle_km, within_radius
 from backend.kit.pagination import Page, PageRequest, SortKey, decode_cursor, encode_cursor
 from backend.kit.pagination import Sort as CursorSort
+from backend.licences import service as licences
 from backend.marketplace import policies
 from backend.marketplace.models import Listing, ListingKind, ListingStatus, Recurrence
 from backend.marketplace.service.common import attach_loads, effective_status, listing_loads
@@ -95,6 +96,9 @@ class Match:
     distance_km: float
     relation: Relation
     parts: list[ScorePart]
+    # Whether the organisation that would receive the waste holds a licence for it today;
+    # None when the waste is not hazardous (or not asked: only a page of matches is).
+    receiver_licensed: bool | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -348,14 +352,18 @@ async def listing_matches(
         if listing is None or not policies.may_read(viewer, listing):
             raise not_found("Listing", "listingId")
         matches = await _matches(session, listing, now)
-    start = 0
-    if page.after is not None:
-        score, last_id = decode_cursor(BY_SCORE, page.after)
-        start = next(
-            (i for i, m in enumerate(matches) if (-m.score, str(m.listing.id)) > (-score, last_id)),
-            len(matches),
-        )
-    chosen = matches[start : start + page.first]
+        start = 0
+        if page.after is not None:
+            score, last_id = decode_cursor(BY_SCORE, page.after)
+            start = next(
+                (
+                    i
+                    for i, m in enumerate(matches)
+                    if (-m.score, str(m.listing.id)) > (-score, last_id)
+                ),
+                len(matches),
+            )
+        chosen = await _with_licences(session, listing, matches[start : start + page.first], now)
     return Page(
         items=chosen,
         cursors=[encode_cursor(BY_SCORE, [m.score, str(m.listing.id)]) for m in chosen],
@@ -363,6 +371,32 @@ async def listing_matches(
         has_previous_page=page.after is not None,
         total_count=len(matches),
     )
+
+
+def _receiver_and_waste(listing: Listing, match: Match) -> tuple[uuid.UUID, Material]:
+    """Who would receive which waste in a trade between the two listings: on an OFFER
+    listing the candidate takes its material; on a WANT listing its organisation takes the
+    candidate's (an OFFER)."""
+    if listing.kind is ListingKind.OFFER:
+        return match.listing.organisation_id, listing.material
+    return listing.organisation_id, match.listing.material
+
+
+async def _with_licences(
+    session: AsyncSession, listing: Listing, page: list[Match], now: datetime
+) -> list[Match]:
+    """The page's matches with ``receiver_licensed``: one statement for the whole page, none
+    when no waste on it is hazardous."""
+    day = licences.local_day(listing.organisation.cluster.timezone, now)
+    pairs = [_receiver_and_waste(listing, match) for match in page]
+    held = await licences.licensed_pairs(session, pairs, day)
+    return [
+        replace(
+            match,
+            receiver_licensed=((receiver_id, waste.code) in held if waste.hazardous else None),
+        )
+        for match, (receiver_id, waste) in zip(page, pairs, strict=True)
+    ]
 
 
 async def tell_matches(session: AsyncSession, listing: Listing, now: datetime) -> int:

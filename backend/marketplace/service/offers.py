@@ -39,6 +39,7 @@ from backend.kit.geo import great_circle_km
 from backend.kit.money import check_amount, plain
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import check_text, check_utc
+from backend.licences import service as licences
 from backend.marketplace import policies
 from backend.marketplace.models import (
     OPEN_OFFER,
@@ -290,6 +291,18 @@ async def _create(
         _check_listing_open(listing, now)
         if terms.quantity > remaining(listing):
             raise _does_not_fit(listing, terms.quantity)
+        # Hazardous waste is offered only to licensed hands: the maker receives it on an OFFER
+        # listing, the listing's organisation on a WANT listing.
+        offered_to_maker = listing.kind is ListingKind.OFFER
+        await licences.require_licence(
+            session,
+            receiver_id=maker_id if offered_to_maker else listing.organisation_id,
+            receiver="your organisation" if offered_to_maker else "the listing's organisation",
+            material_code=listing.material_code,
+            cluster_id=listing.cluster_id,
+            now=now,
+            field="listingId",
+        )
         open_one = await session.scalar(
             select(Offer.id).where(
                 Offer.listing_id == listing.id,
@@ -488,6 +501,7 @@ async def accept_offer(
         _check_turn(viewer, offer, now)
         _check_listing_open(listing, now)
         _check_terms_still_listed(offer, listing)
+        await _check_receiver_licensed(session, viewer, offer, listing, now)
         if not await move_committed(session, listing, offer.quantity, now):
             raise _does_not_fit(listing, offer.quantity)
         offer.status = OfferStatus.ACCEPTED
@@ -527,6 +541,29 @@ async def accept_offer(
         )
         await session.flush()
         return Acceptance(offer, trade)
+
+
+async def _check_receiver_licensed(
+    session: AsyncSession, viewer: Viewer, offer: Offer, listing: Listing, now: datetime
+) -> None:
+    """Hazardous waste is traded only with licensed hands, on the day of the trade: the
+    receiver is the maker on an OFFER listing, the listing's organisation on a WANT one."""
+    receiver_id = offer.maker_id if listing.kind is ListingKind.OFFER else offer.owner_id
+    if receiver_id == viewer.organisation_id:
+        receiver = "your organisation"
+    elif receiver_id == offer.maker_id:
+        receiver = "the offer's maker"
+    else:
+        receiver = "the listing's organisation"
+    await licences.require_licence(
+        session,
+        receiver_id=receiver_id,
+        receiver=receiver,
+        material_code=listing.material_code,
+        cluster_id=listing.cluster_id,
+        now=now,
+        field="id",
+    )
 
 
 async def _acceptance(session: AsyncSession, offer: Offer, listing: Listing) -> Acceptance:
