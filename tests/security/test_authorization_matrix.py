@@ -205,6 +205,64 @@ async def _device_input(world: World) -> Variables:
     return {"input": {"token": token, "platform": "ANDROID"}}
 
 
+# --- waste licences ---------------------------------------------------------------------------
+
+LICENCE_CREATE = """mutation($input: WasteLicenceCreateInput!) {
+  wasteLicenceCreate(input: $input) { wasteLicence { id } errors { code } } }"""
+
+
+def _licence_fields(world: World) -> Variables:
+    return {
+        "issuerName": "Okayama Prefecture",
+        "number": world.unique("OK-"),
+        "materialCodes": ["ewc-19-08-11"],
+        "operations": ["TREATMENT"],
+        "validFrom": "2027-01-01",
+        "validTo": "2027-12-31",
+    }
+
+
+async def _licence(world: World, verified: bool = False) -> str:
+    """A licence of A's naming the verified institution as its authority."""
+    data = await world.step(
+        LICENCE_CREATE,
+        {"input": {**_licence_fields(world), "authorityId": world.verified.organisation_id}},
+        world.firm.access_token,
+        "wasteLicenceCreate",
+    )
+    licence_id: str = data["wasteLicence"]["id"]
+    if verified:
+        await world.step(
+            """mutation($input: WasteLicenceVerifyInput!) {
+                 wasteLicenceVerify(input: $input) { errors { code } } }""",
+            {"input": {"id": licence_id}},
+            world.admin_token,
+            "wasteLicenceVerify",
+        )
+    return licence_id
+
+
+async def _licences_filter(world: World) -> Variables:
+    await _licence(world)
+    return {"filter": {}}
+
+
+async def _licence_create_input(world: World) -> Variables:
+    return {"input": _licence_fields(world)}
+
+
+async def _licence_update_input(world: World) -> Variables:
+    return {"input": {"id": await _licence(world), "note": "Renewal filed"}}
+
+
+async def _licence_verify_input(world: World) -> Variables:
+    return {"input": {"id": await _licence(world)}}
+
+
+async def _licence_unverify_input(world: World) -> Variables:
+    return {"input": {"id": await _licence(world, verified=True), "reason": "Suspended"}}
+
+
 # ---------------------------------------------------------------------------------------------
 # The table. Each row: the operation, its document, its variables, and the answer per viewer.
 
@@ -1007,6 +1065,51 @@ ROWS: list[Row] = [
         query("permit", "{ id }", "$id: ID!"),
         expect(anonymous=NOT_FOUND, default=NOT_FOUND),
         given(lambda w: {"id": "0b7a5a8e-4b3c-4c1e-9f7e-5a1d2c3b4a59"}),
+    ),
+    # --- waste licences (issue 19): a licence of A's naming the verified institution as its
+    # issuing authority; the unverified institution is no authority; a platform admin verifies
+    # but, acting for no organisation, records none ------------------------------------------
+    Row(
+        "wasteLicences",
+        query("wasteLicences", "{ totalCount }", "$filter: WasteLicenceFilter"),
+        expect(default=EMPTY, firm=OK, verified=OK, admin=OK, anonymous=UNAUTHENTICATED),
+        made(_licences_filter),
+    ),
+    Row(
+        "wasteLicence",
+        query("wasteLicence", "{ id }", "$id: ID!"),
+        expect(default=NOT_FOUND, firm=OK, verified=OK, admin=OK),
+        by_id(_licence),
+    ),
+    Row(
+        "wasteLicenceCreate",
+        mutation("wasteLicenceCreate", "wasteLicence { id }"),
+        signed_in(admin=FORBIDDEN),
+        made(_licence_create_input),
+    ),
+    Row(
+        "wasteLicenceUpdate",
+        mutation("wasteLicenceUpdate", "wasteLicence { id }"),
+        expect(default=NOT_FOUND, firm=OK, verified=FORBIDDEN, admin=FORBIDDEN),
+        made(_licence_update_input),
+    ),
+    Row(
+        "wasteLicenceDelete",
+        mutation("wasteLicenceDelete", "deletedId", "$id: ID!"),
+        expect(default=NOT_FOUND, firm=OK, verified=FORBIDDEN, admin=FORBIDDEN),
+        by_id(_licence),
+    ),
+    Row(
+        "wasteLicenceVerify",
+        mutation("wasteLicenceVerify", "wasteLicence { id }"),
+        expect(default=NOT_FOUND, firm=FORBIDDEN, verified=OK, admin=OK),
+        made(_licence_verify_input),
+    ),
+    Row(
+        "wasteLicenceUnverify",
+        mutation("wasteLicenceUnverify", "wasteLicence { id }"),
+        expect(default=NOT_FOUND, firm=FORBIDDEN, verified=OK, admin=OK),
+        made(_licence_unverify_input),
     ),
     # Last: joining an organisation changes the viewer's memberships.
     Row(
