@@ -90,18 +90,22 @@ async def require_licence(
     cluster_id: uuid.UUID,
     now: datetime,
     field: str,
-) -> None:
+) -> Material | None:
     """LICENCE_REQUIRED on ``field`` unless the receiver (``receiver`` names it in the message:
     "your organisation", "the listing's organisation") may receive the material in the
-    cluster today. Nothing more is read for a material that is not hazardous."""
+    cluster today. Nothing more is read for a material that is not hazardous.
+
+    Returns the material it read: the session holds its rows only while someone refers to
+    them, so a caller that keeps it finds it there when it builds its answer (no second read).
+    """
     material = await session.get(Material, material_code)
     if material is None or not material.hazardous:
-        return
+        return material
     cluster = await session.get(Cluster, cluster_id)
     assert cluster is not None  # a listing's cluster is never deleted (RESTRICT)
     day = local_day(cluster.timezone, now)
     if receiver_id in await licensed_receivers(session, [receiver_id], material, day):
-        return
+        return material
     ewc = f" (EWC {material.ewc_code}*)" if material.ewc_code else ""
     raise ServiceError.of(
         ErrorCode.LICENCE_REQUIRED,

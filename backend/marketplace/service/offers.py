@@ -31,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Viewer
+from backend.catalogue.models import Material
 from backend.identity import service as identity_service
 from backend.identity.models import Organisation
 from backend.kit.db import Database, attach, once_more_on_clash
@@ -294,7 +295,8 @@ async def _create(
         # Hazardous waste is offered only to licensed hands: the maker receives it on an OFFER
         # listing, the listing's organisation on a WANT listing.
         offered_to_maker = listing.kind is ListingKind.OFFER
-        await licences.require_licence(
+        # kept: the answer below takes the listing's material from the session
+        _material = await licences.require_licence(
             session,
             receiver_id=maker_id if offered_to_maker else listing.organisation_id,
             receiver="your organisation" if offered_to_maker else "the listing's organisation",
@@ -501,7 +503,8 @@ async def accept_offer(
         _check_turn(viewer, offer, now)
         _check_listing_open(listing, now)
         _check_terms_still_listed(offer, listing)
-        await _check_receiver_licensed(session, viewer, offer, listing, now)
+        # kept: the answer below takes the listing's material from the session
+        _material = await _check_receiver_licensed(session, viewer, offer, listing, now)
         if not await move_committed(session, listing, offer.quantity, now):
             raise _does_not_fit(listing, offer.quantity)
         offer.status = OfferStatus.ACCEPTED
@@ -545,7 +548,7 @@ async def accept_offer(
 
 async def _check_receiver_licensed(
     session: AsyncSession, viewer: Viewer, offer: Offer, listing: Listing, now: datetime
-) -> None:
+) -> Material | None:
     """Hazardous waste is traded only with licensed hands, on the day of the trade: the
     receiver is the maker on an OFFER listing, the listing's organisation on a WANT one."""
     receiver_id = offer.maker_id if listing.kind is ListingKind.OFFER else offer.owner_id
@@ -555,7 +558,7 @@ async def _check_receiver_licensed(
         receiver = "the offer's maker"
     else:
         receiver = "the listing's organisation"
-    await licences.require_licence(
+    return await licences.require_licence(
         session,
         receiver_id=receiver_id,
         receiver=receiver,
