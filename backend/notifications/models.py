@@ -61,6 +61,7 @@ class NotificationKind(StrEnum):
     PERMIT_USE_WARNING = "PERMIT_USE_WARNING"  # a return reached 80 % or 100 % of a share or cap
     # Waste licences (subject: WASTE_LICENCE)
     LICENCE_VERIFIED = "LICENCE_VERIFIED"
+    LICENCE_VERIFICATION_WITHDRAWN = "LICENCE_VERIFICATION_WITHDRAWN"  # the body says why
     LICENCE_EXPIRING = "LICENCE_EXPIRING"  # within 30 days
 
 

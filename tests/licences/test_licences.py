@@ -273,7 +273,7 @@ async def test_withdrawing_a_verification_tells_the_holder_why(
     withdrawn, verified = [e["node"] for e in inbox["data"]["notifications"]["edges"]]
     assert (withdrawn, verified["title"]) == (
         {
-            "kind": "LICENCE_VERIFIED",
+            "kind": "LICENCE_VERIFICATION_WITHDRAWN",
             "title": "Verification of licence OK-2027-0042 withdrawn",
             "body": "Suspended by the prefecture",
             "subjectType": "WASTE_LICENCE",

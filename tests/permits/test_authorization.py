@@ -154,6 +154,12 @@ ROWS: list[Row] = [
         constant(lambda s: {"id": s.permit_id}),
     ),
     Row(
+        "permitCondition",
+        "query Q($id: ID!) { permitCondition(id: $id) { id } }",
+        readers(anonymous=NOT_FOUND),
+        constant(lambda s: {"id": s.condition_id}),
+    ),
+    Row(
         "permitIssue",
         mutation("permitIssue", "permit { id }"),
         expect(FORBIDDEN, authority=OK, other_authority=OK),

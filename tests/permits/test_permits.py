@@ -266,14 +266,13 @@ async def test_pages_cost_the_same_statements_for_one_item_and_many(
 
     await calls.send("members of 2", "PermitMembers", token, id=scene.permit_id)
     await calls.send("permit with 1 condition", "Permit", token, id=scene.permit_id)
-    await calls.send("ledger of 2", "PermitConditionLedger", token, id=scene.permit_id)
+    await calls.send("ledger of 2", "PermitConditionLedger", token, id=scene.condition_id)
     await calls.send("permits 1", "Permits", token)
     for firm in scene.firms[2:]:
         await scene.cover(scene.permit_id, firm)
         await scene.allocate(scene.condition_id, firm, "5")
     await calls.send("members of 6", "PermitMembers", token, id=scene.permit_id)
-    await calls.send("ledger of 6", "PermitConditionLedger", token, id=scene.permit_id)
-    # (a ledger or transfers page costs its statements once per condition listed)
+    await calls.send("ledger of 6", "PermitConditionLedger", token, id=scene.condition_id)
     await scene.condition(scene.permit_id, parameter="COD", materialCode=None, unit="KGM")
     await scene.issue()
     await scene.issue()

@@ -1066,6 +1066,12 @@ ROWS: list[Row] = [
         expect(anonymous=NOT_FOUND, default=NOT_FOUND),
         given(lambda w: {"id": "0b7a5a8e-4b3c-4c1e-9f7e-5a1d2c3b4a59"}),
     ),
+    Row(
+        "permitCondition",
+        query("permitCondition", "{ id }", "$id: ID!"),
+        expect(anonymous=NOT_FOUND, default=NOT_FOUND),
+        given(lambda w: {"id": "0b7a5a8e-4b3c-4c1e-9f7e-5a1d2c3b4a5a"}),
+    ),
     # --- waste licences (issue 19): a licence of A's naming the verified institution as its
     # issuing authority; the unverified institution is no authority; a platform admin verifies
     # but, acting for no organisation, records none ------------------------------------------

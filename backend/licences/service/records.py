@@ -364,8 +364,8 @@ async def unverify_licence(
     expected_version: int | None,
     now: datetime,
 ) -> LicenceView:
-    """Withdraw a licence's verification, saying why: its holder's people are told (a
-    LICENCE_VERIFIED notification whose ``details.verified`` is ``false``, with the reason).
+    """Withdraw a licence's verification, saying why: its holder's people are told
+    (LICENCE_VERIFICATION_WITHDRAWN, the reason as its body).
     An unverified licence is returned unchanged."""
     problems = Problems()
     check_text(problems, "reason", reason, min_length=3, max_length=500, multiline=True)
@@ -380,12 +380,11 @@ async def unverify_licence(
             await notifications.add(
                 session,
                 user_ids=await identity_service.member_ids(session, licence.organisation_id),
-                kind=NotificationKind.LICENCE_VERIFIED,
+                kind=NotificationKind.LICENCE_VERIFICATION_WITHDRAWN,
                 title=f"Verification of licence {licence.number} withdrawn",
                 body=reason.strip(),
                 subject_type=SUBJECT,
                 subject_id=licence.id,
-                details={"verified": "false", "reason": reason.strip()},
                 now=now,
             )
             await session.flush()

@@ -69,6 +69,25 @@ class PermitsQuery:
         view = await service.get_permit(db=context.db, viewer=context.viewer, permit_id=permit_id)
         return PermitType.of(view) if view else None
 
+    @strawberry.field(
+        description="One condition of a permit, for its ledger and transfers screens (each "
+        "pages one condition); null if there is none the viewer may read."
+    )
+    async def permit_condition(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The condition's id.")],
+    ) -> PermitConditionType | None:
+        context = context_of(info)
+        try:
+            condition_id = parse_id(id, "id")
+        except ServiceError:
+            return None
+        found = await service.get_condition(
+            db=context.db, viewer=context.viewer, condition_id=condition_id
+        )
+        return PermitConditionType.of(found[0]) if found else None
+
 
 @strawberry.type
 class PermitsMutation:
