@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.identity import service as identity
-from backend.identity.models import Cluster, MembershipRole, Organisation
+from backend.identity.models import Cluster, Organisation
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError, not_found
 from backend.kit.money import plain
@@ -368,17 +368,6 @@ async def condition_compliance(
 # Warnings
 
 
-async def _admins_of(session: AsyncSession, organisation_id: uuid.UUID) -> list[uuid.UUID]:
-    """The admins of an organisation, through identity (a statement per person: an association
-    has a handful)."""
-    admins = []
-    for user_id in await identity.member_ids(session, organisation_id):
-        membership = await identity.membership_in(session, user_id, organisation_id)
-        if membership is not None and membership.role is MembershipRole.ADMIN:
-            admins.append(user_id)
-    return admins
-
-
 async def _tell_once(
     session: AsyncSession,
     *,
@@ -439,7 +428,7 @@ async def warn_after_filing(
     cap_levels = _crossed(level_of(before, condition.cap), level_of(total, condition.cap))
     if not member_levels and not cap_levels:
         return
-    holder_admins = await _admins_of(session, context.permit.holder_id)
+    holder_admins = await identity.admin_ids(session, context.permit.holder_id)
     base = {
         "permitId": str(context.permit.id),
         "conditionId": str(condition.id),
