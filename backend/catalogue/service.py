@@ -169,6 +169,15 @@ async def create_material(*, db: Database, material: NewMaterial) -> Material:
             parent = await find_material(
                 session, code=material.parent_code, field_name="parentCode"
             )
+            # What is below a hazardous entry is hazardous too: the marketplace's licence check
+            # reads the flag, so a material made "not hazardous" under one would open a way
+            # round it.
+            if parent.hazardous and material.hazardous is False:
+                raise ServiceError.of(
+                    ErrorCode.VALIDATION,
+                    f"{parent.code} is hazardous, and so is everything below it",
+                    "hazardous",
+                )
             created = Material(
                 code=material.code,
                 parent_code=parent.code,

@@ -84,6 +84,12 @@ SUBTYPES_BY_KIND: dict[OrganisationKind, frozenset[OrganisationSubtype]] = {
 }
 
 
+# Institutions that act as public authorities: they issue umbrella permits and waste licences.
+GOVERNMENT_SUBTYPES = frozenset(
+    {OrganisationSubtype.LOCAL_GOVERNMENT, OrganisationSubtype.NATIONAL_GOVERNMENT}
+)
+
+
 class MembershipRole(StrEnum):
     ADMIN = "ADMIN"
     MEMBER = "MEMBER"

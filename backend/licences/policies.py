@@ -72,18 +72,19 @@ async def manage(session: AsyncSession, viewer: Viewer, licence: WasteLicence) -
         raise forbidden("Only an admin of the licence's holder, acting for it, may do this")
 
 
-def verify(viewer: Viewer, licence: WasteLicence) -> None:
+async def verify(session: AsyncSession, viewer: Viewer, licence: WasteLicence) -> None:
     """licences:verify — verify a licence or withdraw its verification: a platform admin, or
-    the issuing authority's verified institution account acting for it."""
+    an admin of the issuing authority's verified institution account acting for it (the role
+    as the memberships are now)."""
     if viewer.is_admin:
         return
     if (
         licence.authority_id is not None
-        and viewer.organisation_id == licence.authority_id
         and acts_as_authority(viewer)
+        and await _is_admin_of(session, viewer, licence.authority_id)
     ):
         return
     raise forbidden(
-        "Only a platform admin or the issuing authority's verified institution account, "
-        "acting for it, verifies a licence"
+        "Only a platform admin or an admin of the issuing authority's verified institution "
+        "account, acting for it, verifies a licence"
     )

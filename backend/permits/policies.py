@@ -27,13 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Anonymous, Role, Viewer
 from backend.identity import service as identity
-from backend.identity.models import MembershipRole, Organisation, OrganisationSubtype
+from backend.identity.models import GOVERNMENT_SUBTYPES, MembershipRole, Organisation
 from backend.kit.errors import forbidden, not_found
 from backend.permits.models import Permit, PermitMember
 
-AUTHORITY_SUBTYPES = frozenset(
-    {OrganisationSubtype.LOCAL_GOVERNMENT, OrganisationSubtype.NATIONAL_GOVERNMENT}
-)
+AUTHORITY_SUBTYPES = GOVERNMENT_SUBTYPES
 
 
 def acts_as_authority(viewer: Viewer) -> bool:
@@ -185,17 +183,21 @@ def read_member(standing: Standing, organisation_id: uuid.UUID) -> bool:
     return standing.reads_all or (standing.member and standing.organisation_id == organisation_id)
 
 
-def issue(viewer: Viewer, authority: Organisation) -> None:
-    """permits:issue — a verified local- or national-government institution, acting for
-    itself."""
+async def issue(session: AsyncSession, viewer: Viewer, authority: Organisation) -> None:
+    """permits:issue — an admin of a verified local- or national-government institution,
+    acting for it (the role as the memberships are now: one statement)."""
     if not (
         acts_as_authority(viewer)
         and viewer.organisation_id == authority.id
         and authority.subtype in AUTHORITY_SUBTYPES
+        and any(
+            a.organisation_id == authority.id and a.role is MembershipRole.ADMIN
+            for a in await identity.affiliations_of(session, viewer.user_id)
+        )
     ):
         raise forbidden(
-            "Only a verified local- or national-government institution, acting for itself, "
-            "issues umbrella permits"
+            "Only an admin of a verified local- or national-government institution, acting "
+            "for it, issues umbrella permits"
         )
 
 

@@ -540,7 +540,7 @@ async def test_platform_admin_adds_a_material_that_firms_can_list(
         }, ancestor
 
 
-@pytest.mark.parametrize(("given", "expected"), [(None, True), (False, False)])
+@pytest.mark.parametrize(("given", "expected"), [(None, True), (True, True)])
 async def test_material_created_under_a_hazardous_entry_inherits_its_flag_unless_given(
     gql: GraphQL, db: Database, platform_admin_token: str, given: bool | None, expected: bool
 ) -> None:
@@ -577,6 +577,37 @@ async def test_material_created_under_a_hazardous_entry_inherits_its_flag_unless
             }
         }
     }
+
+
+async def test_a_material_under_a_hazardous_entry_cannot_be_made_not_hazardous(
+    gql: GraphQL, db: Database, platform_admin_token: str
+) -> None:
+    # given the hazardous entry 03 01 04: the marketplace's licence check reads the flag
+    # when an admin adds a material below it marked not hazardous
+    body = await gql(
+        MATERIAL_CREATE,
+        {
+            "input": {
+                "code": "treated-sawdust",
+                "parentCode": "ewc-03-01-04",
+                "name": "Sawdust of treated timber",
+                "hazardous": False,
+            }
+        },
+        token=platform_admin_token,
+    )
+    # then it is refused, and nothing is made
+    assert body["data"]["materialCreate"] == {
+        "material": None,
+        "errors": [
+            {
+                "code": "VALIDATION",
+                "message": "ewc-03-01-04 is hazardous, and so is everything below it",
+                "field": "hazardous",
+            }
+        ],
+    }
+    assert (await gql(MATERIAL, {"code": "treated-sawdust"}))["data"] == {"material": None}
 
 
 NEW_MATERIAL = {"code": "cedar-chips", "parentCode": "ewc-03-01-05", "name": "Cedar chips"}

@@ -11,6 +11,7 @@ import pytest
 
 from backend.kit.clock import ManualClock
 from tests.conftest import GraphQL
+from tests.identity.kit import invite_code
 from tests.kit import problem
 from tests.licences import kit
 from tests.licences.kit import SLUDGE, SLUDGE_NAME, People
@@ -133,7 +134,11 @@ async def test_a_licence_with_bad_terms_is_refused_field_by_field(
             problem("VALIDATION", "Must not be before validFrom", "validTo"),
             problem("VALIDATION", "wood-shavings" + not_ewc, "materialCodes.0"),
             problem("VALIDATION", "ewc-99-99-99" + not_ewc, "materialCodes.1"),
-            problem("VALIDATION", "Not an institution of the platform", "authorityId"),
+            problem(
+                "VALIDATION",
+                "Not a local- or national-government institution of the platform",
+                "authorityId",
+            ),
         ],
     }
     listed = await gql(kit.LICENCES, {}, token=people.holder.access_token)
@@ -342,3 +347,50 @@ async def test_the_verification_queue_of_an_authority_and_of_an_admin(
     assert await queue(people.admin_token, verified=False) == [unnamed["id"], named["id"]]
     assert await queue(people.holder.access_token, verified=True) == [done["id"]]
     assert await queue(people.other_firm.access_token) == []
+
+
+async def test_only_a_public_authority_is_named_and_only_its_admins_verify(
+    gql: GraphQL, people: People, register: Any
+) -> None:
+    # Given a verified university: an institution, but no authority over waste
+    # when the holder names it as its licence's authority
+    body = await gql(
+        kit.CREATE,
+        {"input": kit.licence_input(authorityId=people.other_institution.organisation_id)},
+        token=people.holder.access_token,
+    )
+    # then it is refused: the one named verifies, so a friendly institution would open
+    # hazardous trading
+    assert body["data"]["wasteLicenceCreate"]["errors"] == [
+        problem(
+            "VALIDATION",
+            "Not a local- or national-government institution of the platform",
+            "authorityId",
+        )
+    ]
+    # and, naming the prefecture, a plain member of the prefecture cannot verify it: its admins
+    licence = await kit.create(
+        gql, people.holder.access_token, authorityId=people.authority.organisation_id
+    )
+    clerk = await register(
+        "clerk@pref.example",
+        invite_code=await invite_code(gql, people.authority, "MEMBER"),
+    )
+    refused = await gql(
+        kit.VERIFY,
+        {"input": {"id": licence["id"], "expectedVersion": licence["version"]}},
+        token=clerk.access_token,
+    )
+    assert refused["data"]["wasteLicenceVerify"]["errors"] == [
+        problem(
+            "FORBIDDEN",
+            "Only a platform admin or an admin of the issuing authority's verified institution "
+            "account, acting for it, verifies a licence",
+        )
+    ]
+    verified = await gql(
+        kit.VERIFY,
+        {"input": {"id": licence["id"], "expectedVersion": licence["version"]}},
+        token=people.authority.access_token,
+    )
+    assert verified["data"]["wasteLicenceVerify"]["errors"] == []

@@ -14,7 +14,8 @@ from backend.notifications.models import Notification, NotificationKind, PushMes
 from backend.permits.models import PermitMember, PermitReturn
 from backend.settings import Settings
 from tests.conftest import Account, seed_people
-from tests.permits.returns_kit import FEBRUARY, RETURN_FIELDS, PermitWorld
+from tests.permits.kit import MEMBER_REMOVE
+from tests.permits.returns_kit import FEBRUARY, MARCH, RETURN_FIELDS, PermitWorld
 
 COMPLIANCE = """
 query Compliance($conditionId: ID!, $periodStart: Date!) {
@@ -319,3 +320,42 @@ async def test_a_list_of_returns_costs_the_same_for_1_and_50(
         found = await compliance(world, world.holder)
     assert len(found["data"]["permitConditionCompliance"]["members"]) == 2
     assert log.count == many
+
+
+async def test_a_member_removed_during_a_period_is_measured_against_what_it_held(
+    world: PermitWorld,
+) -> None:
+    # Given a member holding 40 t a month that files 10 t for March on 20 March
+    world.clock.set(datetime(2027, 3, 20, tzinfo=UTC))
+    filed = await world.file(world.member, sentToDisposal="10", periodStart=MARCH.isoformat())
+    assert filed["errors"] == []
+    # when the holder then ends its cover (its 40 t go back to the pool at once)
+    removed = await world.gql(
+        MEMBER_REMOVE,
+        {
+            "input": {
+                "permitId": str(world.permit_id),
+                "organisationId": world.member.organisation_id,
+            }
+        },
+        token=world.holder.access_token,
+    )
+    assert removed["data"]["permitMemberRemove"]["errors"] == []
+    # then March measures its 10 t against the 40 t it held while covered (25 %, OK), not
+    # against the 0 its release left
+    body = await world.gql(
+        COMPLIANCE,
+        {"conditionId": str(world.condition_id), "periodStart": MARCH.isoformat()},
+        token=world.authority.access_token,
+    )
+    [row] = [
+        m
+        for m in body["data"]["permitConditionCompliance"]["members"]
+        if m["organisationId"] == world.member.organisation_id
+    ]
+    assert (row["allocation"], row["sentToDisposal"], row["share"], row["status"]) == (
+        "40",
+        "10",
+        "0.25",
+        "OK",
+    )

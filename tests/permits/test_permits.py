@@ -99,8 +99,8 @@ async def test_issuing_refuses_a_reference_twice_a_firm_holder_and_the_unverifie
     assert unverified["errors"] == [
         problem(
             "FORBIDDEN",
-            "Only a verified local- or national-government institution, acting for itself, "
-            "issues umbrella permits",
+            "Only an admin of a verified local- or national-government institution, acting "
+            "for it, issues umbrella permits",
         )
     ]
 

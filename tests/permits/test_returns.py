@@ -8,9 +8,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from backend.permits.models import PermitMember, PermitReturn
+from backend.permits.models import PermitCondition, PermitMember, PermitReturn
 from tests.conftest import GraphQL
 from tests.kit import problem
 from tests.permits.returns_kit import FEBRUARY, FILE, RETURN_FIELDS, PermitWorld, filing
@@ -164,6 +164,27 @@ async def test_figures_in_another_mass_unit_are_kept_in_the_conditions(
         "1.5005",
     )
     assert filed["sentToDisposal"] == "1"  # 0.99999 t to the columns' 4 places
+
+
+async def test_a_figure_too_large_once_converted_is_refused_with_its_field(
+    world: PermitWorld,
+) -> None:
+    # Given a condition kept in grams
+    async with world.db.write() as session:
+        await session.execute(
+            update(PermitCondition)
+            .where(PermitCondition.id == world.condition_id)
+            .values(unit_code="GRM", cap=100000)
+        )
+    # when a member files 9E12 t (within what a figure may be, but 9E18 g)
+    payload = await world.file(world.member, unitCode="TNE", sentToDisposal="9000000000000")
+    # then the answer is a typed error on the field typed, not an internal error
+    assert payload == {
+        "permitReturn": None,
+        "errors": [
+            problem("VALIDATION", "Is too large in GRM, the condition's unit", "sentToDisposal")
+        ],
+    }
 
 
 async def test_bad_filings_are_refused_with_the_field(world: PermitWorld) -> None:

@@ -298,6 +298,27 @@ async def test_the_same_client_id_gives_the_same_group_and_is_refused_to_others(
     assert await read(gql, crowd.shg, client_id) == crowd.group(client_id)
 
 
+async def test_hazardous_waste_is_not_pooled_in_a_group(gql: GraphQL, crowd: Crowd) -> None:
+    # Given sludge from industrial waste water treatment, an asterisk entry of the EWC
+    # when a group is organised for it
+    body = await gql(
+        CREATE,
+        {"input": group_input(materialCode="ewc-19-08-13")},
+        token=crowd.shg.access_token,
+    )
+    # then it is refused: nobody's licence is checked in a group
+    assert body == failed(
+        "purchaseGroupCreate",
+        problem(
+            "LICENCE_REQUIRED",
+            "Hazardous waste is not traded in purchasing groups: list it on the market, "
+            "where its receiver's waste licence is checked",
+            "materialCode",
+        ),
+    )
+    assert await listed(gql, crowd.shg) == []
+
+
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "sNaN"])
 async def test_not_a_number_anywhere_in_a_new_group_is_a_validation_error(
     gql: Any, register: Any, cluster_id: str, value: str

@@ -423,7 +423,12 @@ async def build_world(
         "desk@unverified.example", cluster_id, name="Unverified College", kind="INSTITUTION"
     )
     verified = await register(
-        "desk@verified.example", cluster_id, name="Verified University", kind="INSTITUTION"
+        "desk@verified.example",
+        cluster_id,
+        name="Verified Environment Office",
+        kind="INSTITUTION",
+        # a public authority: waste licences may name only one as their issuer
+        subtype="LOCAL_GOVERNMENT",
     )
     other = await register("firm@b.example", cluster_id, name="B Pellets", kind="FIRM")
     partner = await register("firm@p.example", cluster_id, name="P Boilers", kind="FIRM")

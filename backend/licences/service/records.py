@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.viewer import Viewer
 from backend.catalogue.models import Material
 from backend.identity import service as identity_service
-from backend.identity.models import Organisation, OrganisationKind
+from backend.identity.models import GOVERNMENT_SUBTYPES, Organisation, OrganisationKind
 from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.kit.validation import UNCHANGED, check_text
@@ -71,6 +71,9 @@ async def _check_codes(
 ) -> list[str]:
     """The covered codes, each once, in the order given; each must be an EWC chapter,
     sub-chapter or entry of the catalogue (one statement)."""
+    if len(codes) > MAX_COVERED_CODES:  # before any work on them
+        problems.add("materialCodes", f"At most {MAX_COVERED_CODES} codes")
+        return []
     unique = list(dict.fromkeys(code.strip().lower() for code in codes))
     if not unique:
         problems.add("materialCodes", "Name at least one EWC code the licence covers")
@@ -104,8 +107,16 @@ async def _check_authority(
     session: AsyncSession, problems: Problems, authority_id: uuid.UUID, holder_id: uuid.UUID
 ) -> None:
     authority = await session.get(Organisation, authority_id)
-    if authority is None or authority.kind is not OrganisationKind.INSTITUTION:
-        problems.add("authorityId", "Not an institution of the platform")
+    # Only a public authority may be named: the one named verifies the licence, and a
+    # licence verified by, say, a friendly university would open hazardous trading.
+    if (
+        authority is None
+        or authority.kind is not OrganisationKind.INSTITUTION
+        or authority.subtype not in GOVERNMENT_SUBTYPES
+    ):
+        problems.add(
+            "authorityId", "Not a local- or national-government institution of the platform"
+        )
     elif authority.id == holder_id:
         problems.add("authorityId", "An organisation cannot be the authority of its own licence")
 
@@ -316,7 +327,7 @@ async def _verifiable(
     licence = await readable_licence(session, viewer, licence_id, lock=True)
     if licence is None:
         raise not_found("Licence")
-    policies.verify(viewer, licence)
+    await policies.verify(session, viewer, licence)
     check_version("licence", expected_version, licence.version)
     return licence
 

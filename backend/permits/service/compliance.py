@@ -37,6 +37,7 @@ from backend.notifications.models import NotificationKind
 from backend.permits import policies
 from backend.permits.models import (
     AllocationEntry,
+    LedgerReason,
     Permit,
     PermitCondition,
     PermitMember,
@@ -212,7 +213,12 @@ async def allocations_at(
     organisation_id: uuid.UUID | None = None,
 ) -> dict[uuid.UUID, Decimal]:
     """Each member's allocation as it stood at ``ends_at``: the balance after its last ledger
-    entry before then (one statement; members without an entry are absent, that is 0)."""
+    entry before then (one statement; members without an entry are absent, that is 0).
+
+    Releases at the end of a member's cover (MEMBER_REMOVED) do not count: a member removed
+    during a period is measured against what it held while covered, not against the 0 its
+    release left (which showed its covered weeks as OVER). A member that transferred its
+    allocation away is measured against what it kept: that was its choice."""
     ranked = select(
         AllocationEntry.organisation_id,
         AllocationEntry.balance_after,
@@ -222,7 +228,11 @@ async def allocations_at(
             order_by=(AllocationEntry.created_at.desc(), AllocationEntry.id.desc()),
         )
         .label("rank"),
-    ).where(AllocationEntry.condition_id == condition_id, AllocationEntry.created_at < ends_at)
+    ).where(
+        AllocationEntry.condition_id == condition_id,
+        AllocationEntry.created_at < ends_at,
+        AllocationEntry.reason != LedgerReason.MEMBER_REMOVED,
+    )
     if organisation_id is not None:
         ranked = ranked.where(AllocationEntry.organisation_id == organisation_id)
     last = ranked.subquery()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.viewer import Viewer
 from backend.identity import service as identity
 from backend.identity.models import Organisation
-from backend.kit.db import Database
+from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, ServiceError, not_found
 from backend.kit.money import plain
 from backend.notifications import service as notifications
@@ -42,7 +42,30 @@ async def add_member(
     now: datetime,
 ) -> tuple[MemberView, PermitView]:
     """Open a span of cover for an organisation of the permit's cluster, from a day within the
-    permit's validity (and after its last span ended, if it had one)."""
+    permit's validity (and after its last span ended, if it had one). Two requests at once for
+    one organisation: the one that loses the unique open span runs again and is answered that
+    it is covered already (CONFLICT), not with an internal error."""
+    return await once_more_on_clash(
+        lambda: _add_member(
+            db=db,
+            viewer=viewer,
+            permit_id=permit_id,
+            organisation_id=organisation_id,
+            covered_from=covered_from,
+            now=now,
+        )
+    )
+
+
+async def _add_member(
+    *,
+    db: Database,
+    viewer: Viewer,
+    permit_id: uuid.UUID,
+    organisation_id: uuid.UUID,
+    covered_from: date,
+    now: datetime,
+) -> tuple[MemberView, PermitView]:
     async with db.write() as session:
         permit, standing = await readable_permit(session, viewer, permit_id)
         policies.manage(standing)
@@ -112,6 +135,16 @@ async def remove_member(
     async with db.write() as session:
         permit, standing = await readable_permit(session, viewer, permit_id)
         policies.manage(standing)
+        # Every condition of the permit is locked first, in id order (the order every writer of
+        # allocations takes them in). On PostgreSQL an allocation or transfer to this member that
+        # checked its cover before this removal commits first, and the allocations read below
+        # see it; without the locks it stayed with a member no longer covered.
+        await session.execute(
+            select(PermitCondition.id)
+            .where(PermitCondition.permit_id == permit.id)
+            .order_by(PermitCondition.id)
+            .with_for_update()
+        )
         member = await session.scalar(
             select(PermitMember)
             .where(

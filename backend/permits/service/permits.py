@@ -69,7 +69,7 @@ async def _issue(*, db: Database, viewer: Viewer, draft: PermitDraft, now: datet
         )
         if authority is None:
             raise forbidden("Act for a verified government institution to issue permits")
-        policies.issue(viewer, authority)
+        await policies.issue(session, viewer, authority)
         if draft.id is not None and (existing := await session.get(Permit, draft.id)):
             if existing.authority_id != authority.id:
                 raise ServiceError.of(ErrorCode.CONFLICT, "This id belongs to another permit", "id")

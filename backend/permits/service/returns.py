@@ -29,9 +29,10 @@ from backend.catalogue import service as catalogue_service
 from backend.catalogue.models import Dimension, Material, Unit
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
-from backend.kit.money import check_amount
+from backend.kit.money import MAX_AMOUNT, check_amount
 from backend.kit.pagination import Page, PageRequest, SortKey, paginate
 from backend.kit.pagination import Sort as CursorSort
+from backend.kit.validation import check_text
 from backend.marketplace import service as marketplace
 from backend.permits import policies
 from backend.permits.models import WASTE_PARAMETERS, PermitCondition, PermitReturn
@@ -201,8 +202,7 @@ def _check_filing(filing: ReturnFiling) -> Problems:
             problems.add(FIELD_NAMES[name], "Must be zero or more")
     if filing.expected_version < 0:
         problems.add("expectedVersion", "0 for the first filing, else the latest version")
-    if len(filing.note) > MAX_NOTE:
-        problems.add("note", f"At most {MAX_NOTE} characters")
+    check_text(problems, "note", filing.note, min_length=0, max_length=MAX_NOTE, multiline=True)
     return problems
 
 
@@ -215,64 +215,83 @@ async def file_return(
     problems = _check_filing(filing)
     problems.raise_if_any()
     try:
-        async with db.write() as session:
-            context, period, organisation_id = await _file_context(
-                session, viewer, filing.condition_id, filing.period_start, now
-            )
-            if filing.client_id is not None:
-                earlier = await session.get(PermitReturn, filing.client_id)
-                if earlier is not None:
-                    return await _retried(session, context, period, organisation_id, earlier)
-            unit = await _mass_unit(session, problems, filing.unit_code)
-            problems.raise_if_any()
-            assert unit is not None
-            condition_unit = await session.get(Unit, context.condition.unit_code)
-            assert condition_unit is not None
-            latest = await _latest(session, context.condition.id, organisation_id, period.start)
-            current = latest.version if latest is not None else 0
-            if filing.expected_version != current:
-                raise ServiceError.of(
-                    ErrorCode.CONFLICT,
-                    f"The latest version of this return is {current}; file with that as "
-                    "expectedVersion",
-                    "expectedVersion",
-                )
-            figures = {
-                name: _in_unit(getattr(filing, name), unit.factor, condition_unit)
-                for name in FIGURES
-            }
-            row = PermitReturn(
-                id=filing.client_id or uuid.uuid4(),
-                condition_id=context.condition.id,
-                organisation_id=organisation_id,
-                period_start=period.start,
-                version=current + 1,
-                sent_through_marketplace=await _marketplace_figure(
-                    session, context, organisation_id, period
-                ),
-                note=filing.note.strip(),
-                filed_by_id=viewer.user_id,
-                filed_at=now,
-                **figures,
-            )
-            session.add(row)
-            await session.flush()
-            await warn_after_filing(
-                session,
-                context,
-                period,
-                organisation_id,
-                latest.sent_to_disposal if latest is not None else Decimal(0),
-                row.sent_to_disposal,
-                now,
-            )
-            return await _view_of(session, context, period, row)
+        return await _file(db=db, viewer=viewer, filing=filing, now=now)
     except IntegrityError as exc:
+        if filing.client_id is not None:
+            # A twin of this request (the same client id) may have committed first: run once
+            # more, and it is answered as a retry.
+            try:
+                return await _file(db=db, viewer=viewer, filing=filing, now=now)
+            except IntegrityError:
+                pass
         raise ServiceError.of(
             ErrorCode.CONFLICT,
             "Another version of this return was filed at the same time; read it and file again",
             "expectedVersion",
         ) from exc
+
+
+async def _file(*, db: Database, viewer: Viewer, filing: ReturnFiling, now: datetime) -> ReturnView:
+    problems = Problems()
+    async with db.write() as session:
+        context, period, organisation_id = await _file_context(
+            session, viewer, filing.condition_id, filing.period_start, now
+        )
+        if filing.client_id is not None:
+            earlier = await session.get(PermitReturn, filing.client_id)
+            if earlier is not None:
+                return await _retried(session, context, period, organisation_id, earlier)
+        unit = await _mass_unit(session, problems, filing.unit_code)
+        problems.raise_if_any()
+        assert unit is not None
+        condition_unit = await session.get(Unit, context.condition.unit_code)
+        assert condition_unit is not None
+        latest = await _latest(session, context.condition.id, organisation_id, period.start)
+        current = latest.version if latest is not None else 0
+        if filing.expected_version != current:
+            raise ServiceError.of(
+                ErrorCode.CONFLICT,
+                f"The latest version of this return is {current}; file with that as "
+                "expectedVersion",
+                "expectedVersion",
+            )
+        figures = {
+            name: _in_unit(getattr(filing, name), unit.factor, condition_unit) for name in FIGURES
+        }
+        # checked again once converted: 9E12 TNE is 9E18 g, past what the columns hold
+        for name, value in figures.items():
+            if value.copy_abs() >= MAX_AMOUNT:
+                problems.add(
+                    FIELD_NAMES[name],
+                    f"Is too large in {condition_unit.code}, the condition's unit",
+                )
+        problems.raise_if_any()
+        row = PermitReturn(
+            id=filing.client_id or uuid.uuid4(),
+            condition_id=context.condition.id,
+            organisation_id=organisation_id,
+            period_start=period.start,
+            version=current + 1,
+            sent_through_marketplace=await _marketplace_figure(
+                session, context, organisation_id, period
+            ),
+            note=filing.note.strip(),
+            filed_by_id=viewer.user_id,
+            filed_at=now,
+            **figures,
+        )
+        session.add(row)
+        await session.flush()
+        await warn_after_filing(
+            session,
+            context,
+            period,
+            organisation_id,
+            latest.sent_to_disposal if latest is not None else Decimal(0),
+            row.sent_to_disposal,
+            now,
+        )
+        return await _view_of(session, context, period, row)
 
 
 async def _view_of(

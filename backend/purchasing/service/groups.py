@@ -119,7 +119,18 @@ async def _check_references(
     """Checks the catalogue and directory look-ups; returns the unit's code as stored."""
     unit = None
     if material_code is not None:
-        await catalogue_service.check_material(session, problems, material_code, "materialCode")
+        material = await catalogue_service.check_material(
+            session, problems, material_code, "materialCode"
+        )
+        # A group's participants and counterpart receive goods with no licence check: hazardous
+        # waste changes hands only through offers, where the receiver's licence is checked.
+        if material is not None and material.hazardous:
+            problems.add(
+                "materialCode",
+                "Hazardous waste is not traded in purchasing groups: list it on the market, "
+                "where its receiver's waste licence is checked",
+                ErrorCode.LICENCE_REQUIRED,
+            )
     if unit_code is not None:
         unit = await catalogue_service.check_unit(session, problems, unit_code, "unit")
     if counterpart_id is not None and await session.get(Organisation, counterpart_id) is None:
