@@ -59,8 +59,10 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
     second = await cli._seed_demo(settings, if_empty=False)
     # then the second run creates nothing
     # 213 identity rows, 137 listings (30 templates x 4 and 17 standing ones), 9 events,
-    # 5 purchasing groups, 4 forums, the trade history's 387 lots and 431 trades, and 10 offers
-    assert "1196 rows created" in first
+    # 5 purchasing groups, 4 forums, the trade history's 387 lots and 431 trades, 10 offers,
+    # and issue 19's 58: 2 permits, 11 members, 3 conditions, 16 allocations, a transfer, 23
+    # return versions, a waste licence and the hazardous sludge's listing
+    assert "1254 rows created" in first
     assert "0 rows created" in second
     assert (
         await _counts(db)
@@ -70,7 +72,7 @@ async def test_seed_demo_loads_the_four_clusters_once(db: Database, settings: Se
             "organisations": 69,
             "users": 70,
             "memberships": 70,
-            "listings": 524,
+            "listings": 525,
             "events": 9,
             "event_registrations": 13,
             "purchase_groups": 5,

@@ -82,3 +82,27 @@ def thread_id(community: str, title: str) -> uuid.UUID:
 def post_id(thread: uuid.UUID, index: int) -> uuid.UUID:
     # str(UUID), the hyphenated form, as the first seeder wrote it
     return demo_id("post", f"{thread}:{index}")
+
+
+def permit_id(key: str) -> uuid.UUID:
+    return demo_id("permit", key)
+
+
+def permit_condition_id(permit: str, condition: str) -> uuid.UUID:
+    return demo_id("permit-condition", f"{permit}:{condition}")
+
+
+def permit_transfer_id(permit: str, key: str) -> uuid.UUID:
+    return demo_id("permit-transfer", f"{permit}:{key}")
+
+
+def permit_return_id(
+    permit: str, condition: str, member: str, period: int, version: int
+) -> uuid.UUID:
+    """A member's return version for the ``period``-th period of a permit's validity (from 0):
+    counted from the validity's start, not named by date, so a later load finds it."""
+    return demo_id("permit-return", f"{permit}:{condition}:{member}:{period}:{version}")
+
+
+def licence_id(holder: str, number: str) -> uuid.UUID:
+    return demo_id("waste-licence", f"{holder}:{number}")

@@ -16,6 +16,7 @@ from backend.demo.events import seed_events
 from backend.demo.forums import seed_forums
 from backend.demo.history import seed_history
 from backend.demo.listings import seed_listings
+from backend.demo.permits import seed_permits
 from backend.demo.purchasing import seed_purchasing
 from backend.demo.trades import seed_trades
 from backend.identity.models import OrganisationKind
@@ -42,7 +43,7 @@ async def seed_demo(db: Database, passwords: Passwords, clock: Clock | None = No
     """Insert whatever of the demo data is missing; existing rows are left as they are.
 
     The demo is dated from the clock's now (the system clock's unless given): upcoming events,
-    open groups and the year of trade history that ends there."""
+    open groups, the year of trade history that ends there, and the permits' last months."""
     now = (clock or SystemClock()).now()
     accounts = await seed_clusters(db, passwords)
     organisations = sum(len(cluster.organisations) for cluster in CLUSTERS)
@@ -72,9 +73,16 @@ async def seed_demo(db: Database, passwords: Passwords, clock: Clock | None = No
         now=now,
     )
     offers = await seed_trades(db, organisations=members)
+    permits = await seed_permits(
+        db,
+        organisations=members,
+        places={key: (lat, lon) for key, (_, _, lat, lon) in places.items()},
+        timezones={c.slug: c.timezone for c in CLUSTERS},
+        now=now,
+    )
     return SeedReport(
         clusters=len(CLUSTERS),
         organisations=organisations,
         users=organisations + 1,
-        created=accounts + listings + events + groups + forums + history + offers,
+        created=accounts + listings + events + groups + forums + history + offers + permits,
     )
