@@ -15,15 +15,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
-import shutil
-import socket
 import struct
 import subprocess
-import sys
-import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +32,7 @@ from backend.insights import service
 from backend.insights.service import ClusterInsights, SocialCapital
 from backend.kit.db import Database
 from backend.kit.pagination import PageRequest
+from tests.browser_kit import EIC, NEEDS_CHROMIUM, eic_serving, run_chromium, scratch_environment
 from tests.insights.pages_kit import (
     SUPPRESSED,
     expected_figures,
@@ -47,14 +42,7 @@ from tests.insights.pages_kit import (
     shown_figures,
 )
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="chromium is not installed (Debian: apt-get install chromium; CI installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 SLUG = "maniwa-wood"
 # A year up to tomorrow (UTC) written out, so the server and this test compute one period
 # whatever the hour: the demo's trades are dated from the day it was loaded.
@@ -72,77 +60,26 @@ class DemoServer:
     directory: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """``eic serve`` on a free loopback port over a fresh SQLite database with the demo."""
     directory = tmp_path_factory.mktemp("insights-browser")
-    database_url = f"sqlite+aiosqlite:///{directory}/eic.db"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("EIC_")} | {
-        "EIC_DATABASE_URL": database_url,
-        "EIC_DUE_JOBS_INTERVAL_SECONDS": "0",
-        "EIC_ENVIRONMENT": "test",
-    }
-    eic = str(Path(sys.executable).parent / "eic")
+    environment, database_url = scratch_environment(directory)
     for command in (["migrate"], ["seed-demo"]):
         subprocess.run(  # noqa: S603 - our own command
-            [eic, *command],
+            [EIC, *command],
             env=environment,
             cwd=directory,
             check=True,
             capture_output=True,
             timeout=600,
         )
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [eic, "serve", "--port", str(port)],
-        env=environment,
-        cwd=directory,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, "eic serve exited"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "eic serve did not start"
-                time.sleep(0.1)
-        yield DemoServer(f"http://127.0.0.1:{port}", database_url, directory)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with eic_serving(environment, directory) as base:
+        yield DemoServer(base, database_url, directory)
 
 
 async def chromium(server: DemoServer, *arguments: str) -> bytes:
-    """Run headless Chromium (no sandbox: CI runs as root) with a profile of its own."""
-    assert CHROMIUM is not None
-    profile = server.directory / f"profile-{uuid.uuid4().hex}"
-    process = await asyncio.create_subprocess_exec(
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-extensions",
-        "--disable-background-networking",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        *arguments,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, err.decode(errors="replace")[-2000:]
-    return out
+    return await run_chromium(server.directory, *arguments)
 
 
 async def rendered_dom(server: DemoServer, path: str) -> str:

@@ -10,12 +10,7 @@ installed; CI installs it (``.ci/run``).
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,18 +37,12 @@ from backend.permits.models import (
     TransferRule,
 )
 from backend.settings import Settings
+from tests.browser_kit import EIC, NEEDS_CHROMIUM, eic_serving, run_chromium, scratch_environment
 from tests.conftest import PASSWORD, new_organisation
 from tests.kit import create_wood_cluster
 from tests.permits.returns_kit import FILE
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="chromium is not installed (Debian: apt-get install chromium; CI installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 PDF = b"%PDF-"
 LINK = """
 query Link($permitId: ID!, $periodStart: Date!) {
@@ -70,12 +59,6 @@ class ReportServer:
     condition_id: uuid.UUID
     period_start: date
     tokens: dict[str, str]  # access tokens by organisation name
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def last_month() -> date:
@@ -185,64 +168,18 @@ async def seed(
 def report_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportServer]:
     """``eic serve`` on a free loopback port over a fresh SQLite database with one permit."""
     directory = tmp_path_factory.mktemp("permit-report-browser")
-    database_url = f"sqlite+aiosqlite:///{directory}/eic.db"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("EIC_")} | {
-        "EIC_DATABASE_URL": database_url,
-        "EIC_DUE_JOBS_INTERVAL_SECONDS": "0",
-        "EIC_ENVIRONMENT": "test",
-    }
-    eic = str(Path(sys.executable).parent / "eic")
+    environment, database_url = scratch_environment(directory)
     subprocess.run(  # noqa: S603 - our own command
-        [eic, "migrate"], env=environment, cwd=directory, check=True, capture_output=True
+        [EIC, "migrate"], env=environment, cwd=directory, check=True, capture_output=True
     )
     period_start = last_month()
     permit_id, condition_id, tokens = asyncio.run(seed(database_url, period_start))
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [eic, "serve", "--port", str(port)],
-        env=environment,
-        cwd=directory,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, "eic serve exited"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "eic serve did not start"
-                time.sleep(0.1)
-        yield ReportServer(
-            f"http://127.0.0.1:{port}", directory, permit_id, condition_id, period_start, tokens
-        )
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with eic_serving(environment, directory) as base:
+        yield ReportServer(base, directory, permit_id, condition_id, period_start, tokens)
 
 
 async def chromium(server: ReportServer, *arguments: str) -> bytes:
-    """Run headless Chromium (no sandbox: CI runs as root) with a profile of its own."""
-    assert CHROMIUM is not None
-    profile = server.directory / f"profile-{uuid.uuid4().hex}"
-    process = await asyncio.create_subprocess_exec(
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-extensions",
-        "--disable-background-networking",
-        f"--user-data-dir={profile}",
-        *arguments,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, err.decode(errors="replace")[-2000:]
-    return out
+    return await run_chromium(server.directory, *arguments)
 
 
 async def graphql(
