@@ -205,9 +205,11 @@ def analyse(
         supplied_kg = sum(takers.values(), Decimal(0))
         if supplied_kg <= 0:
             continue
-        taker, kg = max(takers.items(), key=lambda item: (item[1], str(item[0])))
+        # the largest taker is named only for a dependent supplier (and ties broken by id)
+        kg = max(takers.values())
         share = kg / supplied_kg
         if share > DEPENDENCE_SHARE:
+            taker = max((t for t, taken in takers.items() if taken == kg), key=str)
             dependences.append(Dependence(supplier, taker, float(share), supplied_kg, len(takers)))
     dependences.sort(key=lambda d: (-d.supplied_kg, str(d.supplier_id)))
     return Network(figures, anchors, dependences, total)
