@@ -130,9 +130,8 @@ async def _compute_core(db: Database, cluster: Cluster, period: Period) -> Core:
 
 
 async def _computed_core(db: Database, cluster: Cluster, period: Period) -> Core:
-    # Tens of thousands of rows and the objects made from them have no reference cycles:
-    # without the cyclic collector walking the heap over and over a cold year of a large
-    # cluster took 503 ms of CPU instead of 1,230 (backend/kit/collector.py).
+    # Tens of thousands of rows and the objects made from them have no reference cycles: the
+    # cyclic collector's walks over them are spared (backend/kit/collector.py has the figures).
     with cyclic_collector_paused():
         return await _compute_core(db, cluster, period)
 
