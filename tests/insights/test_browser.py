@@ -32,7 +32,6 @@ from backend.insights import service
 from backend.insights.service import ClusterInsights, SocialCapital
 from backend.kit.db import Database
 from backend.kit.pagination import PageRequest
-from tests.browser_kit import EIC, NEEDS_CHROMIUM, eic_serving, run_chromium, scratch_environment
 from tests.insights.pages_kit import (
     SUPPRESSED,
     expected_figures,
@@ -41,6 +40,7 @@ from tests.insights.pages_kit import (
     shown_cells,
     shown_figures,
 )
+from tests.process_kit import EIC, NEEDS_CHROMIUM, eic_serving, run_chromium, scratch_environment
 
 pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 SLUG = "maniwa-wood"

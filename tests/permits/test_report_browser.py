@@ -37,10 +37,10 @@ from backend.permits.models import (
     TransferRule,
 )
 from backend.settings import Settings
-from tests.browser_kit import EIC, NEEDS_CHROMIUM, eic_serving, run_chromium, scratch_environment
 from tests.conftest import PASSWORD, new_organisation
 from tests.kit import create_wood_cluster
 from tests.permits.returns_kit import FILE
+from tests.process_kit import EIC, NEEDS_CHROMIUM, eic_serving, run_chromium, scratch_environment
 
 pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 PDF = b"%PDF-"

@@ -4,17 +4,14 @@ a pause does not lose its request (uvicorn's own default closes it after 5 s).""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.reliability.kit import free_port
+from tests.process_kit import eic_serving, scratch_environment
 
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: eic.test\r\nConnection: keep-alive\r\n\r\n"
 # Longer than uvicorn's default keep-alive (5 s), as short as that allows.
@@ -24,36 +21,9 @@ IDLE_SECONDS = 6.5
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[int]:
     """``eic serve`` on a free port, with the default keep-alive; its port."""
-    port = free_port()
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("EIC_")
-    } | {
-        "EIC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/eic.db",
-        "EIC_DUE_JOBS_INTERVAL_SECONDS": "0",
-        "EIC_ENVIRONMENT": "test",
-    }
-    eic = Path(sys.executable).parent / "eic"
-    process = subprocess.Popen(
-        [str(eic), "serve", "--port", str(port)],
-        env=environment,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, "eic serve exited"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "eic serve did not start"
-                time.sleep(0.1)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    environment, _ = scratch_environment(tmp_path)
+    with eic_serving(environment, tmp_path) as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 def exchange(connection: socket.socket) -> bytes:

@@ -1,6 +1,7 @@
-"""What the browser tests share: Debian's Chromium, run headless with a profile of its own, and
-``eic serve`` started on a free loopback port (tests/insights/test_browser.py,
-tests/permits/test_report_browser.py)."""
+"""Real processes for tests: ``eic serve`` started on a free loopback port over a scratch
+SQLite database, and Debian's Chromium run headless with a profile of its own (the browser
+tests, tests/insights/test_browser.py and tests/permits/test_report_browser.py; the keep-alive
+test)."""
 
 from __future__ import annotations
 
