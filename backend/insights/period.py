@@ -4,9 +4,9 @@ months they cover (the monthly series)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
+from backend.kit.clock import local_day, local_midnight
 from backend.kit.errors import Problems
 
 # Ten years of months: every figure costs the same statements, but the monthly series and the
@@ -30,10 +30,6 @@ class Period:
         return f"{self.starts_on.isoformat()}/{self.ends_on.isoformat()}/{self.time_zone}"
 
 
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-
-
 def _next_month(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
@@ -44,8 +40,7 @@ def period_of(
     """The period from ``starts_on`` to ``ends_on`` (both included) in ``time_zone``. Missing
     ends: up to today, from the first day of the month eleven months before the end (twelve
     months in the series). VALIDATION errors name the argument (``from``, ``to``)."""
-    zone = ZoneInfo(time_zone)
-    today = now.astimezone(zone).date()
+    today = local_day(now, time_zone)
     end = ends_on or today
     if starts_on is None:
         first = date(end.year, end.month, 1)
@@ -61,13 +56,13 @@ def period_of(
     months = [date(starts_on.year, starts_on.month, 1)]
     while _next_month(months[-1]) <= end:
         months.append(_next_month(months[-1]))
-    starts_at = _midnight(starts_on, zone)
+    starts_at = local_midnight(starts_on, time_zone)
     return Period(
         starts_on=starts_on,
         ends_on=end,
         time_zone=time_zone,
         starts_at=starts_at,
-        ends_at=_midnight(end + timedelta(days=1), zone),
+        ends_at=local_midnight(end + timedelta(days=1), time_zone),
         months=tuple(months),
-        month_starts=(starts_at, *(_midnight(month, zone) for month in months[1:])),
+        month_starts=(starts_at, *(local_midnight(month, time_zone) for month in months[1:])),
     )

@@ -6,8 +6,9 @@ clock so that tests can move time forward instead of sleeping.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -37,3 +38,14 @@ class ManualClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+
+def local_day(moment: datetime, zone: str) -> date:
+    """The calendar day ``moment`` falls on in the time zone ``zone`` (a cluster's)."""
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """The instant (in UTC) at which ``day`` begins in the time zone ``zone``: exact across
+    daylight-saving changes."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)

@@ -27,7 +27,6 @@ from backend.licences.service.records import (
 from backend.licences.service.rule import (
     licensed_pairs,
     licensed_receivers,
-    local_day,
     require_licence,
 )
 
@@ -45,7 +44,6 @@ __all__ = [
     "licensed_pairs",
     "licensed_receivers",
     "list_licences",
-    "local_day",
     "notify_expiring",
     "require_licence",
     "unverify_licence",

@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 
 from backend.identity import service as identity_service
 from backend.identity.models import Cluster, Organisation
+from backend.kit.clock import local_day
 from backend.kit.db import Database
 from backend.licences.models import WasteLicence
 from backend.licences.service.inputs import EXPIRY_NOTICE_DAYS, SUBJECT
-from backend.licences.service.rule import local_day
 from backend.notifications import service as notifications
 from backend.notifications.models import NotificationKind
 
@@ -51,7 +51,7 @@ async def notify_expiring(*, db: Database, now: datetime) -> int:
         ).all()
     told = 0
     for licence_id, valid_to, timezone in due:
-        days_left = (valid_to - local_day(timezone, now)).days
+        days_left = (valid_to - local_day(now, timezone)).days
         if not 0 <= days_left <= EXPIRY_NOTICE_DAYS:
             continue
         try:

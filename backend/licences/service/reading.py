@@ -14,12 +14,12 @@ from sqlalchemy.orm import joinedload
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue.models import Material
 from backend.identity.models import Organisation
+from backend.kit.clock import local_day
 from backend.kit.db import Database
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.licences import policies
 from backend.licences.models import LicenceCoverage, WasteLicence
 from backend.licences.service.inputs import LicenceFilter, LicenceView, status_on
-from backend.licences.service.rule import local_day
 
 # Soonest to end first: what an authority checks first and a holder renews first.
 BY_VALID_TO = Sort(
@@ -93,7 +93,7 @@ async def build_views(
                     None if licence.authority_id is None else organisations[licence.authority_id]
                 ),
                 materials=covered[licence.id],
-                status=status_on(licence, local_day(holder.cluster.timezone, now)),
+                status=status_on(licence, local_day(now, holder.cluster.timezone)),
             )
         )
     return views

@@ -15,20 +15,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue.models import Material
 from backend.identity.models import Cluster
+from backend.kit.clock import local_day
 from backend.kit.errors import ErrorCode, ServiceError
 from backend.licences.models import LicenceCoverage, WasteLicence
-
-
-def local_day(timezone: str, now: datetime) -> date:
-    """The calendar day ``now`` falls on in ``timezone`` (a cluster's)."""
-    return now.astimezone(ZoneInfo(timezone)).date()
 
 
 def _lineage(material: Material) -> list[str]:
@@ -103,7 +98,7 @@ async def require_licence(
         return material
     cluster = await session.get(Cluster, cluster_id)
     assert cluster is not None  # a listing's cluster is never deleted (RESTRICT)
-    day = local_day(cluster.timezone, now)
+    day = local_day(now, cluster.timezone)
     if receiver_id in await licensed_receivers(session, [receiver_id], material, day):
         return material
     ewc = f" (EWC {material.ewc_code}*)" if material.ewc_code else ""

@@ -32,6 +32,7 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue
 from backend.catalogue.models import Material, MaterialConversion
 from backend.identity import service as identity_service
+from backend.kit.clock import local_day
 from backend.kit.db import Database
 from backend.kit.errors import not_found
 from backend.kit.geo import great_circle_km, within_radius
@@ -387,7 +388,7 @@ async def _with_licences(
 ) -> list[Match]:
     """The page's matches with ``receiver_licensed``: one statement for the whole page, none
     when no waste on it is hazardous."""
-    day = licences.local_day(listing.organisation.cluster.timezone, now)
+    day = local_day(now, listing.organisation.cluster.timezone)
     pairs = [_receiver_and_waste(listing, match) for match in page]
     held = await licences.licensed_pairs(session, pairs, day)
     return [

@@ -9,7 +9,6 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue.models import Material, Unit
 from backend.identity.models import Cluster, Organisation
+from backend.kit.clock import local_day
 from backend.kit.errors import ServiceError, not_found
 from backend.permits import policies
 from backend.permits.models import (
@@ -167,7 +167,7 @@ async def readable_condition(
 async def cluster_today(session: AsyncSession, permit: Permit, now: datetime) -> date:
     """Today in the permit's cluster's time zone."""
     zone = await session.scalar(select(Cluster.timezone).where(Cluster.id == permit.cluster_id))
-    return now.astimezone(ZoneInfo(zone or "UTC")).date()
+    return local_day(now, zone or "UTC")
 
 
 async def covered_now(

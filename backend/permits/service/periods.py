@@ -9,9 +9,9 @@ permit's validity exist: the first and last may be cut by it for the cap, never 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
+from backend.kit.clock import local_day, local_midnight
 from backend.kit.errors import ErrorCode, ServiceError
 from backend.permits.models import Frequency, Permit
 
@@ -50,15 +50,6 @@ def containing(frequency: Frequency, day: date) -> date:
     return date(day.year, (day.month - 1) // step * step + 1, 1)
 
 
-def local_day(now: datetime, timezone: str) -> date:
-    """Today in the cluster's time zone."""
-    return now.astimezone(ZoneInfo(timezone)).date()
-
-
-def _instant(day: date, timezone: str) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
-
-
 def period_of(permit: Permit, frequency: Frequency, start: date, timezone: str) -> Period:
     """The period of a condition named by ``start`` (whatever the permit's validity)."""
     following = _add_months(start, MONTHS[frequency])
@@ -67,8 +58,8 @@ def period_of(permit: Permit, frequency: Frequency, start: date, timezone: str) 
         start=start,
         end=end,
         due=end + timedelta(days=permit.return_due_days),
-        starts_at=_instant(start, timezone),
-        ends_at=_instant(following, timezone),
+        starts_at=local_midnight(start, timezone),
+        ends_at=local_midnight(following, timezone),
     )
 
 

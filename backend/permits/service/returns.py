@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue_service
 from backend.catalogue.models import Dimension, Material, Unit
+from backend.kit.clock import local_day
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.money import MAX_AMOUNT, check_amount
@@ -184,7 +185,7 @@ async def _file_context(
     period = periods.named_period(
         context.permit, context.condition.frequency, period_start, context.timezone
     )
-    if periods.local_day(now, context.timezone) < period.start:
+    if local_day(now, context.timezone) < period.start:
         raise ServiceError.of(
             ErrorCode.VALIDATION, "This period has not started yet", "periodStart"
         )
