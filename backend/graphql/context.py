@@ -46,6 +46,15 @@ class Context(BaseContext):
         loader: LoaderT = found
         return loader
 
+    def absolute_url(self, path: str) -> str:
+        """``path`` on this server as a link to hand out (calendar feeds, printable reports):
+        under EIC_PUBLIC_URL when set (behind a proxy), else where this request came in."""
+        base = self.settings.public_url
+        if not base:
+            assert self.request is not None  # set for every HTTP request
+            base = str(self.request.base_url)
+        return base.rstrip("/") + path
+
 
 async def get_context(connection: HTTPConnection) -> Context:
     state = connection.app.state

@@ -343,7 +343,4 @@ class EventsMutation:
             db=context.db, viewer=signed_in(info), now=context.clock.now()
         )
         path = f"/calendar/feeds/{token}.ics"
-        request = context.request
-        assert request is not None  # always set for HTTP requests
-        base = context.settings.public_url or str(request.base_url)
-        return CalendarFeedPayload(feed_url=base.rstrip("/") + path, feed_path=path)
+        return CalendarFeedPayload(feed_url=context.absolute_url(path), feed_path=path)

@@ -517,10 +517,9 @@ class ReturnsQuery:
             permit_id=parse_id(permit_id, "permitId"),
             period_start=period_start,
         )
-        request = context.request
-        base = context.settings.public_url or (str(request.base_url) if request else "")
         return PermitReportLink(
-            url=f"{base.rstrip('/')}{REPORT_PAGE}?link={link.token}", expires_at=link.expires_at
+            url=context.absolute_url(f"{REPORT_PAGE}?link={link.token}"),
+            expires_at=link.expires_at,
         )
 
 
