@@ -130,16 +130,21 @@ def analyse(
     """The network of ``flows``; ``activities`` gives each organisation's ISIC class (missing or
     None: unknown); flows of the materials of ``eco_products`` make links but count in no
     supplier's dependence."""
-    # The links are summed in a dict first and given to networkx at once: an edge look-up per
-    # flow cost a fifth of the graph's time (scripts/bench_insights.py, 40,000 flows).
-    pairs: dict[frozenset[uuid.UUID], list[Decimal | int]] = {}
-    supplied: dict[uuid.UUID, dict[uuid.UUID, Decimal]] = {}
+    # Organisations are numbered first and the graph is built on the numbers: hashing a UUID
+    # runs Python code, and the dicts and networkx hashed each node ~25 times (a third of the
+    # time on 40,000 flows, scripts/bench_insights.py). Links are summed in a dict keyed by the
+    # pair's numbers and given to networkx bare: the weights stay in that dict.
+    number: dict[uuid.UUID, int] = {}
+    pairs: dict[tuple[int, int], list[Decimal | int]] = {}
+    supplied: dict[int, dict[int, Decimal]] = {}
     total = Decimal(0)
     for flow in flows:
-        if flow.supplier_id == flow.receiver_id:
+        supplier = number.setdefault(flow.supplier_id, len(number))
+        receiver = number.setdefault(flow.receiver_id, len(number))
+        if supplier == receiver:
             continue  # an organisation's trade with itself is no link
         total += flow.kg
-        pair = frozenset((flow.supplier_id, flow.receiver_id))
+        pair = (supplier, receiver) if supplier < receiver else (receiver, supplier)
         summed = pairs.get(pair)
         if summed is None:
             pairs[pair] = [flow.kg, flow.trades]
@@ -147,12 +152,11 @@ def analyse(
             summed[0] += flow.kg
             summed[1] += flow.trades
         if flow.material_code not in eco_products:
-            takers = supplied.setdefault(flow.supplier_id, {})
-            takers[flow.receiver_id] = takers.get(flow.receiver_id, Decimal(0)) + flow.kg
+            takers = supplied.setdefault(supplier, {})
+            takers[receiver] = takers.get(receiver, Decimal(0)) + flow.kg
+    organisation = list(number)  # by number
     graph = nx.Graph()
-    graph.add_edges_from(
-        (*pair, {"kg": kg, "trades": trades}) for pair, (kg, trades) in pairs.items()
-    )
+    graph.add_edges_from(pairs)
 
     n = graph.number_of_nodes()
     links = graph.number_of_edges()
@@ -167,15 +171,22 @@ def analyse(
         centralisation = sum(highest - value for value in centrality.values()) / (n - 2)
     largest = max((len(c) for c in nx.connected_components(graph)), default=0)
     connected = largest / n if n else 0.0
-    horizontal = vertical = unknown = 0
-    for a, b in graph.edges():
-        first, second = activities.get(a), activities.get(b)
+    activity = [activities.get(o) for o in organisation]
+    horizontal = vertical = unknown = repeat = 0
+    # the kilograms of each organisation's own links: what the cluster loses without it
+    own_kg = [Decimal(0)] * len(organisation)
+    for (a, b), (kg, trades) in pairs.items():
+        first, second = activity[a], activity[b]
         if first is None or second is None:
             unknown += 1
         elif first == second:
             horizontal += 1
         else:
             vertical += 1
+        if trades >= 2:
+            repeat += 1
+        own_kg[a] += kg
+        own_kg[b] += kg
     figures = NetworkFigures(
         organisations=n,
         links=links,
@@ -186,18 +197,18 @@ def analyse(
         horizontal_links=horizontal,
         vertical_links=vertical,
         links_of_unknown_activity=unknown,
-        repeat_links=sum(1 for _, _, trades in graph.edges(data="trades") if trades >= 2),
+        repeat_links=repeat,
         largest_component_share=connected,
         type=network_type(n, density, centralisation, connected),
     )
     anchors = [
         AnchorShare(
-            organisation_id=node,
-            kg=kg,
-            share=float(kg / total) if total else 0.0,
-            partners=degrees[node],
+            organisation_id=organisation[node],
+            kg=own_kg[node],
+            share=float(own_kg[node] / total) if total else 0.0,
+            partners=partners,
         )
-        for node, kg in graph.degree(weight="kg")
+        for node, partners in degrees.items()
     ]
     anchors.sort(key=lambda a: (-a.kg, str(a.organisation_id)))
     dependences = []
@@ -209,7 +220,11 @@ def analyse(
         kg = max(takers.values())
         share = kg / supplied_kg
         if share > DEPENDENCE_SHARE:
-            taker = max((t for t, taken in takers.items() if taken == kg), key=str)
-            dependences.append(Dependence(supplier, taker, float(share), supplied_kg, len(takers)))
+            taker = max((organisation[t] for t, taken in takers.items() if taken == kg), key=str)
+            dependences.append(
+                Dependence(
+                    organisation[supplier], taker, float(share), supplied_kg, len(takers)
+                )
+            )
     dependences.sort(key=lambda d: (-d.supplied_kg, str(d.supplier_id)))
     return Network(figures, anchors, dependences, total)
