@@ -29,10 +29,10 @@ hand-built reference that sends the same SQL.
 4. ``--explain``: each statement's plan (PostgreSQL: EXPLAIN (ANALYZE, BUFFERS)).
    ``--try-index``: adds a covering index of the ledger (and of trades' prices) in the scratch
    database and measures again. ``--try-sql``: alternatives measured beside the product (the
-   statements at once, Core rows, the links summed before networkx, parties by month without
-   the join to trades, the paid amount stored on the ledger, work_mem), each checked to answer
-   what the product's answers. ``--profile``: py-spy over cold calls, when it is installed
-   (``.venv/bin/pip install py-spy``), summarised. Nothing here changes ``backend/``.
+   statements at once, Core rows, the links summed before networkx, parties by month from the
+   ledger's entries, work_mem), each checked to answer what the product's answers.
+   ``--profile``: py-spy over cold calls, when it is installed (``.venv/bin/pip install
+   py-spy``), summarised. Nothing here changes ``backend/``.
 
     .venv/bin/python scripts/bench_insights.py                       # SQLite in a temp folder
     .venv/bin/python scripts/bench_insights.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
@@ -71,7 +71,7 @@ from zoneinfo import ZoneInfo
 import networkx as nx
 from bench_pages import _commits_without_waiting
 from benchkit import FirmRows, bench_database
-from sqlalchemy import case, column, event, func, insert, select, table, text, union_all
+from sqlalchemy import case, event, func, insert, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.auth.passwords import Passwords
@@ -114,6 +114,7 @@ from backend.marketplace.models import (
     ListingCategory,
     ListingKind,
     ListingStatus,
+    MonthParty,
     Offer,
     OfferStatus,
     Recurrence,
@@ -264,6 +265,8 @@ class Ledger:
             "disposal_cost_avoided": cost,
             "currency": currency,
             "transport_km": trade["distance_km"],
+            "paid": quantity * trade["price_per_unit"],
+            "trade_currency": trade["currency"],
             "method_version": catalogue_service.METHOD_VERSION,
             "factor_material_code": factor.material_code if factor else None,
             "baseline": factor.baseline if factor else "",
@@ -300,6 +303,8 @@ ENTRY_FIELDS = (
     "disposal_cost_avoided",
     "currency",
     "transport_km",
+    "paid",
+    "trade_currency",
     "method_version",
     "factor_material_code",
     "baseline",
@@ -635,6 +640,8 @@ async def seed_cluster(
     total_kg = Decimal(0)
     samples: list[dict[str, Any]] = []
     sampled: set[tuple[str, str]] = set()
+    # what impact.record writes beside each entry: the parties of each month, once
+    month_parties: set[tuple[uuid.UUID, date, uuid.UUID]] = set()
     for start in range(0, len(specs), 20_000):
         offers, trades, entries = [], [], []
         for spec in specs[start : start + 20_000]:
@@ -694,6 +701,9 @@ async def seed_cluster(
             trades.append(trade)
             entry = ledger.entry(trade)
             entries.append(entry)
+            month = at.astimezone(ZONE).date().replace(day=1)
+            month_parties.add((cluster_id, month, spec.supplier.id))
+            month_parties.add((cluster_id, month, spec.taker.id))
             if entry["diverted_kg"] is not None:
                 total_kg += entry["diverted_kg"]
             kind = (spec.material, spec.unit)
@@ -703,6 +713,11 @@ async def seed_cluster(
         await _insert(db, Offer, offers)
         await _insert(db, Trade, trades)
         await _insert(db, ImpactEntry, entries)
+    await _insert(
+        db,
+        MonthParty,
+        [{"cluster_id": c, "month": m, "organisation_id": o} for c, m, o in sorted(month_parties)],
+    )
     if check_ledger:
         await _check_ledger(db, ledger, samples)
     return Seeded(
@@ -726,6 +741,7 @@ TABLES = (
     "offers",
     "trades",
     "impact_entries",
+    "impact_month_parties",
 )
 
 
@@ -831,7 +847,7 @@ def _label(sql: str) -> str:
         return "cluster"
     if "from impact_entries" in s and "group by impact_entries.supplier_id" in s:
         return "pairs"
-    if "impact_entries" in s and " union " in s:
+    if "impact_month_parties" in s or ("impact_entries" in s and " union " in s):
         return "parties_by_month" if "count(" in s else "parties_named"
     if "impact_entries" in s and "case when" in s:
         return "months"
@@ -1637,6 +1653,7 @@ async def _stage_round(
             cluster_id=cluster_id,
             month_starts=period.month_starts,
             ends_at=period.ends_at,
+            whole_months=period.whole_months,
         )
     )
     parts["monthly_outcomes (2 statements)"].add(wall, cpu)
@@ -1801,31 +1818,9 @@ def _month_case(column: Any, boundaries: Sequence[datetime]) -> Any:
     return case(*whens[1:], else_=len(boundaries) - 1)
 
 
-# The ledger with the two columns the months statement would read instead of joining trades.
-LEDGER_WITH_PAID = table(
-    "impact_entries",
-    *(
-        column(name, ImpactEntry.__table__.c[name].type)
-        for name in (
-            "cluster_id",
-            "recorded_at",
-            "supplier_id",
-            "receiver_id",
-            "method_version",
-            "diverted_kg",
-            "co2e_avoided_kg",
-            "disposal_cost_avoided",
-            "currency",
-        )
-    ),
-    column("paid", ImpactEntry.__table__.c["disposal_cost_avoided"].type),
-    column("trade_currency", ImpactEntry.__table__.c["currency"].type),
-)
-
-
-def _parties_without_join(cluster_id: uuid.UUID, period: Period) -> Any:
-    """The distinct organisations per month from the ledger alone (the product's statement
-    unions the subquery that joins trades, twice): UNION ALL, then count(DISTINCT)."""
+def _parties_from_ledger(cluster_id: uuid.UUID, period: Period) -> Any:
+    """The distinct organisations per month from the ledger's entries (the product reads the
+    whole months from impact_month_parties): UNION ALL, then count(DISTINCT)."""
     t = ImpactEntry.__table__.c
     conditions = (
         t.cluster_id == cluster_id,
@@ -1839,48 +1834,6 @@ def _parties_without_join(cluster_id: uuid.UUID, period: Period) -> Any:
     ).subquery()
     return select(both.c.month, func.count(func.distinct(both.c.organisation_id))).group_by(
         both.c.month
-    )
-
-
-def _months_without_join(cluster_id: uuid.UUID, period: Period) -> Any:
-    t = LEDGER_WITH_PAID.c
-    entries = (
-        select(
-            _month_case(t.recorded_at, period.month_starts).label("month"),
-            t.method_version,
-            t.diverted_kg,
-            t.co2e_avoided_kg,
-            t.disposal_cost_avoided,
-            t.currency.label("disposal_currency"),
-            t.paid,
-            t.trade_currency,
-        )
-        .where(
-            t.cluster_id == cluster_id,
-            t.recorded_at >= period.month_starts[0],
-            t.recorded_at < period.ends_at,
-        )
-        .subquery()
-    )
-    return (
-        select(
-            entries.c.month,
-            entries.c.method_version,
-            func.sum(entries.c.diverted_kg),
-            func.sum(entries.c.co2e_avoided_kg),
-            func.sum(entries.c.disposal_cost_avoided),
-            entries.c.disposal_currency,
-            func.sum(entries.c.paid),
-            entries.c.trade_currency,
-            func.count(),
-        )
-        .group_by(
-            entries.c.month,
-            entries.c.method_version,
-            entries.c.disposal_currency,
-            entries.c.trade_currency,
-        )
-        .order_by(entries.c.month, entries.c.method_version)
     )
 
 
@@ -1973,52 +1926,17 @@ async def try_sql(
         "ms now" + ("; the same Network" if same else "; a DIFFERENT Network")
     )
 
-    # 3. parties by month from the ledger alone
-    rows, ms = await _core_rows(db, _parties_without_join(cluster_id, period), rounds)
+    # 3. parties by month from the ledger's entries
+    rows, ms = await _core_rows(db, _parties_from_ledger(cluster_id, period), rounds)
     same = _same_rows(rows, raw_rows["parties_by_month"])
     print(
-        f"  parties_by_month without the join to trades (UNION ALL, count(DISTINCT)): "
+        f"  parties_by_month from the ledger's entries (UNION ALL, count(DISTINCT)): "
         f"{ms:.1f} ms against {original['parties_by_month']:.1f} ms now"
         + ("; the same rows" if same else "; DIFFERENT rows")
     )
 
-    # 4. months with the paid amount and the trade's currency stored on the ledger entry
-    started = time.perf_counter()
-    async with db.engine.connect() as connection:
-        for statement in PAID_COLUMNS[db.dialect]:
-            await connection.execute(text(statement))
-        await connection.commit()
-    await _settle(db)
-    print(
-        "  (in the scratch database: "
-        + "; ".join(PAID_COLUMNS[db.dialect])
-        + f"; {time.perf_counter() - started:.1f} s)"
-    )
-    rows, ms = await _core_rows(db, _months_without_join(cluster_id, period), rounds)
-    same = _same_rows(rows, raw_rows["months"])
-    print(
-        f"  months reading paid and trade_currency from the ledger (no join to trades): "
-        f"{ms:.1f} ms against {original['months']:.1f} ms now"
-        + ("; the same rows" if same else "; DIFFERENT rows")
-    )
     if db.dialect == "postgresql":
         await _try_work_mem(engine, plan, rounds, original)
-
-
-PAID_COLUMNS = {
-    "postgresql": [
-        "ALTER TABLE impact_entries ADD COLUMN paid NUMERIC(20, 4), "
-        "ADD COLUMN trade_currency VARCHAR(3)",
-        "UPDATE impact_entries SET paid = impact_entries.quantity * trades.price_per_unit, "
-        "trade_currency = trades.currency FROM trades WHERE trades.id = impact_entries.trade_id",
-    ],
-    "sqlite": [
-        "ALTER TABLE impact_entries ADD COLUMN paid NUMERIC(20, 4)",
-        "ALTER TABLE impact_entries ADD COLUMN trade_currency VARCHAR(3)",
-        "UPDATE impact_entries SET paid = impact_entries.quantity * trades.price_per_unit, "
-        "trade_currency = trades.currency FROM trades WHERE trades.id = impact_entries.trade_id",
-    ],
-}
 
 
 async def _raw_rows(engine: AsyncEngine, plan: Plan) -> dict[str, list[Any]]:

@@ -222,9 +222,7 @@ def analyse(
         if share > DEPENDENCE_SHARE:
             taker = max((organisation[t] for t, taken in takers.items() if taken == kg), key=str)
             dependences.append(
-                Dependence(
-                    organisation[supplier], taker, float(share), supplied_kg, len(takers)
-                )
+                Dependence(organisation[supplier], taker, float(share), supplied_kg, len(takers))
             )
     dependences.sort(key=lambda d: (-d.supplied_kg, str(d.supplier_id)))
     return Network(figures, anchors, dependences, total)

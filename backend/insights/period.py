@@ -26,6 +26,18 @@ class Period:
     month_starts: tuple[datetime, ...]  # UTC: starts_at, then each later month's first midnight
 
     @property
+    def whole_months(self) -> dict[int, date]:
+        """The months the period holds from their first day to their last, by index (the
+        first and the last month may be cut)."""
+        last = len(self.months) - 1
+        return {
+            index: first
+            for index, first in enumerate(self.months)
+            if (index > 0 or self.starts_on == first)
+            and (index < last or self.ends_on + timedelta(days=1) == _next_month(first))
+        }
+
+    @property
     def key(self) -> str:
         return f"{self.starts_on.isoformat()}/{self.ends_on.isoformat()}/{self.time_zone}"
 

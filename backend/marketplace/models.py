@@ -4,7 +4,7 @@ impact ledger. Materials and units are the catalogue's (``backend.catalogue.mode
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -389,6 +390,10 @@ class ImpactEntry(Base):
     disposal_cost_avoided: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
     currency: Mapped[str | None] = mapped_column(String(3))
     transport_km: Mapped[float | None] = mapped_column(Float)
+    # what the supplier was paid: delivered quantity x agreed price, exact (18,4 x 18,4), in the
+    # trade's currency (insights' monthly outcomes read the ledger alone)
+    paid: Mapped[Decimal] = mapped_column(Numeric(36, 8))
+    trade_currency: Mapped[str] = mapped_column(String(3))
     # the factors as they were: copies, not references, so history stays as it was computed
     method_version: Mapped[str] = mapped_column(String(32))
     factor_material_code: Mapped[str | None] = mapped_column(String(64))
@@ -398,6 +403,25 @@ class ImpactEntry(Base):
     disposal_cost_per_tonne: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
     disposal_cost_source: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MonthParty(Base):
+    """An organisation that supplied or took in at least one completed trade in a calendar month
+    of its cluster's time zone: one row however many trades. Written with the ledger entry;
+    cluster insights count a month's organisations here instead of in every entry of the month
+    (the distinct count over 400,000 supplier and taker ids was the costliest statement of a
+    year of insights, scripts/bench_insights.py). A cluster's time zone is set when it is
+    created and never changes, so a month's rows stay right."""
+
+    __tablename__ = "impact_month_parties"
+
+    cluster_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clusters.id", ondelete="RESTRICT"), primary_key=True
+    )
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), primary_key=True
+    )
 
 
 # ---------------------------------------------------------------------------------------------

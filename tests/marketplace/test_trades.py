@@ -810,7 +810,7 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
         "TradeMarkDelivered": 14 + begin + access,
         # trade locked, who reported the delivery, trade updated, step inserted, the parties'
         # trade counts, the trade's listing, parties, material and unit (4, before the impact
-        # entry, which then finds material and unit in the session), the impact factor and
-        # entry (2), notification (4), history (1), sync log (2)
-        "TradeComplete": 18 + begin + access,
+        # entry, which then finds material and unit in the session), the impact factor, the
+        # entry and the month's parties (3), notification (4), history (1), sync log (2)
+        "TradeComplete": 19 + begin + access,
     }

@@ -92,6 +92,7 @@ async def _compute_core(db: Database, cluster: Cluster, period: Period) -> Core:
             cluster_id=cluster.id,
             month_starts=period.month_starts,
             ends_at=period.ends_at,
+            whole_months=period.whole_months,
             name_below=SMALLEST_CELL,
         )
     )

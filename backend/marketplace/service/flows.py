@@ -9,13 +9,26 @@ organisations and material, one per month, and one page of listings.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import service as catalogue_service
@@ -28,8 +41,8 @@ from backend.marketplace.models import (
     Listing,
     ListingKind,
     ListingStatus,
+    MonthParty,
     Offer,
-    Trade,
 )
 from backend.marketplace.service.common import listing_loads
 from backend.marketplace.service.matching import Match, matches_of
@@ -147,18 +160,66 @@ def _month_of(boundaries: Sequence[datetime]) -> ColumnElement[int]:
     return case(*whens[1:], else_=len(boundaries) - 1)
 
 
+def _parties_by_month(
+    cluster_id: uuid.UUID,
+    month_starts: Sequence[datetime],
+    ends_at: datetime,
+    whole: Mapping[int, date],
+) -> Subquery:
+    """(month index, organisation) once per organisation that traded in the month: the whole
+    months from :class:`MonthParty`, the others from the ledger's suppliers and takers."""
+    ends = [*month_starts[1:], ends_at]
+    parts: list[Select[Any]] = []
+    if whole:
+        index = case(*((MonthParty.month == first, i) for i, first in whole.items()), else_=-1)
+        parts.append(
+            select(index.label("month"), MonthParty.organisation_id).where(
+                MonthParty.cluster_id == cluster_id, MonthParty.month.in_(list(whole.values()))
+            )
+        )
+    partial = [i for i in range(len(month_starts)) if i not in whole]
+    if partial:
+        ledger = (
+            select(
+                _month_of(month_starts).label("month"),
+                ImpactEntry.supplier_id,
+                ImpactEntry.receiver_id,
+            )
+            .where(
+                ImpactEntry.cluster_id == cluster_id,
+                or_(*(_in_period(month_starts[i], ends[i]) for i in partial)),
+            )
+            .subquery()
+        )
+        # a subquery of its own: SQLite takes no parenthesised UNION inside a UNION ALL
+        distinct = union(
+            select(ledger.c.month, ledger.c.supplier_id.label("organisation_id")),
+            select(ledger.c.month, ledger.c.receiver_id.label("organisation_id")),
+        ).subquery()
+        parts.append(select(distinct.c.month, distinct.c.organisation_id))
+    if len(parts) == 1:
+        return parts[0].subquery()
+    return union_all(*parts).subquery()
+
+
 async def monthly_outcomes(
     *,
     db: Database,
     cluster_id: uuid.UUID,
     month_starts: Sequence[datetime],
     ends_at: datetime,
+    whole_months: Mapping[int, date] | None = None,
     name_below: int = 0,
 ) -> MonthlyOutcomes:
     """Diverted kilograms, CO2e avoided, disposal cost avoided and the value paid to suppliers
     per month of the period, with the organisations behind each month counted (two
     statements), and named for the months with fewer than ``name_below`` (a third, when there
-    are such months: small-cell suppression needs to know whether two of them share one)."""
+    are such months: small-cell suppression needs to know whether two of them share one).
+
+    ``whole_months`` (index: the month's first day) are the months the period holds whole, in
+    the cluster's time zone: their organisations are read from :class:`MonthParty`; the other
+    months' (a period's first and last, when it starts or ends within one) from the ledger."""
+    whole = dict(whole_months or {})
     # The month is computed once per entry in a subquery and grouped by its column: grouping by
     # the CASE itself repeats its parameters, which PostgreSQL then reads as another expression.
     entries = (
@@ -169,10 +230,9 @@ async def monthly_outcomes(
             ImpactEntry.co2e_avoided_kg,
             ImpactEntry.disposal_cost_avoided,
             ImpactEntry.currency.label("disposal_currency"),
-            (ImpactEntry.quantity * Trade.price_per_unit).label("paid"),
-            Trade.currency.label("trade_currency"),
+            ImpactEntry.paid,
+            ImpactEntry.trade_currency,
         )
-        .join(Trade, Trade.id == ImpactEntry.trade_id)
         .where(ImpactEntry.cluster_id == cluster_id, _in_period(month_starts[0], ends_at))
         .subquery()
     )
@@ -196,21 +256,7 @@ async def monthly_outcomes(
         )
         .order_by(entries.c.month, entries.c.method_version)
     )
-    # Who traded in each month needs the ledger alone (the join to trades is for the price):
-    # without it the statement took 214 ms against 374 (scripts/bench_insights.py).
-    ledger = (
-        select(
-            _month_of(month_starts).label("month"),
-            ImpactEntry.supplier_id,
-            ImpactEntry.receiver_id,
-        )
-        .where(ImpactEntry.cluster_id == cluster_id, _in_period(month_starts[0], ends_at))
-        .subquery()
-    )
-    parties = union(
-        select(ledger.c.month, ledger.c.supplier_id.label("organisation_id")),
-        select(ledger.c.month, ledger.c.receiver_id.label("organisation_id")),
-    ).subquery()
+    parties = _parties_by_month(cluster_id, month_starts, ends_at, whole)
     counted = select(parties.c.month, func.count()).group_by(parties.c.month)
     async with db.read() as session:
         rows = (await session.execute(sums)).all()

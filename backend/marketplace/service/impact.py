@@ -28,10 +28,11 @@ from backend.auth.viewer import Role, Viewer
 from backend.catalogue import service as catalogue_service
 from backend.catalogue.models import Dimension, ImpactFactor, Material, Unit
 from backend.identity.models import Cluster, Organisation
-from backend.kit.db import Database
+from backend.kit.clock import local_day
+from backend.kit.db import Database, insert_or_else
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.validation import check_utc
-from backend.marketplace.models import ImpactEntry, Trade
+from backend.marketplace.models import ImpactEntry, MonthParty, Trade
 
 KG_PER_TONNE = Decimal(1000)
 FOUR_PLACES = Decimal("0.0001")
@@ -53,7 +54,8 @@ def _kilograms(quantity: Decimal, unit: Unit, factor: ImpactFactor | None) -> De
 
 
 async def record(session: AsyncSession, trade: Trade, now: datetime) -> ImpactEntry:
-    """The ledger entry of a trade being completed, in the caller's transaction."""
+    """The ledger entry of a trade being completed, and its two parties in the month's
+    :class:`MonthParty` rows, in the caller's transaction."""
     material = await session.get(Material, trade.material_code)
     unit = await session.get(Unit, trade.unit_code)
     assert material is not None
@@ -83,6 +85,8 @@ async def record(session: AsyncSession, trade: Trade, now: datetime) -> ImpactEn
         disposal_cost_avoided=cost,
         currency=currency,
         transport_km=trade.distance_km,
+        paid=trade.delivered_quantity * trade.price_per_unit,
+        trade_currency=trade.currency,
         method_version=catalogue_service.METHOD_VERSION,
         factor_material_code=factor.material_code if factor else None,
         baseline=factor.baseline if factor else "",
@@ -93,6 +97,20 @@ async def record(session: AsyncSession, trade: Trade, now: datetime) -> ImpactEn
         recorded_at=now,
     )
     session.add(entry)
+    cluster = await session.get(Cluster, trade.cluster_id)
+    assert cluster is not None
+    month = local_day(now, cluster.timezone).replace(day=1)
+    parties = dict.fromkeys((trade.supplier_id, trade.receiver_id))
+    await session.execute(
+        insert_or_else(session, MonthParty)
+        .values(
+            [
+                {"cluster_id": trade.cluster_id, "month": month, "organisation_id": party}
+                for party in parties
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
     return entry
 
 
