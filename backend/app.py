@@ -71,6 +71,8 @@ def create_app(
     )
 
     security = Security.from_settings(settings)
+    # read now: a missing or malformed push key file stops the start with its reason
+    push_config = push.PushConfig.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,15 +82,13 @@ def create_app(
                 run_periodically(database, app.state.clock, settings.due_jobs_interval_seconds)
             )
         pusher = None
-        if run_due_jobs and settings.push_url:
+        if run_due_jobs and push_config.sends_anything:
             pusher = asyncio.create_task(
                 push.run_worker(
                     database,
                     app.state.clock,
-                    settings.push_url,
-                    settings.push_interval_seconds,
-                    settings.receipts_url,
-                    settings.push_timeout_seconds,
+                    interval_seconds=settings.push_interval_seconds,
+                    config=push_config,
                 )
             )
         # Every instance forgets what it cached of someone's access, and re-checks their open

@@ -89,37 +89,44 @@ async def _create_admin(settings: Settings, email: str, password: str, display_n
 async def _deliver_push(settings: Settings) -> str:
     from backend.kit.db import Database, utcnow
     from backend.notifications.push import (
+        PushConfig,
         ReceiptsReport,
+        Senders,
         check_receipts,
         deliver_due,
         http_client,
         worker_name,
     )
 
-    if not settings.push_url:
-        return "EIC_PUSH_URL is not set: nothing to deliver to."
+    config = PushConfig.from_settings(settings)
+    if not config.sends_anything:
+        return (
+            "No push provider is configured (EIC_PUSH_URL, EIC_PUSH_FCM_CREDENTIALS_FILE or "
+            "the EIC_PUSH_APNS_* settings): nothing to deliver to."
+        )
     db = Database(settings.database_url)
     try:
         timeout = settings.push_timeout_seconds
-        async with http_client(timeout) as http:
+        async with http_client(timeout) as http, Senders(config, http) as senders:
             worker = worker_name()
             report = await deliver_due(
                 db=db,
                 http=http,
-                url=settings.push_url,
+                senders=senders,
                 now=utcnow(),
                 worker=worker,
                 timeout_seconds=timeout,
             )
             receipts = ReceiptsReport(0, 0, 0)
-            if settings.receipts_url:
+            if config.expo_receipts_url:
                 receipts = await check_receipts(
                     db=db,
                     http=http,
-                    url=settings.receipts_url,
+                    url=config.expo_receipts_url,
                     now=utcnow(),
                     worker=worker,
                     timeout_seconds=timeout,
+                    access_token=config.expo_access_token,
                 )
     finally:
         await db.dispose()
@@ -195,8 +202,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "deliver-push",
-        help="send the push messages that are due to EIC_PUSH_URL (one pass; `eic serve` runs "
-        "a worker when EIC_PUSH_URL is set)",
+        help="send the push messages that are due through Expo, FCM and APNs (one pass; `eic "
+        "serve` runs a worker when a provider is configured)",
     )
 
     operations = sub.add_parser("operations", help="the apps' trusted operations")

@@ -123,6 +123,32 @@ class Settings(BaseSettings):
     # above its usual second or two; an answer later than this leaves the messages MAYBE_SENT
     # (never sent twice). At most 60: a send must end within its messages' 2-minute lease.
     push_timeout_seconds: float = Field(default=30, gt=0, le=60)
+    # Expo's access token, sent as `Authorization: Bearer` to send and getReceipts: required by
+    # projects that turned on Expo's enhanced push security, harmless for the others.
+    push_expo_access_token: str | None = None
+    # Firebase Cloud Messaging HTTP v1: the service account's JSON key file (from the Firebase
+    # console); unset, FCM is off and devices with FCM tokens are refused at registration.
+    push_fcm_credentials_file: str | None = None
+    # Where FCM's send API is (a test points it at a fake); the OAuth2 token endpoint is the key
+    # file's `token_uri`.
+    push_fcm_url: str = "https://fcm.googleapis.com"
+    # APNs token-based authentication: the .p8 signing key, its key id, the team id, and the app's
+    # bundle id (apns-topic). All four set, APNs is on; else devices with APNs tokens are refused.
+    push_apns_key_file: str | None = None
+    push_apns_key_id: str | None = None
+    push_apns_team_id: str | None = None
+    push_apns_topic: str | None = None
+    # https://api.sandbox.push.apple.com for development builds of the app.
+    push_apns_url: str = "https://api.push.apple.com"
+    # A PEM file of the certificate authorities APNs' server certificate is checked against;
+    # unset: the usual public ones (a test trusts its own).
+    push_apns_ca_file: str | None = None
+    # How long a push is worth delivering after its notification was made: a phone that is off
+    # longer gets it from the inbox instead (Expo ttl, FCM android.ttl, apns-expiration).
+    push_ttl_seconds: int = Field(default=24 * 3600, ge=0, le=28 * 24 * 3600)
+    # The Android notification channel the apps create for EIC's pushes (Expo channelId, FCM
+    # android.notification.channel_id); unset: the app's default channel.
+    push_android_channel: str | None = None
 
     @property
     def receipts_url(self) -> str | None:

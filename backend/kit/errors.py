@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     # a hazardous waste offered to, or taken by, an organisation without a verified waste
     # licence covering its EWC code on that day
     LICENCE_REQUIRED = "LICENCE_REQUIRED"
+    # a device whose push provider (FCM, APNs) this server has no credentials for
+    PUSH_PROVIDER_DISABLED = "PUSH_PROVIDER_DISABLED"
 
 
 @dataclass(frozen=True, slots=True)

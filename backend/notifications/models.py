@@ -102,13 +102,23 @@ class Platform(StrEnum):
     WEB = "WEB"
 
 
+class PushProvider(StrEnum):
+    """The service that delivers to a device: the one that issued its push token."""
+
+    EXPO = (
+        "EXPO"  # Expo's push service (ExponentPushToken[...]), which forwards to Apple and Google
+    )
+    FCM = "FCM"  # Firebase Cloud Messaging HTTP v1 (an FCM registration token)
+    APNS = "APNS"  # Apple Push Notification service (a device token in hex)
+
+
 class Channel(StrEnum):
     INBOX = "INBOX"  # the notifications list and its unread count
     PUSH = "PUSH"  # a push message to the person's devices
 
 
 class Device(Base):
-    """A phone that receives push messages: its push token (an Expo push token by default)."""
+    """A phone that receives push messages: its push token, and the provider that issued it."""
 
     __tablename__ = "devices"
 
@@ -119,6 +129,10 @@ class Device(Base):
     # A token belongs to one installation: registering it again moves it to the new person.
     token: Mapped[str] = mapped_column(String(255), unique=True)
     platform: Mapped[Platform] = mapped_column(enum_column(Platform, "platform"))
+    # Which service its pushes go through; devices registered before there was a choice are EXPO.
+    provider: Mapped[PushProvider] = mapped_column(
+        enum_column(PushProvider, "push_provider"), default=PushProvider.EXPO
+    )
     locale: Mapped[str] = mapped_column(String(35))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -144,14 +158,15 @@ class PushStatus(StrEnum):
     SENDING = "SENDING"
     SENT = "SENT"
     # The provider may have it: the send's answer never came (a timeout past acceptance, a 500,
-    # a worker that died mid-send). Never sent again, as the provider cannot tell us (see push.py).
+    # a worker that died mid-send). Never sent again, as the provider cannot tell us
+    # (see push/outbox.py).
     MAYBE_SENT = "MAYBE_SENT"
     FAILED = "FAILED"  # gave up after MAX_ATTEMPTS
 
 
 class PushMessage(Base):
     """The outbox: one push per notification and device, written in the notification's own
-    transaction and delivered by :mod:`backend.notifications.push`."""
+    transaction and delivered by :mod:`backend.notifications.push.outbox`."""
 
     __tablename__ = "push_messages"
     __table_args__ = (

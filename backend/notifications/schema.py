@@ -13,10 +13,16 @@ from backend.graphql.pagination import After, Connection, First, total_count_sel
 from backend.graphql.types import Payload, context_of, parse_id, signed_in
 from backend.kit.pagination import PageRequest
 from backend.notifications import models, service
-from backend.notifications.models import Channel, NotificationKind, Platform
+from backend.notifications.models import Channel, NotificationKind, Platform, PushProvider
+from backend.notifications.push import enabled_providers
 
 strawberry.enum(NotificationKind, description="What happened; apps pick icon and screen by it.")
 strawberry.enum(Platform, description="The kind of device.")
+strawberry.enum(
+    PushProvider,
+    description="The service that issued a device's push token and delivers to it: EXPO (Expo's "
+    "push service), FCM (Firebase Cloud Messaging) or APNS (Apple Push Notification service).",
+)
 strawberry.enum(
     Channel,
     description="INBOX: the notifications list and its unread count. PUSH: a push message to "
@@ -28,6 +34,7 @@ strawberry.enum(
 class DeviceType:
     id: strawberry.ID = strawberry.field(description="Opaque id.")
     platform: Platform = strawberry.field(description="IOS, ANDROID or WEB.")
+    provider: PushProvider = strawberry.field(description="The service its pushes go through.")
     locale: str = strawberry.field(description="BCP 47 language tag of the device.")
     created_at: datetime = strawberry.field(description="When it was first registered.")
     last_seen_at: datetime = strawberry.field(description="When it was last registered.")
@@ -45,10 +52,15 @@ class NotificationPreferenceType:
 @strawberry.input(description="Register the phone for push messages.")
 class DeviceRegisterInput:
     token: str = strawberry.field(
-        description="The push token from the phone (an Expo push token such as "
-        "`ExponentPushToken[...]`)."
+        description="The push token from the phone: an Expo push token "
+        "(`ExponentPushToken[...]`), an FCM registration token, or an APNs device token in hex."
     )
     platform: Platform = strawberry.field(description="IOS, ANDROID or WEB.")
+    provider: PushProvider | None = strawberry.field(
+        default=None,
+        description="The service that issued the token; null: told from the token's shape. "
+        "A service this server has no credentials for answers PUSH_PROVIDER_DISABLED.",
+    )
     locale: str = strawberry.field(default="en", description="BCP 47 tag, such as `ja` or `th`.")
 
 
@@ -184,11 +196,14 @@ class NotificationsMutation:
             platform=input.platform,
             locale=input.locale,
             now=context.clock.now(),
+            provider=input.provider,
+            enabled=enabled_providers(context.settings),
         )
         return DeviceRegisterPayload(
             device=DeviceType(
                 id=strawberry.ID(str(device.id)),
                 platform=device.platform,
+                provider=device.provider,
                 locale=device.locale,
                 created_at=device.created_at,
                 last_seen_at=device.last_seen_at,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +29,7 @@ from backend.notifications.models import (
     NotificationPreference,
     Platform,
     PushMessage,
+    PushProvider,
     PushStatus,
 )
 from backend.sync import log as sync_log
@@ -131,28 +132,86 @@ async def add(
 
 MAX_DEVICES_PER_PERSON = 10
 PUSH_TOKEN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII: Expo's, FCM's and APNs' tokens
+# What each provider's tokens look like, in the order a token without a provider is tried.
+TOKEN_SHAPES = {
+    PushProvider.EXPO: re.compile(r"Expo(?:nent)?PushToken\[[^\]]{1,230}\]"),
+    # 32 bytes in hex today; Apple says the length may change
+    PushProvider.APNS: re.compile(r"(?:[0-9a-fA-F]{2}){32,100}"),
+    # an instance id, a colon, and the token proper (about 160 characters in all)
+    PushProvider.FCM: re.compile(r"[A-Za-z0-9_-]{8,}:[A-Za-z0-9_-]{16,}"),
+}
+PROVIDER_NAMES = {PushProvider.EXPO: "Expo", PushProvider.FCM: "FCM", PushProvider.APNS: "APNs"}
+
+
+def token_provider(token: str) -> PushProvider | None:
+    """The provider whose tokens look like ``token``, if any."""
+    for provider, shape in TOKEN_SHAPES.items():
+        if shape.fullmatch(token):
+            return provider
+    return None
 
 
 async def register_device(
-    *, db: Database, viewer: Viewer, token: str, platform: Platform, locale: str, now: datetime
+    *,
+    db: Database,
+    viewer: Viewer,
+    token: str,
+    platform: Platform,
+    locale: str,
+    now: datetime,
+    provider: PushProvider | None = None,
+    enabled: Collection[PushProvider] = frozenset(PushProvider),
 ) -> Device:
-    """The viewer's phone receives pushes. The same token again refreshes it (and moves it to
+    """The viewer's phone receives pushes through ``provider`` (else the one its token's shape
+    names), if it is one of the ``enabled``. The same token again refreshes it (and moves it to
     this person if someone else had signed in on that phone)."""
     problems = Problems()
     if not PUSH_TOKEN.fullmatch(token):
         problems.add("token", "A push token is 1 to 255 printable ASCII characters")
+    elif provider is None:
+        provider = token_provider(token)
+        if provider is None:
+            problems.add(
+                "token", "Not an Expo, FCM or APNs push token; say which provider issued it"
+            )
+    elif not TOKEN_SHAPES[provider].fullmatch(token):
+        problems.add("token", f"Not an {PROVIDER_NAMES[provider]} push token")
+    if provider == PushProvider.APNS and platform != Platform.IOS:
+        problems.add("platform", "APNs tokens are for IOS devices")
     check_language(problems, "locale", locale)
     problems.raise_if_any()
+    assert provider is not None  # raise_if_any left no other way
+    if provider not in enabled:
+        raise ServiceError.of(
+            ErrorCode.PUSH_PROVIDER_DISABLED,
+            f"This server does not push through {PROVIDER_NAMES[provider]}; "
+            "the app receives notifications in its inbox only",
+            "provider",
+        )
+    chosen = provider
     # two registrations of a new token at once (an app retrying): the second finds the first's row
     return await once_more_on_clash(
         lambda: _register_device(
-            db=db, viewer=viewer, token=token, platform=platform, locale=locale, now=now
+            db=db,
+            viewer=viewer,
+            token=token,
+            platform=platform,
+            locale=locale,
+            now=now,
+            provider=chosen,
         )
     )
 
 
 async def _register_device(
-    *, db: Database, viewer: Viewer, token: str, platform: Platform, locale: str, now: datetime
+    *,
+    db: Database,
+    viewer: Viewer,
+    token: str,
+    platform: Platform,
+    locale: str,
+    now: datetime,
+    provider: PushProvider,
 ) -> Device:
     async with db.write() as session:
         device = await session.scalar(select(Device).where(Device.token == token).with_for_update())
@@ -177,6 +236,7 @@ async def _register_device(
             )
         device.user_id = viewer.user_id
         device.platform = platform
+        device.provider = provider
         device.locale = locale
         device.last_seen_at = now
         await session.flush()

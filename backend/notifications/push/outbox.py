@@ -1,32 +1,32 @@
-"""Push delivery: the outbox (``push_messages``) sent to a push provider over HTTP.
+"""Push delivery: the outbox (``push_messages``) sent through each device's provider.
 
 :func:`deliver_due` is one pass of a worker: it claims up to a batch of due messages with a
 lease (a conditional UPDATE, so two workers, or two processes, never claim the same message),
-sends them in one request in the Expo push API's format to ``EIC_PUSH_URL``, and records each
-ticket:
+hands each provider its devices' pushes (Expo in batches of 100, FCM and APNs one per request:
+expo.py, fcm.py, apns.py), and records each message's outcome the same way whatever the
+provider:
 
-- ``ok``: SENT.
-- ``error`` with ``details.error == "DeviceNotRegistered"``: the app was uninstalled or the token
-  expired; the device is deleted (and its pending messages with it).
-- any other error, or a request the provider did not take (below): tried again after an
-  exponential backoff (``BASE_DELAY`` x 2^attempts, at most ``MAX_DELAY``), up to
-  ``MAX_ATTEMPTS``, then FAILED.
+- sent: SENT, with the provider's id for it.
+- the token is no longer valid (Expo ``DeviceNotRegistered``, FCM ``UNREGISTERED`` or an
+  invalid token, APNs ``BadDeviceToken``/``Unregistered``): the device is deleted (and its
+  pending messages with it).
+- not taken (no connection, 429, 503, a configuration fault, a provider that is off): tried
+  again after an exponential backoff (``BASE_DELAY`` x 2^attempts, at most ``MAX_DELAY``, or
+  longer when the provider's Retry-After says so), up to ``MAX_ATTEMPTS``, then FAILED.
+- refused for itself (malformed, too large): FAILED at once.
 - no usable answer to a request that went out: MAYBE_SENT (below).
 
-A request the provider refuses as a whole (HTTP 4xx but 429, such as one malformed message in
-the batch) is sent again message by message in the same pass, so one bad message cannot hold
-back the others.
+:func:`check_receipts` reads, 15 minutes after sending, the receipts of messages sent through
+Expo (``getReceipts``): Apple and Google tell Expo only then that a token is dead
+(``DeviceNotRegistered``: the device goes) or that a message was refused (recorded in
+``last_error``, status FAILED). FCM and APNs answer that in the send itself.
 
-:func:`check_receipts` reads, 15 minutes after sending, the receipts of sent messages (Expo's
-``getReceipts``): Apple and Google tell only then that a token is dead (``DeviceNotRegistered``:
-the device goes) or that a message was refused (recorded in ``last_error``, status FAILED).
+Exactly once, as far as the providers allow. None of them has an idempotency key: Expo's ticket
+id comes only in the answer, and neither FCM nor APNs de-duplicates a message sent twice (the
+``apns-id`` we send is our message id, for the logs only). So when the answer to a send is lost,
+nothing can tell whether the provider took the message. Each send therefore ends in one of:
 
-Exactly once, as far as the provider allows. Expo's push API has no idempotency key: a message
-carries no id of ours that Expo de-duplicates or can be asked about, the ticket id is Expo's and
-comes only in the answer, and receipts are looked up by that ticket id. So when the answer to a
-send is lost, nothing can tell whether Expo took the messages. Each send therefore ends in one of:
-
-- known: tickets (per message, as above), or a refusal that says the request was not taken
+- known: an answer per message (as above), or a refusal that says the request was not taken
   (no connection made, HTTP 4xx including 429, 503): sent again after the backoff;
 - unknown: the request went out and no usable answer came back (a timeout after sending, the
   connection dropped, HTTP 500, 502, 504 ..., a 200 we cannot read): MAYBE_SENT, never sent
@@ -35,10 +35,11 @@ send is lost, nothing can tell whether Expo took the messages. Each send therefo
 
 A request waits ``timeout_seconds`` (``EIC_PUSH_TIMEOUT_SECONDS``) for an answer: Expo
 documents no bound (and has no SLA), so the default is three times the old 10 s, and anything
-later is an unknown outcome rather than a resend. A batch is marked SENDING before it goes out;
-a worker that dies mid-send leaves it so, and the next pass after the lease records it as
-MAYBE_SENT instead of sending it again. Each message still carries ``data.messageId``: Expo
-delivers to Apple and Google "at least once", so the app drops a repeat it sees.
+later is an unknown outcome rather than a resend. No request starts later than the lease allows
+for its answer to come and be recorded. A batch is marked SENDING before it goes out; a worker
+that dies mid-send leaves it so, and the next pass after the lease records it as MAYBE_SENT
+instead of sending it again. Each message still carries ``data.messageId``: providers deliver to
+phones "at least once", so the app drops a repeat it sees.
 """
 
 from __future__ import annotations
@@ -55,29 +56,41 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.kit.clock import Clock
 from backend.kit.db import Database
-from backend.notifications.models import Device, Notification, PushMessage, PushStatus
+from backend.notifications.models import (
+    Device,
+    Notification,
+    PushMessage,
+    PushProvider,
+    PushStatus,
+)
+from backend.notifications.push.config import DEFAULT_TIMEOUT, PushConfig, Senders
+from backend.notifications.push.expo import (
+    INVALID_TOKEN_ERRORS,
+    RESEND_ERRORS,
+    error_of,
+    expo_headers,
+)
+from backend.notifications.push.message import Push, push_of
+from backend.notifications.push.provider import Outcome, Result
 
 log = logging.getLogger("eic.push")
 
-BATCH = 100  # Expo accepts up to 100 messages per request
+BATCH = 100  # messages claimed per pass (Expo takes up to 100 per request)
 LEASE = timedelta(minutes=2)
 BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=1)
 MAX_ATTEMPTS = 8
-INVALID_TOKEN_ERRORS = frozenset({"DeviceNotRegistered"})
 RECEIPT_DELAY = timedelta(minutes=15)  # Expo: receipts are ready within about 15 minutes
 RECEIPT_LIFETIME = timedelta(hours=24)  # and kept for a day
 RECEIPT_BATCH = 1000  # ids per getReceipts request
 # How long a request waits for the provider's answer (EIC_PUSH_TIMEOUT_SECONDS, at most half
-# the lease, so that a send ends well within the lease of the messages it carries).
-DEFAULT_TIMEOUT = 30.0
-# Failures to connect say the request never left; those past that point leave its fate unknown.
-NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# the lease, so that a send ends well within the lease of the messages it carries):
+# config.DEFAULT_TIMEOUT, 30 s.
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,25 +165,6 @@ async def _load(
     return [(m, d, n) for m, d, n in rows]
 
 
-def expo_message(
-    message: PushMessage, device: Device, notification: Notification
-) -> dict[str, Any]:
-    """One message in the Expo push API's request format."""
-    return {
-        "to": device.token,
-        "title": notification.title,
-        "body": notification.body,
-        "sound": "default",
-        "data": {
-            "messageId": str(message.id),
-            "notificationId": str(notification.id),
-            "kind": str(notification.kind),
-            "subjectType": notification.subject_type,
-            "subjectId": str(notification.subject_id),
-        },
-    }
-
-
 async def _settle_abandoned(db: Database, now: datetime) -> int:
     """Messages a worker marked SENDING and never recorded (it died, or lost its database, mid-
     send) are MAYBE_SENT once their lease is over: the provider may have them. How many."""
@@ -203,66 +197,113 @@ async def _mark_sending(db: Database, worker: str, ids: list[uuid.UUID]) -> set[
         return set(marked.scalars().all())
 
 
+async def _unread(db: Database, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each person's unread notifications: the badge on the app's icon."""
+    if not user_ids:
+        return {}
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Notification.user_id, func.count())
+            .where(Notification.user_id.in_(user_ids), Notification.read_at.is_(None))
+            .group_by(Notification.user_id)
+        )
+        return {user_id: int(count) for user_id, count in rows.all()}
+
+
+async def _send_all(
+    senders: Senders,
+    pushes: list[tuple[PushProvider, Push]],
+    timeout_seconds: float,
+    deadline: float,
+) -> list[Outcome]:
+    """Each provider's pushes through its sender, the providers at once; one outcome per push,
+    in order."""
+    groups: dict[PushProvider, list[int]] = {}
+    for index, (provider, _) in enumerate(pushes):
+        groups.setdefault(provider, []).append(index)
+
+    async def through(provider: PushProvider, indexes: list[int]) -> list[Outcome]:
+        sender = senders.get(provider)
+        if sender is None:
+            reason = f"{provider.value} is not configured on this server"
+            return [Outcome(Result.RETRY, reason, configuration=True)] * len(indexes)
+        outcomes = await sender.send(
+            [pushes[index][1] for index in indexes],
+            timeout_seconds=timeout_seconds,
+            deadline=deadline,
+        )
+        if len(outcomes) != len(indexes):  # a sender's bug must not shift outcomes
+            raise RuntimeError(f"{provider.value}: {len(outcomes)} outcomes for {len(indexes)}")
+        return outcomes
+
+    answered = await asyncio.gather(*(through(p, indexes) for p, indexes in groups.items()))
+    outcomes: list[Outcome | None] = [None] * len(pushes)
+    for indexes, group_outcomes in zip(groups.values(), answered, strict=True):
+        for index, outcome in zip(indexes, group_outcomes, strict=True):
+            outcomes[index] = outcome
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
 async def deliver_due(
     *,
     db: Database,
     http: httpx.AsyncClient,
-    url: str,
     now: datetime,
     worker: str,
+    url: str | None = None,
+    senders: Senders | None = None,
     batch: int = BATCH,
     timeout_seconds: float = DEFAULT_TIMEOUT,
 ) -> DeliveryReport:
-    """One pass: claim, send, record. Safe to run in any number of workers at once."""
+    """One pass: claim, send, record. Safe to run in any number of workers at once. Pushes go
+    through ``senders``, or, given only ``url``, to Expo there."""
     started = time.monotonic()
+    if senders is None:
+        senders = Senders(PushConfig(expo_url=url, timeout_seconds=timeout_seconds), http)
+    config = senders.config
     abandoned = await _settle_abandoned(db, now)
     ids = await _claim(db, worker, now, batch)
     if not ids:
         return DeliveryReport(0, 0, 0, 0, 0, maybe_sent=abandoned)
     marked = await _mark_sending(db, worker, ids)
     rows = [row for row in await _load(db, ids) if row[0].id in marked]
-    messages = [expo_message(m, d, n) for m, d, n in rows]
-    answer = await _send(http, url, messages, timeout_seconds)
-    tickets, error, status = answer.tickets, answer.error, answer.status
-    if tickets is None and status in REFUSED_STATUSES:
-        # the provider refused the request itself, for what it says: a message at fault
-        if len(messages) == 1:
-            tickets, error = [{"status": "error", "message": error, REFUSED: True}], ""
-        else:
-            # each alone, while a request still fits in the lease with room to record
-            deadline = started + LEASE.total_seconds() * 3 / 4 - timeout_seconds
-            tickets, error = await _one_by_one(http, url, messages, timeout_seconds, deadline)
+    badges = await _unread(db, {device.user_id for _, device, _ in rows})
+    pushes = [
+        (
+            device.provider,
+            push_of(
+                message,
+                device,
+                notification,
+                badge=badges.get(device.user_id, 0),
+                now=now,
+                ttl=config.ttl,
+                android_channel=config.android_channel,
+            ),
+        )
+        for message, device, notification in rows
+    ]
+    # no request starts unless its answer can come, and be recorded, within the lease
+    deadline = started + LEASE.total_seconds() * 3 / 4 - timeout_seconds
+    outcomes = await _send_all(senders, pushes, timeout_seconds, deadline)
 
-    sent: list[uuid.UUID] = []
-    ticket_ids: dict[uuid.UUID, str | None] = {}
-    retry: list[tuple[PushMessage, str, bool]] = []
+    sent: list[tuple[uuid.UUID, str | None]] = []
+    retry: list[tuple[PushMessage, Outcome]] = []
     unknown: list[tuple[PushMessage, str]] = []
     invalid: list[uuid.UUID] = []
-    for index, (message, device, _) in enumerate(rows):
-        ticket = tickets[index] if tickets is not None else None
-        if isinstance(ticket, dict) and ticket.get("status") == "ok":
-            sent.append(message.id)
-            ticket_ids[message.id] = str(ticket.get("id") or "")[:100] or None
-        elif _error_of(ticket) in INVALID_TOKEN_ERRORS:
+    for (message, device, _), outcome in zip(rows, outcomes, strict=True):
+        if outcome.result == Result.SENT:
+            sent.append((message.id, outcome.ticket))
+        elif outcome.result == Result.INVALID_TOKEN:
             invalid.append(device.id)
-        elif (ticket is None and answer.unknown) or (
-            isinstance(ticket, dict) and ticket.get(UNKNOWN) is True
-        ):
-            reason = error or str(ticket.get("message", "") if isinstance(ticket, dict) else "")
-            unknown.append((message, f"outcome unknown: {reason}"[:500]))
+        elif outcome.result == Result.UNKNOWN:
+            unknown.append((message, f"outcome unknown: {outcome.reason}"[:500]))
         else:
-            reason = error or str(
-                ticket.get("message", "error") if isinstance(ticket, dict) else ""
-            )
-            # refused for itself, or an error no retry mends: given up at once
-            hopeless = isinstance(ticket, dict) and (
-                ticket.get(REFUSED) is True or _error_of(ticket) in HOPELESS_ERRORS
-            )
-            retry.append((message, reason[:500], hopeless))
+            retry.append((message, outcome))
 
     failed = recorded = 0
     async with db.write() as session:
-        for message_id in sent:
+        for message_id, ticket in sent:
             # only while the lease is ours: a pass that outlived it leaves the row to its taker
             recorded += await _rows(
                 session,
@@ -271,7 +312,7 @@ async def deliver_due(
                 .values(
                     status=PushStatus.SENT,
                     sent_at=now,
-                    ticket_id=ticket_ids[message_id],
+                    ticket_id=ticket[:100] if ticket else None,
                     claimed_by=None,
                     claimed_until=None,
                 ),
@@ -289,22 +330,23 @@ async def deliver_due(
                     claimed_until=None,
                 ),
             )
-        for message, reason, hopeless in retry:
+        for message, outcome in retry:
             attempts = message.attempts + 1
-            gave_up = hopeless or attempts >= MAX_ATTEMPTS
+            gave_up = outcome.result == Result.GIVE_UP or attempts >= MAX_ATTEMPTS
             failed += gave_up
-            await session.execute(
+            wait = max(backoff(attempts), outcome.retry_after or timedelta(0))
+            await _rows(
+                session,
                 update(PushMessage)
                 .where(PushMessage.id == message.id, PushMessage.claimed_by == worker)
                 .values(
                     status=PushStatus.FAILED if gave_up else PushStatus.PENDING,
                     attempts=attempts,
-                    next_attempt_at=now + backoff(attempts),
-                    last_error=reason,
+                    next_attempt_at=now + wait,
+                    last_error=outcome.reason[:500],
                     claimed_by=None,
                     claimed_until=None,
-                )
-                .execution_options(synchronize_session=False)
+                ),
             )
         await _remove_devices(session, invalid)
     if unknown:
@@ -313,11 +355,17 @@ async def deliver_due(
             len(unknown),
             unknown[0][1],
         )
-    if error and retry:
-        # 401/403 (credentials), 404/405 (a wrong EIC_PUSH_URL): nothing a retry of the message
-        # mends; the outbox waits with backoff for the configuration to be fixed
-        level = logging.ERROR if 400 <= status < 500 and status != 429 else logging.WARNING
-        log.log(level, "push: %s messages to try again: %s", len(retry), error)
+    if retry:
+        # credentials refused, a wrong URL, a provider that is off: nothing a retry of the
+        # message mends; the outbox waits with backoff for the configuration to be fixed
+        blamed = [outcome for _, outcome in retry if outcome.configuration]
+        level = logging.ERROR if blamed else logging.WARNING
+        log.log(
+            level,
+            "push: %s messages to try again: %s",
+            len(retry),
+            (blamed or [retry[0][1]])[0].reason,
+        )
     return DeliveryReport(
         claimed=len(ids),
         sent=recorded,
@@ -343,97 +391,9 @@ async def _remove_devices(session: AsyncSession, device_ids: Iterable[uuid.UUID]
     )
 
 
-REFUSED = "eic.refused"  # marks a ticket made up for a message the provider refused alone
-UNKNOWN = "eic.unknown"  # and one for a message sent alone whose answer never came
-# Answers that blame the request's content (malformed, too large, invalid); 401, 403, 404 ...
-# blame the configuration, and 429 and 5xx pass: those are retried with backoff.
-REFUSED_STATUSES = frozenset({400, 413, 422})
-# Ticket and receipt errors that no retry mends (Expo's names).
-HOPELESS_ERRORS = frozenset({"MessageTooBig", "MismatchSenderId", "InvalidCredentials"})
-# Receipt errors to send again after a backoff.
-RESEND_ERRORS = frozenset({"MessageRateExceeded"})
-
-
-def _error_of(answer: Any) -> Any:
-    details = answer.get("details") if isinstance(answer, dict) else None
-    return details.get("error") if isinstance(details, dict) else None
-
-
 async def _rows(session: AsyncSession, statement: Any) -> int:
     result = await session.execute(statement.execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def _one_by_one(
-    http: httpx.AsyncClient,
-    url: str,
-    messages: list[dict[str, Any]],
-    timeout_seconds: float,
-    deadline: float,
-) -> tuple[list[Any], str]:
-    """Each message alone, to find the one(s) the provider refuses. Stops at an answer that is
-    not about a message (an outage, a configuration fault, no answer) and at ``deadline`` (a
-    ``time.monotonic()``): the messages not tried are retried like the others."""
-    tickets: list[Any] = []
-    for outgoing in messages:
-        if time.monotonic() > deadline:
-            break
-        alone = await _send(http, url, [outgoing], timeout_seconds)
-        if alone.tickets is not None:
-            tickets.append(alone.tickets[0])
-        elif alone.status in REFUSED_STATUSES:  # alone too: it will never be taken
-            tickets.append({"status": "error", "message": alone.error, REFUSED: True})
-        else:
-            if alone.unknown:  # it may have gone: never again
-                tickets.append({"status": "error", "message": alone.error, UNKNOWN: True})
-            break
-    untried = {"status": "error", "message": "not sent: the provider refused the batch"}
-    return tickets + [untried] * (len(messages) - len(tickets)), ""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What came of one request to the provider."""
-
-    tickets: list[Any] | None  # in the order of the messages; None without any
-    error: str  # why there are none
-    status: int  # the HTTP status, 0 without one
-    # True when the request went out and no usable answer came: the provider may have taken it
-    unknown: bool = False
-
-
-def _unknown_status(status: int) -> bool:
-    """5xx but 503 say the provider failed while it may have been taking the request (or a
-    gateway gave up waiting for it: 502, 504); 503, like 429 and the other 4xx, says it did not
-    take it."""
-    return status >= 500 and status != 503
-
-
-async def _send(
-    http: httpx.AsyncClient, url: str, messages: list[dict[str, Any]], timeout_seconds: float
-) -> Answer:
-    """POST messages and wait at most ``timeout_seconds`` for their tickets."""
-    try:
-        async with asyncio.timeout(timeout_seconds):
-            response = await http.post(url, json=messages, headers={"Accept": "application/json"})
-    except NOT_SENT_ERRORS as exc:
-        return Answer(None, f"{type(exc).__name__}: {exc}"[:500], 0)
-    except httpx.HTTPError as exc:
-        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return Answer(None, what[:500], 0, unknown=True)
-    except TimeoutError:
-        return Answer(None, f"no answer within {timeout_seconds:g} s", 0, unknown=True)
-    if response.status_code != 200:
-        status = response.status_code
-        return Answer(None, f"HTTP {status}", status, unknown=_unknown_status(status))
-    try:
-        answer = response.json()
-    except ValueError as exc:
-        return Answer(None, f"{type(exc).__name__}: {exc}"[:500], 200, unknown=True)
-    data = answer.get("data") if isinstance(answer, dict) else None
-    if isinstance(data, list) and len(data) == len(messages):
-        return Answer(data, "", 200)
-    return Answer(None, "the provider's answer does not match the request", 200, unknown=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,11 +416,14 @@ async def check_receipts(
     now: datetime,
     worker: str,
     timeout_seconds: float = DEFAULT_TIMEOUT,
+    access_token: str | None = None,
 ) -> ReceiptsReport:
-    """One pass over the receipts of messages sent at least RECEIPT_DELAY ago. Any number of
-    workers may run it: each claims its messages under a lease first."""
+    """One pass over the receipts of messages sent through Expo at least RECEIPT_DELAY ago.
+    Any number of workers may run it: each claims its messages under a lease first."""
     unchecked = and_(
         PushMessage.status == PushStatus.SENT,
+        # only Expo has receipts; FCM's and APNs' ids are kept for the logs
+        PushMessage.device_id.in_(select(Device.id).where(Device.provider == PushProvider.EXPO)),
         PushMessage.ticket_id.is_not(None),
         PushMessage.receipt_checked_at.is_(None),
         PushMessage.sent_at <= now - RECEIPT_DELAY,
@@ -486,7 +449,7 @@ async def check_receipts(
             response = await http.post(
                 url,
                 json={"ids": [row.ticket_id for row in claimed]},
-                headers={"Accept": "application/json"},
+                headers=expo_headers(access_token),
             )
         if response.status_code == 200:
             answer = response.json()
@@ -507,7 +470,7 @@ async def check_receipts(
             if row.sent_at <= now - RECEIPT_LIFETIME:  # the provider no longer has it
                 outcomes.append((row, "no receipt within a day", CHECKED))
             continue
-        error = _error_of(receipt)
+        error = error_of(receipt)
         if receipt.get("status") == "ok":
             outcomes.append((row, "", CHECKED))
         elif error in INVALID_TOKEN_ERRORS:
@@ -566,21 +529,27 @@ def http_client(timeout_seconds: float) -> httpx.AsyncClient:
 async def run_worker(
     db: Database,
     clock: Clock,
-    url: str,
-    interval_seconds: float,
+    url: str | None = None,
+    interval_seconds: float = 5.0,
     receipts_url: str | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT,
+    config: PushConfig | None = None,
 ) -> None:
-    """Deliver (and read receipts) until cancelled: at once while there is a backlog, else
-    every interval."""
+    """Deliver (and read Expo's receipts) until cancelled: at once while there is a backlog,
+    else every interval. Through the providers of ``config``, or, without it, Expo at ``url``."""
+    if config is None:
+        config = PushConfig(
+            expo_url=url, expo_receipts_url=receipts_url, timeout_seconds=timeout_seconds
+        )
+    timeout_seconds = config.timeout_seconds
     worker = worker_name()
-    async with http_client(timeout_seconds) as http:
+    async with http_client(timeout_seconds) as http, Senders(config, http) as senders:
         while True:
             try:
                 report = await deliver_due(
                     db=db,
                     http=http,
-                    url=url,
+                    senders=senders,
                     now=clock.now(),
                     worker=worker,
                     timeout_seconds=timeout_seconds,
@@ -588,15 +557,16 @@ async def run_worker(
             except Exception:  # the loop must outlive one bad pass; the traceback goes to the log
                 log.exception("push delivery failed; retrying in %s s", interval_seconds)
                 report = DeliveryReport(0, 0, 0, 0, 0)
-            if receipts_url:
+            if config.expo_receipts_url:
                 try:
                     await check_receipts(
                         db=db,
                         http=http,
-                        url=receipts_url,
+                        url=config.expo_receipts_url,
                         now=clock.now(),
                         worker=worker,
                         timeout_seconds=timeout_seconds,
+                        access_token=config.expo_access_token,
                     )
                 except Exception:  # receipts wait for the next pass; delivery goes on
                     log.exception("push receipts failed; retrying in %s s", interval_seconds)
