@@ -1,0 +1,121 @@
+"""deviceRegister with a provider: given or told from the token's shape, checked against it, and
+refused with PUSH_PROVIDER_DISABLED when the server has no credentials for that provider."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from backend.app import create_app
+from backend.kit.clock import ManualClock
+from backend.kit.db import Database
+from tests.conftest import GraphQL, make_settings, seed_people
+from tests.notifications.push_fakes import make_tls, pem
+
+REGISTER = """
+mutation Register($input: DeviceRegisterInput!) {
+  deviceRegister(input: $input) { device { platform provider } errors { code field } }
+}
+"""
+EXPO = "ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]"
+FCM = "cZ1k3y8fTQe:APA91bH" + "a" * 140
+APNS = "ab" * 32
+
+
+async def register(
+    gql: GraphQL, token: str, push_token: str, platform: str, provider: str | None = None
+) -> dict[str, Any]:
+    answer = {"token": push_token, "platform": platform, "provider": provider}
+    body = await gql(REGISTER, {"input": answer}, token=token)
+    payload: dict[str, Any] = body["data"]["deviceRegister"]
+    return payload
+
+
+@pytest.fixture
+async def all_providers(
+    tmp_path: Path, database_url: str, db: Database, clock: ManualClock
+) -> AsyncIterator[GraphQL]:
+    """The app of a server with credentials for FCM and APNs (the files exist; nothing is
+    sent here)."""
+    account = tmp_path / "service-account.json"
+    account.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "eic-test-project",
+                "private_key_id": "k1",
+                "private_key": pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+                "client_email": "push@eic-test-project.iam.gserviceaccount.com",
+                "token_uri": "https://127.0.0.1:1/token",
+            }
+        )
+    )
+    p8 = tmp_path / "AuthKey.p8"
+    p8.write_text(pem(ec.generate_private_key(ec.SECP256R1())))
+    settings = make_settings(
+        database_url,
+        push_fcm_credentials_file=str(account),
+        push_apns_key_file=str(p8),
+        push_apns_key_id="ABC123DEFG",
+        push_apns_team_id="DEF123GHIJ",
+        push_apns_topic="org.eic.app",
+        push_apns_ca_file=str(make_tls(tmp_path).ca_file),
+    )
+    app = create_app(settings, db=db, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://eic.test") as http:
+        yield GraphQL(http)
+
+
+async def test_the_provider_is_told_from_the_token_or_checked_against_it(
+    all_providers: GraphQL, db: Database, settings: Any, cluster_id: str
+) -> None:
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    gql = all_providers
+    ok = []
+    for push_token, platform in ((EXPO, "ANDROID"), (FCM, "ANDROID"), (APNS, "IOS")):
+        ok.append(await register(gql, person.token, push_token, platform))
+    assert ok == [
+        {"device": {"platform": "ANDROID", "provider": "EXPO"}, "errors": []},
+        {"device": {"platform": "ANDROID", "provider": "FCM"}, "errors": []},
+        {"device": {"platform": "IOS", "provider": "APNS"}, "errors": []},
+    ]
+    # an FCM token on an iPhone, said so
+    fcm_ios = await register(gql, person.token, FCM.replace("cZ", "dZ"), "IOS", "FCM")
+    assert fcm_ios == {"device": {"platform": "IOS", "provider": "FCM"}, "errors": []}
+    refused = [
+        await register(gql, person.token, APNS, "IOS", "FCM"),  # not the shape of FCM's
+        await register(gql, person.token, EXPO, "IOS", "APNS"),
+        await register(gql, person.token, "cd" * 32, "ANDROID"),  # APNs is for iPhones
+        await register(gql, person.token, "not-any-token", "ANDROID"),
+    ]
+    assert refused == [
+        {"device": None, "errors": [{"code": "VALIDATION", "field": "token"}]},
+        {"device": None, "errors": [{"code": "VALIDATION", "field": "token"}]},
+        {"device": None, "errors": [{"code": "VALIDATION", "field": "platform"}]},
+        {"device": None, "errors": [{"code": "VALIDATION", "field": "token"}]},
+    ]
+
+
+async def test_a_provider_without_credentials_is_refused_with_a_typed_error(
+    gql: GraphQL, db: Database, settings: Any, cluster_id: str
+) -> None:
+    # Given the test server, with no FCM or APNs credentials
+    (person,) = await seed_people(db, settings, cluster_id, 1)
+    answers = [
+        await register(gql, person.token, FCM, "ANDROID"),
+        await register(gql, person.token, APNS, "IOS", "APNS"),
+        await register(gql, person.token, EXPO, "IOS"),
+    ]
+    assert answers == [
+        {"device": None, "errors": [{"code": "PUSH_PROVIDER_DISABLED", "field": "provider"}]},
+        {"device": None, "errors": [{"code": "PUSH_PROVIDER_DISABLED", "field": "provider"}]},
+        # Expo needs no credentials of the server
+        {"device": {"platform": "IOS", "provider": "EXPO"}, "errors": []},
+    ]
