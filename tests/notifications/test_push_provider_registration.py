@@ -119,3 +119,15 @@ async def test_a_provider_without_credentials_is_refused_with_a_typed_error(
         # Expo needs no credentials of the server
         {"device": {"platform": "IOS", "provider": "EXPO"}, "errors": []},
     ]
+
+
+async def test_a_malformed_key_file_stops_the_start_with_its_reason(
+    tmp_path: Path, database_url: str, db: Database, clock: ManualClock
+) -> None:
+    # Given a server told to use FCM with a file that is no service account key
+    wrong = tmp_path / "not-a-key.json"
+    wrong.write_text(json.dumps({"type": "authorized_user", "client_id": "x"}))
+    settings = make_settings(database_url, push_fcm_credentials_file=str(wrong))
+    # then it does not start, and says why
+    with pytest.raises(ValueError, match="is not a Google service account key file"):
+        create_app(settings, db=db, clock=clock)
