@@ -5,7 +5,7 @@ added with that default; the CHECK keeps the values to the three providers, as `
 makes it for new tables.
 
 Revision ID: a7c4e9f2b318
-Revises: 5b0e7d3c2a91
+Revises: 7c4d2b9e1f60
 Create Date: 2026-12-07 14:40:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a7c4e9f2b318"
-down_revision: str | Sequence[str] | None = "5b0e7d3c2a91"
+down_revision: str | Sequence[str] | None = "7c4d2b9e1f60"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
