@@ -210,7 +210,8 @@ def _parser() -> argparse.ArgumentParser:
     operations_sub = operations.add_subparsers(dest="operations_command", required=True)
     operations_sub.add_parser(
         "build",
-        help="validate clients/operations/*.graphql and write clients/operations/manifest.json",
+        help="validate clients/operations/*.graphql and write clients/operations/manifest.json "
+        "and persisted-query-manifest.json (Apollo's format)",
     )
 
     admin = sub.add_parser("create-admin", help="create or promote a platform admin")
@@ -252,7 +253,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "operations":
-        from backend.graphql.operations import MANIFEST, OperationsError, build_manifest
+        from backend.graphql.operations import (
+            APOLLO_MANIFEST,
+            MANIFEST,
+            OperationsError,
+            build_manifest,
+        )
         from backend.graphql.schema import build_schema
 
         try:
@@ -260,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
         except OperationsError as exc:
             print(f"The apps' operations do not build:\n{exc}", file=sys.stderr)
             return 1
-        print(f"{len(built)} operations written to {MANIFEST}")
+        print(f"{len(built)} operations written to {MANIFEST} and {APOLLO_MANIFEST}")
         return 0
 
     settings = get_settings()

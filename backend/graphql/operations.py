@@ -6,6 +6,14 @@ document (the operation and the fragments it uses, printed canonically), keyed b
 that text: ``clients/operations/manifest.json`` (``eic operations build``). Apps send
 ``{"id": "<sha256>"}`` or Apollo's ``extensions.persistedQuery.sha256Hash`` instead of the text,
 and with ``EIC_TRUSTED_OPERATIONS_ONLY`` the server runs nothing else.
+
+The same operations are published as Apollo sends them
+(``clients/operations/persisted-query-manifest.json``, Apollo's persisted query manifest format):
+Apollo Client adds ``__typename`` to every selection set but the operation's root, sorts the
+top-level definitions (operations, then fragments, each by name) and prints the document with
+graphql-js; its id is the SHA-256 of that text. Both ids name the operation on the server, and a
+trusted-only server accepts a trusted document with ``__typename`` selections added or left out
+(:class:`TrustedDocuments`).
 """
 
 from __future__ import annotations
@@ -13,16 +21,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 from graphql import (
+    DefinitionNode,
     DocumentNode,
+    FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLSchema,
+    InlineFragmentNode,
+    NameNode,
     NoUnusedFragmentsRule,
     OperationDefinitionNode,
+    SelectionSetNode,
     Visitor,
     parse,
     print_ast,
@@ -31,9 +46,16 @@ from graphql import (
     visit,
 )
 
+from backend.graphql.printing import print_js16
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 OPERATIONS_FOLDER = ROOT / "clients" / "operations"
 MANIFEST = OPERATIONS_FOLDER / "manifest.json"
+APOLLO_MANIFEST = OPERATIONS_FOLDER / "persisted-query-manifest.json"
+TYPENAME = "__typename"
+# A document sent as text is parsed at most this far to compare it with the trusted ones; the
+# schema's own token limit (EIC_GRAPHQL_MAX_TOKENS, 4,000 by default) refuses longer ones anyway.
+COMPARE_MAX_TOKENS = 20_000
 
 
 # A fragment may be used by another file's operations only: that is checked on the whole folder.
@@ -75,15 +97,119 @@ def _used_fragments(
     return [seen[name] for name in sorted(seen)]
 
 
+def _typename_field() -> FieldNode:
+    return FieldNode(name=NameNode(value=TYPENAME), arguments=(), directives=())
+
+
+def _with_typename(selection_set: SelectionSetNode, *, root: bool) -> SelectionSetNode:
+    """Apollo Client's ``addTypenameToDocument``: ``__typename`` last in every selection set but
+    an operation's root, unless the set selects it (or any ``__``-field) already."""
+    selections = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+            exported = isinstance(selection, FieldNode) and any(
+                d.name.value == "export" for d in selection.directives or ()
+            )
+            inner = selection.selection_set
+            selection = type(selection)(
+                **{
+                    **{key: getattr(selection, key) for key in selection.keys},
+                    "selection_set": inner if exported else _with_typename(inner, root=False),
+                }
+            )
+        selections.append(selection)
+    if not root and not any(
+        isinstance(s, FieldNode) and s.name.value.startswith("__") for s in selections
+    ):
+        selections.append(_typename_field())
+    return SelectionSetNode(selections=tuple(selections))
+
+
+def _sorted_definitions(definitions: tuple[DefinitionNode, ...]) -> tuple[DefinitionNode, ...]:
+    """Apollo's ``sortTopLevelDefinitions``: by kind (operations before fragments), then name."""
+
+    def key(definition: DefinitionNode) -> tuple[int, str]:
+        name = getattr(definition, "name", None)
+        return (
+            0 if isinstance(definition, OperationDefinitionNode) else 1,
+            name.value if name else "",
+        )
+
+    return tuple(sorted(definitions, key=key))
+
+
+def apollo_body(document: str) -> str:
+    """The document as Apollo Client sends it and its manifest generator publishes it."""
+    definitions = []
+    for definition in parse(document, no_location=True).definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            root = isinstance(definition, OperationDefinitionNode)
+            definition = type(definition)(
+                **{
+                    **{key: getattr(definition, key) for key in definition.keys},
+                    "selection_set": _with_typename(definition.selection_set, root=root),
+                }
+            )
+        definitions.append(definition)
+    return print_js16(DocumentNode(definitions=_sorted_definitions(tuple(definitions))))
+
+
+def _without_typename(selection_set: SelectionSetNode) -> SelectionSetNode:
+    selections = []
+    for selection in selection_set.selections:
+        if (
+            isinstance(selection, FieldNode)
+            and selection.name.value == TYPENAME
+            and selection.alias is None
+            and not selection.arguments
+            and not selection.directives
+        ):
+            continue
+        if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+            selection = type(selection)(
+                **{
+                    **{key: getattr(selection, key) for key in selection.keys},
+                    "selection_set": _without_typename(selection.selection_set),
+                }
+            )
+        selections.append(selection)
+    return SelectionSetNode(selections=tuple(selections))
+
+
+def normalised(document: DocumentNode) -> str:
+    """The document compared for trust: plain ``__typename`` selections left out (clients add
+    them for their caches; they read no data), top-level definitions in Apollo's order."""
+    definitions: list[DefinitionNode] = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            definition = type(definition)(
+                **{
+                    **{key: getattr(definition, key) for key in definition.keys},
+                    "selection_set": _without_typename(definition.selection_set),
+                }
+            )
+        definitions.append(definition)
+    return print_ast(DocumentNode(definitions=_sorted_definitions(tuple(definitions))))
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     name: str
     file: str
     document: str
+    type: str = "query"  # query, mutation or subscription, as Apollo's manifest says
 
     @property
     def sha256(self) -> str:
         return sha256(self.document)
+
+    @property
+    def apollo_body(self) -> str:
+        return apollo_body(self.document)
+
+    @property
+    def apollo_id(self) -> str:
+        return sha256(self.apollo_body)
 
 
 def operations_of(schema: GraphQLSchema, folder: Path = OPERATIONS_FOLDER) -> list[Operation]:
@@ -137,7 +263,9 @@ def operations_of(schema: GraphQLSchema, folder: Path = OPERATIONS_FOLDER) -> li
                 continue
             parts = [definition, *_used_fragments(definition, fragments)]
             text = "\n\n".join(print_ast(part) for part in parts) + "\n"
-            found[name] = Operation(name=name, file=file, document=text)
+            found[name] = Operation(
+                name=name, file=file, document=text, type=definition.operation.value
+            )
     if problems:
         raise OperationsError("\n".join(problems))
     return [found[name] for name in sorted(found)]
@@ -148,9 +276,26 @@ def manifest_text(operations: list[Operation]) -> str:
     return json.dumps({o.sha256: o.document for o in operations}, indent=2, sort_keys=True) + "\n"
 
 
-def build_manifest(schema: GraphQLSchema, path: Path = MANIFEST) -> list[Operation]:
+def apollo_manifest_text(operations: list[Operation]) -> str:
+    """Apollo's persisted query manifest, as ``generate-persisted-query-manifest`` writes it:
+    the operations by name, each with Apollo's id, its type and the body Apollo sends."""
+    manifest = {
+        "format": "apollo-persisted-query-manifest",
+        "version": 1,
+        "operations": [
+            {"id": o.apollo_id, "name": o.name, "type": o.type, "body": o.apollo_body}
+            for o in sorted(operations, key=lambda o: o.name)
+        ],
+    }
+    return json.dumps(manifest, indent=2) + "\n"
+
+
+def build_manifest(
+    schema: GraphQLSchema, path: Path = MANIFEST, apollo_path: Path = APOLLO_MANIFEST
+) -> list[Operation]:
     operations = operations_of(schema)
     path.write_text(manifest_text(operations), encoding="utf-8")
+    apollo_path.write_text(apollo_manifest_text(operations), encoding="utf-8")
     return operations
 
 
@@ -161,3 +306,43 @@ def load_manifest(path: Path = MANIFEST) -> dict[str, str]:
         return {}
     manifest: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     return manifest
+
+
+class TrustedDocuments:
+    """The documents this server knows by id (ours and Apollo's), and which texts it trusts."""
+
+    def __init__(self, by_id: dict[str, str]) -> None:
+        self.by_id = by_id
+        self._normalised = set()
+        for document in by_id.values():
+            self._normalised.add(sha256(normalised(parse(document, no_location=True))))
+        # A client sends the same few texts again and again: each is parsed once.
+        self._trusted_text = lru_cache(maxsize=1024)(self._compare)
+
+    def is_trusted(self, query: Any) -> bool:
+        if not isinstance(query, str):
+            return False
+        return sha256(query) in self.by_id or self._trusted_text(query)
+
+    def _compare(self, query: str) -> bool:
+        try:
+            document = parse(query, no_location=True, max_tokens=COMPARE_MAX_TOKENS)
+        except GraphQLError:
+            return False
+        return sha256(normalised(document)) in self._normalised
+
+
+def read_apollo_manifest(path: Path = APOLLO_MANIFEST) -> dict[str, str]:
+    """Apollo's ids and bodies (``{}`` when the file is missing)."""
+    if not path.exists():
+        return {}
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    return {operation["id"]: operation["body"] for operation in manifest["operations"]}
+
+
+@cache
+def trusted_documents(
+    path: Path = MANIFEST, apollo_path: Path = APOLLO_MANIFEST
+) -> TrustedDocuments:
+    """The committed manifests, read once per process."""
+    return TrustedDocuments(load_manifest(path) | read_apollo_manifest(apollo_path))
