@@ -17,9 +17,11 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.events.routes import router as events_router
 from backend.forums import service as forums_service
 from backend.graphql import router as graphql_router
+from backend.graphql.apq import QueryStore, query_store_for
 from backend.graphql.context import get_context
-from backend.graphql.operations import load_manifest
-from backend.graphql.persisted import TrustedOperations
+from backend.graphql.extensions import SchemaOptions, admission
+from backend.graphql.operations import trusted_documents
+from backend.graphql.persisted import PersistedQueries, TrustedOperations
 from backend.graphql.response_cache import ResponseCache, schema_fingerprint, store_for
 from backend.graphql.router import EICGraphQLRouter
 from backend.graphql.schema import build_schema
@@ -52,11 +54,14 @@ def create_app(
     clock: Clock | None = None,
     broadcaster: Broadcaster | None = None,
     response_store: ResponseStore | None = None,
+    query_store: QueryStore | None = None,
     run_due_jobs: bool = False,
 ) -> FastAPI:
     """The app. ``run_due_jobs`` runs the due-job loop beside it (``eic serve`` does; tests and
     embedders that run ``eic run-due-jobs`` themselves do not). ``response_store``: the response
-    cache's store, instead of the one the settings ask for (used only with the cache on)."""
+    cache's store, instead of the one the settings ask for (used only with the cache on);
+    ``query_store``: the automatic persisted queries' store, likewise (not on a trusted-only
+    server)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     outage_log.interval = settings.outage_log_interval_seconds
@@ -107,6 +112,8 @@ def create_app(
             await app.state.broadcaster.close()
         if response_store is None and store is not None:  # so does an injected store
             await store.close()
+        if query_store is None and queries is not None:
+            await queries.close()
         if db is None:  # an injected database belongs to its creator
             await database.dispose()
 
@@ -162,12 +169,19 @@ def create_app(
         database.watch_writes(store)
     app.state.response_store = store
 
-    # Persisted operations are resolved before Strawberry parses the request.
-    app.add_middleware(
-        TrustedOperations,
-        manifest=load_manifest,
+    # Persisted operations are resolved before Strawberry parses the request (the WebSocket's
+    # subscribe messages in the router).
+    queries = None
+    if not settings.trusted_operations_only:
+        queries = query_store or query_store_for(settings)
+    app.state.persisted_queries = persisted = PersistedQueries(
+        documents=trusted_documents,
         trusted_only=settings.trusted_operations_only,
+        store=queries,
+        admits=admission(schema._schema, SchemaOptions.of(settings)),
+        max_document_bytes=settings.apq_max_document_bytes,
     )
+    app.add_middleware(TrustedOperations, persisted=persisted)
 
     def subject_of(token: str) -> str | None:
         viewer = viewer_from_token(security, token)

@@ -159,6 +159,14 @@ class Settings(BaseSettings):
 
     # Run only the apps' operations of clients/operations/manifest.json (sent by their hash).
     trusted_operations_only: bool = False
+    # Automatic persisted queries (backend/graphql/apq.py) when not trusted-only: a document sent
+    # once with its hash is kept (in Redis when EIC_REDIS_URL is set, else in memory) so that
+    # later calls send the hash only. Each entry expires; entries and bytes are bounded.
+    apq_enabled: bool = True
+    apq_ttl_seconds: float = Field(default=24 * 3600, gt=0)
+    apq_max_entries: int = Field(default=10_000, ge=0)
+    apq_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    apq_max_document_bytes: int = Field(default=32 * 1024, ge=0)
     # Responses larger than this are gzip-compressed for clients that accept it.
     compress_min_bytes: int = Field(default=1000, ge=0)
     # The response cache of anonymous persisted GETs (backend/graphql/response_cache.py): shared

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import strawberry
@@ -18,11 +19,14 @@ from graphql import (
     ASTValidationRule,
     DirectiveNode,
     GraphQLError,
+    GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
     ValidationContext,
     ValidationRule,
     get_operation_ast,
+    parse,
+    specified_rules,
     validate,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -39,7 +43,7 @@ from strawberry.types import ExecutionContext
 from backend.auth.viewer import Viewer
 from backend.graphql.cost import CostMeasure
 from backend.graphql.limits import document_limits_rule
-from backend.graphql.operations import load_manifest, sha256
+from backend.graphql.operations import TrustedDocuments, trusted_documents
 from backend.idempotency import KeyTakenError
 from backend.kit.errors import ServiceError
 from backend.kit.outages import outage_log, unavailable
@@ -84,13 +88,14 @@ class TrustedOnlyValidation(ValidationCache):
     reached the schema: HTTP, or the WebSocket's subscribe messages, which no HTTP middleware
     sees. A rule among the others would have let a costly document be validated first."""
 
-    def __init__(self, manifest: Callable[[], dict[str, str]], maxsize: int) -> None:
+    def __init__(self, documents: Callable[[], TrustedDocuments], maxsize: int) -> None:
         super().__init__(maxsize=maxsize)
-        self.manifest = manifest
+        self.documents = documents
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.query is None or sha256(context.query) not in self.manifest():
+        # a manifest's document as it is, or with __typename selections added (Apollo's form)
+        if not self.documents().is_trusted(context.query):
             context.pre_execution_errors = [
                 GraphQLError(
                     "This server runs only the apps' operations: send the operation's id "
@@ -288,10 +293,12 @@ class SchemaOptions:
         )
 
 
-def build_extensions(options: SchemaOptions) -> list[Callable[[], SchemaExtension]]:
-    # The rule classes are made once: ValidationCache keys on them, and the stock
-    # QueryDepthLimiter / MaxAliasesLimiter make a new class per request, which made every
-    # request miss the cache and validate again (13 ms of a 40 ms search on SQLite).
+@cache
+def limit_rules(options: SchemaOptions) -> tuple[type[ASTValidationRule], ...]:
+    """The schema's own validation rules (the limits), made once per set of options: the
+    ValidationCache keys on the rule classes, and the stock QueryDepthLimiter /
+    MaxAliasesLimiter make a new class per request, which made every request miss the cache
+    and validate again (13 ms of a 40 ms search on SQLite)."""
     rules: tuple[type[ASTValidationRule], ...] = (
         # Strawberry's QueryDepthLimiter and MaxAliasesLimiter walk a fragment again at each
         # spread (exponential in a fan-out document); this rule measures each fragment once.
@@ -301,12 +308,34 @@ def build_extensions(options: SchemaOptions) -> list[Callable[[], SchemaExtensio
     )
     if not options.introspection:
         rules += (NoSchemaIntrospectionCustomRule,)
+    return rules
+
+
+def admission(schema: GraphQLSchema, options: SchemaOptions) -> Callable[[str], bool]:
+    """Whether a document may be kept as an automatic persisted query: it parses within the
+    token limit and passes the schema's validation with every limit rule (depth, aliases,
+    directives, operations, introspection), so that no stored document is one the schema would
+    refuse. Each run of a stored document is validated and costed again as any other."""
+    rules = (*specified_rules, *limit_rules(options))
+
+    def admits(document: str) -> bool:
+        try:
+            parsed = parse(document, no_location=True, max_tokens=options.max_tokens)
+        except GraphQLError:
+            return False
+        return not validate(schema, parsed, rules)
+
+    return admits
+
+
+def build_extensions(options: SchemaOptions) -> list[Callable[[], SchemaExtension]]:
+    rules = limit_rules(options)
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=options.max_tokens),
         lambda: AddValidationRules(list(rules)),
         lambda: MaskUnexpectedErrors(hide_suggestions=not options.development),
         lambda: ParserCache(maxsize=512),
-        (lambda: TrustedOnlyValidation(load_manifest, maxsize=512))
+        (lambda: TrustedOnlyValidation(trusted_documents, maxsize=512))
         if options.trusted_operations_only
         else (lambda: ValidationCache(maxsize=512)),
         # After the validation cache: only valid documents are estimated, untrusted ones never.

@@ -5,10 +5,19 @@ of the manifest (:mod:`backend.graphql.operations`), so Strawberry sees an ordin
 
 - ``{"id": "<sha256>", "variables": ...}`` or Apollo's
   ``{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<sha256>"}}}``, by POST or, for
-  queries, by GET (``/graphql?extensions=...&variables=...``).
-- An unknown hash answers ``PERSISTED_QUERY_NOT_FOUND`` (HTTP 200, as Apollo clients expect).
-- With ``EIC_TRUSTED_OPERATIONS_ONLY=true`` a document that is not in the manifest answers
-  ``OPERATION_NOT_TRUSTED``: nothing but the apps' own operations runs.
+  queries, by GET (``/graphql?extensions=...&variables=...``); the id is ours
+  (``manifest.json``) or Apollo's (``persisted-query-manifest.json``, whose bodies select
+  ``__typename``, so the answer carries it), or one registered automatically.
+- An unknown hash answers ``PERSISTED_QUERY_NOT_FOUND`` with the message
+  ``PersistedQueryNotFound`` (HTTP 200): Apollo's persisted-query link matches either and sends
+  the text with the hash. Unless the server is trusted-only, that text is kept under its hash
+  (automatic persisted queries, :mod:`backend.graphql.apq`) when the hash is its SHA-256 (else
+  ``PERSISTED_QUERY_HASH_MISMATCH``), it is no larger than EIC_APQ_MAX_DOCUMENT_BYTES and it
+  passes the schema's validation with every limit; the next call by hash alone runs it.
+- With ``EIC_TRUSTED_OPERATIONS_ONLY=true`` a document that is not in the manifest (give or
+  take ``__typename`` selections) answers ``OPERATION_NOT_TRUSTED``: nothing but the apps' own
+  operations runs.
+- The subscribe messages of the WebSocket are resolved the same way (``router.py``).
 - GET responses say how proxies may keep them: ``public, max-age=60`` without an Authorization
   header (public data only), ``private, no-store`` with one. The response cache outside
   (``response_cache.py``) keeps the public ones as long, adds ``Vary`` and the ``ETag``, and
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -35,7 +45,8 @@ from backend.asgi import (
     replay,
     send_all,
 )
-from backend.graphql.operations import sha256
+from backend.graphql.apq import QueryStore
+from backend.graphql.operations import TrustedDocuments, sha256
 
 PUBLIC_MAX_AGE = 60
 
@@ -64,30 +75,58 @@ def _persisted_hash(request: dict[str, Any]) -> Any:
     return None
 
 
-def resolve(request: dict[str, Any], manifest: dict[str, str], *, trusted_only: bool) -> None:
-    """Put the document of a persisted operation into ``request["query"]``, or refuse."""
-    wanted = _persisted_hash(request)
-    query = request.get("query")
-    if wanted is not None:
-        if not isinstance(wanted, str):
-            raise RefusedOperationError(
-                "BAD_REQUEST", "A persisted query's id is a SHA-256 hex string", 400
-            )
-        if query:
-            if not isinstance(query, str) or sha256(query) != wanted:
+@dataclass(frozen=True)
+class PersistedQueries:
+    """How an operation sent by id finds its document, on HTTP and on the WebSocket."""
+
+    documents: Callable[[], TrustedDocuments]
+    trusted_only: bool
+    # None: nothing is registered (trusted-only, or EIC_APQ_ENABLED=false)
+    store: QueryStore | None = None
+    admits: Callable[[str], bool] = lambda _document: False
+    max_document_bytes: int = 0
+
+    async def resolve(self, request: dict[str, Any], *, over_http: bool = True) -> None:
+        """Put the document of a persisted operation into ``request["query"]`` (registering
+        a new one), or refuse."""
+        documents = self.documents()
+        wanted = _persisted_hash(request)
+        query = request.get("query")
+        if wanted is not None:
+            if not isinstance(wanted, str):
                 raise RefusedOperationError(
-                    "PERSISTED_QUERY_HASH_MISMATCH", "The query does not have this SHA-256", 400
+                    "BAD_REQUEST", "A persisted query's id is a SHA-256 hex string", 400
                 )
-        elif wanted in manifest:
-            request["query"] = manifest[wanted]
-        else:
-            raise RefusedOperationError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-        request.pop("id", None)
-    query = request.get("query")
-    if trusted_only and (not isinstance(query, str) or sha256(query) not in manifest):
-        raise _not_trusted()
-    if isinstance(query, str) and "subscription" in query:
-        _refuse_subscription(query, request.get("operationName"))
+            if query:
+                if not isinstance(query, str) or sha256(query) != wanted:
+                    raise RefusedOperationError(
+                        "PERSISTED_QUERY_HASH_MISMATCH", "The query does not have this SHA-256", 400
+                    )
+                if wanted not in documents.by_id:
+                    await self._register(wanted, query)
+            else:
+                known = documents.by_id.get(wanted)
+                if known is None and self.store is not None:
+                    known = await self.store.get(wanted)
+                if known is None:
+                    raise RefusedOperationError(
+                        "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound"
+                    )
+                request["query"] = known
+            request.pop("id", None)
+        query = request.get("query")
+        if self.trusted_only and not documents.is_trusted(query):
+            raise _not_trusted()
+        if over_http and isinstance(query, str) and "subscription" in query:
+            _refuse_subscription(query, request.get("operationName"))
+
+    async def _register(self, wanted: str, query: str) -> None:
+        if (
+            self.store is not None
+            and len(query.encode("utf-8")) <= self.max_document_bytes
+            and self.admits(query)
+        ):
+            await self.store.put(wanted, query)
 
 
 def _refuse_subscription(query: str, operation_name: Any) -> None:
@@ -124,13 +163,12 @@ class TrustedOperations:
         self,
         app: ASGIApp,
         *,
-        manifest: Callable[[], dict[str, str]],
-        trusted_only: bool,
+        persisted: PersistedQueries,
         path: str = "/graphql",
     ) -> None:
         self.app = app
-        self.manifest = manifest
-        self.trusted_only = trusted_only
+        self.persisted = persisted
+        self.trusted_only = persisted.trusted_only
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -151,7 +189,7 @@ class TrustedOperations:
             return
         request: dict[str, Any] = dict(pairs)
         try:
-            resolve(request, self.manifest(), trusted_only=self.trusted_only)
+            await self.persisted.resolve(request)
         except RefusedOperationError as refused:
             await send_all(send, _refusal(refused))
             return
@@ -205,7 +243,7 @@ class TrustedOperations:
             )
             return
         try:
-            resolve(request, self.manifest(), trusted_only=self.trusted_only)
+            await self.persisted.resolve(request)
         except RefusedOperationError as refused:
             await send_all(send, _refusal(refused))
             return

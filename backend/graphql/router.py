@@ -8,6 +8,11 @@ closed with 4403 when the token expires (the app reconnects with a fresh one) or
 access ends (a sign-out, removal or disabling is announced to every instance; a periodic
 re-check backs that up). Only graphql-transport-ws is spoken: the legacy graphql-ws protocol let
 clients skip ``connection_init`` in older Strawberry versions.
+
+A subscribe message may name its document by id, as over HTTP: ``extensions.persistedQuery``
+in its payload, with or without the ``query`` (Apollo Kotlin and iOS send the id alone; Apollo
+Client's GraphQLWsLink sends both). An id the server does not know answers an ``error`` message
+for that subscription with ``PERSISTED_QUERY_NOT_FOUND``; the connection stays open.
 """
 
 from __future__ import annotations
@@ -25,11 +30,16 @@ from starlette.websockets import WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from backend.auth.bearer import AccessCheck, current_viewer
 from backend.auth.viewer import Anonymous, Viewer
 from backend.graphql.context import Context
+from backend.graphql.persisted import PersistedQueries, RefusedOperationError
 from backend.kit.broadcast import EVERYONE
 
 
@@ -44,7 +54,41 @@ def token_in(params: Any) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else value.strip()
 
 
+class PersistedSubscribeHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with subscribe messages that name their document by id."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload = message.get("payload")
+        extensions = payload.get("extensions") if isinstance(payload, dict) else None
+        if (
+            self.connection_acknowledged  # else Strawberry closes it (4401)
+            and isinstance(payload, dict)
+            and isinstance(extensions, dict)
+            and "persistedQuery" in extensions
+        ):
+            assert self.context.request is not None  # a WebSocket connection always has one
+            persisted: PersistedQueries = self.context.request.app.state.persisted_queries
+            request = dict(payload)
+            try:
+                await persisted.resolve(request, over_http=False)
+            except RefusedOperationError as refused:
+                await self.send_message(
+                    {
+                        "id": message["id"],
+                        "type": "error",
+                        "payload": [
+                            {"message": refused.message, "extensions": {"code": refused.code}}
+                        ],
+                    }
+                )
+                return
+            message = {**message, "payload": request}  # type: ignore[typeddict-item]
+        await super().handle_subscribe(message)
+
+
 class EICGraphQLRouter(GraphQLRouter[Context, None]):
+    graphql_transport_ws_handler_class = PersistedSubscribeHandler
+
     def __init__(self, schema: Any, **options: Any) -> None:
         super().__init__(
             schema,
