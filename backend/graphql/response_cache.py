@@ -68,6 +68,7 @@ VARY = b"Authorization, Accept-Encoding"
 GZIP_LEVEL = 9
 KEYS_REMEMBERED = 4096
 _PERSISTED_PARAMETERS = frozenset({"extensions", "variables", "operationName", "id"})
+_UNREAD_EXTENSIONS = frozenset({"clientLibrary"})
 _MAX_AGE = re.compile(rb"max-age=(\d+)")
 # Headers of the app's answer that this middleware sets itself.
 _OWN_HEADERS = frozenset({b"content-length", b"vary", b"etag", b"age", b"x-cache"})
@@ -105,7 +106,11 @@ def cache_key(query_string: bytes, fingerprint: str) -> str | None:
         if operation is None:
             extensions = json.loads(request.get("extensions") or "null")
             persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
-            if not isinstance(persisted, dict) or extensions.keys() != {"persistedQuery"}:
+            # Apollo Client 4 names itself in every request (extensions.clientLibrary): that
+            # changes nothing in the answer, so such GETs share the entry.
+            if not isinstance(persisted, dict) or extensions.keys() - _UNREAD_EXTENSIONS != {
+                "persistedQuery"
+            }:
                 return None
             operation = persisted.get("sha256Hash")
         elif "extensions" in request:

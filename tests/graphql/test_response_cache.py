@@ -388,6 +388,12 @@ def test_the_key_and_the_etag_comparison() -> None:
     assert by_apollo != key(persisted("abc", {"a": 2, "b": [1, 2]}))
     assert by_apollo != cache_key(urlencode(persisted("abc", {"a": 1, "b": [1, 2]})).encode(), "x")
     assert key(persisted("abc")) == key(persisted("abc", {}))
+    # Apollo Client 4's extensions.clientLibrary changes nothing in the answer
+    apollo_4 = {
+        "persistedQuery": {"version": 1, "sha256Hash": "abc"},
+        "clientLibrary": {"name": "@apollo/client", "version": "4.0.0"},
+    }
+    assert key({"extensions": json.dumps(apollo_4), "variables": '{"a":1,"b":[1,2]}'}) == by_apollo
     # not kept: a document as text, variables that are not an object, unknown parameters
     for refused in (
         {"query": "{ units { code } }"},
