@@ -14,6 +14,21 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    SelectionSetNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
+    get_named_type,
+    parse,
+    visit,
+)
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
@@ -103,6 +118,74 @@ def test_apollos_body_adds_typename_sorts_definitions_and_prints_as_graphql_js_1
         "    __typename\n  }\n}\n\n"
         "fragment B on Listing {\n  id\n  __typename\n}"
     )
+
+
+# Apollo's cache keys an object by __typename and id; these types have no id but a stable code
+# (docs/clients.md: typePolicies with keyFields ["code"]).
+KEYED_BY_CODE = frozenset({"Unit", "Material", "Activity"})
+
+
+def _selects(
+    selection_set: SelectionSetNode,
+    type_name: str,
+    key: str,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> bool:
+    """Whether the set selects ``key`` of ``type_name`` itself or through a fragment."""
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value == key and selection.alias is None:
+                return True
+            continue
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = fragments[selection.name.value]
+            condition: str | None = fragment.type_condition.name.value
+            inner = fragment.selection_set
+        else:
+            assert isinstance(selection, InlineFragmentNode)
+            condition = selection.type_condition.name.value if selection.type_condition else None
+            inner = selection.selection_set
+        if condition in (None, type_name) and _selects(inner, type_name, key, fragments):
+            return True
+    return False
+
+
+class _Unkeyed(Visitor):
+    """The object types of a document's selection sets that lack their cache key."""
+
+    def __init__(self, types: TypeInfo, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        super().__init__()
+        self.types, self.fragments = types, fragments
+        self.found: set[str] = set()
+
+    def enter_selection_set(self, node: SelectionSetNode, *_: Any) -> None:
+        named = get_named_type(self.types.get_type())
+        if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType) or named.name in (
+            "Query",
+            "Mutation",
+            "Subscription",
+        ):
+            return
+        key = "code" if named.name in KEYED_BY_CODE else "id"
+        if key in named.fields and not _selects(node, named.name, key, self.fragments):
+            self.found.add(named.name)
+
+
+def test_every_object_the_apps_read_carries_its_key_for_apollos_cache() -> None:
+    # Given every selection of every operation, of a type with an id (or keyed by its code)
+    schema = build_schema(Settings(_env_file=None))._schema  # type: ignore[call-arg]
+    unkeyed: set[tuple[str, str]] = set()
+    for operation in _operations().values():
+        document = parse(operation.document)
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        types = TypeInfo(schema)
+        visitor = _Unkeyed(types, fragments)
+        visit(document, TypeInfoVisitor(types, visitor))
+        unkeyed |= {(operation.name, name) for name in visitor.found}
+    # then each selects it, so that Apollo's cache normalises the object
+    assert unkeyed == set()
 
 
 async def test_an_operation_runs_by_apollos_id_and_answers_with_typename(
