@@ -96,6 +96,10 @@ def create_app(
                     config=push_config,
                 )
             )
+        if settings.trusted_operations_only:
+            # Before the first request rather than during it: comparing a text with the
+            # trusted documents needs them parsed (~0.5 s for ~300 documents).
+            trusted_documents().is_trusted("{ __typename }")
         # Every instance forgets what it cached of someone's access, and re-checks their open
         # connections, as soon as a change is announced (kit.broadcast.announce_access_change).
         follower = asyncio.create_task(

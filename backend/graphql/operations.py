@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,13 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
+    Lexer,
     NameNode,
     NoUnusedFragmentsRule,
     OperationDefinitionNode,
     SelectionSetNode,
+    Source,
+    TokenKind,
     Visitor,
     parse,
     print_ast,
@@ -53,9 +57,6 @@ OPERATIONS_FOLDER = ROOT / "clients" / "operations"
 MANIFEST = OPERATIONS_FOLDER / "manifest.json"
 APOLLO_MANIFEST = OPERATIONS_FOLDER / "persisted-query-manifest.json"
 TYPENAME = "__typename"
-# A document sent as text is parsed at most this far to compare it with the trusted ones; the
-# schema's own token limit (EIC_GRAPHQL_MAX_TOKENS, 4,000 by default) refuses longer ones anyway.
-COMPARE_MAX_TOKENS = 20_000
 
 
 # A fragment may be used by another file's operations only: that is checked on the whole folder.
@@ -189,7 +190,7 @@ def normalised(document: DocumentNode) -> str:
                 }
             )
         definitions.append(definition)
-    return print_ast(DocumentNode(definitions=_sorted_definitions(tuple(definitions))))
+    return print_js16(DocumentNode(definitions=_sorted_definitions(tuple(definitions))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,25 +309,59 @@ def load_manifest(path: Path = MANIFEST) -> dict[str, str]:
     return manifest
 
 
+def _tokens(document: str) -> int:
+    lexer = Lexer(Source(document))
+    count = 0
+    while lexer.advance().kind is not TokenKind.EOF:
+        count += 1
+    return count
+
+
 class TrustedDocuments:
     """The documents this server knows by id (ours and Apollo's), and which texts it trusts."""
 
+    # Verdicts on texts that are not a manifest's exactly, by their SHA-256 (an app sends the same
+    # few again and again; the texts themselves are not kept).
+    VERDICTS_KEPT = 1024
+
     def __init__(self, by_id: dict[str, str]) -> None:
         self.by_id = by_id
-        self._normalised = set()
-        for document in by_id.values():
-            self._normalised.add(sha256(normalised(parse(document, no_location=True))))
-        # A client sends the same few texts again and again: each is parsed once.
-        self._trusted_text = lru_cache(maxsize=1024)(self._compare)
+        self._verdicts: OrderedDict[str, bool] = OrderedDict()
+
+    # Worked out at the first text that is not a manifest's exactly (a few hundred ms for ~300
+    # documents): a server that is not trusted-only, or whose apps send ids, never pays it.
+    @cached_property
+    def _normalised(self) -> frozenset[str]:
+        return frozenset(
+            sha256(normalised(parse(document, no_location=True)))
+            for document in self.by_id.values()
+        )
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """A text with more tokens than the longest trusted document with __typename in every
+        selection set (Apollo's bodies), give or take one per operation's root, is not trusted:
+        it is refused without being parsed to the end."""
+        return max((_tokens(d) for d in self.by_id.values()), default=0) + 64
 
     def is_trusted(self, query: Any) -> bool:
         if not isinstance(query, str):
             return False
-        return sha256(query) in self.by_id or self._trusted_text(query)
+        digest = sha256(query)
+        if digest in self.by_id:
+            return True
+        verdict = self._verdicts.get(digest)
+        if verdict is None:
+            verdict = self._verdicts[digest] = self._compare(query)
+            if len(self._verdicts) > self.VERDICTS_KEPT:
+                self._verdicts.popitem(last=False)
+        else:
+            self._verdicts.move_to_end(digest)
+        return verdict
 
     def _compare(self, query: str) -> bool:
         try:
-            document = parse(query, no_location=True, max_tokens=COMPARE_MAX_TOKENS)
+            document = parse(query, no_location=True, max_tokens=self.max_tokens)
         except GraphQLError:
             return False
         return sha256(normalised(document)) in self._normalised
