@@ -118,7 +118,12 @@ redis.call('HSET', sizes, sha, #document)
 redis.call('INCRBY', total, #document)
 while redis.call('ZCARD', index) > max_entries
     or tonumber(redis.call('GET', total) or '0') > max_bytes do
-  drop(redis.call('ZRANGE', index, 0, 0)[1])
+  local oldest = redis.call('ZRANGE', index, 0, 0)[1]
+  if not oldest then  -- a total that drifted (keys deleted by hand): nothing is left to count
+    redis.call('SET', total, 0)
+    break
+  end
+  drop(oldest)
 end
 return 1
 """

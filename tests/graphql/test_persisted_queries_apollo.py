@@ -50,6 +50,7 @@ from backend.settings import Settings
 from tests.conftest import make_settings, without_cost
 from tests.forums.kit import a_thread
 from tests.forums.live_kit import live_server, receive
+from tests.process_kit import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -444,3 +445,20 @@ async def test_a_subscription_runs_by_id_over_the_websocket_in_trusted_only_mode
                 "data": {"threadPosts": {"kind": "SUBSCRIBED", "sequence": 0, "post": None}}
             },
         }
+
+
+async def test_with_redis_away_a_lookup_misses_and_a_registration_is_dropped() -> None:
+    # Given a store whose Redis does not listen (a free port nobody serves)
+    store = RedisQueryStore(
+        f"redis://127.0.0.1:{free_port()}/0",
+        timeout=0.5,
+        ttl_seconds=60,
+        max_entries=10,
+        max_bytes=1000,
+    )
+    try:
+        # then nothing fails: the client is told "not found" and sends the text, which runs
+        await store.put("a", "query A { units { code } }")
+        assert await store.get("a") is None
+    finally:
+        await store.close()
