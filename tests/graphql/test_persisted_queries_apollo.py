@@ -462,3 +462,41 @@ async def test_with_redis_away_a_lookup_misses_and_a_registration_is_dropped() -
         assert await store.get("a") is None
     finally:
         await store.close()
+
+
+async def test_a_query_registered_on_one_instance_runs_by_hash_on_another(
+    db: Database, database_url: str, clock: ManualClock, apq_prefix: str, cluster_id: str
+) -> None:
+    settings = make_settings(database_url)
+    stores = [
+        RedisQueryStore(
+            REDIS_URL,
+            timeout=1.0,
+            ttl_seconds=60,
+            max_entries=10,
+            max_bytes=10_000,
+            prefix=apq_prefix,
+        )
+        for _ in range(2)
+    ]
+    first, second = (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(
+                app=create_app(settings, db=db, clock=clock, query_store=store)
+            ),
+            base_url="http://eic.test",
+        )
+        for store in stores
+    )
+    query = "query Shared { clusters { totalCount } }"
+    try:
+        # Given the text registered through the first instance
+        await first.post("/graphql", json={"query": query, "extensions": _persisted(sha256(query))})
+        # when the second is asked by the hash alone, then it runs it
+        by_hash = await second.post("/graphql", json={"extensions": _persisted(sha256(query))})
+        assert without_cost(by_hash.json()) == {"data": {"clusters": {"totalCount": 1}}}
+    finally:
+        for client in (first, second):
+            await client.aclose()
+        for store in stores:
+            await store.close()
