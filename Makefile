@@ -8,7 +8,7 @@ PORT ?= 8000
 # Test processes: one per core (each with its own database); TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: install run test lint schema operations clean
+.PHONY: install run test lint schema operations typescript clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "EIC needs Python 3.11 or newer"'
@@ -40,6 +40,16 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/eic export-schema --output schema/schema.graphql
 	$(BIN)/eic operations build
+
+TS := clients/typescript
+
+$(TS)/node_modules/.package-lock.json: $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund
+
+## Regenerate the TypeScript client's types from the SDL and clients/operations (after
+## `make schema`), then type-check the client (tsc --noEmit, strict)
+typescript: $(TS)/node_modules/.package-lock.json
+	cd $(TS) && npm run --silent codegen && npm run --silent check
 
 clean:
 	rm -rf $(VENV) eic.db eic.db-wal eic.db-shm eic.db-holders .pytest_cache .mypy_cache .ruff_cache
