@@ -13,8 +13,8 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -65,17 +65,31 @@ def npm(*arguments: str, environment: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
+@contextmanager
+def turn() -> Iterator[None]:
+    """Test processes running at once take turns at npm in clients/typescript."""
+    with (CLIENT / ".npm-ci.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="module")
 def node_modules() -> None:
     """The client's npm packages, as the committed package-lock.json has them: ``npm ci`` when
-    they are missing or older than the lock. Test processes running at once take turns."""
-    with (CLIENT / ".npm-ci.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    they are missing or older than the lock."""
+    with turn():
         installed = CLIENT / "node_modules" / ".package-lock.json"
         wanted = CLIENT / "package-lock.json"
         if not installed.exists() or installed.stat().st_mtime < wanted.stat().st_mtime:
             npm("ci", "--no-audit", "--no-fund")
-        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def compiled(node_modules: None) -> None:
+    """The client and its end-to-end scripts compiled by tsc into clients/typescript/dist
+    (strict: a type error fails here)."""
+    with turn():
+        npm("run", "build")
 
 
 def test_the_committed_types_match_the_schema_and_operations(
@@ -177,11 +191,10 @@ async def count(database_url: str, statement: Any) -> int:
 
 
 async def test_the_client_end_to_end_against_the_demo(
-    node_modules: None, demo_server: DemoServer
+    compiled: None, demo_server: DemoServer
 ) -> None:
-    # Given the client compiled with tsc (strict: a type error fails here), and a server with
-    # the demo that runs nothing but the manifest's operations
-    await asyncio.to_thread(npm, "run", "build")
+    # Given the compiled client, and a server with the demo that runs nothing but the
+    # manifest's operations
     expired = await expired_access_token(demo_server.database_url, FIRM)
     # when the script signs in as a demo firm and goes through the app's calls
     assert NODE is not None, "node is not installed"
@@ -262,3 +275,55 @@ async def test_the_client_end_to_end_against_the_demo(
     assert await count(database_url, listings) == 1
     posts = select(func.count()).select_from(Post).where(Post.body == POST_BODY)
     assert await count(database_url, posts) == 1
+
+
+@pytest.fixture(scope="module")
+def down_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``eic serve`` over a SQLite file that cannot be opened (its directory does not exist):
+    the database is away, so it answers SERVICE_UNAVAILABLE; its base URL."""
+    directory = tmp_path_factory.mktemp("typescript-outage")
+    environment = scratch_environment(directory)[0] | {
+        "EIC_DATABASE_URL": f"sqlite+aiosqlite:///{directory}/missing/eic.db",
+        "EIC_JWT_SECRET": TEST_JWT_SECRET,
+        "EIC_TRUSTED_OPERATIONS_ONLY": "true",
+    }
+    with eic_serving(environment, directory) as base:
+        yield base
+
+
+async def test_the_client_waits_out_an_outage_and_gives_up_after_its_retries(
+    compiled: None, demo_server: DemoServer, down_server: str
+) -> None:
+    # Given the compiled client, a server whose database is away and one that works
+    # when the script's requests go to the broken server first, then to the working one
+    assert NODE is not None, "node is not installed"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [NODE, str(CLIENT / "dist" / "e2e" / "outage.js")],
+        env={
+            **os.environ,
+            "EIC_URL": demo_server.base,
+            "EIC_DOWN_URL": down_server,
+            "EIC_EMAIL": FIRM,
+            "EIC_PASSWORD": DEMO_PASSWORD,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # then a query answered SERVICE_UNAVAILABLE (in GraphQL, HTTP 200) twice was sent again
+    # after the 5 seconds the server asked for, each time, until answered; a keyed mutation
+    # refused with HTTP 503 once likewise; and a server down for good was asked 5 times in all
+    assert json.loads(done.stdout) == {
+        "query": {"answers": ["Clusters:200"] * 3, "waits": [5, 5]},
+        "clusters": 4,
+        "mutation": {"answers": ["SignIn:503", "SignIn:200"], "waits": [5]},
+        "role": "FIRM",
+        "gaveUp": {
+            "codes": ["SERVICE_UNAVAILABLE"],
+            "answers": ["Me:503"] * 5,
+            "waits": [5, 5, 5, 5],
+        },
+    }
