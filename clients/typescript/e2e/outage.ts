@@ -4,7 +4,7 @@
  * working one (EIC_URL). Prints one JSON line: what each request got and the waits the client
  * chose (its sleep is recorded, not slept).
  *
- * Environment: EIC_URL, EIC_DOWN_URL, EIC_EMAIL, EIC_PASSWORD.
+ * Environment: EIC_URL, EIC_DOWN_URL.
  */
 
 import { EICClient, EICError, Operations, type RequestRecord } from '../src/index.js';
@@ -53,16 +53,21 @@ async function main(): Promise<void> {
   outcome.query = { answers: answers.splice(0), waits: waits.splice(0) };
   outcome.clusters = clusters.clusters.totalCount;
 
-  // A keyed mutation: HTTP 503 (the key is looked up before GraphQL runs), once.
+  // A keyed mutation: HTTP 503 (the key is looked up before GraphQL runs), once; then the
+  // working server's answer (an unknown account: a payload error, which is data).
   outage.down = 1;
-  const session = await eic.signIn(setting('EIC_EMAIL'), setting('EIC_PASSWORD'));
+  const signIn = await eic.run(
+    Operations.SignIn,
+    { email: 'nobody@eic.example', password: 'not-a-password' },
+    { authenticated: false },
+  );
   outcome.mutation = { answers: answers.splice(0), waits: waits.splice(0) };
-  outcome.role = session.role;
+  outcome.signInErrors = signIn.tokenCreate.errors.map((error) => error.code);
 
   // Down for longer than the client's patience: it gives up after `retries` (4) retries.
   outage.down = 100;
   try {
-    await eic.run(Operations.Me, {});
+    await eic.run(Operations.Clusters, {}, { authenticated: false });
     outcome.gaveUp = null;
   } catch (error) {
     if (!(error instanceof EICError)) throw error;
