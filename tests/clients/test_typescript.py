@@ -244,6 +244,9 @@ async def test_the_client_end_to_end_against_the_demo(
         },
         "sync": outcome["sync"],
         "resync": ["RESYNC_REQUIRED"],
+        # the session revoked elsewhere: the socket closed, the refresh refused, the
+        # subscription ended with the refusal
+        "revoked": {"error": ["TOKEN_INVALID"]},
     }
     assert outcome["marketCount"] >= 1
     assert outcome["myListingsAfterExpiry"] > 20  # the demo firm's, and the new one: two pages
@@ -267,6 +270,7 @@ async def test_the_client_end_to_end_against_the_demo(
         "Me:200",
     ]
     assert requests["sync (one page)"] == ["SyncChanges:200"]
+    assert requests["subscription, session revoked elsewhere"] == ["RefreshSession:200"]
     pages = -(-outcome["myListingsAfterExpiry"] // 20)
     assert requests["pages MyListings (every page of 20)"] == ["MyListings:200"] * pages
     # and the work was done once

@@ -203,6 +203,22 @@ async function main(): Promise<void> {
     outcome.resync = error.codes;
   }
 
+  // The session is revoked from another device while a subscription runs: the server closes
+  // the socket (4403), the client's refresh is refused, and the subscription ends saying why.
+  const watching = eic.subscribe(Operations.ThreadPosts, { threadId: thread.id });
+  await watching.next();
+  const elsewhere = new EICClient({ url });
+  elsewhere.session = { ...eic.session };
+  outcome.revoked = await measured('subscription, session revoked elsewhere', async () => {
+    await elsewhere.signOut();
+    try {
+      const after = await watching.next();
+      return { ended: after.done ?? false };
+    } catch (error) {
+      return { error: error instanceof EICError ? error.codes : String(error) };
+    }
+  });
+
   await eic.close();
   outcome.calls = calls;
   const table = calls.map(

@@ -148,6 +148,7 @@ export class EICClient {
   private readonly webSocketImpl: unknown;
   private refreshing: Promise<Session> | null = null;
   private socket: SocketClient | null = null;
+  private socketRefusal: unknown = null;
 
   constructor(options: EICClientOptions) {
     this.endpoint = `${options.url.replace(/\/+$/, '')}/graphql`;
@@ -412,6 +413,12 @@ export class EICClient {
         if (event.errors?.length) throw new EICError(event.errors as GraphQLErrorEntry[]);
         yield event.data as TData;
       }
+    } catch (error) {
+      // graphql-ws ends a subscription whose connection_init could not be made (the session
+      // could not be refreshed) with a bare close event (4005): say why instead.
+      const refusal = this.socketRefusal;
+      if (closeCode(error) === INTERNAL_CLIENT_ERROR && refusal !== null) throw refusal;
+      throw error;
     } finally {
       await events.return?.(undefined);
     }
@@ -445,17 +452,48 @@ export class EICClient {
         wireBytes: null,
       });
     };
+    // The server closes with 4403 when the access token expires or the access it carried
+    // ended (a sign-out elsewhere, a removal): the next connection_init refreshes first, and a
+    // session that cannot be refreshed ends the subscriptions with the refresh's error.
+    let refreshFirst = false;
     this.socket = createClient({
       url,
       webSocketImpl: metered(this.webSocketImpl ?? globalThis.WebSocket, meter),
       lazy: true,
-      connectionParams: async () => {
-        const session = await this.freshSession();
-        return session === null ? {} : { authorization: `Bearer ${session.accessToken}` };
+      on: {
+        closed: (event) => {
+          if (closeCode(event) === FORBIDDEN) refreshFirst = this.session !== null;
+        },
       },
+      connectionParams: async () => {
+        try {
+          const session = refreshFirst ? await this.refresh() : await this.freshSession();
+          refreshFirst = false;
+          this.socketRefusal = null;
+          return session === null ? {} : { authorization: `Bearer ${session.accessToken}` };
+        } catch (error) {
+          this.socketRefusal = error;
+          throw error;
+        }
+      },
+      // The client's own back-off, with jitter: after a restart, the apps do not all come back
+      // at the same moment.
+      retryWait: (retries) =>
+        this.sleep(
+          Math.min(this.backoffSeconds * 2 ** retries * (0.5 + Math.random()), this.maxWaitSeconds),
+        ),
     });
     return this.socket;
   }
+}
+
+// graphql-transport-ws close codes: the server's refusal, and graphql-ws's own failure.
+const FORBIDDEN = 4403;
+const INTERNAL_CLIENT_ERROR = 4005;
+
+function closeCode(event: unknown): number | null {
+  const code = (event as { code?: unknown } | null)?.code;
+  return typeof event === 'object' && typeof code === 'number' ? code : null;
 }
 
 /** The GraphQL answer in a response, or null when it has none. */
