@@ -39,6 +39,8 @@ NODE = shutil.which("node")
 GENERATED = ("graphql.ts", "operations.ts")
 FIRM = "katsuyama-pellets@demo.eic.example"
 OTHER_FIRM = "maniwa-lumber@demo.eic.example"
+# A member of its own NPO and of Katsuyama Pellet Works (README, "Demo accounts").
+MEMBER = "biomass-town@demo.eic.example"
 DEMO_PASSWORD = "eic-demo-2026"
 LISTING_TITLE = "Cedar shavings from the TypeScript client"
 POST_BODY = "Dry cedar shavings available from next week."
@@ -206,6 +208,7 @@ async def test_the_client_end_to_end_against_the_demo(
             "EIC_URL": demo_server.base,
             "EIC_EMAIL": FIRM,
             "EIC_OTHER_EMAIL": OTHER_FIRM,
+            "EIC_MEMBER_EMAIL": MEMBER,
             "EIC_PASSWORD": DEMO_PASSWORD,
             "EIC_EXPIRED_TOKEN": expired,
         },
@@ -228,6 +231,8 @@ async def test_the_client_end_to_end_against_the_demo(
         "postErrors": [],
         "event": {"kind": "POST_ADDED", "samePost": True},
         # the lost answer's retry carried the same key and got the first answer replayed
+        # switching organisation while subscribed: reconnected and subscribed again as it
+        "switched": {"to": "Katsuyama Pellet Works", "resubscribed": "SUBSCRIBED"},
         "listing": {
             "id": listing_id,
             "errors": [],
@@ -270,6 +275,13 @@ async def test_the_client_end_to_end_against_the_demo(
         "Me:200",
     ]
     assert requests["sync (one page)"] == ["SyncChanges:200"]
+    assert requests["refresh(organisationId) while subscribed"] == [
+        "RefreshSession:200",
+        "ws:connection>",
+        "ws:connection<",
+        "ws:ThreadPosts>",
+        "ws:ThreadPosts<",
+    ]
     assert requests["subscription, session revoked elsewhere"] == ["RefreshSession:200"]
     pages = -(-outcome["myListingsAfterExpiry"] // 20)
     assert requests["pages MyListings (every page of 20)"] == ["MyListings:200"] * pages

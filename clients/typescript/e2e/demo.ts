@@ -5,8 +5,9 @@
  * subscription event. It prints a table of requests and bytes per call on stderr and one JSON
  * line of what happened on stdout, for the test to check.
  *
- * Environment: EIC_URL, EIC_EMAIL, EIC_OTHER_EMAIL, EIC_PASSWORD, EIC_EXPIRED_TOKEN (an access
- * token of EIC_EMAIL's account that has expired, minted by the test).
+ * Environment: EIC_URL, EIC_EMAIL, EIC_OTHER_EMAIL, EIC_MEMBER_EMAIL (an account with two
+ * organisations), EIC_PASSWORD, EIC_EXPIRED_TOKEN (an access token of EIC_EMAIL's account that
+ * has expired, minted by the test).
  */
 
 import WebSocket from 'ws';
@@ -136,6 +137,30 @@ async function main(): Promise<void> {
     samePost: added.event?.post?.id === added.posted.postCreate.post?.id,
   };
   await live.return(undefined);
+
+  // A member of two organisations switches while subscribed: the socket reconnects as the
+  // new organisation and subscribes again (a second SUBSCRIBED).
+  const member = new EICClient({
+    url,
+    webSocketImpl: WebSocket,
+    backoffSeconds: 0.05,
+    onRequest: record,
+  });
+  await member.signIn(setting('EIC_MEMBER_EMAIL'), password);
+  const memberMe = await member.run(Operations.Me, {});
+  const current = memberMe.me?.organisation?.id;
+  const second = memberMe.me?.memberships.find((m) => m.organisation.id !== current)?.organisation;
+  if (second === undefined) throw new Error('EIC_MEMBER_EMAIL has one organisation');
+  const feed = member.subscribe(Operations.ThreadPosts, { threadId: thread.id });
+  await feed.next();
+  const resubscribed = await measured('refresh(organisationId) while subscribed', async () => {
+    await member.refresh(second.id);
+    const again = await feed.next();
+    return again.done ? null : again.value.threadPosts.kind;
+  });
+  outcome.switched = { to: second.name, resubscribed };
+  await feed.return(undefined);
+  await member.close();
 
   network.armed = true;
   const saved = await measured('mutation ListingSave (answer lost, retried)', () =>

@@ -182,7 +182,7 @@ export class EICClient {
       { email, password, organisationId: organisationId ?? null },
       { authenticated: false },
     );
-    return this.keep(data.tokenCreate);
+    return this.keepAndReconnect(data.tokenCreate);
   }
 
   /**
@@ -204,7 +204,11 @@ export class EICClient {
         organisationId: organisationId ?? session.organisationId,
       },
       { authenticated: false },
-    ).then((data) => this.keep(data.tokenRefresh));
+    ).then((data) =>
+      organisationId === undefined || organisationId === session.organisationId
+        ? this.keep(data.tokenRefresh)
+        : this.keepAndReconnect(data.tokenRefresh),
+    );
     this.refreshing = refreshing;
     try {
       return await refreshing;
@@ -220,6 +224,14 @@ export class EICClient {
     await this.run(Operations.SignOut, { refreshToken: session.refreshToken });
     this.session = null;
     await this.close();
+  }
+
+  /** Keeps a session of another person or organisation: open subscriptions reconnect (and
+   * subscribe again) as them, since the server reads the viewer at connection_init only. */
+  private keepAndReconnect(payload: SessionFragment): Session {
+    const session = this.keep(payload);
+    this.socket?.terminate();
+    return session;
   }
 
   private keep(payload: SessionFragment): Session {
