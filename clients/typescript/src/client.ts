@@ -22,49 +22,17 @@ import { createClient, type Client as SocketClient, type SubscribePayload } from
 import type { ChangeType, Role, SessionFragment, SyncChangesQuery } from './generated/graphql.js';
 import * as Operations from './generated/operations.js';
 import type { PersistedOperation } from './persisted.js';
-
-export const UNAVAILABLE = 'SERVICE_UNAVAILABLE';
-export const TOKEN_EXPIRED = 'TOKEN_EXPIRED';
-export const RESYNC_REQUIRED = 'RESYNC_REQUIRED';
-
-/** One GraphQL error of an answer (not a payload error, which is data). */
-export interface GraphQLErrorEntry {
-  message: string;
-  path?: ReadonlyArray<string | number>;
-  extensions?: { code?: string; retryAfter?: number; [key: string]: unknown };
-}
-
-interface Answer {
-  data?: Record<string, unknown> | null;
-  errors?: GraphQLErrorEntry[];
-}
-
-/** The server answered with GraphQL errors and no data. */
-export class EICError extends Error {
-  readonly errors: GraphQLErrorEntry[];
-
-  constructor(errors: GraphQLErrorEntry[]) {
-    super(errors.map((error) => error.message).join('; '));
-    this.name = 'EICError';
-    this.errors = errors;
-  }
-
-  /** Each error's `extensions.code`, such as UNAUTHENTICATED or RESYNC_REQUIRED. */
-  get codes(): Array<string | undefined> {
-    return this.errors.map((error) => error.extensions?.code);
-  }
-}
-
-/** An HTTP error that carried no GraphQL answer (a proxy's 502, say). */
-export class HTTPError extends Error {
-  readonly status: number;
-
-  constructor(status: number, body: string) {
-    super(`HTTP ${status}: ${body.slice(0, 200)}`);
-    this.name = 'HTTPError';
-    this.status = status;
-  }
-}
+import {
+  type Answer,
+  byteLength,
+  EICError,
+  type GraphQLErrorEntry,
+  HTTPError,
+  parseAnswer,
+  retryAfter,
+  tokenExpired,
+} from './answers.js';
+import { closeCode, FORBIDDEN, INTERNAL_CLIENT_ERROR, metered } from './socket.js';
 
 export interface Session {
   accessToken: string;
@@ -128,9 +96,6 @@ export interface Connection<TNode> {
 }
 
 export type SyncItem = SyncChangesQuery['changes']['items'][number];
-
-const encoder = new TextEncoder();
-const byteLength = (text: string): number => encoder.encode(text).byteLength;
 
 export class EICClient {
   session: Session | null = null;
@@ -237,7 +202,7 @@ export class EICClient {
   private keep(payload: SessionFragment): Session {
     if (payload.errors.length > 0) {
       throw new EICError(
-        payload.errors.map((error) => ({ message: error.message, extensions: { code: error.code } })),
+        payload.errors.map(({ message, code }) => ({ message, extensions: { code } })),
       );
     }
     if (payload.accessToken === null || payload.refreshToken === null || payload.role === null) {
@@ -497,88 +462,4 @@ export class EICClient {
     });
     return this.socket;
   }
-}
-
-// graphql-transport-ws close codes: the server's refusal, and graphql-ws's own failure.
-const FORBIDDEN = 4403;
-const INTERNAL_CLIENT_ERROR = 4005;
-
-function closeCode(event: unknown): number | null {
-  const code = (event as { code?: unknown } | null)?.code;
-  return typeof event === 'object' && typeof code === 'number' ? code : null;
-}
-
-/** The GraphQL answer in a response, or null when it has none. */
-function parseAnswer(response: Response, text: string): Answer | null {
-  if (!(response.headers.get('content-type') ?? '').startsWith('application/json')) return null;
-  try {
-    const answer: unknown = JSON.parse(text);
-    return typeof answer === 'object' && answer !== null && !Array.isArray(answer)
-      ? (answer as Answer)
-      : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Seconds the server asked to wait before the same request is sent again (0 when it did not
- * say); null when this answer is not to be retried.
- */
-function retryAfter(response: Response, answer: Answer | null): number | null {
-  const codes = (answer?.errors ?? []).map((error) => error.extensions ?? {});
-  if (response.status === 503) {
-    const header = response.headers.get('retry-after') ?? '';
-    return /^\d+$/.test(header) ? Number(header) : 0;
-  }
-  if (response.status === 409) {
-    return codes.some((extensions) => extensions.code === 'IDEMPOTENCY_KEY_IN_USE') ? 0 : null;
-  }
-  if (response.status === 200) {
-    const waits = codes
-      .filter((extensions) => extensions.code === UNAVAILABLE)
-      .map((extensions) => (typeof extensions.retryAfter === 'number' ? extensions.retryAfter : 0));
-    if (waits.length > 0) return Math.max(...waits);
-  }
-  return null;
-}
-
-function tokenExpired(answer: Answer): boolean {
-  if ((answer.errors ?? []).some((error) => error.extensions?.code === TOKEN_EXPIRED)) return true;
-  return Object.values(answer.data ?? {}).some((payload) => {
-    const errors = (payload as { errors?: unknown } | null)?.errors;
-    return (
-      Array.isArray(errors) &&
-      errors.some((error) => (error as { code?: unknown } | null)?.code === TOKEN_EXPIRED)
-    );
-  });
-}
-
-interface MinimalSocket {
-  send(data: string): void;
-  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
-}
-
-/** The WebSocket class, counting the bytes of each message sent and received. */
-function metered(base: unknown, meter: (text: string, sent: boolean) => void): unknown {
-  if (typeof base !== 'function') return base; // graphql-ws reports the missing WebSocket
-  const Base = base as new (url: string, protocols?: string | string[]) => MinimalSocket;
-  return class MeteredWebSocket extends Base {
-    static readonly CONNECTING = 0;
-    static readonly OPEN = 1;
-    static readonly CLOSING = 2;
-    static readonly CLOSED = 3;
-
-    constructor(url: string, protocols?: string | string[]) {
-      super(url, protocols);
-      this.addEventListener('message', (event) => {
-        if (typeof event.data === 'string') meter(event.data, false);
-      });
-    }
-
-    override send(data: string): void {
-      meter(data, true);
-      super.send(data);
-    }
-  };
 }
