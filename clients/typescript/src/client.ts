@@ -81,7 +81,8 @@ export interface EICClientOptions {
   newKey?: () => string;
   /** Refresh the access token this long before it expires (default 30 s). */
   refreshLeewaySeconds?: number;
-  /** Send subscriptions by id only, for servers that take ids over WebSocket too. */
+  /** Send subscriptions by id only (default): EIC takes ids over WebSocket too. False sends
+   * the document text as well, for a server that does not. */
   subscriptionsById?: boolean;
   /** Told about every request and WebSocket message (for measuring). */
   onRequest?: (record: RequestRecord) => void;
@@ -125,7 +126,7 @@ export class EICClient {
       options.sleep ?? ((seconds) => new Promise((done) => setTimeout(done, seconds * 1000)));
     this.newKey = options.newKey ?? (() => globalThis.crypto.randomUUID());
     this.leewayMs = (options.refreshLeewaySeconds ?? 30) * 1000;
-    this.subscriptionsById = options.subscriptionsById ?? false;
+    this.subscriptionsById = options.subscriptionsById ?? true;
     this.onRequest = options.onRequest ?? (() => undefined);
     this.now = options.now ?? Date.now;
     this.webSocketImpl = options.webSocketImpl;
