@@ -106,7 +106,9 @@ export type DeviceRegisterInput = {
   locale?: string;
   /** IOS, ANDROID or WEB. */
   platform: Platform;
-  /** The push token from the phone (an Expo push token such as `ExponentPushToken[...]`). */
+  /** The service that issued the token; null: told from the token's shape. A service this server has no credentials for answers PUSH_PROVIDER_DISABLED. */
+  provider?: PushProvider | null | undefined;
+  /** The push token from the phone: an Expo push token (`ExponentPushToken[...]`), an FCM registration token, or an APNs device token in hex. */
   token: string;
 };
 
@@ -133,6 +135,7 @@ export type ErrorCode =
   | 'INVITE_INVALID'
   | 'LICENCE_REQUIRED'
   | 'NOT_FOUND'
+  | 'PUSH_PROVIDER_DISABLED'
   | 'REGISTRATION_CLOSED'
   | 'RESYNC_REQUIRED'
   | 'SERVICE_UNAVAILABLE'
@@ -1123,6 +1126,12 @@ export type PurchaseGroupUpdateInput = {
   /** New visibility. */
   visibility?: GroupVisibility | null | undefined;
 };
+
+/** The service that issued a device's push token and delivers to it: EXPO (Expo's push service), FCM (Firebase Cloud Messaging) or APNS (Apple Push Notification service). */
+export type PushProvider =
+  | 'APNS'
+  | 'EXPO'
+  | 'FCM';
 
 /** The reactions a post can get. */
 export type Reaction =
