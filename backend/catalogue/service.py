@@ -137,6 +137,21 @@ async def materials_by_code(*, db: Database, codes: Collection[str]) -> dict[str
         return {material.code: material for material in found.all()}
 
 
+async def names_in_languages(
+    session: AsyncSession, codes: Collection[str]
+) -> dict[str, dict[str, str]]:
+    """Each material's names by language tag (the English name under "en", then its local
+    names), by code, in one statement: what a notification names it by in any language."""
+    if not codes:
+        return {}
+    rows = await session.execute(
+        select(Material.code, Material.name, Material.local_names).where(
+            Material.code.in_(list(codes))
+        )
+    )
+    return {code: {"en": name, **(local or {})} for code, name, local in rows.all()}
+
+
 async def list_units(*, db: Database) -> list[Unit]:
     async with db.read() as session:
         return list(

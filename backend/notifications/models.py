@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -79,8 +80,14 @@ class Notification(Base):
     kind: Mapped[NotificationKind] = mapped_column(
         Enum(NotificationKind, native_enum=False, create_constraint=False, length=48)
     )
+    # The text in English, as written when it happened: what a row without a template (from
+    # before templates) shows in every language, and every row in a language we lack.
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
+    # How to tell it in any language: a template of backend/notifications/texts.py and its
+    # parameters (a material as its names by language), rendered when read.
+    text_template: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    text_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # What the notification is about, so the app can open it: ("EVENT", id), ...
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -12,7 +12,7 @@ from backend.graphql.errors import payload_mutation
 from backend.graphql.pagination import After, Connection, First, total_count_selected
 from backend.graphql.types import Payload, context_of, parse_id, signed_in
 from backend.kit.pagination import PageRequest
-from backend.notifications import models, service
+from backend.notifications import models, service, texts
 from backend.notifications.models import Channel, NotificationKind, Platform, PushProvider
 from backend.notifications.push import enabled_providers
 
@@ -90,31 +90,71 @@ class NotificationPreferencePayload(Payload):
     )
 
 
-@strawberry.type(name="Notification", description="Something a person should know about.")
+@strawberry.type(
+    name="Notification",
+    description="Something a person should know about. Its title and body are in the language "
+    "the request's Accept-Language header prefers of English, Japanese, Thai, Vietnamese, Tamil "
+    "and Hindi (English when it names none of them).",
+)
 class NotificationType:
     id: strawberry.ID = strawberry.field(description="Opaque id.")
     kind: NotificationKind = strawberry.field(description="What happened.")
-    title: str = strawberry.field(description="One line to show.")
-    body: str = strawberry.field(description="More detail; may be empty.")
     subject_type: str = strawberry.field(
         description="What it is about, such as EVENT; open `subjectId` on that screen."
     )
     subject_id: strawberry.ID = strawberry.field(description="Id of what it is about.")
     created_at: datetime = strawberry.field(description="When it happened.")
     read_at: datetime | None = strawberry.field(description="When it was read; null if unread.")
+    stored: strawberry.Private[models.Notification]
+
+    @strawberry.field(description="One line to show, in the request's language.")
+    def title(self, info: strawberry.Info) -> str:
+        return self._text(info).title
+
+    @strawberry.field(description="More detail, in the request's language; may be empty.")
+    def body(self, info: strawberry.Info) -> str:
+        return self._text(info).body
+
+    def _text(self, info: strawberry.Info) -> texts.Rendered:
+        row = self.stored
+        return texts.render_stored(
+            row.text_template,
+            row.text_params,
+            request_language(info),
+            title=row.title,
+            body=row.body,
+        )
 
     @classmethod
     def of(cls, notification: models.Notification) -> NotificationType:
         return cls(
             id=strawberry.ID(str(notification.id)),
             kind=notification.kind,
-            title=notification.title,
-            body=notification.body,
             subject_type=notification.subject_type,
             subject_id=strawberry.ID(str(notification.subject_id)),
             created_at=notification.created_at,
             read_at=notification.read_at,
+            stored=notification,
         )
+
+
+def request_language(info: strawberry.Info) -> str:
+    """The inbox's language: the one the request's Accept-Language prefers, worked out once
+    per request (or WebSocket connection). The request and not a setting of the person: the
+    app's screen is in the language its phone is set to, which the app sends with each
+    request, and one person with phones in two languages reads each in its own."""
+    context = context_of(info)
+
+    def negotiated() -> str:
+        request = context.request
+        header = None if request is None else request.headers.get("accept-language")
+        return texts.language_of_header(header)
+
+    language: str = context.loader(LANGUAGE, negotiated)
+    return language
+
+
+LANGUAGE = "notifications:language"
 
 
 @strawberry.input(description="Which notifications to mark read.")

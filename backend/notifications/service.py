@@ -17,10 +17,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
+from backend.catalogue import service as catalogue_service
 from backend.kit.db import Database, new_id, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.kit.validation import check_language
+
+# the templates are the door's vocabulary: other domains name them as service.texts
+from backend.notifications import texts as texts
 from backend.notifications.models import (
     Channel,
     Device,
@@ -51,17 +55,20 @@ async def add(
     session: AsyncSession,
     *,
     user_ids: Iterable[uuid.UUID],
-    kind: NotificationKind,
-    title: str,
+    text: texts.Text,
     subject_type: str,
     subject_id: uuid.UUID,
     now: datetime,
-    body: str = "",
     details: dict[str, str] | None = None,
     dedupe: str | None = None,
 ) -> None:
     """Queue one notification per person in the caller's transaction, and a push message to
     each of their devices (the outbox) unless they turned this kind's pushes off.
+
+    ``text`` is a template of :mod:`backend.notifications.texts` with its parameters (its
+    kind is the notification's): each row keeps them, to be told in each reader's language,
+    and the English text as its title and body. A material among the parameters is kept with
+    its names in every language (one statement per call, whoever is told).
 
     With ``dedupe`` (a name for the happening, such as "PURCHASE_GROUP:<id>:CONFIRMED"), each
     person's notification carries a unique key: telling the same happening twice fails the
@@ -71,6 +78,11 @@ async def add(
     people = list(dict.fromkeys(user_ids))  # once per person, in the given order
     if not people:
         return
+    kind = text.template.kind
+    codes = texts.material_codes(text)
+    names = await catalogue_service.names_in_languages(session, codes) if codes else {}
+    params = texts.stored_params(text, names)
+    english = texts.render(text.template, params, texts.ENGLISH)
     off: set[tuple[uuid.UUID, Channel]] = set()
     devices: dict[uuid.UUID, list[uuid.UUID]] = {}
     # in chunks: PostgreSQL takes at most 32,767 parameters, and an event has up to 100,000 people
@@ -103,8 +115,10 @@ async def add(
             id=new_id(),
             user_id=user_id,
             kind=kind,
-            title=title[:300],
-            body=body,
+            title=english.title,
+            body=english.body,
+            text_template=text.template.key,
+            text_params=params,
             subject_type=subject_type,
             subject_id=subject_id,
             details=details or {},

@@ -1772,9 +1772,9 @@ async def test_the_apps_listing_mutations_cost_pinned_statements_and_answer_as_a
         # the id's listing (none: not a retry), organisation and cluster (its currency),
         # material and unit checked (2), insert; the match-making of a first publication: the
         # material's subtree, its conversions, the candidate listings with their sellers,
-        # materials and units (4), the matched organisation told (4); sync log (3). The answer
-        # is built from these rows: nothing is read back.
-        "ListingSave": 19 + begin + access,
+        # materials and units (4), the matched organisation told (5, with the material's names
+        # for the text); sync log (3). The answer is built from these rows: nothing is read back.
+        "ListingSave": 20 + begin + access,
         # the id's listing (the retry's), its seller with cluster, material and unit (3)
         "ListingSave again": 4 + begin + access,
         # listing locked, unit checked, update, its seller with cluster and material (2: the

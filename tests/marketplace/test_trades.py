@@ -788,9 +788,10 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
     # of the unit of work, and what they lack is loaded one statement per relation.
     access = 1 + begin
     assert app.counts == {
-        # listing locked, open-offer check, offer and terms inserted, notification (4), both
-        # parties with their clusters (1), the listing's material and unit (2), sync log (3)
-        "OfferCreate": 14 + begin + access,
+        # listing locked, open-offer check, offer and terms inserted, notification (5: the
+        # material's names in every language for its text), both parties with their clusters
+        # (1), the listing's material and unit (2), sync log (3)
+        "OfferCreate": 15 + begin + access,
         # offer read, listing and offer locked (2), listing's committed quantity (conditional
         # UPDATE), offer updated, both parties with their clusters (1), the listing's material
         # and unit (2), the offer's terms (1), trade and first step inserted (2), notification
@@ -800,17 +801,18 @@ async def test_the_apps_trading_mutations_cost_pinned_statements_and_answer_as_a
         # history, reviews, the offer's terms (the listing, parties and unit are in the session)
         "OfferAccept again": 10 + begin + access,
         # offer read, listing and offer locked (2), offer updated, terms inserted, notification
-        # (4), both parties (1), the listing's material and unit (2), the offer's terms (1),
-        # sync log (3)
-        "OfferCounter": 16 + begin + access,
-        # trade locked, updated, step inserted, notification (4), the trade's listing, parties
-        # (1), material, unit and history (5: reviews come once a trade is completed), sync log
-        # (2)
-        "TradeMarkInTransit": 14 + begin + access,
+        # (5, with the material's names), both parties (1), the listing's material and unit (2),
+        # the offer's terms (1), sync log (3)
+        "OfferCounter": 17 + begin + access,
+        # trade locked, updated, step inserted, notification (5 with the material's names; 4
+        # for a delivery, whose text names none), the trade's listing, parties (1), material,
+        # unit and history (5: reviews come once a trade is completed), sync log (2)
+        "TradeMarkInTransit": 15 + begin + access,
         "TradeMarkDelivered": 14 + begin + access,
         # trade locked, who reported the delivery, trade updated, step inserted, the parties'
         # trade counts, the trade's listing, parties, material and unit (4, before the impact
         # entry, which then finds material and unit in the session), the impact factor, the
-        # entry and the month's parties (3), notification (4), history (1), sync log (2)
-        "TradeComplete": 19 + begin + access,
+        # entry and the month's parties (3), notification (5, with the material's names),
+        # history (1), sync log (2)
+        "TradeComplete": 20 + begin + access,
     }

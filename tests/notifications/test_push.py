@@ -24,7 +24,7 @@ from starlette.routing import Route
 from backend.jobs import run_due_jobs
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
-from backend.notifications import service
+from backend.notifications import service, texts
 from backend.notifications.models import (
     Device,
     Notification,
@@ -200,9 +200,14 @@ async def notify(db: Database, user_ids: list[uuid.UUID], now: datetime, count: 
             await service.add(
                 session,
                 user_ids=user_ids,
-                kind=NotificationKind.OFFER_RECEIVED,
-                title=f"New offer {n}",
-                body="4 t at 4500 JPY",
+                text=texts.OFFER_RECEIVED(
+                    listing=f"Cedar {n}",
+                    quantity=4,
+                    unit="TNE",
+                    material=texts.MaterialRef("wood-shavings"),
+                    price=4500,
+                    currency="JPY",
+                ),
                 subject_type="OFFER",
                 subject_id=uuid.uuid4(),
                 now=now,
@@ -256,8 +261,8 @@ async def test_a_notification_is_pushed_to_each_device_retried_after_failures(
     ]
     message = state.delivered[0]
     assert (message["title"], message["body"], message["sound"]) == (
-        "New offer 0",
-        "4 t at 4500 JPY",
+        "Cedar 0 に新しいオファー",  # the phones say they are in Japanese (register_device)
+        "かんなくず 4 TNE、単価 4500 JPY",
         "default",
     )
     assert message["data"]["kind"] == "OFFER_RECEIVED"

@@ -44,7 +44,7 @@ from backend.kit.validation import (
     check_text,
 )
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 
 
 async def create_event(
@@ -275,9 +275,7 @@ async def update_event(
             await _tell_registrants(
                 session,
                 event,
-                NotificationKind.EVENT_CHANGED,
-                f"Changed: {event.title}",
-                "The time or the place of an event you registered for has changed.",
+                texts.EVENT_CHANGED(event=event.title),
                 now,
             )
         return await _view(session, viewer, event.id)
@@ -331,9 +329,7 @@ async def cancel_event(
             await _tell_registrants(
                 session,
                 event,
-                NotificationKind.EVENT_CANCELLED,
-                f"Cancelled: {event.title}",
-                event.cancellation_reason,
+                texts.EVENT_CANCELLED(event=event.title, reason=event.cancellation_reason),
                 now,
             )
         return await _view(session, viewer, event.id)
@@ -342,9 +338,7 @@ async def cancel_event(
 async def _tell_registrants(
     session: AsyncSession,
     event: Event,
-    kind: NotificationKind,
-    title: str,
-    body: str,
+    text: texts.Text,
     now: datetime,
 ) -> None:
     user_ids = (
@@ -357,9 +351,7 @@ async def _tell_registrants(
     await notifications.add(
         session,
         user_ids=user_ids,
-        kind=kind,
-        title=title,
-        body=body,
+        text=text,
         subject_type=SUBJECT,
         subject_id=event.id,
         now=now,

@@ -42,7 +42,7 @@ from backend.kit.validation import (
     check_text,
 )
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 
@@ -273,10 +273,7 @@ async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[E
         await notifications.add(
             session,
             user_ids=[r.user_id for r in promoted],
-            kind=NotificationKind.EVENT_REGISTRATION_PROMOTED,
-            title=f"You have a seat: {event.title}",
-            body="A seat became free and your registration moved from the waiting list to "
-            "confirmed.",
+            text=texts.EVENT_REGISTRATION_PROMOTED(event=event.title),
             subject_type=SUBJECT,
             subject_id=event.id,
             now=now,
@@ -366,18 +363,11 @@ async def approve_registration(
         await notifications.add(
             session,
             user_ids=[registration.user_id],
-            kind=NotificationKind.EVENT_REGISTRATION_CONFIRMED,
-            title=(
-                f"Approved: {event.title}"
+            text=(
+                texts.EVENT_REGISTRATION_CONFIRMED
                 if confirmed
-                else f"Approved, on the waiting list: {event.title}"
-            ),
-            body=(
-                "The organisers approved your registration."
-                if confirmed
-                else "The organisers approved your registration; the event is full, so you are "
-                "on the waiting list and will get a seat when one becomes free."
-            ),
+                else texts.EVENT_REGISTRATION_CONFIRMED_WAITLISTED
+            )(event=event.title),
             subject_type=SUBJECT,
             subject_id=event.id,
             now=now,
@@ -406,9 +396,7 @@ async def reject_registration(
         await notifications.add(
             session,
             user_ids=[registration.user_id],
-            kind=NotificationKind.EVENT_REGISTRATION_REJECTED,
-            title=f"Not accepted: {event.title}",
-            body=reason.strip(),
+            text=texts.EVENT_REGISTRATION_REJECTED(event=event.title, reason=reason.strip()),
             subject_type=SUBJECT,
             subject_id=event.id,
             now=now,

@@ -32,7 +32,7 @@ from backend.kit.db import Database, later_of, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 
@@ -181,9 +181,7 @@ async def _notify(
     await notifications.add(
         session,
         user_ids=told,
-        kind=NotificationKind.FORUM_REPLY,
-        title=f"New reply: {thread.title}",
-        body=post.body[:200],
+        text=texts.FORUM_REPLY(thread=thread.title, post=post.body[:200]),
         subject_type=SUBJECT,
         subject_id=thread.id,
         details={"postId": str(post.id)},
@@ -196,9 +194,7 @@ async def _notify(
     await notifications.add(
         session,
         user_ids=[uid for uid in await readers_among(session, forum, members) if uid not in told],
-        kind=NotificationKind.FORUM_MENTION,
-        title=f"Your organisation was mentioned: {thread.title}",
-        body=post.body[:200],
+        text=texts.FORUM_MENTION(thread=thread.title, post=post.body[:200]),
         subject_type=SUBJECT,
         subject_id=thread.id,
         details={"postId": str(post.id)},

@@ -30,7 +30,7 @@ from backend.kit.db import Database
 from backend.kit.errors import Problems, ServiceError, not_found
 from backend.kit.validation import Place, check_place, check_text, parse_uuid
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +185,7 @@ async def _tell_owner(db: Database, user_id: uuid.UUID, now: datetime) -> None:
             await notifications.add(
                 session,
                 user_ids=[user_id],
-                kind=NotificationKind.ACCOUNT_REGISTRATION_ATTEMPTED,
-                title="Someone asked for a new account with your email",
-                body="Your account already uses this email, so nothing was created or changed. "
-                "If it was you, sign in with your password instead.",
+                text=texts.ACCOUNT_REGISTRATION_ATTEMPTED(),
                 subject_type="USER",
                 subject_id=user_id,
                 now=now,

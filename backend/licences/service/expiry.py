@@ -16,7 +16,7 @@ from backend.kit.db import Database
 from backend.licences.models import WasteLicence
 from backend.licences.service.inputs import EXPIRY_NOTICE_DAYS, SUBJECT
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 
 log = logging.getLogger("eic.jobs")
 DUE_BATCH = 500
@@ -84,14 +84,16 @@ async def _tell(db: Database, licence_id: uuid.UUID, days_left: int, now: dateti
         if row is None:  # another runner told them, or the licence changed meanwhile
             return False
         holder_id, issuer_name, number, valid_to = row
-        when = "today" if days_left == 0 else f"in {days_left} days"
         await notifications.add(
             session,
             user_ids=await identity_service.member_ids(session, holder_id),
-            kind=NotificationKind.LICENCE_EXPIRING,
-            title=f"Licence {number} ends {when}",
-            body=f"{issuer_name} {number} is valid until {valid_to.isoformat()}. After that day "
-            "hazardous waste it covers can no longer be offered to or traded with you.",
+            text=(
+                texts.LICENCE_EXPIRING_TODAY(number=number, issuer=issuer_name, valid_to=valid_to)
+                if days_left == 0
+                else texts.LICENCE_EXPIRING(
+                    number=number, days=days_left, issuer=issuer_name, valid_to=valid_to
+                )
+            ),
             subject_type=SUBJECT,
             subject_id=licence_id,
             details={"validTo": valid_to.isoformat()},

@@ -28,7 +28,7 @@ from backend.licences.service.inputs import (
 )
 from backend.licences.service.reading import build_views, readable_licence
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 
 # ---------------------------------------------------------------------------------------------
 # Checks
@@ -353,10 +353,12 @@ async def verify_licence(
             await notifications.add(
                 session,
                 user_ids=await identity_service.member_ids(session, licence.organisation_id),
-                kind=NotificationKind.LICENCE_VERIFIED,
-                title=f"Licence {licence.number} verified",
-                body=f"{licence.issuer_name} {licence.number} now counts for hazardous waste "
-                f"from {licence.valid_from.isoformat()} to {licence.valid_to.isoformat()}.",
+                text=texts.LICENCE_VERIFIED(
+                    number=licence.number,
+                    issuer=licence.issuer_name,
+                    valid_from=licence.valid_from,
+                    valid_to=licence.valid_to,
+                ),
                 subject_type=SUBJECT,
                 subject_id=licence.id,
                 details={"verified": "true"},
@@ -391,9 +393,9 @@ async def unverify_licence(
             await notifications.add(
                 session,
                 user_ids=await identity_service.member_ids(session, licence.organisation_id),
-                kind=NotificationKind.LICENCE_VERIFICATION_WITHDRAWN,
-                title=f"Verification of licence {licence.number} withdrawn",
-                body=reason.strip(),
+                text=texts.LICENCE_VERIFICATION_WITHDRAWN(
+                    number=licence.number, reason=reason.strip()
+                ),
                 subject_type=SUBJECT,
                 subject_id=licence.id,
                 now=now,

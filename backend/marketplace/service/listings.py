@@ -29,6 +29,7 @@ from backend.marketplace.models import (
 from backend.marketplace.service import matching, offers
 from backend.marketplace.service.common import attach_loads, effective_status, listing_loads
 from backend.marketplace.service.inputs import UNCHANGED, ListingChanges, ListingDraft, Spec
+from backend.notifications.service import texts
 
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=366)
@@ -383,7 +384,7 @@ async def update_listing(
         listing.updated_at = now
         if terms_change:  # open offers were made on the old material, unit or currency
             await offers.decline_open_offers(
-                session, listing, "The listing's material, unit or currency changed", now
+                session, listing, texts.OFFER_DECLINED_LISTING_CHANGED, now
             )
         await session.flush()
         return await attach_loads(session, listing)
@@ -428,7 +429,9 @@ async def close_listing(
             listing.closed_at = now
             listing.version += 1
             listing.updated_at = now
-            await offers.decline_open_offers(session, listing, "The listing was closed", now)
+            await offers.decline_open_offers(
+                session, listing, texts.OFFER_DECLINED_LISTING_CLOSED, now
+            )
         await session.flush()
         return await attach_loads(session, listing)
 
@@ -463,7 +466,7 @@ async def hide_listing(
         listing.version += 1
         if hidden:
             await offers.decline_open_offers(
-                session, listing, "The listing was taken down by the moderators", now
+                session, listing, texts.OFFER_DECLINED_LISTING_TAKEN_DOWN, now
             )
         await session.flush()
         return await attach_loads(session, listing)

@@ -43,7 +43,7 @@ from backend.marketplace import policies
 from backend.marketplace.models import Listing, ListingKind, ListingStatus, Recurrence
 from backend.marketplace.service.common import attach_loads, effective_status, listing_loads
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 
 # Scored per request: the newest candidates within MATCH_RADIUS_KM. 500 cost p99 0.7 s on SQLite
 # with 20,000 listings (scripts/bench_trades.py); a counterpart further than a day's drive is
@@ -418,9 +418,13 @@ async def tell_matches(session: AsyncSession, listing: Listing, now: datetime) -
         await notifications.add(
             session,
             user_ids=await identity_service.member_ids(session, organisation_id),
-            kind=NotificationKind.LISTING_MATCH,
-            title=f"A match for {match.listing.title}: {listing.title}",
-            body=f"Score {match.score:.0f} of 100, {match.distance_km:.0f} km away",
+            text=texts.LISTING_MATCH(
+                your_listing=match.listing.title,
+                listing=listing.title,
+                material=texts.MaterialRef(listing.material_code),
+                score=f"{match.score:.0f}",
+                distance=f"{match.distance_km:.0f}",
+            ),
             subject_type="LISTING",
             subject_id=listing.id,
             details={"yourListingId": str(match.listing.id), "score": f"{match.score:.1f}"},

@@ -23,7 +23,7 @@ from backend.marketplace.models import (
     TradeMessage,
 )
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 
 MESSAGES_IN_ORDER = Sort(
     "trade-messages:oldest", (SortKey(TradeMessage.created_at), SortKey(TradeMessage.id))
@@ -80,9 +80,7 @@ async def send_message(
                         trade, policies.party_of(viewer, trade) or trade.supplier_id
                     ),
                 ),
-                kind=NotificationKind.TRADE_MESSAGE,
-                title="New message on a trade",
-                body=body.strip()[:200],
+                text=texts.TRADE_MESSAGE(message=body.strip()[:200]),
                 subject_type="TRADE",
                 subject_id=trade.id,
                 now=now,

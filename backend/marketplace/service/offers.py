@@ -60,7 +60,7 @@ from backend.marketplace.service.common import (
     remaining,
 )
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 
@@ -148,10 +148,13 @@ def _check_terms_still_listed(offer: Offer, listing: Listing) -> None:
 
 
 async def decline_open_offers(
-    session: AsyncSession, listing: Listing, reason: str, now: datetime
+    session: AsyncSession, listing: Listing, cause: texts.Template, now: datetime
 ) -> int:
     """Decline every open offer on a listing (closed, hidden, or its terms changed) and tell
-    the makers, in the caller's transaction; the caller holds the listing's lock."""
+    the makers, in the caller's transaction; the caller holds the listing's lock. ``cause``
+    is one of the texts.OFFER_DECLINED_LISTING_* templates: its English body is the offers'
+    decline reason."""
+    reason = cause.body
     declined = (
         await session.execute(
             update(Offer)
@@ -182,9 +185,7 @@ async def decline_open_offers(
         await notifications.add(
             session,
             user_ids=await identity_service.member_ids(session, maker_id),
-            kind=NotificationKind.OFFER_DECLINED,
-            title=f"Offer declined: {listing.title}",
-            body=reason,
+            text=cause(listing=listing.title),
             subject_type="OFFER",
             subject_id=offer_id,
             details={"listingId": str(listing.id)},
@@ -212,17 +213,13 @@ async def _tell(
     session: AsyncSession,
     offer: Offer,
     organisation_id: uuid.UUID,
-    kind: NotificationKind,
-    title: str,
+    text: texts.Text,
     now: datetime,
-    body: str = "",
 ) -> None:
     await notifications.add(
         session,
         user_ids=await identity_service.member_ids(session, organisation_id),
-        kind=kind,
-        title=title,
-        body=body,
+        text=text,
         subject_type="OFFER",
         subject_id=offer.id,
         details={"listingId": str(offer.listing_id)},
@@ -346,11 +343,15 @@ async def _create(
             session,
             offer,
             listing.organisation_id,
-            NotificationKind.OFFER_RECEIVED,
-            f"New offer on {listing.title}",
+            texts.OFFER_RECEIVED(
+                listing=listing.title,
+                quantity=terms.quantity,
+                unit=listing.unit_code,
+                material=texts.MaterialRef(listing.material_code),
+                price=terms.price_per_unit,
+                currency=listing.currency,
+            ),
             now,
-            body=f"{plain(terms.quantity)} {listing.unit_code} at {plain(terms.price_per_unit)} "
-            f"{listing.currency}",
         )
         # The answer from the rows this unit of work holds, as in accept_offer: not read back.
         await _attach_loads(session, offer, listing, [first_terms])
@@ -475,11 +476,15 @@ async def counter_offer(
             session,
             offer,
             _whose_turn(offer),
-            NotificationKind.OFFER_COUNTERED,
-            f"Counter-offer on {listing.title}",
+            texts.OFFER_COUNTERED(
+                listing=listing.title,
+                quantity=terms.quantity,
+                unit=listing.unit_code,
+                material=texts.MaterialRef(listing.material_code),
+                price=terms.price_per_unit,
+                currency=listing.currency,
+            ),
             now,
-            body=f"{plain(terms.quantity)} {listing.unit_code} at {plain(terms.price_per_unit)} "
-            f"{listing.currency}",
         )
         await session.flush()
         return await _attach_loads(session, offer, listing)
@@ -538,8 +543,7 @@ async def accept_offer(
             session,
             offer,
             told,
-            NotificationKind.OFFER_ACCEPTED,
-            f"Offer accepted: {listing.title}",
+            texts.OFFER_ACCEPTED(listing=listing.title),
             now,
         )
         await session.flush()
@@ -597,9 +601,7 @@ async def decline_offer(
         offer.version += 1
         offer.updated_at = now
         told = offer.maker_id if viewer.organisation_id == offer.owner_id else offer.owner_id
-        await _tell(
-            session, offer, told, NotificationKind.OFFER_DECLINED, "Offer declined", now, reason
-        )
+        await _tell(session, offer, told, texts.OFFER_DECLINED(reason=reason.strip()), now)
         await session.flush()
         return await _attach_loads(session, offer, listing)
 
@@ -622,9 +624,7 @@ async def withdraw_offer(
         offer.decided_by_id = viewer.user_id
         offer.version += 1
         offer.updated_at = now
-        await _tell(
-            session, offer, offer.owner_id, NotificationKind.OFFER_WITHDRAWN, "Offer withdrawn", now
-        )
+        await _tell(session, offer, offer.owner_id, texts.OFFER_WITHDRAWN(), now)
         await session.flush()
         return await _attach_loads(session, offer, listing)
 

@@ -24,7 +24,7 @@ from backend.marketplace.models import (
     TradeStatus,
 )
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 
 
 async def create_review(
@@ -80,9 +80,7 @@ async def create_review(
             await notifications.add(
                 session,
                 user_ids=await identity_service.member_ids(session, reviewee),
-                kind=NotificationKind.TRADE_REVIEWED,
-                title=f"You were rated {rating} of 5",
-                body=comment.strip()[:200],
+                text=texts.TRADE_REVIEWED(rating=rating, comment=comment.strip()[:200]),
                 subject_type="TRADE",
                 subject_id=trade.id,
                 now=now,

@@ -38,7 +38,7 @@ from backend.marketplace.models import (
 from backend.marketplace.service import impact
 from backend.marketplace.service.common import move_committed
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 
 # A delivery may differ from the agreement (a fuller truck, a wetter load), within reason: this
 # bound also keeps the impact ledger's products inside their columns.
@@ -189,10 +189,8 @@ async def _tell(
     session: AsyncSession,
     trade: Trade,
     viewer: Viewer,
-    kind: NotificationKind,
-    title: str,
+    text: texts.Text,
     now: datetime,
-    body: str = "",
 ) -> None:
     """Tell the other party's people (both parties' when an admin acted)."""
     acting = policies.party_of(viewer, trade)
@@ -204,9 +202,7 @@ async def _tell(
     await notifications.add(
         session,
         user_ids=await identity_service.member_ids(session, *told),
-        kind=kind,
-        title=title,
-        body=body,
+        text=text,
         subject_type="TRADE",
         subject_id=trade.id,
         details={"status": trade.status.value},
@@ -292,7 +288,15 @@ async def mark_in_transit(
         if trade.status is TradeStatus.AGREED:
             _step(session, trade, viewer, TradeStatus.IN_TRANSIT, now)
             await _tell(
-                session, trade, viewer, NotificationKind.TRADE_IN_TRANSIT, "On its way", now
+                session,
+                trade,
+                viewer,
+                texts.TRADE_IN_TRANSIT(
+                    quantity=trade.quantity,
+                    unit=trade.unit_code,
+                    material=texts.MaterialRef(trade.material_code),
+                ),
+                now,
             )
         elif trade.status is TradeStatus.IN_TRANSIT:
             return await view(session, trade)  # a retry
@@ -350,10 +354,8 @@ async def mark_delivered(
             session,
             trade,
             viewer,
-            NotificationKind.TRADE_DELIVERED,
-            "Delivered: please confirm",
+            texts.TRADE_DELIVERED(quantity=quantity, unit=trade.unit_code, agreed=trade.quantity),
             now,
-            body=f"{plain(quantity)} {trade.unit_code} of {plain(trade.quantity)} agreed",
         )
         await session.flush()
         return await _moved(session, trade)
@@ -395,7 +397,17 @@ async def complete_trade(
         # the parts first: the impact entry then finds the material and unit in the session
         await _attach_parts(session, trade)
         entry = await impact.record(session, trade, now)
-        await _tell(session, trade, viewer, NotificationKind.TRADE_COMPLETED, "Completed", now)
+        await _tell(
+            session,
+            trade,
+            viewer,
+            texts.TRADE_COMPLETED(
+                quantity=trade.quantity,
+                unit=trade.unit_code,
+                material=texts.MaterialRef(trade.material_code),
+            ),
+            now,
+        )
         await session.flush()
         return await _moved(session, trade, entry)
 
@@ -432,10 +444,8 @@ async def cancel_trade(
             session,
             trade,
             viewer,
-            NotificationKind.TRADE_CANCELLED,
-            "Trade cancelled",
+            texts.TRADE_CANCELLED(reason=reason.strip()),
             now,
-            body=reason.strip(),
         )
         await session.flush()
         return await _moved(session, trade)
@@ -461,10 +471,8 @@ async def dispute_trade(
             session,
             trade,
             viewer,
-            NotificationKind.TRADE_DISPUTED,
-            "Trade disputed",
+            texts.TRADE_DISPUTED(reason=reason.strip()),
             now,
-            body=reason.strip(),
         )
         admins = await session.scalars(
             select(User.id).where(User.is_platform_admin.is_(True), User.is_active.is_(True))
@@ -472,9 +480,7 @@ async def dispute_trade(
         await notifications.add(
             session,
             user_ids=list(admins.all()),
-            kind=NotificationKind.TRADE_DISPUTED,
-            title="A trade to settle",
-            body=reason.strip(),
+            text=texts.TRADE_DISPUTED_TO_SETTLE(reason=reason.strip()),
             subject_type="TRADE",
             subject_id=trade.id,
             details={"status": trade.status.value},

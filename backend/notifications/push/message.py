@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from backend.notifications import texts
 from backend.notifications.models import (
     Device,
     Notification,
@@ -45,8 +46,16 @@ URGENT_KINDS = frozenset(
 
 
 def message_text(notification: Notification, device: Device) -> tuple[str, str]:
-    """The title and body ``device`` shows for ``notification``."""
-    return notification.title, notification.body
+    """The title and body ``device`` shows for ``notification``: in the device's language
+    (English when we lack it; the stored English text for rows older than their template)."""
+    text = texts.render_stored(
+        notification.text_template,
+        notification.text_params,
+        texts.language_of(device.locale),
+        title=notification.title,
+        body=notification.body,
+    )
+    return text.title, text.body
 
 
 def priority_of(notification: Notification) -> Priority:

@@ -15,7 +15,7 @@ from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.money import check_amount, plain
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.permits import policies
 from backend.permits.models import Allocation, LedgerReason
 from backend.permits.service.common import (
@@ -84,9 +84,9 @@ async def set_allocation(
             await notifications.add(
                 session,
                 user_ids=await identity.member_ids(session, organisation_id),
-                kind=NotificationKind.PERMIT_ALLOCATION_CHANGED,
-                title=f"Your allocation of {condition.title} is now {plain(amount)} "
-                f"{condition.unit_code} per period",
+                text=texts.PERMIT_ALLOCATION_CHANGED(
+                    condition=condition.title, amount=amount, unit=condition.unit_code
+                ),
                 subject_type=SUBJECT_CONDITION,
                 subject_id=condition.id,
                 now=now,

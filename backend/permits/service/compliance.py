@@ -31,9 +31,8 @@ from backend.identity import service as identity
 from backend.identity.models import Cluster, Organisation
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, ServiceError, not_found
-from backend.kit.money import plain
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.permits import policies
 from backend.permits.models import (
     AllocationEntry,
@@ -382,8 +381,7 @@ async def _tell_once(
     session: AsyncSession,
     *,
     people: list[uuid.UUID],
-    title: str,
-    body: str,
+    text: texts.Text,
     condition: PermitCondition,
     details: dict[str, str],
     dedupe: str,
@@ -397,9 +395,7 @@ async def _tell_once(
             await notifications.add(
                 session,
                 user_ids=people,
-                kind=NotificationKind.PERMIT_USE_WARNING,
-                title=title,
-                body=body,
+                text=text,
                 subject_type=SUBJECT,
                 subject_id=condition.id,
                 details=details,
@@ -452,10 +448,15 @@ async def warn_after_filing(
             await _tell_once(
                 session,
                 people=people,
-                title=f"{names.get(organisation_id, 'A member')} reached {level} % of its "
-                f"allocation for {condition.title}",
-                body=f"{plain(figure)} {unit} sent to disposal in the period starting "
-                f"{period.start.isoformat()}, against an allocation of {plain(allocation)} {unit}.",
+                text=texts.PERMIT_USE_WARNING_MEMBER(
+                    organisation=names.get(organisation_id, "?"),
+                    level=level,
+                    condition=condition.title,
+                    figure=figure,
+                    unit=unit,
+                    period_start=period.start,
+                    allocation=allocation,
+                ),
                 condition=condition,
                 details={**base, "organisationId": str(organisation_id), "level": str(level)},
                 dedupe=f"{key}:{organisation_id}:{level}",
@@ -468,9 +469,14 @@ async def warn_after_filing(
             await _tell_once(
                 session,
                 people=people,
-                title=f"The members reached {level} % of the cap of {condition.title}",
-                body=f"{plain(total)} {unit} sent to disposal in the period starting "
-                f"{period.start.isoformat()}, against a cap of {plain(condition.cap)} {unit}.",
+                text=texts.PERMIT_USE_WARNING_CAP(
+                    level=level,
+                    condition=condition.title,
+                    total=total,
+                    unit=unit,
+                    period_start=period.start,
+                    cap=condition.cap,
+                ),
                 condition=condition,
                 details={**base, "level": str(level)},
                 dedupe=f"{key}:CAP:{level}",

@@ -17,7 +17,7 @@ from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, ServiceError, not_found
 from backend.kit.money import plain
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.permits import policies
 from backend.permits.models import Allocation, LedgerReason, PermitCondition, PermitMember
 from backend.permits.service.common import (
@@ -212,7 +212,8 @@ async def _release_allocations(
         )
         if condition is None or allocation is None or allocation.amount <= Decimal(0):
             continue
-        released.append(f"{plain(allocation.amount)} {condition.unit_code} of {condition.title}")
+        # a line per condition, in no language's words: "40 TNE: Sawdust to landfill"
+        released.append(f"{plain(allocation.amount)} {condition.unit_code}: {condition.title}")
         move_allocation(
             session,
             condition=condition,
@@ -229,9 +230,7 @@ async def _release_allocations(
         await notifications.add(
             session,
             user_ids=await identity.member_ids(session, organisation_id),
-            kind=NotificationKind.PERMIT_ALLOCATION_CHANGED,
-            title="Your cover by the permit ended; your allocations went back to the holder",
-            body="; ".join(released),
+            text=texts.PERMIT_COVER_ENDED(released="; ".join(released)),
             subject_type=SUBJECT_CONDITION,
             subject_id=held[0][0],
             now=now,

@@ -19,7 +19,7 @@ from backend.kit.errors import ErrorCode, Problems, ServiceError, forbidden, not
 from backend.kit.money import check_amount, plain
 from backend.kit.validation import check_text
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.permits import policies
 from backend.permits.models import (
     AllocationTransfer,
@@ -105,8 +105,7 @@ async def _tell_members(
     session: AsyncSession,
     transfer: AllocationTransfer,
     condition: PermitCondition,
-    kind: NotificationKind,
-    title: str,
+    template: texts.Template,
     now: datetime,
 ) -> None:
     await notifications.add(
@@ -114,9 +113,12 @@ async def _tell_members(
         user_ids=await identity.member_ids(
             session, transfer.from_organisation_id, transfer.to_organisation_id
         ),
-        kind=kind,
-        title=title,
-        body=transfer.note or transfer.decision_reason,
+        text=template(
+            amount=transfer.amount,
+            unit=condition.unit_code,
+            condition=condition.title,
+            note=transfer.note or transfer.decision_reason,
+        ),
         subject_type=SUBJECT_TRANSFER,
         subject_id=transfer.id,
         now=now,
@@ -187,9 +189,7 @@ async def _request(
                 session,
                 transfer,
                 condition,
-                NotificationKind.PERMIT_ALLOCATION_CHANGED,
-                f"{plain(transfer.amount)} {condition.unit_code} of {condition.title} was "
-                "transferred",
+                texts.PERMIT_ALLOCATION_TRANSFERRED,
                 now,
             )
         else:
@@ -201,10 +201,12 @@ async def _request(
             await notifications.add(
                 session,
                 user_ids=await identity.admin_ids(session, permit.holder_id),
-                kind=NotificationKind.PERMIT_TRANSFER_REQUESTED,
-                title=f"A transfer of {plain(transfer.amount)} {condition.unit_code} of "
-                f"{condition.title} waits for your approval",
-                body=transfer.note,
+                text=texts.PERMIT_TRANSFER_REQUESTED(
+                    amount=transfer.amount,
+                    unit=condition.unit_code,
+                    condition=condition.title,
+                    note=transfer.note,
+                ),
                 subject_type=SUBJECT_TRANSFER,
                 subject_id=transfer.id,
                 now=now,
@@ -284,9 +286,7 @@ async def decide_transfer(
             session,
             transfer,
             condition,
-            NotificationKind.PERMIT_TRANSFER_DECIDED,
-            f"The transfer of {plain(transfer.amount)} {condition.unit_code} of "
-            f"{condition.title} was {'approved' if approve else 'refused'}",
+            texts.PERMIT_TRANSFER_APPROVED if approve else texts.PERMIT_TRANSFER_REFUSED,
             now,
         )
         return await _answer(session, standing, transfer, condition)

@@ -15,7 +15,7 @@ from backend.auth.viewer import Anonymous, Viewer
 from backend.identity.models import Organisation
 from backend.kit.db import attach
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.purchasing import policies
 from backend.purchasing.models import GroupStatus, Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.inputs import SUBJECT, GroupView
@@ -144,26 +144,13 @@ async def active_pledges(
 
 
 OUTCOME_MESSAGES = {
-    GroupStatus.CONFIRMED: (
-        NotificationKind.PURCHASE_GROUP_CONFIRMED,
-        "Confirmed: {title}",
-        "The group reached its minimum; the settlement shows what each participant pays.",
-    ),
-    GroupStatus.FAILED: (
-        NotificationKind.PURCHASE_GROUP_FAILED,
-        "Did not go ahead: {title}",
-        "The deadline passed below the minimum total; nothing will be ordered.",
-    ),
+    GroupStatus.CONFIRMED: texts.PURCHASE_GROUP_CONFIRMED,
+    GroupStatus.FAILED: texts.PURCHASE_GROUP_FAILED,
 }
 
 
 async def tell_participants(
-    session: AsyncSession,
-    group: PurchaseGroup,
-    kind: NotificationKind,
-    title: str,
-    body: str,
-    now: datetime,
+    session: AsyncSession, group: PurchaseGroup, text: texts.Text, now: datetime
 ) -> None:
     participant_ids = (
         await session.scalars(
@@ -175,13 +162,11 @@ async def tell_participants(
     await notifications.add(
         session,
         user_ids=participant_ids,
-        kind=kind,
-        title=title.format(title=group.title),
-        body=body,
+        text=text,
         subject_type=SUBJECT,
         subject_id=group.id,
         now=now,
-        dedupe=f"{SUBJECT}:{group.id}:{kind.value}",
+        dedupe=f"{SUBJECT}:{group.id}:{text.template.kind.value}",
     )
 
 
@@ -227,8 +212,8 @@ async def record_outcome(session: AsyncSession, group_id: uuid.UUID, now: dateti
             sync_log.organisation(group.counterpart_organisation_id),
         ],
     )
-    kind, title, body = OUTCOME_MESSAGES[GroupStatus(outcome)]
-    await tell_participants(session, group, kind, title, body, now)
+    told = OUTCOME_MESSAGES[GroupStatus(outcome)]
+    await tell_participants(session, group, told(group=group.title), now)
     return True
 
 

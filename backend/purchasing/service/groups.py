@@ -18,7 +18,7 @@ from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.kit.money import check_amount, check_currency, plain
 from backend.kit.validation import check_text
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.purchasing import policies
 from backend.purchasing.models import GroupStatus, Pledge, PurchaseGroup
 from backend.purchasing.service.common import (
@@ -406,7 +406,7 @@ async def close_group(
             )
         group.status = GroupStatus.CONFIRMED
         group.closed_at = now
-        await _changed(session, group, now, NotificationKind.PURCHASE_GROUP_CONFIRMED)
+        await _changed(session, group, now, texts.PURCHASE_GROUP_CONFIRMED(group=group.title))
         return await _view(session, viewer, group.id, now)
 
 
@@ -430,7 +430,10 @@ async def cancel_group(
         group.cancelled_at = now
         group.cancellation_reason = reason.strip()
         await _changed(
-            session, group, now, NotificationKind.PURCHASE_GROUP_CANCELLED, reason.strip()
+            session,
+            group,
+            now,
+            texts.PURCHASE_GROUP_CANCELLED(group=group.title, reason=reason.strip()),
         )
         return await _view(session, viewer, group.id, now)
 
@@ -448,17 +451,8 @@ async def mark_delivered(
 
 
 _ADVANCE_NOTICE = {
-    GroupStatus.ORDERED: NotificationKind.PURCHASE_GROUP_ORDERED,
-    GroupStatus.DELIVERED: NotificationKind.PURCHASE_GROUP_DELIVERED,
-}
-_NOTICE_TEXT = {
-    NotificationKind.PURCHASE_GROUP_CONFIRMED: (
-        "Confirmed: {title}",
-        "The group reached its minimum; the settlement shows what each participant pays.",
-    ),
-    NotificationKind.PURCHASE_GROUP_CANCELLED: ("Cancelled: {title}", ""),
-    NotificationKind.PURCHASE_GROUP_ORDERED: ("Ordered: {title}", "The order has been placed."),
-    NotificationKind.PURCHASE_GROUP_DELIVERED: ("Delivered: {title}", "The order has arrived."),
+    GroupStatus.ORDERED: texts.PURCHASE_GROUP_ORDERED,
+    GroupStatus.DELIVERED: texts.PURCHASE_GROUP_DELIVERED,
 }
 
 
@@ -484,7 +478,7 @@ async def _advance(
             group.ordered_at = now
         else:
             group.delivered_at = now
-        await _changed(session, group, now, _ADVANCE_NOTICE[after])
+        await _changed(session, group, now, _ADVANCE_NOTICE[after](group=group.title))
         return await _view(session, viewer, group.id, now)
 
 
@@ -492,16 +486,12 @@ async def _changed(
     session: AsyncSession,
     group: PurchaseGroup,
     now: datetime,
-    kind: NotificationKind,
-    body: str | None = None,
+    text: texts.Text,
 ) -> None:
     group.version += 1
     group.updated_at = now
     await session.flush()
-    title, default_body = _NOTICE_TEXT[kind]
-    await tell_participants(
-        session, group, kind, title, default_body if body is None else body, now
-    )
+    await tell_participants(session, group, text, now)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
 from backend.kit.money import MAX_AMOUNT, check_amount, plain
 from backend.notifications import service as notifications
-from backend.notifications.models import NotificationKind
+from backend.notifications.service import texts
 from backend.purchasing import policies
 from backend.purchasing.models import GroupStatus, Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.common import (
@@ -206,9 +206,9 @@ async def pledge(
             await notifications.add(
                 session,
                 user_ids=[participant_id],
-                kind=NotificationKind.PLEDGE_MADE_FOR_YOU,
-                title=f"Pledged for you: {plain(quantity)} {group.unit_code}, {group.title}",
-                body="Your community pledged this on your behalf.",
+                text=texts.PLEDGE_MADE_FOR_YOU(
+                    quantity=quantity, unit=group.unit_code, group=group.title
+                ),
                 subject_type=SUBJECT,
                 subject_id=group.id,
                 now=now,
