@@ -465,16 +465,26 @@ class Rendered:
 def render(template: Template, params: Mapping[str, Any], language: str) -> Rendered:
     """The template in ``language`` (a LANGUAGES tag) with the stored parameters; raises
     KeyError for a parameter missing from them."""
-    catalogue = translations(language)
     values = {name: _value(value, language) for name, value in params.items()}
     if template.title_plural is not None and template.count is not None:
-        title = catalogue.npgettext(
+        title = translations(language).npgettext(
             template.key, template.title, template.title_plural, int(values[template.count])
         )
+        body = _strings(template.key, language)[1]
     else:
-        title = _translated(catalogue, template.key, template.title)
-    body = _translated(catalogue, template.key, template.body)
+        title, body = _strings(template.key, language)
     return Rendered(title.format_map(values)[:MAX_TITLE], body.format_map(values))
+
+
+@cache
+def _strings(key: str, language: str) -> tuple[str, str]:
+    """A template's title and body in a language, looked up once per process."""
+    template = BY_KEY[key]
+    catalogue = translations(language)
+    return (
+        _translated(catalogue, key, template.title),
+        _translated(catalogue, key, template.body),
+    )
 
 
 def _translated(catalogue: gettext.NullTranslations, key: str, text: str) -> str:
