@@ -3,7 +3,7 @@
 Rows from before keep no template (both columns null) and show their English title and body.
 
 Revision ID: a7c4e91d2b60
-Revises: 5b0e7d3c2a91
+Revises: a7c4e9f2b318
 Create Date: 2026-12-07 14:30:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a7c4e91d2b60"
-down_revision: str | Sequence[str] | None = "5b0e7d3c2a91"
+down_revision: str | Sequence[str] | None = "a7c4e9f2b318"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

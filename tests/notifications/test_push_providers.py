@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from backend.kit.db import Database
-from backend.notifications import service
+from backend.notifications import service, texts
 from backend.notifications.models import (
     Device,
     NotificationKind,
@@ -80,7 +80,7 @@ async def person_with(
                     token=token,
                     platform=platform,
                     provider=provider,
-                    locale="ja",
+                    locale="en",
                     created_at=CLOCK_START,
                     last_seen_at=CLOCK_START,
                 )
@@ -88,14 +88,29 @@ async def person_with(
     return user_id
 
 
+# One notification of each kind the tests send, and the English its pushes carry.
+TEXTS = {
+    NotificationKind.OFFER_RECEIVED: texts.OFFER_RECEIVED(
+        listing="Sawdust", quantity=4, unit="TNE", material="sawdust", price=4500, currency="JPY"
+    ),
+    NotificationKind.LISTING_MATCH: texts.LISTING_MATCH(
+        your_listing="Sawdust wanted", listing="Sawdust", material="sawdust", score=90, distance=3
+    ),
+    NotificationKind.TRADE_MESSAGE: texts.TRADE_MESSAGE(message="Loading at 9"),
+}
+OFFER_TEXT = {"title": "New offer on Sawdust", "body": "4 TNE of sawdust at 4500 JPY"}
+MATCH_TEXT = {
+    "title": "A match for Sawdust wanted: Sawdust",
+    "body": "sawdust: score 90 of 100, 3 km away",
+}
+
+
 async def notify(db: Database, user_id: uuid.UUID, kind: NotificationKind) -> None:
     async with db.write() as session:
         await service.add(
             session,
             user_ids=[user_id],
-            kind=kind,
-            title="New offer",
-            body="4 t of sawdust at 4500 JPY",
+            text=TEXTS[kind],
             subject_type="OFFER",
             subject_id=uuid.uuid4(),
             now=CLOCK_START,
@@ -163,7 +178,7 @@ async def test_fcm_gets_an_access_token_once_and_each_push_with_its_options(
         assert (state.token_requests, state.refused_assertions) == (1, [])
         by_kind = {(m["token"], m["data"]["kind"]): m for m in state.received}
         match = by_kind[(android, "LISTING_MATCH")]
-        assert match["notification"] == {"title": "New offer", "body": "4 t of sawdust at 4500 JPY"}
+        assert match["notification"] == MATCH_TEXT
         # the push lives 6 hours from the notification: 5 left an hour later
         assert match["android"] == {
             "priority": "NORMAL",
@@ -344,7 +359,7 @@ async def test_apns_over_http2_with_a_provider_token_and_its_answers(
         "apns-id": str(message_id),
     }
     assert sent["payload"]["aps"] == {
-        "alert": {"title": "New offer", "body": "4 t of sawdust at 4500 JPY"},
+        "alert": OFFER_TEXT,
         "sound": "default",
         "badge": 1,
     }
