@@ -266,6 +266,10 @@ def _run(args: argparse.Namespace) -> int:
         except OperationsError as exc:
             print(f"The apps' operations do not build:\n{exc}", file=sys.stderr)
             return 1
+        # The Python client ships a copy as package data (an installed client has no repository).
+        sdk_copy = MANIFEST.parents[1] / "python" / "eic_client" / "manifest.json"
+        if sdk_copy.parent.is_dir():
+            sdk_copy.write_bytes(MANIFEST.read_bytes())
         print(f"{len(built)} operations written to {MANIFEST} and {APOLLO_MANIFEST}")
         return 0
 

@@ -1,5 +1,12 @@
 """The EIC API's Python client (see clients/python/README.md)."""
 
-from eic_client.client import EICClient, EICError, Operation, Session, load_operations
+from eic_client.client import (
+    EICClient,
+    EICError,
+    Operation,
+    Session,
+    load_operations,
+    manifest_text,
+)
 
-__all__ = ["EICClient", "EICError", "Operation", "Session", "load_operations"]
+__all__ = ["EICClient", "EICError", "Operation", "Session", "load_operations", "manifest_text"]

@@ -1,8 +1,9 @@
 """A small typed client of the EIC API, as the mobile apps use it.
 
-- Operations by name: the client reads ``clients/operations/manifest.json`` and sends each
-  operation by its SHA-256 (``{"id": ...}``), the way ``EIC_TRUSTED_OPERATIONS_ONLY`` servers
-  require.
+- Operations by name: the client reads the manifest of trusted operations that ships inside the
+  package (``eic_client/manifest.json``, a copy of ``clients/operations/manifest.json`` that
+  ``eic operations build`` writes) and sends each operation by its SHA-256 (``{"id": ...}``),
+  the way ``EIC_TRUSTED_OPERATIONS_ONLY`` servers require.
 - Sessions: :meth:`EICClient.sign_in` keeps the access and refresh tokens; an answer saying
   ``TOKEN_EXPIRED`` refreshes the session once and sends the request again.
 - Safe retries: every mutation gets a fresh ``Idempotency-Key``, and a request is sent again
@@ -22,13 +23,13 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import httpx
 from graphql import OperationDefinitionNode, OperationType, parse
 
-DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "operations" / "manifest.json"
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
@@ -51,9 +52,17 @@ class Operation:
     kind: OperationType
 
 
-def load_operations(manifest: Path = DEFAULT_MANIFEST) -> dict[str, Operation]:
-    """The manifest's operations by name."""
-    documents: dict[str, str] = json.loads(manifest.read_text(encoding="utf-8"))
+def manifest_text() -> str:
+    """The manifest the package ships (package data, so an installed copy finds it without the
+    repository's layout)."""
+    return resources.files("eic_client").joinpath("manifest.json").read_text(encoding="utf-8")
+
+
+def load_operations(manifest: Path | None = None) -> dict[str, Operation]:
+    """The operations by name of ``manifest`` (a server's own manifest.json), by default of the
+    one the package ships."""
+    text = manifest.read_text(encoding="utf-8") if manifest is not None else manifest_text()
+    documents: dict[str, str] = json.loads(text)
     operations = {}
     for sha, document in documents.items():
         definition = next(
@@ -74,13 +83,23 @@ class Session:
     role: str
 
 
+def service_url(url: str) -> str:
+    """The service's base address from what a person may paste: ``http://host:8080``, with a
+    trailing slash, or the GraphQL endpoint itself (``.../graphql``)."""
+    base = url.strip().rstrip("/")
+    return base.removesuffix("/graphql")
+
+
 class EICClient:
+    """A client of the service at ``base_url`` (``http://127.0.0.1:8000``, any host and port;
+    the endpoint ``.../graphql`` is taken too)."""
+
     def __init__(
         self,
         base_url: str,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        manifest: Path = DEFAULT_MANIFEST,
+        manifest: Path | None = None,
         retries: int = 4,
         backoff_seconds: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -88,7 +107,7 @@ class EICClient:
         max_wait_seconds: float = 30.0,
     ) -> None:
         self.http = httpx.AsyncClient(
-            base_url=base_url, transport=transport, timeout=timeout_seconds
+            base_url=service_url(base_url), transport=transport, timeout=timeout_seconds
         )
         self.operations = load_operations(manifest)
         self.retries = retries

@@ -1,22 +1,22 @@
 """Sign in as a demo firm, search the market, and list the firm's trades.
 
-Start the service first (`make run`), then:
+Install the client (``pip install ./clients/python``), start the service (``make run``, or
+``make run PORT=8080``), then give the example the service's address:
 
-    PYTHONPATH=clients/python .venv/bin/python clients/python/examples/market_and_trades.py \
-        http://127.0.0.1:8000
+    python clients/python/examples/market_and_trades.py http://127.0.0.1:8000
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 
 from eic_client import EICClient
 
 
-async def main(base_url: str) -> None:
+async def main(base_url: str, email: str, password: str) -> None:
     async with EICClient(base_url) as eic:
-        await eic.sign_in("katsuyama-pellets@demo.eic.example", "eic-demo-2026")
+        await eic.sign_in(email, password)
         found = await eic.run(
             "MarketSearch", {"filter": {"materialCode": "wood-shavings"}, "first": 5}
         )
@@ -28,4 +28,9 @@ async def main(base_url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="the service's base address, such as http://127.0.0.1:8000")
+    parser.add_argument("--email", default="katsuyama-pellets@demo.eic.example")
+    parser.add_argument("--password", default="eic-demo-2026")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.url.rstrip("/"), arguments.email, arguments.password))
