@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
@@ -214,6 +215,24 @@ def create_app(
     # runs: such a failure is answered with JSON (503 SERVICE_UNAVAILABLE for an outage).
     app.add_middleware(FailureAnswers)
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins:
+        # Outermost: a preflight is answered before anything else runs, and every answer (a
+        # cached one, a failure's) carries the headers a browser needs to read it.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "ETag",
+                "X-Cache",
+                "Idempotent-Replayed",
+            ],
+            allow_credentials=False,
+            max_age=600,
+        )
     return app
 
 

@@ -12,10 +12,12 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
+from typing import Annotated
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Public on purpose: it only ever signs tokens on a developer's machine.
 DEVELOPMENT_JWT_SECRET = "eic-development-secret-do-not-use-in-production"  # noqa: S105
@@ -181,6 +183,12 @@ class Settings(BaseSettings):
     # for links the service hands out such as calendar feeds; without it, the request's own.
     public_url: str | None = None
 
+    # Web origins (scheme://host[:port]) whose pages may call the API from a browser: a web app,
+    # GraphiQL served from another origin. Comma-separated; empty (the default) sends no CORS
+    # headers, so browsers keep every other origin's scripts out. "*" allows any origin; tokens
+    # travel in the Authorization header, never in cookies, so credentials are never allowed.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # How often `eic serve` runs the due jobs (purchase group deadlines); 0 turns it off, for
     # deployments that run `eic run-due-jobs` from cron instead.
     due_jobs_interval_seconds: float = Field(default=60, ge=0)
@@ -224,6 +232,34 @@ class Settings(BaseSettings):
                     f"{value!r} is not a rate limit such as '10/hour' or '60/minute;1000/day'"
                 ) from exc
         return value.strip()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("a comma-separated list of origins such as https://app.example.org")
+        origins = []
+        for item in items:
+            origin = str(item).strip().rstrip("/")
+            if not origin:
+                continue
+            parts = urlsplit(origin)
+            # A browser sends its Origin as scheme://host[:port] exactly: anything else (a path,
+            # a missing scheme) would never match and is a mistake worth stopping at start-up.
+            if origin != "*" and (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin such as https://app.example.org or "
+                    "http://127.0.0.1:3000 (scheme, host and port only), nor '*'"
+                )
+            origins.append(origin)
+        return origins
 
     @model_validator(mode="after")
     def _refuse_weak_production_secrets(self) -> Settings:
