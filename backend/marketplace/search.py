@@ -7,6 +7,14 @@ PostgreSQL (both made by migrations), with every word matched as a prefix so "sh
 Chinese) form one long token per run in both engines, so a query term in them is matched as a
 substring instead.
 
+A term is also found in the name of the listing's material in every catalogue language
+(``materials.search_text``): "wood" finds a listing titled 木質... of wood shavings, "แกลบ" a
+rice husk listing written in English. The catalogue is small (about a thousand entries), so
+each term's materials are one uncorrelated read of it, and the listing side stays an indexed
+lookup (``material_code``) beside the full-text one. Numbers are matched in the listing's own
+text only: the catalogue's names hold its codes (EWC "03 01 05"), which no one searching "12"
+means.
+
 Proximity: an indexed latitude/longitude bounding box first, then the exact great-circle
 distance (``eic_distance_km``, the same formula and the same bits on both backends).
 
@@ -29,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,18 +47,24 @@ from sqlalchemy import (
     Float,
     Integer,
     MetaData,
+    String,
     Table,
     Uuid,
     and_,
+    bindparam,
     case,
+    cast,
     func,
     literal_column,
     or_,
     select,
     text,
+    union,
 )
-from sqlalchemy.sql.expression import Select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.expression import CompoundSelect, Select
 
+from backend.catalogue.models import Material
 from backend.kit.geo import bounding_box, distance_sql
 from backend.marketplace.models import Listing
 
@@ -88,11 +102,61 @@ listing_search = Table(
 _SEARCH_DOCUMENT: ColumnElement[Any] = literal_column("listings.search_document")
 
 
+def _escaped(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _substring_match(term: str) -> ColumnElement[bool]:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
+    pattern = f"%{_escaped(term)}%"
     return or_(
         Listing.title.ilike(pattern, escape="\\"), Listing.description.ilike(pattern, escape="\\")
+    )
+
+
+# Marks between the words of catalogue names and codes ("wood-shavings", "Sawdust (dry)",
+# "husk/straw"), read as spaces so that a word after one starts a word.
+_NAME_MARKS = "-()/,.;:'\""
+
+
+def _material_names() -> ColumnElement[str]:
+    """Each material's lower-cased code and names in every language, each word after a space."""
+    names: Any = Material.search_text
+    for mark in _NAME_MARKS:
+        names = func.replace(names, mark, " ")
+    return literal_column("' '").op("||")(names)
+
+
+def _names_hold(term: str, *, as_prefix: bool) -> ColumnElement[bool]:
+    """A condition on materials: their names hold ``term``, at the start of one of their words
+    (``as_prefix``, as the full-text engines match words) or anywhere (scripts written without
+    spaces)."""
+    pattern = f"% {_escaped(term)}%" if as_prefix else f"%{_escaped(term)}%"
+    return _material_names().like(pattern, escape="\\")
+
+
+def _of_named_material(dialect: str, term: str, *, as_prefix: bool) -> ColumnElement[bool]:
+    """A condition on listings: their material's names hold ``term``."""
+    named = _names_hold(term, as_prefix=as_prefix)
+    if dialect == "postgresql":
+        # = ANY of an array computed once (an InitPlan): an index condition on material_code,
+        # which a bitmap OR can join to the tsvector's GIN index, where IN (subquery) would be
+        # a filter on every listing. The cast makes ANY take an array, not a subquery's rows.
+        codes = select(func.array_agg(Material.code)).where(named).scalar_subquery()
+        return Listing.material_code == func.any(cast(codes, ARRAY(String)))
+    return Listing.material_code.in_(select(Material.code).where(named))
+
+
+def _keys_of_named_material(term: str) -> Select[Any]:
+    """SQLite: the ``listing_search`` keys of listings whose material's names hold ``term`` (as
+    a word's start); through the index of ``material_code``."""
+    return (
+        select(listing_search.c.key)
+        .join(Listing, Listing.id == listing_search.c.listing_id)
+        .where(
+            Listing.material_code.in_(
+                select(Material.code).where(_names_hold(term, as_prefix=True))
+            )
+        )
     )
 
 
@@ -122,30 +186,65 @@ def _fts_keys(words: Sequence[str]) -> Select[Any]:
     return (
         select(literal_column("rowid"))
         .select_from(text("listing_fts"))
-        .where(text("listing_fts MATCH :fts_query").bindparams(fts_query=fts_query))
+        # unique: a search with several words holds several of these
+        .where(
+            text("listing_fts MATCH :fts_query").bindparams(
+                bindparam("fts_query", fts_query, unique=True)
+            )
+        )
     )
 
 
-def _text_conditions(dialect: str, terms: _Terms) -> list[ColumnElement[bool]]:
-    """Every term in the title or the description, on ``listings`` alone."""
-    conditions = [_substring_match(term) for term in terms.substrings]
-    if terms.words:
-        if dialect == "postgresql":
-            # Words are letters and digits only, so tsquery syntax cannot be injected (and the
-            # query is a bound value besides).
-            tsquery = " & ".join(f"{word}:*" for word in terms.words)
-            conditions.append(
-                _SEARCH_DOCUMENT.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
-            )
-        else:
-            conditions.append(
-                Listing.id.in_(
-                    select(listing_search.c.listing_id).where(
-                        listing_search.c.key.in_(_fts_keys(terms.words))
-                    )
-                )
-            )
+def _document_holds(words: Sequence[str]) -> ColumnElement[bool]:
+    """PostgreSQL: every one of ``words`` (as a prefix) in the title or the description."""
+    # Words are letters and digits only, so tsquery syntax cannot be injected (and the query
+    # is a bound value besides).
+    tsquery = " & ".join(f"{word}:*" for word in words)
+    return _SEARCH_DOCUMENT.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
+
+
+def _term_conditions(
+    dialect: str,
+    terms: _Terms,
+    keys_in: Callable[[Select[Any] | CompoundSelect], ColumnElement[bool]],
+) -> list[ColumnElement[bool]]:
+    """Every term in the title, the description or the names of the material. ``keys_in``
+    (SQLite): the condition that a listing's ``listing_search`` key is among those selected."""
+    conditions = [
+        or_(_substring_match(term), _of_named_material(dialect, term, as_prefix=False))
+        for term in terms.substrings
+    ]
+    # Numbers in the text alone, together in one full-text match; each other word in the text
+    # or in the material's names.
+    numbers = [word for word in terms.words if word.isdigit()]
+    lettered = [word for word in terms.words if not word.isdigit()]
+    if dialect == "postgresql":
+        if numbers:
+            conditions.append(_document_holds(numbers))
+        conditions.extend(
+            or_(_document_holds([word]), _of_named_material(dialect, word, as_prefix=True))
+            for word in lettered
+        )
+        return conditions
+    if numbers:
+        conditions.append(keys_in(_fts_keys(numbers)))
+    # One set of keys per word (its full-text keys and its material's listings' keys), so that
+    # SQLite may still start from the words when few listings hold them.
+    conditions.extend(
+        keys_in(union(_fts_keys([word]), _keys_of_named_material(word))) for word in lettered
+    )
     return conditions
+
+
+def _text_conditions(dialect: str, terms: _Terms) -> list[ColumnElement[bool]]:
+    """Every term in the title, the description or the material's names, on ``listings``."""
+    return _term_conditions(
+        dialect,
+        terms,
+        lambda keys: Listing.id.in_(
+            select(listing_search.c.listing_id).where(listing_search.c.key.in_(keys))
+        ),
+    )
 
 
 def text_match(dialect: str, query: str) -> ColumnElement[bool]:
@@ -271,14 +370,12 @@ def _places_within(plan: Plan, radius_km: float, *, drive_by_text: bool) -> Sele
         places.c.active == 1,
         _box(places.c.lat, places.c.lon, point.lat, point.lon, radius_km),
         plan.distance <= radius_km,
-        *(_substring_match(term) for term in plan.terms.substrings),
     ]
-    if plan.terms.words:
-        # Over the whole radius SQLite may start from the words (when few listings hold them)
-        # or from the places; within a ring the places are fewer, and `+ 0` keeps the words
-        # from leading.
-        key = places.c.key if drive_by_text else places.c.key + 0
-        conditions.append(key.in_(_fts_keys(plan.terms.words)))
+    # Over the whole radius SQLite may start from the words (when few listings hold them) or
+    # from the places; within a ring the places are fewer, and `+ 0` keeps the words from
+    # leading.
+    key = places.c.key if drive_by_text else places.c.key + 0
+    conditions.extend(_term_conditions(plan.dialect, plan.terms, lambda keys: key.in_(keys)))
     columns: list[Any] = [Listing, plan.distance.label("distance_km")]
     statement: Select[Any] = (
         select(*columns)

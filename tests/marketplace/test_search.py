@@ -971,22 +971,30 @@ async def test_forged_cursors_are_validation_errors(gql: GraphQL) -> None:
 # Free text
 
 
+# title, description, language, material (whose names in every language are searched too)
 TEXT_LISTINGS = [
-    ("Cedar shavings, dry", "Planer shavings from sugi, moisture 12.5 %.", "en"),
-    ("Hinoki bark", "Bark mulch from the debarker.", "en"),
-    ("Mỡ cá basa", "Mỡ cá tra từ nhà máy phi lê, giao tại Long Xuyên.", "vi"),
-    ("杉の乾燥おがくず、10トンあります", "真庭市の製材所から。", "ja"),
-    ("Rice husk ash", "", "en"),
-    ("ขายแกลบสด 20 ตัน", "จากโรงสีข้าวในฉะเชิงเทรา", "th"),
+    ("Cedar shavings, dry", "Planer shavings from sugi, moisture 12.5 %.", "en", "wood-shavings"),
+    ("Hinoki bark", "Bark mulch from the debarker.", "en", "bark"),
+    ("Mỡ cá basa", "Mỡ cá tra từ nhà máy phi lê, giao tại Long Xuyên.", "vi", "fish-fat"),
+    ("杉の乾燥おがくず、10トンあります", "真庭市の製材所から。", "ja", "sawdust"),
+    ("Rice husk ash", "", "en", "rice-husk-ash"),
+    ("ขายแกลบสด 20 ตัน", "จากโรงสีข้าวในฉะเชิงเทรา", "th", "rice-husk"),
 ]
 
 
 @pytest.fixture
 async def text_listings(gql: GraphQL, market: Market) -> list[str]:
     """The TEXT_LISTINGS, listed; their titles newest first."""
-    for title, description, language in TEXT_LISTINGS:
-        await list_one(gql, market.pellets, title, description=description, language=language)
-    return [title for title, _, _ in reversed(TEXT_LISTINGS)]
+    for title, description, language, material in TEXT_LISTINGS:
+        await list_one(
+            gql,
+            market.pellets,
+            title,
+            description=description,
+            language=language,
+            materialCode=material,
+        )
+    return [title for title, *_ in reversed(TEXT_LISTINGS)]
 
 
 async def search_each(gql: GraphQL, searches: list[str]) -> dict[str, Any]:
@@ -997,7 +1005,7 @@ def expect_each(newest: list[str], cases: list[tuple[str, list[str]]]) -> dict[s
     return {search: titles(*(t for t in newest if t in found)) for search, found in cases}
 
 
-CEDAR, BARK, FISH_FAT, SAWDUST_JA, ASH, HUSK_TH = (title for title, _, _ in TEXT_LISTINGS)
+CEDAR, BARK, FISH_FAT, SAWDUST_JA, ASH, HUSK_TH = (title for title, *_ in TEXT_LISTINGS)
 
 
 async def test_listings_free_text_matches_every_word_as_a_prefix(
@@ -1015,11 +1023,16 @@ async def test_listings_free_text_matches_every_word_as_a_prefix(
         # every word must match, each as a prefix, in any order
         ("dry cedar", [CEDAR]),
         ("shav moist", [CEDAR]),
-        ("cedar bark", []),
         ("cedar, dry!", [CEDAR]),
-        ("rice husk", [ASH]),
-        ("rice-husk", [ASH]),
-        ("husk", [ASH]),
+        # the material's names count as words of the listing: the Thai listing is of rice husk
+        ("rice husk", [ASH, HUSK_TH]),
+        ("rice-husk", [ASH, HUSK_TH]),
+        ("husk", [ASH, HUSK_TH]),
+        ("wood", [CEDAR]),
+        ("sawd", [SAWDUST_JA]),
+        ("fat", [FISH_FAT]),
+        ("cedar wood", [CEDAR]),
+        ("cedar bark", []),
         # words match from their start, not in their middle
         ("avings", []),
         ("edar", []),
@@ -1080,7 +1093,8 @@ async def test_listings_free_text_matches_japanese_and_thai_inside_longer_text(
         # LIKE wildcards are plain characters
         ("お_くず", []),
         ("お%くず", []),
-        ("แกลบ", [HUSK_TH]),
+        # rice husk ash is ขี้เถ้าแกลบ in Thai
+        ("แกลบ", [HUSK_TH, ASH]),
         ("โรงสีข้าว", [HUSK_TH]),
         ("ฟางข้าว", []),
     ]
@@ -1109,6 +1123,63 @@ async def test_listings_free_text_matches_several_japanese_words_anywhere(
 
     # then, as for every language, each word must be there, not the words side by side
     assert found == expect_each(text_listings, cases)
+
+
+async def test_listings_free_text_matches_the_material_in_every_catalogue_language(
+    gql: GraphQL, text_listings: list[str]
+) -> None:
+    # given listings whose text is in one language, of materials the catalogue names in several
+    cases = [
+        ("樹皮", [BARK]),  # bark, in Japanese, finds the English listing
+        ("เปลือกไม้", [BARK]),  # and in Thai
+        ("vỏ cây", [BARK]),  # and in Vietnamese, each word of the name
+        ("mùn cưa", [SAWDUST_JA]),  # sawdust in Vietnamese finds the Japanese listing
+        ("ขี้เลื่อย", [SAWDUST_JA]),
+        ("かんなくず cedar", [CEDAR]),  # a Japanese name and an English word, each somewhere
+        ("魚脂", [FISH_FAT]),
+        ("trấu", [ASH, HUSK_TH]),  # rice husk and rice husk ash are both trấu in Vietnamese
+        # the catalogue's codes are not words of its names: "03 01 05" is wood's EWC entry
+        ("03", []),
+        ("05", []),
+        # a name's word matches from its start, as the listing's own words do
+        ("hings", []),
+    ]
+
+    # when anybody searches for the material's name
+    found = await search_each(gql, [search for search, _ in cases])
+
+    # then the listings of that material come, whatever their own language
+    assert found == expect_each(text_listings, cases)
+
+
+async def test_listings_free_text_near_maniwa_finds_the_demo_wood_in_japanese(
+    gql: GraphQL, db: Database, settings: Settings, clock: ManualClock
+) -> None:
+    # given the demo clusters, whose Maniwa firms list in Japanese (木質ペレット, かんなくず ...)
+    from backend import demo
+    from backend.auth.passwords import Passwords
+
+    await demo.seed_demo(db, Passwords(settings), clock)
+    query = """query($filter: ListingFilter) {
+      listings(filter: $filter, sort: NEAREST, first: 100) {
+        edges { node { title description material { code name } } }
+      }
+    }"""
+    near = {"lat": MANIWA[0], "lon": MANIWA[1], "radiusKm": 25}
+
+    # when anybody searches "wood" near Maniwa
+    body = await gql(query, {"filter": {"search": "wood", "near": near}})
+    found = [edge["node"] for edge in body["data"]["listings"]["edges"]]
+
+    # then the Japanese wood pellets and shavings come, through their material's name
+    titles_found = [node["title"] for node in found]
+    assert "木質ペレット 10kg袋" in titles_found
+    japanese = [node for node in found if "wood" not in (node["title"] + node["description"])]
+    assert {node["material"]["code"] for node in japanese} >= {"wood-pellets", "wood-shavings"}
+    # and every listing found says "wood" in its text or its material's name
+    for node in found:
+        words = f"{node['title']} {node['description']} {node['material']['name']}".lower()
+        assert "wood" in words, node
 
 
 async def test_listings_free_text_matches_numbers_with_a_decimal_point(
@@ -1174,7 +1245,10 @@ async def test_listings_combine_text_distance_and_material(gql: GraphQL, market:
     nearby = point_at(MANIWA, 3, 4)
     await list_one(gql, market.pellets, "Cedar shavings nearby", at=nearby)
     await list_one(gql, market.bark, "Cedar shavings far off", at=point_at(MANIWA, 40, 0))
-    await list_one(gql, market.bark, "Cedar offcuts nearby", at=nearby)
+    # (of offcuts: a listing of shavings is found by "shav" through its material's name)
+    await list_one(
+        gql, market.bark, "Cedar offcuts nearby", at=nearby, materialCode="wood-trimmings"
+    )
     await list_one(gql, market.bark, "Shavings of bark nearby", at=nearby, materialCode="bark")
     await list_one(
         gql,

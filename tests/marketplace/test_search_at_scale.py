@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -221,7 +222,25 @@ _UNSPACED_SCRIPTS = re.compile(
 )
 
 
-def _reference_text(dialect: str, query: str) -> ColumnElement[bool]:
+def _named(materials: dict[str, list[str]], term: str, *, as_prefix: bool) -> Any:
+    """Listings whose material has ``term`` in one of its names (any language), at the start
+    of one of the name's words or (``as_prefix`` false) anywhere; worked out here in Python."""
+    codes = [
+        code
+        for code, names in materials.items()
+        if any(
+            any(word.startswith(term) for word in _WORD.findall(name))
+            if as_prefix
+            else term in name
+            for name in names
+        )
+    ]
+    return Listing.material_code.in_(codes)
+
+
+def _reference_text(
+    dialect: str, query: str, materials: dict[str, list[str]]
+) -> ColumnElement[bool]:
     conditions: list[Any] = []
     words: list[str] = []
     for term in query.lower().split()[:8]:
@@ -232,31 +251,37 @@ def _reference_text(dialect: str, query: str) -> ColumnElement[bool]:
                 or_(
                     Listing.title.ilike(pattern, escape="\\"),
                     Listing.description.ilike(pattern, escape="\\"),
+                    _named(materials, term, as_prefix=False),
                 )
             )
         else:
             words.extend(_WORD.findall(term))
-    words = words[:8]
-    if words and dialect == "postgresql":
-        joined = Listing.title.op("||")(literal_column("' '")).op("||")(Listing.description)
-        document = func.to_tsvector(
-            literal_column("'simple'"),
-            func.translate(
-                joined,
-                literal_column(f"'{SEPARATORS}'"),
-                literal_column(f"'{' ' * len(SEPARATORS)}'"),
-            ),
-        )
-        tsquery = " & ".join(f"{word}:*" for word in words)
-        conditions.append(document.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery)))
-    elif words:
-        fts_query = " ".join(f'"{word}"*' for word in words)
-        conditions.append(
-            Listing.id.in_(
+    # every word in the text, or (unless it is a number) in the names of the material
+    for word in words[:8]:
+        in_text: Any
+        if dialect == "postgresql":
+            joined = Listing.title.op("||")(literal_column("' '")).op("||")(Listing.description)
+            document = func.to_tsvector(
+                literal_column("'simple'"),
+                func.translate(
+                    joined,
+                    literal_column(f"'{SEPARATORS}'"),
+                    literal_column(f"'{' ' * len(SEPARATORS)}'"),
+                ),
+            )
+            in_text = document.op("@@")(func.to_tsquery(literal_column("'simple'"), f"{word}:*"))
+        else:
+            in_text = Listing.id.in_(
                 select(literal_column("listing_id"))
                 .select_from(text("reference_fts"))
-                .where(text("reference_fts MATCH :q").bindparams(q=fts_query))
+                .where(
+                    text("reference_fts MATCH :q").bindparams(
+                        bindparam("q", f'"{word}"*', unique=True)
+                    )
+                )
             )
+        conditions.append(
+            in_text if word.isdigit() else or_(in_text, _named(materials, word, as_prefix=True))
         )
     return and_(*conditions) if conditions else true()
 
@@ -319,6 +344,18 @@ class Answer:
     total_is_at_least: bool
 
 
+async def _material_names(db: Database) -> dict[str, list[str]]:
+    """Each material's code and its names in every language, lower-cased."""
+    async with db.read() as session:
+        rows = (
+            await session.execute(select(Material.code, Material.name, Material.local_names))
+        ).all()
+    return {
+        code: [n.lower() for n in (code, name, *local_names.values())]
+        for code, name, local_names in rows
+    }
+
+
 async def reference_page(
     db: Database,
     *,
@@ -348,7 +385,9 @@ async def reference_page(
     if filter.price_max is not None:
         statement = statement.where(Listing.price_per_unit <= filter.price_max)
     if filter.search and filter.search.strip():
-        statement = statement.where(_reference_text(db.dialect, filter.search))
+        statement = statement.where(
+            _reference_text(db.dialect, filter.search, await _material_names(db))
+        )
     if near is not None:
         statement = statement.where(
             within_radius(
@@ -613,7 +652,9 @@ def _kinds(statements: list[str]) -> list[str]:
         assert table is not None, statement
         if head.startswith("SELECT COUNT"):
             kinds.append("count")
-        elif table[1] == "listings":
+        # (a statement of listings may read the materials' names before it names listings, in
+        # the columns of PostgreSQL's nearest-first scan)
+        elif re.search(r"\bFROM\s+listings\b", statement):
             kinds.append("lead" if _led(statement) else "page")
         else:
             kinds.append(table[1])  # the loads
