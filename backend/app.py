@@ -17,6 +17,7 @@ from backend.auth.security import Security
 from backend.auth.viewer import Anonymous, Viewer
 from backend.events.routes import router as events_router
 from backend.forums import service as forums_service
+from backend.graphql import graphiql
 from backend.graphql import router as graphql_router
 from backend.graphql.apq import QueryStore, query_store_for
 from backend.graphql.context import get_context
@@ -153,6 +154,8 @@ def create_app(
         allow_queries_via_get=True,
     )
     app.include_router(graphql, prefix="/graphql")
+    if settings.is_development:  # the GraphiQL page's own files; served where it is
+        app.mount(graphiql.ASSETS_PATH, graphiql.assets(), name="graphiql")
     app.include_router(events_router)
     app.include_router(insights_router)
     app.include_router(permits_router)

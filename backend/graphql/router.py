@@ -25,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -38,6 +39,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from backend.auth.bearer import AccessCheck, current_viewer
 from backend.auth.viewer import Anonymous, Viewer
+from backend.graphql import graphiql
 from backend.graphql.context import Context
 from backend.graphql.persisted import PersistedQueries, RefusedOperationError
 from backend.kit.broadcast import EVERYONE
@@ -115,6 +117,10 @@ class EICGraphQLRouter(GraphQLRouter[Context, None]):
         )
         response.headers.raw.extend(sub_response.headers.raw)
         return response
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        # GraphiQL from our own files (backend/graphql/graphiql.py), not Strawberry's CDN page
+        return graphiql.page(request)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         token = token_in(context.connection_params)
