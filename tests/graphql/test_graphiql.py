@@ -4,20 +4,32 @@ reach nothing but this server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from backend.app import create_app
 from backend.graphql import graphiql
 from backend.kit.db import Database
 from tests.conftest import make_settings
-from tests.process_kit import EIC, NEEDS_CHROMIUM, eic_serving, run_chromium, scratch_environment
+from tests.process_kit import (
+    CHROMIUM,
+    EIC,
+    NEEDS_CHROMIUM,
+    eic_serving,
+    free_port,
+    run_chromium,
+    scratch_environment,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HTML = {"Accept": "text/html"}
@@ -131,15 +143,17 @@ def page_requests(net_log: Path, base: str) -> list[str]:
     )
 
 
-@pytest.fixture
-def development_server(tmp_path: Path) -> Iterator[str]:
-    """`eic serve` in development mode over a new database; its base URL."""
-    environment, _ = scratch_environment(tmp_path)
+@pytest.fixture(scope="module")
+def development_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`eic serve` in development mode over a new database with the demo; its base URL."""
+    directory = tmp_path_factory.mktemp("graphiql")
+    environment, _ = scratch_environment(directory)
     environment["EIC_ENVIRONMENT"] = "development"
-    subprocess.run(  # noqa: S603 - our own command
-        [EIC, "migrate"], env=environment, cwd=tmp_path, check=True, capture_output=True
-    )
-    with eic_serving(environment, tmp_path) as base:
+    for command in (["migrate"], ["seed-demo"]):
+        subprocess.run(  # noqa: S603 - our own command
+            [EIC, *command], env=environment, cwd=directory, check=True, capture_output=True
+        )
+    with eic_serving(environment, directory) as base:
         yield base
 
 
@@ -186,3 +200,104 @@ async def test_graphiql_renders_in_a_browser_that_reaches_only_this_server(
         {f"{base}/graphiql/{name}" for name in ASSETS} | {f"{base}/graphql"}
     )
     assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+class DevTools:
+    """Headless Chromium driven over the DevTools protocol: evaluate JavaScript in the page."""
+
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.sent = 0
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.sent += 1
+        await self.socket.send(json.dumps({"id": self.sent, "method": method, "params": params}))
+        while True:
+            message = json.loads(await self.socket.recv())
+            if message.get("id") == self.sent:
+                assert "error" not in message, message
+                result: dict[str, Any] = message["result"]
+                return result
+
+    async def value(self, expression: str) -> Any:
+        answer = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return answer["result"].get("value")
+
+    async def until(self, expression: str, seconds: float = 30) -> Any:
+        """The value of ``expression`` once it is truthy (polled; the page works on its own)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not (found := await self.value(expression)):
+            assert asyncio.get_running_loop().time() < deadline, f"never true: {expression}"
+            await asyncio.sleep(0.1)
+        return found
+
+
+@asynccontextmanager
+async def devtools(directory: Path) -> AsyncIterator[DevTools]:
+    assert CHROMIUM is not None
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        f"--user-data-dir={directory / 'devtools-profile'}",
+        f"--remote-debugging-port={port}",
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                try:
+                    targets = (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        [page] = [target for target in targets if target["type"] == "page"]
+        async with websockets.connect(page["webSocketDebuggerUrl"], max_size=2**24) as socket:
+            yield DevTools(socket)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+@pytest.mark.slow
+@NEEDS_CHROMIUM
+async def test_signing_in_in_graphiql_fills_the_token_the_next_tab_sends(
+    tmp_path: Path, development_server: str
+) -> None:
+    async with devtools(tmp_path) as browser:
+        await browser.call("Page.enable")
+        await browser.call("Page.navigate", url=development_server + "/graphql")
+        await browser.until("document.querySelectorAll('.graphiql-tab').length === 3")
+        assert await browser.value("document.getElementById('eic-access-token').value") == ""
+        # when the first tab (the README's tokenCreate of a demo firm) is run
+        await browser.until("!!document.querySelector('.graphiql-execute-button')")
+        await browser.value("document.querySelector('.graphiql-execute-button').click()")
+        # then the access token it answered is in the field
+        token = await browser.until("document.getElementById('eic-access-token').value")
+        assert token.count(".") == 2  # a JWT
+        # and the third tab (`me`) is run as that firm
+        await browser.value("document.querySelectorAll('.graphiql-tab-button')[2].click()")
+        await browser.until(
+            "document.querySelector('.graphiql-query-editor').innerText.includes('me {')"
+        )
+        await browser.value("document.querySelector('.graphiql-execute-button').click()")
+        # (the result pane is a CodeMirror editor: its text, without the rendering's spaces)
+        shown = await browser.until(
+            "(t => t.includes('role') && t)("
+            "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue())"
+        )
+    assert json.loads(shown)["data"] == {
+        "me": {
+            "user": {"email": "katsuyama-pellets@demo.eic.example"},
+            "organisation": {"name": "Katsuyama Pellet Works"},
+            "role": "FIRM",
+        }
+    }

@@ -224,12 +224,13 @@ _UNSPACED_SCRIPTS = re.compile(
 
 def _named(materials: dict[str, list[str]], term: str, *, as_prefix: bool) -> Any:
     """Listings whose material has ``term`` in one of its names (any language), at the start
-    of one of the name's words or (``as_prefix`` false) anywhere; worked out here in Python."""
+    of one of the name's words (after a space or a hyphen) or (``as_prefix`` false) anywhere;
+    worked out here in Python."""
     codes = [
         code
         for code, names in materials.items()
         if any(
-            any(word.startswith(term) for word in _WORD.findall(name))
+            any(word.startswith(term) for word in re.split(r"[ -]", name))
             if as_prefix
             else term in name
             for name in names
