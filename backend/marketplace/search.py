@@ -10,10 +10,9 @@ substring instead.
 A term is also found in the name of the listing's material in every catalogue language
 (``materials.search_text``): "wood" finds a listing titled 木質... of wood shavings, "แกลบ" a
 rice husk listing written in English. The catalogue is small (about a thousand entries), so
-each term's materials are one uncorrelated read of it, and the listing side stays an indexed
-lookup (``material_code``) beside the full-text one. Numbers are matched in the listing's own
-text only: the catalogue's names hold its codes (EWC "03 01 05"), which no one searching "12"
-means.
+each term's materials are one uncorrelated read of it per statement, and each listing is checked
+against the few codes it names. Numbers are matched in the listing's own text only: the
+catalogue's names hold its codes (EWC "03 01 05"), which no one searching "12" means.
 
 Proximity: an indexed latitude/longitude bounding box first, then the exact great-circle
 distance (``eic_distance_km``, the same formula and the same bits on both backends).
@@ -132,9 +131,9 @@ def _of_named_material(dialect: str, term: str, *, as_prefix: bool) -> ColumnEle
     """A condition on listings: their material's names hold ``term``."""
     named = _names_hold(term, as_prefix=as_prefix)
     if dialect == "postgresql":
-        # = ANY of an array computed once (an InitPlan): an index condition on material_code,
-        # which a bitmap OR can join to the tsvector's GIN index, where IN (subquery) would be
-        # a filter on every listing. The cast makes ANY take an array, not a subquery's rows.
+        # = ANY of an array computed once per statement (an InitPlan), which the planner may
+        # also use as an index condition on material_code. The cast makes ANY take an array,
+        # not a subquery's rows.
         codes = select(func.array_agg(Material.code)).where(named).scalar_subquery()
         return Listing.material_code == func.any(cast(codes, ARRAY(String)))
     return Listing.material_code.in_(select(Material.code).where(named))
@@ -230,7 +229,8 @@ def _text_conditions(dialect: str, terms: _Terms) -> list[ColumnElement[bool]]:
 
 
 def text_match(dialect: str, query: str) -> ColumnElement[bool]:
-    """A condition on listings: every term of ``query`` is in the title or the description."""
+    """A condition on listings: every term of ``query`` is in the title, the description or
+    the names of the material."""
     return and_(*_text_conditions(dialect, _terms(query)))
 
 
@@ -353,8 +353,9 @@ def _places_within(plan: Plan, radius_km: float, *, drive_by_text: bool) -> Sele
         _box(places.c.lat, places.c.lon, point.lat, point.lon, radius_km),
         plan.distance <= radius_km,
     ]
-    # Over the whole radius SQLite may start from the words (when few listings hold them) or
-    # from the places; within a ring the places are fewer, and `+ 0` keeps the words from
+    # Over the whole radius SQLite may start from the words (when few listings hold them; a
+    # word also looked for in the materials' names is an OR, which leaves the places to lead)
+    # or from the places; within a ring the places are fewer, and `+ 0` keeps the words from
     # leading.
     key = places.c.key if drive_by_text else places.c.key + 0
     conditions.extend(_term_conditions(plan.dialect, plan.terms, lambda keys: key.in_(keys)))
