@@ -277,7 +277,48 @@ def market_search_sql(
     in turn: the cheaper ways first, then the whole search (backend/marketplace/search.py,
     service/searching.py, kit/pagination.py's ``paginate`` with ``count_cap`` and ``leading``)."""
     words = [w for term in search.lower().split()[:8] for w in _WORD.findall(term)][:8]
-    fts_query = " ".join(f'"{w}"*' for w in words)
+    # Numbers in the text alone, one match for all; each other word in the text or at the start
+    # of a word of the material's names (marketplace.search._term_conditions).
+    numbers = [w for w in words if w.isdigit()]
+    lettered = [w for w in words if not w.isdigit()]
+
+    def escaped(word: str) -> str:
+        return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    def names_hold(sql: Sql, word: str) -> str:
+        text = f"(' ' || materials.search_text) LIKE {sql.text(f'% {escaped(word)}%')} ESCAPE '\\'"
+        text += f" OR materials.search_text LIKE {sql.text(f'%-{escaped(word)}%')} ESCAPE '\\'"
+        return text
+
+    def text_of(sql: Sql) -> str:
+        """PostgreSQL: every word in the document, or (lettered) in the material's names."""
+        conditions = []
+        if numbers:
+            tsquery = " & ".join(f"{w}:*" for w in numbers)
+            conditions.append(f"({TSVECTOR} @@ to_tsquery('simple', {sql.text(tsquery)}))")
+        for word in lettered:
+            text = f"(({TSVECTOR} @@ to_tsquery('simple', {sql.text(f'{word}:*')})) OR "
+            text += "listings.material_code = any(CAST((SELECT array_agg(materials.code) AS "
+            text += f"array_agg_1  FROM materials  WHERE {names_hold(sql, word)}) AS VARCHAR[])))"
+            conditions.append(text)
+        return " AND ".join(conditions)
+
+    def keys_of(sql: Sql, key: str) -> str:
+        """SQLite: every word among the full-text keys, or (lettered) in the material's names."""
+        conditions = []
+        if numbers:
+            fts_query = " ".join(f'"{w}"*' for w in numbers)
+            conditions.append(
+                f"{key} IN (SELECT rowid  FROM listing_fts  WHERE listing_fts MATCH "
+                f"{sql.p(fts_query)})"
+            )
+        for word in lettered:
+            fts_query = f'"{word}"*'
+            text = f"({key} IN (SELECT rowid  FROM listing_fts  WHERE listing_fts MATCH "
+            text += f"{sql.p(fts_query)}) OR listings.material_code IN (SELECT "
+            text += f"materials.code  FROM materials  WHERE {names_hold(sql, word)}))"
+            conditions.append(text)
+        return " AND ".join(conditions)
 
     def box(sql: Sql, lat_column: str, lon_column: str, radius: float) -> str:
         found = bounding_box(lat, lon, radius)
@@ -308,8 +349,7 @@ def market_search_sql(
         def where(sql: Sql) -> str:
             # (markers are numbered in the order they are made: build the text left to right)
             text = listed(sql)
-            text += f" AND ({TSVECTOR} @@ to_tsquery('simple', "
-            text += sql.text(" & ".join(f"{w}:*" for w in words)) + ")) AND "
+            text += f" AND {text_of(sql)} AND "
             text += box(sql, "listings.public_lat", "listings.public_lon", radius_km)
             text += f" AND {distance(sql)} <= {sql.double(float(radius_km))}"
             return text
@@ -372,9 +412,8 @@ def market_search_sql(
         text += f" AND listing_search.active = {sql.p(1)} AND "
         text += box(sql, "listing_search.lat", "listing_search.lon", radius)
         text += f" AND {sqlite_distance(sql)} <= {sql.double(float(radius))} AND "
-        text += f'listing_search."key" + {sql.p(0)}' if ring else 'listing_search."key"'
-        text += f" IN (SELECT rowid  FROM listing_fts  WHERE listing_fts MATCH {sql.p(fts_query)})"
-        return text
+        key = 'listing_search."key"'
+        return text + keys_of(sql, f"{key} + {sql.p(0)}" if ring else key)
 
     count_sql = request.sql()
     counting = f"SELECT listings.id AS id  {within_places(count_sql, radius_km, False)}  "
