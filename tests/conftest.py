@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -454,3 +455,14 @@ async def seed_people(
         )
         for (user_id, organisation_id), signed_in in zip(ids, sessions, strict=True)
     ]
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database with nothing in it: a new SQLite file, or a new PostgreSQL database."""
+    given = os.environ.get("EIC_TEST_DATABASE_URL")
+    if not given:
+        yield f"sqlite+aiosqlite:///{tmp_path}/empty.db"
+        return
+    async with scratch_postgres_database(given, f"eic_empty_{os.getpid()}") as url:
+        yield url

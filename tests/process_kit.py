@@ -96,3 +96,17 @@ def scratch_environment(directory: Path) -> tuple[dict[str, str], str]:
         "EIC_ENVIRONMENT": "test",
     }
     return environment, database_url
+
+
+def load_demo(environment: dict[str, str], directory: Path) -> None:
+    """``eic migrate`` then ``eic seed-demo`` with ``environment``, as the README's first command
+    does before it serves."""
+    for command in (["migrate"], ["seed-demo"]):
+        subprocess.run(  # noqa: S603 - our own command
+            [EIC, *command],
+            env=environment,
+            cwd=directory,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -18,18 +15,6 @@ from sqlalchemy.engine import Connection
 from backend.cli import alembic_config
 from backend.kit.db import Database
 from backend.models import include_name, metadata
-from tests.conftest import scratch_postgres_database
-
-
-@pytest.fixture
-async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A database with nothing in it: a new SQLite file, or a new PostgreSQL database."""
-    given = os.environ.get("EIC_TEST_DATABASE_URL")
-    if not given:
-        yield f"sqlite+aiosqlite:///{tmp_path}/empty.db"
-        return
-    async with scratch_postgres_database(given, f"eic_migration_check_{os.getpid()}") as url:
-        yield url
 
 
 def _differences(connection: Connection) -> list[Any]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process_kit import EIC, eic_serving, scratch_environment
+from tests.process_kit import eic_serving, load_demo, scratch_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clients" / "python"
@@ -62,10 +62,7 @@ def test_the_installed_client_runs_the_example_against_a_service_on_another_port
     work.mkdir()
     example = shutil.copy(EXAMPLE, work / "market_and_trades.py")
     environment, _ = scratch_environment(work)
-    for command in (["migrate"], ["seed-demo"]):
-        subprocess.run(  # noqa: S603 - our own command
-            [EIC, *command], env=environment, cwd=work, check=True, capture_output=True
-        )
+    load_demo(environment, work)
     client_environment = {
         k: v for k, v in environment.items() if k not in ("PYTHONPATH", "PYTHONHOME")
     } | {"PYTHONPATH": str(site)}

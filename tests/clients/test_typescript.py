@@ -30,7 +30,7 @@ from backend.identity.models import Membership, User
 from backend.kit.db import Database, utcnow
 from backend.marketplace.models import Listing
 from tests.conftest import TEST_JWT_SECRET, make_settings, scratch_postgres_database
-from tests.process_kit import EIC, eic_serving, scratch_environment
+from tests.process_kit import EIC, eic_serving, load_demo, scratch_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "clients" / "typescript"
@@ -146,16 +146,7 @@ async def demo_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             "EIC_JWT_SECRET": TEST_JWT_SECRET,
             "EIC_TRUSTED_OPERATIONS_ONLY": "true",
         }
-        for command in (["migrate"], ["seed-demo"]):
-            await asyncio.to_thread(
-                subprocess.run,
-                [EIC, *command],
-                env=environment,
-                cwd=directory,
-                check=True,
-                capture_output=True,
-                timeout=600,
-            )
+        await asyncio.to_thread(load_demo, environment, directory)
         with eic_serving(environment, directory) as base:
             yield DemoServer(base, database_url)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,10 +22,10 @@ from backend.kit.db import Database
 from tests.conftest import make_settings
 from tests.process_kit import (
     CHROMIUM,
-    EIC,
     NEEDS_CHROMIUM,
     eic_serving,
     free_port,
+    load_demo,
     run_chromium,
     scratch_environment,
 )
@@ -149,10 +148,7 @@ def development_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     directory = tmp_path_factory.mktemp("graphiql")
     environment, _ = scratch_environment(directory)
     environment["EIC_ENVIRONMENT"] = "development"
-    for command in (["migrate"], ["seed-demo"]):
-        subprocess.run(  # noqa: S603 - our own command
-            [EIC, *command], env=environment, cwd=directory, check=True, capture_output=True
-        )
+    load_demo(environment, directory)
     with eic_serving(environment, directory) as base:
         yield base
 

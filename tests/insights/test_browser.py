@@ -16,7 +16,6 @@ import asyncio
 import csv
 import io
 import struct
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,7 +39,13 @@ from tests.insights.pages_kit import (
     shown_cells,
     shown_figures,
 )
-from tests.process_kit import EIC, NEEDS_CHROMIUM, eic_serving, run_chromium, scratch_environment
+from tests.process_kit import (
+    NEEDS_CHROMIUM,
+    eic_serving,
+    load_demo,
+    run_chromium,
+    scratch_environment,
+)
 
 pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 SLUG = "maniwa-wood"
@@ -65,15 +70,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     """``eic serve`` on a free loopback port over a fresh SQLite database with the demo."""
     directory = tmp_path_factory.mktemp("insights-browser")
     environment, database_url = scratch_environment(directory)
-    for command in (["migrate"], ["seed-demo"]):
-        subprocess.run(  # noqa: S603 - our own command
-            [EIC, *command],
-            env=environment,
-            cwd=directory,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
+    load_demo(environment, directory)
     with eic_serving(environment, directory) as base:
         yield DemoServer(base, database_url, directory)
 

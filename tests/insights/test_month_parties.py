@@ -5,15 +5,11 @@ added them, and giving insights the same months' organisations as the entries th
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from alembic import command
 from sqlalchemy import select
 
@@ -25,20 +21,9 @@ from backend.kit.db import Database, utcnow
 from backend.marketplace import service as marketplace
 from backend.marketplace.models import ImpactEntry, MonthParty, Trade
 from backend.settings import Settings
-from tests.conftest import make_settings, scratch_postgres_database
+from tests.conftest import make_settings
 
 BEFORE = "5b0e7d3c2a91"  # the revision before the ledger kept paid amounts and month parties
-
-
-@pytest.fixture
-async def scratch_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A database of this test's own: it is downgraded and upgraded again."""
-    given = os.environ.get("EIC_TEST_DATABASE_URL")
-    if not given:
-        yield f"sqlite+aiosqlite:///{tmp_path}/month-parties.db"
-        return
-    async with scratch_postgres_database(given, f"eic_month_parties_{os.getpid()}") as url:
-        yield url
 
 
 async def _ledger_facts(
@@ -92,13 +77,13 @@ def _rounded(paid: dict[uuid.UUID, tuple[Decimal, str]]) -> dict[uuid.UUID, tupl
 
 
 async def test_trades_write_month_parties_and_the_migration_fills_them_alike(
-    scratch_url: str,
+    empty_database_url: str,
 ) -> None:
     # Given the demo's year of trades, each completed through impact.record
-    settings = make_settings(scratch_url)
+    settings = make_settings(empty_database_url)
     await asyncio.to_thread(cli.migrate, settings)
     await cli._seed_demo(settings, if_empty=False)
-    db = Database(scratch_url)
+    db = Database(empty_database_url)
     try:
         written = await _ledger_facts(db)
         expected = await _expected_facts(db)
@@ -109,7 +94,7 @@ async def test_trades_write_month_parties_and_the_migration_fills_them_alike(
         assert _rounded(written[1]) == _rounded(expected[1])
         # and when the database goes back to the revision before them and up again, the
         # migration fills both from the ledger with the same rows
-        config = alembic_config(scratch_url)
+        config = alembic_config(empty_database_url)
         await db.dispose()
         await asyncio.to_thread(command.downgrade, config, BEFORE)
         await asyncio.to_thread(command.upgrade, config, "head")
