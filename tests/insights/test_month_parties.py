@@ -149,5 +149,8 @@ async def test_whole_months_count_the_same_organisations_as_the_ledger(
             assert kept.organisations == counted.organisations
             assert kept.few == counted.few
             assert kept.rows == counted.rows
+            # and the amounts paid are money of 4 places (SQLite sums the entries' exact
+            # 8-place amounts as floats)
+            assert all(row.paid_to_suppliers.as_tuple().exponent == -4 for row in kept.rows)
             checked += sum(kept.organisations.values())
     assert checked > 0

@@ -278,7 +278,9 @@ async def monthly_outcomes(
                 co2e_kg=_decimal(row[3]),
                 disposal_cost_avoided=_decimal(row[4]),
                 disposal_currency=row[5],
-                paid_to_suppliers=_decimal(row[6]),
+                # the entries keep 8 places (quantity x price, exact); SQLite sums them as
+                # floats, which its NUMERIC type gives back with 8 places of noise
+                paid_to_suppliers=_decimal(row[6]).quantize(FOUR_PLACES),
                 trade_currency=row[7],
                 trades=int(row[8]),
             )
