@@ -411,8 +411,14 @@ def stored_params(text: Text, material_names: Mapping[str, Mapping[str, str]]) -
 def language_of(tag: str | None) -> str:
     """The catalogue for a BCP 47 tag: its primary language if we have it (``ja-JP`` ->
     ``ja``), else English."""
-    primary = (tag or "").strip().replace("_", "-").split("-")[0].lower()
+    primary = _primary_language(tag)
     return primary if primary in LANGUAGES else ENGLISH
+
+
+def _primary_language(tag: str | None) -> str:
+    # Some clients send a POSIX locale (``ja_JP``) where BCP 47 has ``ja-JP``: both read alike,
+    # from a device's locale and from an Accept-Language header.
+    return (tag or "").strip().replace("_", "-").split("-")[0].lower()
 
 
 def language_of_header(accept_language: str | None) -> str:
@@ -429,7 +435,7 @@ def language_of_header(accept_language: str | None) -> str:
                     weight = float(value)
                 except ValueError:
                     weight = 0.0
-        primary = tag.strip().split("-")[0].lower()
+        primary = _primary_language(tag)
         if primary in LANGUAGES and weight > best_weight:
             best, best_weight = primary, weight
     return best

@@ -167,6 +167,9 @@ def test_a_device_locale_picks_its_primary_language_or_english(
         ("*", "en"),
         ("ja;q=nonsense", "en"),
         (None, "en"),
+        # an underscore, as some clients send a POSIX locale: the same language as its BCP 47 twin
+        ("ja_JP", "ja"),
+        ("de_DE, th_TH;q=0.8", "th"),
     ],
 )
 def test_accept_language_picks_the_best_weighted_language_we_have(
