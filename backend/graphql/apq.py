@@ -56,7 +56,9 @@ class MemoryQueryStore:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._monotonic = monotonic
-        self._documents: OrderedDict[str, tuple[str, float, int]] = OrderedDict()
+        # Kept as UTF-8: CPython keeps a text with one character outside the BMP at 4 bytes a
+        # character, so a bound counted in UTF-8 bytes over str held up to 4 times as much.
+        self._documents: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
         self.bytes = 0
 
     def __len__(self) -> int:
@@ -66,20 +68,20 @@ class MemoryQueryStore:
         kept = self._documents.get(sha256)
         if kept is None:
             return None
-        document, expires_at, _ = kept
+        document, expires_at = kept
         if self._monotonic() >= expires_at:
             self._drop(sha256)
             return None
         self._documents.move_to_end(sha256)
-        return document
+        return document.decode("utf-8")
 
     async def put(self, sha256: str, document: str) -> None:
-        size = len(document.encode("utf-8"))
+        encoded = document.encode("utf-8")
         self._drop(sha256)
-        if size > self.max_bytes or self.max_entries <= 0:
+        if len(encoded) > self.max_bytes or self.max_entries <= 0:
             return
-        self._documents[sha256] = (document, self._monotonic() + self.ttl_seconds, size)
-        self.bytes += size
+        self._documents[sha256] = (encoded, self._monotonic() + self.ttl_seconds)
+        self.bytes += len(encoded)
         while len(self._documents) > self.max_entries or self.bytes > self.max_bytes:
             self._drop(next(iter(self._documents)))
 
@@ -90,7 +92,7 @@ class MemoryQueryStore:
     def _drop(self, sha256: str) -> None:
         kept = self._documents.pop(sha256, None)
         if kept is not None:
-            self.bytes -= kept[2]
+            self.bytes -= len(kept[0])
 
 
 # KEYS: the index (sorted set: hash by expiry in ms), the sizes (hash), their total (string).

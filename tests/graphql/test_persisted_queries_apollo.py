@@ -8,6 +8,7 @@ tests/clients/apollo/test_apollo_client.py runs Apollo's own generator and Apoll
 from __future__ import annotations
 
 import json
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -332,6 +333,26 @@ async def test_the_memory_store_is_bounded_by_entries_bytes_and_age() -> None:
     assert await store.get("f") is None
     now[0] = 60.0
     assert await store.get("e") is None  # expired
+
+
+async def test_the_memory_stores_byte_bound_is_the_memory_its_documents_take() -> None:
+    # Given documents with one character outside the BMP each (CPython then keeps the whole
+    # text at 4 bytes a character, while its UTF-8 is about 1 byte a character)
+    store = MemoryQueryStore(ttl_seconds=60, max_entries=1000, max_bytes=10_000_000)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for number in range(100):
+            document = f"query Q{number:03} {{ clusters {{ totalCount }} }} # \U0001f600"
+            await store.put(f"{number}", document + " " * 10_000)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # then what the store holds is about what it counts, not four times as much
+    assert store.bytes == 100 * (len(document.encode("utf-8")) + 10_000)
+    assert held - before < 1.2 * store.bytes
+    # and a document comes back as the text it was
+    assert await store.get("99") == document + " " * 10_000
 
 
 @pytest.fixture
