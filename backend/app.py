@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
+from backend.asgi import ASGIApp, Message, Receive, Scope, Send
 from backend.auth.bearer import viewer_from_token
 from backend.auth.security import Security
 from backend.auth.viewer import Anonymous, Viewer
@@ -236,7 +237,40 @@ def create_app(
             allow_credentials=False,
             max_age=600,
         )
+        app.add_middleware(VaryByOrigin)
     return app
+
+
+class VaryByOrigin:
+    """Every answer says it varies by Origin, one asked without an Origin too.
+
+    Public GET answers may be kept by a proxy for a minute: a copy made for a request without
+    Origin has no Access-Control-Allow-Origin, and handed to the web app's browser it would be
+    refused. Starlette adds ``Vary: Origin`` to such answers only since its PR 3516 (2026);
+    fastapi>=0.115 lets an older one in, so this does not rely on it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_varying(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                varies = {
+                    name.strip().lower()
+                    for key, value in headers
+                    if key.lower() == b"vary"
+                    for name in value.split(b",")
+                }
+                if b"origin" not in varies and b"*" not in varies:
+                    message = dict(message, headers=[*headers, (b"vary", b"Origin")])
+            await send(message)
+
+        await self.app(scope, receive, send_varying)
 
 
 def app_from_environment() -> FastAPI:

@@ -258,7 +258,9 @@ class Settings(BaseSettings):
                     f"{origin!r} is not an origin such as https://app.example.org or "
                     "http://127.0.0.1:3000 (scheme, host and port only), nor '*'"
                 )
-            origins.append(origin)
+            # A browser sends scheme and host in lower case, and CORS compares them exactly:
+            # https://App.example.org as written would never match.
+            origins.append(origin if origin == "*" else f"{parts.scheme}://{parts.netloc.lower()}")
         return origins
 
     @model_validator(mode="after")
