@@ -364,6 +364,13 @@ class TrustedDocuments:
             document = parse(query, no_location=True, max_tokens=self.max_tokens)
         except GraphQLError:
             return False
+        # A type system definition (scalar X, extend type ...) is in no app's operation; the
+        # printer has no form for one, so it is turned away here rather than as a crash.
+        if not all(
+            isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode)
+            for definition in document.definitions
+        ):
+            return False
         return sha256(normalised(document)) in self._normalised
 
 

@@ -8,6 +8,7 @@ tests/clients/apollo/test_apollo_client.py runs Apollo's own generator and Apoll
 from __future__ import annotations
 
 import json
+import logging
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
@@ -38,11 +39,13 @@ from backend.graphql.apq import MemoryQueryStore, RedisQueryStore
 from backend.graphql.operations import (
     APOLLO_MANIFEST,
     Operation,
+    TrustedDocuments,
     apollo_body,
     apollo_manifest_text,
     operations_of,
     sha256,
 )
+from backend.graphql.persisted import _not_trusted
 from backend.graphql.schema import build_schema
 from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.clock import ManualClock
@@ -242,6 +245,41 @@ async def test_the_trusted_only_server_accepts_a_trusted_document_give_or_take_t
     ):
         refused = await trusted_client.post("/graphql", json={"query": text})
         assert refused.json()["errors"][0]["extensions"] == {"code": "OPERATION_NOT_TRUSTED"}
+
+
+async def test_a_document_with_a_type_system_definition_is_simply_not_trusted(
+    trusted_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given documents that parse but define something other than operations and fragments
+    clusters = _operations()["Clusters"].document
+    for extra in (
+        "scalar X",
+        "type T { a: Int }",
+        "extend type Query { a: Int }",
+        "schema { query: Query }",
+        "directive @d on FIELD",
+    ):
+        text = f"{clusters}\n{extra}"
+        # when one is sent to a trusted-only server
+        with caplog.at_level(logging.ERROR):
+            refused = await trusted_client.post("/graphql", json={"query": text})
+        # then it is refused as any other untrusted text, not as a crash (nothing is logged)
+        assert (refused.status_code, refused.json()) == (
+            200,
+            {
+                "errors": [
+                    {
+                        "message": _not_trusted().message,
+                        "extensions": {"code": "OPERATION_NOT_TRUSTED"},
+                    }
+                ]
+            },
+        ), extra
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == [], extra
+    # and the verdict is kept by the text's hash, as the others are
+    documents = TrustedDocuments({sha256(clusters): clusters})
+    text = f"{clusters}\nscalar X"
+    assert (documents.is_trusted(text), documents._verdicts) == (False, {sha256(text): False})
 
 
 async def test_a_query_is_registered_on_miss_then_runs_by_its_hash_alone(
