@@ -13,7 +13,8 @@ of the manifest (:mod:`backend.graphql.operations`), so Strawberry sees an ordin
   the text with the hash. Unless the server is trusted-only, that text is kept under its hash
   (automatic persisted queries, :mod:`backend.graphql.apq`) when the hash is its SHA-256 (else
   ``PERSISTED_QUERY_HASH_MISMATCH``), it is no larger than EIC_APQ_MAX_DOCUMENT_BYTES and it
-  passes the schema's validation with every limit; the next call by hash alone runs it.
+  passes the schema's validation with every limit (the cheap limits first, verdicts remembered
+  by hash, a text already kept is not checked again); the next call by hash alone runs it.
 - With ``EIC_TRUSTED_OPERATIONS_ONLY=true`` a document that is not in the manifest (give or
   take ``__typename`` selections) answers ``OPERATION_NOT_TRUSTED``: nothing but the apps' own
   operations runs.
@@ -124,6 +125,9 @@ class PersistedQueries:
         if (
             self.store is not None
             and len(query.encode("utf-8")) <= self.max_document_bytes
+            # a client may keep sending the text with its hash: once kept, it is not checked
+            # and kept again on every request (a Redis script each time)
+            and await self.store.get(wanted) is None
             and self.admits(query)
         ):
             await self.store.put(wanted, query)
