@@ -185,6 +185,19 @@ def fcm_error(status: int, grpc_status: str, message: str, code: str | None = No
     return JSONResponse(body, status_code=status)
 
 
+def bad_request(name: str, message: str) -> JSONResponse:
+    """INVALID_ARGUMENT with a google.rpc.BadRequest detail naming the field at fault."""
+    response = fcm_error(400, "INVALID_ARGUMENT", message)
+    body = json.loads(response.body)
+    body["error"]["details"] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{"field": name, "description": message}],
+        }
+    ]
+    return JSONResponse(body, status_code=400)
+
+
 @dataclass
 class Fcm:
     """The fake's accounts, behaviours by token, and what it received."""
@@ -202,7 +215,13 @@ class Fcm:
     unregistered: set[str] = field(default_factory=set)
     invalid: set[str] = field(default_factory=set)  # not an FCM token at all
     bad_field: set[str] = field(default_factory=set)  # the message has a field FCM refuses
+    # INVALID_ARGUMENT naming no field, for the message's size (not the token)
+    too_big: set[str] = field(default_factory=set)
+    # INVALID_ARGUMENT with a BadRequest violation naming message.token
+    token_field: set[str] = field(default_factory=set)
     quota: set[str] = field(default_factory=set)
+    # the Retry-After of a token's 429 (seconds or an HTTP date), else 600
+    retry_after: dict[str, str] = field(default_factory=dict)
     unavailable: set[str] = field(default_factory=set)
     internal: set[str] = field(default_factory=set)  # taken, then 500
 
@@ -284,17 +303,13 @@ class Fcm:
                 "INVALID_ARGUMENT",
             )
         if token in self.bad_field:
-            response = fcm_error(400, "INVALID_ARGUMENT", "Invalid value at 'message.android.ttl'")
-            body = json.loads(response.body)
-            body["error"]["details"] = [
-                {
-                    "@type": "type.googleapis.com/google.rpc.BadRequest",
-                    "fieldViolations": [
-                        {"field": "message.android.ttl", "description": "Invalid value"}
-                    ],
-                }
-            ]
-            return JSONResponse(body, status_code=400)
+            return bad_request("message.android.ttl", "Invalid value at 'message.android.ttl'")
+        if token in self.token_field:
+            return bad_request("message.token", "Invalid registration token")
+        if token in self.too_big:
+            return fcm_error(
+                400, "INVALID_ARGUMENT", "Android message is too big", "INVALID_ARGUMENT"
+            )
         if token in self.quota:
             response = fcm_error(
                 429,
@@ -302,7 +317,7 @@ class Fcm:
                 "Sending limit exceeded for the message target.",
                 "QUOTA_EXCEEDED",
             )
-            response.headers["Retry-After"] = "600"
+            response.headers["Retry-After"] = self.retry_after.get(token, "600")
             return response
         if token in self.unavailable:
             return fcm_error(
@@ -364,6 +379,9 @@ class Apns:
     received: list[dict[str, Any]] = field(default_factory=list)
     http_versions: list[str] = field(default_factory=list)
     provider_tokens: list[str] = field(default_factory=list)  # every distinct one accepted
+    # when (the fake's clock) the last new provider token was accepted: Apple refuses a token
+    # replaced more often than every 20 minutes (TooManyProviderTokenUpdates)
+    token_changed_at: float | None = None
     bad: set[str] = field(default_factory=set)  # BadDeviceToken
     unregistered: set[str] = field(default_factory=set)
     throttled: set[str] = field(default_factory=set)
@@ -375,6 +393,9 @@ class Apns:
 
     async def push(self, request: Request) -> Response:
         self.http_versions.append(request.scope.get("http_version", ""))
+        # Read first: hypercorn drops the whole connection when DATA arrives for a stream that
+        # was answered before its body was read (KeyError in its h2 protocol).
+        body = await request.body()
         authorization = request.headers.get("authorization", "")
         if not authorization.startswith("bearer "):
             return self.refuse(403, "MissingProviderToken")
@@ -394,6 +415,10 @@ class Apns:
         if claims["iat"] < self.clock() - 3600:
             return self.refuse(403, "ExpiredProviderToken")
         if provider_token not in self.provider_tokens:
+            now = self.clock()
+            if self.token_changed_at is not None and now - self.token_changed_at < 20 * 60:
+                return self.refuse(429, "TooManyProviderTokenUpdates")
+            self.token_changed_at = now
             self.provider_tokens.append(provider_token)
         headers = request.headers
         if headers.get("apns-topic") != self.topic:
@@ -410,7 +435,7 @@ class Apns:
         except ValueError:
             return self.refuse(400, "BadMessageId")
         try:
-            payload = json.loads(await request.body())
+            payload = json.loads(body)
         except ValueError:
             return self.refuse(400, "PayloadEmpty")
         if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):

@@ -131,3 +131,89 @@ async def test_a_malformed_key_file_stops_the_start_with_its_reason(
     # then it does not start, and says why
     with pytest.raises(ValueError, match="is not a Google service account key file"):
         create_app(settings, db=db, clock=clock)
+
+
+def service_account(folder: Path, **changes: str) -> str:
+    """A service account key file (a real RSA key, https token_uri) with ``changes``."""
+    key = {
+        "type": "service_account",
+        "project_id": "eic-test-project",
+        "private_key_id": "k1",
+        "private_key": pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        "client_email": "push@eic-test-project.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+        **changes,
+    }
+    path = folder / "service-account.json"
+    path.write_text(json.dumps(key))
+    return str(path)
+
+
+def apns_settings(folder: Path, key: bytes) -> dict[str, str]:
+    p8 = folder / "AuthKey.p8"
+    p8.write_bytes(key)
+    return {
+        "push_apns_key_file": str(p8),
+        "push_apns_key_id": "ABC123DEFG",
+        "push_apns_team_id": "DEF123GHIJ",
+        "push_apns_topic": "org.eic.app",
+    }
+
+
+NOT_A_PEM = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+)
+
+
+def broken_push_settings(case: str, folder: Path) -> dict[str, str]:
+    """The push settings of each case: key files that parse but cannot sign what their
+    provider needs, or a token_uri that would carry the signed assertion in clear."""
+    if case.startswith("fcm"):
+        changes = {
+            "fcm key no key": {"private_key": NOT_A_PEM},
+            "fcm key of apns": {"private_key": pem(ec.generate_private_key(ec.SECP256R1()))},
+            "fcm token_uri over http": {"token_uri": "http://oauth2.googleapis.com/token"},
+        }[case]
+        return {"push_fcm_credentials_file": service_account(folder, **changes)}
+    key = {
+        "apns key of fcm": pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        "apns key on another curve": pem(ec.generate_private_key(ec.SECP384R1())),
+    }
+    return apns_settings(folder, key[case].encode() if case in key else b"\x30\x82\x01\xff\xfe")
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("fcm key no key", "its private_key cannot sign \\(RS256\\)"),
+        ("fcm key of apns", "its private_key cannot sign \\(RS256\\)"),
+        ("fcm token_uri over http", "token_uri must be an https URL"),
+        ("apns key of fcm", "is not an APNs signing key \\(.p8, ES256\\)"),
+        ("apns key binary", "is not an APNs signing key \\(.p8, ES256\\)"),
+        ("apns key on another curve", "is not an APNs signing key \\(.p8, ES256\\)"),
+    ],
+)
+async def test_a_key_that_cannot_sign_or_an_unsafe_token_uri_stops_the_start(
+    tmp_path: Path, database_url: str, db: Database, clock: ManualClock, case: str, reason: str
+) -> None:
+    settings = make_settings(database_url, **broken_push_settings(case, tmp_path))
+    # then the server does not start, and says why (not every push at its first send)
+    with pytest.raises(ValueError, match=reason):
+        create_app(settings, db=db, clock=clock)
+
+
+async def test_a_token_uri_over_http_is_accepted_on_loopback_only(
+    tmp_path: Path, database_url: str, db: Database, clock: ManualClock
+) -> None:
+    # the tests' fake token endpoints listen on loopback without TLS
+    for uri in ("http://127.0.0.1:8080/token", "http://[::1]:8080/token", "http://localhost/t"):
+        settings = make_settings(
+            database_url, push_fcm_credentials_file=service_account(tmp_path, token_uri=uri)
+        )
+        create_app(settings, db=db, clock=clock)
+    for uri in ("http://10.0.0.1/token", "ftp://127.0.0.1/token", "oauth2.googleapis.com/token"):
+        settings = make_settings(
+            database_url, push_fcm_credentials_file=service_account(tmp_path, token_uri=uri)
+        )
+        with pytest.raises(ValueError, match="token_uri must be an https URL"):
+            create_app(settings, db=db, clock=clock)

@@ -5,9 +5,11 @@ tokens) are the same for every provider."""
 
 from __future__ import annotations
 
+import dataclasses
+import email.utils
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,14 @@ from backend.notifications.models import (
     PushProvider,
 )
 from backend.notifications.push import (
+    MAX_DELAY,
     PushConfig,
     Senders,
     backoff,
     check_receipts,
     deliver_due,
 )
+from backend.notifications.push import apns as apns_module
 from backend.notifications.push.apns import SigningKey
 from backend.notifications.push.fcm import ServiceAccount
 from tests.conftest import CLOCK_START, seed_people
@@ -223,11 +227,24 @@ async def test_fcm_errors_remove_dead_tokens_give_up_refused_messages_and_retry_
     db: Database, settings: Any, cluster_id: str, fcm: tuple[Fcm, Path], wall: WallClock
 ) -> None:
     state, key_file = fcm
-    names = ["ok", "unregistered", "invalid", "badfield", "quota", "unavailable", "internal"]
+    names = [
+        "ok",
+        "unregistered",
+        "invalid",
+        "tokenfield",
+        "badfield",
+        "toobig",
+        "quota",
+        "unavailable",
+        "internal",
+    ]
     token = {name: fcm_token(name) for name in names}
     state.unregistered = {token["unregistered"]}
     state.invalid = {token["invalid"]}
+    state.token_field = {token["tokenfield"]}
     state.bad_field = {token["badfield"]}
+    # FCM's INVALID_ARGUMENT names no field for a message too big: the device must stay
+    state.too_big = {token["toobig"]}
     state.quota = {token["quota"]}
     state.unavailable = {token["unavailable"]}
     state.internal = {token["internal"]}
@@ -243,16 +260,23 @@ async def test_fcm_errors_remove_dead_tokens_give_up_refused_messages_and_retry_
     )
     async with httpx.AsyncClient() as http, Senders(config, http) as senders:
         report = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
-    assert (report.claimed, report.sent, report.devices_removed) == (7, 1, 2)
-    assert (report.failed, report.retried, report.maybe_sent) == (1, 2, 1)
-    assert await tokens(db) == {token[n] for n in names} - {token["unregistered"], token["invalid"]}
+    assert (report.claimed, report.sent, report.devices_removed) == (9, 1, 3)
+    assert (report.failed, report.retried, report.maybe_sent) == (2, 2, 1)
+    dead = {token["unregistered"], token["invalid"], token["tokenfield"]}
+    assert await tokens(db) == {token[n] for n in names} - dead
     found = await outbox(db)
     assert {
-        name: found[token[name]][:3] for name in ("badfield", "quota", "unavailable", "internal")
+        name: found[token[name]][:3]
+        for name in ("badfield", "toobig", "quota", "unavailable", "internal")
     } == {
         "badfield": (
             "FAILED",
             "INVALID_ARGUMENT: Invalid value at 'message.android.ttl'",
+            CLOCK_START + backoff(1),
+        ),
+        "toobig": (
+            "FAILED",
+            "INVALID_ARGUMENT: Android message is too big",
             CLOCK_START + backoff(1),
         ),
         # FCM's Retry-After (600 s) outweighs the first backoff (30 s)
@@ -521,17 +545,270 @@ async def test_one_pass_serves_every_provider_and_reads_receipts_of_expo_only(
     assert asked[0] in expo_state.tickets
 
 
-async def test_a_device_of_a_provider_that_is_off_waits_with_backoff(
+async def attempts(db: Database) -> dict[str, int]:
+    """Each message's attempts by its device's token."""
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Device.token, PushMessage.attempts).join(
+                Device, Device.id == PushMessage.device_id
+            )
+        )
+        return {row.token: row.attempts for row in rows}
+
+
+def apns_key(state: Apns, key_file: Path) -> SigningKey:
+    return SigningKey.from_file(
+        str(key_file), key_id=state.key_id, team_id=state.team_id, topic=state.topic
+    )
+
+
+async def test_a_device_of_a_provider_that_is_off_is_not_claimed_and_keeps_its_attempts(
+    db: Database, settings: Any, cluster_id: str, fcm: tuple[Fcm, Path], wall: WallClock
+) -> None:
+    # Given a worker with FCM only, and a person with an FCM and an Expo device
+    state, key_file = fcm
+    android, expo_phone = fcm_token("on"), "ExponentPushToken[waits-for-expo]"
+    user = await person_with(
+        db,
+        settings,
+        cluster_id,
+        [
+            (PushProvider.FCM, android, Platform.ANDROID),
+            (PushProvider.EXPO, expo_phone, Platform.ANDROID),
+        ],
+    )
+    await notify(db, user, NotificationKind.OFFER_RECEIVED)
+    config = PushConfig(
+        fcm=ServiceAccount.from_file(str(key_file)), fcm_url=state.base_url, wall_clock=wall
+    )
+    async with httpx.AsyncClient() as http, Senders(config, http) as senders:
+        # when passes go by for longer than eight attempts' backoff
+        first = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+        later = [
+            await deliver_due(
+                db=db, http=http, senders=senders, now=CLOCK_START + hours, worker="w1"
+            )
+            for hours in (timedelta(hours=h) for h in range(1, 10))
+        ]
+    # then only the FCM push was claimed and sent; the Expo push waits untouched for a worker
+    # that has Expo, rather than going FAILED
+    assert (first.claimed, first.sent) == (1, 1)
+    assert [report.claimed for report in later] == [0] * 9
+    found = await outbox(db)
+    assert found[expo_phone][:3] == ("PENDING", "", CLOCK_START)
+    assert (await attempts(db))[expo_phone] == 0
+
+
+async def test_a_server_without_any_sender_claims_nothing(
     db: Database, settings: Any, cluster_id: str
 ) -> None:
     user = await person_with(db, settings, cluster_id, [(PushProvider.APNS, APNS_OK, Platform.IOS)])
     await notify(db, user, NotificationKind.OFFER_RECEIVED)
     async with httpx.AsyncClient() as http:
         report = await deliver_due(db=db, http=http, url=None, now=CLOCK_START, worker="w1")
-    assert (report.claimed, report.retried) == (1, 1)
+    assert report.claimed == 0
     ((status, error, at, _),) = (await outbox(db)).values()
-    assert (status, error, at) == (
+    assert (status, error, at) == ("PENDING", "", CLOCK_START)
+
+
+NOT_A_KEY = "-----BEGIN PRIVATE KEY-----\nnot a key\n"
+
+
+@pytest.mark.parametrize("broken", [PushProvider.APNS, PushProvider.FCM])
+async def test_a_key_that_cannot_sign_keeps_its_providers_pushes_and_lets_the_others_go(
+    db: Database,
+    settings: Any,
+    cluster_id: str,
+    fcm: tuple[Fcm, Path],
+    apns: tuple[Apns, str, Tls, Path],
+    wall: WallClock,
+    broken: PushProvider,
+) -> None:
+    # Given a key that is no key (as if loaded without the start-up check) for one provider:
+    # APNs signs in each push's request, FCM once before any (its access token)
+    fcm_state, key_file = fcm
+    apns_state, url, tls, p8 = apns
+    android = fcm_token("fine")
+    user = await person_with(
+        db,
+        settings,
+        cluster_id,
+        [(PushProvider.FCM, android, Platform.ANDROID), (PushProvider.APNS, APNS_OK, Platform.IOS)],
+    )
+    await notify(db, user, NotificationKind.OFFER_RECEIVED)
+    account, key = ServiceAccount.from_file(str(key_file)), apns_key(apns_state, p8)
+    if broken == PushProvider.APNS:
+        key = dataclasses.replace(key, private_key=NOT_A_KEY)
+    else:
+        account = dataclasses.replace(account, private_key=NOT_A_KEY)
+    config = PushConfig(
+        fcm=account,
+        fcm_url=fcm_state.base_url,
+        apns=key,
+        apns_url=url,
+        apns_ca_file=str(tls.ca_file),
+        wall_clock=wall,
+    )
+    later = CLOCK_START + timedelta(minutes=5)
+    async with httpx.AsyncClient() as http, Senders(config, http) as senders:
+        report = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+        waiting = await outbox(db)
+        # and the next pass, after the lease, finds nothing left SENDING to call MAYBE_SENT:
+        # the push is tried again, and waits again
+        after = await deliver_due(db=db, http=http, senders=senders, now=later, worker="w1")
+    # then the other provider's push went, and the broken one's waits for the key to be fixed
+    assert (report.claimed, report.sent, report.retried, report.maybe_sent) == (2, 1, 1, 0)
+    assert (after.claimed, after.retried, after.maybe_sent) == (1, 1, 0)
+    stuck, went = (APNS_OK, android) if broken == PushProvider.APNS else (android, APNS_OK)
+    assert waiting[went][0] == "SENT"
+    status, error, at, _ = waiting[stuck]
+    assert (status, at) == ("PENDING", CLOCK_START + backoff(1))
+    # PyJWT's words for an unreadable PEM differ by algorithm (ES256, RS256)
+    assert (
+        error
+        == {
+            PushProvider.APNS: "ValueError: Unable to load PEM file. See https://cryptography.io/"
+            "en/latest/faq/#why-can-t-i-import-my-pem-file for more details. MalformedFraming",
+            PushProvider.FCM: "InvalidKeyError: Could not parse the provided public key.",
+        }[broken]
+    )
+    assert (await outbox(db))[stuck][:3] == ("PENDING", error, later + backoff(2))
+    received = [m["token"] for m in fcm_state.received] + [r["token"] for r in apns_state.received]
+    assert received == [went]
+
+
+async def test_an_apns_429_for_one_device_token_holds_back_no_other_push(
+    db: Database,
+    settings: Any,
+    cluster_id: str,
+    apns: tuple[Apns, str, Tls, Path],
+    wall: WallClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given pushes sent one at a time, the first to a device token Apple throttles
+    monkeypatch.setattr(apns_module, "CONCURRENCY", 1)
+    state, url, tls, key_file = apns
+    phones = [f"{n:02x}" * 32 for n in (0x11, 0x12, 0x13)]
+    user = await person_with(
+        db, settings, cluster_id, [(PushProvider.APNS, t, Platform.IOS) for t in phones]
+    )
+    await notify(db, user, NotificationKind.OFFER_RECEIVED)
+    first, *others = await tokens_in_send_order(db)
+    state.throttled = {first}
+    config = PushConfig(
+        apns=apns_key(state, key_file), apns_url=url, apns_ca_file=str(tls.ca_file), wall_clock=wall
+    )
+    async with httpx.AsyncClient() as http, Senders(config, http) as senders:
+        report = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+    # then the throttled one alone waits (and used an attempt); the others went
+    assert (report.sent, report.retried) == (2, 1)
+    assert sorted(r["token"] for r in state.received) == sorted(others)
+    assert (await outbox(db))[first][:3] == (
         "PENDING",
-        "APNS is not configured on this server",
+        "HTTP 429 TooManyRequests",
         CLOCK_START + backoff(1),
     )
+    assert (await attempts(db))[first] == 1
+
+
+async def test_pushes_an_apns_outage_kept_from_starting_use_up_no_attempt(
+    db: Database,
+    settings: Any,
+    cluster_id: str,
+    apns: tuple[Apns, str, Tls, Path],
+    wall: WallClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given pushes sent one at a time, the first answered 503 (Apple is out)
+    monkeypatch.setattr(apns_module, "CONCURRENCY", 1)
+    state, url, tls, key_file = apns
+    phones = [f"{n:02x}" * 32 for n in (0x21, 0x22, 0x23)]
+    user = await person_with(
+        db, settings, cluster_id, [(PushProvider.APNS, t, Platform.IOS) for t in phones]
+    )
+    await notify(db, user, NotificationKind.OFFER_RECEIVED)
+    first, *others = await tokens_in_send_order(db)
+    state.unavailable = {first}
+    config = PushConfig(
+        apns=apns_key(state, key_file), apns_url=url, apns_ca_file=str(tls.ca_file), wall_clock=wall
+    )
+    async with httpx.AsyncClient() as http, Senders(config, http) as senders:
+        report = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+    # then nothing else was tried; all wait, and only the one tried used an attempt
+    assert (report.sent, report.retried, state.received) == (0, 3, [])
+    found = await outbox(db)
+    assert {t: found[t][:3] for t in phones} == {
+        t: ("PENDING", "HTTP 503 ServiceUnavailable", CLOCK_START + backoff(1)) for t in phones
+    }
+    assert await attempts(db) == {first: 1, **dict.fromkeys(others, 0)}
+
+
+async def tokens_in_send_order(db: Database) -> list[str]:
+    """The device tokens of the outbox's messages, in the order a pass sends them."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Device.token)
+            .join(PushMessage, PushMessage.device_id == Device.id)
+            .order_by(PushMessage.id)
+        )
+        return list(rows.all())
+
+
+async def test_twenty_expired_provider_token_answers_make_one_new_token(
+    db: Database,
+    settings: Any,
+    cluster_id: str,
+    apns: tuple[Apns, str, Tls, Path],
+    wall: WallClock,
+) -> None:
+    # Given 20 iPhones, and a sender whose clock runs behind Apple's (the fake's ``wall``)
+    state, url, tls, key_file = apns
+    ours = WallClock()
+    phones = [f"{n:02x}" * 32 for n in range(0x40, 0x54)]
+    user = await person_with(
+        db, settings, cluster_id, [(PushProvider.APNS, t, Platform.IOS) for t in phones]
+    )
+    config = PushConfig(
+        apns=apns_key(state, key_file), apns_url=url, apns_ca_file=str(tls.ca_file), wall_clock=ours
+    )
+    async with httpx.AsyncClient() as http, Senders(config, http) as senders:
+        await notify(db, user, NotificationKind.OFFER_RECEIVED)
+        first = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+        assert (first.sent, len(state.provider_tokens)) == (20, 1)
+        # when 40 minutes pass for us (the token is kept) and 61 for Apple (it has expired)
+        ours.offset, wall.offset = 40 * 60, 61 * 60
+        await notify(db, user, NotificationKind.OFFER_RECEIVED)
+        second = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+    # then the 20 ExpiredProviderToken answers made one new token, and every push went with it
+    assert second.sent == 20
+    assert len(state.provider_tokens) == 2
+    assert len(state.received) == 40
+
+
+async def test_a_huge_or_distant_retry_after_waits_at_most_the_longest_delay(
+    db: Database, settings: Any, cluster_id: str, fcm: tuple[Fcm, Path], wall: WallClock
+) -> None:
+    # Given FCM answering 429 with a Retry-After of 3 million years, and one of a date next year
+    state, key_file = fcm
+    huge, dated = fcm_token("huge"), fcm_token("dated")
+    state.quota = {huge, dated}
+    next_year = email.utils.format_datetime(datetime.now(UTC) + timedelta(days=365), usegmt=True)
+    state.retry_after = {huge: "99999999999999", dated: next_year}
+    user = await person_with(
+        db,
+        settings,
+        cluster_id,
+        [(PushProvider.FCM, t, Platform.ANDROID) for t in (huge, dated)],
+    )
+    await notify(db, user, NotificationKind.OFFER_RECEIVED)
+    config = PushConfig(
+        fcm=ServiceAccount.from_file(str(key_file)), fcm_url=state.base_url, wall_clock=wall
+    )
+    async with httpx.AsyncClient() as http, Senders(config, http) as senders:
+        report = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+    # then both wait an hour (MAX_DELAY), the quota's reason recorded
+    assert report.retried == 2
+    found = await outbox(db)
+    reason = "QUOTA_EXCEEDED: Sending limit exceeded for the message target."
+    waiting = ("PENDING", reason, CLOCK_START + MAX_DELAY)
+    assert {t: found[t][:3] for t in (huge, dated)} == dict.fromkeys((huge, dated), waiting)

@@ -14,7 +14,6 @@ from backend.notifications.push.outbox import (
     KEEP_SENT,
     LEASE,
     MAX_ATTEMPTS,
-    MAX_DELAY,
     RECEIPT_DELAY,
     DeliveryReport,
     ReceiptsReport,
@@ -26,6 +25,7 @@ from backend.notifications.push.outbox import (
     run_worker,
     worker_name,
 )
+from backend.notifications.push.provider import MAX_DELAY
 
 __all__ = [
     "BASE_DELAY",

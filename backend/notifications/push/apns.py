@@ -13,8 +13,12 @@ APNs' answers (``{"reason": ...}`` in the body of an error):
   valid: the device goes.
 - other 400s, 413 ``PayloadTooLarge``: the message is at fault: given up.
 - 403 ``ExpiredProviderToken`` / ``InvalidProviderToken``: a new provider token for the next
-  try; everything waits (an invalid key or team id is the configuration's fault).
-- 429 ``TooManyRequests``, 503 ``ServiceUnavailable``: not taken; again after the backoff.
+  try (unless another answer made one already); everything waits (an invalid key or team id is
+  the configuration's fault).
+- 429 ``TooManyRequests``: too many pushes to that one device token: that push again after the
+  backoff; the others go on.
+- 429 ``TooManyProviderTokenUpdates``, 503 ``ServiceUnavailable``: not taken; again after the
+  backoff, and the pushes not tried yet in the pass wait too.
 - 500 ``InternalServerError`` (and other 5xx but 503): the outcome is unknown (MAYBE_SENT).
 """
 
@@ -62,7 +66,14 @@ class SigningKey:
 
     @classmethod
     def from_file(cls, path: str, *, key_id: str, team_id: str, topic: str) -> SigningKey:
-        return cls(Path(path).read_text(encoding="utf-8"), key_id, team_id, topic)
+        """The key in ``path``, once it has signed a provider token: a file that is no ES256
+        key (P-256) stops the start here rather than every push at its first send."""
+        try:
+            private_key = Path(path).read_text(encoding="utf-8")
+            jwt.encode({"iss": team_id, "iat": 0}, private_key, algorithm="ES256")
+        except (ValueError, jwt.PyJWTError) as exc:
+            raise ValueError(f"{path} is not an APNs signing key (.p8, ES256): {exc}") from exc
+        return cls(private_key, key_id, team_id, topic)
 
 
 def apns_payload(push: Push) -> dict[str, Any]:
@@ -128,9 +139,17 @@ class ApnsSender:
             outcome = await self._request(push, timeout_seconds)
         return outcome
 
+    def _forget(self, token: str) -> None:
+        """Make a new provider token next time, unless ``token`` was replaced meanwhile: the
+        20 requests in flight with an expired one all say so, and Apple refuses a token
+        replaced more often than every 20 minutes."""
+        if self._token is not None and self._token[0] == token:
+            self._token = None
+
     async def _request(self, push: Push, timeout_seconds: float) -> Outcome:
+        provider_token = self.provider_token()
         headers = {
-            "authorization": f"bearer {self.provider_token()}",
+            "authorization": f"bearer {provider_token}",
             "apns-topic": self.key.topic,
             "apns-push-type": "alert",
             "apns-priority": "10" if push.priority == Priority.HIGH else "5",
@@ -160,10 +179,14 @@ class ApnsSender:
         if reason in INVALID_TOKEN_REASONS or status == 410:
             return Outcome(Result.INVALID_TOKEN, why)
         if status == 403 and reason in PROVIDER_TOKEN_REASONS:
-            self._token = None  # a new one for the next try
+            self._forget(provider_token)  # a new one for the next try
             return Outcome(Result.RETRY, why, configuration=reason != "ExpiredProviderToken")
-        if status in (429, 503):
+        if status == 503 or reason == "TooManyProviderTokenUpdates":
+            # Apple is out, or refuses our tokens for a while: no other push would go either
             return Outcome(Result.RETRY, why, retry_after=retry_after(response), halts=True)
+        if status == 429:
+            # TooManyRequests: too many pushes to this one device token; the others go on
+            return Outcome(Result.RETRY, why, retry_after=retry_after(response))
         if unknown_status(status):
             return Outcome(Result.UNKNOWN, why)
         if status in (400, 413):

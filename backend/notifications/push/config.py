@@ -1,9 +1,11 @@
 """Which providers the server may push through, from its settings, and their senders.
 
 A provider without its credentials is off: its devices are refused at registration
-(``enabled_providers``) and pushes to devices registered before it was turned off wait in the
-outbox with backoff. Expo needs no credentials (its access token is optional) and is always
-accepted; without ``EIC_PUSH_URL`` its pushes wait in the outbox as they always did.
+(``enabled_providers``), and pushes to devices registered before it was turned off are not
+claimed: they wait in the outbox, attempts unspent, for a worker that has it. Expo needs no
+credentials (its access token is optional) and is always accepted; without ``EIC_PUSH_URL`` its
+pushes wait the same way. Each key file is used to sign once when read, so a key that cannot
+sign stops the start rather than every push at its first send.
 """
 
 from __future__ import annotations

@@ -7,8 +7,11 @@ sent as ``Authorization: Bearer`` to ``POST /v1/projects/{project}/messages:send
 FCM's errors (``error.details[].errorCode`` of type FcmError, else ``error.status``):
 
 - ``UNREGISTERED`` (404): the app was uninstalled or the token expired: the device goes.
-- ``INVALID_ARGUMENT`` (400): the token is not a valid FCM token, unless a ``BadRequest``
-  detail names another field of the message: then the message is given up (FAILED).
+- ``INVALID_ARGUMENT`` (400): the device goes only when the answer blames the token (a
+  ``BadRequest`` detail names ``message.token``, or the message is FCM's "not a valid FCM
+  registration token", which comes without such a detail); FCM gives the same code for a
+  message too big, an invalid data key or TTL, so any other is given up (FAILED), the device
+  kept.
 - ``QUOTA_EXCEEDED`` (429), ``UNAVAILABLE`` (503): not taken; again after the backoff, or
   after ``Retry-After`` when FCM says longer. The pushes not tried yet in the pass wait too.
 - ``INTERNAL`` (500) and other 5xx but 503: the outcome is unknown (MAYBE_SENT).
@@ -20,6 +23,7 @@ FCM's errors (``error.details[].errorCode`` of type FcmError, else ``error.statu
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +52,8 @@ EARLY = 300  # an access token is replaced this many seconds before it expires
 CONCURRENCY = 20  # requests in flight at once
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+# FCM's words when the token itself is invalid (its answer names no field then)
+INVALID_TOKEN_MESSAGE = "not a valid fcm registration token"  # noqa: S105 - words, no secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +74,35 @@ class ServiceAccount:
         missing = [name for name in cls.__slots__ if not isinstance(key.get(name), str)]
         if missing:
             raise ValueError(f"{path} lacks {', '.join(missing)}")
-        return cls(**{name: key[name] for name in cls.__slots__})
+        account = cls(**{name: key[name] for name in cls.__slots__})
+        # The assertion carries the key's signature to token_uri: only over TLS, or to this
+        # machine (the tests' fake endpoint).
+        if not safe_token_uri(account.token_uri):
+            raise ValueError(f"{path}: token_uri must be an https URL, not {account.token_uri!r}")
+        # Signed once now: a key that cannot sign stops the start, not every push at its send.
+        try:
+            jwt.encode({"iss": account.client_email}, account.private_key, algorithm="RS256")
+        except (ValueError, jwt.PyJWTError) as exc:
+            raise ValueError(f"{path}: its private_key cannot sign (RS256): {exc}") from exc
+        return account
+
+
+def safe_token_uri(uri: str) -> bool:
+    """https, or http to this machine only (the tests' fake token endpoint)."""
+    try:
+        url = httpx.URL(uri)
+    except httpx.InvalidURL:
+        return False
+    if url.scheme == "https" and url.host:
+        return True
+    if url.scheme != "http":
+        return False
+    if url.host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(url.host).is_loopback
+    except ValueError:
+        return False
 
 
 def fcm_message(push: Push) -> dict[str, Any]:
@@ -231,9 +265,10 @@ class FcmSender:
         if code == "UNREGISTERED":
             return Outcome(Result.INVALID_TOKEN, reason)
         if code == "INVALID_ARGUMENT" and status == 400:
-            if any(field != "message.token" for field in fields):
-                return Outcome(Result.GIVE_UP, reason)  # our message, not the token
-            return Outcome(Result.INVALID_TOKEN, reason)
+            if "message.token" in fields or INVALID_TOKEN_MESSAGE in message.lower():
+                return Outcome(Result.INVALID_TOKEN, reason)
+            # too big, an invalid data key or TTL ...: our message, not the device
+            return Outcome(Result.GIVE_UP, reason)
         if status == 401:
             self._access = None  # revoked or expired early: the next pass asks for another
             return Outcome(Result.RETRY, reason, configuration=True)

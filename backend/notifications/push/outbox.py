@@ -10,9 +10,14 @@ provider:
 - the token is no longer valid (Expo ``DeviceNotRegistered``, FCM ``UNREGISTERED`` or an
   invalid token, APNs ``BadDeviceToken``/``Unregistered``): the device is deleted (and its
   pending messages with it).
-- not taken (no connection, 429, 503, a configuration fault, a provider that is off): tried
-  again after an exponential backoff (``BASE_DELAY`` x 2^attempts, at most ``MAX_DELAY``, or
-  longer when the provider's Retry-After says so), up to ``MAX_ATTEMPTS``, then FAILED.
+- not taken (no connection, 429, 503, a configuration fault): tried again after an exponential
+  backoff (``BASE_DELAY`` x 2^attempts, or longer when the provider's Retry-After says so, at
+  most ``MAX_DELAY``), up to ``MAX_ATTEMPTS``, then FAILED. A push not even tried (its provider
+  was out or misconfigured earlier in the pass, or the pass ran out of time) waits the same
+  without using up an attempt, and a sender that raises makes its own provider's pushes wait
+  (blaming the configuration) while the other providers' go out.
+- a provider that is off (no sender on this worker): its devices' messages are not claimed;
+  they wait, untouched, for a worker that has it.
 - refused for itself (malformed, too large): FAILED at once.
 - no usable answer to a request that went out: MAYBE_SENT (below).
 
@@ -76,14 +81,14 @@ from backend.notifications.push.expo import (
     expo_headers,
 )
 from backend.notifications.push.message import Push, push_of
-from backend.notifications.push.provider import Outcome, Result
+from backend.notifications.push.provider import MAX_DELAY, Outcome, Result, raised
 
 log = logging.getLogger("eic.push")
 
 BATCH = 100  # messages claimed per pass (Expo takes up to 100 per request)
 LEASE = timedelta(minutes=2)
 BASE_DELAY = timedelta(seconds=30)
-MAX_DELAY = timedelta(hours=1)
+# MAX_DELAY (provider.py): an hour at most between tries
 MAX_ATTEMPTS = 8
 RECEIPT_DELAY = timedelta(minutes=15)  # Expo: receipts are ready within about 15 minutes
 RECEIPT_LIFETIME = timedelta(hours=24)  # and kept for a day
@@ -143,8 +148,16 @@ async def _lease(
         return list(claimed.all())
 
 
-async def _claim(db: Database, worker: str, now: datetime, batch: int) -> list[uuid.UUID]:
-    due = and_(PushMessage.status == PushStatus.PENDING, PushMessage.next_attempt_at <= now)
+async def _claim(
+    db: Database, worker: str, now: datetime, batch: int, providers: Iterable[PushProvider]
+) -> list[uuid.UUID]:
+    """Due messages to devices of ``providers`` (those this worker has a sender for): the
+    others wait untouched rather than use up their attempts on a provider that is off."""
+    due = and_(
+        PushMessage.status == PushStatus.PENDING,
+        PushMessage.next_attempt_at <= now,
+        PushMessage.device_id.in_(select(Device.id).where(Device.provider.in_(list(providers)))),
+    )
     order = (PushMessage.next_attempt_at, PushMessage.id)
     return [row.id for row in await _lease(db, worker, now, due, order, batch, PushMessage.id)]
 
@@ -224,16 +237,22 @@ async def _send_all(
 
     async def through(provider: PushProvider, indexes: list[int]) -> list[Outcome]:
         sender = senders.get(provider)
-        if sender is None:
+        if sender is None:  # not claimed (_claim); should one slip through, it waits
             reason = f"{provider.value} is not configured on this server"
-            return [Outcome(Result.RETRY, reason, configuration=True)] * len(indexes)
-        outcomes = await sender.send(
-            [pushes[index][1] for index in indexes],
-            timeout_seconds=timeout_seconds,
-            deadline=deadline,
-        )
-        if len(outcomes) != len(indexes):  # a sender's bug must not shift outcomes
-            raise RuntimeError(f"{provider.value}: {len(outcomes)} outcomes for {len(indexes)}")
+            return [Outcome(Result.RETRY, reason, configuration=True, tried=False)] * len(indexes)
+        try:
+            outcomes = await sender.send(
+                [pushes[index][1] for index in indexes],
+                timeout_seconds=timeout_seconds,
+                deadline=deadline,
+            )
+        except Exception as exc:  # one provider's fault must not cost the other providers' pushes
+            return [raised(exc)] * len(indexes)
+        if len(outcomes) != len(indexes):
+            # a sender's bug: the requests went out, but whose answer is whose is unknown
+            reason = f"{provider.value}: {len(outcomes)} outcomes for {len(indexes)} pushes"
+            log.error("push: %s", reason)
+            return [Outcome(Result.UNKNOWN, reason)] * len(indexes)
         return outcomes
 
     answered = await asyncio.gather(*(through(p, indexes) for p, indexes in groups.items()))
@@ -262,7 +281,7 @@ async def deliver_due(
         senders = Senders(PushConfig(expo_url=url, timeout_seconds=timeout_seconds), http)
     config = senders.config
     abandoned = await _settle_abandoned(db, now)
-    ids = await _claim(db, worker, now, batch)
+    ids = await _claim(db, worker, now, batch, senders.by_provider)
     if not ids:
         return DeliveryReport(0, 0, 0, 0, 0, maybe_sent=abandoned)
     marked = await _mark_sending(db, worker, ids)
@@ -331,10 +350,12 @@ async def deliver_due(
                 ),
             )
         for message, outcome in retry:
-            attempts = message.attempts + 1
+            # a push never sent does not use up an attempt; it waits as if it had been
+            attempts = message.attempts + 1 if outcome.tried else message.attempts
             gave_up = outcome.result == Result.GIVE_UP or attempts >= MAX_ATTEMPTS
             failed += gave_up
-            wait = max(backoff(attempts), outcome.retry_after or timedelta(0))
+            asked = min(MAX_DELAY, outcome.retry_after or timedelta(0))
+            wait = max(backoff(message.attempts + 1), asked)
             await _rows(
                 session,
                 update(PushMessage)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,8 +21,13 @@ import httpx
 from backend.notifications.models import PushProvider
 from backend.notifications.push.message import Push
 
+log = logging.getLogger("eic.push")
+
 # Failures to connect say the request never left; those past that point leave its fate unknown.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The longest wait before a message is tried again, whatever a provider's Retry-After asks:
+# a longer one would outlive most pushes' lifetime (the inbox has them anyway).
+MAX_DELAY = timedelta(hours=1)
 
 
 class Result(StrEnum):
@@ -43,6 +49,9 @@ class Outcome:
     configuration: bool = False
     # The provider is out (overloaded, down): the pushes not tried yet wait too.
     halts: bool = False
+    # False when no request was made for this push (the provider was out, or misconfigured, or
+    # the pass had no time left): it waits without using up one of its attempts.
+    tried: bool = True
 
 
 class Sender(Protocol):
@@ -83,18 +92,20 @@ async def post(
 
 
 def retry_after(response: httpx.Response, now: float | None = None) -> timedelta | None:
-    """The Retry-After header (seconds, or an HTTP date) as a wait, if there is one."""
+    """The Retry-After header (seconds, or an HTTP date) as a wait, if there is one; at most
+    ``MAX_DELAY`` (a huge number of seconds must neither overflow nor postpone for ever)."""
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        return min(MAX_DELAY, timedelta(seconds=min(int(value), MAX_DELAY.total_seconds())))
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        wall = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+        wait = when - wall
+    except (TypeError, ValueError, OverflowError):
         return None
-    wall = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return max(timedelta(0), when - wall)
+    return min(MAX_DELAY, max(timedelta(0), wait))
 
 
 NOT_STARTED = "not sent: no time left in this pass"
@@ -110,7 +121,9 @@ async def one_at_a_time(
     """Each push in a request of its own, ``concurrency`` at once (APNs and FCM HTTP v1 take
     one message per request). Once an answer says the provider is out or misconfigured, the
     pushes not started wait for a later pass with that answer's reason; so do those that would
-    start after ``deadline``."""
+    start after ``deadline``. Neither uses up an attempt. A push whose sending raises (a key
+    that cannot sign, a bug) is RETRY blaming the configuration, and stops the rest likewise,
+    while the pushes already answered keep their outcomes."""
     gate = asyncio.Semaphore(concurrency)
     stop: list[Outcome] = []
 
@@ -123,12 +136,24 @@ async def one_at_a_time(
                     first.reason,
                     retry_after=first.retry_after,
                     configuration=first.configuration,
+                    tried=False,
                 )
             if time.monotonic() > deadline:
-                return Outcome(Result.RETRY, NOT_STARTED)
-            outcome = await send_one(push)
+                return Outcome(Result.RETRY, NOT_STARTED, tried=False)
+            try:
+                outcome = await send_one(push)
+            except Exception as exc:  # one push's failure must not lose the others' outcomes
+                outcome = raised(exc)
             if outcome.halts or outcome.configuration:
                 stop.append(outcome)
             return outcome
 
     return list(await asyncio.gather(*(one(push) for push in pushes)))
+
+
+def raised(exc: Exception) -> Outcome:
+    """What a sender's exception makes of a push: no answer says it went out, and whatever
+    raised (most often a key that cannot sign) is the server's to mend, so it waits, blaming
+    the configuration."""
+    log.error("push: sending raised %s", type(exc).__name__, exc_info=exc)
+    return Outcome(Result.RETRY, f"{type(exc).__name__}: {exc}"[:500], configuration=True)
