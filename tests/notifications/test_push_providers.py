@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backend.kit.db import Database
 from backend.notifications import service, texts
@@ -812,3 +812,57 @@ async def test_a_huge_or_distant_retry_after_waits_at_most_the_longest_delay(
     reason = "QUOTA_EXCEEDED: Sending limit exceeded for the message target."
     waiting = ("PENDING", reason, CLOCK_START + MAX_DELAY)
     assert {t: found[t][:3] for t in (huge, dated)} == dict.fromkeys((huge, dated), waiting)
+
+
+async def test_too_many_provider_token_updates_holds_back_the_pass_s_other_apns_pushes(
+    db: Database,
+    settings: Any,
+    cluster_id: str,
+    apns: tuple[Apns, str, Tls, Path],
+    wall: WallClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a sender whose clock ran 51 minutes ahead of Apple's since its last token: its new
+    # token comes 10 minutes (Apple's) after the last, which Apple refuses
+    monkeypatch.setattr(apns_module, "CONCURRENCY", 1)
+    state, url, tls, key_file = apns
+    ours = WallClock()
+    phones = [f"{n:02x}" * 32 for n in (0x61, 0x62, 0x63)]
+    user = await person_with(
+        db, settings, cluster_id, [(PushProvider.APNS, t, Platform.IOS) for t in phones[:1]]
+    )
+    config = PushConfig(
+        apns=apns_key(state, key_file), apns_url=url, apns_ca_file=str(tls.ca_file), wall_clock=ours
+    )
+    async with httpx.AsyncClient() as http, Senders(config, http) as senders:
+        await notify(db, user, NotificationKind.OFFER_RECEIVED)
+        assert (
+            await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+        ).sent == 1
+        async with db.write() as session:
+            for token in phones[1:]:
+                session.add(
+                    Device(
+                        user_id=user,
+                        token=token,
+                        platform=Platform.IOS,
+                        provider=PushProvider.APNS,
+                        locale="en",
+                        created_at=CLOCK_START,
+                        last_seen_at=CLOCK_START,
+                    )
+                )
+        async with db.write() as session:
+            await session.execute(delete(PushMessage))
+        ours.offset, wall.offset = 51 * 60, 10 * 60
+        await notify(db, user, NotificationKind.OFFER_RECEIVED)
+        first, *others = await tokens_in_send_order(db)
+        report = await deliver_due(db=db, http=http, senders=senders, now=CLOCK_START, worker="w1")
+    # then the first push's answer holds back the others, which use up no attempt
+    assert (report.sent, report.retried, len(state.received)) == (0, 3, 1)
+    found = await outbox(db)
+    reason = "HTTP 429 TooManyProviderTokenUpdates"
+    assert {t: found[t][:3] for t in phones} == dict.fromkeys(
+        phones, ("PENDING", reason, CLOCK_START + backoff(1))
+    )
+    assert await attempts(db) == {first: 1, **dict.fromkeys(others, 0)}
