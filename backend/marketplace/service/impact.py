@@ -100,7 +100,10 @@ async def record(session: AsyncSession, trade: Trade, now: datetime) -> ImpactEn
     cluster = await session.get(Cluster, trade.cluster_id)
     assert cluster is not None
     month = local_day(now, cluster.timezone).replace(day=1)
-    parties = dict.fromkeys((trade.supplier_id, trade.receiver_id))
+    # In one order for every trade: two completions of A-to-B and B-to-A that both open the
+    # month for both parties would otherwise each hold the row the other waits on (PostgreSQL
+    # makes a second insert of a key wait for the first's transaction).
+    parties = sorted({trade.supplier_id, trade.receiver_id})
     await session.execute(
         insert_or_else(session, MonthParty)
         .values(
