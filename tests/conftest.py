@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import event, insert, text
 from sqlalchemy.engine import make_url
 
@@ -466,3 +467,25 @@ async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
         return
     async with scratch_postgres_database(given, f"eic_empty_{os.getpid()}") as url:
         yield url
+
+
+# The machine's shared Redis (one database; each test keeps to a key prefix of its own).
+TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A client of the test Redis."""
+    client = Redis.from_url(TEST_REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis_prefix(redis: Redis) -> AsyncIterator[str]:
+    """A key prefix of this test's own in the shared Redis; its keys are deleted afterwards."""
+    prefix = f"eic-test-{uuid.uuid4().hex}:"
+    yield prefix
+    keys = [key async for key in redis.scan_iter(match=prefix + "*")]
+    if keys:
+        await redis.delete(*keys)

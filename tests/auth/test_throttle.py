@@ -8,7 +8,6 @@ each other's counts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -23,7 +22,6 @@ from backend.auth.throttle import (
 from backend.settings import Settings
 from tests.conftest import make_settings
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 WINDOW = 900
 PER_ACCOUNT = 3
 PER_ADDRESS = 5
@@ -31,22 +29,6 @@ FREE = 2
 BASE = 30
 OFFICE = "203.0.113.7"
 ELSEWHERE = "198.51.100.20"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def redis_prefix(redis: Redis) -> AsyncIterator[str]:
-    prefix = f"eic-test:throttle:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = [key async for key in redis.scan_iter(match=prefix + "*")]
-    if keys:
-        await redis.delete(*keys)
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import tracemalloc
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -51,12 +50,10 @@ from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
 from backend.settings import Settings
-from tests.conftest import make_settings, without_cost
+from tests.conftest import TEST_REDIS_URL, make_settings, without_cost
 from tests.forums.kit import a_thread
 from tests.forums.live_kit import live_server, receive
 from tests.process_kit import free_port
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _operations() -> dict[str, Operation]:
@@ -393,32 +390,18 @@ async def test_the_memory_stores_byte_bound_is_the_memory_its_documents_take() -
     assert await store.get("99") == document + " " * 10_000
 
 
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def apq_prefix(redis: Redis) -> AsyncIterator[str]:
-    prefix = f"eic-test-apq-{uuid.uuid4().hex}:"
-    yield prefix
-    keys = [key async for key in redis.scan_iter(match=prefix + "*")]
-    if keys:
-        await redis.delete(*keys)
-
-
-async def test_the_redis_store_is_shared_bounded_and_expires(redis: Redis, apq_prefix: str) -> None:
+async def test_the_redis_store_is_shared_bounded_and_expires(
+    redis: Redis, redis_prefix: str
+) -> None:
     now = [1_000_000.0]
     stores = [
         RedisQueryStore(
-            REDIS_URL,
+            TEST_REDIS_URL,
             timeout=1.0,
             ttl_seconds=60,
             max_entries=3,
             max_bytes=10,
-            prefix=apq_prefix,
+            prefix=redis_prefix,
             now=lambda: now[0],
         )
         for _ in range(2)
@@ -439,12 +422,12 @@ async def test_the_redis_store_is_shared_bounded_and_expires(redis: Redis, apq_p
         # over 10 bytes, likewise until it fits
         await first.put("e", "123456")
         assert [await second.get(k) for k in "bcde"] == [None, "xx", "xx", "123456"]
-        assert int(await redis.get(f"{apq_prefix}bytes") or 0) == 10
+        assert int(await redis.get(f"{redis_prefix}bytes") or 0) == 10
         # and entries past their expiry leave the index when the next one is kept
         now[0] += 120
         await first.put("f", "x")
         assert await redis.zrange(first.index_key, 0, -1) == [b"f"]
-        assert int(await redis.get(f"{apq_prefix}bytes") or 0) == 1
+        assert int(await redis.get(f"{redis_prefix}bytes") or 0) == 1
     finally:
         for store in stores:
             await store.close()
@@ -524,17 +507,17 @@ async def test_with_redis_away_a_lookup_misses_and_a_registration_is_dropped() -
 
 
 async def test_a_query_registered_on_one_instance_runs_by_hash_on_another(
-    db: Database, database_url: str, clock: ManualClock, apq_prefix: str, cluster_id: str
+    db: Database, database_url: str, clock: ManualClock, redis_prefix: str, cluster_id: str
 ) -> None:
     settings = make_settings(database_url)
     stores = [
         RedisQueryStore(
-            REDIS_URL,
+            TEST_REDIS_URL,
             timeout=1.0,
             ttl_seconds=60,
             max_entries=10,
             max_bytes=10_000,
-            prefix=apq_prefix,
+            prefix=redis_prefix,
         )
         for _ in range(2)
     ]

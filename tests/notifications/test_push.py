@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,6 +45,7 @@ from backend.notifications.push import (
     run_worker,
 )
 from tests.conftest import CLOCK_START, GraphQL, seed_people
+from tests.notifications.push_fakes import uvicorn_server
 
 REGISTER = """
 mutation Register($input: DeviceRegisterInput!) {
@@ -180,18 +180,11 @@ async def provider() -> AsyncIterator[tuple[Provider, str]]:
             Route("/push/getReceipts", state.receipts, methods=["POST"]),
         ]
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield state, f"http://127.0.0.1:{port}/push/send"
-    finally:
-        state.release.set()  # held answers go (to clients long gone), so the server can stop
-        server.should_exit = True
-        await task
+    async with uvicorn_server(app) as base:
+        try:
+            yield state, f"{base}/push/send"
+        finally:
+            state.release.set()  # held answers go (to clients long gone), so the server can stop
 
 
 async def notify(db: Database, user_ids: list[uuid.UUID], now: datetime, count: int = 1) -> None:

@@ -3,7 +3,6 @@ to English, the material's local name, a push to a Thai phone and the inbox in J
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -12,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -25,6 +23,7 @@ from backend.notifications import service, texts
 from backend.notifications.models import Notification, NotificationKind
 from backend.notifications.push import deliver_due
 from tests.conftest import CLOCK_START, GraphQL, count_statements, seed_people
+from tests.notifications.push_fakes import uvicorn_server
 
 OTHER_LANGUAGES = [language for language in texts.LANGUAGES if language != texts.ENGLISH]
 # what every placeholder is filled with: its own name in capitals, so a dropped or swapped
@@ -296,17 +295,8 @@ async def expo() -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
         return JSONResponse({"data": [{"status": "ok", "id": str(uuid.uuid4())} for _ in messages]})
 
     app = Starlette(routes=[Route("/push/send", send, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield received, f"http://127.0.0.1:{port}/push/send"
-    finally:
-        server.should_exit = True
-        await task
+    async with uvicorn_server(app) as base:
+        yield received, f"{base}/push/send"
 
 
 REGISTER = """
