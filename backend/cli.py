@@ -1,5 +1,5 @@
 """The ``eic`` command: serve, migrate, seed-demo, run-due-jobs, export-schema, operations build,
-create-admin."""
+create-admin, check (doctor)."""
 
 from __future__ import annotations
 
@@ -184,7 +184,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
 
-    sub.add_parser("migrate", help="upgrade the database to the latest schema")
+    sub.add_parser(
+        "migrate",
+        help="upgrade the database to the latest schema (on PostgreSQL, creating the database "
+        "first when it does not exist and the role may)",
+    )
 
     seed = sub.add_parser("seed-demo", help="load the four prototype clusters (idempotent)")
     seed.add_argument(
@@ -221,6 +225,13 @@ def _parser() -> argparse.ArgumentParser:
         "--password-env",
         default="EIC_ADMIN_PASSWORD",
         help="environment variable holding the password (prompted for when unset)",
+    )
+    sub.add_parser(
+        "check",
+        aliases=["doctor"],
+        help="print the effective configuration (secrets masked) and check the database, its "
+        "migration, Redis, the push providers and production's start-up checks; status 1 when "
+        "any check fails",
     )
     return parser
 
@@ -273,10 +284,26 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{len(built)} operations written to {MANIFEST} and {APOLLO_MANIFEST}")
         return 0
 
+    if args.command in ("check", "doctor"):
+        from backend import doctor
+
+        lines, status = doctor.run()
+        print("\n".join(lines))
+        return status
+
     settings = get_settings()
     if args.command == "serve":
         _serve(args)
     elif args.command == "migrate":
+        from backend.provisioning import ensure_database
+
+        created = asyncio.run(
+            ensure_database(
+                settings.database_url, connect_seconds=settings.db_connect_timeout_seconds
+            )
+        )
+        if created:
+            print(created)
         migrate(settings)
         print("Database is at the latest migration.")
     elif args.command == "seed-demo":

@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from backend.kit.db import Database, NotWritableError
 
 
-async def _redis_answers(url: str, seconds: float) -> None:
+async def redis_answers(url: str, seconds: float) -> None:
     # A connection of its own: it tests what a new connection of the service would meet, and
     # nothing the probe leaves behind can hold up the connections that serve requests.
     client = Redis.from_url(url, socket_connect_timeout=seconds, socket_timeout=seconds)
@@ -45,7 +45,7 @@ async def readiness(
     the checks run side by side, so the answer comes within ``seconds``."""
     checks: dict[str, Awaitable[None]] = {"database": database.probe()}
     if redis_url:
-        checks["redis"] = _redis_answers(redis_url, seconds)
+        checks["redis"] = redis_answers(redis_url, seconds)
     states = await asyncio.gather(*(_state(check, seconds) for check in checks.values()))
     body = dict(zip(checks, states, strict=True))
     ready = all(state == "ok" for state in states)

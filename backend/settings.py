@@ -1,7 +1,10 @@
 """Typed settings read from the environment (prefix ``EIC_``).
 
 The service refuses to boot in production with the development signing key or a short key, so a
-forgotten environment variable can never put forgeable tokens on the internet.
+forgotten environment variable can never put forgeable tokens on the internet. Every start of the
+service or of an ``eic`` command (``get_settings``) also refuses a production deployment that
+would run on SQLite by mistake or hand out links without a public address (``production_problems``),
+with one line per problem, all of them at once.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Public on purpose: it only ever signs tokens on a developer's machine.
@@ -263,19 +266,106 @@ class Settings(BaseSettings):
             origins.append(origin if origin == "*" else f"{parts.scheme}://{parts.netloc.lower()}")
         return origins
 
+    # Production start-up checks (production_problems): production refuses SQLite unless this
+    # says a one-server pilot means it, and refuses to start without EIC_PUBLIC_URL.
+    allow_sqlite_in_production: bool = False
+
     @model_validator(mode="after")
     def _refuse_weak_production_secrets(self) -> Settings:
-        if self.environment is Environment.PRODUCTION:
-            if self.jwt_secret == DEVELOPMENT_JWT_SECRET:
-                raise ValueError(
-                    "EIC_JWT_SECRET is the development secret; set a random secret of at least "
-                    f"{MIN_JWT_SECRET_BYTES} bytes before running in production"
-                )
-            if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-                raise ValueError(
-                    f"EIC_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in production"
-                )
+        # Only the signing key is refused here, wherever settings are built: no code path may make
+        # a production app with a forgeable key. The deployment checks (SQLite, public address)
+        # are refused where the service starts (get_settings), so that tests can still build
+        # production apps over SQLite; when the key is refused they come along in the same
+        # message, so that an operator sees every problem at once.
+        if _secret_problems(self):
+            raise ValueError("\n".join(production_problems(self)))
         return self
+
+
+def _secret_problems(settings: Settings) -> list[str]:
+    if settings.environment is not Environment.PRODUCTION:
+        return []
+    if settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
+        return [
+            "EIC_JWT_SECRET is the development secret; set a random secret of at least "
+            f"{MIN_JWT_SECRET_BYTES} bytes before running in production"
+        ]
+    if len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+        return [f"EIC_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in production"]
+    return []
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What keeps ``settings`` from running in production, one line each (what is wrong, what to
+    set); none outside production."""
+    if settings.environment is not Environment.PRODUCTION:
+        return []
+    problems = _secret_problems(settings)
+    if settings.is_sqlite and not settings.allow_sqlite_in_production:
+        # The default URL is the usual cause: a deployment that forgot EIC_DATABASE_URL would
+        # otherwise run, and keep its data, in ./eic.db wherever it was started.
+        given = "" if "database_url" in settings.model_fields_set else ", the default"
+        problems.append(
+            f"EIC_DATABASE_URL is SQLite ({settings.database_url}{given}) in production: set "
+            "EIC_DATABASE_URL=postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE, or "
+            "EIC_ALLOW_SQLITE_IN_PRODUCTION=true for a one-server pilot"
+        )
+    if not settings.public_url:
+        problems.append(
+            "EIC_PUBLIC_URL is not set: set it to the address apps and calendar programs reach "
+            "this service at (such as https://eic.example.org); calendar feeds and report links "
+            "are made from it"
+        )
+    elif not _is_public_address(settings.public_url):
+        problems.append(
+            f"EIC_PUBLIC_URL={settings.public_url} is not an address such as "
+            "https://eic.example.org (http or https, a host, no query)"
+        )
+    return problems
+
+
+def _is_public_address(url: str) -> bool:
+    parts = urlsplit(url)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+class SettingsAsGiven(Settings):
+    """The settings exactly as the environment gives them, production's signing key unrefused:
+    for ``eic check``, which reports every problem instead of stopping at the first."""
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_secrets(self) -> SettingsAsGiven:
+        # The same name replaces Settings' refusal; production_problems still reports the key.
+        return self
+
+
+def validation_problems(error: ValidationError) -> list[str]:
+    """One line per setting that does not validate, named as the operator sets it."""
+    problems = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if not item["loc"]:  # the whole settings' check: its message has one problem a line
+            problems.extend(message.splitlines())
+            continue
+        name = str(item["loc"][0])
+        shown = "" if is_secret_setting(name) else f" (got {item['input']!r})"
+        problems.append(f"EIC_{name.upper()}: {message}{shown}")
+    return problems
+
+
+# Settings whose values `eic check` never prints: an explicit list, and any name that ends like
+# a secret, so that a setting added later is masked before anyone remembers to list it.
+SECRET_SETTINGS = frozenset({"jwt_secret", "push_expo_access_token"})
+SECRET_SUFFIXES = ("_secret", "_token", "_password", "_key")
+
+
+def is_secret_setting(name: str) -> bool:
+    return name in SECRET_SETTINGS or name.endswith(SECRET_SUFFIXES)
 
 
 # EIC_ variables that something else than Settings reads: `eic create-admin`'s password, and the
@@ -324,9 +414,15 @@ def check_listen_address(host: str, settings: Settings) -> None:
 
 @lru_cache
 def get_settings() -> Settings:
-    """The settings of the running service, from the environment (and .env); unknown EIC_
-    variables are refused with one line each."""
+    """The settings of the running service, from the environment (and .env). Unknown EIC_
+    variables, settings that do not validate and production's start-up checks are refused
+    together, with one line each."""
     problems = unknown_variables(os.environ)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise SettingsError("\n".join(problems + validation_problems(exc))) from None
+    problems += production_problems(settings)
     if problems:
         raise SettingsError("\n".join(problems))
-    return Settings()
+    return settings
