@@ -61,8 +61,8 @@ async def _run(url: URL, statement: str, *, connect_seconds: float) -> None:
 def unreachable(url: URL, error: BaseException) -> DatabaseSetupError:
     reason = str(getattr(error, "orig", None) or error) or type(error).__name__
     return DatabaseSetupError(
-        f"Cannot connect to the database {url.database} at {server_of(url)} ({reason}): is the server running, "
-        "and are EIC_DATABASE_URL's host, port, user and password right?"
+        f"Cannot connect to the database {url.database} at {server_of(url)} ({reason}): is the "
+        "server running, and are EIC_DATABASE_URL's host, port, user and password right?"
     )
 
 

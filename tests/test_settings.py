@@ -271,7 +271,8 @@ def test_a_one_server_pilot_may_run_production_on_sqlite_when_it_says_so(
 
     # when the service starts, then it runs on the default file
     loaded = get_settings()
-    assert loaded.is_sqlite and loaded.allow_sqlite_in_production
+    assert loaded.is_sqlite
+    assert loaded.allow_sqlite_in_production
     assert production_problems(loaded) == []
 
 
