@@ -1,5 +1,5 @@
 """The ``eic`` command: serve, migrate, seed-demo, run-due-jobs, export-schema, operations build,
-create-admin, check (doctor)."""
+create-admin, check (doctor), export-person, delete-person."""
 
 from __future__ import annotations
 
@@ -151,6 +151,55 @@ async def _run_due_jobs(settings: Settings) -> str:
     return f"Due jobs done: {report.purchase_groups_closed} purchase groups closed."
 
 
+async def _export_person(settings: Settings, email: str, output: Path | None) -> str:
+    from backend.kit.db import Database, utcnow
+    from backend.privacy import service as privacy
+
+    db = Database(settings.database_url)
+    try:
+        user_id = await privacy.find_person(db=db, email=email)
+        if output is None:
+            rows = await privacy.write_export(db=db, user_id=user_id, now=utcnow(), out=sys.stdout)
+            return ""
+        # Written beside the target and renamed: a failed export leaves no half file behind.
+        partial = output.with_name(output.name + ".partial")
+        with partial.open("w", encoding="utf-8") as out:
+            rows = await privacy.write_export(db=db, user_id=user_id, now=utcnow(), out=out)
+        partial.replace(output)
+    finally:
+        await db.dispose()
+    return f"Exported {rows} rows of {email}'s data to {output}."
+
+
+async def _delete_person(settings: Settings, email: str, reason: str) -> str:
+    from backend.kit.broadcast import broadcaster_for
+    from backend.kit.db import Database, utcnow
+    from backend.privacy import service as privacy
+
+    db = Database(settings.database_url)
+    broadcaster = broadcaster_for(settings.redis_url)
+    try:
+        user_id = await privacy.find_person(db=db, email=email)
+        deletion = await privacy.delete_person(
+            db=db,
+            user_id=user_id,
+            now=utcnow(),
+            actor_id=None,
+            actor_name="operator (eic delete-person)",
+            reason=reason,
+            broadcaster=broadcaster,
+        )
+    finally:
+        await broadcaster.close()
+        await db.dispose()
+    return (
+        f"Deleted {email} (account {deletion.user_id}): {deletion.registrations_cancelled} event "
+        f"places and {deletion.pledges_withdrawn} pledges given up, "
+        f"{deletion.notifications_deleted} notifications and {deletion.devices_deleted} "
+        "devices erased; every sign-in has ended."
+    )
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -232,6 +281,23 @@ def _parser() -> argparse.ArgumentParser:
         help="print the effective configuration (secrets masked) and check the database, its "
         "migration, Redis, the push providers and production's start-up checks; status 1 when "
         "any check fails",
+    )
+
+    # --- privacy requests (docs/privacy.md) ---------------------------------------------------
+    export_person = sub.add_parser(
+        "export-person", help="write a person's own data as JSON (an access request)"
+    )
+    export_person.add_argument("email", help="the account's email address")
+    export_person.add_argument("--output", type=Path, help="write to this file, not stdout")
+    delete_person = sub.add_parser(
+        "delete-person",
+        help="anonymise a person's account and erase what is only theirs (an erasure request)",
+    )
+    delete_person.add_argument("email", help="the account's email address")
+    delete_person.add_argument(
+        "--reason",
+        default="Erasure request handled by the operator",
+        help="kept in the audit record of the deletion (a ticket number, say)",
     )
     return parser
 
@@ -315,6 +381,12 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "create-admin":
         password = os.environ.get(args.password_env) or getpass.getpass("Password: ")
         print(asyncio.run(_create_admin(settings, args.email, password, args.display_name)))
+    elif args.command == "export-person":
+        message = asyncio.run(_export_person(settings, args.email, args.output))
+        if message:
+            print(message, file=sys.stderr)
+    elif args.command == "delete-person":
+        print(asyncio.run(_delete_person(settings, args.email, args.reason)))
     return 0
 
 

@@ -19,6 +19,7 @@ from backend.marketplace.schema import MarketplaceMutation, MarketplaceQuery
 from backend.notifications.schema import NotificationsMutation, NotificationsQuery
 from backend.permits.schema import PermitsMutation, PermitsQuery
 from backend.permits.schema.returns import ReturnsMutation, ReturnsQuery
+from backend.privacy.schema import PrivacyMutation, PrivacyQuery
 from backend.purchasing.schema import PurchasingMutation, PurchasingQuery
 from backend.settings import Settings
 from backend.sync.schema import SyncQuery
@@ -39,6 +40,7 @@ class Query(
     PermitsQuery,
     ReturnsQuery,
     LicencesQuery,
+    PrivacyQuery,
 ):
     pass
 
@@ -55,6 +57,7 @@ class Mutation(
     PermitsMutation,
     ReturnsMutation,
     LicencesMutation,
+    PrivacyMutation,
 ):
     pass
 

@@ -128,6 +128,9 @@ class User(Base):
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the account was deleted at its owner's request (backend/privacy): the row stays,
+    # anonymised, so that what the person did for organisations (trades, posts) keeps its link.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Organisation(Base):
@@ -272,6 +275,9 @@ class AuditAction(StrEnum):
     ACCOUNT_ENABLED = "ACCOUNT_ENABLED"
     ORGANISATION_VERIFIED = "ORGANISATION_VERIFIED"
     ORGANISATION_UNVERIFIED = "ORGANISATION_UNVERIFIED"
+    # An account anonymised at its owner's request (by themselves, or by an operator's
+    # ``eic delete-person``): the proof that an erasure request was carried out.
+    ACCOUNT_DELETED = "ACCOUNT_DELETED"
 
 
 class AuditRecord(Base):
