@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
@@ -79,6 +79,22 @@ class Export:
     generated_at: datetime
 
 
+@asynccontextmanager
+async def _snapshot(db: Database) -> AsyncIterator[AsyncSession]:
+    """One consistent picture of the person's rows, read in batches: on PostgreSQL a read-only
+    REPEATABLE READ transaction (its streaming cursors need one, and the app's reads run
+    without); SQLite's read transaction is a snapshot already."""
+    if db.dialect != "postgresql":
+        async with db.read() as session:
+            yield session
+        return
+    engine = db.engine.execution_options(
+        isolation_level="REPEATABLE READ", postgresql_readonly=True
+    )
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
 async def _header(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     user = await session.get(User, user_id)
     if user is None:
@@ -94,7 +110,7 @@ async def _header(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> d
 async def collect_export(*, db: Database, user_id: uuid.UUID, now: datetime) -> Export:
     """The person's data as one JSON document, each section cut at :data:`APP_SECTION_LIMIT`."""
     complete = True
-    async with db.read() as session:
+    async with _snapshot(db) as session:
         document = await _header(session, user_id, now)
         for name, section in SECTIONS:
             rows: list[dict[str, Any]] = []
@@ -112,7 +128,7 @@ async def collect_export(*, db: Database, user_id: uuid.UUID, now: datetime) -> 
 async def write_export(*, db: Database, user_id: uuid.UUID, now: datetime, out: TextIO) -> int:
     """Write the whole document to ``out`` as it is read; returns the number of rows."""
     count = 0
-    async with db.read() as session:
+    async with _snapshot(db) as session:
         header = await _header(session, user_id, now)
         out.write("{\n")
         for key, value in header.items():

@@ -84,7 +84,8 @@ async def test_the_export_holds_the_persons_own_data_and_not_others(
     assert [(r["eventId"], r["status"], r["note"]) for r in document["eventRegistrations"]] == [
         (event_id, "CONFIRMED", "Bring two")
     ]
-    assert len(document["signIns"]) == 1 and document["complete"] is True
+    assert len(document["signIns"]) == 1
+    assert document["complete"] is True
     text = json.dumps(document)
     # nobody else's data: not the admin's post, name or email; no token of any kind
     for foreign in ("The admin's own words", "shg@example.org", member.refresh_token):

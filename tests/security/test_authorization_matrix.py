@@ -379,6 +379,17 @@ ROWS: list[Row] = [
         consumes=False,
     ),
     Row("auditRecords", query("auditRecords", "{ totalCount }"), expect(admin=OK)),
+    # --- privacy: the person's own data and account ----------------------------------------
+    Row("myDataExport", query("myDataExport", "{ complete }"), signed_in()),
+    Row(
+        "accountDelete",
+        mutation("accountDelete", "deleted"),
+        # a wrong password: every signed-in viewer reaches the check, and nobody is deleted
+        # (deletion itself: tests/privacy/test_privacy.py)
+        expect(default="INVALID_CREDENTIALS"),
+        given(lambda w: {"input": {"password": "not the password of anyone"}}),
+        consumes=False,
+    ),
     # --- marketplace: listings and the catalogue ------------------------------------------
     Row("listings", query("listings", "{ totalCount }"), public()),
     Row(

@@ -3,6 +3,12 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** Delete the signed-in person's account. */
+export type AccountDeleteInput = {
+  /** The account's password again: a token left signed in on a shared phone is not enough to delete an account. */
+  password: string;
+};
+
 /** Disable an account (platform admins). */
 export type AccountDisableInput = {
   /** Why, 3-1,000 characters; kept in the audit record. */
@@ -42,6 +48,7 @@ export type ActivityLevel =
 
 /** A platform admin's trust decision: an account disabled or enabled, an organisation verified or its verification withdrawn. */
 export type AuditAction =
+  | 'ACCOUNT_DELETED'
   | 'ACCOUNT_DISABLED'
   | 'ACCOUNT_ENABLED'
   | 'ORGANISATION_UNVERIFIED'
@@ -2271,6 +2278,18 @@ export type PermitTransferCancelMutationVariables = Exact<{
 
 
 export type PermitTransferCancelMutation = { permitTransferCancel: { transfer: { id: string, conditionId: string, amount: string, status: TransferStatus, note: string, decisionReason: string, createdAt: string, decidedAt: string | null, fromOrganisation: { id: string, name: string }, toOrganisation: { id: string, name: string } } | null, errors: Array<{ code: ErrorCode, message: string, field: string | null }> } };
+
+export type MyDataExportQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyDataExportQuery = { myDataExport: { generatedAt: string, complete: boolean, format: string, document: string } };
+
+export type DeleteMyAccountMutationVariables = Exact<{
+  input: AccountDeleteInput;
+}>;
+
+
+export type DeleteMyAccountMutation = { accountDelete: { deleted: boolean | null, deletedAt: string | null, errors: Array<{ code: ErrorCode, message: string, field: string | null }> } };
 
 export type PurchaseGroupCardFragment = { id: string, title: string, itemName: string, direction: Direction, status: GroupStatus, minQuantity: string, maxQuantity: string | null, pledgedQuantity: string, remainingQuantity: string | null, minimumReached: boolean, participantsCount: number, quantityToNextTier: string | null, currency: string, deadline: string, secondsLeft: number, canPledge: boolean, unit: { code: string, symbol: string }, material: { code: string, name: string } | null, currentTier: { minQuantity: string, pricePerUnit: string } | null, nextTier: { minQuantity: string, pricePerUnit: string } | null, organiser: { id: string, name: string, kind: OrganisationKind, subtype: OrganisationSubtype | null }, myPledge: { id: string, quantity: string, status: PledgeStatus } | null };
 
