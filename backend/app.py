@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import Response
 
 from backend.asgi import ASGIApp, Message, Receive, Scope, Send
 from backend.auth.bearer import viewer_from_token
@@ -66,7 +68,7 @@ def create_app(
     ``query_store``: the automatic persisted queries' store, likewise (not on a trusted-only
     server)."""
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     outage_log.interval = settings.outage_log_interval_seconds
     database = db or Database(
         settings.database_url,
@@ -123,6 +125,8 @@ def create_app(
             await queries.close()
         if db is None:  # an injected database belongs to its creator
             await database.dispose()
+        if tracer_provider is not None:  # what the batch holds goes out before the process ends
+            await asyncio.to_thread(tracer_provider.force_flush, 5000)
 
     app = FastAPI(
         title="EIC",
@@ -172,6 +176,39 @@ def create_app(
         )
         return JSONResponse(body, 200 if ready else 503)
 
+    # Observability (docs/observability.md): metrics, traces; each off unless asked for.
+    metrics = None
+    if settings.metrics_enabled:
+        from backend.metrics import Metrics
+
+        metrics = Metrics(
+            db=database,
+            clock=clock_of_app,
+            subscriptions=graphql.active_subscriptions,
+            # the routers as declared: FastAPI's own list holds included routers unexpanded
+            routes=lambda: [
+                *events_router.routes,
+                *insights_router.routes,
+                *permits_router.routes,
+                *app.router.routes,
+            ],
+            extra_paths=("/graphql",),
+            query_timeout_seconds=settings.metrics_query_timeout_seconds,
+        )
+        app.state.metrics = metrics
+        metrics_token = settings.metrics_token
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics_endpoint(request: Request) -> Response:
+            assert metrics is not None
+            return await metrics.endpoint(request, metrics_token)
+
+    tracer_provider = None
+    if settings.tracing_on:
+        from backend.tracing import instrument
+
+        tracer_provider = instrument(app, database)
+
     # The response cache's store learns of every committed write (its table versions).
     store = (response_store or store_for(settings)) if settings.response_cache_enabled else None
     if store is not None:
@@ -218,7 +255,9 @@ def create_app(
     # Inside the request id, outside everything that may fail on the database before GraphQL
     # runs: such a failure is answered with JSON (503 SERVICE_UNAVAILABLE for an outage).
     app.add_middleware(FailureAnswers)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware, observe=settings.log_format == "json", metrics=metrics
+    )
     if settings.cors_origins:
         # Outermost: a preflight is answered before anything else runs, and every answer (a
         # cached one, a failure's) carries the headers a browser needs to read it.

@@ -203,8 +203,21 @@ async def _delete_person(settings: Settings, email: str, reason: str) -> str:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from backend.observability import configure_logging
+
     settings = get_settings()
     check_listen_address(args.host, settings)
+    if settings.metrics_enabled and args.workers > 1:
+        # Workers share the port: each scrape would read whichever worker answered.
+        raise SettingsError(
+            "EIC_METRICS_ENABLED with --workers above 1 would report one worker's figures at a "
+            "time: run one worker per instance (scraped each on its own), or turn metrics off"
+        )
+    logging_options: dict[str, object] = {}
+    if settings.log_format == "json":
+        # uvicorn's own lines as JSON too, from the first one (before the app is loaded)
+        configure_logging(settings.log_level, "json")
+        logging_options["log_config"] = None
     uvicorn.run(
         "backend.app:app_from_environment",
         factory=True,
@@ -218,6 +231,7 @@ def _serve(args: argparse.Namespace) -> None:
         timeout_keep_alive=settings.keep_alive_seconds,
         log_level="info",
         access_log=False,  # our own request log line carries the request id
+        **logging_options,  # type: ignore[arg-type]
     )
 
 

@@ -734,6 +734,13 @@ async def forget_expired(db: Database, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def keys_in_flight(database: Database) -> int:
+    """Requests of this process with an Idempotency-Key whose answer is not stored yet (the
+    metrics' gauge); in memory, no statement."""
+    found = _livenesses.get(database)
+    return 0 if found is None else sum(found.running.values())
+
+
 __all__ = [
     "IdempotencyKey",
     "IdempotencyMiddleware",
@@ -741,4 +748,5 @@ __all__ = [
     "SecretAnswer",
     "declare_secret_answer",
     "forget_expired",
+    "keys_in_flight",
 ]

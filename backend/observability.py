@@ -8,6 +8,9 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +19,37 @@ from backend.kit.outages import RETRY_AFTER_SECONDS, outage_log, unavailable
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 logger = logging.getLogger("eic.request")
 
+
+@dataclass(slots=True)
+class RequestFacts:
+    """What one request ran, learnt inside GraphQL and read outside it (the log lines, the
+    metrics). A mutable holder rather than a context variable set deep inside: what Strawberry
+    runs in tasks of its own (a WebSocket's subscriptions) shares the holder, not the variable.
+
+    ``operation``: the GraphQL operation's name for logs ("-" until known); ``label``: the same
+    name if it is one of the apps' operations, else "other" (a bounded metric label);
+    ``outcome``: "ok" or the first error's code, once GraphQL has answered."""
+
+    operation: str = "-"
+    label: str = "other"
+    outcome: str | None = None
+
+
+# Set by RequestContextMiddleware when something observes operations (JSON logs, metrics), and
+# filled by backend.graphql.observer.OperationObserver.
+request_facts_var: contextvars.ContextVar[RequestFacts | None] = contextvars.ContextVar(
+    "request_facts", default=None
+)
+
+
+class RequestMetrics(Protocol):
+    """What RequestContextMiddleware tells the metrics (backend/metrics.py) of each request."""
+
+    def request_ended(
+        self, scope: Scope, status: int, seconds: float, facts: RequestFacts | None
+    ) -> None: ...
+
+
 # A caller's id is echoed only if it looks like an id, so logs cannot be injected into.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -23,6 +57,8 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        facts = request_facts_var.get()
+        record.operation = "-" if facts is None else facts.operation
         return True
 
 
@@ -51,25 +87,77 @@ class QuotedMessageFilter(logging.Filter):
 LOGGERS = ("eic", "strawberry")
 
 
-def configure_logging(level: str) -> None:
+# JSON's own escaping leaves these as they are; a line splitter of some log shippers does not.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, request_id,
+    operation, and the exception's traceback as one string when there is one. The message is
+    quoted as in text logs (QuotedMessageFilter); JSON escapes the rest, so a line is a line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+            "operation": getattr(record, "operation", "-"),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+# What else writes to stderr in a served process; in JSON mode their lines are JSON too.
+SERVER_LOGGERS = ("uvicorn", "uvicorn.access")
+
+
+def configure_logging(level: str, log_format: Literal["text", "json"] = "text") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
     handler.addFilter(QuotedMessageFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-    )
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
     for name in LOGGERS:
         named = logging.getLogger(name)
         named.handlers[:] = [handler]
         named.setLevel(level.upper())
         named.propagate = False
+    if log_format == "json":
+        # uvicorn's lines and any library's warnings (the root logger's) in the same form
+        for name in SERVER_LOGGERS:
+            named = logging.getLogger(name)
+            named.handlers[:] = [handler]
+            named.propagate = False
+        root = logging.getLogger()
+        root.handlers[:] = [handler]
+        root.setLevel(logging.WARNING)
 
 
 class RequestContextMiddleware:
-    """Gives each HTTP request an id (``X-Request-ID``) and logs one line when it ends."""
+    """Gives each HTTP request an id (``X-Request-ID``) and logs one line when it ends.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``observe``: each request gets a :class:`RequestFacts` for GraphQL to fill (JSON logs and
+    metrics read it); ``metrics``: told of every HTTP request when it ends. Both off, a request
+    costs what it did before them."""
+
+    def __init__(
+        self, app: ASGIApp, *, observe: bool = False, metrics: RequestMetrics | None = None
+    ) -> None:
         self.app = app
+        self.observe = observe or metrics is not None
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -78,6 +166,8 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        facts = RequestFacts() if self.observe else None
+        facts_token = request_facts_var.set(facts) if facts is not None else None
         started = time.perf_counter()
         status = 0
 
@@ -93,13 +183,18 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            if self.metrics is not None and scope["type"] == "http":
+                self.metrics.request_ended(scope, status, seconds, facts)
             logger.info(
                 "%s %s %s %.1fms",
                 scope.get("method", "WS"),
                 scope.get("path"),
                 status,
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
             )
+            if facts_token is not None:
+                request_facts_var.reset(facts_token)
             request_id_var.reset(token)
 
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from limits import parse_many
@@ -205,6 +205,23 @@ class Settings(BaseSettings):
     # connection closed by us just as a client reuses it loses that request.
     keep_alive_seconds: int = Field(default=75, ge=1)
 
+    # Observability (docs/observability.md). Log lines as text, or one JSON object a line (time,
+    # level, logger, message, request_id, operation, exception).
+    log_format: Literal["text", "json"] = "text"
+    # Prometheus metrics at /metrics (off: no such route). They name the apps' operations and
+    # how often each runs, so in production a bearer token is required: Prometheus sends it as
+    # `authorization: {credentials: ...}`. Each instance (one `eic serve` process) is scraped on
+    # its own; `eic serve --workers` above 1 is refused with metrics on.
+    metrics_enabled: bool = False
+    metrics_token: str | None = None
+    # How long a scrape waits for the gauges read from the database (outbox, due jobs) before it
+    # answers without them.
+    metrics_query_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    # OpenTelemetry traces. Unset: on when the standard OTEL_TRACES_EXPORTER (other than
+    # "none") or OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, unless OTEL_SDK_DISABLED=true; the
+    # exporter (OTLP over HTTP/protobuf), sampler and resource come from the OTEL_* variables.
+    tracing_enabled: bool | None = None
+
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
@@ -214,6 +231,21 @@ class Settings(BaseSettings):
         if self.graphql_introspection is not None:
             return self.graphql_introspection
         return self.is_development
+
+    @property
+    def tracing_on(self) -> bool:
+        if self.tracing_enabled is not None:
+            return self.tracing_enabled
+        environ = os.environ
+        if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            return False
+        exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+        if exporter:
+            return exporter != "none"
+        return bool(
+            environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -285,14 +317,23 @@ class Settings(BaseSettings):
 def _secret_problems(settings: Settings) -> list[str]:
     if settings.environment is not Environment.PRODUCTION:
         return []
+    problems = []
     if settings.jwt_secret == DEVELOPMENT_JWT_SECRET:
-        return [
+        problems.append(
             "EIC_JWT_SECRET is the development secret; set a random secret of at least "
             f"{MIN_JWT_SECRET_BYTES} bytes before running in production"
-        ]
-    if len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-        return [f"EIC_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in production"]
-    return []
+        )
+    elif len(settings.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+        problems.append(
+            f"EIC_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in production"
+        )
+    # Metrics name operations and their volumes: not for anyone who finds the port.
+    if settings.metrics_enabled and len((settings.metrics_token or "").strip()) < 16:
+        problems.append(
+            "EIC_METRICS_ENABLED in production needs EIC_METRICS_TOKEN, a random secret of at "
+            "least 16 characters that Prometheus sends as a bearer token"
+        )
+    return problems
 
 
 def production_problems(settings: Settings) -> list[str]:

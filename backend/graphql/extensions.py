@@ -283,6 +283,9 @@ class SchemaOptions:
     introspection: bool
     trusted_operations_only: bool
     development: bool
+    # backend/graphql/observer.py (JSON logs or metrics) and backend/tracing.py (traces)
+    observe: bool = False
+    tracing: bool = False
 
     @classmethod
     def of(cls, settings: Settings) -> SchemaOptions:
@@ -297,6 +300,8 @@ class SchemaOptions:
             introspection=settings.introspection_enabled,
             trusted_operations_only=settings.trusted_operations_only,
             development=settings.is_development,
+            observe=settings.metrics_enabled or settings.log_format == "json",
+            tracing=settings.tracing_on,
         )
 
 
@@ -427,4 +432,14 @@ def build_extensions(options: SchemaOptions) -> list[Callable[[], SchemaExtensio
             anonymous=options.max_cost_anonymous, signed_in=options.max_cost_signed_in
         ),
     ]
+    # First: their operation hooks end last, once the masking has given each error its code.
+    # Off, they are not imported, and a request costs nothing more.
+    if options.observe:
+        from backend.graphql.observer import OperationObserver
+
+        extensions.insert(0, OperationObserver)
+    if options.tracing:
+        from backend.tracing import OperationSpans
+
+        extensions.insert(0, OperationSpans)
     return extensions

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,13 @@ def token_in(params: Any) -> str | None:
 
 class PersistedSubscribeHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with subscribe messages that name their document by id."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # counted by the metrics at a scrape, nothing per message
+        connections = getattr(self.view, "connections", None)
+        if connections is not None:
+            connections.add(self)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
@@ -104,6 +112,12 @@ class EICGraphQLRouter(GraphQLRouter[Context, None]):
             max_subscriptions_per_connection=20,
             **options,
         )
+        # A connection's handler leaves when the connection has gone and nothing holds it.
+        self.connections: weakref.WeakSet[PersistedSubscribeHandler] = weakref.WeakSet()
+
+    def active_subscriptions(self) -> int:
+        """The subscriptions running on this process's open WebSocket connections."""
+        return sum(len(connection.operations) for connection in list(self.connections))
 
     def encode_json(self, data: object) -> str:
         # text, as graphql-transport-ws messages must be; HTTP answers skip the decode below

@@ -13,6 +13,7 @@ from backend.purchasing.service.groups import (
     create_group,
     mark_delivered,
     mark_ordered,
+    oldest_overdue_deadline,
     record_due_outcomes,
     update_group,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "mark_delivered",
     "mark_ordered",
     "my_pledges",
+    "oldest_overdue_deadline",
     "pledge",
     "pledged_group_ids",
     "record_due_outcomes",

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Viewer
@@ -496,6 +496,19 @@ async def _changed(
 
 # ---------------------------------------------------------------------------------------------
 # Due jobs
+
+
+async def oldest_overdue_deadline(*, db: Database, now: datetime) -> datetime | None:
+    """The deadline of the OPEN group whose outcome has waited longest for the due-job runner
+    (None when none waits): the metrics' due-job lag. One statement on the status-deadline
+    index."""
+    async with db.read() as session:
+        oldest: datetime | None = await session.scalar(
+            select(func.min(PurchaseGroup.deadline)).where(
+                PurchaseGroup.status == GroupStatus.OPEN, PurchaseGroup.deadline <= now
+            )
+        )
+    return oldest
 
 
 async def record_due_outcomes(*, db: Database, now: datetime) -> int:
