@@ -27,6 +27,7 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
@@ -80,6 +81,9 @@ class Metrics:
         self.clock = clock
         self.subscriptions = subscriptions
         self.query_timeout_seconds = query_timeout_seconds
+        # No "_created" series beside each counter and histogram: twice the lines per scrape
+        # for a start time that process_start_time_seconds already gives.
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         self.http_requests = Counter(
             "eic_http_requests",

@@ -115,8 +115,9 @@ class JsonFormatter(logging.Formatter):
         return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
-# What else writes to stderr in a served process; in JSON mode their lines are JSON too.
-SERVER_LOGGERS = ("uvicorn", "uvicorn.access")
+# What else writes to stderr in a served process (uvicorn.error's lines go through "uvicorn";
+# its access log stays off: our request line carries the request id): JSON too in JSON mode.
+SERVER_LOGGERS = ("uvicorn",)
 
 
 def configure_logging(level: str, log_format: Literal["text", "json"] = "text") -> None:

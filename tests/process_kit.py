@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -35,16 +36,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def eic_serving(environment: dict[str, str], directory: Path) -> Iterator[str]:
+def eic_serving(
+    environment: dict[str, str], directory: Path, *, stderr: IO[bytes] | int = subprocess.DEVNULL
+) -> Iterator[str]:
     """``eic serve`` on a free loopback port until the block ends; yields its base URL once it
-    accepts connections (at most 30 s)."""
+    accepts connections (at most 30 s). ``stderr``: where its log goes (nowhere by default)."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own command
         [EIC, "serve", "--port", str(port)],
         env=environment,
         cwd=directory,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
     try:
         deadline = time.monotonic() + 30

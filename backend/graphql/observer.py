@@ -8,6 +8,7 @@ each metric whatever happened inside.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from strawberry.extensions import SchemaExtension
 
 from backend.graphql.operations import MANIFEST
 from backend.kit.errors import ErrorCode
-from backend.observability import request_facts_var
+from backend.observability import RequestFacts, request_facts_var
 
 # A GraphQL name; anything else a client sends as operationName names no operation.
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
@@ -78,24 +79,30 @@ def outcome_of(result: Any, *, mutation: bool) -> str:
     return "ok"
 
 
+def _name(facts: RequestFacts, name: object) -> None:
+    if isinstance(name, str) and _NAME.fullmatch(name):
+        facts.operation = name
+        facts.label = name if name in known_operations() else "other"
+
+
 class OperationObserver(SchemaExtension):
     """Names the request's operation and its outcome in its RequestFacts. Listed first among the
     extensions, so that it reads the answer after the error masking has given errors codes
     (Strawberry leaves the operation hooks in reverse order)."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
         facts = request_facts_var.get()
+        context = self.execution_context
+        if facts is not None:
+            # the name the client gave (Apollo always sends one), for what is logged meanwhile
+            _name(facts, context._provided_operation_name)
+        yield
         if facts is None:
             return
-        context = self.execution_context
-        try:
-            name = context.operation_name
-        except Exception:  # a document that does not parse names nothing
-            name = None
-        if isinstance(name, str) and _NAME.fullmatch(name):
-            facts.operation = name
-            facts.label = name if name in known_operations() else "other"
+        # a document without operationName runs its first operation; one that does not parse
+        # names nothing
+        with contextlib.suppress(Exception):
+            _name(facts, context.operation_name)
         try:
             mutation = context.operation_type.value == "mutation"
         except Exception:  # no operation to type (a parse or validation failure)
