@@ -4,9 +4,11 @@ counters that move with the operations sent, bounded labels, and gauges read at 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -14,10 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from backend.app import create_app
 from backend.graphql.observer import known_operations
+from backend.kit.broadcast import InProcessBroadcaster
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database, Timeouts
 from backend.settings import Settings
 from tests.conftest import CLOCK_START, GraphQL, make_settings, seed_people
+from tests.forums.kit import a_thread
+from tests.forums.live_kit import WAIT, live_server, subscribed, until_listening
 from tests.notifications.test_push import notify, register_device
 from tests.purchasing.test_due_jobs import create_group
 
@@ -220,3 +225,27 @@ async def test_a_scrape_answers_when_the_database_is_away(
     assert ("eic_push_outbox_depth", frozenset()) not in found
     assert ("eic_due_jobs_lag_seconds", frozenset()) not in found
     assert ("eic_graphql_subscriptions_active", frozenset()) in found
+
+
+async def test_open_subscriptions_are_counted(
+    gql: Any, register: Any, cluster_id: str, db: Database, database_url: str, clock: ManualClock
+) -> None:
+    # Given a member of a forum and a served app with metrics
+    shg, thread_id = await a_thread(gql, register, cluster_id, "MEMBERS")
+    broadcaster = InProcessBroadcaster()
+    settings = metrics_settings(database_url)
+
+    async def active(address: str) -> float:
+        async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+            return value(await scrape(http), "eic_graphql_subscriptions_active")
+
+    async with live_server(settings, db, clock, broadcaster) as address:
+        assert await active(address) == 0
+        # when the member subscribes to the thread, the scrape counts it
+        async with subscribed(address, shg.access_token, thread_id):
+            await until_listening(broadcaster, thread_id)
+            assert await active(address) == 1
+        # and once the app has gone, no more (the server notices the close on its own time)
+        async with asyncio.timeout(WAIT):
+            while await active(address) != 0:  # noqa: ASYNC110 - a scrape is all there is to ask
+                await asyncio.sleep(0.01)
