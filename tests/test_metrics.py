@@ -14,6 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from backend import cli
 from backend.app import create_app
 from backend.graphql.observer import known_operations
 from backend.kit.broadcast import InProcessBroadcaster
@@ -249,3 +250,12 @@ async def test_open_subscriptions_are_counted(
         async with asyncio.timeout(WAIT):
             while await active(address) != 0:  # noqa: ASYNC110 - a scrape is all there is to ask
                 await asyncio.sleep(0.01)
+
+
+def test_serve_refuses_several_workers_with_metrics(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Workers share one port: a scrape would read whichever answered.
+    monkeypatch.setattr(cli, "get_settings", lambda: metrics_settings(database_url))
+    assert cli.main(["serve", "--workers", "2"]) == 2
+    assert "--workers above 1" in capsys.readouterr().err
