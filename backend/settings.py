@@ -304,11 +304,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_production_secrets(self) -> Settings:
-        # Only the signing key is refused here, wherever settings are built: no code path may make
-        # a production app with a forgeable key. The deployment checks (SQLite, public address)
-        # are refused where the service starts (get_settings), so that tests can still build
-        # production apps over SQLite; when the key is refused they come along in the same
-        # message, so that an operator sees every problem at once.
+        # Only the signing key (and an unprotected /metrics) is refused here, wherever settings
+        # are built: no code path may make a production app with a forgeable key. The deployment
+        # checks (SQLite, public address) are refused where the service starts (get_settings),
+        # so that tests can still build production apps over SQLite; when the key is refused
+        # they come along in the same message, so that an operator sees every problem at once.
         if _secret_problems(self):
             raise ValueError("\n".join(production_problems(self)))
         return self
