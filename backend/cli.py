@@ -1,5 +1,5 @@
 """The ``eic`` command: serve, migrate, seed-demo, run-due-jobs, export-schema, operations build,
-create-admin, check (doctor), export-person, delete-person."""
+create-admin, check (doctor), export-person, delete-person, backup, restore."""
 
 from __future__ import annotations
 
@@ -313,7 +313,62 @@ def _parser() -> argparse.ArgumentParser:
         default="Erasure request handled by the operator",
         help="kept in the audit record of the deletion (a ticket number, say)",
     )
+    _add_backup_commands(sub)
     return parser
+
+
+# --- eic backup / eic restore (backend/backup.py; docs/backup.md) ---------------------------
+
+
+def _add_backup_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database into FILE, consistently while the service runs (SQLite: online "
+        "backup API; PostgreSQL: pg_dump -Fc)",
+    )
+    backup.add_argument("file", type=Path)
+    restore = sub.add_parser(
+        "restore",
+        help="replace the database with a backup made by `eic backup` (stop the service first); "
+        "phones must then load their offline copies again (RESYNC_REQUIRED)",
+    )
+    restore.add_argument("file", type=Path)
+    restore.add_argument(
+        "--force", action="store_true", help="replace a database that is not empty"
+    )
+
+
+def _backup_command(args: argparse.Namespace, settings: Settings) -> int:
+    from alembic.script import ScriptDirectory
+
+    from backend import backup
+
+    try:
+        if args.command == "backup":
+            made = backup.backup(settings.database_url, args.file)
+            print(
+                f"Backup of the {made.dialect} database written to {made.path} ({made.size} bytes)."
+            )
+            return 0
+        scripts = ScriptDirectory.from_config(alembic_config(settings.database_url))
+        restored = backup.restore(
+            settings.database_url,
+            args.file,
+            force=args.force,
+            migrate=lambda: migrate(settings),
+            head_revisions=list(scripts.get_heads()),
+            known_revisions=[script.revision for script in scripts.walk_revisions()],
+        )
+    except backup.BackupError as exc:
+        print(f"eic: {exc.message} [{exc.problem}]", file=sys.stderr)
+        return 1
+    print(
+        f"Restored {restored.path} into the {restored.dialect} database"
+        + (f", then migrated it from {restored.revision_restored}" if restored.migrated else "")
+        + f". New sync epoch {restored.epoch}: the apps' cursors from before now answer "
+        "RESYNC_REQUIRED, and they load their offline copies again."
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -372,6 +427,8 @@ def _run(args: argparse.Namespace) -> int:
         return status
 
     settings = get_settings()
+    if args.command in ("backup", "restore"):
+        return _backup_command(args, settings)
     if args.command == "serve":
         _serve(args)
     elif args.command == "migrate":
