@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.kit.db import Base, UTCDateTime, enum_column, utcnow
@@ -45,6 +45,11 @@ class SyncLogState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     pruned_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Which history the commit numbers belong to: empty until the database is first restored
+    # from a backup, then a new random value per restore (backend/backup.py). A restore takes
+    # the numbers back in time, so a cursor of another epoch may point at commits that were
+    # lost or renumbered: it is answered RESYNC_REQUIRED.
+    epoch: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class Change(Base):

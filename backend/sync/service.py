@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.viewer import Viewer
 from backend.events import service as events_service
 from backend.forums import service as forums_service
-from backend.kit.db import Database
+from backend.kit.db import Database, insert_or_else
 from backend.kit.errors import ErrorCode, ServiceError
 from backend.marketplace import service as marketplace_service
 from backend.notifications import service as notifications_service
@@ -50,9 +51,14 @@ class Cursor:
     position: int
     # whose cursor it is (person and organisation acted for): their copy is a different one
     audience: str
+    # the log's epoch when it was given (SyncLogState.epoch); empty before any restore, and
+    # then left out of the text, so cursors given before epochs existed still read the same
+    epoch: str = ""
 
     def encode(self) -> str:
         text = f"{CURSOR_PREFIX}:{self.sequence}:{self.position}:{self.audience}"
+        if self.epoch:
+            text += f":{self.epoch}"
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -64,10 +70,10 @@ def _audience(viewer: Viewer) -> str:
 def _decode(text: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        prefix, sequence, position, audience = raw.split(":")
-        if prefix != CURSOR_PREFIX:
+        prefix, sequence, position, audience, *epoch = raw.split(":")
+        if prefix != CURSOR_PREFIX or len(epoch) > 1 or epoch == [""]:
             raise ValueError(prefix)
-        cursor = Cursor(int(sequence), int(position), audience)
+        cursor = Cursor(int(sequence), int(position), audience, "".join(epoch))
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ServiceError.of(
             ErrorCode.VALIDATION, "Not a sync cursor; send one `changes` gave", "since"
@@ -154,8 +160,15 @@ async def changes(
     async with db.read() as session:
         state = await session.get(SyncLogState, 1)
         head = state.last_sequence if state else 0
+        epoch = state.epoch if state else ""
         if cursor is None:  # a first sync: start from here, after loading everything
-            return ChangeFeed(Cursor(head, WHOLE_COMMIT, audience).encode(), False, [])
+            return ChangeFeed(Cursor(head, WHOLE_COMMIT, audience, epoch).encode(), False, [])
+        if cursor.epoch != epoch:
+            # The database was restored from a backup since this cursor was given. Whether the
+            # cursor is behind the backup or ahead of it, the app's copy may hold what the
+            # backup never saw (its own writes, things loaded or synced after the backup), and
+            # no change in the restored log will ever take them away: only a new copy is right.
+            raise _resync("The server's data was restored from a backup since this cursor")
         if cursor.sequence > head:
             # a database restored from a backup is behind what the apps saw
             raise _resync("This cursor is ahead of the server's change log")
@@ -169,9 +182,9 @@ async def changes(
     rows = rows[:limit]
     if has_more:
         last = rows[-1]
-        next_cursor = Cursor(last.sequence, last.position, audience)
+        next_cursor = Cursor(last.sequence, last.position, audience, epoch)
     else:
-        next_cursor = Cursor(head, WHOLE_COMMIT, audience)
+        next_cursor = Cursor(head, WHOLE_COMMIT, audience, epoch)
 
     latest: dict[tuple[ChangeType, uuid.UUID], int] = {}
     for row in rows:  # each thing once, at its latest change
@@ -278,3 +291,17 @@ async def prune(*, db: Database, now: datetime, retention: timedelta = RETENTION
             )
         removed += int(getattr(result, "rowcount", 0) or 0)
     return removed
+
+
+async def start_epoch(*, db: Database) -> str:
+    """Begin a new epoch of the change log (after a restore): every cursor given out before is
+    answered RESYNC_REQUIRED from now on. Returns the new epoch."""
+    epoch = secrets.token_hex(8)
+    async with db.write() as session:
+        statement = (
+            insert_or_else(session, SyncLogState)
+            .values(id=1, last_sequence=0, pruned_through=0, epoch=epoch)
+            .on_conflict_do_update(index_elements=[SyncLogState.id], set_={"epoch": epoch})
+        )
+        await session.execute(statement)
+    return epoch
