@@ -1,0 +1,263 @@
+"""`eic backup` and `eic restore` on the demo database (SQLite, or PostgreSQL when
+EIC_TEST_DATABASE_URL is set): every row comes back, the apps' cursors from before the restore are
+sent to load their copies again, a busy SQLite database is copied as of one commit, and what
+cannot be done is refused with the problem named."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from backend import backup
+from backend.sync.service import RETENTION
+from tests.conftest import GraphQL
+from tests.marketplace.trading_kit import publish
+from tests.operations.ops_kit import another_database, app_over, eic, fingerprints, sign_in
+from tests.process_kit import eic_serving, scratch_environment
+from tests.sync.sync_kit import CHANGES, brief, start, sync
+
+FIRM = "katsuyama-pellets@demo.eic.example"
+ON_POSTGRES = bool(os.environ.get("EIC_TEST_DATABASE_URL"))
+assert RETENTION.days == 30  # the resync message below names it
+
+
+def resync_refusal(body: dict[str, Any]) -> list[tuple[str, str]]:
+    assert body.get("data") is None, body
+    return [(e["extensions"]["code"], e["message"]) for e in body["errors"]]
+
+
+RESTORED = (
+    "RESYNC_REQUIRED",
+    "The server's data was restored from a backup since this cursor: drop the offline copy, "
+    "load it again, and sync from the cursor of a `changes` call without `since` made before "
+    "loading",
+)
+
+
+async def changes(gql: GraphQL, token: str, since: str) -> dict[str, Any]:
+    return await gql(CHANGES, {"since": since}, token=token)
+
+
+async def test_a_restore_brings_back_every_row_and_sends_the_apps_to_load_again(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    # Given the demo database, and a firm's app that synced before the backup
+    eic(empty_database_url, "migrate")
+    eic(empty_database_url, "seed-demo")
+    async with app_over(empty_database_url) as gql:
+        token = await sign_in(gql, FIRM)
+        before_backup = await start(gql, token)
+        first = await publish(gql, token, title="Sawdust, before the backup")
+        items, before_backup = await sync(gql, token, before_backup)
+        assert brief(items) == [("LISTING", first["id"], "UPSERT")]
+    # when the operator takes a backup
+    backup_file = tmp_path / "eic.backup"
+    made = eic(empty_database_url, "backup", str(backup_file))
+    assert made.stdout.startswith(f"Backup of the {'postgresql' if ON_POSTGRES else 'sqlite'} ")
+    at_backup = await fingerprints(empty_database_url)
+    # and the service goes on: the app syncs past the backup
+    async with app_over(empty_database_url) as gql:
+        second = await publish(gql, token, title="Bark, after the backup")
+        items, after_backup = await sync(gql, token, before_backup)
+        assert brief(items) == [("LISTING", second["id"], "UPSERT")]
+
+    async with another_database(empty_database_url, tmp_path, "restored") as restored_url:
+        # and restores it into a fresh database
+        done = eic(restored_url, "restore", str(backup_file))
+        assert "New sync epoch" in done.stdout
+        # then every table has the same rows as when the backup was taken
+        restored = await fingerprints(restored_url)
+        assert restored.keys() == at_backup.keys()
+        assert {t: v for t, v in restored.items() if t != "sync_log_state"} == {
+            t: v for t, v in at_backup.items() if t != "sync_log_state"
+        }
+        assert at_backup["listings"][0] > 100  # the demo's 137 and the first one
+        # (the log state differs in its epoch only: the restore started a new one)
+        async with app_over(restored_url) as gql:
+            # and the app's cursor from after the backup is answered RESYNC_REQUIRED
+            assert resync_refusal(await changes(gql, token, after_backup)) == [RESTORED]
+            # as is its cursor from before: its copy may hold what the backup never saw
+            assert resync_refusal(await changes(gql, token, before_backup)) == [RESTORED]
+            # while a new first sync starts a cursor that hears of new changes
+            fresh = await start(gql, token)
+            third = await publish(gql, token, title="Bark again, after the restore")
+            items, _ = await sync(gql, token, fresh)
+            assert brief(items) == [("LISTING", third["id"], "UPSERT")]
+            # and the listing made after the backup is gone
+            assert second["id"] not in {i["id"] for i in items}
+
+    # When the operator restores over the database in use before (not empty)
+    refused = eic(empty_database_url, "restore", str(backup_file), check=False)
+    # then it is refused unless forced
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("eic: The database is not empty (")
+    assert refused.stderr.rstrip().endswith("pass --force to do so [NOT_EMPTY]")
+    eic(empty_database_url, "restore", "--force", str(backup_file))
+    again = await fingerprints(empty_database_url)
+    assert {t: v for t, v in again.items() if t != "sync_log_state"} == {
+        t: v for t, v in at_backup.items() if t != "sync_log_state"
+    }
+    async with app_over(empty_database_url) as gql:
+        assert resync_refusal(await changes(gql, token, after_backup)) == [RESTORED]
+
+
+WRITER = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+connection.execute("PRAGMA journal_mode=WAL")
+connection.execute("CREATE TABLE IF NOT EXISTS probe (batch INTEGER, n INTEGER)")
+batch = 0
+while True:
+    connection.execute("BEGIN IMMEDIATE")
+    connection.executemany("INSERT INTO probe VALUES (?, ?)", [(batch, n) for n in range(50)])
+    connection.execute("COMMIT")
+    batch += 1
+"""
+
+
+def probe_batches(path: Path) -> dict[int, int]:
+    connection = sqlite3.connect(path)
+    try:
+        rows = connection.execute("SELECT batch, count(*) FROM probe GROUP BY batch").fetchall()
+    finally:
+        connection.close()
+    return dict(rows)
+
+
+def test_an_sqlite_backup_taken_while_a_writer_writes_holds_whole_transactions(
+    tmp_path: Path,
+) -> None:
+    # Given an SQLite database in WAL mode that another process writes to all the time, 50 rows
+    # a transaction
+    source = tmp_path / "busy.db"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(source)])  # noqa: S603
+    try:
+        deadline = time.monotonic() + 30
+        while not (source.exists() and len(_batches_or_none(source)) >= 5):
+            assert time.monotonic() < deadline, "the writer did not start"
+            time.sleep(0.05)
+        # when it is backed up meanwhile
+        copied = backup.backup(f"sqlite+aiosqlite:///{source}", tmp_path / "busy.backup")
+        time.sleep(0.2)  # not synchronisation: only to let the writer show it went on
+        written_after = probe_batches(source)
+    finally:
+        writer.terminate()
+        writer.wait(timeout=30)
+    # then the copy holds whole transactions only, numbered without a gap, and checks clean
+    batches = probe_batches(copied.path)
+    assert set(batches.values()) == {50}
+    assert sorted(batches) == list(range(len(batches)))
+    connection = sqlite3.connect(copied.path)
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        # a single file: rollback journal mode, nothing to lose in a -wal beside it
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    finally:
+        connection.close()
+    # and the writer was writing before and after it
+    assert len(written_after) > len(batches) >= 5
+
+
+def _batches_or_none(path: Path) -> dict[int, int]:
+    try:
+        return probe_batches(path)
+    except sqlite3.OperationalError:  # the writer has not made the table yet
+        return {}
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's running-service check (PostgreSQL: below)")
+def test_restore_refuses_an_sqlite_database_a_running_service_has_open(tmp_path: Path) -> None:
+    # Given `eic serve` over a migrated database, which has answered a request
+    environment, database_url = scratch_environment(tmp_path)
+    eic(database_url, "migrate")
+    backup_file = tmp_path / "eic.backup"
+    eic(database_url, "backup", str(backup_file))
+    with eic_serving(environment, tmp_path) as address:
+        assert httpx.get(f"{address}/readyz", timeout=30).status_code == 200
+        # when the operator restores into it, even with --force
+        refused = eic(database_url, "restore", "--force", str(backup_file), check=False)
+    # then the restore is refused, and says what to do
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"eic: Another process has {tmp_path / 'eic.db'} open: stop every `eic serve` and "
+        "worker using it first (a restore under a running service would mix its writes with "
+        "the backup's), then restore, then start them again [IN_USE]\n"
+    )
+    # and once the service has stopped, the restore goes ahead
+    eic(database_url, "restore", "--force", str(backup_file))
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's sessions")
+async def test_restore_refuses_a_postgresql_database_other_sessions_use(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    eic(empty_database_url, "migrate")
+    backup_file = tmp_path / "eic.backup"
+    eic(empty_database_url, "backup", str(backup_file))
+    async with app_over(empty_database_url) as gql:
+        # a pooled connection stays open after the query, as in a serving process
+        body = await gql("{ clusters { totalCount } }")
+        assert body["data"] == {"clusters": {"totalCount": 0}}
+        refused = eic(empty_database_url, "restore", "--force", str(backup_file), check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(
+        "eic: Other sessions are connected to the database (1 of unnamed): stop every "
+    )
+    assert refused.stderr.endswith("[IN_USE]\n")
+
+
+async def test_a_backup_of_the_other_kind_or_no_backup_is_refused(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    eic(empty_database_url, "migrate")
+    kind = "postgresql" if ON_POSTGRES else "sqlite"
+    other = tmp_path / "other.backup"
+    other.write_bytes(b"SQLite format 3\x00" if ON_POSTGRES else b"PGDMP\x01\x0e")
+    junk = tmp_path / "junk.backup"
+    junk.write_bytes(b"hello")
+    wrong = eic(empty_database_url, "restore", "--force", str(other), check=False)
+    made_by = "an SQLite database" if ON_POSTGRES else "a pg_dump custom-format archive"
+    needed = "pg_dump -Fc" if ON_POSTGRES else "an SQLite file"
+    assert (wrong.returncode, wrong.stderr) == (
+        1,
+        f"eic: {other} is {made_by}; a {kind} database restores only from {needed} made by "
+        "`eic backup` [WRONG_FORMAT]\n",
+    )
+    unknown = eic(empty_database_url, "restore", str(junk), check=False)
+    assert "is neither an SQLite database nor a pg_dump custom-format archive" in unknown.stderr
+    missing = eic(empty_database_url, "restore", str(tmp_path / "nowhere"), check=False)
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        f"eic: No backup at {tmp_path / 'nowhere'} [NOT_FOUND]\n",
+    )
+
+
+def test_a_pg_dump_older_than_the_server_or_none_is_named(tmp_path: Path) -> None:
+    # Given the PostgreSQL client programs of this machine (CI installs them with the server)
+    found = backup.find_pg_tool("pg_dump", "1.0")
+    directory = os.path.dirname(found.path)
+    # when the server is of a newer major version than every pg_dump
+    with pytest.raises(backup.BackupError) as too_old:
+        backup.find_pg_tool("pg_dump", "99.1", directories=[directory])
+    # then the problem names both versions and the way out
+    assert too_old.value.problem is backup.BackupProblem.TOOL_TOO_OLD
+    assert too_old.value.message == (
+        f"pg_dump must be of PostgreSQL 99 or newer, the server's version is 99.1, and "
+        f"{found.path} is {found.version}: install postgresql-client-99 (or newer) and put its "
+        "bin directory on PATH"
+    )
+    # and with none at all, that it is missing
+    with pytest.raises(backup.BackupError) as missing:
+        backup.find_pg_tool("pg_dump", "15.4", directories=[str(tmp_path)])
+    assert missing.value.problem is backup.BackupProblem.TOOL_MISSING
+    assert missing.value.message.startswith(
+        "pg_dump is not installed (looked on PATH and in /usr/lib/postgresql/*/bin)"
+    )
