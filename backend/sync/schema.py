@@ -131,9 +131,9 @@ class SyncQuery:
         "threads they follow, the events they registered for or organise, and their "
         "notifications. Only what they may read now; anything else is a TOMBSTONE. First "
         "sync: call without `since` to get a cursor, then load the copy with the usual "
-        "queries, then sync from that cursor. A cursor older than 30 days, or of another "
-        "account or organisation, is answered with the error code RESYNC_REQUIRED: load the "
-        "copy again.",
+        "queries, then sync from that cursor. A cursor older than 30 days, of another "
+        "account or organisation, or given before the server's data was restored from a "
+        "backup, is answered with the error code RESYNC_REQUIRED: load the copy again.",
         permission_classes=[IsAuthenticated],
         metadata=page_size(default=service.DEFAULT_FIRST, most=service.MAX_FIRST),
     )
