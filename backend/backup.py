@@ -34,7 +34,6 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
 
 from backend.kit.db import Database
 
@@ -230,7 +229,8 @@ async def _server_version(database_url: str) -> str:
         await database.dispose()
 
 
-async def _run_pg_tool(tool: PgTool, arguments: list[str], database_url: str) -> None:
+async def _run_pg_tool(tool: PgTool, arguments: list[str], database_url: str) -> bytes:
+    """Run a PostgreSQL program; its standard output."""
     process = await asyncio.create_subprocess_exec(
         tool.path,
         *arguments,
@@ -238,7 +238,7 @@ async def _run_pg_tool(tool: PgTool, arguments: list[str], database_url: str) ->
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, errors = await process.communicate()
+    printed, errors = await process.communicate()
     if process.returncode != 0:
         said = errors.decode(errors="replace").strip()
         name = os.path.basename(tool.path)
@@ -246,6 +246,7 @@ async def _run_pg_tool(tool: PgTool, arguments: list[str], database_url: str) ->
             BackupProblem.FAILED,
             f"{name} {tool.version} failed (exit {process.returncode}): {said}",
         )
+    return printed
 
 
 async def _pg_backup(database_url: str, target: Path) -> None:
@@ -293,24 +294,42 @@ def restore(
             f"{path} is {made_by}; a {dialect} database restores only from "
             f"{'an SQLite file' if dialect == 'sqlite' else 'pg_dump -Fc'} made by `eic backup`",
         )
+    revision: str | None
     if dialect == "sqlite":
+        revision = _sqlite_backup_revision(path)
+        _check_known(revision, known_revisions)
         _sqlite_restore(path, _sqlite_path(database_url), force=force)
     else:
-        asyncio.run(_pg_restore(database_url, path, force=force))
-
-    revision = asyncio.run(_revision(database_url))
-    if revision is not None and revision not in known_revisions:
-        raise BackupError(
-            BackupProblem.SCHEMA_NEWER,
-            f"The backup is at migration {revision}, which this release does not know: it was "
-            "made by a newer release. The data is restored, but restore it with that release's "
-            "`eic restore` (and serve that release) instead",
+        revision = asyncio.run(
+            _pg_restore(database_url, path, force=force, known_revisions=known_revisions)
         )
     migrated = revision not in head_revisions
     if migrated:
         migrate()
     epoch = asyncio.run(_start_epoch(database_url))
     return RestoreReport(path, dialect, revision, migrated, epoch)
+
+
+def _check_known(revision: str | None, known_revisions: Sequence[str]) -> None:
+    """Refuse, before anything is changed, a backup of a schema newer than this code."""
+    if revision is not None and revision not in known_revisions:
+        raise BackupError(
+            BackupProblem.SCHEMA_NEWER,
+            f"The backup is at migration {revision}, which this release does not know: it was "
+            "made by a newer release. Restore it with that release's `eic restore` (and serve "
+            "that release); nothing was changed",
+        )
+
+
+def _sqlite_backup_revision(path: Path) -> str | None:
+    backup_file = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = backup_file.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.DatabaseError:  # never migrated
+        return None
+    finally:
+        backup_file.close()
+    return str(rows[0][0]) if rows else None
 
 
 def _held_by_another_process(path: Path) -> bool:
@@ -358,6 +377,8 @@ def _in_use(what: str) -> BackupError:
 
 
 def _sqlite_restore(backup_path: Path, target: Path, *, force: bool) -> None:
+    if not target.parent.is_dir():
+        raise BackupError(BackupProblem.NOT_FOUND, f"No such directory: {target.parent}")
     for companion in ("-shm", "-holders"):
         if _held_by_another_process(Path(f"{target}{companion}")):
             raise _in_use(f"Another process has {target} open")
@@ -381,7 +402,10 @@ def _sqlite_restore(backup_path: Path, target: Path, *, force: bool) -> None:
         source.close()
 
 
-async def _pg_restore(database_url: str, backup_path: Path, *, force: bool) -> None:
+async def _pg_restore(
+    database_url: str, backup_path: Path, *, force: bool, known_revisions: Sequence[str]
+) -> str | None:
+    """Restore with pg_restore; returns the backup's migration."""
     database = Database(database_url)
     try:
         async with database.engine.connect() as connection:
@@ -417,6 +441,14 @@ async def _pg_restore(database_url: str, backup_path: Path, *, force: bool) -> N
     if tables and not force:
         raise _not_empty(tables)
     tool = find_pg_tool("pg_restore", server_version.split()[0])
+    # the archive's alembic_version rows, as SQL text (no --dbname: pg_restore reads the file only)
+    listed = await _run_pg_tool(
+        tool, ["--data-only", "--table=alembic_version", "--file=-", str(backup_path)], database_url
+    )
+    lines = listed.decode().splitlines()
+    copy = [i for i, line in enumerate(lines) if line.startswith("COPY public.alembic_version ")]
+    revision = lines[copy[0] + 1] if copy and lines[copy[0] + 1] != "\\." else None
+    _check_known(revision, known_revisions)
     arguments = ["--no-owner", "-w", "--exit-on-error", "--single-transaction"]
     if force:
         # drop what the backup holds before creating it again (what is not in it stays)
@@ -425,18 +457,7 @@ async def _pg_restore(database_url: str, backup_path: Path, *, force: bool) -> N
     await _run_pg_tool(
         tool, [*arguments, "--dbname", str(url.database), str(backup_path)], database_url
     )
-
-
-async def _revision(database_url: str) -> str | None:
-    database = Database(database_url)
-    try:
-        async with database.engine.connect() as connection:
-            rows = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
-    except DBAPIError:  # no alembic_version: a database never migrated
-        return None
-    finally:
-        await database.dispose()
-    return str(rows[0][0]) if rows else None
+    return revision
 
 
 async def _start_epoch(database_url: str) -> str:

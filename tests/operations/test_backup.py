@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from backend import backup
+from backend.kit.db import Database
 from backend.sync.service import RETENTION
 from tests.conftest import GraphQL
 from tests.marketplace.trading_kit import publish
@@ -261,3 +263,46 @@ def test_a_pg_dump_older_than_the_server_or_none_is_named(tmp_path: Path) -> Non
     assert missing.value.message.startswith(
         "pg_dump is not installed (looked on PATH and in /usr/lib/postgresql/*/bin)"
     )
+
+
+async def test_a_backup_of_a_newer_release_is_refused_after_restoring(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    # Given a backup of a database at a migration this code does not know
+    eic(empty_database_url, "migrate")
+    database = Database(empty_database_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = 'f00dfeed0001'")
+            )
+    finally:
+        await database.dispose()
+    backup_file = tmp_path / "newer.backup"
+    eic(empty_database_url, "backup", str(backup_file))
+    async with another_database(empty_database_url, tmp_path, "older") as older_url:
+        # when this release restores it
+        refused = eic(older_url, "restore", str(backup_file), check=False)
+        left = await fingerprints(older_url)
+    # then it says which release must do it
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "eic: The backup is at migration f00dfeed0001, which this release does not know: it "
+        "was made by a newer release. Restore it with that release's `eic restore` (and serve "
+        "that release); nothing was changed [SCHEMA_NEWER]\n",
+    )
+    # and nothing was restored
+    assert left == {}
+
+
+def test_the_password_reaches_pg_dump_in_its_environment_only() -> None:
+    url = "postgresql+asyncpg://eic:s3cr%40t@db.example:6543/eic_prod?ssl=require"
+    environment = backup._pg_environment(url)
+    assert {k: v for k, v in environment.items() if k.startswith("PG")} == {
+        "PGHOST": "db.example",
+        "PGPORT": "6543",
+        "PGUSER": "eic",
+        "PGPASSWORD": "s3cr@t",
+        "PGDATABASE": "eic_prod",
+        "PGSSLMODE": "require",
+    }

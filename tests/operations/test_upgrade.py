@@ -21,7 +21,7 @@ from backend.cli import alembic_config
 from backend.kit.db import Database
 from backend.sync.service import WHOLE_COMMIT
 from tests.conftest import REFERENCE_TABLES
-from tests.operations.ops_kit import app_over, eic, fingerprints, sign_in
+from tests.operations.ops_kit import another_database, app_over, eic, fingerprints, sign_in
 from tests.sync.sync_kit import changes_page, start
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -123,3 +123,33 @@ async def test_the_demo_database_of_an_earlier_release_migrates_to_head_and_answ
         old_cursor = base64.urlsafe_b64encode(released).decode().rstrip("=")
         feed = await changes_page(gql, token, old_cursor)
         assert (feed["hasMore"], feed["items"]) == (False, [])
+
+
+async def epoch(database_url: str) -> str:
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            return str(
+                (await connection.execute(text("SELECT epoch FROM sync_log_state"))).scalar_one()
+            )
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("release", RELEASES)
+async def test_a_backup_of_an_earlier_release_is_restored_at_this_releases_schema(
+    release: str, empty_database_url: str, tmp_path: Path
+) -> None:
+    # Given a backup that `eic backup` made of an earlier release's database
+    await asyncio.to_thread(load, FIXTURES / f"{release}{SUFFIX}", empty_database_url)
+    backup_file = tmp_path / "old.backup"
+    eic(empty_database_url, "backup", str(backup_file))
+    async with another_database(empty_database_url, tmp_path, "restored") as restored_url:
+        # when this release's `eic restore` restores it
+        done = eic(restored_url, "restore", str(backup_file))
+        # then it is migrated to this release's head, and a new sync epoch started
+        old_revision = release.removeprefix("demo-")
+        assert f", then migrated it from {old_revision}. New sync epoch " in done.stdout
+        heads = ScriptDirectory.from_config(alembic_config(restored_url)).get_heads()
+        assert [await revision(restored_url)] == list(heads)
+        assert len(await epoch(restored_url)) == 16
