@@ -98,3 +98,14 @@ async def sign_in(gql: GraphQL, email: str) -> str:
     assert payload["errors"] == [], body
     token: str = payload["accessToken"]
     return token
+
+
+async def log_head(database_url: str) -> int:
+    """The last commit number of the sync log."""
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            found = await connection.execute(text("SELECT last_sequence FROM sync_log_state"))
+            return int(found.scalar_one())
+    finally:
+        await database.dispose()

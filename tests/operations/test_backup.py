@@ -5,6 +5,7 @@ cannot be done is refused with the problem named."""
 
 from __future__ import annotations
 
+import base64
 import os
 import sqlite3
 import subprocess
@@ -22,7 +23,14 @@ from backend.kit.db import Database
 from backend.sync.service import RETENTION
 from tests.conftest import GraphQL
 from tests.marketplace.trading_kit import publish
-from tests.operations.ops_kit import another_database, app_over, eic, fingerprints, sign_in
+from tests.operations.ops_kit import (
+    another_database,
+    app_over,
+    eic,
+    fingerprints,
+    log_head,
+    sign_in,
+)
 from tests.process_kit import eic_serving, scratch_environment
 from tests.sync.sync_kit import CHANGES, brief, start, sync
 
@@ -42,6 +50,11 @@ RESTORED = (
     "load it again, and sync from the cursor of a `changes` call without `since` made before "
     "loading",
 )
+
+
+def cursor_sequence(cursor: str) -> int:
+    """The commit number a sync cursor has read to."""
+    return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")[1])
 
 
 async def changes(gql: GraphQL, token: str, since: str) -> dict[str, Any]:
@@ -84,15 +97,20 @@ async def test_a_restore_brings_back_every_row_and_sends_the_apps_to_load_again(
         assert at_backup["listings"][0] > 100  # the demo's 137 and the first one
         # (the log state differs in its epoch only: the restore started a new one)
         async with app_over(restored_url) as gql:
-            # and the app's cursor from after the backup is answered RESYNC_REQUIRED
+            # and, once the service has written past the position of the app's cursor from
+            # after the backup (where that cursor would otherwise be taken as good and skip
+            # these writes), that cursor is answered RESYNC_REQUIRED
+            fresh = await start(gql, token)
+            published = [await publish(gql, token, title="Bark again, after the restore")]
+            while await log_head(restored_url) <= cursor_sequence(after_backup):
+                assert len(published) < 10
+                published.append(await publish(gql, token, title="More bark"))
             assert resync_refusal(await changes(gql, token, after_backup)) == [RESTORED]
             # as is its cursor from before: its copy may hold what the backup never saw
             assert resync_refusal(await changes(gql, token, before_backup)) == [RESTORED]
-            # while a new first sync starts a cursor that hears of new changes
-            fresh = await start(gql, token)
-            third = await publish(gql, token, title="Bark again, after the restore")
+            # while a new first sync made after the restore hears of the new changes
             items, _ = await sync(gql, token, fresh)
-            assert brief(items) == [("LISTING", third["id"], "UPSERT")]
+            assert brief(items) == [("LISTING", made["id"], "UPSERT") for made in published]
             # and the listing made after the backup is gone
             assert second["id"] not in {i["id"] for i in items}
 

@@ -21,7 +21,14 @@ from backend.cli import alembic_config
 from backend.kit.db import Database
 from backend.sync.service import WHOLE_COMMIT
 from tests.conftest import REFERENCE_TABLES
-from tests.operations.ops_kit import another_database, app_over, eic, fingerprints, sign_in
+from tests.operations.ops_kit import (
+    another_database,
+    app_over,
+    eic,
+    fingerprints,
+    log_head,
+    sign_in,
+)
 from tests.sync.sync_kit import changes_page, start
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -60,16 +67,6 @@ def load(fixture: Path, database_url: str) -> None:
         check=True,
         capture_output=True,
     )
-
-
-async def log_head(database_url: str) -> int:
-    database = Database(database_url)
-    try:
-        async with database.engine.connect() as connection:
-            found = await connection.execute(text("SELECT last_sequence FROM sync_log_state"))
-            return int(found.scalar_one())
-    finally:
-        await database.dispose()
 
 
 async def revision(database_url: str) -> str:
