@@ -417,7 +417,9 @@ async def _pg_restore(
                     text(
                         "SELECT coalesce(nullif(application_name, ''), 'unnamed'), count(*)"
                         " FROM pg_stat_activity WHERE datname = current_database()"
-                        " AND pid <> pg_backend_pid() GROUP BY 1 ORDER BY 1"
+                        " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                        # (an autovacuum worker on the database is no user of it)
+                        " GROUP BY 1 ORDER BY 1"
                     )
                 )
             ).all()
