@@ -4,7 +4,7 @@ Empty for every database so far (their apps' cursors stay valid); ``eic restore`
 random one, so that cursors given out before a restore are answered RESYNC_REQUIRED.
 
 Revision ID: 0b5e7d3c9a14
-Revises: a7c4e91d2b60
+Revises: e3a9c5d17b24
 Create Date: 2026-12-07 17:20:00.000000
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0b5e7d3c9a14"
-down_revision: str | Sequence[str] | None = "a7c4e91d2b60"
+down_revision: str | Sequence[str] | None = "e3a9c5d17b24"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
