@@ -11,24 +11,9 @@ import sys
 from pathlib import Path
 
 from alembic import command
-from alembic.config import Config
 
+from backend.migrating import alembic_config
 from backend.settings import Settings, SettingsError, check_listen_address, get_settings
-
-
-def migrations_path() -> Path:
-    package = Path(__file__).resolve().parent
-    packaged = package / "_migrations"  # inside an installed wheel
-    return packaged if packaged.is_dir() else package.parent / "migrations"
-
-
-def alembic_config(database_url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_path()))
-    config.set_main_option("path_separator", "os")
-    # ConfigParser interpolation: a literal % in a password must be doubled.
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return config
 
 
 def migrate(settings: Settings) -> None:

@@ -154,7 +154,7 @@ async def _migration_check(database: Any, settings: Settings) -> Check:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from backend.cli import alembic_config
+    from backend.migrating import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config(settings.database_url))
     heads = set(script.get_heads())

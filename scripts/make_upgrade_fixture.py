@@ -34,7 +34,7 @@ from alembic.script import ScriptDirectory
 from benchkit import scratch_postgres
 
 from backend.backup import _pg_environment, _server_version, find_pg_tool
-from backend.cli import alembic_config
+from backend.migrating import alembic_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "operations" / "fixtures"
 EIC = str(Path(sys.executable).parent / "eic")

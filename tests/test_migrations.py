@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from backend.cli import alembic_config
 from backend.kit.db import Database
+from backend.migrating import alembic_config
 from backend.models import include_name, metadata
 
 

@@ -14,12 +14,12 @@ from alembic import command
 from sqlalchemy import select
 
 from backend import cli
-from backend.cli import alembic_config
 from backend.identity.models import Cluster
 from backend.insights.period import period_of
 from backend.kit.db import Database, utcnow
 from backend.marketplace import service as marketplace
 from backend.marketplace.models import ImpactEntry, MonthParty, Trade
+from backend.migrating import alembic_config
 from backend.settings import Settings
 from tests.conftest import make_settings
 

@@ -17,8 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from backend import backup
-from backend.cli import alembic_config
 from backend.kit.db import Database
+from backend.migrating import alembic_config
 from backend.sync.service import WHOLE_COMMIT
 from tests.conftest import REFERENCE_TABLES
 from tests.operations.ops_kit import (
