@@ -37,17 +37,23 @@ def free_port() -> int:
 
 @contextmanager
 def eic_serving(
-    environment: dict[str, str], directory: Path, *, stderr: IO[bytes] | int = subprocess.DEVNULL
+    environment: dict[str, str],
+    directory: Path,
+    *,
+    stderr: IO[bytes] | int = subprocess.DEVNULL,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """``eic serve`` on a free loopback port until the block ends; yields its base URL once it
-    accepts connections (at most 30 s). ``stderr``: where its log goes (nowhere by default)."""
+    accepts connections (at most 30 s). ``stderr``: where its log goes (nowhere by default);
+    ``log``: a file that gets its output and log instead."""
     port = free_port()
+    output = log.open("ab") if log is not None else None
     process = subprocess.Popen(  # noqa: S603 - our own command
         [EIC, "serve", "--port", str(port)],
         env=environment,
         cwd=directory,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
+        stdout=output or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output else stderr,
     )
     try:
         deadline = time.monotonic() + 30
@@ -63,6 +69,8 @@ def eic_serving(
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if output is not None:
+            output.close()
 
 
 async def run_chromium(directory: Path, *arguments: str) -> bytes:
