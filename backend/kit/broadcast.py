@@ -226,17 +226,26 @@ class RedisBroadcaster:
         async with self._changes:
             channel = self._channels.get(name)
             if channel is None:
+                # Known, with its listener, before the SUBSCRIBE goes out: a reader already
+                # listening to other channels may read Redis's confirmation (and the first
+                # messages) while the subscribe call is still awaiting (under uvloop, which
+                # `eic serve` runs on, often). Registered after, the confirmation was dropped
+                # and the subscription refused as unavailable 5 s later.
+                channel = self._channels[name] = _Channel()
+                channel.listeners.add(queue)
                 try:
                     if self._pubsub is None:
                         self._pubsub = self._redis.pubsub()
                         self._reader = asyncio.create_task(self._read(self._pubsub))
                     await self._pubsub.subscribe(self._prefix + name)
                 except Exception as exc:
+                    if self._channels.get(name) is channel:
+                        del self._channels[name]
                     log.warning("Could not subscribe to Redis: %s", exc)
                     raise BroadcastInterruptedError("Redis is unavailable") from exc
-                channel = self._channels[name] = _Channel()
                 self._listening.set()
-            channel.listeners.add(queue)
+            else:
+                channel.listeners.add(queue)
         try:
             try:
                 async with asyncio.timeout(self._confirm_seconds):
