@@ -1,0 +1,244 @@
+"""Issue 21: deploy/nginx/eic.conf, run by Debian's nginx on loopback in front of two real
+``eic serve`` instances (deploy/eic.env.example's settings) on one database and Redis: HTTPS with
+a certificate made here, requests shared between the instances, a graphql-transport-ws
+subscription over wss through it, and the client's own address reaching the rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from backend.kit.broadcast import RedisBroadcaster
+from backend.kit.db import Database
+from backend.settings import Settings, unknown_variables
+from tests.conftest import TEST_JWT_SECRET, TEST_REDIS_URL, GraphQL
+from tests.deploy.kit import (
+    GRAPHQL_WS,
+    NEEDS_NGINX,
+    SYSTEMD_UNIT,
+    Instances,
+    Proxy,
+    a_community,
+    body_of,
+    eventually,
+    example_environment,
+    nginx_serving,
+    two_instances,
+)
+from tests.forums.kit import open_forum, start_thread
+from tests.forums.live_kit import SUBSCRIBE, receive, until_listening
+from tests.kit import create_wood_cluster
+from tests.process_kit import EIC
+
+LISTINGS = "query { listings(first: 1) { edges { node { id } } } }"
+POST_CREATE = """
+mutation P($input: PostCreateInput!) { postCreate(input: $input) { post { id } errors { code } } }
+"""
+READS_PER_MINUTE = 3
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@asynccontextmanager
+async def deployment(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Instances, Proxy]]:
+    async with two_instances(
+        tmp_path,
+        database_url,
+        EIC_PUBLIC_URL="https://127.0.0.1",
+        # Small, so that a test can use up an address's budget.
+        EIC_RATE_LIMIT_READS_PER_ADDRESS=f"{READS_PER_MINUTE}/minute",
+    ) as instances:
+        proxy_context = nginx_serving(tmp_path, instances)
+        proxy = await asyncio.to_thread(proxy_context.__enter__)
+        try:
+            yield instances, proxy
+        finally:
+            await asyncio.to_thread(proxy_context.__exit__, None, None, None)
+
+
+def loopback_address() -> str:
+    """A loopback address of this test's own (127.0.0.0/8): the rate limits in the shared Redis
+    count per address, and no other test's requests come from it."""
+    return f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
+
+
+@NEEDS_NGINX
+@pytest.mark.slow
+async def test_nginx_in_front_of_two_instances(tmp_path: Path, empty_database_url: str) -> None:
+    async with deployment(tmp_path, empty_database_url) as (instances, proxy):
+        db = Database(empty_database_url)
+        broadcaster = RedisBroadcaster(TEST_REDIS_URL, "eic:")  # the instances' prefix
+        try:
+            await _requests_reach_both_instances(instances, proxy)
+            await _plain_http_is_redirected(proxy)
+            await _a_subscription_over_wss_hears_posts_from_anywhere(
+                db, empty_database_url, instances, proxy, broadcaster
+            )
+            await _each_client_address_is_counted_for_itself(proxy)
+        finally:
+            await broadcaster.close()
+            await db.dispose()
+
+
+async def _requests_reach_both_instances(instances: Instances, proxy: Proxy) -> None:
+    # Given nginx in front of two instances; when ten requests go through it over HTTPS
+    async with proxy.client() as client:
+        answers = [
+            await client.post("/graphql", json={"query": "{ __typename }"}) for _ in range(10)
+        ]
+        health = await client.get("/readyz")
+
+    # then each is answered, and both instances answered some
+    assert [(a.status_code, a.http_version, body_of(a)) for a in answers] == [
+        (200, "HTTP/1.1", {"data": {"__typename": "Query"}})
+    ] * 10
+    assert health.status_code == 200
+
+    async def logged() -> bool:  # nginx logs a request just after answering it
+        return len(proxy.upstreams()) >= 11
+
+    await eventually(logged, "nginx logged the eleven requests")
+    served = proxy.upstreams()
+    assert len(served) == 11
+    assert set(served) == {f"127.0.0.1:{port}" for port in instances.ports}
+
+
+async def _plain_http_is_redirected(proxy: Proxy) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(
+            f"http://127.0.0.1:{proxy.http_port}/graphql?query=%7B__typename%7D"
+        )
+    assert answer.status_code == 301
+    assert answer.headers["location"] == "https://127.0.0.1/graphql?query=%7B__typename%7D"
+
+
+async def _a_subscription_over_wss_hears_posts_from_anywhere(
+    db: Database,
+    database_url: str,
+    instances: Instances,
+    proxy: Proxy,
+    broadcaster: RedisBroadcaster,
+) -> None:
+    # Given a thread, and its author subscribed to it over wss:// through nginx
+    cluster_id = await create_wood_cluster(db)
+    author = await a_community(db, database_url, cluster_id)
+    async with proxy.client() as client:
+        gql = GraphQL(client, token=author.token)
+        thread_id = await start_thread(gql, author.token, await open_forum(gql, author.token))
+        async with connect(
+            f"wss://127.0.0.1:{proxy.https_port}/graphql",
+            subprotocols=GRAPHQL_WS,
+            ssl=proxy.ssl_context(),
+        ) as ws:
+            assert ws.subprotocol == "graphql-transport-ws"
+            init = {"authorization": f"Bearer {author.token}"}
+            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            assert await receive(ws) == {"type": "connection_ack"}
+            subscribe = {"query": SUBSCRIBE, "variables": {"thread": thread_id}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+            await until_listening(broadcaster, thread_id)
+
+            # when posts are made through nginx, and straight at each instance
+            made = []
+            async with (
+                httpx.AsyncClient(base_url=instances.urls[0]) as first,
+                httpx.AsyncClient(base_url=instances.urls[1]) as second,
+            ):
+                for index, through in enumerate((client, first, second)):
+                    text = f"Lot {index}"
+                    body = await GraphQL(through, token=author.token)(
+                        POST_CREATE, {"input": {"threadId": thread_id, "body": text}}
+                    )
+                    assert body["data"]["postCreate"]["errors"] == [], body
+                    made.append((body["data"]["postCreate"]["post"]["id"], text))
+
+            # then the subscriber hears all three, whichever instance holds its connection
+            heard = [await receive(ws) for _ in made]
+    assert heard == [
+        {
+            "id": "1",
+            "type": "next",
+            "payload": {
+                "data": {
+                    "postAdded": {
+                        "id": post_id,
+                        "body": text,
+                        "author": {"displayName": "Community Person 000"},
+                    }
+                }
+            },
+        }
+        for post_id, text in made
+    ]
+
+
+async def _each_client_address_is_counted_for_itself(proxy: Proxy) -> None:
+    # Given two clients of nginx at addresses of their own, the first also writing addresses of
+    # its choice in X-Forwarded-For
+    first, second = loopback_address(), loopback_address()
+    while second == first:
+        second = loopback_address()
+
+    async def read(address: str, spoofed: str | None = None) -> str:
+        headers = {"X-Forwarded-For": spoofed} if spoofed else {}
+        async with proxy.client(address) as client:
+            answer = await client.post("/graphql", json={"query": LISTINGS}, headers=headers)
+        body = body_of(answer)
+        if "errors" in body:
+            code: str = body["errors"][0]["extensions"]["code"]
+            return code
+        return "OK"
+
+    # when the first reads more than its budget, from a new forged address each time
+    outcomes = [
+        await read(first, spoofed=f"198.51.100.{index}") for index in range(READS_PER_MINUTE + 2)
+    ]
+    # then it is counted as itself (over both instances, through Redis) and throttled
+    assert outcomes == ["OK"] * READS_PER_MINUTE + ["THROTTLED"] * 2
+    # and the second, behind the same nginx, still has its whole budget
+    assert await read(second) == "OK"
+
+
+def test_the_env_file_example_names_only_settings_and_boots_in_production() -> None:
+    # Given deploy/eic.env.example with its secret replaced, as docs/deployment.md says
+    environment = example_environment()
+    assert unknown_variables(environment) == []
+    environment["EIC_JWT_SECRET"] = TEST_JWT_SECRET
+
+    # when the settings are read from it, then they are production's, behind one proxy
+    settings = Settings.model_validate(
+        {name.removeprefix("EIC_").lower(): value for name, value in environment.items()}
+    )
+    assert settings.environment.value == "production"
+    assert settings.redis_url is not None
+    assert settings.database_url.startswith("postgresql+asyncpg://")
+    assert (settings.trust_forwarded_for, settings.forwarded_for_proxies) == (True, 1)
+    # nginx's upstream keepalive_timeout (60 s) is shorter, as docs/operations.md asks
+    assert settings.keep_alive_seconds > 60
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")
+def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+    # Given deploy/eic@.service with this machine's `eic` in place of /opt/eic's
+    unit = SYSTEMD_UNIT.read_text()
+    assert unit.count("/opt/eic/venv/bin/eic ") == 1
+    (tmp_path / "eic@.service").write_text(unit.replace("/opt/eic/venv/bin/eic ", f"{EIC} "))
+
+    # when systemd checks an instance of it, then it finds nothing to say
+    assert SYSTEMD_ANALYZE is not None
+    checked = subprocess.run(  # noqa: S603 - systemd's own checker
+        [SYSTEMD_ANALYZE, "verify", str(tmp_path / "eic@8001.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
