@@ -188,13 +188,23 @@ class Proxy:
 
 
 def site_config(
-    instances: Instances, tls: Tls, https_port: int, http_port: int, access_log: Path
+    instances: Instances,
+    tls: Tls,
+    https_port: int,
+    http_port: int,
+    access_log: Path,
+    read_timeout: str | None = None,
 ) -> str:
     """deploy/nginx/eic.conf with the test's instances, ports, certificate and log in place of
-    the example's. Each replaced text must be there: the test fails when the example changes
-    under it."""
+    the example's (and ``read_timeout`` in place of its proxy_read_timeout, when given). Each
+    replaced text must be there: the test fails when the example changes under it."""
     first, second = instances.ports
     replacements = [
+        *(
+            [("proxy_read_timeout 60s;", f"proxy_read_timeout {read_timeout};")]
+            if read_timeout
+            else []
+        ),
         ("server 127.0.0.1:8001 ", f"server 127.0.0.1:{first} "),
         ("server 127.0.0.1:8002 ", f"server 127.0.0.1:{second} "),
         ("    listen 80;\n", f"    listen 127.0.0.1:{http_port};\n"),
@@ -233,7 +243,9 @@ http {{
 
 
 @contextmanager
-def nginx_serving(directory: Path, instances: Instances) -> Iterator[Proxy]:
+def nginx_serving(
+    directory: Path, instances: Instances, read_timeout: str | None = None
+) -> Iterator[Proxy]:
     """nginx with deploy/nginx/eic.conf in front of ``instances``, TLS with a certificate for
     127.0.0.1 made for the test, until the block ends."""
     assert NGINX is not None
@@ -243,7 +255,9 @@ def nginx_serving(directory: Path, instances: Instances) -> Iterator[Proxy]:
     proxy = Proxy(free_port(), free_port(), tls, prefix / "access.log")
     site = prefix / "eic.conf"
     site.write_text(
-        site_config(instances, tls, proxy.https_port, proxy.http_port, proxy.access_log)
+        site_config(
+            instances, tls, proxy.https_port, proxy.http_port, proxy.access_log, read_timeout
+        )
     )
     main = prefix / "nginx.conf"
     main.write_text(main_config(prefix, site))

@@ -13,10 +13,11 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from backend.kit.broadcast import RedisBroadcaster
 from backend.kit.db import Database
@@ -49,7 +50,9 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 
 @asynccontextmanager
-async def deployment(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Instances, Proxy]]:
+async def deployment(
+    tmp_path: Path, database_url: str, read_timeout: str | None = None
+) -> AsyncIterator[tuple[Instances, Proxy]]:
     async with two_instances(
         tmp_path,
         database_url,
@@ -57,12 +60,44 @@ async def deployment(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[I
         # Small, so that a test can use up an address's budget.
         EIC_RATE_LIMIT_READS_PER_ADDRESS=f"{READS_PER_MINUTE}/minute",
     ) as instances:
-        proxy_context = nginx_serving(tmp_path, instances)
+        proxy_context = nginx_serving(tmp_path, instances, read_timeout)
         proxy = await asyncio.to_thread(proxy_context.__enter__)
         try:
             yield instances, proxy
         finally:
             await asyncio.to_thread(proxy_context.__exit__, None, None, None)
+
+
+@asynccontextmanager
+async def subscribed_through(
+    proxy: Proxy, token: str, thread_id: str, broadcaster: RedisBroadcaster, **options: Any
+) -> AsyncIterator[ClientConnection]:
+    """A ``postAdded`` subscription over wss:// through nginx, once the instance holding it has
+    subscribed in Redis. ``options`` go to the WebSocket client."""
+    async with connect(
+        f"wss://127.0.0.1:{proxy.https_port}/graphql",
+        subprotocols=GRAPHQL_WS,
+        ssl=proxy.ssl_context(),
+        **options,
+    ) as ws:
+        assert ws.subprotocol == "graphql-transport-ws"
+        init = {"authorization": f"Bearer {token}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert await receive(ws) == {"type": "connection_ack"}
+        subscribe = {"query": SUBSCRIBE, "variables": {"thread": thread_id}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        await until_listening(broadcaster, thread_id)
+        yield ws
+
+
+def added(post_id: str, body: str) -> dict[str, Any]:
+    """The subscription's message for a post of the community's person."""
+    author = {"displayName": "Community Person 000"}
+    return {
+        "id": "1",
+        "type": "next",
+        "payload": {"data": {"postAdded": {"id": post_id, "body": body, "author": author}}},
+    }
 
 
 def loopback_address() -> str:
@@ -134,19 +169,7 @@ async def _a_subscription_over_wss_hears_posts_from_anywhere(
     async with proxy.client() as client:
         gql = GraphQL(client, token=author.token)
         thread_id = await start_thread(gql, author.token, await open_forum(gql, author.token))
-        async with connect(
-            f"wss://127.0.0.1:{proxy.https_port}/graphql",
-            subprotocols=GRAPHQL_WS,
-            ssl=proxy.ssl_context(),
-        ) as ws:
-            assert ws.subprotocol == "graphql-transport-ws"
-            init = {"authorization": f"Bearer {author.token}"}
-            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-            assert await receive(ws) == {"type": "connection_ack"}
-            subscribe = {"query": SUBSCRIBE, "variables": {"thread": thread_id}}
-            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
-            await until_listening(broadcaster, thread_id)
-
+        async with subscribed_through(proxy, author.token, thread_id, broadcaster) as ws:
             # when posts are made through nginx, and straight at each instance
             made = []
             async with (
@@ -163,22 +186,7 @@ async def _a_subscription_over_wss_hears_posts_from_anywhere(
 
             # then the subscriber hears all three, whichever instance holds its connection
             heard = [await receive(ws) for _ in made]
-    assert heard == [
-        {
-            "id": "1",
-            "type": "next",
-            "payload": {
-                "data": {
-                    "postAdded": {
-                        "id": post_id,
-                        "body": text,
-                        "author": {"displayName": "Community Person 000"},
-                    }
-                }
-            },
-        }
-        for post_id, text in made
-    ]
+    assert heard == [added(post_id, text) for post_id, text in made]
 
 
 async def _each_client_address_is_counted_for_itself(proxy: Proxy) -> None:
@@ -206,6 +214,50 @@ async def _each_client_address_is_counted_for_itself(proxy: Proxy) -> None:
     assert outcomes == ["OK"] * READS_PER_MINUTE + ["THROTTLED"] * 2
     # and the second, behind the same nginx, still has its whole budget
     assert await read(second) == "OK"
+
+
+# Above uvicorn's WebSocket ping interval (20 s), below the time the subscription stays idle.
+READ_TIMEOUT_SECONDS = 25
+IDLE_SECONDS = 32
+
+
+@NEEDS_NGINX
+@pytest.mark.slow
+async def test_an_idle_subscription_outlives_nginx_read_timeout(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    # Given nginx waiting at most 25 s for the instance between two reads (60 s in the example;
+    # shorter so that the test is), and a subscription through it whose client sends no pings
+    async with deployment(tmp_path, empty_database_url, f"{READ_TIMEOUT_SECONDS}s") as (_, proxy):
+        db = Database(empty_database_url)
+        broadcaster = RedisBroadcaster(TEST_REDIS_URL, "eic:")
+        try:
+            cluster_id = await create_wood_cluster(db)
+            author = await a_community(db, empty_database_url, cluster_id)
+            async with proxy.client() as client:
+                gql = GraphQL(client, token=author.token)
+                forum_id = await open_forum(gql, author.token)
+                thread_id = await start_thread(gql, author.token, forum_id)
+                async with subscribed_through(
+                    # only the server's pings keep the connection busy
+                    proxy,
+                    author.token,
+                    thread_id,
+                    broadcaster,
+                    ping_interval=None,
+                ) as ws:
+                    # when nothing happens for longer than nginx's read timeout
+                    await asyncio.sleep(IDLE_SECONDS)
+
+                    # then the subscription is still open, and hears the next post
+                    body = await gql(
+                        POST_CREATE, {"input": {"threadId": thread_id, "body": "Still here"}}
+                    )
+                    post_id = body["data"]["postCreate"]["post"]["id"]
+                    assert await receive(ws) == added(post_id, "Still here")
+        finally:
+            await broadcaster.close()
+            await db.dispose()
 
 
 def test_the_env_file_example_names_only_settings_and_boots_in_production() -> None:
