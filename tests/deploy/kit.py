@@ -5,7 +5,6 @@ in front of them. Not a test module."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -45,6 +44,12 @@ NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/loca
 NEEDS_NGINX = pytest.mark.skipif(
     NGINX is None,
     reason="nginx is not installed (Debian: apt-get install nginx-light; CI installs it)",
+)
+CADDYFILE = DEPLOY / "caddy" / "Caddyfile"
+CADDY = shutil.which("caddy")
+NEEDS_CADDY = pytest.mark.skipif(
+    CADDY is None,
+    reason="caddy is not installed (Debian: apt-get install caddy; CI installs it)",
 )
 # The WebSocket subprotocol of GraphQL subscriptions (Apollo's graphql-ws library speaks it).
 GRAPHQL_WS = [Subprotocol("graphql-transport-ws")]
@@ -289,10 +294,73 @@ def nginx_serving(
             process.wait(timeout=10)
 
 
-def error_log(proxy: Proxy) -> str:
-    with contextlib.suppress(OSError):
-        return (proxy.access_log.parent / "error.log").read_text()
-    return ""
+def caddy_config(instances: Instances, tls: Tls, proxy: Proxy, prefix: Path) -> str:
+    """deploy/caddy/Caddyfile with the test's instances, address, certificate and log in place of
+    the example's, and global options of the test's own: no admin endpoint, the redirecting
+    HTTP listener on a free port, storage under ``prefix``."""
+    first, second = instances.ports
+    replacements = [
+        (
+            "eic.example.org {\n",
+            f"https://127.0.0.1:{proxy.https_port} {{\n\ttls {tls.cert_file} {tls.key_file}\n",
+        ),
+        ("127.0.0.1:8001 127.0.0.1:8002", f"127.0.0.1:{first} 127.0.0.1:{second}"),
+        ("/var/log/caddy/eic.access.log", str(proxy.access_log)),
+    ]
+    text = CADDYFILE.read_text()
+    for old, new in replacements:
+        assert text.count(old) == 1, f"deploy/caddy/Caddyfile no longer has {old!r} once"
+        text = text.replace(old, new)
+    options = (
+        f"{{\n\tadmin off\n\thttp_port {proxy.http_port}\n\thttps_port {proxy.https_port}\n"
+        f"\tstorage file_system {prefix / 'data'}\n}}\n\n"
+    )
+    return options + text
+
+
+@contextmanager
+def caddy_serving(directory: Path, instances: Instances) -> Iterator[Proxy]:
+    """Caddy with deploy/caddy/Caddyfile in front of ``instances``, TLS with a certificate for
+    127.0.0.1 made for the test, until the block ends."""
+    assert CADDY is not None
+    prefix = directory / "caddy"
+    prefix.mkdir()
+    tls = make_tls(prefix)
+    proxy = Proxy(free_port(), free_port(), tls, prefix / "access.log")
+    config = prefix / "Caddyfile"
+    config.write_text(caddy_config(instances, tls, proxy, prefix))
+    # Caddy keeps its state under the home and XDG folders: the test's own.
+    environment = os.environ | {
+        "HOME": str(prefix),
+        "XDG_DATA_HOME": str(prefix / "data"),
+        "XDG_CONFIG_HOME": str(prefix / "config"),
+    }
+    output = (prefix / "caddy.log").open("ab")
+    process = subprocess.Popen(  # noqa: S603 - Debian's caddy
+        [CADDY, "run", "--config", str(config), "--adapter", "caddyfile"],
+        env=environment,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (prefix / "caddy.log").read_text()
+            try:
+                with socket.create_connection(("127.0.0.1", proxy.https_port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "caddy did not start"
+                time.sleep(0.05)
+        yield proxy
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        output.close()
 
 
 def body_of(response: httpx.Response) -> dict[str, Any]:

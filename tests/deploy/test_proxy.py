@@ -10,8 +10,8 @@ import json
 import random
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,11 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 @asynccontextmanager
 async def deployment(
-    tmp_path: Path, database_url: str, read_timeout: str | None = None
+    tmp_path: Path,
+    database_url: str,
+    serving: Callable[[Path, Instances], AbstractContextManager[Proxy]] = nginx_serving,
 ) -> AsyncIterator[tuple[Instances, Proxy]]:
+    """Two instances, and ``serving`` (nginx with deploy/nginx/eic.conf) in front of them."""
     async with two_instances(
         tmp_path,
         database_url,
@@ -60,7 +63,7 @@ async def deployment(
         # Small, so that a test can use up an address's budget.
         EIC_RATE_LIMIT_READS_PER_ADDRESS=f"{READS_PER_MINUTE}/minute",
     ) as instances:
-        proxy_context = nginx_serving(tmp_path, instances, read_timeout)
+        proxy_context = serving(tmp_path, instances)
         proxy = await asyncio.to_thread(proxy_context.__enter__)
         try:
             yield instances, proxy
@@ -228,7 +231,10 @@ async def test_an_idle_subscription_outlives_nginx_read_timeout(
 ) -> None:
     # Given nginx waiting at most 25 s for the instance between two reads (60 s in the example;
     # shorter so that the test is), and a subscription through it whose client sends no pings
-    async with deployment(tmp_path, empty_database_url, f"{READ_TIMEOUT_SECONDS}s") as (_, proxy):
+    def shorter(directory: Path, instances: Instances) -> AbstractContextManager[Proxy]:
+        return nginx_serving(directory, instances, f"{READ_TIMEOUT_SECONDS}s")
+
+    async with deployment(tmp_path, empty_database_url, shorter) as (_, proxy):
         db = Database(empty_database_url)
         broadcaster = RedisBroadcaster(TEST_REDIS_URL, "eic:")
         try:
