@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 
 from backend.kit.broadcast import RedisBroadcaster
@@ -267,15 +268,21 @@ async def test_an_idle_subscription_outlives_nginx_read_timeout(
 
 
 def test_the_env_file_example_names_only_settings_and_boots_in_production() -> None:
-    # Given deploy/eic.env.example with its secret replaced, as docs/deployment.md says
+    # Given deploy/eic.env.example: it names only settings, and as shipped it is refused
     environment = example_environment()
     assert unknown_variables(environment) == []
-    environment["EIC_JWT_SECRET"] = TEST_JWT_SECRET
 
-    # when the settings are read from it, then they are production's, behind one proxy
-    settings = Settings.model_validate(
-        {name.removeprefix("EIC_").lower(): value for name, value in environment.items()}
-    )
+    def settings_of(environment: dict[str, str]) -> Settings:
+        return Settings.model_validate(
+            {name.removeprefix("EIC_").lower(): value for name, value in environment.items()}
+        )
+
+    with pytest.raises(ValidationError, match="EIC_JWT_SECRET must be at least 32 bytes"):
+        settings_of(environment)
+
+    # when its secret is replaced, as docs/deployment.md says, then the settings are
+    # production's, behind one proxy
+    settings = settings_of(environment | {"EIC_JWT_SECRET": TEST_JWT_SECRET})
     assert settings.environment.value == "production"
     assert settings.redis_url is not None
     assert settings.database_url.startswith("postgresql+asyncpg://")
