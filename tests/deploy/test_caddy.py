@@ -13,10 +13,11 @@ import pytest
 from backend.kit.broadcast import RedisBroadcaster
 from backend.kit.db import Database
 from tests.conftest import TEST_REDIS_URL
-from tests.deploy.kit import NEEDS_CADDY, Instances, Proxy, body_of, caddy_serving
+from tests.deploy.kit import NEEDS_CADDY, Instances, Proxy, body_of, caddy_serving, eventually
 from tests.deploy.test_proxy import (
     _a_subscription_over_wss_hears_posts_from_anywhere,
     _each_client_address_is_counted_for_itself,
+    _metrics_are_read_at_each_instance_not_through_the_proxy,
     deployment,
 )
 
@@ -41,6 +42,7 @@ async def test_caddy_in_front_of_two_instances(tmp_path: Path, empty_database_ur
                 db, empty_database_url, instances, proxy, broadcaster
             )
             await _each_client_address_is_counted_for_itself(proxy)
+            await _metrics_are_read_at_each_instance_not_through_the_proxy(instances, proxy)
         finally:
             await broadcaster.close()
             await db.dispose()
@@ -58,6 +60,11 @@ async def _requests_reach_both_instances(instances: Instances, proxy: Proxy) -> 
     assert [(a.status_code, body_of(a)) for a in answers] == [
         (200, {"data": {"__typename": "Query"}})
     ] * 20
+
+    async def logged() -> bool:  # an instance logs a request just after answering it
+        return sum(answered(instances)) - sum(before) >= 20
+
+    await eventually(logged, "the instances logged the twenty requests")
     after = answered(instances)
     assert after[0] > before[0], (before, after)
     assert after[1] > before[1], (before, after)

@@ -61,6 +61,8 @@ async def deployment(
         tmp_path,
         database_url,
         EIC_PUBLIC_URL="https://127.0.0.1",
+        EIC_METRICS_ENABLED="true",
+        EIC_METRICS_TOKEN=METRICS_TOKEN,
         # Small, so that a test can use up an address's budget.
         EIC_RATE_LIMIT_READS_PER_ADDRESS=f"{READS_PER_MINUTE}/minute",
     ) as instances:
@@ -123,6 +125,7 @@ async def test_nginx_in_front_of_two_instances(tmp_path: Path, empty_database_ur
                 db, empty_database_url, instances, proxy, broadcaster
             )
             await _each_client_address_is_counted_for_itself(proxy)
+            await _metrics_are_read_at_each_instance_not_through_the_proxy(instances, proxy)
         finally:
             await broadcaster.close()
             await db.dispose()
@@ -218,6 +221,35 @@ async def _each_client_address_is_counted_for_itself(proxy: Proxy) -> None:
     assert outcomes == ["OK"] * READS_PER_MINUTE + ["THROTTLED"] * 2
     # and the second, behind the same nginx, still has its whole budget
     assert await read(second) == "OK"
+
+
+METRICS_TOKEN = "metrics-token-of-this-test"
+
+
+async def _metrics_are_read_at_each_instance_not_through_the_proxy(
+    instances: Instances, proxy: Proxy
+) -> None:
+    # Given instances with metrics on, behind the proxy; when /metrics is asked through it, with
+    # the right token even
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with proxy.client() as client:
+        through = await client.get("/metrics", headers=bearer)
+    # then the proxy says there is no such page
+    assert through.status_code == 404
+    # and each instance serves its own figures at its own address, to the token only
+    for url in instances.urls:
+        async with httpx.AsyncClient(base_url=url) as client:
+            refused = await client.get("/metrics")
+            scraped = await client.get("/metrics", headers=bearer)
+        assert refused.status_code == 401
+        assert scraped.status_code == 200
+        # the requests of the steps before reached this instance too (the proxy spread them)
+        served = [
+            float(line.rsplit(" ", 1)[1])
+            for line in scraped.text.splitlines()
+            if line.startswith("eic_http_requests_total{") and 'route="/graphql"' in line
+        ]
+        assert sum(served) > 0, scraped.text[:2000]
 
 
 # Above uvicorn's WebSocket ping interval (20 s), below the time the subscription stays idle.
