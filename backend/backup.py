@@ -98,6 +98,10 @@ def backup(database_url: str, path: Path) -> BackupReport:
     dialect = _dialect(database_url)
     partial = path.with_name(f".{path.name}.partial")
     partial.unlink(missing_ok=True)
+    # A backup holds password hashes and everyone's personal data: made 0600 before a byte is
+    # written, whatever the operator's umask (sqlite3 and pg_dump would create it 0644 under
+    # the usual 022, and keep the mode of a file that exists). O_EXCL: never someone else's file.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         if dialect == "sqlite":
             _sqlite_backup(_sqlite_path(database_url), partial)

@@ -5,6 +5,7 @@ cannot be done is refused with the problem named."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import sqlite3
@@ -324,3 +325,22 @@ def test_the_password_reaches_pg_dump_in_its_environment_only() -> None:
         "PGDATABASE": "eic_prod",
         "PGSSLMODE": "require",
     }
+
+
+async def test_a_backup_is_readable_by_its_owner_only_whatever_the_umask(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    # Given a migrated database and an operator whose umask lets everyone read new files
+    eic(empty_database_url, "migrate")
+    backup_file = tmp_path / "eic.backup"
+    given = os.umask(0o022)
+    try:
+        # when the backup is written (in process: the umask is this process's; a thread, as
+        # pg_dump's is run in an event loop of its own)
+        await asyncio.to_thread(backup.backup, empty_database_url, backup_file)
+    finally:
+        os.umask(given)
+    # then it holds password hashes for its owner's eyes only: no group or other bits
+    assert oct(backup_file.stat().st_mode & 0o777) == oct(0o600)
+    # and no partial copy is left beside it
+    assert sorted(name for name in os.listdir(tmp_path) if "backup" in name) == ["eic.backup"]
