@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -47,18 +47,29 @@ class Check:
         return f"{self.state.value:<4}  {self.name}: {self.reason}"
 
 
+# Query parameters that carry a secret (asyncpg and libpq take ?password=, some Redis clients too).
+_SECRET_PARAMETER = re.compile(
+    r"(?P<name>(?:^|[&;])[^=&;#]*(?:password|passwd|secret|token)[^=&;#]*=)[^&;#]*", re.IGNORECASE
+)
+
+
 def mask_url(value: str) -> str:
-    """``value`` with the password of a URL in it replaced by ***."""
-    try:
-        parts = urlsplit(value)
-        password = parts.password
-    except ValueError:
+    """``value`` with the password of a URL in it replaced by ***.
+
+    Not read with ``urlsplit``: SQLAlchemy takes a password with an unescaped '/', '?' or '#'
+    whole, where ``urlsplit`` ends the address at that character, finds no password, and the URL
+    was printed as it is, password and all. Everything between the user's ':' and the last '@'
+    is masked: too much rather than a part of a password."""
+    scheme, separator, rest = value.partition("://")
+    if not separator:
         return value
-    if not password:
-        return value
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    userinfo, at, host = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    # a user name never holds '/', '?' or '#': an '@' after those is in a path or query
+    if at and colon and not any(mark in user for mark in "/?#"):
+        rest = f"{user}:***@{host}"
+    address, question, query = rest.partition("?")
+    return f"{scheme}://{address}{question}" + _SECRET_PARAMETER.sub(r"\g<name>***", query)
 
 
 def shown(name: str, value: Any) -> str:

@@ -375,3 +375,48 @@ async def test_migrate_tells_a_role_without_createdb_what_to_run(
         assert found == 0
     finally:
         await sql(postgres_admin, f"DROP ROLE IF EXISTS {role}")
+
+
+@pytest.mark.parametrize(
+    ("given", "printed"),
+    [
+        # a password SQLAlchemy and redis-py read whole, with characters a URL should escape
+        (
+            "postgresql+asyncpg://eic:pa/ss#w?rd@db:5432/eic",
+            "postgresql+asyncpg://eic:***@db:5432/eic",
+        ),
+        ("redis://:se/cret@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("postgresql+asyncpg://eic:p@ss@db/eic", "postgresql+asyncpg://eic:***@db/eic"),
+        # a password given as a query parameter, as asyncpg and libpq accept it
+        (
+            "postgresql+asyncpg://eic@db/eic?password=s3cret&ssl=require",
+            "postgresql+asyncpg://eic@db/eic?password=***&ssl=require",
+        ),
+        (
+            "https://exp.host/--/api/v2/push/send?a=b:c@d",
+            "https://exp.host/--/api/v2/push/send?a=b:c@d",
+        ),
+        ("sqlite+aiosqlite:///./eic.db", "sqlite+aiosqlite:///./eic.db"),
+    ],
+)
+def test_check_masks_a_password_whatever_characters_it_holds(given: str, printed: str) -> None:
+    from backend.doctor import mask_url
+
+    assert mask_url(given) == printed
+
+
+async def test_check_masks_the_password_of_a_database_url_it_cannot_use(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a PostgreSQL URL whose password holds a '/' (SQLAlchemy reads it whole) and a
+    # server nobody listens on
+    password = "never/printed#at?all"
+    environment.setenv(
+        "EIC_DATABASE_URL", f"postgresql+asyncpg://eic:{password}@127.0.0.1:{free_port()}/eic"
+    )
+    environment.setenv("EIC_DB_CONNECT_TIMEOUT_SECONDS", "1")
+    # when the operator runs eic check, then the report never shows the password
+    assert await eic("check") == 1
+    out = capsys.readouterr().out
+    assert "EIC_DATABASE_URL=postgresql+asyncpg://eic:***@127.0.0.1:" in out
+    assert "never" not in out and "printed" not in out
