@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     rate_limit_reads_per_address: str = "60/minute"
     # ... and per account for signed-in ones, wherever they come from.
     rate_limit_reads_per_account: str = "300/minute"
+    # The personal data export (myDataExport) reads every domain's rows of the person, up to
+    # thousands per section: per account, wherever the requests come from.
+    rate_limit_exports_per_account: str = "10/hour;30/day"
     # Trust X-Forwarded-For only behind a proxy that sets it; otherwise clients could spoof it.
     trust_forwarded_for: bool = False
     # How many proxies in front of the service append to X-Forwarded-For: the client is the
@@ -255,6 +258,7 @@ class Settings(BaseSettings):
         "rate_limit_registrations_per_address",
         "rate_limit_reads_per_address",
         "rate_limit_reads_per_account",
+        "rate_limit_exports_per_account",
     )
     @classmethod
     def _parse_rate_limit(cls, value: str) -> str:

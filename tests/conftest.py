@@ -66,6 +66,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "rate_limit_registrations_per_address": "100000/minute",
         "rate_limit_reads_per_address": "100000/minute",
         "rate_limit_reads_per_account": "100000/minute",
+        "rate_limit_exports_per_account": "100000/minute",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -36,13 +36,17 @@ class Budget(StrEnum):
     REGISTRATIONS = "registrations"
     READS_BY_ADDRESS = "reads-by-address"
     READS_BY_ACCOUNT = "reads-by-account"
+    EXPORTS_BY_ACCOUNT = "exports-by-account"
 
 
 _MESSAGES = {
     Budget.REGISTRATIONS: "Too many registrations from this address",
     Budget.READS_BY_ADDRESS: "Too many searches from this address; sign in for a larger budget",
     Budget.READS_BY_ACCOUNT: "Too many searches from this account",
+    Budget.EXPORTS_BY_ACCOUNT: "Too many data exports from this account",
 }
+# Budgets counted per signed-in account, never per address.
+PER_ACCOUNT = frozenset({Budget.READS_BY_ACCOUNT, Budget.EXPORTS_BY_ACCOUNT})
 
 
 class RateLimits:
@@ -61,6 +65,7 @@ class RateLimits:
             Budget.REGISTRATIONS: _items(settings.rate_limit_registrations_per_address),
             Budget.READS_BY_ADDRESS: _items(settings.rate_limit_reads_per_address),
             Budget.READS_BY_ACCOUNT: _items(settings.rate_limit_reads_per_account),
+            Budget.EXPORTS_BY_ACCOUNT: _items(settings.rate_limit_exports_per_account),
         }
         self._close = close
         self._now = now

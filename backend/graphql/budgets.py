@@ -17,7 +17,7 @@ import strawberry
 from strawberry.extensions import FieldExtension
 
 from backend.auth.addresses import limited_unit
-from backend.auth.ratelimit import Budget
+from backend.auth.ratelimit import PER_ACCOUNT, Budget
 from backend.auth.viewer import Viewer
 
 _spent: ContextVar[list[Budget] | None] = ContextVar("budgets_spent", default=None)
@@ -45,13 +45,20 @@ async def spend(info: strawberry.Info, budget: Budget) -> None:
     who: str | None
     if budget is Budget.READS_BY_ADDRESS and isinstance(context.viewer, Viewer):
         budget, who = Budget.READS_BY_ACCOUNT, str(context.viewer.user_id)
+    elif budget in PER_ACCOUNT and isinstance(context.viewer, Viewer):
+        who = str(context.viewer.user_id)
     else:
         who = limited_unit(context.client_address)
     await context.security.rate_limits.spend(budget, who)
 
 
 class ReadBudget(FieldExtension):
-    """An expensive read (a search, a directory): each selection of the field costs one."""
+    """An expensive read (a search, a directory): each selection of the field costs one, from
+    ``budget`` (the expensive reads' by default)."""
+
+    def __init__(self, budget: Budget = Budget.READS_BY_ADDRESS) -> None:
+        super().__init__()
+        self.budget = budget
 
     async def resolve_async(
         self,
@@ -60,5 +67,5 @@ class ReadBudget(FieldExtension):
         info: strawberry.Info,
         **kwargs: Any,
     ) -> Any:
-        await spend(info, Budget.READS_BY_ADDRESS)
+        await spend(info, self.budget)
         return await next_(source, info, **kwargs)

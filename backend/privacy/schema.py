@@ -9,6 +9,8 @@ from typing import Annotated
 import strawberry
 
 from backend.auth.permissions import IsAuthenticated
+from backend.auth.ratelimit import Budget
+from backend.graphql.budgets import ReadBudget
 from backend.graphql.errors import payload_mutation
 from backend.graphql.types import Payload, context_of, signed_in
 from backend.privacy import service
@@ -53,8 +55,11 @@ class PrivacyQuery:
     @strawberry.field(
         description="Everything the platform keeps about the signed-in person, for a "
         "'Download my data' button (a GDPR or DPDP access request). Heavy: one read of every "
-        "domain; ask once per press.",
+        "domain; ask once per press. THROTTLED (with retryAfter) past a few exports an hour "
+        "per account.",
         permission_classes=[IsAuthenticated],
+        # each selection reads up to thousands of rows per section: aliases must not multiply it
+        extensions=[ReadBudget(Budget.EXPORTS_BY_ACCOUNT)],
     )
     async def my_data_export(self, info: strawberry.Info) -> PersonalDataExport:
         context = context_of(info)

@@ -18,7 +18,7 @@ from backend.identity.models import AuditAction, AuditRecord, User
 from backend.kit.db import Database
 from backend.notifications.models import Device
 from backend.settings import Settings
-from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL
+from tests.conftest import PASSWORD, SIGN_IN, Account, GraphQL, make_settings
 from tests.events import kit as events
 from tests.forums import kit as forums
 from tests.marketplace.trading_kit import IMPACT, completed_trade
@@ -291,3 +291,31 @@ async def _cli(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(cli.main, argv)
+
+
+async def test_exports_are_limited_per_account_even_when_aliased_in_one_request(
+    db: Database, database_url: str, cluster_id: str
+) -> None:
+    from tests.security.kit import app_client, register, sign_in, unique_address
+
+    # Given an app allowing two exports per account an hour (each reads every domain)
+    settings = make_settings(database_url, rate_limit_exports_per_account="2/hour")
+    async with app_client(settings, db) as client:
+        gql = client(unique_address())
+        assert (await register(gql, "exporter@example.org", cluster_id))["errors"] == []
+        token = (await sign_in(gql, "exporter@example.org"))["accessToken"]
+        # when one request asks for the export under three aliases
+        body = await gql(
+            "{ a: myDataExport { complete } b: myDataExport { complete } "
+            "c: myDataExport { complete } }",
+            token=token,
+        )
+        # then two are answered and the third is refused as THROTTLED, with when to retry
+        assert body["data"] is None
+        (error,) = body["errors"]
+        assert error["path"] == ["c"]
+        assert error["extensions"]["code"] == "THROTTLED"
+        assert error["message"].startswith("Too many data exports from this account; try again")
+        # and from another address the account's budget is the same
+        again = await client(unique_address())(EXPORT, token=token)
+        assert again["errors"][0]["extensions"]["code"] == "THROTTLED"
