@@ -319,3 +319,38 @@ async def test_exports_are_limited_per_account_even_when_aliased_in_one_request(
         # and from another address the account's budget is the same
         again = await client(unique_address())(EXPORT, token=token)
         assert again["errors"][0]["extensions"]["code"] == "THROTTLED"
+
+
+ENABLE = """
+mutation E($input: AccountEnableInput!) {
+  accountEnable(input: $input) { active errors { code message field } }
+}
+"""
+
+
+async def test_a_deleted_account_cannot_be_enabled_again(
+    gql: GraphQL, register: Any, cluster_id: str, platform_admin_token: str, db: Database
+) -> None:
+    # Given a member who deleted their account
+    _shg, member, _thread_id = await a_community_thread(gql, register, cluster_id)
+    assert (await delete(gql, member.access_token))["errors"] == []
+    # when a platform admin enables it (as for an account they had disabled)
+    body = await gql(
+        ENABLE, {"input": {"userId": member.user_id, "note": "oops"}}, token=platform_admin_token
+    )
+    # then it is refused: deletion is not a suspension, there is no one to give it back to
+    assert body["data"]["accountEnable"] == {
+        "active": None,
+        "errors": [
+            {
+                "code": "CONFLICT",
+                "message": "This account was deleted at its owner's request; it cannot be "
+                "enabled again (its owner may register anew)",
+                "field": "userId",
+            }
+        ],
+    }
+    async with db.read() as session:
+        user = await session.get(User, uuid.UUID(member.user_id))
+        assert user is not None
+        assert (user.is_active, user.display_name) == (False, "Deleted user")

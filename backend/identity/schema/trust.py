@@ -190,7 +190,8 @@ class TrustMutation:
         return await _set_active(info, input.user_id, active=False, reason=input.reason)
 
     @payload_mutation(
-        description="Enable a disabled account; its owner signs in again.",
+        description="Enable a disabled account; its owner signs in again. CONFLICT for an "
+        "account deleted at its owner's request (accountDelete, eic delete-person).",
         gates=(IsAdmin,),
     )
     async def account_enable(

@@ -8,6 +8,12 @@ from backend.identity.models import SUBTYPES_BY_KIND, OrganisationKind, Organisa
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.validation import has_control_characters
 
+# Why an erased account stays as it is (backend/identity/service/privacy.py anonymises it).
+DELETED_ACCOUNT = (
+    "This account was deleted at its owner's request; it cannot be enabled again (its owner "
+    "may register anew)"
+)
+
 
 def normalise_email(email: str) -> str:
     try:

@@ -23,6 +23,7 @@ from backend.identity.models import (
     RefreshSession,
     User,
 )
+from backend.identity.service.checks import DELETED_ACCOUNT
 from backend.kit.broadcast import Broadcaster, announce_access_change
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
@@ -104,6 +105,10 @@ async def set_account_active(
         user = await session.get(User, user_id, with_for_update=True)
         if user is None:
             raise not_found("Account", "userId")
+        if active and user.deleted_at is not None:
+            # An erasure is not a suspension: the profile and password are gone, and enabling
+            # the row would put an anonymous account back among the active ones.
+            raise ServiceError.of(ErrorCode.CONFLICT, DELETED_ACCOUNT, "userId")
         if user.is_active == active:
             return user  # nothing changes, nothing to record: a retry is harmless
         user.is_active = active
