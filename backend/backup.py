@@ -154,9 +154,14 @@ def _pg_environment(database_url: str) -> dict[str, str]:
     """libpq's variables for the URL: the password travels in the environment, not in argv."""
     url: URL = make_url(database_url)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    # Where the service connects, as its driver reads the URL: also a ?host= query (a socket
+    # directory, or several host:port for a fail-over pair). Read from url.host alone, such a URL
+    # sent pg_dump and pg_restore --clean to libpq's default server instead of the service's.
+    _, connect = url.get_dialect()().create_connect_args(url)
+    hosts, ports = connect.get("host", url.host), connect.get("port", url.port)
     values = {
-        "PGHOST": url.host,
-        "PGPORT": str(url.port) if url.port else None,
+        "PGHOST": _libpq_list(hosts),
+        "PGPORT": _libpq_list(ports),
         "PGUSER": url.username,
         "PGPASSWORD": url.password,
         "PGDATABASE": url.database,
@@ -166,6 +171,15 @@ def _pg_environment(database_url: str) -> dict[str, str]:
     if isinstance(ssl, str):
         environment["PGSSLMODE"] = {"true": "require"}.get(ssl, ssl)
     return environment
+
+
+def _libpq_list(value: object) -> str | None:
+    """libpq's form of one or several hosts or ports: comma-separated."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, list | tuple):
+        return ",".join("" if item is None else str(item) for item in value) or None
+    return str(value)
 
 
 def _tool_version(path: str) -> tuple[str, int] | None:

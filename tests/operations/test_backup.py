@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from backend import backup
 from backend.kit.db import Database
@@ -344,3 +345,42 @@ async def test_a_backup_is_readable_by_its_owner_only_whatever_the_umask(
     assert oct(backup_file.stat().st_mode & 0o777) == oct(0o600)
     # and no partial copy is left beside it
     assert sorted(name for name in os.listdir(tmp_path) if "backup" in name) == ["eic.backup"]
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port"),
+    [
+        # a socket directory given as asyncpg takes it: the service connects there
+        ("postgresql+asyncpg://eic:pw@/eic?host=/srv/pg/socket", "/srv/pg/socket", None),
+        # a fail-over pair
+        ("postgresql+asyncpg://eic:pw@/eic?host=db1:5433&host=db2:5434", "db1,db2", "5433,5434"),
+        ("postgresql+asyncpg://eic:pw@db.example:6543/eic", "db.example", "6543"),
+    ],
+)
+def test_pg_dump_and_pg_restore_reach_the_server_the_service_uses(
+    url: str, host: str, port: str | None
+) -> None:
+    environment = backup._pg_environment(url)
+    assert (environment.get("PGHOST"), environment.get("PGPORT")) == (host, port)
+    assert environment["PGDATABASE"] == "eic"
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: set EIC_TEST_DATABASE_URL")
+async def test_a_backup_over_a_socket_directory_given_in_the_url(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    # Given the test server's socket reached through a directory only the URL names
+    server = make_url(empty_database_url)
+    sockets = tmp_path / "sockets"
+    sockets.mkdir()
+    (sockets / f".s.PGSQL.{server.port or 5432}").symlink_to(
+        f"/var/run/postgresql/.s.PGSQL.{server.port or 5432}"
+    )
+    over_socket = server.set(host="", query={"host": str(sockets)}).render_as_string(
+        hide_password=False
+    )
+    eic(over_socket, "migrate")
+    # when it is backed up, then pg_dump connects where the service does
+    made = eic(over_socket, "backup", str(tmp_path / "socket.backup"))
+    assert made.returncode == 0
+    assert (tmp_path / "socket.backup").stat().st_size > 0
