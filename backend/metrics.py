@@ -126,14 +126,14 @@ class Metrics:
         self, scope: Scope, status: int, seconds: float, facts: RequestFacts | None
     ) -> None:
         method = scope.get("method", "")
+        # bounded before it keys the dictionary too: a method per request would grow it forever
+        method = method if method in METHODS else "OTHER"
         route = self._route_of(scope.get("path", ""))
         key = (method, route, status)
         children = self._http.get(key)
         if children is None:
             children = self._http[key] = (
-                self.http_requests.labels(
-                    method if method in METHODS else "OTHER", route, str(status)
-                ),
+                self.http_requests.labels(method, route, str(status)),
                 self.http_duration.labels(route),
             )
         children[0].inc()

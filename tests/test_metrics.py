@@ -259,3 +259,20 @@ def test_serve_refuses_several_workers_with_metrics(
     monkeypatch.setattr(cli, "get_settings", lambda: metrics_settings(database_url))
     assert cli.main(["serve", "--workers", "2"]) == 2
     assert "--workers above 1" in capsys.readouterr().err
+
+
+async def test_invented_methods_share_one_child_and_leave_no_memory_behind(
+    db: Database, database_url: str, clock: ManualClock
+) -> None:
+    # Given an app with metrics, and a client inventing a method per request (h11, uvicorn's
+    # other HTTP parser, takes any token as a method)
+    app = create_app(metrics_settings(database_url), db=db, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://eic.test") as http:
+        for _ in range(50):
+            await http.request(f"X{uuid.uuid4().hex.upper()}", "/graphql")
+    # then they are one series, and the metrics keep one child for it, not one per method
+    children = app.state.metrics._http
+    assert {key for key in children if key[0] not in ("GET", "POST")} == {
+        ("OTHER", "/graphql", 405)
+    }
