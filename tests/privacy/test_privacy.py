@@ -354,3 +354,44 @@ async def test_a_deleted_account_cannot_be_enabled_again(
         user = await session.get(User, uuid.UUID(member.user_id))
         assert user is not None
         assert (user.is_active, user.display_name) == (False, "Deleted user")
+
+
+async def test_a_join_that_passed_its_checks_before_the_deletion_adds_no_member(
+    gql: GraphQL, register: Any, cluster_id: str, db: Database
+) -> None:
+    from backend.auth.viewer import Role, Viewer
+    from backend.identity import service as identity_service
+    from backend.identity.models import Membership
+    from backend.kit.broadcast import InProcessBroadcaster
+    from backend.kit.db import utcnow
+    from backend.kit.errors import ServiceError
+    from tests.identity.kit import invite_code
+
+    # Given a member of an SHG, and an admin invite to a firm, both valid
+    _shg, member, _thread_id = await a_community_thread(gql, register, cluster_id)
+    firm = await register("firm@example.org", cluster_id, name="Hosur Silk Reelers")
+    code = await invite_code(gql, firm, "ADMIN")
+    # and the member's organisationJoin, whose token was checked just before they deleted
+    # their account in another request (the viewer it carries is of before the deletion)
+    viewer = Viewer(
+        user_id=uuid.UUID(member.user_id), role=Role.FIRM, organisation_id=None, token_id="t"
+    )
+    assert (await delete(gql, member.access_token))["errors"] == []
+    # when the join runs after the deletion has committed
+    with pytest.raises(ServiceError) as refused:
+        await identity_service.join_organisation(
+            db=db,
+            viewer=viewer,
+            invite_code=code,
+            now=utcnow(),
+            broadcaster=InProcessBroadcaster(),
+        )
+    # then it is refused, and the deleted account is nobody's member, let alone an admin
+    assert [(p.code.value, p.message) for p in refused.value.problems] == [
+        ("UNAUTHENTICATED", "This account is deleted or disabled; sign in again")
+    ]
+    async with db.read() as session:
+        left = await session.scalars(
+            select(Membership).where(Membership.user_id == uuid.UUID(member.user_id))
+        )
+        assert left.all() == []

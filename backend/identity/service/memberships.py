@@ -205,6 +205,16 @@ async def join_organisation(
     the organisation's forums)."""
     try:
         async with db.write() as session:
+            # The account, locked first as deletion and disabling lock it: the request's access
+            # check ran before this transaction, and an account deleted or disabled meanwhile
+            # must not come out of it a member (an ADMIN invite would make it an admin).
+            joiner = await session.scalar(
+                select(User.is_active).where(User.id == viewer.user_id).with_for_update()
+            )
+            if not joiner:
+                raise ServiceError.of(
+                    ErrorCode.UNAUTHENTICATED, "This account is deleted or disabled; sign in again"
+                )
             invite = await _consume_invite(session, invite_code, "inviteCode", now=now)
             existing = await session.scalar(
                 select(Membership.id).where(
