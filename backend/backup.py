@@ -27,6 +27,7 @@ import re
 import sqlite3
 import struct
 import subprocess
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -77,6 +78,8 @@ class RestoreReport:
     revision_restored: str | None
     migrated: bool
     epoch: str
+    # accounts deleted in the database the backup replaced, deleted again in the restored one
+    erased_again: int = 0
 
 
 def _dialect(database_url: str) -> str:
@@ -312,20 +315,56 @@ def restore(
             f"{path} is {made_by}; a {dialect} database restores only from "
             f"{'an SQLite file' if dialect == 'sqlite' else 'pg_dump -Fc'} made by `eic backup`",
         )
+    # Erasures outlive a restore: a backup from before someone's account was deleted would bring
+    # them back (docs/privacy.md). The database being replaced still knows who was deleted.
+    deleted: list[uuid.UUID]
     revision: str | None
     if dialect == "sqlite":
         revision = _sqlite_backup_revision(path)
         _check_known(revision, known_revisions)
+        deleted = _sqlite_accounts_deleted(_sqlite_path(database_url))
         _sqlite_restore(path, _sqlite_path(database_url), force=force)
     else:
-        revision = asyncio.run(
+        revision, deleted = asyncio.run(
             _pg_restore(database_url, path, force=force, known_revisions=known_revisions)
         )
     migrated = revision not in head_revisions
     if migrated:
         migrate()
     epoch = asyncio.run(_start_epoch(database_url))
-    return RestoreReport(path, dialect, revision, migrated, epoch)
+    erased = asyncio.run(_erase_again(database_url, deleted)) if deleted else 0
+    return RestoreReport(path, dialect, revision, migrated, epoch, erased)
+
+
+DELETED_ACCOUNTS = "SELECT id FROM users WHERE deleted_at IS NOT NULL ORDER BY deleted_at, id"
+
+
+def _sqlite_accounts_deleted(target: Path) -> list[uuid.UUID]:
+    """The accounts deleted in the database about to be replaced; none when it is new, empty
+    or of a release before account deletion."""
+    if not target.exists():
+        return []
+    # read-only and closed again: nothing of ours holds the file during the restore
+    connection = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    try:
+        rows = connection.execute(DELETED_ACCOUNTS).fetchall()
+    except sqlite3.OperationalError:  # no such table or column
+        return []
+    finally:
+        connection.close()
+    return [uuid.UUID(str(row[0])) for row in rows]
+
+
+async def _erase_again(database_url: str, user_ids: list[uuid.UUID]) -> int:
+    from backend.kit.clock import SystemClock
+    from backend.privacy import service as privacy
+
+    database = Database(database_url)
+    try:
+        erased = await privacy.erase_again(db=database, user_ids=user_ids, now=SystemClock().now())
+        return len(erased)
+    finally:
+        await database.dispose()
 
 
 def _check_known(revision: str | None, known_revisions: Sequence[str]) -> None:
@@ -422,8 +461,9 @@ def _sqlite_restore(backup_path: Path, target: Path, *, force: bool) -> None:
 
 async def _pg_restore(
     database_url: str, backup_path: Path, *, force: bool, known_revisions: Sequence[str]
-) -> str | None:
-    """Restore with pg_restore; returns the backup's migration."""
+) -> tuple[str | None, list[uuid.UUID]]:
+    """Restore with pg_restore; returns the backup's migration, and the accounts deleted in the
+    database it replaced."""
     database = Database(database_url)
     try:
         async with database.engine.connect() as connection:
@@ -453,6 +493,17 @@ async def _pg_restore(
                 .scalars()
                 .all()
             )
+            # the accounts deleted in the database about to be replaced (see restore)
+            deleted: list[uuid.UUID] = []
+            has_deletions = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                    "'public' AND table_name = 'users' AND column_name = 'deleted_at'"
+                )
+            )
+            if has_deletions:
+                rows = await connection.execute(text(DELETED_ACCOUNTS))
+                deleted = [uuid.UUID(str(row[0])) for row in rows]
     finally:
         await database.dispose()
     if others:
@@ -477,7 +528,7 @@ async def _pg_restore(
     await _run_pg_tool(
         tool, [*arguments, "--dbname", str(url.database), str(backup_path)], database_url
     )
-    return revision
+    return revision, deleted
 
 
 async def _start_epoch(database_url: str) -> str:

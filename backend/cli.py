@@ -352,6 +352,12 @@ def _backup_command(args: argparse.Namespace, settings: Settings) -> int:
         + (f", then migrated it from {restored.revision_restored}" if restored.migrated else "")
         + f". New sync epoch {restored.epoch}: the apps' cursors from before now answer "
         "RESYNC_REQUIRED, and they load their offline copies again."
+        + (
+            f" {restored.erased_again} account(s) deleted since the backup was taken were "
+            "deleted again."
+            if restored.erased_again
+            else ""
+        )
     )
     return 0
 

@@ -33,7 +33,7 @@ from backend.identity.service import INVALID_CREDENTIALS
 from backend.identity.service import privacy as identity_privacy
 from backend.kit.broadcast import Broadcaster, announce_access_change
 from backend.kit.db import Database
-from backend.kit.errors import ServiceError, not_found, throttled
+from backend.kit.errors import ErrorCode, ServiceError, not_found, throttled
 from backend.marketplace.models import TradeMessage
 from backend.notifications.models import Device, Notification, NotificationPreference
 from backend.privacy import sections
@@ -186,17 +186,20 @@ async def delete_person(
     actor_name: str,
     reason: str,
     broadcaster: Broadcaster | None = None,
+    keep_an_admin: bool = True,
 ) -> Deletion:
     """Anonymise the person and erase what is only theirs; see docs/privacy.md, table by table.
 
-    Refused (CONFLICT) while they are the last admin of an organisation with other members."""
+    Refused (CONFLICT) while they are the last admin of an organisation with other members,
+    unless ``keep_an_admin`` is false (an erasure already granted, done again after a restore)."""
     async with db.write() as session:
         user = await identity_privacy.locked_person(session, user_id)
         if user is None:
             raise not_found("Person", "email")
         if user.deleted_at is not None:
             return Deletion(user_id=user_id, deleted_at=user.deleted_at, already_deleted=True)
-        await identity_privacy.check_can_leave_everywhere(session, user_id)
+        if keep_an_admin:
+            await identity_privacy.check_can_leave_everywhere(session, user_id)
 
         # Places and pledges go back to others through their domains' own rules.
         cancelled = await events_privacy.release_person(session, user_id, now)
@@ -259,6 +262,42 @@ async def delete_person(
         # every app instance drops the person's open connections at once
         await announce_access_change(broadcaster, user_id)
     return deletion
+
+
+async def deleted_accounts(*, db: Database) -> list[uuid.UUID]:
+    """The accounts deleted in this database, oldest deletion first."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(User.id).where(User.deleted_at.is_not(None)).order_by(User.deleted_at, User.id)
+        )
+        return list(rows)
+
+
+async def erase_again(*, db: Database, user_ids: list[uuid.UUID], now: datetime) -> list[uuid.UUID]:
+    """After a restore: delete again the accounts that were deleted in the database the backup
+    replaced (a backup from before an erasure would otherwise bring the person back). The
+    erasure was granted then, so the last-admin rule does not hold it back now; an account the
+    backup does not have, or has deleted too, is left as it is. The ones deleted again."""
+    erased = []
+    for user_id in user_ids:
+        try:
+            done = await delete_person(
+                db=db,
+                user_id=user_id,
+                now=now,
+                actor_id=None,
+                actor_name="operator (eic restore)",
+                reason="Deleted before the database was restored from an older backup; "
+                "deleted again after the restore",
+                keep_an_admin=False,
+            )
+        except ServiceError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            continue
+        if not done.already_deleted:
+            erased.append(user_id)
+    return erased
 
 
 async def delete_my_account(

@@ -384,3 +384,60 @@ async def test_a_backup_over_a_socket_directory_given_in_the_url(
     made = eic(over_socket, "backup", str(tmp_path / "socket.backup"))
     assert made.returncode == 0
     assert (tmp_path / "socket.backup").stat().st_size > 0
+
+
+async def _account(database_url: str, user_id: str) -> tuple[str, bool, bool]:
+    """(email, active, deleted) of an account, read straight from the database."""
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    text("SELECT email, is_active, deleted_at FROM users WHERE id = :id"),
+                    {"id": user_id if ON_POSTGRES else user_id.replace("-", "")},
+                )
+            ).one()
+    finally:
+        await database.dispose()
+    return str(row[0]), bool(row[1]), row[2] is not None
+
+
+# the only member of a demo firm: nothing keeps them from deleting their account
+ALONE = "hosur-reelers@demo.eic.example"
+
+
+async def test_an_account_deleted_after_the_backup_is_deleted_again_by_the_restore(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    # Given the demo database, backed up while a firm's only person still had an account
+    eic(empty_database_url, "migrate")
+    eic(empty_database_url, "seed-demo")
+    async with app_over(empty_database_url) as gql:
+        token = await sign_in(gql, ALONE)
+        me = await gql("{ me { user { id } } }", token=token)
+    user_id = me["data"]["me"]["user"]["id"]
+    backup_file = tmp_path / "eic.backup"
+    eic(empty_database_url, "backup", str(backup_file))
+    # and an erasure request handled after the backup
+    eic(empty_database_url, "delete-person", ALONE)
+    assert (await _account(empty_database_url, user_id))[1:] == (False, True)
+
+    # when the operator restores that backup over the database
+    done = eic(empty_database_url, "restore", "--force", str(backup_file))
+
+    # then the person the backup still holds is deleted again, and says so
+    assert "1 account(s) deleted since the backup was taken were deleted again." in done.stdout
+    email, active, deleted = await _account(empty_database_url, user_id)
+    assert (active, deleted) == (False, True)
+    assert email.endswith("@deleted.invalid")
+    async with app_over(empty_database_url) as gql:
+        answer = await gql(
+            "mutation($i: TokenCreateInput!) { tokenCreate(input: $i) { errors { code } } }",
+            {"i": {"email": ALONE, "password": "eic-demo-2026"}},
+        )
+    assert answer["data"]["tokenCreate"]["errors"] == [{"code": "INVALID_CREDENTIALS"}]
+    # while a restore into a new database (nothing replaced) has no one to delete again
+    async with another_database(empty_database_url, tmp_path, "fresh") as fresh_url:
+        into_fresh = eic(fresh_url, "restore", str(backup_file))
+        assert "deleted again" not in into_fresh.stdout
+        assert (await _account(fresh_url, user_id))[1:] == (True, False)
