@@ -146,9 +146,35 @@ async def database_checks(settings: Settings) -> list[Check]:
                 Check("migrations", State.SKIP, "no database"),
             ]
         database_line = Check("database", State.OK, f"{where} answers and takes writes")
-        return [database_line, await _migration_check(database, settings)]
+        return [
+            database_line,
+            await _migration_check(database, settings),
+            await _backup_check(database),
+        ]
     finally:
         await database.dispose()
+
+
+async def _backup_check(database: Any) -> Check:
+    """Whether `eic backup` and `eic restore` would find what they need: on PostgreSQL, pg_dump
+    and pg_restore at least as new as the server (a backup fails at 02:30, not now, otherwise)."""
+    from sqlalchemy import text
+
+    from backend import backup
+
+    if database.dialect != "postgresql":
+        return Check("backup", State.OK, "SQLite's online backup API (nothing to install)")
+    async with database.engine.connect() as connection:
+        version = str(await connection.scalar(text("SHOW server_version"))).split()[0]
+    try:
+        tools = [
+            await asyncio.to_thread(backup.find_pg_tool, name, version)
+            for name in ("pg_dump", "pg_restore")
+        ]
+    except backup.BackupError as exc:
+        return Check("backup", State.FAIL, f"{exc.message} [{exc.problem}]")
+    found = ", ".join(f"{tool.path} {tool.version}" for tool in tools)
+    return Check("backup", State.OK, f"{found} for server {version}")
 
 
 def _reason(error: BaseException) -> str:

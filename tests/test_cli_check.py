@@ -23,6 +23,8 @@ from backend.settings import get_settings
 from tests.conftest import TEST_REDIS_URL, make_settings
 from tests.process_kit import EIC, free_port
 
+ON_POSTGRES = bool(os.environ.get("EIC_TEST_DATABASE_URL"))
+
 POSTGRES = os.environ.get("EIC_TEST_DATABASE_URL")
 NEEDS_POSTGRES = pytest.mark.skipif(
     not POSTGRES, reason="needs PostgreSQL: set EIC_TEST_DATABASE_URL (CI does)"
@@ -84,6 +86,10 @@ async def test_check_on_a_migrated_database_with_redis_down_masks_every_secret(
         r"SKIP  production: EIC_ENVIRONMENT is development",
         rf"OK    database: {database} answers and takes writes",
         rf"OK    migrations: at the code's head {code_head()}",
+        # pg_dump and pg_restore as new as the server (the machines that run this have them)
+        r"OK    backup: .*/pg_dump \d+\.\S+, .*/pg_restore \d+\.\S+ for server \d+\.\S+"
+        if ON_POSTGRES
+        else r"OK    backup: SQLite's online backup API \(nothing to install\)",
         rf"FAIL  redis: {masked_redis}: .*(refused|111).*",
         r"SKIP  push: no provider configured .*",
     ]
@@ -119,10 +125,11 @@ async def test_check_passes_with_redis_up_and_doctor_is_its_other_name(
         "SKIP  production",
         "OK    database",
         "OK    migrations",
+        "OK    backup",
         "OK    redis",
         "SKIP  push",
     ]
-    assert lines[4] == f"OK    redis: {TEST_REDIS_URL} answers"
+    assert lines[5] == f"OK    redis: {TEST_REDIS_URL} answers"
 
 
 async def test_check_says_a_database_behind_the_code_must_be_migrated(
@@ -421,3 +428,24 @@ async def test_check_masks_the_password_of_a_database_url_it_cannot_use(
     assert "EIC_DATABASE_URL=postgresql+asyncpg://eic:***@127.0.0.1:" in out
     assert "never" not in out
     assert "printed" not in out
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: set EIC_TEST_DATABASE_URL (CI does)")
+async def test_check_fails_when_no_pg_dump_could_back_the_database_up(
+    empty_database_url: str,
+    environment: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a migrated PostgreSQL database on a machine without the PostgreSQL client programs
+    from backend import backup
+
+    await asyncio.to_thread(cli.migrate, make_settings(empty_database_url))
+    environment.setenv("EIC_DATABASE_URL", empty_database_url)
+    environment.setenv("PATH", "")
+    environment.setattr(backup, "PG_BIN_GLOB", "/nonexistent/postgresql/*/bin")
+
+    # when the operator runs eic check, then it fails, naming what to install
+    assert await eic("check") == 1
+    [line] = [line for line in checks_of(capsys.readouterr().out) if "backup" in line]
+    assert line.startswith("FAIL  backup: pg_dump is not installed (looked on PATH and in ")
+    assert line.endswith("[TOOL_MISSING]")
