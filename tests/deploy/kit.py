@@ -103,6 +103,10 @@ async def two_instances(
         "EIC_JWT_SECRET": TEST_JWT_SECRET,
         **settings,
     }
+    if database_url.startswith("sqlite"):
+        # The suite's SQLite run: production refuses SQLite unless a one-server pilot says so
+        # (the deployment itself is PostgreSQL's; CI's PostgreSQL run covers it as shipped).
+        environment["EIC_ALLOW_SQLITE_IN_PRODUCTION"] = "true"
     await asyncio.to_thread(migrate, environment, directory)
     logs = (directory / "eic-1.log", directory / "eic-2.log")
     with ExitStack() as stack:
