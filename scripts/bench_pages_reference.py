@@ -128,7 +128,8 @@ LISTING = (
 )
 ORGANISATION = (
     "id name kind subtype cluster_id lat lon place_name description created_at updated_at "
-    "version trades_completed verified_at verified_by_id reviews_count rating_total"
+    "version trades_completed verified_at verified_by_id reviews_count rating_total "
+    "activity_code named_in_insights"
 )
 CLUSTER = (
     "id slug name region country sector centre_lat centre_lon currency languages timezone "
@@ -626,7 +627,7 @@ FORUM = (
     "id cluster_id organisation_id title description visibility created_by_id thread_count "
     "last_activity_at version created_at updated_at"
 )
-USER = "id email password_hash display_name is_platform_admin is_active created_at"
+USER = "id email password_hash display_name is_platform_admin is_active created_at deleted_at"
 T = {name: index for index, name in enumerate(THREAD.split())}
 P = {name: index for index, name in enumerate(POST.split())}
 F = {name: index for index, name in enumerate(FORUM.split())}
@@ -1160,7 +1161,8 @@ SCOPE_KINDS = (sync_log.thread_followers, sync_log.event_attendees, sync_log.gro
 def sync_state_sql(request: Request) -> tuple[str, Sql]:
     sql = request.sql()
     return (
-        "SELECT sync_log_state.id, sync_log_state.last_sequence, sync_log_state.pruned_through  "
+        "SELECT sync_log_state.id, sync_log_state.last_sequence, sync_log_state.pruned_through, "
+        "sync_log_state.epoch  "
         f"FROM sync_log_state  WHERE sync_log_state.id = {sql.integer(1)}",
         sql,
     )
