@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.events.models import CalendarFeed, Event, EventRegistration, RegistrationStatus
+from backend.events.models import CalendarFeed, Event, EventRegistration
 from backend.events.service.inputs import ACTIVE
 from backend.events.service.loading import _locked
-from backend.events.service.registering import _promote, _release
+from backend.events.service.registering import cancel_locked
 
 
 def _at(value: datetime | None) -> str | None:
@@ -79,12 +79,7 @@ async def release_person(session: AsyncSession, user_id: uuid.UUID, now: datetim
         registration = await session.get(EventRegistration, registration_id, populate_existing=True)
         if event is None or registration is None or registration.status not in ACTIVE:
             continue
-        await _release(session, event, registration)
-        registration.status = RegistrationStatus.CANCELLED
-        registration.cancelled_at = now
-        registration.updated_at = now
-        await session.flush()
-        await _promote(session, event, now)
+        await cancel_locked(session, event, registration, now)
     await session.execute(
         update(EventRegistration)
         .where(EventRegistration.user_id == user_id, EventRegistration.note != "")

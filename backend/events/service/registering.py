@@ -321,13 +321,21 @@ async def cancel_registration(
             raise ServiceError.of(ErrorCode.CONFLICT, "This registration was declined")
         if event.ends_at <= now:
             raise ServiceError.of(ErrorCode.CONFLICT, "The event is over")
-        await _release(session, event, registration)
-        registration.status = RegistrationStatus.CANCELLED
-        registration.cancelled_at = now
-        registration.updated_at = now
-        await session.flush()
-        await _promote(session, event, now)
+        await cancel_locked(session, event, registration, now)
         return await _registration_view(session, registration, event, viewer)
+
+
+async def cancel_locked(
+    session: AsyncSession, event: Event, registration: EventRegistration, now: datetime
+) -> None:
+    """Cancel an active registration of ``event`` (locked by the caller): its seats or its
+    waiting-list place go to the next in line at once."""
+    await _release(session, event, registration)
+    registration.status = RegistrationStatus.CANCELLED
+    registration.cancelled_at = now
+    registration.updated_at = now
+    await session.flush()
+    await _promote(session, event, now)
 
 
 async def _organised_registration(

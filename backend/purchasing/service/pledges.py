@@ -270,10 +270,18 @@ async def withdraw_pledge(
         if record.status is PledgeStatus.WITHDRAWN:
             return await _pledge_view(session, viewer, record, group, now)
         _check_open(group, now)
-        await _move_total(session, group, -record.quantity, -1)
-        record.status = PledgeStatus.WITHDRAWN
-        record.withdrawn_at = now
+        await withdraw_locked(session, group, record, now)
         record.acted_by_id = viewer.user_id
-        record.updated_at = now
         await session.flush()
         return await _pledge_view(session, viewer, record, group, now)
+
+
+async def withdraw_locked(
+    session: AsyncSession, group: PurchaseGroup, record: Pledge, now: datetime
+) -> None:
+    """Withdraw an active pledge of ``group`` (locked by the caller): the group's total and
+    participant count shrink at once."""
+    await _move_total(session, group, -record.quantity, -1)
+    record.status = PledgeStatus.WITHDRAWN
+    record.withdrawn_at = now
+    record.updated_at = now

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.purchasing.models import GroupStatus, Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.common import effective_status
-from backend.purchasing.service.pledges import _locked_group, _move_total
+from backend.purchasing.service.pledges import _locked_group, withdraw_locked
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 
@@ -71,10 +71,7 @@ async def withdraw_person(session: AsyncSession, user_id: uuid.UUID, now: dateti
             record.status is PledgeStatus.ACTIVE
             and effective_status(group, now) is GroupStatus.OPEN
         ):
-            await _move_total(session, group, -record.quantity, -1)
-            record.status = PledgeStatus.WITHDRAWN
-            record.withdrawn_at = now
-            record.updated_at = now
+            await withdraw_locked(session, group, record, now)
             withdrawn += 1
         else:
             sync_log.note(
