@@ -49,3 +49,8 @@ def local_midnight(day: date, zone: str) -> datetime:
     """The instant (in UTC) at which ``day`` begins in the time zone ``zone``: exact across
     daylight-saving changes."""
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    """A moment as ISO 8601 text for a JSON document (a data export), or None."""
+    return value.isoformat() if value is not None else None

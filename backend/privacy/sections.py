@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator, Callable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.forums.models import Post, PostReaction, PostReport, Thread, ThreadFollower
+from backend.kit.clock import iso_or_none
 from backend.marketplace.models import Listing, Offer, Review, TradeMessage
 from backend.notifications.models import Device, Notification, NotificationPreference
 
 Rows = AsyncGenerator[dict[str, Any], None]
 BATCH = 500
-
-
-def at(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _id(value: uuid.UUID | None) -> str | None:
@@ -49,8 +45,8 @@ def notifications(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "body": n.body,
             "subjectType": n.subject_type,
             "subjectId": str(n.subject_id),
-            "createdAt": at(n.created_at),
-            "readAt": at(n.read_at),
+            "createdAt": iso_or_none(n.created_at),
+            "readAt": iso_or_none(n.read_at),
         },
     )
 
@@ -67,8 +63,8 @@ def devices(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "provider": d.provider.value,
             "pushTokenEnd": d.token[-6:],
             "locale": d.locale,
-            "createdAt": at(d.created_at),
-            "lastSeenAt": at(d.last_seen_at),
+            "createdAt": iso_or_none(d.created_at),
+            "lastSeenAt": iso_or_none(d.last_seen_at),
         },
     )
 
@@ -94,8 +90,8 @@ def forum_threads(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "body": t.body,
             "language": t.language,
             "tags": list(t.tags),
-            "createdAt": at(t.created_at),
-            "editedAt": at(t.edited_at),
+            "createdAt": iso_or_none(t.created_at),
+            "editedAt": iso_or_none(t.edited_at),
         },
     )
 
@@ -110,10 +106,10 @@ def forum_posts(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "threadId": str(p.thread_id),
             "replyToId": _id(p.reply_to_id),
             "body": p.body,
-            "createdAt": at(p.created_at),
-            "editedAt": at(p.edited_at),
-            "deletedAt": at(p.deleted_at),
-            "hiddenAt": at(p.hidden_at),
+            "createdAt": iso_or_none(p.created_at),
+            "editedAt": iso_or_none(p.edited_at),
+            "deletedAt": iso_or_none(p.deleted_at),
+            "hiddenAt": iso_or_none(p.hidden_at),
         },
     )
 
@@ -127,7 +123,7 @@ def forum_reactions(session: AsyncSession, user_id: uuid.UUID) -> Rows:
         lambda r: {
             "postId": str(r.post_id),
             "reaction": r.reaction.value,
-            "createdAt": at(r.created_at),
+            "createdAt": iso_or_none(r.created_at),
         },
     )
 
@@ -143,7 +139,7 @@ def forum_reports(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "postId": str(r.post_id),
             "reason": r.reason,
             "status": r.status.value,
-            "createdAt": at(r.created_at),
+            "createdAt": iso_or_none(r.created_at),
         },
     )
 
@@ -154,7 +150,7 @@ def followed_threads(session: AsyncSession, user_id: uuid.UUID) -> Rows:
         select(ThreadFollower)
         .where(ThreadFollower.user_id == user_id)
         .order_by(ThreadFollower.created_at, ThreadFollower.thread_id),
-        lambda f: {"threadId": str(f.thread_id), "since": at(f.created_at)},
+        lambda f: {"threadId": str(f.thread_id), "since": iso_or_none(f.created_at)},
     )
 
 
@@ -171,7 +167,7 @@ def listings_created(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "organisationId": str(item.organisation_id),
             "title": item.title,
             "status": item.status.value,
-            "createdAt": at(item.created_at),
+            "createdAt": iso_or_none(item.created_at),
         },
     )
 
@@ -186,7 +182,7 @@ def offers_made(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "organisationId": str(o.maker_id),
             "status": o.status.value,
             "message": o.message,
-            "createdAt": at(o.created_at),
+            "createdAt": iso_or_none(o.created_at),
         },
     )
 
@@ -202,7 +198,7 @@ def trade_messages(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "tradeId": str(m.trade_id),
             "organisationId": str(m.organisation_id),
             "body": m.body,
-            "createdAt": at(m.created_at),
+            "createdAt": iso_or_none(m.created_at),
         },
     )
 
@@ -217,6 +213,6 @@ def reviews_written(session: AsyncSession, user_id: uuid.UUID) -> Rows:
             "organisationId": str(r.reviewer_id),
             "rating": r.rating,
             "comment": r.comment,
-            "createdAt": at(r.created_at),
+            "createdAt": iso_or_none(r.created_at),
         },
     )

@@ -14,10 +14,7 @@ from backend.events.models import CalendarFeed, Event, EventRegistration
 from backend.events.service.inputs import ACTIVE
 from backend.events.service.loading import _locked
 from backend.events.service.registering import cancel_locked
-
-
-def _at(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+from backend.kit.clock import iso_or_none
 
 
 async def registrations_of(
@@ -35,17 +32,17 @@ async def registrations_of(
             "id": str(registration.id),
             "eventId": str(registration.event_id),
             "eventTitle": title,
-            "eventStartsAt": _at(starts_at),
+            "eventStartsAt": iso_or_none(starts_at),
             "organisationId": (
                 str(registration.organisation_id) if registration.organisation_id else None
             ),
             "seats": registration.seats,
             "status": registration.status.value,
             "note": registration.note,
-            "createdAt": _at(registration.created_at),
-            "confirmedAt": _at(registration.confirmed_at),
-            "cancelledAt": _at(registration.cancelled_at),
-            "checkedInAt": _at(registration.checked_in_at),
+            "createdAt": iso_or_none(registration.created_at),
+            "confirmedAt": iso_or_none(registration.confirmed_at),
+            "cancelledAt": iso_or_none(registration.cancelled_at),
+            "checkedInAt": iso_or_none(registration.checked_in_at),
         }
 
 
@@ -53,7 +50,7 @@ async def calendar_feed_of(session: AsyncSession, user_id: uuid.UUID) -> dict[st
     feed = await session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user_id))
     if feed is None:
         return None
-    return {"createdAt": _at(feed.created_at), "lastUsedAt": _at(feed.last_used_at)}
+    return {"createdAt": iso_or_none(feed.created_at), "lastUsedAt": iso_or_none(feed.last_used_at)}
 
 
 async def release_person(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> int:

@@ -27,6 +27,7 @@ from backend.identity.models import (
     User,
 )
 from backend.identity.service.checks import normalise_email
+from backend.kit.clock import iso_or_none
 from backend.kit.errors import ErrorCode, ServiceError
 
 DELETED_NAME = "Deleted user"
@@ -49,10 +50,6 @@ async def locked_person(session: AsyncSession, user_id: uuid.UUID) -> User | Non
     return await session.get(User, user_id, with_for_update=True, populate_existing=True)
 
 
-def _at(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def profile(user: User) -> dict[str, Any]:
     return {
         "id": str(user.id),
@@ -60,8 +57,8 @@ def profile(user: User) -> dict[str, Any]:
         "displayName": user.display_name,
         "isPlatformAdmin": user.is_platform_admin,
         "isActive": user.is_active,
-        "createdAt": _at(user.created_at),
-        "deletedAt": _at(user.deleted_at),
+        "createdAt": iso_or_none(user.created_at),
+        "deletedAt": iso_or_none(user.deleted_at),
     }
 
 
@@ -81,7 +78,7 @@ async def memberships_of(
             "organisationId": str(organisation_id),
             "organisationName": name,
             "role": role.value,
-            "joinedAt": _at(joined),
+            "joinedAt": iso_or_none(joined),
         }
 
 
@@ -99,10 +96,10 @@ async def sign_ins_of(
         yield {
             "signInId": str(row.family_id),
             "organisationId": str(row.organisation_id) if row.organisation_id else None,
-            "issuedAt": _at(row.issued_at),
-            "expiresAt": _at(row.expires_at),
-            "rotatedAt": _at(row.rotated_at),
-            "revokedAt": _at(row.revoked_at),
+            "issuedAt": iso_or_none(row.issued_at),
+            "expiresAt": iso_or_none(row.expires_at),
+            "rotatedAt": iso_or_none(row.rotated_at),
+            "revokedAt": iso_or_none(row.revoked_at),
         }
 
 
@@ -121,9 +118,9 @@ async def invites_created_by(
             "role": invite.role.value,
             "maxUses": invite.max_uses,
             "uses": invite.uses,
-            "createdAt": _at(invite.created_at),
-            "expiresAt": _at(invite.expires_at),
-            "revokedAt": _at(invite.revoked_at),
+            "createdAt": iso_or_none(invite.created_at),
+            "expiresAt": iso_or_none(invite.expires_at),
+            "revokedAt": iso_or_none(invite.revoked_at),
         }
 
 
@@ -146,7 +143,7 @@ async def audit_records_about(
                 str(record.subject_organisation_id) if record.subject_organisation_id else None
             ),
             "reason": record.reason,
-            "createdAt": _at(record.created_at),
+            "createdAt": iso_or_none(record.created_at),
         }
 
 

@@ -10,15 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.kit.clock import iso_or_none
 from backend.purchasing.models import GroupStatus, Pledge, PledgeStatus, PurchaseGroup
 from backend.purchasing.service.common import effective_status
 from backend.purchasing.service.pledges import _locked_group, withdraw_locked
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
-
-
-def _at(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def pledges_of(
@@ -43,8 +40,8 @@ async def pledges_of(
             "quantity": str(pledge.quantity),
             "unitCode": unit_code,
             "status": pledge.status.value,
-            "createdAt": _at(pledge.created_at),
-            "withdrawnAt": _at(pledge.withdrawn_at),
+            "createdAt": iso_or_none(pledge.created_at),
+            "withdrawnAt": iso_or_none(pledge.withdrawn_at),
         }
 
 
