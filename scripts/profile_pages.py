@@ -33,6 +33,7 @@ from bench_pages_reference import ReferenceApp, operation_ids
 from benchkit import bench_database
 
 from backend.app import create_app
+from backend.graphql import execution
 from backend.kit import heap
 from backend.kit.db import Database, make_engine
 from backend.settings import Settings
@@ -90,6 +91,33 @@ async def drive(app: Any, requests: list[Any], count: int) -> float:
     return (time.process_time() - started) / count
 
 
+async def ab_plan(product: Any, page: Page, requests: list[Any], args: argparse.Namespace) -> None:
+    """CPU per request of the product with compiled execution plans (backend/graphql/plan.py)
+    and with graphql-core's generic executor, in alternating rounds; the answers must match."""
+    plans = execution._operation_plans
+    planned = plans.of
+
+    def generic(executor: Any) -> None:
+        return None
+
+    answers = {}
+    for mode in ("plan", "generic"):
+        plans.of = planned if mode == "plan" else generic  # type: ignore[method-assign]
+        answers[mode] = [
+            await call(product, r.method, r.path, r.headers, r.body) for r in requests
+        ]
+    if answers["plan"] != answers["generic"]:
+        raise SystemExit(f"{page.label}: the plan's answers differ from the generic executor's")
+    figures: dict[str, list[float]] = {"plan": [], "generic": []}
+    for _ in range(args.rounds):
+        for mode in ("plan", "generic"):
+            plans.of = planned if mode == "plan" else generic  # type: ignore[method-assign]
+            figures[mode].append(await drive(product, requests, args.requests))
+    plans.of = planned  # type: ignore[method-assign]
+    p, g = min(figures["plan"]) * 1000, min(figures["generic"]) * 1000
+    print(f"{page.label:26} plan {p:7.2f} ms  generic {g:7.2f} ms  plan/generic {p / g:5.2f}")
+
+
 def by_library(stats: pstats.Stats) -> list[tuple[str, float]]:
     """Own time per top-level package (the file's place under site-packages or the repo)."""
     totals: dict[str, float] = defaultdict(float)
@@ -119,7 +147,9 @@ async def measure(
         for page in page_list:
             requests = [wire(page, shas[page.operation], v, token) for v in page.variants]
             figures: dict[str, list[float]] = {"product": [], "reference": []}
-            if args.product_only:  # for a sampling profiler: nothing but the product's pages
+            if args.ab_plan:  # the compiled plans on and off, alternating, in this one process
+                await ab_plan(product, page, requests, args)
+            elif args.product_only:  # for a sampling profiler: nothing but the product's pages
                 for _ in range(args.rounds):
                     figures["product"].append(await drive(product, requests, args.requests))
                 p = min(figures["product"]) * 1000
@@ -161,6 +191,9 @@ def main() -> None:
     parser.add_argument("--pages", nargs="+")
     parser.add_argument("--profile", action="store_true", help="cProfile the product by library")
     parser.add_argument("--product-only", action="store_true", help="no reference rounds")
+    parser.add_argument(
+        "--ab-plan", action="store_true", help="compiled plans on and off, alternating"
+    )
     parser.add_argument("--top", type=int, default=0, help="with --profile: the top functions")
     args = parser.parse_args()
     gc.collect()

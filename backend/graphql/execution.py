@@ -34,6 +34,8 @@ from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from backend.graphql import plan as plans
+
 # How a plain leaf field is read: the attribute's name, how its type coerces a value for output,
 # and whether the type is non-null.
 LeafPlan = tuple[str, Callable[[Any], Any], bool]
@@ -49,7 +51,11 @@ def _leaf_plan(parent_type: GraphQLObjectType, field_name: str) -> LeafPlan | No
     if resolve is None or not getattr(resolve, "_is_default", False):
         return None
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if definition is None or definition.default_resolver is not getattr:
+    if (
+        definition is None
+        or not definition.is_basic_field  # a field extension or permission class must run
+        or definition.default_resolver is not getattr
+    ):
         return None
     field_type = field.type
     non_null = isinstance(field_type, GraphQLNonNull)
@@ -71,7 +77,25 @@ def _plans_of(parent_type: GraphQLObjectType) -> dict[str, LeafPlan]:
     return plans
 
 
+_operation_plans = plans.Plans()
+
+
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        # A query runs from its compiled plan (backend/graphql/plan.py) unless something only
+        # the generic executor handles is in play.
+        middleware = self.middleware_manager
+        if (
+            serially is None
+            and self.abort_signal is None
+            and self.error_propagation
+            and (middleware is None or not getattr(middleware, "_middleware_resolvers", True))
+        ):
+            plan = _operation_plans.of(self)
+            if plan is not None:
+                return plans.run(plan, self)
+        return super().execute_operation(serially)
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
