@@ -81,8 +81,9 @@ if TYPE_CHECKING:
     from graphql.execution.executor import Executor
 
 # A completer turns a resolved value into its answer (a value, or an awaitable of one) or
-# raises; ``field`` names the field for graphql-core's messages and error locations.
-Completer = Callable[["Run", Any, Path, "FieldPlan"], Any]
+# raises; it gets the value's path (None for a plain leaf field, which needs none) and the
+# field, which names it in graphql-core's messages and error locations.
+Completer = Callable[["Run", Any, Any, "FieldPlan"], Any]
 
 PLANS_KEPT = 256
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -120,6 +121,7 @@ class FieldPlan:
         "field_def",
         "field_name",
         "has_args",
+        "leaf",
         "nodes",
         "parent_type",
         "resolve",
@@ -141,6 +143,9 @@ class FieldPlan:
         self.has_args = False
         # A plain String, ID or Boolean field: a value of exactly this class is its own answer.
         self.exact: type | None = None
+        # A plain field of a scalar or enum type: completing it needs no path (an error's
+        # path is made when there is one).
+        self.leaf = False
         self.complete: Completer = _no_completer
         if self.field_name == "__typename":
             self.typename = parent_type.name
@@ -170,6 +175,7 @@ class FieldPlan:
             leaf = self.return_type
             if isinstance(leaf, GraphQLNonNull):
                 leaf = leaf.of_type
+            self.leaf = is_leaf_type(leaf)
             if leaf is GraphQLString or leaf is GraphQLID:
                 self.exact = str
             elif leaf is GraphQLBoolean:
@@ -576,7 +582,9 @@ class Run:
                             results[name] = _resolved_later(self, value, field, field_path)
                             waiting.append(name)
                             continue
-                        completed = field.complete(self, value, Path(path, name, type_name), field)
+                        completed = field.complete(
+                            self, value, None if field.leaf else Path(path, name, type_name), field
+                        )
                     except Exception as raw_error:
                         executor.handle_field_error(
                             raw_error, field.return_type, field.details, Path(path, name, type_name)
