@@ -25,7 +25,7 @@ async def test_every_demo_cluster_has_upcoming_events(db: Database, settings: Se
     # then every cluster has upcoming events, among them the ones the issue names
     by_cluster: dict[str, list[str]] = {}
     for view in page.items:
-        by_cluster.setdefault(view.event.cluster.slug, []).append(view.event.title)
+        by_cluster.setdefault(view.cluster.slug, []).append(view.event.title)
     assert {slug: len(titles) for slug, titles in sorted(by_cluster.items())} == {
         "an-giang-fish": 2,
         "chachoengsao-rice": 2,

@@ -11,6 +11,7 @@ from backend.events import service
 from backend.events.models import EventStatus
 from backend.events.schema.types import (
     CalendarFeedPayload,
+    EventCards,
     EventCreateInput,
     EventFilter,
     EventParticipant,
@@ -113,7 +114,7 @@ class EventsQuery:
             now=context.clock.now(),
             with_total=total_count_selected(info),
         )
-        return _events(info, page)
+        return Connection[EventType].of(page, EventCards(context.viewer, context.clock.now()).event)
 
     @strawberry.field(
         description="One event; null if there is none the viewer may see (drafts are their "

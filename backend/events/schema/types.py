@@ -134,8 +134,37 @@ class EventType:
     @classmethod
     def of(cls, view: service.EventView, viewer: Viewer | Anonymous, now: datetime) -> EventType:
         event = view.event
+        return cls._build(
+            event,
+            topics=[EventTopicType.of(t) for t in event.topics],
+            cluster=ClusterType.of(event.cluster),
+            organiser=OrganisationType.of(event.organisation),
+            my_registration=view.my_registration,
+            distance_km=view.distance_km,
+            viewer=viewer,
+            now=now,
+        )
+
+    @classmethod
+    def _build(
+        cls,
+        event: Any,
+        *,
+        topics: list[EventTopicType],
+        cluster: ClusterType,
+        organiser: OrganisationType,
+        my_registration: service.RegistrationView | None,
+        distance_km: float | None,
+        viewer: Viewer | Anonymous,
+        now: datetime,
+    ) -> EventType:
+        """The event from an ORM event or a Core row of ``events`` (both read by column name),
+        with its related objects built by the caller."""
         zone = event.timezone
-        mine = view.my_registration.registration if view.my_registration else None
+        local = ZoneInfo(zone)
+        mine = my_registration.registration if my_registration else None
+        starts_at = event.starts_at
+        opens_at = event.registration_opens_at
         return cls(
             id=strawberry.ID(str(event.id)),
             kind=event.kind,
@@ -144,9 +173,9 @@ class EventType:
             title=event.title,
             description=event.description,
             language=event.language,
-            topics=[EventTopicType.of(t) for t in event.topics],
-            starts_at=event.starts_at.astimezone(ZoneInfo(zone)),
-            ends_at=event.ends_at.astimezone(ZoneInfo(zone)),
+            topics=topics,
+            starts_at=starts_at.astimezone(local),
+            ends_at=event.ends_at.astimezone(local),
             timezone=zone,
             venue=(
                 Location(lat=event.lat, lon=event.lon, place_name=event.place_name)
@@ -160,21 +189,20 @@ class EventType:
             confirmed_seats=event.seats_taken,
             remaining_seats=max(0, event.capacity - event.seats_taken),
             waitlist_count=event.waitlist_count,
-            registration_opens_at=_local(event.registration_opens_at, zone),
-            registration_closes_at=_local(service.registration_window(event)[1], zone)
-            or event.starts_at,
+            registration_opens_at=None if opens_at is None else opens_at.astimezone(local),
+            registration_closes_at=_local(service.registration_window(event)[1], zone) or starts_at,
             registration_open=service.registration_open(event, now),
             requires_approval=event.requires_approval,
             is_past=event.ends_at <= now,
-            cluster=ClusterType.of(event.cluster),
-            organiser=OrganisationType.of(event.organisation),
+            cluster=cluster,
+            organiser=organiser,
             my_registration=(
-                RegistrationType.of(view.my_registration, view=None)
-                if view.my_registration is not None
+                RegistrationType.of(my_registration, view=None)
+                if my_registration is not None
                 else None
             ),
             can_manage=policies.organises(viewer, event),
-            distance_km=None if view.distance_km is None else round(view.distance_km, 3),
+            distance_km=None if distance_km is None else round(distance_km, 3),
             calendar_path=f"/calendar/events/{event.id}.ics",
             cancellation_reason=event.cancellation_reason,
             version=event.version,
@@ -183,6 +211,47 @@ class EventType:
             published_at=event.published_at,
             cancelled_at=event.cancelled_at,
         )
+
+
+class EventCards:
+    """Builds the feed's events from its cards (service.EventCard, Core rows) for one request:
+    a cluster, organiser or material that several cards show is built once and shared."""
+
+    def __init__(self, viewer: Viewer | Anonymous, now: datetime) -> None:
+        self.viewer = viewer
+        self.now = now
+        self._clusters: dict[Any, ClusterType] = {}
+        self._organisers: dict[Any, OrganisationType] = {}
+        self._materials: dict[str, MaterialType] = {}
+
+    def event(self, card: service.EventCard) -> EventType:
+        cluster = self._clusters.get(card.cluster.id)
+        if cluster is None:
+            cluster = self._clusters[card.cluster.id] = ClusterType.of(card.cluster)
+        organiser = self._organisers.get(card.organiser.id)
+        if organiser is None:
+            organiser = self._organisers[card.organiser.id] = OrganisationType.of(card.organiser)
+        return EventType._build(
+            card.event,
+            topics=[
+                EventTopicType(tag=tag, material=self._material(material))
+                for tag, material in card.topics
+            ],
+            cluster=cluster,
+            organiser=organiser,
+            my_registration=card.my_registration,
+            distance_km=card.distance_km,
+            viewer=self.viewer,
+            now=self.now,
+        )
+
+    def _material(self, material: Any) -> MaterialType | None:
+        if material is None:
+            return None
+        built = self._materials.get(material.code)
+        if built is None:
+            built = self._materials[material.code] = MaterialType.of(material)
+        return built
 
 
 @strawberry.type(name="EventRegistration", description="A person's place at an event.")

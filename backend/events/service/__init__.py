@@ -14,8 +14,10 @@ from backend.events.service.attendance import (
     events_held,
 )
 from backend.events.service.calendars import calendar_event, calendar_feed, rotate_calendar_feed
+from backend.events.service.feed import search_events
 from backend.events.service.inputs import (
     UNCHANGED,
+    EventCard,
     EventChanges,
     EventDraft,
     EventFilter,
@@ -38,7 +40,6 @@ from backend.events.service.reading import (
     organised_events,
     participants,
     registered_event_ids,
-    search_events,
 )
 from backend.events.service.registering import (
     approve_registration,
@@ -53,6 +54,7 @@ from backend.events.service.registering import (
 __all__ = [
     "UNCHANGED",
     "AttendanceByKind",
+    "EventCard",
     "EventChanges",
     "EventDraft",
     "EventFilter",

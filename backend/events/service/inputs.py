@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from backend.events.models import (
     Event,
@@ -112,6 +113,21 @@ class EventView:
     distance."""
 
     event: Event
+    my_registration: RegistrationView | None = None
+    distance_km: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventCard:
+    """An event of the feed as one viewer sees it, from Core rows (service/feed.py): the
+    event's row, its cluster's, its organiser (an ``OrganiserRow``, with that organisation's
+    cluster), its topics in order as (tag, material row) pairs, the viewer's registration and,
+    in a near-search, the distance."""
+
+    event: Any
+    cluster: Any
+    organiser: Any
+    topics: list[tuple[str | None, Any]]
     my_registration: RegistrationView | None = None
     distance_km: float | None = None
 

@@ -1,4 +1,4 @@
-"""Reading: one event, the search, organisers' and people's lists, participants."""
+"""Reading: one event, organisers' and people's lists, participants (the feed: feed.py)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.catalogue import service as catalogue_service
-from backend.catalogue.models import Material
 from backend.events import policies
 from backend.events.models import (
     Event,
     EventRegistration,
     EventStatus,
-    EventTopic,
     RegistrationStatus,
-)
-from backend.events.service.checks import (
-    _aware,
 )
 from backend.events.service.inputs import (
     ACTIVE,
-    MAX_RADIUS_KM,
-    EventFilter,
     EventView,
     ParticipantFilter,
     RegistrationView,
@@ -42,14 +34,8 @@ from backend.events.service.registering import (
     _waitlist_positions,
 )
 from backend.kit.db import Database
-from backend.kit.errors import ErrorCode, Problems, ServiceError, not_found
-from backend.kit.geo import within_radius
+from backend.kit.errors import ErrorCode, ServiceError, not_found
 from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
-from backend.kit.validation import (
-    Place,
-    check_language,
-    check_place,
-)
 
 
 async def get_event(
@@ -91,13 +77,6 @@ async def events_for_sync(
         }
 
 
-UPCOMING = Sort(
-    "events:starts",
-    (
-        SortKey(Event.starts_at, value_of=lambda item: _event_of(item).starts_at),
-        SortKey(Event.id, value_of=lambda item: _event_of(item).id),
-    ),
-)
 ORGANISED = Sort(
     "events:organised",
     (
@@ -105,109 +84,6 @@ ORGANISED = Sort(
         SortKey(Event.id, descending=True),
     ),
 )
-
-
-def _event_of(item: Any) -> Event:
-    return item if isinstance(item, Event) else item.Event
-
-
-async def _material_condition(session: AsyncSession, code: str) -> Any:
-    """Events about this material, anything below it, or anything above it in the catalogue
-    (a workshop on agricultural wastes is for the rice-husk firm too)."""
-    material = await catalogue_service.find_material(
-        session, code=code, field_name="filter.materialCode"
-    )
-    lineage = material.path.split("/")
-    below = select(Material.code).where(catalogue_service.subtree(material, include_material=False))
-    return exists().where(
-        EventTopic.event_id == Event.id,
-        or_(EventTopic.material_code.in_(lineage), EventTopic.material_code.in_(below)),
-    )
-
-
-async def search_events(
-    *,
-    db: Database,
-    viewer: Viewer | Anonymous,
-    filter: EventFilter,
-    page: PageRequest,
-    now: datetime,
-    with_total: bool,
-) -> Page[EventView]:
-    problems = Problems()
-    _aware(problems, "filter.startsAfter", filter.starts_after)
-    _aware(problems, "filter.startsBefore", filter.starts_before)
-    near = filter.near
-    if near is not None:
-        check_place(problems, "filter.near", Place(near.lat, near.lon))
-        if not 0 < near.radius_km <= MAX_RADIUS_KM:
-            problems.add("filter.near.radiusKm", f"Must be more than 0 and at most {MAX_RADIUS_KM}")
-    if filter.language is not None:
-        check_language(problems, "filter.language", filter.language)
-    if filter.material_code is not None and not catalogue_service.is_material_code(
-        filter.material_code
-    ):
-        problems.add("filter.materialCode", "Not a material code")
-    problems.raise_if_any()
-
-    statuses = [EventStatus.PUBLISHED]
-    if filter.include_cancelled:
-        statuses.append(EventStatus.CANCELLED)
-    columns: list[Any] = [Event]
-    if near is not None:
-        columns.append(func.eic_distance_km(near.lat, near.lon, Event.lat, Event.lon).label("d"))
-    statement = select(*columns).where(Event.status.in_(statuses), Event.published_at.is_not(None))
-    if filter.starts_after is None and filter.starts_before is None:
-        statement = statement.where(Event.ends_at > now)  # upcoming, and under way
-    if filter.starts_after is not None:
-        statement = statement.where(Event.starts_at >= filter.starts_after)
-    if filter.starts_before is not None:
-        statement = statement.where(Event.starts_at < filter.starts_before)
-    if near is not None:
-        statement = statement.where(
-            Event.lat.is_not(None),
-            within_radius(Event.lat, Event.lon, near.lat, near.lon, near.radius_km),
-        )
-    if filter.cluster_id is not None:
-        statement = statement.where(Event.cluster_id == filter.cluster_id)
-    if filter.organisation_id is not None:
-        statement = statement.where(Event.organisation_id == filter.organisation_id)
-    if filter.format is not None:
-        statement = statement.where(Event.format == filter.format)
-    if filter.kind is not None:
-        statement = statement.where(Event.kind == filter.kind)
-    if filter.language is not None:
-        statement = statement.where(Event.language == filter.language)
-    if filter.topic is not None:
-        topic = " ".join(filter.topic.split()).lower()
-        statement = statement.where(
-            exists().where(
-                EventTopic.event_id == Event.id,
-                or_(EventTopic.tag == topic, EventTopic.material_code == topic),
-            )
-        )
-    async with db.read() as session:
-        if filter.material_code is not None:
-            statement = statement.where(await _material_condition(session, filter.material_code))
-        result = await paginate(
-            session,
-            statement,
-            sort=UPCOMING,
-            request=page,
-            load=event_loads(),
-            with_total=with_total,
-        )
-        events = [_event_of(item) for item in result.items]
-        mine = await _my_registrations(session, viewer, [e.id for e in events])
-    views = [
-        EventView(
-            _event_of(item),
-            mine.get(_event_of(item).id),
-            None if near is None else float(item.d),
-        )
-        for item in result.items
-    ]
-    return result.with_items(views)
 
 
 async def organised_events(
