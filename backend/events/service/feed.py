@@ -11,12 +11,15 @@ event, the organisers' lists, registrations) and every write keep the ORM.
 
 from __future__ import annotations
 
+import base64
 import functools
 import uuid
+from collections import namedtuple
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import BindParameter, Select, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -42,7 +45,6 @@ from backend.kit.pagination import (
     Sort,
     SortKey,
     after_condition,
-    encode_cursor,
 )
 from backend.kit.validation import Place, check_language, check_place
 
@@ -52,6 +54,23 @@ _clusters = Cluster.__table__.c
 _organisations = Organisation.__table__.c
 _materials = Material.__table__.c
 _registrations = EventRegistration.__table__.c
+
+
+def _row_type(name: str, columns: Iterable[Any]) -> Any:
+    """A named tuple of these columns. The cards read their rows by name, and reading a
+    SQLAlchemy ``Row`` by name costs about 30 times reading a named tuple's field (2.3 us against
+    75 ns measured: some 700 reads a page)."""
+    return namedtuple(name, [column.key for column in columns])
+
+
+_EventRow = _row_type("EventRow", Event.__table__.c)
+_TopicRow = _row_type(
+    "TopicRow", [_topics.event_id, _topics.id, _topics.material_code, _topics.tag, _topics.position]
+)
+_ClusterRow = _row_type("ClusterRow", Cluster.__table__.c)
+_OrganisationRow = _row_type("OrganisationRow", Organisation.__table__.c)
+_MaterialRow = _row_type("MaterialRow", Material.__table__.c)
+_RegistrationRow = _row_type("RegistrationRow", EventRegistration.__table__.c)
 
 # Soonest first; the cursor's name is the one the feed's cursors always had.
 UPCOMING = Sort(
@@ -168,8 +187,17 @@ class OrganiserRow:
         return trust_score(row.reviews_count, row.rating_total, row.trades_completed)
 
 
-async def _rows(connection: AsyncConnection, statement: Any, **values: Any) -> list[Any]:
-    return list((await connection.execute(statement, values)).all())
+def _cursor(row: Any) -> str:
+    """``encode_cursor(UPCOMING, [row.starts_at, row.id])`` to the character (compact JSON of
+    ASCII text, unpadded URL-safe base64), with orjson: json.dumps cost 1.5 % of the page."""
+    raw = orjson.dumps({"s": UPCOMING.name, "v": [row.starts_at.isoformat(), str(row.id)]})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def _rows(
+    connection: AsyncConnection, statement: Any, row_type: Any, **values: Any
+) -> list[Any]:
+    return list(map(row_type._make, (await connection.execute(statement, values)).all()))
 
 
 async def _cards(
@@ -179,32 +207,39 @@ async def _cards(
     listed: list[Any],
     page: list[Any],
     *,
-    near: bool,
+    distances: list[float] | None,
 ) -> list[EventCard]:
     """The cards of ``page`` with what they show; the topics (and their materials) are read for
     every listed row, as the ORM's loads of the page statement's rows did."""
     if not listed:
         return []
     topics: dict[uuid.UUID, list[Any]] = {}
-    for topic in await _rows(connection, _TOPICS, ids=[row.id for row in listed]):
+    for topic in await _rows(connection, _TOPICS, _TopicRow, ids=[row.id for row in listed]):
         topics.setdefault(topic.event_id, []).append(topic)
     clusters = {
         row.id: row
-        for row in await _rows(connection, _CLUSTERS, ids=_unique(row.cluster_id for row in listed))
+        for row in await _rows(
+            connection, _CLUSTERS, _ClusterRow, ids=_unique(row.cluster_id for row in listed)
+        )
     }
     organisations = await _rows(
-        connection, _ORGANISATIONS, ids=_unique(row.organisation_id for row in listed)
+        connection,
+        _ORGANISATIONS,
+        _OrganisationRow,
+        ids=_unique(row.organisation_id for row in listed),
     )
     codes = _unique(
         t.material_code for found in topics.values() for t in found if t.material_code is not None
     )
     materials = (
-        {row.code: row for row in await _rows(connection, _MATERIALS, ids=codes)} if codes else {}
+        {row.code: row for row in await _rows(connection, _MATERIALS, _MaterialRow, ids=codes)}
+        if codes
+        else {}
     )
     organiser_clusters = {
         row.id: row
         for row in await _rows(
-            connection, _CLUSTERS, ids=_unique(row.cluster_id for row in organisations)
+            connection, _CLUSTERS, _ClusterRow, ids=_unique(row.cluster_id for row in organisations)
         )
     }
     organisers = {
@@ -224,9 +259,9 @@ async def _cards(
                 for topic in topics.get(row.id, ())
             ],
             my_registration=mine.get(row.id),
-            distance_km=float(row.d) if near else None,
+            distance_km=None if distances is None else distances[index],
         )
-        for row in page
+        for index, row in enumerate(page)
     ]
 
 
@@ -239,7 +274,9 @@ async def _my_registrations(
     """The viewer's registrations for these events (rows), with waiting-list places."""
     if not isinstance(viewer, Viewer) or not event_ids:
         return {}
-    rows = await _rows(connection, _MY_REGISTRATIONS, user_id=viewer.user_id, ids=event_ids)
+    rows = await _rows(
+        connection, _MY_REGISTRATIONS, _RegistrationRow, user_id=viewer.user_id, ids=event_ids
+    )
     positions = await _waitlist_positions(session, rows)
     return {r.event_id: RegistrationView(r, positions.get(r.id)) for r in rows}
 
@@ -323,12 +360,20 @@ async def search_events(
             total = (await connection.execute(counted, values)).scalar_one()
         if after is not None:
             matching = matching.where(after)
-        listed = await _rows(connection, matching.order_by(*_ORDER).limit(page.first + 1), **values)
+        found = (
+            await connection.execute(matching.order_by(*_ORDER).limit(page.first + 1), values)
+        ).all()
+        distances = None
+        if near is None:
+            listed = list(map(_EventRow._make, found))
+        else:  # the events' columns, then the distance
+            listed = [_EventRow._make(row[:-1]) for row in found]
+            distances = [float(row[-1]) for row in found[: page.first]]
         rows = listed[: page.first]
-        cards = await _cards(session, connection, viewer, listed, rows, near=near is not None)
+        cards = await _cards(session, connection, viewer, listed, rows, distances=distances)
     return Page(
         items=cards,
-        cursors=[encode_cursor(UPCOMING, [row.starts_at, row.id]) for row in rows],
+        cursors=[_cursor(row) for row in rows],
         has_next_page=len(listed) > page.first,
         has_previous_page=page.after is not None,
         total_count=total,
