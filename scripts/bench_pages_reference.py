@@ -934,13 +934,20 @@ async def thread_detail(request: Request, variables: dict[str, Any]) -> dict[str
 # ---------------------------------------------------------------------------------------------
 # EventsFeed: events(filter, first: 20) with totalCount, signed in
 
+# The columns the product's feed reads (backend/events/service/feed.py: what the cards show).
 EVENT = (
-    "id cluster_id organisation_id created_by_id kind format status title description language "
+    "id cluster_id organisation_id kind format status title description language "
     "starts_at ends_at timezone lat lon place_name online_url capacity seats_taken waitlist_count "
-    "registration_opens_at registration_closes_at requires_approval queue_counter sequence "
+    "registration_opens_at registration_closes_at requires_approval "
     "version cancellation_reason created_at updated_at published_at cancelled_at"
 )
-TOPIC = "event_id id material_code tag position"
+TOPIC = "event_id material_code tag"
+EVENT_ORGANISATION = (
+    "id name kind subtype cluster_id lat lon place_name description created_at updated_at "
+    "version trades_completed verified_at reviews_count rating_total activity_code "
+    "named_in_insights"
+)
+EVENT_MATERIAL = "code parent_code name local_names ewc_code hs_code hazardous description"
 REGISTRATION = (
     "id event_id user_id organisation_id seats status queue_number approved_at note created_at "
     "updated_at confirmed_at cancelled_at checked_in_at checked_in_by_id"
@@ -948,6 +955,8 @@ REGISTRATION = (
 E = {name: index for index, name in enumerate(EVENT.split())}
 R = {name: index for index, name in enumerate(REGISTRATION.split())}
 C = {name: index for index, name in enumerate(CLUSTER.split())}
+EO = {name: index for index, name in enumerate(EVENT_ORGANISATION.split())}
+EM = {name: index for index, name in enumerate(EVENT_MATERIAL.split())}
 
 
 def events_feed_sql(
@@ -994,14 +1003,14 @@ def event_loads_sql(
             topics,
         ),
         "clusters": by_ids_sql(request, "clusters", CLUSTER, cluster_ids),
-        "organisations": by_ids_sql(request, "organisations", ORGANISATION, organisation_ids),
+        "organisations": by_ids_sql(request, "organisations", EVENT_ORGANISATION, organisation_ids),
     }
 
 
 def materials_sql(request: Request, codes: list[str]) -> tuple[str, Sql]:
     sql = request.sql()
     return (
-        f"SELECT {columns('materials', MATERIAL)}  FROM materials  WHERE materials.code IN "
+        f"SELECT {columns('materials', EVENT_MATERIAL)}  FROM materials  WHERE materials.code IN "
         f"({sql.texts(codes)})",
         sql,
     )
@@ -1048,12 +1057,12 @@ async def events_feed(request: Request, variables: dict[str, Any]) -> dict[str, 
                 topics.setdefault(row[0], []).append(row)
             clusters = {r[0]: r for r in await rows(connection, *loads["clusters"])}
             organisations = {r[0]: r for r in await rows(connection, *loads["organisations"])}
-            codes = _unique(t[2] for found in topics.values() for t in found if t[2] is not None)
+            codes = _unique(t[1] for found in topics.values() for t in found if t[1] is not None)
             if codes:
                 materials = {
                     r[0]: r for r in await rows(connection, *materials_sql(request, codes))
                 }
-            organiser_clusters = _unique(o[O["cluster_id"]] for o in organisations.values())
+            organiser_clusters = _unique(o[EO["cluster_id"]] for o in organisations.values())
             for row in await rows(
                 connection, *by_ids_sql(request, "clusters", CLUSTER, organiser_clusters)
             ):
@@ -1104,21 +1113,21 @@ async def events_feed(request: Request, variables: dict[str, Any]) -> dict[str, 
                     and (opens is None or opens <= request.now)
                     and request.now < closes,
                     "organiser": {
-                        "id": v.id(organiser[O["id"]]),
-                        "name": organiser[O["name"]],
-                        "kind": organiser[O["kind"]],
-                        "subtype": organiser[O["subtype"]],
+                        "id": v.id(organiser[EO["id"]]),
+                        "name": organiser[EO["name"]],
+                        "kind": organiser[EO["kind"]],
+                        "subtype": organiser[EO["subtype"]],
                     },
                     "cluster": {"id": v.id(cluster[C["id"]]), "name": cluster[C["name"]]},
                     "topics": [
                         {
-                            "tag": topic[3],
+                            "tag": topic[2],
                             "material": (
                                 {
-                                    "code": materials[topic[2]][M["code"]],
-                                    "name": materials[topic[2]][M["name"]],
+                                    "code": materials[topic[1]][EM["code"]],
+                                    "name": materials[topic[1]][EM["name"]],
                                 }
-                                if topic[2] is not None
+                                if topic[1] is not None
                                 else None
                             ),
                         }

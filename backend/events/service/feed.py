@@ -4,9 +4,9 @@ The feed reads its page and what the cards show (topics with their materials, th
 organiser with its cluster, the viewer's registrations) as Core rows rather than ORM entities,
 with statements built once per filter shape: identity-map bookkeeping and attribute
 instrumentation cost about three times the SQL on this page, and building the search's SQL
-again for every request about a fifth of the resolver. The statements read what the ORM's
-loads (``event_loads``) read, in the same number of statements; other reads of events (one
-event, the organisers' lists, registrations) and every write keep the ORM.
+again for every request about a fifth of the resolver. The statements are the ones the ORM's
+loads (``event_loads``) sent, as many, reading only the columns the cards show; other reads of
+events (one event, the organisers' lists, registrations) and every write keep the ORM.
 """
 
 from __future__ import annotations
@@ -63,13 +63,25 @@ def _row_type(name: str, columns: Iterable[Any]) -> Any:
     return namedtuple(name, [column.key for column in columns])
 
 
-_EventRow = _row_type("EventRow", Event.__table__.c)
-_TopicRow = _row_type(
-    "TopicRow", [_topics.event_id, _topics.id, _topics.material_code, _topics.tag, _topics.position]
-)
+# What the cards read of each table: every column EventType, OrganisationType and MaterialType
+# show, not the bookkeeping ones (an event's author, queue counter and calendar sequence, a
+# topic's id and position, who verified an organisation, a material's path, search text and
+# catalogue flags), which cost their conversions (UUIDs, times) for nothing.
+_EVENT_COLUMNS = [
+    c for c in Event.__table__.c if c.key not in {"created_by_id", "queue_counter", "sequence"}
+]
+_ORGANISATION_COLUMNS = [c for c in Organisation.__table__.c if c.key != "verified_by_id"]
+_MATERIAL_COLUMNS = [
+    c
+    for c in Material.__table__.c
+    if c.key not in {"path", "search_text", "from_catalogue", "created_at"}
+]
+_TOPIC_COLUMNS = [_topics.event_id, _topics.material_code, _topics.tag]
+_EventRow = _row_type("EventRow", _EVENT_COLUMNS)
+_TopicRow = _row_type("TopicRow", _TOPIC_COLUMNS)
 _ClusterRow = _row_type("ClusterRow", Cluster.__table__.c)
-_OrganisationRow = _row_type("OrganisationRow", Organisation.__table__.c)
-_MaterialRow = _row_type("MaterialRow", Material.__table__.c)
+_OrganisationRow = _row_type("OrganisationRow", _ORGANISATION_COLUMNS)
+_MaterialRow = _row_type("MaterialRow", _MATERIAL_COLUMNS)
 _RegistrationRow = _row_type("RegistrationRow", EventRegistration.__table__.c)
 
 # Soonest first; the cursor's name is the one the feed's cursors always had.
@@ -83,16 +95,12 @@ UPCOMING = Sort(
 _ORDER = (_events.starts_at.asc(), _events.id.asc())
 
 _ids: BindParameter[Any] = bindparam("ids", expanding=True)
-# What the cards show, one statement each whatever the page size (the columns event_loads' ORM
-# entities read: the topics' order, a cluster's, an organisation's and a material's columns).
-_TOPICS = (
-    select(_topics.event_id, _topics.id, _topics.material_code, _topics.tag, _topics.position)
-    .where(_topics.event_id.in_(_ids))
-    .order_by(_topics.position)
-)
+# What the cards show, one statement each whatever the page size (as event_loads' selectinloads:
+# the organisers' clusters are read apart from the events', by the organisations' cluster ids).
+_TOPICS = select(*_TOPIC_COLUMNS).where(_topics.event_id.in_(_ids)).order_by(_topics.position)
 _CLUSTERS = select(*Cluster.__table__.c).where(_clusters.id.in_(_ids))
-_ORGANISATIONS = select(*Organisation.__table__.c).where(_organisations.id.in_(_ids))
-_MATERIALS = select(*Material.__table__.c).where(_materials.code.in_(_ids))
+_ORGANISATIONS = select(*_ORGANISATION_COLUMNS).where(_organisations.id.in_(_ids))
+_MATERIALS = select(*_MATERIAL_COLUMNS).where(_materials.code.in_(_ids))
 _MY_REGISTRATIONS = select(*EventRegistration.__table__.c).where(
     _registrations.user_id == bindparam("user_id"), _registrations.event_id.in_(_ids)
 )
@@ -115,7 +123,7 @@ class _Shape(NamedTuple):
 @functools.cache
 def _matching(shape: _Shape) -> Select[Any]:
     """The events a search of this shape lists, its values left as parameters."""
-    statement = select(*Event.__table__.c).where(
+    statement = select(*_EVENT_COLUMNS).where(
         _events.status.in_(bindparam("statuses", expanding=True)),
         _events.published_at.is_not(None),
     )
@@ -148,6 +156,12 @@ def _matching(shape: _Shape) -> Select[Any]:
 @functools.cache
 def _counted(shape: _Shape) -> Select[Any]:
     return select(func.count()).select_from(_matching(shape).subquery())
+
+
+@functools.lru_cache(maxsize=256)
+def _first_page(shape: _Shape, first: int) -> Select[Any]:
+    """The first page of a search of this shape (the feed's most read page), built once."""
+    return _matching(shape).order_by(*_ORDER).limit(first + 1)
 
 
 async def _material_condition(session: AsyncSession, code: str) -> Any:
@@ -339,7 +353,8 @@ async def search_events(
     after = after_condition(UPCOMING, page)
     async with db.read() as session:
         matching = _matching(shape)
-        count = None if near is None and filter.material_code is None else matching
+        # A distance or a material's lineage depend on the values: those searches are built here.
+        prebuilt = near is None and filter.material_code is None
         if near is not None:
             matching = matching.add_columns(
                 func.eic_distance_km(near.lat, near.lon, _events.lat, _events.lon).label("d")
@@ -354,15 +369,17 @@ async def search_events(
         if with_total:
             counted = (
                 _counted(shape)
-                if count is None
+                if prebuilt
                 else select(func.count()).select_from(matching.subquery())
             )
             total = (await connection.execute(counted, values)).scalar_one()
-        if after is not None:
-            matching = matching.where(after)
-        found = (
-            await connection.execute(matching.order_by(*_ORDER).limit(page.first + 1), values)
-        ).all()
+        if prebuilt and after is None:
+            listing = _first_page(shape, page.first)
+        else:
+            if after is not None:
+                matching = matching.where(after)
+            listing = matching.order_by(*_ORDER).limit(page.first + 1)
+        found = (await connection.execute(listing, values)).all()
         distances = None
         if near is None:
             listed = list(map(_EventRow._make, found))
