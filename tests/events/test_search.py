@@ -828,12 +828,15 @@ async def test_a_page_costs_the_same_statements_for_1_and_20_events(
             body = await gql(RICH_PAGE, {"first": first}, token=person.access_token)
         assert "errors" not in body, body
         assert len(body["data"]["events"]["edges"]) == first
-        return int(log.count)
+        # (SQLite's explicit BEGINs left out: PostgreSQL's are not statements of their own)
+        return sum(1 for statement in log.statements if not statement.startswith("BEGIN"))
 
     # when a page of 1 and a page of 20 are read with organisers, clusters, topics and the
-    # person's registrations, then they cost the same number of statements
+    # person's registrations, then they cost the same number of statements: the access check,
+    # the page, its topics, clusters, organisers, materials and organisers' clusters, the
+    # person's registrations and their places on the waiting lists
     one, twenty = await statements(1), await statements(20)
-    assert one == twenty, (one, twenty)
+    assert one == twenty == 9, (one, twenty)
 
 
 async def test_a_search_from_year_one_is_a_validation_error(gql: Any) -> None:
