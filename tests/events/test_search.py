@@ -848,3 +848,74 @@ async def test_a_search_from_year_one_is_a_validation_error(gql: Any) -> None:
         "code": "VALIDATION",
         "field": "filter.startsAfter",
     }
+
+
+EVERYTHING = """
+fragment Everything on Event {
+  id kind format status title description language startsAt endsAt timezone
+  venue { lat lon placeName }
+  onlineUrl capacity confirmedSeats remainingSeats waitlistCount registrationOpensAt
+  registrationClosesAt registrationOpen requiresApproval isPast canManage distanceKm
+  calendarPath cancellationReason version createdAt updatedAt publishedAt cancelledAt
+  cluster { id slug name region country sector centre { lat lon } currency languages timezone
+            description createdAt }
+  organiser {
+    id name kind subtype description location { lat lon placeName } createdAt updatedAt version
+    trustScore tradesCompleted reviewsCount ratingAverage verified verifiedAt namedInInsights
+    cluster { id slug name languages createdAt }
+  }
+  topics { tag material { code name parentCode ewcCode hsCode hazardous description
+                          localNames { language name } displayName(language: "ja") } }
+  myRegistration { id status seats waitlistPosition note createdAt confirmedAt cancelledAt
+                   checkedInAt event { id } }
+}
+"""
+EVERYTHING_LISTED = EVERYTHING + "query { events(first: 10) { edges { node { ...Everything } } } }"
+EVERYTHING_OF_ONE = EVERYTHING + "query One($id: ID!) { event(id: $id) { ...Everything } }"
+
+
+async def test_the_feed_shows_every_field_of_an_event_as_the_event_itself_does(
+    gql: GraphQL, organisers: Organisers, register: Any
+) -> None:
+    # The feed reads Core rows (service/feed.py), one event the ORM: the two must not drift.
+    o = organisers
+    person = await register("p@firm.example", o.wood_cluster, name="Firm P")
+    # given events of two organisers in two clusters, hybrid and online, with material and tag
+    # topics, one the person is confirmed for (so sees its link)
+    confirmed = await make_event(
+        gql,
+        o.university,
+        o.wood_cluster,
+        "Hybrid",
+        at(3),
+        format="HYBRID",
+        onlineUrl="https://meet.example.org/hybrid",
+        topics=["rice-husk", "Biogas", "wood-shavings"],
+        registrationClosesAt=at(2),
+        description="Boilers",
+    )
+    await register_for(gql, person, confirmed, seats=2, note="two of us")
+    await make_event(
+        gql,
+        o.rice_lab,
+        o.rice_cluster,
+        "Online",
+        at(4),
+        format="ONLINE",
+        location=None,
+        onlineUrl="https://meet.example.org/online",
+        topics=["sawdust"],
+    )
+    await make_event(gql, o.village, o.wood_cluster, "Meeting", at(5), kind="COMMUNITY_MEETING")
+
+    for viewer in (person, o.university, None):
+        token = viewer.access_token if viewer else ""
+        # when the feed and each event are read by the same viewer
+        feed = await gql(EVERYTHING_LISTED, token=token)
+        assert "errors" not in feed, feed
+        nodes = [edge["node"] for edge in feed["data"]["events"]["edges"]]
+        assert [n["title"] for n in nodes] == ["Hybrid", "Online", "Meeting"]
+        # then every field of every event is the same
+        for node in nodes:
+            one = await gql(EVERYTHING_OF_ONE, {"id": node["id"]}, token=token)
+            assert one == {"data": {"event": node}}
