@@ -16,8 +16,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, true
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import BindParameter
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.forums.models import Forum, ForumVisibility, Post, Thread
@@ -79,6 +80,49 @@ def readable(reader: Reader) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
+# Which grants give a reader something: the form of their forums:read condition (None for a
+# platform admin, who reads everything). Statements built once per form take the ids as
+# parameters (``read_parameters``) instead of being built again for every request.
+ReadForm = tuple[ForumVisibility, ...] | None
+
+
+def read_form(reader: Reader) -> ReadForm:
+    if reader.is_platform_admin:
+        return None
+    return tuple(g.visibility for g in _read_grants(reader) if g.column is None or g.ids)
+
+
+def readable_bound(form: ReadForm) -> ColumnElement[bool]:
+    """forums:read as ``readable`` writes it, on the ``forums`` table's columns (a Core
+    statement), with the grants' ids as expanding parameters named by ``read_parameters``."""
+    if form is None:
+        return true()
+    table = Forum.__table__.c
+    grants = {grant.visibility: grant for grant in _read_grants(Reader(Anonymous()))}
+    conditions = []
+    for visibility in form:
+        column = grants[visibility].column
+        if column is None:
+            conditions.append(table.visibility == visibility)
+        else:
+            ids: BindParameter[Any] = bindparam(_read_parameter(visibility), expanding=True)
+            conditions.append(and_(table.visibility == visibility, table[column.key].in_(ids)))
+    return or_(*conditions)
+
+
+def read_parameters(reader: Reader) -> dict[str, list[uuid.UUID]]:
+    """The values of ``readable_bound(read_form(reader))``'s parameters."""
+    return {
+        _read_parameter(grant.visibility): list(grant.ids)
+        for grant in _read_grants(reader)
+        if grant.column is not None and grant.ids
+    }
+
+
+def _read_parameter(visibility: ForumVisibility) -> str:
+    return f"readable_{visibility.value.lower()}"
+
+
 def readable_forums(reader: Reader) -> Select[Forum]:
     """The forums the reader may read: one is loaded through it, lists filter with it."""
     return select(Forum).where(readable(reader))
@@ -103,10 +147,15 @@ def can_read(reader: Reader, forum: Forum) -> bool:
 
 def moderates(reader: Reader, forum: Forum) -> bool:
     """forums:moderate — the owning organisation's admins, named moderators, platform admins."""
+    return moderates_forum(reader, forum.id, forum.organisation_id)
+
+
+def moderates_forum(reader: Reader, forum_id: uuid.UUID, organisation_id: uuid.UUID | None) -> bool:
+    """``moderates`` about a forum read as columns (its id and owning organisation)."""
     return (
         reader.is_platform_admin
-        or forum.id in reader.moderates
-        or (forum.organisation_id is not None and forum.organisation_id in reader.admin_of)
+        or forum_id in reader.moderates
+        or (organisation_id is not None and organisation_id in reader.admin_of)
     )
 
 
@@ -156,5 +205,10 @@ def author(reader: Reader, post_author_id: uuid.UUID | None) -> Viewer:
 
 def sees_hidden(reader: Reader, forum: Forum, post: Post) -> bool:
     """A hidden post's text is for the moderators (and its author)."""
+    return sees_hidden_of(reader, moderates(reader, forum), post.author_id)
+
+
+def sees_hidden_of(reader: Reader, moderates: bool, author_id: uuid.UUID | None) -> bool:
+    """``sees_hidden`` for a post read as columns, knowing whether the reader moderates it."""
     viewer = reader.signed_in
-    return moderates(reader, forum) or (viewer is not None and post.author_id == viewer.user_id)
+    return moderates or (viewer is not None and author_id == viewer.user_id)

@@ -29,7 +29,7 @@ from tests.forums.kit import (
     query_codes,
     start_thread,
 )
-from tests.kit import AppCalls, begins
+from tests.kit import AppCalls, app_operation, begins
 
 FORUM_CREATE_FULL = """
 mutation F($input: ForumCreateInput!) {
@@ -1373,3 +1373,54 @@ async def test_the_apps_forum_mutations_cost_pinned_statements_and_answer_as_a_r
         # sync log.
         "PostReact": 13 + begin + access,
     }, app.statements
+
+
+async def test_the_thread_screen_costs_the_same_statements_for_one_post_or_thirty(
+    gql: GraphQL, db: Database, register: Any, cluster_id: str, sql_statements: Any
+) -> None:
+    """ThreadDetail (the apps' thread screen): its two root fields read the viewer's
+    memberships and the thread once between them, and the page's authors and reactions come
+    with a fixed number of statements whatever the page size."""
+    begin = begins(db)
+    shg = await register("shg@example.org", cluster_id, name="Women's Union", kind="COMMUNITY")
+    mill = await register("mill@example.org", cluster_id, name="Sawmill")
+    farm = await register("farm@example.org", cluster_id, name="Hill Farm")
+    forum_id = await open_forum(gql, shg.access_token, "CLUSTER")
+    thread_id = await start_thread(gql, mill.access_token, forum_id, title="Sawdust beds")
+    counts: dict[str, int] = {}
+
+    async def screen(label: str) -> Any:
+        with sql_statements() as log:
+            body = await gql(
+                app_operation("ThreadDetail"), {"threadId": thread_id}, token=mill.access_token
+            )
+        assert "errors" not in body, body
+        counts[label] = log.count
+        return body["data"]["posts"]
+
+    # given a thread with one reply (with a reaction), then thirty-one
+    first = await post(gql, farm.access_token, thread_id, "We take it")
+    reacted = await gql(
+        POST_REACT, {"input": {"postId": first, "reaction": "THANKS"}}, token=mill.access_token
+    )
+    assert reacted["data"]["postReact"]["errors"] == []
+    one = await screen("one post")
+    for number in range(30):
+        author = (farm, shg)[number % 2]
+        await post(gql, author.access_token, thread_id, f"Reply {number}")
+    many = await screen("thirty posts")
+
+    # then both cost the sign-in check (1), the thread field's unit of work (memberships,
+    # moderations, the thread with its card's forum, author and following: 3) and the posts
+    # field's (count, page with authors, reactions with the viewer's own: 3)
+    assert counts == {"one post": 7 + 3 * begin, "thirty posts": 7 + 3 * begin}
+    [only] = one["edges"]
+    assert only["node"]["reactions"][1] == {"reaction": "THANKS", "count": 1, "mine": True}
+    assert only["node"]["author"]["organisationName"] == "Hill Farm"
+    assert many["totalCount"] == 31
+    assert len(many["edges"]) == 30
+    assert many["pageInfo"]["hasNextPage"] is True
+    assert [edge["node"]["author"]["organisationName"] for edge in many["edges"][1:3]] == [
+        "Hill Farm",
+        "Women's Union",
+    ]

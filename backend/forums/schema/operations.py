@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
+from starlette.requests import Request
 
 from backend.auth.permissions import IsAuthenticated
 from backend.forums import service
@@ -47,6 +48,16 @@ PostId = Annotated[strawberry.ID, strawberry.argument(description="The post's id
 def _viewer_id(info: strawberry.Info) -> uuid.UUID | None:
     viewer = context_of(info).viewer
     return getattr(viewer, "user_id", None)
+
+
+def _accesses(info: strawberry.Info) -> service.ThreadAccesses:
+    """The request's thread accesses: a screen's ``thread`` and ``posts`` read the viewer's
+    memberships and the thread once. Only within an HTTP request: a WebSocket connection's
+    context lasts as long as the connection, and memberships may change meanwhile."""
+    context = context_of(info)
+    if not isinstance(context.request, Request):
+        return service.ThreadAccesses()
+    return context.loader("forums:thread-accesses", service.ThreadAccesses)
 
 
 def _post(info: strawberry.Info, view: service.PostView) -> PostPayload:
@@ -116,8 +127,10 @@ class ForumsQuery:
             thread_id = parse_id(id, "id")
         except ServiceError:
             return None
-        view = await service.get_thread(db=context.db, viewer=context.viewer, thread_id=thread_id)
-        return ThreadType.of(view) if view else None
+        line = await service.get_thread(
+            db=context.db, viewer=context.viewer, thread_id=thread_id, accesses=_accesses(info)
+        )
+        return ThreadType.of_line(line) if line else None
 
     @strawberry.field(description="A thread's posts, oldest first, with reaction counts.")
     async def posts(
@@ -131,8 +144,9 @@ class ForumsQuery:
             thread_id=parse_id(thread_id, "threadId"),
             page=PageRequest.of(first, after),
             with_total=total_count_selected(info),
+            accesses=_accesses(info),
         )
-        return Connection[PostType].of(page, lambda view: PostType.of(view, viewer_id))
+        return Connection[PostType].of(page, lambda line: PostType.of_line(line, viewer_id))
 
     @strawberry.field(
         description="A forum's reported posts, oldest first: for its moderators.",

@@ -20,6 +20,7 @@ strawberry.enum(
     "organisations in the forum's cluster. MEMBERS: the owning community's members only.",
 )
 strawberry.enum(Reaction, description="The reactions a post can get.")
+REACTIONS = tuple(Reaction)  # in their fixed order
 strawberry.enum(ReportStatus, description="OPEN until a moderator resolves it.")
 
 
@@ -124,6 +125,37 @@ class ThreadType:
             version=thread.version,
         )
 
+    @classmethod
+    def of_line(cls, line: service.ThreadLine) -> ThreadType:
+        """From the row the thread screen reads (``service.get_thread``)."""
+        row = line.row
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            forum_id=strawberry.ID(str(row.forum_id)),
+            forum_title=row.forum_title,
+            title=row.title,
+            body=row.body,
+            language=row.language,
+            tags=list(row.tags),
+            author=ForumAuthor(
+                user_id=strawberry.ID(str(row.author_user_id)) if row.author_user_id else None,
+                display_name=row.author_name if row.author_user_id else "(former member)",
+                organisation_id=strawberry.ID(str(row.author_organisation_found))
+                if row.author_organisation_found
+                else None,
+                organisation_name=row.author_organisation_name,
+            ),
+            pinned=row.pinned,
+            locked=row.locked_at is not None,
+            locked_at=row.locked_at,
+            reply_count=row.reply_count,
+            last_activity_at=row.last_activity_at,
+            created_at=row.created_at,
+            can_moderate=line.moderates,
+            viewer_follows=bool(row.following),
+            version=row.version,
+        )
+
 
 @strawberry.type(description="How many people reacted one way, and whether the viewer did.")
 class ReactionCount:
@@ -189,6 +221,45 @@ class PostType:
             edited_at=post.edited_at,
             can_edit=viewer_id is not None and post.author_id == viewer_id,
             can_moderate=view.moderates,
+            version=post.version,
+        )
+
+    @classmethod
+    def of_line(cls, line: service.PostLine, viewer_id: uuid.UUID | None = None) -> PostType:
+        """From the row the thread screen reads (``service.list_posts``): what ``of`` gives."""
+        post = line.row
+        hidden = post.hidden_at is not None
+        deleted = post.deleted_at is not None
+        counts, mine = line.reactions, line.mine
+        return cls(
+            id=strawberry.ID(str(post.id)),
+            thread_id=strawberry.ID(str(post.thread_id)),
+            reply_to_id=strawberry.ID(str(post.reply_to_id)) if post.reply_to_id else None,
+            body=post.body if not deleted and (not hidden or line.sees_hidden) else None,
+            deleted=deleted,
+            hidden=hidden,
+            hidden_reason=post.hidden_reason if hidden and line.sees_hidden else None,
+            author=ForumAuthor(
+                user_id=strawberry.ID(str(post.author_user_id)) if post.author_user_id else None,
+                display_name=post.author_name if post.author_user_id else "(former member)",
+                organisation_id=strawberry.ID(str(post.author_organisation_found))
+                if post.author_organisation_found
+                else None,
+                organisation_name=post.author_organisation_name,
+            ),
+            mentioned_organisation_ids=[
+                strawberry.ID(value) for value in post.mentioned_organisation_ids
+            ],
+            reactions=[
+                ReactionCount(
+                    reaction=reaction, count=counts.get(reaction, 0), mine=reaction in mine
+                )
+                for reaction in REACTIONS
+            ],
+            created_at=post.created_at,
+            edited_at=post.edited_at,
+            can_edit=viewer_id is not None and post.author_id == viewer_id,
+            can_moderate=line.moderates,
             version=post.version,
         )
 

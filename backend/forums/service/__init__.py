@@ -45,9 +45,16 @@ from backend.forums.service.moderation import (
     set_post_hidden,
     set_thread_flag,
 )
-from backend.forums.service.posts import create_post, delete_post, edit_post, list_posts, react
+from backend.forums.service.posts import create_post, delete_post, edit_post, react
 from backend.forums.service.readers import reader_of
-from backend.forums.service.threads import create_thread, get_thread, list_threads
+from backend.forums.service.thread_screen import (
+    PostLine,
+    ThreadAccesses,
+    ThreadLine,
+    get_thread,
+    list_posts,
+)
+from backend.forums.service.threads import create_thread, list_threads
 
 __all__ = [
     "AddedPost",
@@ -57,9 +64,12 @@ __all__ = [
     "ForumView",
     "LiveEvent",
     "PostDraft",
+    "PostLine",
     "PostView",
     "ReportView",
+    "ThreadAccesses",
     "ThreadDraft",
+    "ThreadLine",
     "ThreadView",
     "add_moderator",
     "added_post",

@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.viewer import Anonymous, Viewer
+from backend.auth.viewer import Viewer
 from backend.forums import policies
 from backend.forums.models import Forum, Post, PostReaction, Reaction, Thread
 from backend.forums.policies import Reader
@@ -19,9 +19,7 @@ from backend.forums.service.following import follow
 from backend.forums.service.inputs import PostDraft, PostView
 from backend.forums.service.live import post_channel
 from backend.forums.service.loading import (
-    post_loads,
     post_view,
-    post_views,
     readable_post,
     thread_for,
 )
@@ -30,7 +28,6 @@ from backend.identity import service as identity_service
 from backend.kit.broadcast import Broadcaster
 from backend.kit.db import Database, later_of, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version
-from backend.kit.pagination import Page, PageRequest, Sort, SortKey, paginate
 from backend.notifications import service as notifications
 from backend.notifications.service import texts
 from backend.sync import log as sync_log
@@ -303,31 +300,3 @@ async def react(
         elif not active and existing is not None:
             await session.execute(delete(PostReaction).where(condition))
         return await post_view(session, reader, post, thread)
-
-
-POSTS = Sort("posts:chronological", (SortKey(Post.created_at), SortKey(Post.id)))
-
-
-async def list_posts(
-    *,
-    db: Database,
-    viewer: Viewer | Anonymous,
-    thread_id: uuid.UUID,
-    page: PageRequest,
-    with_total: bool,
-) -> Page[PostView]:
-    """A thread's posts, oldest first, with authors and reaction counts: the same statements
-    for a page of 1 and of 100."""
-    async with db.read() as session:
-        reader = await reader_of(session, viewer)
-        thread = await thread_for(session, reader, thread_id, "threadId")
-        result = await paginate(
-            session,
-            select(Post).where(Post.thread_id == thread.id),
-            sort=POSTS,
-            request=page,
-            load=post_loads(),
-            with_total=with_total,
-        )
-        views = await post_views(session, reader, thread.forum, result.items)
-    return result.with_items(views)

@@ -83,20 +83,6 @@ async def _create_thread(
         return await thread_view(session, reader, thread, forum, following=True)
 
 
-async def get_thread(
-    *, db: Database, viewer: Viewer | Anonymous, thread_id: uuid.UUID
-) -> ThreadView | None:
-    async with db.read() as session:
-        reader = await reader_of(session, viewer)
-        thread = await session.scalar(
-            policies.readable_threads(reader).where(Thread.id == thread_id).options(*thread_loads())
-        )
-        if thread is None:
-            return None
-        following = await followed_among(session, reader, [thread.id])
-        return ThreadView(thread, policies.moderates(reader, thread.forum), bool(following))
-
-
 THREADS = Sort(
     "threads:pinned-activity",
     (

@@ -1,0 +1,296 @@
+"""The thread screen's reads (``thread(id)`` and ``posts(threadId)``, the apps' ThreadDetail)
+on Core rows, with statements built once at import.
+
+The screen's two root fields run at the same time, each in its own unit of work. Both need the
+viewer's memberships and the thread through forums:read; :class:`ThreadAccesses` (one per
+request) reads them once, in the unit of work of the field that asks first, and the other
+field waits for that. The thread statement also reads what the thread's card shows (its
+forum's title, its author and their organisation, whether the viewer follows it), so the
+``thread`` field sends nothing more; ``posts`` sends its count, its page (with the authors
+joined) and the reaction counts with the viewer's own, three statements whatever the page size.
+Rows, not ORM entities: a read-only screen needs no identity map or instrumented attributes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.viewer import Anonymous, Viewer
+from backend.forums import policies
+from backend.forums.models import Forum, Post, PostReaction, Reaction, Thread, ThreadFollower
+from backend.forums.policies import Reader
+from backend.forums.service.readers import reader_of
+from backend.identity.models import Organisation, User
+from backend.kit.db import Database
+from backend.kit.errors import not_found
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, decode_cursor, encode_cursor
+
+_threads = Thread.__table__
+_forums = Forum.__table__
+_posts = Post.__table__
+_reactions = PostReaction.__table__
+_followers = ThreadFollower.__table__
+_users = User.__table__
+_organisations = Organisation.__table__
+
+# The posts' order and cursors, as the ORM list had them (cursors stay valid across the change).
+POSTS = Sort("posts:chronological", (SortKey(Post.created_at), SortKey(Post.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadAccess:
+    """The reader, and the thread as its card shows it (None: none they may read)."""
+
+    reader: Reader
+    thread: Any  # a Row, or None
+
+    @property
+    def moderates(self) -> bool:
+        thread = self.thread
+        assert thread is not None
+        return policies.moderates_forum(self.reader, thread.forum_id, thread.forum_organisation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadLine:
+    """A thread read for its screen: ``row`` has the thread's columns, ``forum_title``,
+    ``author_user_id`` and ``author_name`` (null when the account is gone),
+    ``author_organisation_found`` and ``author_organisation_name`` (null when none) and
+    ``following``."""
+
+    row: Any  # a Row
+    moderates: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PostLine:
+    """A post read for its screen: ``row`` has the post's columns, ``author_user_id``,
+    ``author_name``, ``author_organisation_found`` and ``author_organisation_name``."""
+
+    row: Any  # a Row
+    # reaction -> count, and the viewer's own reactions
+    reactions: dict[Reaction, int]
+    mine: frozenset[Reaction]
+    sees_hidden: bool
+    moderates: bool
+
+
+class ThreadAccesses:
+    """Each thread's :class:`ThreadAccess` for one viewer, read once: keep one per request
+    (never longer: memberships change, and each request must see them as they are)."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[Viewer | Anonymous, uuid.UUID], asyncio.Future[ThreadAccess]] = {}
+
+    async def get(
+        self, session: AsyncSession, viewer: Viewer | Anonymous, thread_id: uuid.UUID
+    ) -> ThreadAccess:
+        key = (viewer, thread_id)
+        found = self._found.get(key)
+        if found is not None:  # read, or being read, by the other field
+            return await asyncio.shield(found)
+        found = self._found[key] = asyncio.get_running_loop().create_future()
+        try:
+            access = await _read_access(session, viewer, thread_id)
+        except BaseException as failure:
+            del self._found[key]
+            # Those waiting get the same failure; nobody waiting is no unretrieved exception.
+            found.set_exception(failure)
+            found.exception()
+            raise
+        found.set_result(access)
+        return access
+
+
+def _thread_statement(form: policies.ReadForm) -> Select[Any]:
+    following = exists().where(
+        _followers.c.thread_id == _threads.c.id,
+        _followers.c.user_id == bindparam("viewer_id"),
+    )
+    return (
+        select(
+            _threads.c.id,
+            _threads.c.forum_id,
+            _threads.c.author_id,
+            _threads.c.author_organisation_id,
+            _threads.c.title,
+            _threads.c.body,
+            _threads.c.language,
+            _threads.c.tags,
+            _threads.c.pinned,
+            _threads.c.locked_at,
+            _threads.c.reply_count,
+            _threads.c.last_activity_at,
+            _threads.c.created_at,
+            _threads.c.version,
+            _forums.c.title.label("forum_title"),
+            _forums.c.organisation_id.label("forum_organisation_id"),
+            _users.c.id.label("author_user_id"),
+            _users.c.display_name.label("author_name"),
+            _organisations.c.id.label("author_organisation_found"),
+            _organisations.c.name.label("author_organisation_name"),
+            following.label("following"),
+        )
+        .select_from(
+            _threads.join(_forums, _forums.c.id == _threads.c.forum_id)
+            .outerjoin(_users, _users.c.id == _threads.c.author_id)
+            .outerjoin(_organisations, _organisations.c.id == _threads.c.author_organisation_id)
+        )
+        .where(policies.readable_bound(form), _threads.c.id == bindparam("thread_id"))
+    )
+
+
+# One statement per form of forums:read (at most five), made on first use.
+_THREAD_STATEMENTS: dict[policies.ReadForm, Select[Any]] = {}
+
+
+async def _read_access(
+    session: AsyncSession, viewer: Viewer | Anonymous, thread_id: uuid.UUID
+) -> ThreadAccess:
+    reader = await reader_of(session, viewer)
+    form = policies.read_form(reader)
+    statement = _THREAD_STATEMENTS.get(form)
+    if statement is None:
+        statement = _THREAD_STATEMENTS[form] = _thread_statement(form)
+    viewer_id = viewer.user_id if isinstance(viewer, Viewer) else None
+    connection = await session.connection()  # Core statements: no ORM work to do
+    result = await connection.execute(
+        statement,
+        {"thread_id": thread_id, "viewer_id": viewer_id, **policies.read_parameters(reader)},
+    )
+    return ThreadAccess(reader, result.first())
+
+
+async def get_thread(
+    *,
+    db: Database,
+    viewer: Viewer | Anonymous,
+    thread_id: uuid.UUID,
+    accesses: ThreadAccesses | None = None,
+) -> ThreadLine | None:
+    """The thread, if the viewer may read it. ``accesses``: the request's, shared with its
+    ``posts`` field."""
+    async with db.read() as session:
+        access = await (accesses or ThreadAccesses()).get(session, viewer, thread_id)
+    if access.thread is None:
+        return None
+    return ThreadLine(access.thread, access.moderates)
+
+
+_PAGE_COLUMNS = (
+    _posts.c.id,
+    _posts.c.thread_id,
+    _posts.c.reply_to_id,
+    _posts.c.author_id,
+    _posts.c.body,
+    _posts.c.mentioned_organisation_ids,
+    _posts.c.created_at,
+    _posts.c.edited_at,
+    _posts.c.deleted_at,
+    _posts.c.hidden_at,
+    _posts.c.hidden_reason,
+    _posts.c.version,
+    _users.c.id.label("author_user_id"),
+    _users.c.display_name.label("author_name"),
+    _organisations.c.id.label("author_organisation_found"),
+    _organisations.c.name.label("author_organisation_name"),
+)
+_FIRST_PAGE = (
+    select(*_PAGE_COLUMNS)
+    .select_from(
+        _posts.outerjoin(_users, _users.c.id == _posts.c.author_id).outerjoin(
+            _organisations, _organisations.c.id == _posts.c.author_organisation_id
+        )
+    )
+    .where(_posts.c.thread_id == bindparam("thread_id"))
+    .order_by(_posts.c.created_at.asc(), _posts.c.id.asc())
+    .limit(bindparam("limit"))
+)
+# (created_at, id) > the cursor's, spelt as kit.pagination spells it
+_NEXT_PAGE = _FIRST_PAGE.where(
+    or_(
+        _posts.c.created_at > bindparam("after_created_at"),
+        and_(
+            _posts.c.created_at == bindparam("after_created_at"),
+            _posts.c.id > bindparam("after_id"),
+        ),
+    )
+)
+_COUNT = (
+    select(func.count()).select_from(_posts).where(_posts.c.thread_id == bindparam("thread_id"))
+)
+_REACTIONS = (
+    select(
+        _reactions.c.post_id,
+        _reactions.c.reaction,
+        func.count(),
+        func.sum(case((_reactions.c.user_id == bindparam("viewer_id"), 1), else_=0)),
+    )
+    .where(_reactions.c.post_id.in_(bindparam("post_ids", expanding=True)))
+    .group_by(_reactions.c.post_id, _reactions.c.reaction)
+)
+
+
+async def list_posts(
+    *,
+    db: Database,
+    viewer: Viewer | Anonymous,
+    thread_id: uuid.UUID,
+    page: PageRequest,
+    with_total: bool,
+    accesses: ThreadAccesses | None = None,
+) -> Page[PostLine]:
+    """A thread's posts, oldest first, with authors and reaction counts: the same statements
+    for a page of 1 and of 100. ``accesses``: the request's, shared with its ``thread``."""
+    async with db.read() as session:
+        access = await (accesses or ThreadAccesses()).get(session, viewer, thread_id)
+        if access.thread is None:
+            raise not_found("Thread", "threadId")
+        parameters: dict[str, Any] = {"thread_id": thread_id, "limit": page.first + 1}
+        statement = _FIRST_PAGE
+        if page.after is not None:
+            after_created_at, after_id = decode_cursor(POSTS, page.after)
+            parameters.update(after_created_at=after_created_at, after_id=after_id)
+            statement = _NEXT_PAGE
+        connection = await session.connection()  # Core statements: no ORM work to do
+        total = None
+        if with_total:
+            total = (await connection.execute(_COUNT, {"thread_id": thread_id})).scalar_one()
+        rows = (await connection.execute(statement, parameters)).all()
+        items = rows[: page.first]
+        counts: dict[uuid.UUID, dict[Reaction, int]] = {row.id: {} for row in items}
+        mine: dict[uuid.UUID, set[Reaction]] = {row.id: set() for row in items}
+        if items:
+            viewer_id = viewer.user_id if isinstance(viewer, Viewer) else None
+            reacted = await connection.execute(
+                _REACTIONS, {"post_ids": list(counts), "viewer_id": viewer_id}
+            )
+            for post_id, reaction, count, own in reacted:
+                counts[post_id][reaction] = count
+                if own:
+                    mine[post_id].add(reaction)
+    reader = access.reader
+    moderates = access.moderates
+    lines = [
+        PostLine(
+            row,
+            counts[row.id],
+            frozenset(mine[row.id]),
+            policies.sees_hidden_of(reader, moderates, row.author_id),
+            moderates,
+        )
+        for row in items
+    ]
+    return Page(
+        items=lines,
+        cursors=[encode_cursor(POSTS, [row.created_at, row.id]) for row in items],
+        has_next_page=len(rows) > page.first,
+        has_previous_page=page.after is not None,
+        total_count=total,
+    )
