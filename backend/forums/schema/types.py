@@ -164,6 +164,15 @@ class ReactionCount:
     mine: bool = strawberry.field(description="Whether the viewer reacted so.")
 
 
+def _reaction_count(reaction: Reaction, count: int, mine: bool) -> ReactionCount:
+    return ReactionCount(reaction=reaction, count=count, mine=mine)
+
+
+# A post nobody reacted to (most of a page): one list for all of them, read and never changed
+# (GraphQL only reads what a resolver gives back).
+_NO_REACTIONS = [_reaction_count(reaction, 0, False) for reaction in REACTIONS]
+
+
 @strawberry.type(name="Post", description="A reply in a thread.")
 class PostType:
     id: strawberry.ID = strawberry.field(description="Opaque id.")
@@ -251,11 +260,11 @@ class PostType:
                 strawberry.ID(value) for value in post.mentioned_organisation_ids
             ],
             reactions=[
-                ReactionCount(
-                    reaction=reaction, count=counts.get(reaction, 0), mine=reaction in mine
-                )
+                _reaction_count(reaction, counts.get(reaction, 0), reaction in mine)
                 for reaction in REACTIONS
-            ],
+            ]
+            if counts or mine
+            else _NO_REACTIONS,
             created_at=post.created_at,
             edited_at=post.edited_at,
             can_edit=viewer_id is not None and post.author_id == viewer_id,

@@ -57,7 +57,9 @@ class ThreadAccess:
         return policies.moderates_forum(self.reader, thread.forum_id, thread.forum_organisation_id)
 
 
-@dataclass(frozen=True, slots=True)
+# (Not frozen: a frozen dataclass sets each field through object.__setattr__, and a page makes
+# one line per post.)
+@dataclass(slots=True)
 class ThreadLine:
     """A thread read for its screen: ``row`` has the thread's columns, ``forum_title``,
     ``author_user_id`` and ``author_name`` (null when the account is gone),
@@ -68,7 +70,7 @@ class ThreadLine:
     moderates: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PostLine:
     """A post read for its screen: ``row`` has the post's columns, ``author_user_id``,
     ``author_name``, ``author_organisation_found`` and ``author_organisation_name``."""
