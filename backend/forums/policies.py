@@ -6,8 +6,10 @@ organisations they administer and the forums they were named to moderate.
 
 forums:read is written once, as the grants of :func:`_read_grants`. :func:`readable_forums` and
 :func:`readable_threads` turn them into statements, through which the service loads one forum or
-thread (NOT_FOUND outside them) and lists them; :func:`can_read` answers the same grants about a
-forum already in hand (a live post's, fanned out to many subscribers without a query each).
+thread (NOT_FOUND outside them) and lists them; :func:`readable_bound` writes the same condition
+with parameters, for statements built once (the thread screen's); :func:`can_read` answers the
+same grants about a forum already in hand (a live post's, fanned out to many subscribers without
+a query each).
 """
 
 from __future__ import annotations
@@ -111,7 +113,10 @@ def readable_bound(form: ReadForm) -> ColumnElement[bool]:
 
 
 def read_parameters(reader: Reader) -> dict[str, list[uuid.UUID]]:
-    """The values of ``readable_bound(read_form(reader))``'s parameters."""
+    """The values of ``readable_bound(read_form(reader))``'s parameters (none for a platform
+    admin's, which has none)."""
+    if reader.is_platform_admin:
+        return {}
     return {
         _read_parameter(grant.visibility): list(grant.ids)
         for grant in _read_grants(reader)
