@@ -576,8 +576,6 @@ async def market_search(request: Request, variables: dict[str, Any]) -> dict[str
             found = await rows(connection, statement, sql)
             if len(found) > first or number == len(tries) - 1:
                 break
-            if found:  # the product's ORM loads the relations of a try that found too few
-                await load_listing_relations(request, connection, found)
         page = found[:first]
         organisations, materials, units = (
             await load_listing_relations(request, connection, page) if page else ({}, {}, {})

@@ -64,7 +64,7 @@ from sqlalchemy.sql.expression import Select
 
 from backend.catalogue.models import Material
 from backend.kit.geo import bounding_box, distance_sql
-from backend.marketplace.models import Listing
+from backend.marketplace.models import LISTING_ROW, Listing
 
 # Letters and digits only: "_" is a word character to Python but a separator to both engines.
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -257,9 +257,9 @@ class Point:
 
 @dataclass(frozen=True)
 class Plan:
-    """The statements of one search. ``statement`` selects ``Listing`` (and ``distance_km``
-    with a point) under every condition; ``distance`` is what nearest first sorts by;
-    :meth:`leading` gives the cheaper ways to a nearest-first page."""
+    """The statements of one search. ``statement`` selects ``LISTING_ROW`` (and
+    ``distance_km`` with a point) under every condition; ``distance`` is what nearest first
+    sorts by; :meth:`leading` gives the cheaper ways to a nearest-first page."""
 
     dialect: str
     statement: Select[Any]
@@ -359,7 +359,7 @@ def _places_within(plan: Plan, radius_km: float, *, drive_by_text: bool) -> Sele
     # leading.
     key = places.c.key if drive_by_text else places.c.key + 0
     conditions.extend(_term_conditions(plan.dialect, plan.terms, lambda keys: key.in_(keys)))
-    columns: list[Any] = [Listing, plan.distance.label("distance_km")]
+    columns: list[Any] = [LISTING_ROW, plan.distance.label("distance_km")]
     statement: Select[Any] = (
         select(*columns)
         .join(places, places.c.listing_id == Listing.id)
@@ -382,13 +382,13 @@ def plan(
     terms = _terms(query)
     statement: Select[Any]
     if point is None:
-        statement = select(Listing).where(*conditions, *_text_conditions(dialect, terms))
+        statement = select(LISTING_ROW).where(*conditions, *_text_conditions(dialect, terms))
         return Plan(dialect, statement)
     if dialect == "sqlite" and active_only:
         places = listing_search
         ring = Plan(
             dialect,
-            select(Listing),
+            select(LISTING_ROW),
             distance_sql(dialect, point.lat, point.lon, places.c.lat, places.c.lon),
             point,
             ring_conditions=tuple(conditions),
@@ -403,7 +403,7 @@ def plan(
         _box(Listing.public_lat, Listing.public_lon, point.lat, point.lon, point.radius_km),
         distance <= point.radius_km,
     )
-    columns: list[Any] = [Listing, distance.label("distance_km")]
+    columns: list[Any] = [LISTING_ROW, distance.label("distance_km")]
     statement = select(*columns).where(*every_condition)
     nearest = every_condition if dialect == "postgresql" and active_only else None
     return Plan(dialect, statement, distance, point, nearest_conditions=nearest)

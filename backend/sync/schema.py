@@ -15,7 +15,7 @@ from backend.forums.schema import ThreadType
 from backend.graphql.cost import ONE_OF, page_size
 from backend.graphql.types import context_of, signed_in
 from backend.marketplace.schema.trading_types import OfferType, TradeType
-from backend.marketplace.schema.types import ListingType
+from backend.marketplace.schema.types import ListingType, ListingTypes
 from backend.notifications.schema import NotificationType
 from backend.purchasing.schema.types import PurchaseGroupType
 from backend.sync import service
@@ -89,7 +89,9 @@ class ChangeFeed:
     )
 
 
-def _item(change: service.SyncedChange, viewer: Viewer, now: datetime) -> ChangeItem:
+def _item(
+    change: service.SyncedChange, viewer: Viewer, now: datetime, listings: ListingTypes
+) -> ChangeItem:
     item = ChangeItem(
         type=change.type,
         id=strawberry.ID(str(change.id)),
@@ -106,7 +108,7 @@ def _item(change: service.SyncedChange, viewer: Viewer, now: datetime) -> Change
     if node is None:
         return item
     if change.type is ChangeType.LISTING:
-        item.listing = ListingType.of(node, viewer, now)
+        item.listing = listings.of(node)
     elif change.type is ChangeType.OFFER:
         item.offer = OfferType.of(node, viewer, now)
     elif change.type is ChangeType.TRADE:
@@ -165,8 +167,9 @@ class SyncQuery:
         feed = await service.changes(
             db=context.db, viewer=viewer, since=since, types=types, first=first, now=now
         )
+        listings = ListingTypes(viewer, now)
         return ChangeFeed(
             cursor=feed.cursor,
             has_more=feed.has_more,
-            items=[_item(change, viewer, now) for change in feed.items],
+            items=[_item(change, viewer, now, listings) for change in feed.items],
         )

@@ -24,6 +24,7 @@ from backend.marketplace.schema.types import (
     ListingHideInput,
     ListingPayload,
     ListingType,
+    ListingTypes,
     ListingUpdateInput,
     MaterialCreateInput,
     MaterialCreatePayload,
@@ -61,10 +62,8 @@ def _filter(given: ListingFilter) -> service.ListingFilter:
 
 def _connection(info: strawberry.Info, page: Any) -> ListingConnection:
     context = context_of(info)
-    viewer, now = context.viewer, context.clock.now()
-    return ListingConnection.of_hits(
-        page, lambda hit: ListingType.of(hit.listing, viewer, now, hit.distance_km)
-    )
+    listings = ListingTypes(context.viewer, context.clock.now())
+    return ListingConnection.of_hits(page, lambda hit: listings.of(hit, hit.distance_km))
 
 
 @strawberry.type

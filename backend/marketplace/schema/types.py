@@ -189,7 +189,33 @@ class ListingType:
         now: datetime,
         distance_km: float | None = None,
     ) -> ListingType:
+        return cls.of_parts(
+            listing,
+            OrganisationType.of(listing.organisation),
+            MaterialType.of(listing.material),
+            UnitType.of(listing.unit),
+            viewer,
+            now,
+            distance_km,
+        )
+
+    @classmethod
+    def of_parts(
+        cls,
+        listing: Any,
+        organisation: OrganisationType,
+        material: MaterialType,
+        unit: UnitType,
+        viewer: Viewer | Anonymous,
+        now: datetime,
+        distance_km: float | None = None,
+    ) -> ListingType:
+        """``listing``: a ``Listing``, or a row of its columns (``service.ListingRecord``);
+        its seller, material and unit already made (a page makes each once)."""
         exact = policies.sees_exact_location(viewer, listing)
+        quantity = listing.quantity
+        committed = listing.quantity_committed
+        price = listing.price_per_unit
         return cls(
             id=strawberry.ID(str(listing.id)),
             kind=listing.kind,
@@ -198,21 +224,17 @@ class ListingType:
             title=listing.title,
             description=listing.description,
             language=listing.language,
-            material=MaterialType.of(listing.material),
-            quantity=plain_number(listing.quantity),
-            unit=UnitType.of(listing.unit),
+            material=material,
+            quantity=plain_number(quantity),
+            unit=unit,
             quantity_in_base_unit=plain_number(listing.quantity_base),
-            quantity_committed=plain_number(listing.quantity_committed),
-            quantity_remaining=plain_number(
-                max(Decimal(0), listing.quantity - listing.quantity_committed)
-            ),
+            quantity_committed=plain_number(committed),
+            quantity_remaining=plain_number(max(Decimal(0), quantity - committed)),
             recurrence=listing.recurrence,
             season_months=list(listing.season_months),
             available_from=listing.available_from,
             available_until=listing.available_until,
-            price_per_unit=(
-                plain_number(listing.price_per_unit) if listing.price_per_unit is not None else None
-            ),
+            price_per_unit=plain_number(price) if price is not None else None,
             currency=listing.currency,
             delivery=listing.delivery,
             location=Location(
@@ -230,10 +252,44 @@ class ListingType:
             created_at=listing.created_at,
             updated_at=listing.updated_at,
             version=listing.version,
-            organisation=OrganisationType.of(listing.organisation),
+            organisation=organisation,
             hidden=listing.hidden_at is not None,
             viewer_can_manage=policies.is_owner(viewer, listing),
             distance_km=round(distance_km, 3) if distance_km is not None else None,
+        )
+
+
+class ListingTypes:
+    """The GraphQL objects of a page of listing records (``service.ListingRecord``): each
+    seller, material and unit becomes its object once, however many listings share it (a sync
+    page of one organisation's 100 listings made its organisation 100 times)."""
+
+    def __init__(self, viewer: Viewer | Anonymous, now: datetime) -> None:
+        self.viewer = viewer
+        self.now = now
+        self._organisations: dict[Any, OrganisationType] = {}
+        self._materials: dict[str, MaterialType] = {}
+        self._units: dict[str, UnitType] = {}
+
+    def of(self, record: service.ListingRecord, distance_km: float | None = None) -> ListingType:
+        seller, material, unit = record.organisation, record.material, record.unit
+        organisation_type = self._organisations.get(seller.id)
+        if organisation_type is None:
+            organisation_type = self._organisations[seller.id] = OrganisationType.of(seller)
+        material_type = self._materials.get(material.code)
+        if material_type is None:
+            material_type = self._materials[material.code] = MaterialType.of(material)
+        unit_type = self._units.get(unit.code)
+        if unit_type is None:
+            unit_type = self._units[unit.code] = UnitType.of(unit)
+        return ListingType.of_parts(
+            record.listing,
+            organisation_type,
+            material_type,
+            unit_type,
+            self.viewer,
+            self.now,
+            distance_km,
         )
 
 

@@ -4,15 +4,18 @@ to import another to reach these."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import LABEL_STYLE_NONE, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
+from backend.catalogue.models import Material, Unit
 from backend.identity.models import Organisation
 from backend.kit.db import attach
 from backend.kit.errors import ErrorCode, ServiceError
@@ -20,6 +23,7 @@ from backend.marketplace.models import (
     Listing,
     ListingStatus,
 )
+from backend.marketplace.service.inputs import ListingRecord
 from backend.sync import log as sync_log
 from backend.sync.models import ChangeType
 
@@ -48,6 +52,51 @@ def listing_loads() -> tuple[ExecutableOption, ...]:
         selectinload(Listing.material),
         selectinload(Listing.unit),
     )
+
+
+# What :func:`listing_loads` sends, built once: ``listing_records`` sends the same statements
+# for a page of rows.
+_SELLERS = (
+    select(Organisation)
+    .options(joinedload(Organisation.cluster))
+    .where(Organisation.id.in_(bindparam("ids", expanding=True)))
+    # no labels for the cluster's columns named as the organisation's ("id AS id_1"), as the
+    # eager load writes it: the joined columns are read by position
+    .set_label_style(LABEL_STYLE_NONE)
+)
+_MATERIALS = select(Material).where(Material.code.in_(bindparam("codes", expanding=True)))
+_UNITS = select(Unit).where(Unit.code.in_(bindparam("codes", expanding=True)))
+
+
+async def listing_records(session: AsyncSession, rows: Sequence[Any]) -> list[ListingRecord]:
+    """Rows of :data:`LISTING_COLUMNS` with what ``listing_loads`` gives an entity: three
+    statements (none for no rows), whatever the number of rows, as ``listing_loads`` costs."""
+    if not rows:
+        return []
+    sellers = {
+        seller.id: seller
+        for seller in await session.scalars(
+            _SELLERS, {"ids": list(dict.fromkeys(row.organisation_id for row in rows))}
+        )
+    }
+    materials = {
+        material.code: material
+        for material in await session.scalars(
+            _MATERIALS, {"codes": list(dict.fromkeys(row.material_code for row in rows))}
+        )
+    }
+    units = {
+        unit.code: unit
+        for unit in await session.scalars(
+            _UNITS, {"codes": list(dict.fromkeys(row.unit_code for row in rows))}
+        )
+    }
+    return [
+        ListingRecord(
+            row, sellers[row.organisation_id], materials[row.material_code], units[row.unit_code]
+        )
+        for row in rows
+    ]
 
 
 async def attach_loads(session: AsyncSession, listing: Listing) -> Listing:

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
+from backend.catalogue.models import Material, Unit
+from backend.identity.models import Organisation
 from backend.kit.validation import UNCHANGED, Place
 from backend.marketplace.models import (
     Delivery,
-    Listing,
     ListingCategory,
     ListingKind,
     ListingStatus,
@@ -105,6 +107,18 @@ class ListingFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class ListingHit:
-    listing: Listing
+class ListingRecord:
+    """A listing read for a page, with what it carries to the API. ``listing`` is a Core row of
+    the ``listings`` columns, read by the same names as a ``Listing`` (a read-only page reads
+    rows: a mapped entity cost about three times the row, docs/performance.md); the seller (with
+    its cluster), material and unit are entities, a few per page and shared by its listings."""
+
+    listing: Any
+    organisation: Organisation
+    material: Material
+    unit: Unit
+
+
+@dataclass(frozen=True, slots=True)
+class ListingHit(ListingRecord):
     distance_km: float | None = None

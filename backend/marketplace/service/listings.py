@@ -22,13 +22,25 @@ from backend.kit.money import check_amount, check_currency, plain
 from backend.kit.validation import Place, check_language, check_place, check_text, check_utc
 from backend.marketplace import policies
 from backend.marketplace.models import (
+    LISTING_ROW,
     Listing,
     ListingStatus,
     Recurrence,
 )
 from backend.marketplace.service import matching, offers
-from backend.marketplace.service.common import attach_loads, effective_status, listing_loads
-from backend.marketplace.service.inputs import UNCHANGED, ListingChanges, ListingDraft, Spec
+from backend.marketplace.service.common import (
+    attach_loads,
+    effective_status,
+    listing_loads,
+    listing_records,
+)
+from backend.marketplace.service.inputs import (
+    UNCHANGED,
+    ListingChanges,
+    ListingDraft,
+    ListingRecord,
+    Spec,
+)
 from backend.notifications.service import texts
 
 DEFAULT_LIFETIME = timedelta(days=90)
@@ -486,12 +498,15 @@ async def get_listing(
 
 async def listings_for_sync(
     *, db: Database, viewer: Viewer, listing_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, Listing]:
-    """Of these listings, those the viewer may read now (the offline sync's upserts)."""
+) -> dict[uuid.UUID, ListingRecord]:
+    """Of these listings, those the viewer may read now (the offline sync's upserts): rows, as
+    a page of up to 500 is read only to be written out."""
     async with db.read() as session:
-        listings = await session.scalars(
-            select(Listing)
-            .options(*listing_loads())
-            .where(Listing.id.in_(listing_ids), policies.readable_listings(viewer))
-        )
-        return {listing.id: listing for listing in listings}
+        rows = (
+            await session.scalars(
+                select(LISTING_ROW).where(
+                    Listing.id.in_(listing_ids), policies.readable_listings(viewer)
+                )
+            )
+        ).all()
+        return {record.listing.id: record for record in await listing_records(session, rows)}

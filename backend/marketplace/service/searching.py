@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -28,9 +27,10 @@ from backend.kit.validation import Place, check_place, check_text
 from backend.marketplace import policies, search
 from backend.marketplace.models import (
     Listing,
+    ListingRow,
     ListingStatus,
 )
-from backend.marketplace.service.common import listing_loads
+from backend.marketplace.service.common import listing_records
 from backend.marketplace.service.inputs import ListingFilter, ListingHit, ListingSort
 
 MAX_RADIUS_KM = 500.0
@@ -94,13 +94,14 @@ def _nearest(distance: ColumnElement[float]) -> Sort:
                 value_of=lambda row: row.distance_km,
                 python_type=float,
             ),
-            SortKey(Listing.id, value_of=lambda row: row.Listing.id),
+            SortKey(Listing.id, value_of=lambda row: row.listing.id),
         ),
     )
 
 
-def _listing_of(item: Any) -> Listing:
-    return item if isinstance(item, Listing) else item.Listing
+def _listing_of(item: Any) -> Any:
+    """A page's item: a ``ListingRow``, or a row of one and its distance."""
+    return item if isinstance(item, ListingRow) else item.listing
 
 
 async def search_listings(
@@ -187,16 +188,24 @@ async def search_listings(
             plan.statement,
             sort=order,
             request=page,
-            load=listing_loads(),
             with_total=with_total,
             count_cap=count_cap,
             leading=leading,
         )
+        # The page's listings (a search reads rows, not entities) with their sellers,
+        # materials and units, loaded for the page only.
+        records = await listing_records(session, [_listing_of(item) for item in result.items])
     hits = [
-        ListingHit(_listing_of(item), None if near is None else float(item.distance_km))
-        for item in result.items
+        ListingHit(
+            record.listing,
+            record.organisation,
+            record.material,
+            record.unit,
+            None if near is None else float(item.distance_km),
+        )
+        for record, item in zip(records, result.items, strict=True)
     ]
-    return dataclasses.replace(result, items=hits)
+    return result.with_items(hits)
 
 
 async def my_listings(
