@@ -64,8 +64,13 @@ _SELLERS = (
     # eager load writes it: the joined columns are read by position
     .set_label_style(LABEL_STYLE_NONE)
 )
-_MATERIALS = select(Material).where(Material.code.in_(bindparam("codes", expanding=True)))
-_UNITS = select(Unit).where(Unit.code.in_(bindparam("codes", expanding=True)))
+# Materials and units as rows of their columns (the entities' SQL): their GraphQL objects read
+# them by the entities' attribute names. Sellers stay entities: their object reads a computed
+# trust score and the joined cluster.
+_MATERIALS = select(*Material.__table__.c).where(
+    Material.code.in_(bindparam("codes", expanding=True))
+)
+_UNITS = select(*Unit.__table__.c).where(Unit.code.in_(bindparam("codes", expanding=True)))
 
 
 async def listing_records(session: AsyncSession, rows: Sequence[Any]) -> list[ListingRecord]:
@@ -81,13 +86,13 @@ async def listing_records(session: AsyncSession, rows: Sequence[Any]) -> list[Li
     }
     materials = {
         material.code: material
-        for material in await session.scalars(
+        for material in await session.execute(
             _MATERIALS, {"codes": list(dict.fromkeys(row.material_code for row in rows))}
         )
     }
     units = {
         unit.code: unit
-        for unit in await session.scalars(
+        for unit in await session.execute(
             _UNITS, {"codes": list(dict.fromkeys(row.unit_code for row in rows))}
         )
     }

@@ -9,7 +9,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from backend.catalogue.models import Material, Unit
 from backend.identity.models import Organisation
 from backend.kit.validation import UNCHANGED, Place
 from backend.marketplace.models import (
@@ -108,15 +107,16 @@ class ListingFilter:
 
 @dataclass(frozen=True, slots=True)
 class ListingRecord:
-    """A listing read for a page, with what it carries to the API. ``listing`` is a Core row of
-    the ``listings`` columns, read by the same names as a ``Listing`` (a read-only page reads
-    rows: a mapped entity cost about three times the row, docs/performance.md); the seller (with
-    its cluster), material and unit are entities, a few per page and shared by its listings."""
+    """A listing read for a page, with what it carries to the API. ``listing`` is a
+    ``ListingRow`` (its columns, read by the same names as a ``Listing``: a read-only page reads
+    rows, a mapped entity cost about three times the row, docs/performance.md); the material
+    and unit are rows of their columns, read as a ``Material`` and a ``Unit``; the seller is an
+    entity with its cluster. A few of each per page, shared by its listings."""
 
-    listing: Any
+    listing: Any  # a ListingRow
     organisation: Organisation
-    material: Material
-    unit: Unit
+    material: Any
+    unit: Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.catalogue import service as catalogue
@@ -27,7 +27,6 @@ from backend.kit.validation import Place, check_place, check_text
 from backend.marketplace import policies, search
 from backend.marketplace.models import (
     Listing,
-    ListingRow,
     ListingStatus,
 )
 from backend.marketplace.service.common import listing_records
@@ -100,8 +99,8 @@ def _nearest(distance: ColumnElement[float]) -> Sort:
 
 
 def _listing_of(item: Any) -> Any:
-    """A page's item: a ``ListingRow``, or a row of one and its distance."""
-    return item if isinstance(item, ListingRow) else item.listing
+    """A page's item: a ``ListingRow`` (or a ``Listing``), or a row of one and its distance."""
+    return item[0] if isinstance(item, Row) else item
 
 
 async def search_listings(
