@@ -28,7 +28,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench_pages import Page, Volumes, World, pages, seed, sign_in, wire
+from bench_pages import Page, Volumes, Wire, World, pages, seed, sign_in, wire
 from bench_pages_reference import ReferenceApp, operation_ids
 from benchkit import bench_database
 
@@ -144,6 +144,8 @@ async def measure(
     shas = operation_ids()
     async with product.router.lifespan_context(product):
         heap.settle_after_start_up()
+        if args.typename:
+            await typename(product, token, args)
         for page in page_list:
             requests = [wire(page, shas[page.operation], v, token) for v in page.variants]
             figures: dict[str, list[float]] = {"product": [], "reference": []}
@@ -180,6 +182,23 @@ async def measure(
     await db.dispose()
 
 
+# The smallest document, to see what every request pays before and around its page: the
+# middlewares, the context (for a signed-in one the token and the access check's statement),
+# Strawberry's HTTP view. The product alone: the reference has no such page.
+TYPENAME = json.dumps({"query": "{ __typename }"}).encode()
+
+
+async def typename(product: Any, token: str, args: argparse.Namespace) -> None:
+    json_headers = {"Content-Type": "application/json"}
+    for label, headers in (
+        ("{ __typename } anonymous", json_headers),
+        ("{ __typename } signed in", {**json_headers, "Authorization": f"Bearer {token}"}),
+    ):
+        requests = [Wire("POST", "/graphql", headers, TYPENAME)]
+        figures = [await drive(product, requests, args.requests) for _ in range(args.rounds)]
+        print(f"{label:26} product {min(figures) * 1000:7.2f} ms", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=None)
@@ -193,6 +212,9 @@ def main() -> None:
     parser.add_argument("--product-only", action="store_true", help="no reference rounds")
     parser.add_argument(
         "--ab-plan", action="store_true", help="compiled plans on and off, alternating"
+    )
+    parser.add_argument(
+        "--typename", action="store_true", help="also `{ __typename }`, anonymous and signed in"
     )
     parser.add_argument("--top", type=int, default=0, help="with --profile: the top functions")
     args = parser.parse_args()
