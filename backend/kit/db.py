@@ -38,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -579,6 +580,7 @@ class Database:
             if self.engine.dialect.name == "postgresql"
             else self.engine
         )
+        self._read_engine = read_engine
         self._read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
         # SQLite has one writer at a time, and its busy handler wakes waiting writers in no
@@ -604,6 +606,15 @@ class Database:
         """A session for queries; whatever it holds is rolled back when the block ends."""
         async with self._read_sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def read_rows(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for Core queries (rows, no ORM entities), rolled back when the block
+        ends: the same statements as :meth:`read` (BEGIN and ROLLBACK on SQLite, neither on
+        PostgreSQL), without an ORM session's set-up and tear-down, which cost more than a
+        small statement itself (the access check of every signed-in request)."""
+        async with self._read_engine.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
