@@ -22,12 +22,17 @@ import contextlib
 import logging
 import uuid
 import weakref
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from cross_web import HTTPException
+from fastapi.routing import APIRoute
+from starlette.background import BackgroundTasks
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.websockets import WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -97,11 +102,21 @@ class PersistedSubscribeHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class EICGraphQLRouter(GraphQLRouter[Context, None]):
+    """Strawberry's router, whose HTTP requests are served by :meth:`http_route` (mounted by
+    the app) rather than by its own FastAPI routes; it keeps the WebSocket route."""
+
     graphql_transport_ws_handler_class = PersistedSubscribeHandler
 
-    def __init__(self, schema: Any, **options: Any) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        context_getter: Callable[[HTTPConnection], Awaitable[Context]],
+        **options: Any,
+    ) -> None:
         super().__init__(
             schema,
+            context_getter=context_getter,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=10),
             # Server pings keep mobile connections through NAT and proxies alive.
@@ -114,6 +129,42 @@ class EICGraphQLRouter(GraphQLRouter[Context, None]):
         )
         # A connection's handler leaves when the connection has gone and nothing holds it.
         self.connections: weakref.WeakSet[PersistedSubscribeHandler] = weakref.WeakSet()
+        self._context_of = context_getter
+        # Strawberry's GET and POST routes receive the context through FastAPI's dependency
+        # injection, which cost every request more than the rest of what happens before its
+        # operation runs (solve_dependencies ~10 % of a feed page's CPU). :meth:`http_route`
+        # serves them with a plain call instead.
+        self.routes[:] = [route for route in self.routes if not isinstance(route, APIRoute)]
+
+    def http_route(self, path: str) -> Route:
+        """GraphQL over HTTP (GET and POST) at ``path``, for the app to mount beside this
+        router's WebSocket route."""
+        route = Route(path, self._serve_http, methods=["GET", "POST"], include_in_schema=False)
+        # Starlette adds HEAD to a GET route; Strawberry's GET route never answered it.
+        route.methods = {"GET", "POST"}
+        return route
+
+    async def _serve_http(self, request: Request) -> Response:
+        # What Strawberry's FastAPI routes did around ``run``, without the dependency solving:
+        # the sub-response a resolver may set headers or a status on (FastAPI's is made the
+        # same way: no content-length, no status of its own), the context, background tasks.
+        sub_response = Response()
+        del sub_response.headers["content-length"]
+        sub_response.status_code = None  # type: ignore[assignment]
+        background_tasks = BackgroundTasks()
+        context = await self._context_of(request)
+        context.request = request
+        context.background_tasks = background_tasks
+        context.response = sub_response
+        # Taken by ``run`` before its first await: no other request can replace it meanwhile.
+        self.temporal_response = sub_response
+        try:
+            response = await self.run(request=request, context=context, root_value=None)
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        if response.background is None:
+            response.background = background_tasks
+        return response
 
     def active_subscriptions(self) -> int:
         """The subscriptions running on this process's open WebSocket connections."""
