@@ -7,6 +7,7 @@ claim; both are enforced here so an access token can never stand in for a refres
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,11 @@ from backend.settings import Settings
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "typ"]
 CLOCK_SKEW = timedelta(seconds=10)
+_SKEW_SECONDS = CLOCK_SKEW.total_seconds()
+# Access tokens whose signature and claims were checked, kept so that an app's next requests
+# with the same token skip PyJWT (an app sends one token for up to its lifetime). Bounded: at
+# this many the oldest goes; only tokens we signed get in, so no client can fill it with junk.
+VERIFIED_LIMIT = 4096
 
 
 class TokenType(StrEnum):
@@ -65,6 +71,8 @@ class Tokens:
         self._audience = settings.jwt_audience
         self.access_ttl = timedelta(seconds=settings.access_token_ttl_seconds)
         self.refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
+        # token -> (its viewer, its nbf, iat and exp claims): see :meth:`read_access`
+        self._verified: dict[str, tuple[Viewer, int, int, int]] = {}
 
     def now(self) -> datetime:
         """The time tokens and their refresh sessions are stamped with: the wall clock.
@@ -144,6 +152,23 @@ class Tokens:
         return claims
 
     def read_access(self, token: str) -> Viewer:
+        """The viewer of a valid access token; :class:`TokenError` otherwise.
+
+        A token read before is not decoded again: the same text with the same key verifies the
+        same way, so only the claims that depend on the time (``exp``, and ``nbf`` / ``iat``
+        should the wall clock go back) are checked again, as PyJWT checks them. Whether the
+        access it carries still stands is not a property of the token: every request asks the
+        database (``backend/identity/service/access.py``), cached or not.
+        """
+        known = self._verified.get(token)
+        if known is not None:
+            viewer, not_before, issued_at, expires = known
+            now = time.time()
+            if expires <= now - _SKEW_SECONDS:
+                self._verified.pop(token, None)
+                raise TokenError(ErrorCode.TOKEN_EXPIRED, "The access token has expired")
+            if max(not_before, issued_at) <= now + _SKEW_SECONDS:
+                return viewer
         claims = self._decode(token, TokenType.ACCESS)
         if "sid" not in claims:
             # Signed by us before access tokens named their sign-in: the apps refresh an
@@ -151,7 +176,7 @@ class Tokens:
             raise TokenError(ErrorCode.TOKEN_EXPIRED, "The access token has expired")
         try:
             org = claims.get("org")
-            return Viewer(
+            viewer = Viewer(
                 user_id=uuid.UUID(claims["sub"]),
                 role=Role(claims["role"]),
                 organisation_id=uuid.UUID(org) if org else None,
@@ -160,8 +185,14 @@ class Tokens:
                 # Required: a token without it could not be signed out before it expires.
                 session_id=uuid.UUID(claims["sid"]),
             )
+            # PyJWT has checked that these three are integers
+            times = (int(claims["nbf"]), int(claims["iat"]), int(claims["exp"]))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TokenError(ErrorCode.TOKEN_INVALID, "The access token is not valid") from exc
+        if len(self._verified) >= VERIFIED_LIMIT:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[token] = (viewer, *times)
+        return viewer
 
     def read_refresh(self, token: str) -> RefreshClaims:
         claims = self._decode(token, TokenType.REFRESH)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -358,3 +359,53 @@ def test_token_signed_with_another_secret_is_refused(
 def test_garbage_is_refused(tokens: Tokens, garbage: str) -> None:
     # when something that is not a JWT is read, then it is refused as invalid
     assert refused(tokens.read_access, garbage).code is ErrorCode.TOKEN_INVALID
+
+
+def test_an_access_token_read_again_is_not_decoded_again(
+    tokens: Tokens, token_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an access token read once
+    token = signed(access_claims(token_settings))
+    first = tokens.read_access(token)
+
+    # when it is read again while PyJWT would fail on anything
+    def broken(*_: Any, **__: Any) -> Any:
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(jwt, "decode", broken)
+    again = tokens.read_access(token)
+
+    # then the same viewer comes back without a second decode
+    assert again == first
+
+
+def test_an_access_token_read_before_is_refused_once_it_has_expired(
+    tokens: Tokens, token_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an access token read once, valid for 15 minutes
+    token = signed(access_claims(token_settings))
+    tokens.read_access(token)
+
+    # when it is read again 16 minutes later (the clock skew allowed is 10 seconds)
+    later = time.time() + 16 * 60
+    monkeypatch.setattr(time, "time", lambda: later)
+
+    # then it is refused as expired, as a first reading would refuse it
+    assert refused(tokens.read_access, token).code is ErrorCode.TOKEN_EXPIRED
+
+
+def test_a_changed_copy_of_an_access_token_read_before_is_refused(
+    tokens: Tokens, token_settings: Settings
+) -> None:
+    # given an access token read once
+    token = signed(access_claims(token_settings))
+    tokens.read_access(token)
+
+    # when a copy with another payload but the same signature is presented
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    changed = base64.urlsafe_b64encode(json.dumps({**claims, "role": "ADMIN"}).encode())
+    forged = f"{header}.{changed.rstrip(b'=').decode()}.{signature}"
+
+    # then it is refused: only the exact text read before skips verification
+    assert refused(tokens.read_access, forged).code is ErrorCode.TOKEN_INVALID
