@@ -158,8 +158,9 @@ def create_app(
         # GET serves cacheable queries; Strawberry refuses mutations over GET.
         allow_queries_via_get=True,
     )
+    # First: the route nearly every request takes is matched before the others are tried.
+    app.router.routes.insert(0, graphql.http_route("/graphql"))
     app.include_router(graphql, prefix="/graphql")  # its WebSocket route
-    app.router.routes.append(graphql.http_route("/graphql"))
     if settings.is_development:  # the GraphiQL page's own files; served where it is
         app.mount(graphiql.ASSETS_PATH, graphiql.assets(), name="graphiql")
     app.include_router(events_router)
