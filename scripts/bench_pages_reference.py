@@ -257,22 +257,10 @@ async def access_check(request: Request) -> None:
     viewer = request.viewer
     assert viewer is not None
     statement, sql = access_check_sql(request, viewer)
-    # one statement on its own, as the product sends it (no BEGIN on SQLite: Database.fetch)
-    async with _one_statement(request.engine).connect() as connection:
+    async with request.engine.connect() as connection:
         found = await rows(connection, statement, sql)
     if not found or not found[0][0] or found[0][2] is None:
         raise RefusedError("access ended")
-
-
-_statement_engines: dict[int, AsyncEngine] = {}
-
-
-def _one_statement(engine: AsyncEngine) -> AsyncEngine:
-    """``engine`` for statements run on their own (made once per engine)."""
-    found = _statement_engines.get(id(engine))
-    if found is None:
-        found = _statement_engines[id(engine)] = engine.execution_options(sqlite_begin=None)
-    return found
 
 
 class RefusedError(Exception):

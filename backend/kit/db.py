@@ -14,15 +14,7 @@ import sqlite3
 import time
 import uuid
 import weakref
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -43,9 +35,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Row
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -55,7 +48,6 @@ from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql.base import Executable
 from sqlalchemy.types import TypeDecorator
 
 from backend.kit.geo import great_circle_km
@@ -163,8 +155,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode is not None:  # None: each statement on its own (Database.fetch)
-            connection.exec_driver_sql(f"BEGIN {mode}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 @dataclass(frozen=True)
@@ -590,14 +581,6 @@ class Database:
             else self.engine
         )
         self._read_engine = read_engine
-        # One statement read on its own is one snapshot on both backends: on SQLite it goes
-        # without BEGIN and its ROLLBACK's work (each a hop to aiosqlite's thread, ~130 us of
-        # CPU together; PostgreSQL reads have none anyway). See :meth:`fetch`.
-        self._statement_engine = (
-            read_engine.execution_options(sqlite_begin=None)
-            if self.engine.dialect.name == "sqlite"
-            else read_engine
-        )
         self._read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
         # SQLite has one writer at a time, and its busy handler wakes waiting writers in no
@@ -624,14 +607,14 @@ class Database:
         async with self._read_sessions() as session:
             yield session
 
-    async def fetch(
-        self, statement: Executable, parameters: Mapping[str, Any] | None = None
-    ) -> Sequence[Row[Any]]:
-        """The rows of one read statement, run on its own rather than in a transaction: a
-        single statement sees one snapshot anyway. For more statements that must agree with
-        each other, use :meth:`read`."""
-        async with self._statement_engine.connect() as connection:
-            return (await connection.execute(statement, parameters)).all()
+    @asynccontextmanager
+    async def read_rows(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for Core queries (rows, no ORM entities), rolled back when the block
+        ends: the same statements as :meth:`read` (BEGIN and ROLLBACK on SQLite, neither on
+        PostgreSQL), without an ORM session's set-up and tear-down, which cost more than a
+        small statement itself (the access check of every signed-in request)."""
+        async with self._read_engine.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

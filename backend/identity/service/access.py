@@ -32,8 +32,7 @@ _memberships = Membership.__table__
 _organisations = Organisation.__table__
 # Built once, on tables rather than entities, and read on a plain connection: constructing an
 # ORM select and opening an ORM session for it every request cost more CPU than the statement
-# (``scripts/profile_pages.py --typename``). What it sends is the statement as it was, on its
-# own (``Database.fetch``: on SQLite without the BEGIN of a transaction).
+# (``scripts/profile_pages.py --typename``). What it sends is the statement as it was.
 ACCESS_STATEMENT = (
     select(
         _users.c.is_active,
@@ -68,15 +67,17 @@ async def current_access(*, db: Database, viewer: Viewer) -> Viewer | Anonymous:
     token at all)."""
     if viewer.session_id is None:
         return ENDED
-    rows = await db.fetch(
-        ACCESS_STATEMENT,
-        {
-            "session_id": viewer.session_id,
-            "organisation_id": viewer.organisation_id,
-            "user_id": viewer.user_id,
-        },
-    )
-    row = rows[0] if rows else None
+    async with db.read_rows() as connection:
+        row = (
+            await connection.execute(
+                ACCESS_STATEMENT,
+                {
+                    "session_id": viewer.session_id,
+                    "organisation_id": viewer.organisation_id,
+                    "user_id": viewer.user_id,
+                },
+            )
+        ).one_or_none()
     if row is None or not row.is_active:
         return ENDED  # signed out (or the session is gone), or no such account any more
     if viewer.organisation_id is None:
