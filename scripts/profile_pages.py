@@ -103,9 +103,7 @@ async def ab_plan(product: Any, page: Page, requests: list[Any], args: argparse.
     answers = {}
     for mode in ("plan", "generic"):
         plans.of = planned if mode == "plan" else generic  # type: ignore[method-assign]
-        answers[mode] = [
-            await call(product, r.method, r.path, r.headers, r.body) for r in requests
-        ]
+        answers[mode] = [await call(product, r.method, r.path, r.headers, r.body) for r in requests]
     if answers["plan"] != answers["generic"]:
         raise SystemExit(f"{page.label}: the plan's answers differ from the generic executor's")
     figures: dict[str, list[float]] = {"plan": [], "generic": []}

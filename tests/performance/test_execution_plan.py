@@ -175,7 +175,8 @@ async def test_a_permission_class_on_a_plain_field_still_runs() -> None:
     ours, _ = _schemas()
     result = await ours.execute("{ bales { name secret } }")
     assert result.data is None  # the non-null field's error nulls up to the root
-    assert result.errors and result.errors[0].message == "Not for you"
+    assert result.errors
+    assert result.errors[0].message == "Not for you"
 
 
 @pytest.mark.parametrize(
