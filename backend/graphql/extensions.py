@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -43,7 +43,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.types import ExecutionContext
 
@@ -88,6 +87,133 @@ def max_operations_rule(limit: int) -> type[ValidationRule]:
     return MaxOperations
 
 
+class _Kept:
+    """What was worked out about one parsed document, found by the document's identity.
+
+    The parser cache hands the same document object to every request with the same text, so
+    its identity is a key that costs nothing; Strawberry's ValidationCache keyed an lru_cache on
+    the document itself, whose hash and equality walk the whole tree on every request (~3 % of
+    a sync page's CPU). The entry holds the document, so its id stays its own."""
+
+    __slots__ = ("costs", "document", "validations", "variables_read")
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+        # Errors by schema and rules (a schema's options change its messages and rules).
+        self.validations: dict[tuple[Any, ...], list[GraphQLError]] = {}
+        # The cost's variables (``first: $n``) read by the estimate, and the cost per value.
+        self.variables_read: tuple[str, ...] | None = None
+        self.costs: dict[tuple[Any, ...], int] = {}
+
+
+class DocumentFacts:
+    """The most recent documents' validation results and costs (bounded, oldest out)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.kept: OrderedDict[int, _Kept] = OrderedDict()
+
+    def of(self, document: DocumentNode) -> _Kept:
+        key = id(document)
+        found = self.kept.get(key)
+        if found is not None and found.document is document:
+            self.kept.move_to_end(key)
+            return found
+        found = self.kept[key] = _Kept(document)
+        if len(self.kept) > self.maxsize:
+            self.kept.popitem(last=False)
+        return found
+
+
+# One for every schema of the process: entries are per document object, and a document is
+# validated against the schema it came with (the rules are compared too).
+_facts = DocumentFacts(maxsize=512)
+
+
+class ValidationCache(SchemaExtension):
+    """Validation remembered per parsed document (see :class:`_Kept`) and set of rules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.facts = _facts
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is None:
+            yield
+            return
+        kept = self.facts.of(document)
+        schema = context.schema._schema
+        rules = tuple(context.validation_rules)
+        key = (schema, *rules)
+        errors = kept.validations.get(key)
+        if errors is None:
+            errors = kept.validations[key] = validate(schema, document, rules)
+        context.pre_execution_errors = errors
+        yield
+
+
+class _VariablesRead(Mapping[str, Any]):
+    """The request's variables, noting which the cost estimate reads."""
+
+    def __init__(self, variables: Mapping[str, Any] | None) -> None:
+        self.variables = variables or {}
+        self.read: list[str] = []
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            self.read.append(name)
+        return name in self.variables
+
+    def __getitem__(self, name: str) -> Any:
+        self.read.append(name)
+        return self.variables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.variables)
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+
+def _page_value(variables: Mapping[str, Any] | None, name: str) -> Any:
+    """What the cost estimate makes of a variable (backend/graphql/cost.py ``_page_size``):
+    a number counts as itself, anything else as the field's default, absence as absence."""
+    if variables is None or name not in variables:
+        return ("absent",)
+    value = variables[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ("other",)
+    return value
+
+
+def cost_of(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    """:class:`CostMeasure`'s estimate, remembered per document, operation and the values of
+    the variables it reads (the page sizes): the walk depends on nothing else."""
+    kept = _facts.of(document)
+    names = kept.variables_read
+    key: tuple[Any, ...] | None = None
+    if names is not None:
+        key = (schema, id(operation), *(_page_value(variables, name) for name in names))
+        found = kept.costs.get(key)
+        if found is not None:
+            return found
+    reads = _VariablesRead(variables)
+    cost = CostMeasure(schema, document, reads).of(operation)
+    if names is None:
+        kept.variables_read = names = tuple(dict.fromkeys(reads.read))
+        key = (schema, id(operation), *(_page_value(variables, name) for name in names))
+    if len(kept.costs) < 64 and key is not None:  # a few page sizes per document
+        kept.costs[key] = cost
+    return cost
+
+
 class TrustedOnlyValidation(ValidationCache):
     """Validation (cached) of the manifest's documents only (EIC_TRUSTED_OPERATIONS_ONLY).
 
@@ -95,8 +221,8 @@ class TrustedOnlyValidation(ValidationCache):
     reached the schema: HTTP, or the WebSocket's subscribe messages, which no HTTP middleware
     sees. A rule among the others would have let a costly document be validated first."""
 
-    def __init__(self, documents: Callable[[], TrustedDocuments], maxsize: int) -> None:
-        super().__init__(maxsize=maxsize)
+    def __init__(self, documents: Callable[[], TrustedDocuments]) -> None:
+        super().__init__()
         self.documents = documents
 
     def on_validate(self) -> Iterator[None]:
@@ -159,9 +285,7 @@ class QueryCostLimit(SchemaExtension):
         signed_in = isinstance(getattr(context.context, "viewer", None), Viewer)
         self.limit = self.budgets[signed_in]
         try:
-            self.cost = CostMeasure(context.schema._schema, document, context.variables).of(
-                operation
-            )
+            self.cost = cost_of(context.schema._schema, document, operation, context.variables)
         except RecursionError:  # validation refuses such documents first; never run one
             self.cost = self.limit + 1
         if self.cost > self.limit:
@@ -424,9 +548,9 @@ def build_extensions(options: SchemaOptions) -> list[Callable[[], SchemaExtensio
         lambda: AddValidationRules(list(rules)),
         lambda: MaskUnexpectedErrors(hide_suggestions=not options.development),
         lambda: ParserCache(maxsize=512),
-        (lambda: TrustedOnlyValidation(trusted_documents, maxsize=512))
+        (lambda: TrustedOnlyValidation(trusted_documents))
         if options.trusted_operations_only
-        else (lambda: ValidationCache(maxsize=512)),
+        else ValidationCache,
         # After the validation cache: only valid documents are estimated, untrusted ones never.
         lambda: QueryCostLimit(
             anonymous=options.max_cost_anonymous, signed_in=options.max_cost_signed_in
