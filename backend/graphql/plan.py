@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
+from types import CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -123,6 +124,7 @@ class FieldPlan:
         "has_args",
         "leaf",
         "nodes",
+        "nullable",
         "parent_type",
         "resolve",
         "response_name",
@@ -146,6 +148,7 @@ class FieldPlan:
         # A plain field of a scalar or enum type: completing it needs no path (an error's
         # path is made when there is one).
         self.leaf = False
+        self.nullable = True
         self.complete: Completer = _no_completer
         if self.field_name == "__typename":
             self.typename = parent_type.name
@@ -161,6 +164,7 @@ class FieldPlan:
             raise NotPlannable(self.field_name)  # validation refuses it; not ours to answer
         self.field_def = field_def
         self.return_type = field_def.type
+        self.nullable = not is_non_null_type(field_def.type)
         self.has_args = bool(field_def.args or first.arguments)
         definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
         if (
@@ -574,10 +578,14 @@ class Run:
                 if attribute is not None:
                     try:
                         value = getattr(source, attribute)
-                        if value.__class__ is field.exact:
+                        kind = value.__class__
+                        if kind is field.exact:
                             results[name] = value
                             continue
-                        if is_awaitable(value):  # as a resolver's awaitable is
+                        if value is None and field.nullable:
+                            results[name] = None
+                            continue
+                        if kind not in _never_awaitable and _awaitable(value, is_awaitable):
                             field_path = Path(path, name, type_name)
                             results[name] = _resolved_later(self, value, field, field_path)
                             waiting.append(name)
@@ -625,6 +633,23 @@ class Run:
         if not waiting:
             return results
         return _gather_fields(results, waiting)
+
+
+# Classes whose instances are never awaitable (no ``__await__``, not a coroutine or generator):
+# a plain field's value of one of them needs no awaitability test. Bounded by the classes the
+# program has.
+_never_awaitable: set[type] = set()
+
+
+def _awaitable(value: Any, is_awaitable: Callable[[Any], bool]) -> bool:
+    if is_awaitable(value):
+        return True
+    kind = value.__class__
+    if not (
+        isinstance(value, CoroutineType | GeneratorType) or hasattr(kind, "__await__")
+    ) and "__await__" not in getattr(value, "__dict__", ()):
+        _never_awaitable.add(kind)
+    return False
 
 
 async def _resolved_later(run: Run, value: Any, field: FieldPlan, path: Path) -> Any:
