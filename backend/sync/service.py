@@ -15,17 +15,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, literal, or_, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.visitors import replacement_traverse
 
-from backend.auth.viewer import Viewer
+from backend.auth.viewer import Role, Viewer
 from backend.events import service as events_service
 from backend.forums import service as forums_service
 from backend.kit.db import Database, insert_or_else
@@ -115,25 +129,113 @@ class ChangeFeed:
     items: list[SyncedChange]
 
 
-async def _scopes(session: AsyncSession, viewer: Viewer) -> list[uuid.UUID]:
-    """Who the viewer is to the log: themselves, their organisation, and the threads, events
-    and groups they follow, attend or pledged to (one statement)."""
-    kinds = (
-        (sync_log.thread_followers, forums_service.followed_thread_ids(viewer)),
-        (sync_log.event_attendees, events_service.registered_event_ids(viewer)),
-        (sync_log.group_participants, purchasing_service.pledged_group_ids(viewer)),
-    )
+# The feed's reads are Core statements built once, with bind parameters, sent on the session's
+# connection: building them again for every request, and the ORM's execution and identity-map
+# bookkeeping for the log state, cost about a fifth of the page. They send the SQL the ORM's
+# (``session.get``) and the per-request statements sent, to the character.
+_state = SyncLogState.__table__.c
+_changes = Change.__table__.c
+
+# session.get(SyncLogState, 1): every column, by primary key
+_LOG_STATE = select(_state.id, _state.last_sequence, _state.pruned_through, _state.epoch).where(
+    _state.id == bindparam("id")
+)
+
+
+class _LogState(NamedTuple):
+    id: int
+    last_sequence: int
+    pruned_through: int
+    epoch: str
+
+
+async def _log_state(connection: AsyncConnection) -> _LogState | None:
+    row = (await connection.execute(_LOG_STATE, {"id": 1})).first()
+    return None if row is None else _LogState._make(row)
+
+
+# Who the viewer is to the log, by kind (the index is the statement's ``kind`` column).
+_SCOPE_KINDS = (
+    (sync_log.thread_followers, forums_service.followed_thread_ids),
+    (sync_log.event_attendees, events_service.registered_event_ids),
+    (sync_log.group_participants, purchasing_service.pledged_group_ids),
+)
+# A viewer standing in for every viewer while the scopes' statement is built: its ids become
+# bind parameters (the domains' own conditions, so their read rules stay theirs alone).
+_ANY_VIEWER = Viewer(
+    user_id=uuid.UUID("00000000-0000-4000-8000-5c09e5000001"),
+    role=Role.COMMUNITY,
+    organisation_id=uuid.UUID("00000000-0000-4000-8000-5c09e5000002"),
+    token_id="",
+)
+
+
+@functools.cache
+def _scopes_statement() -> tuple[Any, tuple[str, ...]]:
+    """The scopes' statement with the viewer's user id as bind parameters, and their names.
+
+    Built on first use, not at import: the domains' statements need their mappers configured.
+    Each place the id appears gets a parameter of its own, so the SQL (PostgreSQL's numbered
+    parameters too) reads as the statement built for one viewer did.
+    """
     statement = union_all(
         *(
-            select(literal(index).label("kind"), ids.subquery().c[0].label("id"))
-            for index, (_, ids) in enumerate(kinds)
+            select(literal(index).label("kind"), ids(_ANY_VIEWER).subquery().c[0].label("id"))
+            for index, (_, ids) in enumerate(_SCOPE_KINDS)
         )
     )
-    rows = (await session.execute(statement)).all()
-    scopes = {kinds[row.kind][0](row.id) for row in rows}
+    names: list[str] = []
+
+    def viewer_bound(element: Any, **_: Any) -> Any:
+        if isinstance(element, BindParameter):
+            if element.value == _ANY_VIEWER.user_id:
+                names.append(f"viewer_user_id_{len(names)}")
+                return bindparam(names[-1], type_=element.type)
+            if element.value == _ANY_VIEWER.organisation_id:
+                # a domain now reads the organisation too: bind it here before going on
+                raise RuntimeError("the sync scopes read the viewer's organisation")
+        return None
+
+    bound = replacement_traverse(statement, {}, viewer_bound)
+    if not names:
+        raise RuntimeError("the sync scopes no longer read the viewer's user id")
+    return bound, tuple(names)
+
+
+async def _scopes(connection: AsyncConnection, viewer: Viewer) -> list[uuid.UUID]:
+    """Who the viewer is to the log: themselves, their organisation, and the threads, events
+    and groups they follow, attend or pledged to (one statement)."""
+    statement, names = _scopes_statement()
+    rows = (await connection.execute(statement, dict.fromkeys(names, viewer.user_id))).all()
+    scopes = {_SCOPE_KINDS[kind][0](id_) for kind, id_ in rows}
     scopes.add(sync_log.person(viewer.user_id))
     scopes.add(sync_log.organisation(viewer.organisation_id))
     return [scope for scope in scopes if scope is not None]
+
+
+@functools.cache
+def _after_statement(typed: bool) -> Select[Any]:
+    """The changes after a cursor, one statement per shape (whether the call names types)."""
+    statement = (
+        select(_changes.sequence, _changes.position, _changes.entity_type, _changes.entity_id)
+        .where(
+            _changes.scope_id.in_(bindparam("scopes", expanding=True)),
+            or_(
+                _changes.sequence > bindparam("after_sequence"),
+                (_changes.sequence == bindparam("at_sequence"))
+                & (_changes.position > bindparam("after_position")),
+            ),
+            # what was committed when the head was read: the cursor may then move to the head
+            _changes.sequence <= bindparam("head"),
+        )
+        .distinct()
+        .order_by(_changes.sequence, _changes.position)
+        # typed as .limit(n) types it: asyncpg's SQL casts it (LIMIT $5::INTEGER)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if typed:
+        statement = statement.where(_changes.entity_type.in_(bindparam("types", expanding=True)))
+    return statement
 
 
 async def changes(
@@ -158,7 +260,8 @@ async def changes(
     if cursor is not None and cursor.audience != audience:
         raise _resync("This cursor is of another account or organisation")
     async with db.read() as session:
-        state = await session.get(SyncLogState, 1)
+        connection = await session.connection()
+        state = await _log_state(connection)
         head = state.last_sequence if state else 0
         epoch = state.epoch if state else ""
         if cursor is None:  # a first sync: start from here, after loading everything
@@ -173,10 +276,10 @@ async def changes(
             # a database restored from a backup is behind what the apps saw
             raise _resync("This cursor is ahead of the server's change log")
         _check_kept(cursor, state.pruned_through if state else 0)
-        rows = await _after(session, viewer, cursor, head, types, limit)
+        rows = await _after(connection, viewer, cursor, head, types, limit)
         # a prune that committed since the state was read may have taken changes this cursor
         # had not seen: read it again, after the changes
-        state = await session.get(SyncLogState, 1, populate_existing=True)
+        state = await _log_state(connection)
         _check_kept(cursor, state.pruned_through if state else 0)
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -187,10 +290,12 @@ async def changes(
         next_cursor = Cursor(head, WHOLE_COMMIT, audience, epoch)
 
     latest: dict[tuple[ChangeType, uuid.UUID], int] = {}
-    for row in rows:  # each thing once, at its latest change
-        key = (ChangeType(row.entity_type), row.entity_id)
+    # each thing once, at its latest change (the column's type gives ChangeType members; rows
+    # read as tuples, which costs a fraction of reading a Row's fields by name)
+    for sequence, _position, change_type, entity_id in rows:
+        key = (change_type, entity_id)
         latest.pop(key, None)
-        latest[key] = row.sequence
+        latest[key] = sequence
     nodes = await _current(db, viewer, latest.keys(), now)
     items = [
         SyncedChange(change_type, entity_id, sequence, nodes.get((change_type, entity_id)))
@@ -200,7 +305,7 @@ async def changes(
 
 
 async def _after(
-    session: AsyncSession,
+    connection: AsyncConnection,
     viewer: Viewer,
     cursor: Cursor,
     head: int,
@@ -209,25 +314,17 @@ async def _after(
 ) -> list[Any]:
     """The viewer's change rows after the cursor, up to the head, in commit order (one more
     than ``limit``, to tell whether more wait)."""
-    scopes = await _scopes(session, viewer)
-    statement = (
-        select(Change.sequence, Change.position, Change.entity_type, Change.entity_id)
-        .where(
-            Change.scope_id.in_(scopes),
-            or_(
-                Change.sequence > cursor.sequence,
-                (Change.sequence == cursor.sequence) & (Change.position > cursor.position),
-            ),
-            # what was committed when the head was read: the cursor may then move to the head
-            Change.sequence <= head,
-        )
-        .distinct()
-        .order_by(Change.sequence, Change.position)
-        .limit(limit + 1)
-    )
+    values: dict[str, Any] = {
+        "scopes": await _scopes(connection, viewer),
+        "after_sequence": cursor.sequence,
+        "at_sequence": cursor.sequence,
+        "after_position": cursor.position,
+        "head": head,
+        "limit": limit + 1,
+    }
     if types:
-        statement = statement.where(Change.entity_type.in_(types))
-    return list((await session.execute(statement)).all())
+        values["types"] = types
+    return list((await connection.execute(_after_statement(bool(types)), values)).all())
 
 
 async def _current(
