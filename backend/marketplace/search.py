@@ -34,8 +34,10 @@ page as the whole search or give way to it:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +56,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -63,7 +66,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.expression import Select
 
 from backend.catalogue.models import Material
-from backend.kit.geo import bounding_box, distance_sql
+from backend.kit.geo import EARTH_RADIUS_KM, SQLITE_HAS_MATH, bounding_box
 from backend.marketplace.models import LISTING_ROW, Listing
 
 # Letters and digits only: "_" is a word character to Python but a separator to both engines.
@@ -104,32 +107,35 @@ def _escaped(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _substring_match(term: str) -> ColumnElement[bool]:
-    pattern = f"%{_escaped(term)}%"
+def _substring_match(name: str) -> ColumnElement[bool]:
+    """``name``'s value (a term) anywhere in the title or the description."""
     return or_(
-        Listing.title.ilike(pattern, escape="\\"), Listing.description.ilike(pattern, escape="\\")
+        Listing.title.ilike(bindparam(f"{name}_title"), escape="\\"),
+        Listing.description.ilike(bindparam(f"{name}_description"), escape="\\"),
     )
 
 
-def _names_hold(term: str, *, as_prefix: bool) -> ColumnElement[bool]:
-    """A condition on materials: their code or names in any language hold ``term``, at the
-    start of one of their words (``as_prefix``, as the full-text engines match words) or
-    anywhere (scripts written without spaces). A word starts after a space or a hyphen
+def _names_hold(name: str, *, as_prefix: bool) -> ColumnElement[bool]:
+    """A condition on materials: their code or names in any language hold ``name``'s value (a
+    term), at the start of one of their words (``as_prefix``, as the full-text engines match
+    words) or anywhere (scripts written without spaces). A word starts after a space or a hyphen
     ("wood-shavings", "waste-water"); not after "(" or "/", which start mostly "(except" and
     "(including" in the EWC's names: each further LIKE costs about 0.3 ms a statement over the
     thousand entries on SQLite (replace()-ing the marks first cost ~9 ms)."""
-    escaped = _escaped(term)
     if not as_prefix:
-        return Material.search_text.like(f"%{escaped}%", escape="\\")
+        return Material.search_text.like(bindparam(f"{name}_names"), escape="\\")
+    # String: the type a str compared with the untyped concatenation gets (asyncpg casts to it).
     return or_(
-        literal_column("' '").op("||")(Material.search_text).like(f"% {escaped}%", escape="\\"),
-        Material.search_text.like(f"%-{escaped}%", escape="\\"),
+        literal_column("' '")
+        .op("||")(Material.search_text)
+        .like(bindparam(f"{name}_start", type_=String), escape="\\"),
+        Material.search_text.like(bindparam(f"{name}_hyphen"), escape="\\"),
     )
 
 
-def _of_named_material(dialect: str, term: str, *, as_prefix: bool) -> ColumnElement[bool]:
-    """A condition on listings: their material's names hold ``term``."""
-    named = _names_hold(term, as_prefix=as_prefix)
+def _of_named_material(dialect: str, name: str, *, as_prefix: bool) -> ColumnElement[bool]:
+    """A condition on listings: their material's names hold ``name``'s value (a term)."""
+    named = _names_hold(name, as_prefix=as_prefix)
     if dialect == "postgresql":
         # = ANY of an array computed once per statement (an InitPlan), which the planner may
         # also use as an index condition on material_code. The cast makes ANY take an array,
@@ -146,6 +152,16 @@ class _Terms:
     words: tuple[str, ...]
     substrings: tuple[str, ...]
 
+    @property
+    def numbers(self) -> list[str]:
+        """Numbers, matched in the listing's own text only, together in one full-text match."""
+        return [word for word in self.words if word.isdigit()]
+
+    @property
+    def lettered(self) -> list[str]:
+        """Each other word, in the text or in the material's names."""
+        return [word for word in self.words if not word.isdigit()]
+
 
 def _terms(query: str | None) -> _Terms:
     words: list[str] = []
@@ -159,89 +175,192 @@ def _terms(query: str | None) -> _Terms:
     return _Terms(tuple(words[:MAX_SEARCH_TERMS]), tuple(substrings))
 
 
-def _fts_keys(words: Sequence[str]) -> Select[Any]:
-    """SQLite: the ``listing_search`` keys of listings holding every word (as a prefix)."""
-    fts_query = " ".join(f'"{word}"*' for word in words)
-    return (
-        select(literal_column("rowid"))
-        .select_from(text("listing_fts"))
-        # unique: a search with several words holds several of these
-        .where(
-            text("listing_fts MATCH :fts_query").bindparams(
-                bindparam("fts_query", fts_query, unique=True)
-            )
-        )
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a search's own conditions look like apart from their values (which :func:`_values`
+    gives): how many terms of each kind, and whether the box crosses the antimeridian. Their
+    SQL is built once per shape (``functools.cache``), and a request binds values only."""
+
+    dialect: str
+    substrings: int
+    numbers: bool
+    lettered: int
+    crosses_antimeridian: bool = False
+
+
+def _shape(dialect: str, terms: _Terms, crosses_antimeridian: bool = False) -> _Shape:
+    return _Shape(
+        dialect,
+        len(terms.substrings),
+        bool(terms.numbers),
+        len(terms.lettered),
+        crosses_antimeridian,
     )
 
 
-def _document_holds(words: Sequence[str]) -> ColumnElement[bool]:
-    """PostgreSQL: every one of ``words`` (as a prefix) in the title or the description."""
+def _term_values(dialect: str, terms: _Terms) -> dict[str, Any]:
+    """The values of :func:`_term_conditions`' parameters for ``terms``."""
+    values: dict[str, Any] = {}
+    for i, term in enumerate(terms.substrings):
+        pattern = f"%{_escaped(term)}%"
+        values[f"search_sub{i}_title"] = values[f"search_sub{i}_description"] = pattern
+        values[f"search_sub{i}_names"] = pattern
+    numbers = terms.numbers
+    if numbers:
+        values["search_numbers"] = (
+            " & ".join(f"{word}:*" for word in numbers)
+            if dialect == "postgresql"
+            else " ".join(f'"{word}"*' for word in numbers)
+        )
+    for i, word in enumerate(terms.lettered):
+        values[f"search_word{i}"] = f"{word}:*" if dialect == "postgresql" else f'"{word}"*'
+        values[f"search_word{i}_start"] = f"% {_escaped(word)}%"
+        values[f"search_word{i}_hyphen"] = f"%-{_escaped(word)}%"
+    return values
+
+
+def _fts_keys(name: str) -> Select[Any]:
+    """SQLite: the ``listing_search`` keys of listings holding every word (as a prefix) of
+    ``name``'s value (an FTS5 query)."""
+    return (
+        select(literal_column("rowid"))
+        .select_from(text("listing_fts"))
+        .where(text(f"listing_fts MATCH :{name}").bindparams(bindparam(name, type_=String)))
+    )
+
+
+def _document_holds(name: str) -> ColumnElement[bool]:
+    """PostgreSQL: every word (as a prefix) of ``name``'s value (a tsquery) in the title or
+    the description."""
     # Words are letters and digits only, so tsquery syntax cannot be injected (and the query
     # is a bound value besides).
-    tsquery = " & ".join(f"{word}:*" for word in words)
+    tsquery = bindparam(name, type_=String)
     return _SEARCH_DOCUMENT.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
 
 
 def _term_conditions(
-    dialect: str,
-    terms: _Terms,
+    shape: _Shape,
     keys_in: Callable[[Select[Any]], ColumnElement[bool]],
 ) -> list[ColumnElement[bool]]:
     """Every term in the title, the description or the names of the material. ``keys_in``
     (SQLite): the condition that a listing's ``listing_search`` key is among those selected."""
+    dialect = shape.dialect
     conditions = [
-        or_(_substring_match(term), _of_named_material(dialect, term, as_prefix=False))
-        for term in terms.substrings
+        or_(
+            _substring_match(f"search_sub{i}"),
+            _of_named_material(dialect, f"search_sub{i}", as_prefix=False),
+        )
+        for i in range(shape.substrings)
     ]
     # Numbers in the text alone, together in one full-text match; each other word in the text
     # or in the material's names.
-    numbers = [word for word in terms.words if word.isdigit()]
-    lettered = [word for word in terms.words if not word.isdigit()]
     if dialect == "postgresql":
-        if numbers:
-            conditions.append(_document_holds(numbers))
+        if shape.numbers:
+            conditions.append(_document_holds("search_numbers"))
         conditions.extend(
-            or_(_document_holds([word]), _of_named_material(dialect, word, as_prefix=True))
-            for word in lettered
+            or_(
+                _document_holds(f"search_word{i}"),
+                _of_named_material(dialect, f"search_word{i}", as_prefix=True),
+            )
+            for i in range(shape.lettered)
         )
         return conditions
-    if numbers:
-        conditions.append(keys_in(_fts_keys(numbers)))
+    if shape.numbers:
+        conditions.append(keys_in(_fts_keys("search_numbers")))
     # The material's side is checked on each listing against the few codes named (a set built
     # once per statement): a set of the keys of every listing of those materials costs more
     # than it saves when a word names common materials ("rice", "wood").
     conditions.extend(
-        or_(keys_in(_fts_keys([word])), _of_named_material(dialect, word, as_prefix=True))
-        for word in lettered
+        or_(
+            keys_in(_fts_keys(f"search_word{i}")),
+            _of_named_material(dialect, f"search_word{i}", as_prefix=True),
+        )
+        for i in range(shape.lettered)
     )
     return conditions
 
 
-def _text_conditions(dialect: str, terms: _Terms) -> list[ColumnElement[bool]]:
+@functools.cache
+def _text_conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
     """Every term in the title, the description or the material's names, on ``listings``."""
-    return _term_conditions(
-        dialect,
-        terms,
-        lambda keys: Listing.id.in_(
-            select(listing_search.c.listing_id).where(listing_search.c.key.in_(keys))
-        ),
+    return tuple(
+        _term_conditions(
+            shape,
+            lambda keys: Listing.id.in_(
+                select(listing_search.c.listing_id).where(listing_search.c.key.in_(keys))
+            ),
+        )
     )
 
 
 def text_match(dialect: str, query: str) -> ColumnElement[bool]:
     """A condition on listings: every term of ``query`` is in the title, the description or
     the names of the material."""
-    return and_(*_text_conditions(dialect, _terms(query)))
+    terms = _terms(query)
+    condition = and_(*_text_conditions(_shape(dialect, terms)))
+    return condition.params(_term_values(dialect, terms))
 
 
-def _box(lat_column: Any, lon_column: Any, lat: float, lon: float, radius_km: float) -> Any:
-    box = bounding_box(lat, lon, radius_km)
+def _box(lat_column: Any, lon_column: Any, crosses_antimeridian: bool) -> Any:
     lon_condition = (
-        or_(lon_column >= box.min_lon, lon_column <= box.max_lon)
-        if box.crosses_antimeridian
-        else lon_column.between(box.min_lon, box.max_lon)
+        or_(lon_column >= bindparam("search_min_lon"), lon_column <= bindparam("search_max_lon"))
+        if crosses_antimeridian
+        else lon_column.between(bindparam("search_min_lon"), bindparam("search_max_lon"))
     )
-    return and_(lat_column.between(box.min_lat, box.max_lat), lon_condition)
+    return and_(
+        lat_column.between(bindparam("search_min_lat"), bindparam("search_max_lat")),
+        lon_condition,
+    )
+
+
+def _distance(dialect: str, lat_column: Any, lon_column: Any) -> ColumnElement[float]:
+    """:func:`backend.kit.geo.distance_sql` from the point of ``search_lat``, ``search_lon``:
+    the same SQL (a test holds them together), with the point bound, not built in."""
+    if dialect != "sqlite" or not SQLITE_HAS_MATH:
+        return func.eic_distance_km(
+            bindparam("search_lat", type_=Float),
+            bindparam("search_lon", type_=Float),
+            lat_column,
+            lon_column,
+        )
+    two, half = literal(2), literal(2.0)
+    a = func.power(
+        func.sin(func.radians(lat_column - bindparam("search_lat")).op("/")(half)), two
+    ) + func.cos(func.radians(bindparam("search_lat_radians", type_=Float))) * func.cos(
+        func.radians(lat_column)
+    ) * func.power(func.sin(func.radians(lon_column - bindparam("search_lon")).op("/")(half)), two)
+    diameter = two * literal(EARTH_RADIUS_KM)
+    distance: Any = diameter * func.asin(func.min(literal(1.0), func.sqrt(a)))
+    return typing.cast("ColumnElement[float]", distance)
+
+
+def _point_values(point: Point, radius_km: float) -> dict[str, Any]:
+    """The values of :func:`_distance`'s and :func:`_box`'s parameters, and of the radius."""
+    box = bounding_box(point.lat, point.lon, radius_km)
+    return {
+        "search_lat": point.lat,
+        "search_lat_radians": point.lat,
+        "search_lon": point.lon,
+        "search_min_lat": box.min_lat,
+        "search_max_lat": box.max_lat,
+        "search_min_lon": box.min_lon,
+        "search_max_lon": box.max_lon,
+        "search_radius": radius_km,
+    }
+
+
+def _crosses(point: Point, radius_km: float) -> bool:
+    return bounding_box(point.lat, point.lon, radius_km).crosses_antimeridian
+
+
+@functools.cache
+def _listing_distance(dialect: str) -> ColumnElement[float]:
+    return _distance(dialect, Listing.public_lat, Listing.public_lon)
+
+
+@functools.cache
+def _place_distance(dialect: str) -> ColumnElement[float]:
+    return _distance(dialect, listing_search.c.lat, listing_search.c.lon)
 
 
 def _earth_point(lat: Any, lon: Any) -> ColumnElement[Any]:
@@ -272,6 +391,8 @@ class Plan:
     # when the search is of ACTIVE listings near a point.
     ring_conditions: tuple[ColumnElement[bool], ...] | None = None
     terms: _Terms = _Terms((), ())
+    # The values of the parameters of the search's own conditions (the terms').
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def leading(
         self,
@@ -335,37 +456,46 @@ class Plan:
             .cte("bound")
         )
         within = select(bound.c.d).scalar_subquery()
-        return self.statement.where(
+        statement = self.statement.where(
             distance <= within,
             func.cube_enlarge(here, within + _CUBE_SLACK_KM, 3).op("@>")(there),
         )
+        return statement.params(self.values)
 
 
-def _places_within(plan: Plan, radius_km: float, *, drive_by_text: bool) -> Select[Any]:
-    """SQLite: ACTIVE listings within ``radius_km`` of the plan's point, reached through
-    ``listing_search`` (its points and keys), under the plan's conditions and terms."""
-    assert plan.point is not None
-    assert plan.distance is not None
-    assert plan.ring_conditions is not None
-    point, places = plan.point, listing_search
+@functools.cache
+def _places_parts(shape: _Shape, drive_by_text: bool) -> tuple[Select[Any], tuple[Any, ...]]:
+    """SQLite: the statement of ACTIVE listings reached through ``listing_search`` (its points
+    and keys), and the conditions of the search's point, radius and terms on it."""
+    places = listing_search
+    distance = _place_distance(shape.dialect)
     conditions = [
         places.c.active == 1,
-        _box(places.c.lat, places.c.lon, point.lat, point.lon, radius_km),
-        plan.distance <= radius_km,
+        _box(places.c.lat, places.c.lon, shape.crosses_antimeridian),
+        distance <= bindparam("search_radius"),
     ]
     # Over the whole radius SQLite may start from the words (when few listings hold them; a
     # word also looked for in the materials' names is an OR, which leaves the places to lead)
     # or from the places; within a ring the places are fewer, and `+ 0` keeps the words from
     # leading.
     key = places.c.key if drive_by_text else places.c.key + 0
-    conditions.extend(_term_conditions(plan.dialect, plan.terms, lambda keys: key.in_(keys)))
-    columns: list[Any] = [LISTING_ROW, plan.distance.label("distance_km")]
-    statement: Select[Any] = (
-        select(*columns)
-        .join(places, places.c.listing_id == Listing.id)
-        .where(*plan.ring_conditions, *conditions)
-    )
-    return statement
+    conditions.extend(_term_conditions(shape, lambda keys: key.in_(keys)))
+    columns: list[Any] = [LISTING_ROW, distance.label("distance_km")]
+    statement: Select[Any] = select(*columns).join(places, places.c.listing_id == Listing.id)
+    return statement, tuple(conditions)
+
+
+def _places_within(plan: Plan, radius_km: float, *, drive_by_text: bool) -> Select[Any]:
+    """SQLite: ACTIVE listings within ``radius_km`` of the plan's point, reached through
+    ``listing_search`` (its points and keys), under the plan's conditions and terms."""
+    assert plan.point is not None
+    assert plan.ring_conditions is not None
+    point = plan.point
+    shape = _shape(plan.dialect, plan.terms, _crosses(point, radius_km))
+    statement, conditions = _places_parts(shape, drive_by_text)
+    # The ring's radius and box over the whole radius's.
+    values = plan.values | _point_values(point, radius_km)
+    return statement.where(*plan.ring_conditions, *conditions).params(values)
 
 
 def plan(
@@ -380,30 +510,49 @@ def plan(
     other filters, on ``listings``), holding ``query``'s terms, within ``point``'s radius.
     ``active_only``: ``conditions`` keep to ACTIVE listings (the indexes of points are)."""
     terms = _terms(query)
+    values = _term_values(dialect, terms)
     statement: Select[Any]
     if point is None:
-        statement = select(LISTING_ROW).where(*conditions, *_text_conditions(dialect, terms))
+        text_conditions = _text_conditions(_shape(dialect, terms))
+        statement = select(LISTING_ROW).where(*conditions, *text_conditions).params(values)
         return Plan(dialect, statement)
     if dialect == "sqlite" and active_only:
-        places = listing_search
+        # The values of the whole radius: the distance in ``statement`` and the sort's.
+        values |= _point_values(point, point.radius_km)
         ring = Plan(
             dialect,
             select(LISTING_ROW),
-            distance_sql(dialect, point.lat, point.lon, places.c.lat, places.c.lon),
+            _place_distance(dialect).params(values),
             point,
             ring_conditions=tuple(conditions),
             terms=terms,
+            values=values,
         )
         whole = _places_within(ring, point.radius_km, drive_by_text=True)
         return dataclasses.replace(ring, statement=whole)
-    distance = distance_sql(dialect, point.lat, point.lon, Listing.public_lat, Listing.public_lon)
-    every_condition = (
-        *conditions,
-        *_text_conditions(dialect, terms),
-        _box(Listing.public_lat, Listing.public_lon, point.lat, point.lon, point.radius_km),
-        distance <= point.radius_km,
-    )
+    values |= _point_values(point, point.radius_km)
+    shape = _shape(dialect, terms, _crosses(point, point.radius_km))
+    distance = _listing_distance(dialect)
+    every_condition = (*conditions, *_near_conditions(shape))
     columns: list[Any] = [LISTING_ROW, distance.label("distance_km")]
-    statement = select(*columns).where(*every_condition)
+    statement = select(*columns).where(*every_condition).params(values)
     nearest = every_condition if dialect == "postgresql" and active_only else None
-    return Plan(dialect, statement, distance, point, nearest_conditions=nearest)
+    return Plan(
+        dialect,
+        statement,
+        distance.params(values),
+        point,
+        nearest_conditions=nearest,
+        values=values,
+    )
+
+
+@functools.cache
+def _near_conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
+    """On ``listings``: the terms, the box and the radius of a search near a point."""
+    distance = _listing_distance(shape.dialect)
+    return (
+        *_text_conditions(shape),
+        _box(Listing.public_lat, Listing.public_lon, shape.crosses_antimeridian),
+        distance <= bindparam("search_radius"),
+    )
