@@ -39,10 +39,12 @@ import math
 import re
 import typing
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Column,
     ColumnElement,
     Float,
@@ -103,6 +105,23 @@ listing_search = Table(
 _SEARCH_DOCUMENT: ColumnElement[Any] = literal_column("listings.search_document")
 
 
+# The values of the parameters of the search being run (its terms, point, boxes and radii).
+# Its statements are built once per shape (functools.cache), and the parameters read their values
+# when a statement executes: paginate (backend.kit.pagination) runs statements as they are, with
+# no parameters, and .params() copied the whole statement each time. Each request is its own
+# asyncio task, with its own context, which SQLAlchemy's greenlets run in.
+_VALUES: ContextVar[dict[str, Any]] = ContextVar("search_values")
+
+
+def _value(name: str) -> Any:
+    return _VALUES.get()[name]
+
+
+def _param(name: str, type_: Any = None) -> BindParameter[Any]:
+    """A parameter of the search's statements, whose value :func:`plan` gives."""
+    return bindparam(name, type_=type_, callable_=functools.partial(_value, name))
+
+
 def _escaped(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -110,8 +129,8 @@ def _escaped(term: str) -> str:
 def _substring_match(name: str) -> ColumnElement[bool]:
     """``name``'s value (a term) anywhere in the title or the description."""
     return or_(
-        Listing.title.ilike(bindparam(f"{name}_title"), escape="\\"),
-        Listing.description.ilike(bindparam(f"{name}_description"), escape="\\"),
+        Listing.title.ilike(_param(f"{name}_title"), escape="\\"),
+        Listing.description.ilike(_param(f"{name}_description"), escape="\\"),
     )
 
 
@@ -123,13 +142,13 @@ def _names_hold(name: str, *, as_prefix: bool) -> ColumnElement[bool]:
     "(including" in the EWC's names: each further LIKE costs about 0.3 ms a statement over the
     thousand entries on SQLite (replace()-ing the marks first cost ~9 ms)."""
     if not as_prefix:
-        return Material.search_text.like(bindparam(f"{name}_names"), escape="\\")
+        return Material.search_text.like(_param(f"{name}_names"), escape="\\")
     # String: the type a str compared with the untyped concatenation gets (asyncpg casts to it).
     return or_(
         literal_column("' '")
         .op("||")(Material.search_text)
-        .like(bindparam(f"{name}_start", type_=String), escape="\\"),
-        Material.search_text.like(bindparam(f"{name}_hyphen"), escape="\\"),
+        .like(_param(f"{name}_start", type_=String), escape="\\"),
+        Material.search_text.like(_param(f"{name}_hyphen"), escape="\\"),
     )
 
 
@@ -225,7 +244,7 @@ def _fts_keys(name: str) -> Select[Any]:
     return (
         select(literal_column("rowid"))
         .select_from(text("listing_fts"))
-        .where(text(f"listing_fts MATCH :{name}").bindparams(bindparam(name, type_=String)))
+        .where(text(f"listing_fts MATCH :{name}").bindparams(_param(name, type_=String)))
     )
 
 
@@ -234,7 +253,7 @@ def _document_holds(name: str) -> ColumnElement[bool]:
     the description."""
     # Words are letters and digits only, so tsquery syntax cannot be injected (and the query
     # is a bound value besides).
-    tsquery = bindparam(name, type_=String)
+    tsquery = _param(name, type_=String)
     return _SEARCH_DOCUMENT.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
 
 
@@ -293,22 +312,14 @@ def _text_conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def text_match(dialect: str, query: str) -> ColumnElement[bool]:
-    """A condition on listings: every term of ``query`` is in the title, the description or
-    the names of the material."""
-    terms = _terms(query)
-    condition = and_(*_text_conditions(_shape(dialect, terms)))
-    return condition.params(_term_values(dialect, terms))
-
-
-def _box(lat_column: Any, lon_column: Any, crosses_antimeridian: bool) -> Any:
+def _box(lat_column: Any, lon_column: Any, crosses_antimeridian: bool, prefix: str) -> Any:
     lon_condition = (
-        or_(lon_column >= bindparam("search_min_lon"), lon_column <= bindparam("search_max_lon"))
+        or_(lon_column >= _param(f"{prefix}min_lon"), lon_column <= _param(f"{prefix}max_lon"))
         if crosses_antimeridian
-        else lon_column.between(bindparam("search_min_lon"), bindparam("search_max_lon"))
+        else lon_column.between(_param(f"{prefix}min_lon"), _param(f"{prefix}max_lon"))
     )
     return and_(
-        lat_column.between(bindparam("search_min_lat"), bindparam("search_max_lat")),
+        lat_column.between(_param(f"{prefix}min_lat"), _param(f"{prefix}max_lat")),
         lon_condition,
     )
 
@@ -318,34 +329,35 @@ def _distance(dialect: str, lat_column: Any, lon_column: Any) -> ColumnElement[f
     the same SQL (a test holds them together), with the point bound, not built in."""
     if dialect != "sqlite" or not SQLITE_HAS_MATH:
         return func.eic_distance_km(
-            bindparam("search_lat", type_=Float),
-            bindparam("search_lon", type_=Float),
+            _param("search_lat", type_=Float),
+            _param("search_lon", type_=Float),
             lat_column,
             lon_column,
         )
     two, half = literal(2), literal(2.0)
     a = func.power(
-        func.sin(func.radians(lat_column - bindparam("search_lat")).op("/")(half)), two
-    ) + func.cos(func.radians(bindparam("search_lat_radians", type_=Float))) * func.cos(
+        func.sin(func.radians(lat_column - _param("search_lat")).op("/")(half)), two
+    ) + func.cos(func.radians(_param("search_lat_radians", type_=Float))) * func.cos(
         func.radians(lat_column)
-    ) * func.power(func.sin(func.radians(lon_column - bindparam("search_lon")).op("/")(half)), two)
+    ) * func.power(func.sin(func.radians(lon_column - _param("search_lon")).op("/")(half)), two)
     diameter = two * literal(EARTH_RADIUS_KM)
     distance: Any = diameter * func.asin(func.min(literal(1.0), func.sqrt(a)))
     return typing.cast("ColumnElement[float]", distance)
 
 
-def _point_values(point: Point, radius_km: float) -> dict[str, Any]:
-    """The values of :func:`_distance`'s and :func:`_box`'s parameters, and of the radius."""
+def _point_values(point: Point, radius_km: float, prefix: str) -> dict[str, Any]:
+    """The values of :func:`_distance`'s parameters, and of the box and the radius of the
+    statement whose parameters' names start with ``prefix``."""
     box = bounding_box(point.lat, point.lon, radius_km)
     return {
         "search_lat": point.lat,
         "search_lat_radians": point.lat,
         "search_lon": point.lon,
-        "search_min_lat": box.min_lat,
-        "search_max_lat": box.max_lat,
-        "search_min_lon": box.min_lon,
-        "search_max_lon": box.max_lon,
-        "search_radius": radius_km,
+        f"{prefix}min_lat": box.min_lat,
+        f"{prefix}max_lat": box.max_lat,
+        f"{prefix}min_lon": box.min_lon,
+        f"{prefix}max_lon": box.max_lon,
+        f"{prefix}radius": radius_km,
     }
 
 
@@ -391,7 +403,7 @@ class Plan:
     # when the search is of ACTIVE listings near a point.
     ring_conditions: tuple[ColumnElement[bool], ...] | None = None
     terms: _Terms = _Terms((), ())
-    # The values of the parameters of the search's own conditions (the terms').
+    # The values of the parameters of its statements (see _VALUES), the rings' added by leading.
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def leading(
@@ -426,8 +438,8 @@ class Plan:
                 return []
             fractions = (first, *(f for f in RING_FRACTIONS if f >= 2 * first))
         return [
-            _places_within(self, start + left * fraction, drive_by_text=False)
-            for fraction in fractions
+            _places_within(self, start + left * fraction, f"search_ring{i}_", drive_by_text=False)
+            for i, fraction in enumerate(fractions)
         ]
 
     def _within_nearest_bound(self, after: ColumnElement[bool] | None, page_size: int) -> Any:
@@ -456,23 +468,25 @@ class Plan:
             .cte("bound")
         )
         within = select(bound.c.d).scalar_subquery()
-        statement = self.statement.where(
+        return self.statement.where(
             distance <= within,
             func.cube_enlarge(here, within + _CUBE_SLACK_KM, 3).op("@>")(there),
         )
-        return statement.params(self.values)
 
 
 @functools.cache
-def _places_parts(shape: _Shape, drive_by_text: bool) -> tuple[Select[Any], tuple[Any, ...]]:
+def _places_parts(
+    shape: _Shape, prefix: str, drive_by_text: bool
+) -> tuple[Select[Any], tuple[Any, ...]]:
     """SQLite: the statement of ACTIVE listings reached through ``listing_search`` (its points
-    and keys), and the conditions of the search's point, radius and terms on it."""
+    and keys), and the conditions of the search's point, radius and terms on it (the box's and
+    the radius's parameters named ``prefix``...)."""
     places = listing_search
     distance = _place_distance(shape.dialect)
     conditions = [
         places.c.active == 1,
-        _box(places.c.lat, places.c.lon, shape.crosses_antimeridian),
-        distance <= bindparam("search_radius"),
+        _box(places.c.lat, places.c.lon, shape.crosses_antimeridian, prefix),
+        distance <= _param(f"{prefix}radius"),
     ]
     # Over the whole radius SQLite may start from the words (when few listings hold them; a
     # word also looked for in the materials' names is an OR, which leaves the places to lead)
@@ -485,17 +499,19 @@ def _places_parts(shape: _Shape, drive_by_text: bool) -> tuple[Select[Any], tupl
     return statement, tuple(conditions)
 
 
-def _places_within(plan: Plan, radius_km: float, *, drive_by_text: bool) -> Select[Any]:
+def _places_within(
+    plan: Plan, radius_km: float, prefix: str, *, drive_by_text: bool
+) -> Select[Any]:
     """SQLite: ACTIVE listings within ``radius_km`` of the plan's point, reached through
-    ``listing_search`` (its points and keys), under the plan's conditions and terms."""
+    ``listing_search`` (its points and keys), under the plan's conditions and terms; the
+    parameters of its box and radius are named ``prefix``..."""
     assert plan.point is not None
     assert plan.ring_conditions is not None
     point = plan.point
     shape = _shape(plan.dialect, plan.terms, _crosses(point, radius_km))
-    statement, conditions = _places_parts(shape, drive_by_text)
-    # The ring's radius and box over the whole radius's.
-    values = plan.values | _point_values(point, radius_km)
-    return statement.where(*plan.ring_conditions, *conditions).params(values)
+    statement, conditions = _places_parts(shape, prefix, drive_by_text)
+    plan.values.update(_point_values(point, radius_km, prefix))
+    return statement.where(*plan.ring_conditions, *conditions)
 
 
 def plan(
@@ -514,33 +530,34 @@ def plan(
     statement: Select[Any]
     if point is None:
         text_conditions = _text_conditions(_shape(dialect, terms))
-        statement = select(LISTING_ROW).where(*conditions, *text_conditions).params(values)
-        return Plan(dialect, statement)
+        _VALUES.set(values)
+        statement = select(LISTING_ROW).where(*conditions, *text_conditions)
+        return Plan(dialect, statement, values=values)
     if dialect == "sqlite" and active_only:
-        # The values of the whole radius: the distance in ``statement`` and the sort's.
-        values |= _point_values(point, point.radius_km)
+        _VALUES.set(values)
         ring = Plan(
             dialect,
             select(LISTING_ROW),
-            _place_distance(dialect).params(values),
+            _place_distance(dialect),
             point,
             ring_conditions=tuple(conditions),
             terms=terms,
             values=values,
         )
-        whole = _places_within(ring, point.radius_km, drive_by_text=True)
+        whole = _places_within(ring, point.radius_km, "search_", drive_by_text=True)
         return dataclasses.replace(ring, statement=whole)
-    values |= _point_values(point, point.radius_km)
+    values |= _point_values(point, point.radius_km, "search_")
+    _VALUES.set(values)
     shape = _shape(dialect, terms, _crosses(point, point.radius_km))
     distance = _listing_distance(dialect)
     every_condition = (*conditions, *_near_conditions(shape))
     columns: list[Any] = [LISTING_ROW, distance.label("distance_km")]
-    statement = select(*columns).where(*every_condition).params(values)
+    statement = select(*columns).where(*every_condition)
     nearest = every_condition if dialect == "postgresql" and active_only else None
     return Plan(
         dialect,
         statement,
-        distance.params(values),
+        distance,
         point,
         nearest_conditions=nearest,
         values=values,
@@ -553,6 +570,6 @@ def _near_conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
     distance = _listing_distance(shape.dialect)
     return (
         *_text_conditions(shape),
-        _box(Listing.public_lat, Listing.public_lon, shape.crosses_antimeridian),
-        distance <= bindparam("search_radius"),
+        _box(Listing.public_lat, Listing.public_lon, shape.crosses_antimeridian, "search_"),
+        distance <= _param("search_radius"),
     )
