@@ -486,7 +486,8 @@ def _places_parts(
     conditions = [
         places.c.active == 1,
         _box(places.c.lat, places.c.lon, shape.crosses_antimeridian, prefix),
-        distance <= _param(f"{prefix}radius"),
+        # Float: the type of a float compared with the untyped distance (asyncpg casts to it).
+        distance <= _param(f"{prefix}radius", type_=Float),
     ]
     # Over the whole radius SQLite may start from the words (when few listings hold them; a
     # word also looked for in the materials' names is an OR, which leaves the places to lead)
@@ -571,5 +572,6 @@ def _near_conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
     return (
         *_text_conditions(shape),
         _box(Listing.public_lat, Listing.public_lon, shape.crosses_antimeridian, "search_"),
-        distance <= _param("search_radius"),
+        # Float: the type of a float compared with the untyped distance (asyncpg casts to it).
+        distance <= _param("search_radius", type_=Float),
     )
