@@ -30,11 +30,10 @@ from graphql import (
     Undefined,
 )
 from graphql.pyutils import Path
-from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from backend.graphql import plan as plans
+from backend.graphql import plan as compiled
 
 # How a plain leaf field is read: the attribute's name, how its type coerces a value for output,
 # and whether the type is non-null.
@@ -77,7 +76,7 @@ def _plans_of(parent_type: GraphQLObjectType) -> dict[str, LeafPlan]:
     return plans
 
 
-_operation_plans = plans.Plans()
+_operation_plans = compiled.Plans()
 
 
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -93,7 +92,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         ):
             plan = _operation_plans.of(self)
             if plan is not None:
-                return plans.run(plan, self)
+                return compiled.run(plan, self)
         return super().execute_operation(serially)
 
     def execute_fields(
@@ -155,13 +154,4 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaiting:
             return results
-        return self._gathered(results, awaiting)
-
-    @staticmethod
-    async def _gathered(results: dict[str, Any], awaiting: list[str]) -> dict[str, Any]:
-        if len(awaiting) == 1:
-            results[awaiting[0]] = await results[awaiting[0]]
-        else:  # in parallel, cancelling the others when one fails, as graphql-core does
-            gathered = await gather_with_cancel(*(results[name] for name in awaiting))
-            results.update(zip(awaiting, gathered, strict=True))
-        return results
+        return compiled.gather_fields(results, awaiting)
