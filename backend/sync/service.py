@@ -168,6 +168,13 @@ _ANY_VIEWER = Viewer(
     organisation_id=uuid.UUID("00000000-0000-4000-8000-5c09e5000002"),
     token_id="",
 )
+# Another role, acting for no organisation: the statement must read the same for it.
+_OTHER_VIEWER = Viewer(
+    user_id=uuid.UUID("00000000-0000-4000-8000-5c09e5000003"),
+    role=Role.FIRM,
+    organisation_id=None,
+    token_id="",
+)
 
 
 @functools.cache
@@ -178,12 +185,20 @@ def _scopes_statement() -> tuple[Any, tuple[str, ...]]:
     Each place the id appears gets a parameter of its own, so the SQL (PostgreSQL's numbered
     parameters too) reads as the statement built for one viewer did.
     """
-    statement = union_all(
-        *(
-            select(literal(index).label("kind"), ids(_ANY_VIEWER).subquery().c[0].label("id"))
-            for index, (_, ids) in enumerate(_SCOPE_KINDS)
+
+    def built(viewer: Viewer) -> Any:
+        return union_all(
+            *(
+                select(literal(index).label("kind"), ids(viewer).subquery().c[0].label("id"))
+                for index, (_, ids) in enumerate(_SCOPE_KINDS)
+            )
         )
-    )
+
+    statement = built(_ANY_VIEWER)
+    # Built for everyone from one viewer: it must not depend on the viewer's role or
+    # organisation (a domain's rule that did would be frozen as this viewer's for everyone).
+    if str(statement) != str(built(_OTHER_VIEWER)):
+        raise RuntimeError("the sync scopes depend on more than the viewer's user id")
     names: list[str] = []
 
     def viewer_bound(element: Any, **_: Any) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import literal, or_, select, union_all
 
 from backend.auth.viewer import Role, Viewer
@@ -104,3 +105,29 @@ async def test_the_prebuilt_scopes_read_the_viewers_own_rows(db: Database) -> No
         connection = await session.connection()
         assert await sync_service._scopes(connection, viewer) == [sync_log.person(viewer.user_id)]
     assert statement is sync_service._scopes_statement()[0]
+
+
+def test_the_scopes_statement_refuses_a_domain_rule_that_reads_more_than_the_user_id(
+    monkeypatch: Any,
+) -> None:
+    """Built once from a stand-in viewer, the statement would freeze a rule that depends on the
+    viewer's role or organisation as the stand-in's, for everyone: building it refuses that."""
+    from backend.events.models import EventRegistration
+
+    def by_role(viewer: Viewer) -> Any:
+        statement = select(EventRegistration.event_id).where(
+            EventRegistration.user_id == viewer.user_id
+        )
+        if viewer.role is Role.FIRM:  # a rule that differs by role
+            statement = statement.where(EventRegistration.seats > 1)
+        return statement
+
+    kinds = list(sync_service._SCOPE_KINDS)
+    kinds[1] = (kinds[1][0], by_role)
+    monkeypatch.setattr(sync_service, "_SCOPE_KINDS", tuple(kinds))
+    sync_service._scopes_statement.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="more than the viewer's user id"):
+            sync_service._scopes_statement()
+    finally:
+        sync_service._scopes_statement.cache_clear()
