@@ -37,11 +37,29 @@ class ForumAuthor:
 
     @classmethod
     def of(cls, user: Any, organisation: Any) -> ForumAuthor:
+        return cls.of_columns(
+            user.id if user else None,
+            user.display_name if user else None,
+            organisation.id if organisation else None,
+            organisation.name if organisation else None,
+        )
+
+    @classmethod
+    def of_columns(
+        cls,
+        user_id: Any,
+        display_name: str | None,
+        organisation_id: Any,
+        organisation_name: str | None,
+    ) -> ForumAuthor:
+        """From the author's columns (null ids: the account or organisation is gone)."""
         return cls(
-            user_id=strawberry.ID(str(user.id)) if user else None,
-            display_name=user.display_name if user else "(former member)",
-            organisation_id=strawberry.ID(str(organisation.id)) if organisation else None,
-            organisation_name=organisation.name if organisation else None,
+            user_id=strawberry.ID(str(user_id)) if user_id else None,
+            display_name=display_name
+            if user_id and display_name is not None
+            else "(former member)",
+            organisation_id=strawberry.ID(str(organisation_id)) if organisation_id else None,
+            organisation_name=organisation_name if organisation_id else None,
         )
 
 
@@ -137,13 +155,11 @@ class ThreadType:
             body=row.body,
             language=row.language,
             tags=list(row.tags),
-            author=ForumAuthor(
-                user_id=strawberry.ID(str(row.author_user_id)) if row.author_user_id else None,
-                display_name=row.author_name if row.author_user_id else "(former member)",
-                organisation_id=strawberry.ID(str(row.author_organisation_found))
-                if row.author_organisation_found
-                else None,
-                organisation_name=row.author_organisation_name,
+            author=ForumAuthor.of_columns(
+                row.author_user_id,
+                row.author_name,
+                row.author_organisation_found,
+                row.author_organisation_name,
             ),
             pinned=row.pinned,
             locked=row.locked_at is not None,
@@ -248,13 +264,11 @@ class PostType:
             deleted=deleted,
             hidden=hidden,
             hidden_reason=post.hidden_reason if hidden and line.sees_hidden else None,
-            author=ForumAuthor(
-                user_id=strawberry.ID(str(post.author_user_id)) if post.author_user_id else None,
-                display_name=post.author_name if post.author_user_id else "(former member)",
-                organisation_id=strawberry.ID(str(post.author_organisation_found))
-                if post.author_organisation_found
-                else None,
-                organisation_name=post.author_organisation_name,
+            author=ForumAuthor.of_columns(
+                post.author_user_id,
+                post.author_name,
+                post.author_organisation_found,
+                post.author_organisation_name,
             ),
             mentioned_organisation_ids=[
                 strawberry.ID(value) for value in post.mentioned_organisation_ids
