@@ -38,6 +38,13 @@ _reactions = PostReaction.__table__
 _followers = ThreadFollower.__table__
 _users = User.__table__
 _organisations = Organisation.__table__
+# A thread's or post's author as ForumAuthor.of_columns reads them (outer-joined: null when gone).
+_AUTHOR_COLUMNS = (
+    _users.c.id.label("author_user_id"),
+    _users.c.display_name.label("author_name"),
+    _organisations.c.id.label("author_organisation_found"),
+    _organisations.c.name.label("author_organisation_name"),
+)
 
 # The posts' order and cursors, as the ORM list had them (cursors stay valid across the change).
 POSTS = Sort("posts:chronological", (SortKey(Post.created_at), SortKey(Post.id)))
@@ -133,10 +140,7 @@ def _thread_statement(form: policies.ReadForm) -> Select[Any]:
             _threads.c.version,
             _forums.c.title.label("forum_title"),
             _forums.c.organisation_id.label("forum_organisation_id"),
-            _users.c.id.label("author_user_id"),
-            _users.c.display_name.label("author_name"),
-            _organisations.c.id.label("author_organisation_found"),
-            _organisations.c.name.label("author_organisation_name"),
+            *_AUTHOR_COLUMNS,
             following.label("following"),
         )
         .select_from(
@@ -198,10 +202,7 @@ _PAGE_COLUMNS = (
     _posts.c.hidden_at,
     _posts.c.hidden_reason,
     _posts.c.version,
-    _users.c.id.label("author_user_id"),
-    _users.c.display_name.label("author_name"),
-    _organisations.c.id.label("author_organisation_found"),
-    _organisations.c.name.label("author_organisation_name"),
+    *_AUTHOR_COLUMNS,
 )
 _FIRST_PAGE = (
     select(*_PAGE_COLUMNS)
