@@ -45,7 +45,13 @@ SQLITE_HAS_MATH = _sqlite_has_math()
 
 
 def distance_sql(
-    dialect: str, lat: float, lon: float, lat_column: Any, lon_column: Any
+    dialect: str,
+    lat: Any,
+    lon: Any,
+    lat_column: Any,
+    lon_column: Any,
+    *,
+    lat_alone: Any = None,
 ) -> ColumnElement[float]:
     """The distance in km from a point to each row's point, as SQL (``eic_distance_km``).
 
@@ -53,6 +59,10 @@ def distance_sql(
     functions, which give the very bits :func:`great_circle_km` gives (tests hold them together):
     registered Python functions cost about 2 us a call, and a search over thousands of
     candidates made thousands of them. Without the math functions, the registered function.
+
+    The point is two floats, or two bound parameters for a statement built once (the search's);
+    then ``lat_alone`` is the latitude where it stands alone (``cos(radians(lat))``), a
+    parameter of its own as ``literal(lat)`` gives a float one.
     """
     if dialect != "sqlite" or not SQLITE_HAS_MATH:
         return func.eic_distance_km(lat, lon, lat_column, lon_column)
@@ -61,7 +71,7 @@ def distance_sql(
     two, half = literal(2), literal(2.0)
     # op("/"): SQLAlchemy's own division adds "+ 0.0" to the divisor on SQLite.
     a = func.power(func.sin(func.radians(lat_column - lat).op("/")(half)), two) + func.cos(
-        func.radians(literal(lat))
+        func.radians(literal(lat) if lat_alone is None else lat_alone)
     ) * func.cos(func.radians(lat_column)) * func.power(
         func.sin(func.radians(lon_column - lon).op("/")(half)), two
     )

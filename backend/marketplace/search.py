@@ -37,7 +37,6 @@ import dataclasses
 import functools
 import math
 import re
-import typing
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -58,7 +57,6 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -68,7 +66,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.expression import Select
 
 from backend.catalogue.models import Material
-from backend.kit.geo import EARTH_RADIUS_KM, SQLITE_HAS_MATH, bounding_box
+from backend.kit.geo import bounding_box, distance_sql
 from backend.marketplace.models import LISTING_ROW, Listing
 
 # Letters and digits only: "_" is a word character to Python but a separator to both engines.
@@ -325,24 +323,16 @@ def _box(lat_column: Any, lon_column: Any, crosses_antimeridian: bool, prefix: s
 
 
 def _distance(dialect: str, lat_column: Any, lon_column: Any) -> ColumnElement[float]:
-    """:func:`backend.kit.geo.distance_sql` from the point of ``search_lat``, ``search_lon``:
-    the same SQL (a test holds them together), with the point bound, not built in."""
-    if dialect != "sqlite" or not SQLITE_HAS_MATH:
-        return func.eic_distance_km(
-            _param("search_lat", type_=Float),
-            _param("search_lon", type_=Float),
-            lat_column,
-            lon_column,
-        )
-    two, half = literal(2), literal(2.0)
-    a = func.power(
-        func.sin(func.radians(lat_column - _param("search_lat")).op("/")(half)), two
-    ) + func.cos(func.radians(_param("search_lat_radians", type_=Float))) * func.cos(
-        func.radians(lat_column)
-    ) * func.power(func.sin(func.radians(lon_column - _param("search_lon")).op("/")(half)), two)
-    diameter = two * literal(EARTH_RADIUS_KM)
-    distance: Any = diameter * func.asin(func.min(literal(1.0), func.sqrt(a)))
-    return typing.cast("ColumnElement[float]", distance)
+    """:func:`backend.kit.geo.distance_sql` from the point of ``search_lat``, ``search_lon``,
+    bound rather than built in."""
+    return distance_sql(
+        dialect,
+        _param("search_lat", type_=Float),
+        _param("search_lon", type_=Float),
+        lat_column,
+        lon_column,
+        lat_alone=_param("search_lat_radians", type_=Float),
+    )
 
 
 def _point_values(point: Point, radius_km: float, prefix: str) -> dict[str, Any]:
