@@ -201,8 +201,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--keep", help="SQLite: copy the seeded database here")
-    parser.add_argument("--reuse", help="SQLite: a database kept by --keep")
+    parser.add_argument(
+        "--keep", help="keep the seeded database (SQLite: copied here) and its facts in KEEP.json"
+    )
+    parser.add_argument("--reuse", help="a database kept by --keep (its path)")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pages", nargs="+")
@@ -225,7 +227,7 @@ def main() -> None:
     }
     if args.reuse:
         state = json.loads(Path(args.reuse + ".json").read_text())
-        url = f"sqlite+aiosqlite:///{args.reuse}"
+        url = state.get("url") or f"sqlite+aiosqlite:///{args.reuse}"
         settings = Settings(
             _env_file=None,
             environment="test",
@@ -237,7 +239,9 @@ def main() -> None:
         page_list = pages(world, state["head"], rng, 8)
         token = asyncio.run(_token(settings))
     else:
-        with bench_database(args.database_url, keep=False, **extra) as (url, settings):
+        postgres = bool(args.database_url and args.database_url.startswith("postgresql"))
+        keep_postgres = postgres and bool(args.keep)
+        with bench_database(args.database_url, keep=keep_postgres, **extra) as (url, settings):
 
             async def prepare() -> tuple[World, str, str]:
                 db = Database(url)
@@ -250,10 +254,12 @@ def main() -> None:
 
             world, token, head = asyncio.run(prepare())
             if args.keep:
-                shutil.copy(url.split("///", 1)[1], args.keep)
-                Path(args.keep + ".json").write_text(
-                    json.dumps({"world": world.__dict__, "head": head}, default=str)
-                )
+                facts: dict[str, Any] = {"world": world.__dict__, "head": head}
+                if postgres:  # the scratch database stays where it is
+                    facts["url"] = url
+                else:
+                    shutil.copy(url.split("///", 1)[1], args.keep)
+                Path(args.keep + ".json").write_text(json.dumps(facts, default=str))
                 print(f"kept {args.keep}")
             page_list = pages(world, head, rng, 8)
             _run(settings, page_list, token, args)
