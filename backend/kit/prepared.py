@@ -54,7 +54,8 @@ class Prepared:
                 {
                     p.key
                     for p in statement._get_embedded_bindparams()
-                    if isinstance(p, BindParameter) and p.expanding
+                    # a list the statement holds (``in_([...])``) is the same every call
+                    if isinstance(p, BindParameter) and p.expanding and p.value is None
                 }
             )
         )
@@ -105,7 +106,7 @@ class Prepared:
         processors: dict[str, Any] = {**compiled._bind_processors, **state.processors}
         for name in state.positiontup or ():
             processor = processors.get(name)
-            if name in expanded_from:
+            if name in expanded_from and expanded_from[name][0] in given:
                 origin, index = expanded_from[name]
                 positions.append(("item", origin, index, processor))
             elif name in given:

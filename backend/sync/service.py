@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     BindParameter,
     Integer,
-    Select,
     bindparam,
     delete,
     func,
@@ -44,6 +43,7 @@ from backend.events import service as events_service
 from backend.forums import service as forums_service
 from backend.kit.db import Database, insert_or_else
 from backend.kit.errors import ErrorCode, ServiceError
+from backend.kit.prepared import Prepared
 from backend.marketplace import service as marketplace_service
 from backend.notifications import service as notifications_service
 from backend.purchasing import service as purchasing_service
@@ -137,8 +137,10 @@ _state = SyncLogState.__table__.c
 _changes = Change.__table__.c
 
 # session.get(SyncLogState, 1): every column, by primary key
-_LOG_STATE = select(_state.id, _state.last_sequence, _state.pruned_through, _state.epoch).where(
-    _state.id == bindparam("id")
+_LOG_STATE = Prepared(
+    select(_state.id, _state.last_sequence, _state.pruned_through, _state.epoch).where(
+        _state.id == bindparam("id")
+    )
 )
 
 
@@ -150,8 +152,8 @@ class _LogState(NamedTuple):
 
 
 async def _log_state(connection: AsyncConnection) -> _LogState | None:
-    row = (await connection.execute(_LOG_STATE, {"id": 1})).first()
-    return None if row is None else _LogState._make(row)
+    rows = await _LOG_STATE.rows(connection, {"id": 1})
+    return _LogState._make(rows[0]) if rows else None
 
 
 # Who the viewer is to the log, by kind (the index is the statement's ``kind`` column).
@@ -178,7 +180,7 @@ _OTHER_VIEWER = Viewer(
 
 
 @functools.cache
-def _scopes_statement() -> tuple[Any, tuple[str, ...]]:
+def _scopes_statement() -> tuple[Prepared, tuple[str, ...]]:
     """The scopes' statement with the viewer's user id as bind parameters, and their names.
 
     Built on first use, not at import: the domains' statements need their mappers configured.
@@ -214,14 +216,14 @@ def _scopes_statement() -> tuple[Any, tuple[str, ...]]:
     bound = replacement_traverse(statement, {}, viewer_bound)
     if not names:
         raise RuntimeError("the sync scopes no longer read the viewer's user id")
-    return bound, tuple(names)
+    return Prepared(bound), tuple(names)
 
 
 async def _scopes(connection: AsyncConnection, viewer: Viewer) -> list[uuid.UUID]:
     """Who the viewer is to the log: themselves, their organisation, and the threads, events
     and groups they follow, attend or pledged to (one statement)."""
     statement, names = _scopes_statement()
-    rows = (await connection.execute(statement, dict.fromkeys(names, viewer.user_id))).all()
+    rows = await statement.rows(connection, dict.fromkeys(names, viewer.user_id))
     scopes = {_SCOPE_KINDS[kind][0](id_) for kind, id_ in rows}
     scopes.add(sync_log.person(viewer.user_id))
     scopes.add(sync_log.organisation(viewer.organisation_id))
@@ -229,7 +231,7 @@ async def _scopes(connection: AsyncConnection, viewer: Viewer) -> list[uuid.UUID
 
 
 @functools.cache
-def _after_statement(typed: bool) -> Select[Any]:
+def _after_statement(typed: bool) -> Prepared:
     """The changes after a cursor, one statement per shape (whether the call names types)."""
     statement = (
         select(_changes.sequence, _changes.position, _changes.entity_type, _changes.entity_id)
@@ -250,7 +252,7 @@ def _after_statement(typed: bool) -> Select[Any]:
     )
     if typed:
         statement = statement.where(_changes.entity_type.in_(bindparam("types", expanding=True)))
-    return statement
+    return Prepared(statement)
 
 
 async def changes(
@@ -274,8 +276,7 @@ async def changes(
     cursor = _decode(since) if since is not None else None
     if cursor is not None and cursor.audience != audience:
         raise _resync("This cursor is of another account or organisation")
-    async with db.read() as session:
-        connection = await session.connection()
+    async with db.read_rows() as connection:
         state = await _log_state(connection)
         head = state.last_sequence if state else 0
         epoch = state.epoch if state else ""
@@ -339,7 +340,7 @@ async def _after(
     }
     if types:
         values["types"] = types
-    return list((await connection.execute(_after_statement(bool(types)), values)).all())
+    return await _after_statement(bool(types)).rows(connection, values)
 
 
 async def _current(

@@ -62,3 +62,13 @@ async def test_a_call_with_other_values_than_its_form_is_compiled_for_them(db: D
         assert [r.code for r in await prepared.rows(connection)] == [one]
         assert [r.code for r in await prepared.rows(connection, {"code": other})] == [other]
         assert [r.code for r in await prepared.rows(connection)] == [one]
+
+
+async def test_a_list_the_statement_holds_is_sent_as_it_is(db: Database) -> None:
+    async with db.read_rows() as connection:
+        codes = (await connection.execute(select(Unit.code).limit(3))).scalars().all()
+    statement = select(Unit.code).where(
+        Unit.code.in_(codes[:2]), Unit.code.in_(bindparam("codes", expanding=True))
+    )
+    got, _ = await both(db, statement, {"codes": codes[1:]})
+    assert [row.code for row in got] == [codes[1]]
