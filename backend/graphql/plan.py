@@ -476,6 +476,13 @@ async def _gather_list(results: list[Any], waiting: list[int]) -> list[Any]:
 def _object(object_type: GraphQLObjectType, fields: list[FieldPlan]) -> Completer:
     is_type_of = object_type.is_type_of
     type_name = object_type.name
+    answer = _generated_fields(type_name, fields)
+    # Strawberry's own is_type_of (types with interfaces: every Relay node) never reads its
+    # info: building one per object cost more than the test.
+    needs_info = is_type_of is not None and not (
+        getattr(is_type_of, "__module__", None) == "strawberry.schema.schema_converter"
+        and getattr(is_type_of, "__qualname__", "").endswith("_get_is_type_of.<locals>.is_type_of")
+    )
 
     def complete(run: Run, value: Any, path: Path, field: FieldPlan) -> Any:
         if isinstance(value, Exception):
@@ -483,14 +490,177 @@ def _object(object_type: GraphQLObjectType, fields: list[FieldPlan]) -> Complete
         if value is None or value is Undefined:
             return None
         if is_type_of is not None:
-            verdict = is_type_of(value, run.info(field, path))
+            info: Any = run.info(field, path) if needs_info else None
+            verdict = is_type_of(value, info)
             if run.executor.is_awaitable(verdict):
                 return _checked_later(run, verdict, object_type, fields, value, path, field)
             if not verdict:
                 raise _invalid_return(object_type, value, field)
-        return run.fields(type_name, fields, value, path)
+        return answer(run, value, path)
 
     return complete
+
+
+# An object's fields as one generated function per selection (the idea of graphql-jit's code
+# generation): a plain field whose value is of its exact class (a str for a String, ...) costs
+# an attribute read, a class test and a store, with none of Run.fields's per-field lookups of
+# the plan; anything else goes through the same steps Run.fields takes (_rest, _resolved).
+# 100 changes of ListingDetail are ~4,000 fields a request.
+_TEMPLATE_HEAD = """
+def answer(run, source, path):
+    results = {}
+    waiting = None
+    try:
+"""
+_TEMPLATE_TAIL = """
+    except Exception:
+        if waiting:  # settle what other fields started: they may fail too
+            run.executor.settle_in_background([results[name] for name in waiting])
+        raise
+    if not waiting:
+        return results
+    return gather_fields(results, waiting)
+"""
+
+
+def _generated_fields(type_name: str, fields: list[FieldPlan]) -> Callable[[Run, Any, Any], Any]:
+    lines: list[str] = []
+    scope: dict[str, Any] = {
+        "gather_fields": gather_fields,
+        "_rest": _rest,
+        "_resolved": _resolved,
+        "_failed": _failed,
+        "NEVER_AWAITABLE": _never_awaitable,
+    }
+    for index, field in enumerate(fields):
+        scope[f"F{index}"] = field
+        name = repr(field.response_name)
+        if field.typename is not None:
+            lines.append(f"        results[{name}] = {field.typename!r}")
+        elif field.attribute is not None and field.attribute.isidentifier():
+            scope[f"E{index}"] = field.exact
+            scope[f"C{index}"] = field.complete
+            # Only the read and a leaf's completion are guarded here: an error that
+            # handle_field_error passes on (a non-null field's) goes up, as in Run.fields.
+            lines += [
+                "        try:",
+                f"            value = source.{field.attribute}",
+                "        except Exception as error:",
+                f"            _failed(run, F{index}, error, path, results)",
+                "        else:",
+                f"            if value.__class__ is E{index}:",
+                f"                results[{name}] = value",
+            ]
+            if field.nullable:
+                lines += [
+                    "            elif value is None:",
+                    f"                results[{name}] = None",
+                ]
+            if field.leaf:  # a scalar or enum: its completion is never awaitable, needs no path
+                lines += [
+                    "            elif value.__class__ in NEVER_AWAITABLE:",
+                    "                try:",
+                    f"                    results[{name}] = C{index}(run, value, None, F{index})",
+                    "                except Exception as error:",
+                    f"                    _failed(run, F{index}, error, path, results)",
+                ]
+            lines += [
+                "            else:",
+                f"                waiting = _rest(run, F{index}, value, path, results, waiting)",
+            ]
+        else:
+            lines.append(
+                f"        waiting = _resolved(run, F{index}, source, path, results, waiting)"
+            )
+    code = _TEMPLATE_HEAD + "\n".join(lines or ["        pass"]) + _TEMPLATE_TAIL
+    exec(compile(code, f"<fields of {type_name}>", "exec"), scope)  # noqa: S102 - our own text
+    answer: Callable[[Run, Any, Any], Any] = scope["answer"]
+    return answer
+
+
+def _failed(run: Run, field: FieldPlan, error: Exception, path: Path | None, results: dict) -> None:
+    """Reading a plain field raised: located at its path, as Run.fields does."""
+    name = field.response_name
+    run.executor.handle_field_error(
+        error, field.return_type, field.details, Path(path, name, field.parent_type.name)
+    )
+    results[name] = None
+
+
+def _rest(
+    run: Run,
+    field: FieldPlan,
+    value: Any,
+    path: Path | None,
+    results: dict[str, Any],
+    waiting: list[str] | None,
+) -> list[str] | None:
+    """A plain field's value that is not of its exact class: Run.fields's steps after the
+    class test. Returns the (new) list of fields waiting."""
+    name = field.response_name
+    try:
+        if value is None and field.nullable:
+            results[name] = None
+            return waiting
+        if value.__class__ not in _never_awaitable and _awaitable(value, run.executor.is_awaitable):
+            results[name] = _resolved_later(
+                run, value, field, Path(path, name, field.parent_type.name)
+            )
+            return [*waiting, name] if waiting else [name]
+        completed = field.complete(
+            run, value, None if field.leaf else Path(path, name, field.parent_type.name), field
+        )
+    except Exception as raw_error:
+        run.executor.handle_field_error(
+            raw_error, field.return_type, field.details, Path(path, name, field.parent_type.name)
+        )
+        results[name] = None
+        return waiting
+    return _stored(run, field, completed, path, results, waiting)
+
+
+def _resolved(
+    run: Run,
+    field: FieldPlan,
+    source: Any,
+    path: Path | None,
+    results: dict[str, Any],
+    waiting: list[str] | None,
+) -> list[str] | None:
+    """A field read by its resolver: Run.fields's steps for one."""
+    name = field.response_name
+    field_path = Path(path, name, field.parent_type.name)
+    try:
+        info = run.info(field, field_path)
+        args = run.arguments(field) if field.has_args else {}
+        value = field.resolve(source, info, **args)  # type: ignore[misc]
+        if run.executor.is_awaitable(value):
+            results[name] = _resolved_later(run, value, field, field_path)
+            return [*waiting, name] if waiting else [name]
+        completed = field.complete(run, value, field_path, field)
+    except Exception as raw_error:
+        run.executor.handle_field_error(raw_error, field.return_type, field.details, field_path)
+        results[name] = None
+        return waiting
+    return _stored(run, field, completed, path, results, waiting)
+
+
+def _stored(
+    run: Run,
+    field: FieldPlan,
+    completed: Any,
+    path: Path | None,
+    results: dict[str, Any],
+    waiting: list[str] | None,
+) -> list[str] | None:
+    name = field.response_name
+    if run.executor.is_awaitable(completed):
+        results[name] = _guarded(
+            run, completed, field.return_type, Path(path, name, field.parent_type.name), field
+        )
+        return [*waiting, name] if waiting else [name]
+    results[name] = completed
+    return waiting
 
 
 async def _checked_later(

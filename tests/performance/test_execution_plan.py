@@ -70,6 +70,15 @@ class Bale(Named):
         raise ValueError(f"no answer at all for {self.name}")
 
 
+class BrokenScale(Bale):
+    """A bale whose weight and price cannot be read: a plain field's read raises."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("kilos", "price"):
+            raise ValueError(f"the scale is broken for {name}")
+        return super().__getattribute__(name)
+
+
 @strawberry.type
 class Sack(Named):
     litres: int
@@ -118,6 +127,10 @@ class Query:
         return [Sack(name="t", litres=5), _bales()[0]]
 
     @strawberry.field
+    def odd_bales(self) -> list[Bale | None]:
+        return [_bales()[0], BrokenScale(name="w", grade=Grade.SECOND, kilos=3, price=None)]
+
+    @strawberry.field
     def items(self) -> list[int | None]:
         return [1, 2**40, 3]
 
@@ -135,6 +148,8 @@ DOCUMENTS = [
     ("{ goods { __typename ... on Bale { name kilos } ... on Sack { name litres } } }", False),
     ("{ named { name ... on Sack { litres } ...B } } fragment B on Bale { grade }", False),
     ("{ items }", True),
+    ("{ oddBales { name price grade } }", True),  # a nullable plain field's read raises
+    ("{ oddBales { name kilos } }", True),  # a non-null one's: the bale is null
     ("{ bales { ...Card ...Card } } fragment Card on Bale { name grade }", False),
 ]
 
