@@ -42,6 +42,9 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal
+from operator import methodcaller
 from types import CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any
 
@@ -336,6 +339,14 @@ def _leaf(leaf: GraphQLLeafType) -> Completer:
             except Exception:  # noqa: S112 - not one of the GraphQL values: generic path
                 continue
 
+    # Strawberry's DateTime/Date/Time (``methodcaller("isoformat")``) and Decimal (``str``): for
+    # values of these classes the coercion is that call, and its answer is a string.
+    direct: frozenset[type] = frozenset()
+    if isinstance(coerce, methodcaller) and repr(coerce) == "operator.methodcaller('isoformat')":
+        direct = frozenset((datetime, date, time))
+    elif coerce is str:
+        direct = frozenset((Decimal,))
+
     def coerced(value: Any) -> Any:
         result = coerce(value)
         if result is Undefined or result is None:
@@ -376,6 +387,11 @@ def _leaf(leaf: GraphQLLeafType) -> Completer:
 
         def complete(run: Run, value: Any, path: Path, field: FieldPlan) -> Any:
             return names[value] if value.__class__ is wrapped else slow(value)
+
+    elif direct:  # a scalar whose coercion of these classes is a call that never gives None
+
+        def complete(run: Run, value: Any, path: Path, field: FieldPlan) -> Any:
+            return coerce(value) if value.__class__ in direct else slow(value)
 
     else:
 

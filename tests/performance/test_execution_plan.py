@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -55,6 +57,8 @@ class Bale(Named):
     price: float | None
     secret: str = strawberry.field(default="hidden", permission_classes=[NeverAllowed])
     must: str = "set"  # holds None in one case: a non-null field the value breaks
+    packed: datetime = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    cost: Decimal = Decimal("2.50")
 
     @strawberry.field
     async def later(self, suffix: str = "!") -> str:
@@ -92,6 +96,8 @@ def _bales() -> list[Bale]:
         Bale(name="a", grade=Grade.PRIME, kilos=40, price=2.5),
         Bale(name="b", grade=Grade.SECOND, kilos=2**40, price=None),  # Int refuses 2**40
         Bale(name="c", grade=Grade.PRIME, kilos=1, price=float("nan")),  # Float refuses NaN
+        # text where a DateTime and a Decimal belong: DateTime's coercion refuses it
+        Bale(name="d", grade=Grade.PRIME, kilos=2, price=1.0, packed="today", cost="3"),  # type: ignore[arg-type]
     ]
 
 
@@ -137,7 +143,7 @@ class Query:
 
 # (document, whether it breaks somewhere: then the errors are compared too)
 DOCUMENTS = [
-    ("{ bales { name grade kilos price must __typename } }", True),  # 2**40, NaN
+    ("{ bales { name grade kilos price must packed cost __typename } }", True),  # 2**40, NaN
     ('{ bales { n: name name again: later later(suffix: "?") } }', False),
     ("query($s: String!) { balesLater(first: 2) { name later(suffix: $s) } }", False),
     ("{ bales { name secret } }", True),
