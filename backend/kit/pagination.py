@@ -18,7 +18,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.base import ExecutableOption
@@ -224,18 +234,8 @@ async def paginate(
     total = None
     at_least = False
     if with_total:
-        if count_cap is None:
-            count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
-            total = (await session.execute(count_statement)).scalar_one()
-        else:
-            # Only the first column (the entity's key): the rest would be read for nothing.
-            # (maintain_column_froms=True walks every column's expression, 2 ms a search.)
-            matching = statement.order_by(None).with_only_columns(statement.selected_columns[0])
-            count_statement = select(func.count()).select_from(
-                matching.limit(count_cap + 1).subquery()
-            )
-            counted = (await session.execute(count_statement)).scalar_one()
-            total, at_least = min(counted, count_cap), counted > count_cap
+        counted = (await session.execute(count_statement(statement, count_cap))).scalar_one()
+        total, at_least = counted_total(counted, count_cap)
     exact = None if at_least else total
     tries: Sequence[Select[Any]] = ()
     if leading is not None and not (
@@ -243,13 +243,9 @@ async def paginate(
     ):
         tries = leading(exact)
     after = after_condition(sort, request)
-    order = [k.column.desc() if k.descending else k.column.asc() for k in sort.keys]
     rows: list[Any] = []
     for candidate in (*tries, statement):
-        page_statement = candidate.options(*load)
-        if after is not None:
-            page_statement = page_statement.where(after)
-        page_statement = page_statement.order_by(*order).limit(request.first + 1)
+        page_statement = page_of(candidate.options(*load), sort, after, request.first)
         result = (await session.execute(page_statement)).unique()
         # One entity per row gives the entities; more columns (a distance, say) give the rows.
         rows = list(
@@ -257,12 +253,81 @@ async def paginate(
         )
         if len(rows) > request.first:
             break
-    has_next = len(rows) > request.first
-    items = rows[: request.first]
+    return page_from_rows(rows, sort=sort, request=request, total=total, at_least=at_least)
+
+
+# The parts of :func:`paginate`, for a caller that builds its statements once and runs them with
+# each request's values (``backend.kit.prepared``): the same statements, the same page.
+
+
+def count_statement(statement: Select[Any], count_cap: int | None) -> Select[Any]:
+    """The count of ``statement``'s rows (up to ``count_cap`` + 1 of them, with a cap)."""
+    if count_cap is None:
+        return select(func.count()).select_from(statement.order_by(None).subquery())
+    # Only the first column (the entity's key): the rest would be read for nothing.
+    # (maintain_column_froms=True walks every column's expression, 2 ms a search.)
+    matching = statement.order_by(None).with_only_columns(statement.selected_columns[0])
+    return select(func.count()).select_from(matching.limit(count_cap + 1).subquery())
+
+
+def counted_total(counted: int, count_cap: int | None) -> tuple[int, bool]:
+    """The total to show for ``counted`` rows of :func:`count_statement`, and whether more
+    match than it says."""
+    if count_cap is None:
+        return counted, False
+    return min(counted, count_cap), counted > count_cap
+
+
+def page_of(
+    statement: Select[Any], sort: Sort, after: ColumnElement[bool] | None, size: int
+) -> Select[Any]:
+    """The rows of ``statement`` for a page of ``size`` after ``after`` in ``sort`` order, and
+    one more (whether a next page exists)."""
+    if after is not None:
+        statement = statement.where(after)
+    order = [k.column.desc() if k.descending else k.column.asc() for k in sort.keys]
+    return statement.order_by(*order).limit(size + 1)
+
+
+def after_parameters(sort: Sort, prefix: str = "after") -> ColumnElement[bool]:
+    """:func:`after_condition` with its values as parameters (named ``prefix``...), which
+    :func:`after_values` gives for a request's cursor."""
+    # As _after, each value its own parameter (alternative i, key j), as the literals are there.
+    alternatives = []
+    for i, key in enumerate(sort.keys):
+        equal_prefix = [
+            k.column == bindparam(f"{prefix}{i}_{j}") for j, k in enumerate(sort.keys[:i])
+        ]
+        value: BindParameter[Any] = bindparam(f"{prefix}{i}_{i}")
+        beyond = key.column < value if key.descending else key.column > value
+        alternatives.append(and_(*equal_prefix, beyond))
+    condition: ColumnElement[bool] = or_(*alternatives)
+    return condition
+
+
+def after_values(sort: Sort, request: PageRequest, prefix: str = "after") -> dict[str, Any]:
+    """The values of :func:`after_parameters` for the request's cursor (none on a first page);
+    a VALIDATION error for a cursor that is not one of this sort's."""
+    if not request.after:
+        return {}
+    values = decode_cursor(sort, request.after)
+    return {f"{prefix}{i}_{j}": values[j] for i in range(len(sort.keys)) for j in range(i + 1)}
+
+
+def page_from_rows(
+    rows: Sequence[Any],
+    *,
+    sort: Sort,
+    request: PageRequest,
+    total: int | None,
+    at_least: bool = False,
+) -> Page[Any]:
+    """The page of the rows :func:`page_of` read (a page's worth and one more, at most)."""
+    items = list(rows[: request.first])
     return Page(
         items=items,
         cursors=[encode_cursor(sort, [k.value(item) for k in sort.keys]) for item in items],
-        has_next_page=has_next,
+        has_next_page=len(rows) > request.first,
         has_previous_page=request.after is not None,
         total_count=total,
         total_is_at_least=at_least,

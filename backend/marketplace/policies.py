@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.kit.errors import ErrorCode, ServiceError, forbidden
@@ -39,20 +39,24 @@ def is_owner(viewer: Viewer | Anonymous, listing: Listing) -> bool:
     return isinstance(viewer, Viewer) and viewer.organisation_id == listing.organisation_id
 
 
-def _owned_by(viewer: Viewer | Anonymous) -> ColumnElement[bool]:
-    """SQL of :func:`is_owner`: the listings of the organisation the viewer acts for."""
+def _owned_by(viewer: Viewer | Anonymous, *, bound: bool = False) -> ColumnElement[bool]:
+    """SQL of :func:`is_owner`: the listings of the organisation the viewer acts for (with
+    ``bound``, its id a parameter, ``viewer_organisation_id``)."""
     if isinstance(viewer, Viewer) and viewer.organisation_id is not None:
-        return Listing.organisation_id == viewer.organisation_id
+        return Listing.organisation_id == (
+            bindparam("viewer_organisation_id") if bound else viewer.organisation_id
+        )
     return false()
 
 
-def readable_listings(viewer: Viewer | Anonymous) -> ColumnElement[bool]:
+def readable_listings(viewer: Viewer | Anonymous, *, bound: bool = False) -> ColumnElement[bool]:
     """marketplace:listing_read, as SQL: the listings ``viewer`` may read. Its organisation's
     own, whatever their state; anybody else's once published (not a draft) and not hidden;
     platform admins moderate, so they read hidden ones too. Loading one listing and listing
     many both go through this condition; :func:`may_read` is the same rule for a row already
-    loaded (tests/marketplace/test_listing_rules.py holds the two together)."""
-    own = _owned_by(viewer)
+    loaded (tests/marketplace/test_listing_rules.py holds the two together). ``bound``: see
+    :func:`listed_listings`."""
+    own = _owned_by(viewer, bound=bound)
     published = Listing.status != ListingStatus.DRAFT
     if isinstance(viewer, Viewer) and viewer.is_admin:
         return or_(own, published)
@@ -74,13 +78,34 @@ def may_read(viewer: Viewer | Anonymous, listing: Listing) -> bool:
 LISTED_STATUSES = (ListingStatus.ACTIVE, ListingStatus.RESERVED, ListingStatus.CLOSED)
 
 
-def listed_listings(viewer: Viewer | Anonymous) -> ColumnElement[bool]:
+def listed_listings(viewer: Viewer | Anonymous, *, bound: bool = False) -> ColumnElement[bool]:
     """The listings a search shows ``viewer``: readable ones in a listed state (their own and
-    moderators' searches show every readable one)."""
+    moderators' searches show every readable one). With ``bound`` the viewer's organisation
+    and the listed states are parameters whose values :func:`listed_values` gives: the same
+    SQL for every viewer of its kind (:func:`viewer_kind`), built once."""
     if isinstance(viewer, Viewer) and viewer.is_admin:
-        return readable_listings(viewer)
-    own = _owned_by(viewer)
-    return and_(readable_listings(viewer), or_(own, Listing.status.in_(LISTED_STATUSES)))
+        return readable_listings(viewer, bound=bound)
+    own = _owned_by(viewer, bound=bound)
+    listed = Listing.status.in_(
+        bindparam("listed_statuses", expanding=True) if bound else LISTED_STATUSES
+    )
+    return and_(readable_listings(viewer, bound=bound), or_(own, listed))
+
+
+def viewer_kind(viewer: Viewer | Anonymous) -> tuple[bool, bool]:
+    """What the SQL of :func:`listed_listings` depends on: whether the viewer is a platform
+    admin and whether it acts for an organisation."""
+    if isinstance(viewer, Viewer):
+        return viewer.is_admin, viewer.organisation_id is not None
+    return False, False
+
+
+def listed_values(viewer: Viewer | Anonymous) -> dict[str, object]:
+    """The values of the parameters of ``listed_listings(viewer, bound=True)``."""
+    values: dict[str, object] = {"listed_statuses": LISTED_STATUSES}
+    if isinstance(viewer, Viewer) and viewer.organisation_id is not None:
+        values["viewer_organisation_id"] = viewer.organisation_id
+    return values
 
 
 def listing_manage(viewer: Viewer, listing: Listing) -> None:

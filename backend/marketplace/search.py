@@ -38,7 +38,6 @@ import functools
 import math
 import re
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,21 +102,10 @@ listing_search = Table(
 _SEARCH_DOCUMENT: ColumnElement[Any] = literal_column("listings.search_document")
 
 
-# The values of the parameters of the search being run (its terms, point, boxes and radii).
-# Its statements are built once per shape (functools.cache), and the parameters read their values
-# when a statement executes: paginate (backend.kit.pagination) runs statements as they are, with
-# no parameters, and .params() copied the whole statement each time. Each request is its own
-# asyncio task, with its own context, which SQLAlchemy's greenlets run in.
-_VALUES: ContextVar[dict[str, Any]] = ContextVar("search_values")
-
-
-def _value(name: str) -> Any:
-    return _VALUES.get()[name]
-
-
 def _param(name: str, type_: Any = None) -> BindParameter[Any]:
-    """A parameter of the search's statements, whose value :func:`plan` gives."""
-    return bindparam(name, type_=type_, callable_=functools.partial(_value, name))
+    """A parameter of the search's statements, whose value :meth:`Search.values` gives (the
+    statements are built once per shape and run with each request's values)."""
+    return bindparam(name, type_=type_)
 
 
 def _escaped(term: str) -> str:
@@ -376,44 +364,44 @@ class Point:
     radius_km: float
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The statements of one search. ``statement`` selects ``LISTING_ROW`` (and
-    ``distance_km`` with a point) under every condition; ``distance`` is what nearest first
-    sorts by; :meth:`leading` gives the cheaper ways to a nearest-first page."""
+@dataclass(frozen=True, slots=True)
+class Search:
+    """A search's terms and point, apart from the other filters: the shape its statements take
+    (:attr:`shape`) and the values they bind (:meth:`values`)."""
 
     dialect: str
-    statement: Select[Any]
-    distance: ColumnElement[float] | None = None
-    point: Point | None = None
-    # PostgreSQL: every condition of ``statement``, for the nearest-first bound; set when the
-    # search is of ACTIVE listings near a point.
-    nearest_conditions: tuple[ColumnElement[bool], ...] | None = None
-    # SQLite: the listing conditions and terms, to read rings through ``listing_search``; set
-    # when the search is of ACTIVE listings near a point.
-    ring_conditions: tuple[ColumnElement[bool], ...] | None = None
-    terms: _Terms = _Terms((), ())
-    # The values of the parameters of its statements (see _VALUES), the rings' added by leading.
-    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    terms: _Terms
+    point: Point | None
 
-    def leading(
-        self,
-        *,
-        after: ColumnElement[bool] | None,
-        after_distance: float | None,
-        page_size: int,
-        total: int | None = None,
-    ) -> list[Select[Any]]:
-        """Statements that each select a leading part of ``statement`` in nearest-first order
-        (``paginate``'s ``leading``), for a page after ``after`` (whose first sort value is
-        ``after_distance``); ``total``: how many match, when counted exactly. None for other
-        searches."""
-        if self.point is None or self.distance is None:
-            return []
-        if self.nearest_conditions is not None:
-            return [self._within_nearest_bound(after, page_size)]
-        if self.ring_conditions is None:
-            return []
+    @property
+    def shape(self) -> _Shape:
+        point = self.point
+        crosses = point is not None and _crosses(point, point.radius_km)
+        return _shape(self.dialect, self.terms, crosses)
+
+    def values(self) -> dict[str, Any]:
+        """The values of the parameters of :func:`plan`'s statements."""
+        values = _term_values(self.dialect, self.terms)
+        if self.point is not None:
+            values |= _point_values(self.point, self.point.radius_km, "search_")
+        return values
+
+    def ring_values(self, index: int, radius_km: float) -> dict[str, Any]:
+        """The values of the box and radius of :meth:`Plan.ring` ``index`` of ``radius_km``."""
+        assert self.point is not None
+        return _point_values(self.point, radius_km, f"search_ring{index}_")
+
+    def crosses(self, radius_km: float) -> bool:
+        """Whether the box of ``radius_km`` around the point crosses the antimeridian."""
+        assert self.point is not None
+        return _crosses(self.point, radius_km)
+
+    def ring_radii(
+        self, *, after_distance: float | None, page_size: int, total: int | None
+    ) -> list[float]:
+        """SQLite: the radii of the rings tried before the whole radius, for a page after
+        ``after_distance``; ``total``: how many match, when counted exactly."""
+        assert self.point is not None
         start = after_distance or 0.0
         left = self.point.radius_km - start
         if left <= 0:
@@ -427,18 +415,39 @@ class Plan:
             if first >= 1:
                 return []
             fractions = (first, *(f for f in RING_FRACTIONS if f >= 2 * first))
-        return [
-            _places_within(self, start + left * fraction, f"search_ring{i}_", drive_by_text=False)
-            for i, fraction in enumerate(fractions)
-        ]
+        return [start + left * fraction for fraction in fractions]
 
-    def _within_nearest_bound(self, after: ColumnElement[bool] | None, page_size: int) -> Any:
-        assert self.point is not None
+
+def search_of(dialect: str, query: str | None, point: Point | None) -> Search:
+    return Search(dialect, _terms(query), point)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The statements of searches of one shape. ``statement`` selects ``LISTING_ROW`` (and
+    ``distance_km`` with a point) under every condition; ``distance`` is what nearest first
+    sorts by. The cheaper ways to a nearest-first page of ACTIVE listings: :meth:`nearest_bound`
+    on PostgreSQL, :meth:`ring` on SQLite. Their values: :class:`Search`."""
+
+    dialect: str
+    statement: Select[Any]
+    shape: _Shape
+    distance: ColumnElement[float] | None = None
+    # PostgreSQL: every condition of ``statement``, for the nearest-first bound; set when the
+    # search is of ACTIVE listings near a point.
+    nearest_conditions: tuple[ColumnElement[bool], ...] | None = None
+    # SQLite: the listing conditions, to read rings through ``listing_search``; set when the
+    # search is of ACTIVE listings near a point.
+    ring_conditions: tuple[ColumnElement[bool], ...] | None = None
+
+    def nearest_bound(self, after: ColumnElement[bool] | None, page_size: int) -> Select[Any]:
+        """PostgreSQL: a leading part of ``statement`` in nearest-first order (for
+        ``paginate``'s ``leading``), for a page after ``after``."""
         assert self.distance is not None
         assert self.nearest_conditions is not None
-        point, distance = self.point, self.distance
+        distance = self.distance
         every_condition = and_(*self.nearest_conditions, *([after] if after is not None else []))
-        here = _earth_point(point.lat, point.lon)
+        here = _earth_point(_param("search_lat", type_=Float), _param("search_lon", type_=Float))
         there = _earth_point(Listing.public_lat, Listing.public_lon)
         # Only the partial GiST index's own predicate in WHERE (a literal, so that the planner
         # sees it hold), and nothing it could look up another way: the scan goes nearest first
@@ -462,6 +471,14 @@ class Plan:
             distance <= within,
             func.cube_enlarge(here, within + _CUBE_SLACK_KM, 3).op("@>")(there),
         )
+
+    def ring(self, index: int, crosses_antimeridian: bool) -> Select[Any]:
+        """SQLite: the ACTIVE listings within ring ``index`` (its box and radius bound as
+        ``search_ring{index}_``...), a leading part of ``statement`` in nearest-first order."""
+        assert self.ring_conditions is not None
+        shape = dataclasses.replace(self.shape, crosses_antimeridian=crosses_antimeridian)
+        statement, conditions = _places_parts(shape, f"search_ring{index}_", False)
+        return statement.where(*self.ring_conditions, *conditions)
 
 
 @functools.cache
@@ -490,69 +507,38 @@ def _places_parts(
     return statement, tuple(conditions)
 
 
-def _places_within(
-    plan: Plan, radius_km: float, prefix: str, *, drive_by_text: bool
-) -> Select[Any]:
-    """SQLite: ACTIVE listings within ``radius_km`` of the plan's point, reached through
-    ``listing_search`` (its points and keys), under the plan's conditions and terms; the
-    parameters of its box and radius are named ``prefix``..."""
-    assert plan.point is not None
-    assert plan.ring_conditions is not None
-    point = plan.point
-    shape = _shape(plan.dialect, plan.terms, _crosses(point, radius_km))
-    statement, conditions = _places_parts(shape, prefix, drive_by_text)
-    plan.values.update(_point_values(point, radius_km, prefix))
-    return statement.where(*plan.ring_conditions, *conditions)
-
-
 def plan(
-    dialect: str,
+    shape: _Shape,
     *,
     conditions: Sequence[ColumnElement[bool]],
-    query: str | None,
-    point: Point | None,
+    near: bool,
     active_only: bool,
 ) -> Plan:
-    """The statements of a search for listings under ``conditions`` (visibility, status and the
-    other filters, on ``listings``), holding ``query``'s terms, within ``point``'s radius.
-    ``active_only``: ``conditions`` keep to ACTIVE listings (the indexes of points are)."""
-    terms = _terms(query)
-    values = _term_values(dialect, terms)
+    """The statements of searches of ``shape`` (:attr:`Search.shape`) for listings under
+    ``conditions`` (visibility, status and the other filters, on ``listings``), holding the
+    terms, within the radius of a point when ``near``. ``active_only``: ``conditions`` keep to
+    ACTIVE listings (the indexes of points are). Built once per shape and run with each
+    search's values (:meth:`Search.values`)."""
+    dialect = shape.dialect
     statement: Select[Any]
-    if point is None:
-        text_conditions = _text_conditions(_shape(dialect, terms))
-        _VALUES.set(values)
-        statement = select(LISTING_ROW).where(*conditions, *text_conditions)
-        return Plan(dialect, statement, values=values)
+    if not near:
+        statement = select(LISTING_ROW).where(*conditions, *_text_conditions(shape))
+        return Plan(dialect, statement, shape)
     if dialect == "sqlite" and active_only:
-        _VALUES.set(values)
-        ring = Plan(
+        whole, places_conditions = _places_parts(shape, "search_", True)
+        return Plan(
             dialect,
-            select(LISTING_ROW),
+            whole.where(*conditions, *places_conditions),
+            shape,
             _place_distance(dialect),
-            point,
             ring_conditions=tuple(conditions),
-            terms=terms,
-            values=values,
         )
-        whole = _places_within(ring, point.radius_km, "search_", drive_by_text=True)
-        return dataclasses.replace(ring, statement=whole)
-    values |= _point_values(point, point.radius_km, "search_")
-    _VALUES.set(values)
-    shape = _shape(dialect, terms, _crosses(point, point.radius_km))
     distance = _listing_distance(dialect)
     every_condition = (*conditions, *_near_conditions(shape))
     columns: list[Any] = [LISTING_ROW, distance.label("distance_km")]
     statement = select(*columns).where(*every_condition)
     nearest = every_condition if dialect == "postgresql" and active_only else None
-    return Plan(
-        dialect,
-        statement,
-        distance,
-        point,
-        nearest_conditions=nearest,
-        values=values,
-    )
+    return Plan(dialect, statement, shape, distance, nearest_conditions=nearest)
 
 
 @functools.cache

@@ -9,7 +9,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from backend.identity.models import Organisation
 from backend.kit.validation import UNCHANGED, Place
 from backend.marketplace.models import (
     Delivery,
@@ -110,11 +109,12 @@ class ListingRecord:
     """A listing read for a page, with what it carries to the API. ``listing`` is a
     ``ListingRow`` (its columns, read by the same names as a ``Listing``: a read-only page reads
     rows, a mapped entity cost about three times the row, docs/performance.md); the material
-    and unit are rows of their columns, read as a ``Material`` and a ``Unit``; the seller is an
-    entity with its cluster. A few of each per page, shared by its listings."""
+    and unit are rows of their columns, read as a ``Material`` and a ``Unit``; the seller a row
+    read as an ``Organisation`` with its cluster (``service.common.SellerRow``). A few of each
+    per page, shared by its listings."""
 
-    listing: Any  # a ListingRow
-    organisation: Organisation
+    listing: Any  # a ListingRow, or a row of the same columns (and more)
+    organisation: Any  # a SellerRow
     material: Any
     unit: Any
 

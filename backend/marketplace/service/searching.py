@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Row, and_, bindparam, func, or_, select
 
 from backend.auth.viewer import Anonymous, Viewer
-from backend.catalogue import service as catalogue
 from backend.catalogue.models import Material
+from backend.catalogue.service import is_material_code, unknown_material
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode, Problems, ServiceError
 from backend.kit.money import MAX_AMOUNT, check_amount
@@ -19,23 +20,28 @@ from backend.kit.pagination import (
     PageRequest,
     Sort,
     SortKey,
-    after_condition,
-    decode_cursor,
-    paginate,
+    after_parameters,
+    after_values,
+    count_statement,
+    counted_total,
+    page_from_rows,
+    page_of,
 )
+from backend.kit.prepared import Prepared
 from backend.kit.validation import Place, check_place, check_text
 from backend.marketplace import policies, search
 from backend.marketplace.models import (
     Listing,
     ListingStatus,
 )
-from backend.marketplace.service.common import listing_records
+from backend.marketplace.service.common import listing_rows_records
 from backend.marketplace.service.inputs import ListingFilter, ListingHit, ListingSort
 
 MAX_RADIUS_KM = 500.0
 
 
-def _status_condition(status: ListingStatus, now: datetime) -> Any:
+def _status_condition(status: ListingStatus, now: Any) -> Any:
+    """``now``: a time, or a parameter whose value is one."""
     live = or_(Listing.expires_at.is_(None), Listing.expires_at > now)
     if status is ListingStatus.ACTIVE:
         return and_(Listing.status == ListingStatus.ACTIVE, live)
@@ -93,14 +99,19 @@ def _nearest(distance: ColumnElement[float]) -> Sort:
                 value_of=lambda row: row.distance_km,
                 python_type=float,
             ),
-            SortKey(Listing.id, value_of=lambda row: row.listing.id),
+            SortKey(Listing.id, value_of=lambda row: row.id),
         ),
     )
 
 
 def _listing_of(item: Any) -> Any:
-    """A page's item: a ``ListingRow`` (or a ``Listing``), or a row of one and its distance."""
+    """A page's item: a row of a listing's columns (a ``ListingRow``, a ``Listing``), or a
+    ``Row`` of a ``Listing`` and its distance."""
     return item[0] if isinstance(item, Row) else item
+
+
+_PRICE_ASC = _price_sort(descending=False)
+_PRICE_DESC = _price_sort(descending=True)
 
 
 async def search_listings(
@@ -134,77 +145,209 @@ async def search_listings(
             check_amount(problems, name, value, positive=False)
     problems.raise_if_any()
 
-    conditions: list[Any] = [policies.listed_listings(viewer)]
-    if filter.status is not None:
-        conditions.append(_status_condition(filter.status, now))
-    if filter.kind is not None:
-        conditions.append(Listing.kind == filter.kind)
-    if filter.category is not None:
-        conditions.append(Listing.category == filter.category)
-    if filter.cluster_id is not None:
-        conditions.append(Listing.cluster_id == filter.cluster_id)
-    if filter.organisation_id is not None:
-        conditions.append(Listing.organisation_id == filter.organisation_id)
-    if filter.price_min is not None:
-        conditions.append(Listing.price_per_unit >= filter.price_min)
-    if filter.price_max is not None:
-        conditions.append(Listing.price_per_unit <= filter.price_max)
+    point = None if near is None else search.Point(near.lat, near.lon, near.radius_km)
+    terms = search.search_of(
+        db.dialect, filter.search if filter.search and filter.search.strip() else None, point
+    )
+    key = _Key(
+        dialect=db.dialect,
+        viewer=policies.viewer_kind(viewer),
+        status=filter.status,
+        filters=tuple(getattr(filter, name) is not None for name in _FILTERS),
+        material=filter.material_code is not None,
+        shape=terms.shape,
+        near=point is not None,
+        sort=sort,
+        after=page.after is not None,
+        first=page.first,
+        with_total=with_total,
+        count_cap=count_cap,
+    )
+    values: dict[str, Any] = policies.listed_values(viewer) | terms.values()
+    values["now"] = now
+    for name in _FILTERS:
+        if (value := getattr(filter, name)) is not None:
+            values[f"filter_{name}"] = value
 
-    async with db.read() as session:
+    async with db.read_rows() as connection:
         if filter.material_code is not None:
-            material = await catalogue.find_material(
-                session, code=filter.material_code, field_name="filter.materialCode"
+            code = filter.material_code
+            found = (
+                await _MATERIAL.rows(connection, {"code": code}) if is_material_code(code) else []
             )
-            conditions.append(
-                Listing.material_code.in_(select(Material.code).where(catalogue.subtree(material)))
-            )
-        plan = search.plan(
-            db.dialect,
-            conditions=conditions,
-            query=filter.search if filter.search and filter.search.strip() else None,
-            point=None if near is None else search.Point(near.lat, near.lon, near.radius_km),
-            active_only=filter.status is ListingStatus.ACTIVE,
-        )
-        leading = None
-        if sort is ListingSort.NEAREST and plan.distance is not None:
-            order = _nearest(plan.distance)
-            after = after_condition(order, page)
-            after_distance = decode_cursor(order, page.after)[0] if page.after else None
-
-            def leading(total: int | None) -> list[Any]:
-                return plan.leading(
-                    after=after, after_distance=after_distance, page_size=page.first, total=total
-                )
-
-        elif sort is ListingSort.PRICE_ASC:
-            order = _price_sort(descending=False)
-        elif sort is ListingSort.PRICE_DESC:
-            order = _price_sort(descending=True)
-        else:
-            order = NEWEST_FIRST
-        result = await paginate(
-            session,
-            plan.statement,
-            sort=order,
-            request=page,
-            with_total=with_total,
-            count_cap=count_cap,
-            leading=leading,
+            if not found:
+                raise unknown_material("filter.materialCode")
+            values["material_path"] = found[0].path
+            values["material_path_below"] = found[0].path + "/%"
+        statements = _statements(key, viewer)
+        values |= after_values(statements.sort, page)
+        total, at_least = None, False
+        if statements.count is not None:
+            counted = (await statements.count.rows(connection, values))[0][0]
+            total, at_least = counted_total(counted, count_cap)
+        exact = None if at_least else total
+        tries: list[tuple[Prepared, dict[str, Any]]] = []
+        if sort is ListingSort.NEAREST and not (
+            exact is not None and page.after is None and exact <= page.first
+        ):
+            tries = statements.leading(terms, values, total=exact)
+        rows: list[Any] = []
+        for prepared, bound in (*tries, (statements.whole, values)):
+            rows = await prepared.rows(connection, bound)
+            if len(rows) > page.first:
+                break
+        result = page_from_rows(
+            rows, sort=statements.sort, request=page, total=total, at_least=at_least
         )
         # The page's listings (a search reads rows, not entities) with their sellers,
         # materials and units, loaded for the page only.
-        records = await listing_records(session, [_listing_of(item) for item in result.items])
+        records = await listing_rows_records(connection, result.items)
     hits = [
         ListingHit(
             record.listing,
             record.organisation,
             record.material,
             record.unit,
-            None if near is None else float(item.distance_km),
+            None if near is None else float(record.listing.distance_km),
         )
-        for record, item in zip(records, result.items, strict=True)
+        for record in records
     ]
     return result.with_items(hits)
+
+
+# The filters bound as values (``filter_<name>``); their conditions are in :func:`_conditions`.
+_FILTERS = ("kind", "category", "cluster_id", "organisation_id", "price_min", "price_max")
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """What the SQL of a search depends on, apart from its values: its statements are built
+    and prepared once per key (:func:`_statements`), and a request binds values only."""
+
+    dialect: str
+    viewer: tuple[bool, bool]  # policies.viewer_kind
+    status: ListingStatus | None
+    filters: tuple[bool, ...]  # which of _FILTERS are given
+    material: bool
+    shape: Any  # search.Search.shape
+    near: bool
+    sort: ListingSort
+    after: bool
+    first: int
+    with_total: bool
+    count_cap: int | None
+
+
+def _conditions(key: _Key, viewer: Viewer | Anonymous) -> list[Any]:
+    """The listing conditions of a search of ``key``, every value a parameter."""
+    conditions: list[Any] = [policies.listed_listings(viewer, bound=True)]
+    if key.status is not None:
+        conditions.append(_status_condition(key.status, bindparam("now")))
+    columns = (
+        Listing.kind,
+        Listing.category,
+        Listing.cluster_id,
+        Listing.organisation_id,
+        Listing.price_per_unit,
+        Listing.price_per_unit,
+    )
+    for name, column, given in zip(_FILTERS, columns, key.filters, strict=True):
+        if not given:
+            continue
+        value: BindParameter[Any] = bindparam(f"filter_{name}")
+        if name == "price_min":
+            conditions.append(column >= value)
+        elif name == "price_max":
+            conditions.append(column <= value)
+        else:
+            conditions.append(column == value)
+    if key.material:
+        # catalogue.subtree of the material, its path a parameter
+        # (tests/marketplace/test_search_statements.py holds the two together)
+        subtree = or_(
+            Material.path == bindparam("material_path"),
+            Material.path.like(bindparam("material_path_below")),
+        )
+        conditions.append(Listing.material_code.in_(select(Material.code).where(subtree)))
+    return conditions
+
+
+# What catalogue.find_material sends (session.get of a Material), as a row.
+_MATERIAL = Prepared(select(*Material.__table__.c).where(Material.code == bindparam("code")))
+
+
+class _Statements:
+    """The prepared statements of searches of one :class:`_Key`: the count, the whole search's
+    page, and the cheaper ways to a nearest-first page (as ``paginate`` runs them, whose
+    statements these are)."""
+
+    def __init__(self, key: _Key, viewer: Viewer | Anonymous) -> None:
+        plan = search.plan(
+            key.shape,
+            conditions=_conditions(key, viewer),
+            near=key.near,
+            active_only=key.status is ListingStatus.ACTIVE,
+        )
+        if key.sort is ListingSort.NEAREST:
+            assert plan.distance is not None
+            sort = _nearest(plan.distance)
+        elif key.sort is ListingSort.PRICE_ASC:
+            sort = _PRICE_ASC
+        elif key.sort is ListingSort.PRICE_DESC:
+            sort = _PRICE_DESC
+        else:
+            sort = NEWEST_FIRST
+        self.key, self.plan, self.sort = key, plan, sort
+        self.after = after_parameters(sort) if key.after else None
+        self.count = (
+            Prepared(count_statement(plan.statement, key.count_cap)) if key.with_total else None
+        )
+        self.whole = Prepared(page_of(plan.statement, sort, self.after, key.first))
+        self.nearest = (
+            Prepared(
+                page_of(plan.nearest_bound(self.after, key.first), sort, self.after, key.first)
+            )
+            if key.sort is ListingSort.NEAREST and plan.nearest_conditions is not None
+            else None
+        )
+        self._rings: dict[tuple[int, bool], Prepared] = {}
+
+    def leading(
+        self, terms: search.Search, values: dict[str, Any], *, total: int | None
+    ) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The cheaper statements to a nearest-first page, each with its values (``paginate``'s
+        ``leading``)."""
+        if self.nearest is not None:
+            return [(self.nearest, values)]
+        if self.plan.ring_conditions is None:
+            return []
+        tries = []
+        radii = terms.ring_radii(
+            after_distance=values.get("after0_0"), page_size=self.key.first, total=total
+        )
+        for index, radius in enumerate(radii):
+            crosses = terms.crosses(radius)
+            prepared = self._rings.get((index, crosses))
+            if prepared is None:
+                ring = self.plan.ring(index, crosses)
+                prepared = Prepared(page_of(ring, self.sort, self.after, self.key.first))
+                self._rings[index, crosses] = prepared
+            tries.append((prepared, values | terms.ring_values(index, radius)))
+        return tries
+
+
+# Searches' statements by key; a few dozen keys in use, but a key holds the page size.
+_BUILT: dict[_Key, _Statements] = {}
+MAX_KEYS = 512
+
+
+def _statements(key: _Key, viewer: Viewer | Anonymous) -> _Statements:
+    built = _BUILT.get(key)
+    if built is None:
+        if len(_BUILT) >= MAX_KEYS:
+            _BUILT.clear()
+        built = _BUILT[key] = _Statements(key, viewer)
+    return built
 
 
 async def my_listings(
