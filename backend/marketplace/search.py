@@ -17,10 +17,16 @@ catalogue's names hold its codes (EWC "03 01 05"), which no one searching "12" m
 Proximity: an indexed latitude/longitude bounding box first, then the exact great-circle
 distance (``eic_distance_km``, the same formula and the same bits on both backends).
 
+The statements are built once per shape of search (:class:`Search`'s ``shape``: how many
+terms of each kind, whether there is a point and its box crosses the antimeridian) with every
+value a parameter, and run with each search's values (:meth:`Search.values`):
+``service.searching`` prepares them once (backend/kit/prepared.py).
+
 Nearest first among ACTIVE listings, the apps' market page, has a faster way to its page than
-sorting every match (docs/performance.md, "Search over many listings"); :func:`plan` gives it
-as ``leading`` statements for :func:`backend.kit.pagination.paginate`, which answer the same
-page as the whole search or give way to it:
+sorting every match (docs/performance.md, "Search over many listings"); :class:`Plan` gives it
+as statements tried before the whole search, as ``leading`` statements of
+:func:`backend.kit.pagination.paginate`, which answer the same page as the whole search or give
+way to it:
 
 - PostgreSQL walks a partial GiST index of ACTIVE listings' points nearest first (``<->``),
   checks at most ``KNN_ROWS_PER_ITEM`` rows per item of the page against every condition of the

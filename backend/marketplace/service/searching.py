@@ -322,6 +322,7 @@ class _Statements:
         if self.plan.ring_conditions is None:
             return []
         tries = []
+        # after_values' first value (alternative 0, key 0): the cursor's distance
         radii = terms.ring_radii(
             after_distance=values.get("after0_0"), page_size=self.key.first, total=total
         )
