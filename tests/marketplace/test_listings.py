@@ -1789,3 +1789,76 @@ async def test_the_apps_listing_mutations_cost_pinned_statements_and_answer_as_a
         # (subtree, conversions, candidates: none), sync log (3)
         "ListingPublish": 11 + begin + access,
     }, app.statements
+
+
+# ---------------------------------------------------------------------------------------------
+# The search's card is the listing
+
+
+EVERY_FIELD = """
+  id kind category status title description language
+  quantity quantityInBaseUnit quantityCommitted quantityRemaining
+  unit { code name symbol dimension factor }
+  material { code name localNames { language name } parentCode ewcCode hsCode hazardous
+             description displayName(language: "ja") }
+  recurrence seasonMonths availableFrom availableUntil
+  pricePerUnit currency delivery
+  location { lat lon placeName } locationApproximate
+  specs { key value } photos
+  expiresAt publishedAt closedAt createdAt updatedAt version
+  hidden viewerCanManage
+  organisation {
+    id name kind subtype description location { lat lon placeName }
+    createdAt updatedAt version trustScore tradesCompleted reviewsCount ratingAverage
+    verified verifiedAt
+    cluster { id slug name region country sector centre { lat lon } currency languages
+              timezone description createdAt }
+  }
+"""
+ONE_WITH_EVERY_FIELD = f"query One($id: ID!) {{ listing(id: $id) {{ {EVERY_FIELD} }} }}"
+SEARCH_WITH_EVERY_FIELD = f"""
+query Search($filter: ListingFilter) {{
+  listings(filter: $filter) {{ edges {{ node {{ {EVERY_FIELD} }} }} }}
+}}
+"""
+
+
+async def test_the_search_card_is_the_listing_read_by_its_id(
+    gql: GraphQL, register: Any, cluster_id: str
+) -> None:
+    # given a published listing with every optional field, its location shown approximately
+    firm = await register("tanaka@pellets.example", cluster_id)
+    created = await create_listing(
+        gql,
+        firm.access_token,
+        description="Planer shavings from cedar, bagged.",
+        pricePerUnit="1500.50",
+        recurrence="SEASONAL",
+        seasonMonths=[11, 1, 12],
+        availableFrom="2030-01-01T00:00:00+00:00",
+        delivery="PICKUP",
+        specs=[{"key": "moisture", "value": "12 %"}],
+        photos=["https://img.example/shavings.jpg"],
+        locationApproximate=True,
+        publish=True,
+    )
+
+    # when its organisation and anybody find it by a search (rows) and read it by id (entity)
+    for token in (firm.access_token, None):
+        one = await gql(ONE_WITH_EVERY_FIELD, {"id": created["id"]}, token=token)
+        found = await gql(
+            SEARCH_WITH_EVERY_FIELD,
+            {"filter": {"search": "cedar", "near": {**KATSUYAMA_POINT, "radiusKm": 50}}},
+            token=token,
+        )
+
+        # then the search's card is the listing, seller, cluster, material and unit included
+        assert "errors" not in one, one
+        assert "errors" not in found, found
+        (edge,) = found["data"]["listings"]["edges"]
+        assert edge["node"] == one["data"]["listing"]
+        assert edge["node"]["organisation"]["cluster"]["id"] == cluster_id
+        assert edge["node"]["material"]["localNames"]
+
+
+KATSUYAMA_POINT = {"lat": KATSUYAMA["lat"], "lon": KATSUYAMA["lon"]}
