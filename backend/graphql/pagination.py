@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 
 from backend.kit.pagination import Page
 
@@ -28,21 +28,33 @@ def total_count_selected(info: strawberry.Info) -> bool:
     """Whether the query asks for ``totalCount`` of this connection (through fragments too).
 
     Counting every match costs as much as finding the page again; lists whose count is not
-    cheap skip it when the app does not show it.
+    cheap skip it when the app does not show it. Read off the field's own nodes (Strawberry's
+    ``info.selected_fields`` converts the whole selection below, every request: 3 % of a page).
     """
+    raw = info._raw_info
+    return any(_asks_total(node.selection_set, raw.fragments, set()) for node in raw.field_nodes)
 
-    def asks(selections: list[Any]) -> bool:
-        for selection in selections:
-            if isinstance(selection, SelectedField):
-                if selection.name == "totalCount":
-                    return True
-            elif isinstance(selection, FragmentSpread | InlineFragment) and asks(
-                selection.selections
-            ):
-                return True
+
+def _asks_total(
+    selection_set: SelectionSetNode | None, fragments: dict[str, Any], seen: set[str]
+) -> bool:
+    if selection_set is None:
         return False
-
-    return any(asks(field.selections) for field in info.selected_fields)
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value == "totalCount":
+                return True
+        elif isinstance(selection, InlineFragmentNode):
+            if _asks_total(selection.selection_set, fragments, seen):
+                return True
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if name not in seen and fragment is not None:
+                seen.add(name)  # validation refuses cycles; a fragment is read once anyway
+                if _asks_total(fragment.selection_set, fragments, seen):
+                    return True
+    return False
 
 
 @strawberry.type(description="Where a page sits in its list.")
