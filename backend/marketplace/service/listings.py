@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.viewer import Anonymous, Viewer
@@ -19,10 +20,11 @@ from backend.kit.db import Database, once_more_on_clash
 from backend.kit.errors import ErrorCode, Problems, ServiceError, check_version, not_found
 from backend.kit.geo import approximate
 from backend.kit.money import check_amount, check_currency, plain
+from backend.kit.prepared import Prepared
 from backend.kit.validation import Place, check_language, check_place, check_text, check_utc
 from backend.marketplace import policies
 from backend.marketplace.models import (
-    LISTING_ROW,
+    LISTING_COLUMNS,
     Listing,
     ListingStatus,
     Recurrence,
@@ -32,7 +34,7 @@ from backend.marketplace.service.common import (
     attach_loads,
     effective_status,
     listing_loads,
-    listing_records,
+    listing_rows_records,
 )
 from backend.marketplace.service.inputs import (
     UNCHANGED,
@@ -500,13 +502,32 @@ async def listings_for_sync(
     *, db: Database, viewer: Viewer, listing_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, ListingRecord]:
     """Of these listings, those the viewer may read now (the offline sync's upserts): rows, as
-    a page of up to 500 is read only to be written out."""
-    async with db.read() as session:
-        rows = (
-            await session.scalars(
-                select(LISTING_ROW).where(
-                    Listing.id.in_(listing_ids), policies.readable_listings(viewer)
-                )
+    a page of up to 500 is read only to be written out; the viewer's rule is read per request
+    (its organisation a parameter), its SQL built once per kind of viewer."""
+    values: dict[str, Any] = {"ids": listing_ids}
+    if viewer.organisation_id is not None:
+        values["viewer_organisation_id"] = viewer.organisation_id
+    async with db.read_rows() as connection:
+        rows = await _readable_listings(policies.viewer_kind(viewer), viewer).rows(
+            connection, values
+        )
+        return {
+            record.listing.id: record for record in await listing_rows_records(connection, rows)
+        }
+
+
+_readable_by_kind: dict[tuple[bool, bool], Prepared] = {}
+
+
+def _readable_listings(kind: tuple[bool, bool], viewer: Viewer) -> Prepared:
+    """These listings as the viewers of ``kind`` may read them (``readable_listings`` with the
+    viewer's organisation bound): one statement per kind, built for its first viewer."""
+    prepared = _readable_by_kind.get(kind)
+    if prepared is None:
+        prepared = _readable_by_kind[kind] = Prepared(
+            select(*LISTING_COLUMNS).where(
+                Listing.id.in_(bindparam("ids", expanding=True)),
+                policies.readable_listings(viewer, bound=True),
             )
-        ).all()
-        return {record.listing.id: record for record in await listing_records(session, rows)}
+        )
+    return prepared
