@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.auth.viewer import Anonymous, Viewer
 from backend.forums.models import Forum, ForumModerator, ForumVisibility
 from backend.forums.policies import Reader
 from backend.identity import service as identity_service
 from backend.identity.models import MembershipRole
+from backend.kit.prepared import Prepared
 
 # Built once: every forum request of a signed-in viewer sends it.
 _MODERATED = select(ForumModerator.__table__.c.forum_id).where(
     ForumModerator.__table__.c.user_id == bindparam("user_id")
 )
+_PREPARED_MODERATED = Prepared(_MODERATED)
 
 
 async def reader_of(session: AsyncSession, viewer: Viewer | Anonymous) -> Reader:
@@ -26,6 +29,22 @@ async def reader_of(session: AsyncSession, viewer: Viewer | Anonymous) -> Reader
         return Reader(viewer, read_at=time.monotonic())
     affiliations = await identity_service.affiliations_of(session, viewer.user_id)
     moderated = (await session.scalars(_MODERATED, {"user_id": viewer.user_id})).all()
+    return _reader(viewer, affiliations, moderated)
+
+
+async def reader_on(connection: AsyncConnection, viewer: Viewer | Anonymous) -> Reader:
+    """:func:`reader_of` on a connection (``Database.read_rows``): the same statements, sent as
+    prepared SQL, for the read-only screens that keep off the ORM session."""
+    if not isinstance(viewer, Viewer):
+        return Reader(viewer, read_at=time.monotonic())
+    affiliations = await identity_service.affiliations_on(connection, viewer.user_id)
+    moderated = await _PREPARED_MODERATED.rows(connection, {"user_id": viewer.user_id})
+    return _reader(viewer, affiliations, [row.forum_id for row in moderated])
+
+
+def _reader(
+    viewer: Viewer, affiliations: list[identity_service.Affiliation], moderated: Iterable[uuid.UUID]
+) -> Reader:
     return Reader(
         viewer,
         read_at=time.monotonic(),
