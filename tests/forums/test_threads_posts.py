@@ -5,13 +5,15 @@ the lists in SQL statements."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from backend.forums.service.thread_screen import POSTS
 from backend.identity import service as identity_service
 from backend.identity.models import Sector
 from backend.kit.clock import ManualClock
 from backend.kit.db import Database
+from backend.kit.pagination import encode_cursor
 from backend.kit.validation import Place
 from tests.conftest import Account, GraphQL
 from tests.forums.kit import (
@@ -1424,3 +1426,55 @@ async def test_the_thread_screen_costs_the_same_statements_for_one_post_or_thirt
         "Hill Farm",
         "Women's Union",
     ]
+
+
+POSTS_PAGED = """
+query Posts($id: ID!, $first: Int, $after: String) {
+  posts(threadId: $id, first: $first, after: $after) {
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+    edges { cursor node { id createdAt author { userId displayName organisationName } } }
+  }
+}
+"""
+
+
+async def test_the_thread_screens_cursors_are_the_posts_sort_keys_and_page_on(
+    gql: GraphQL, register: Any, cluster_id: str, clock: ManualClock
+) -> None:
+    """The posts' cursors (spelt out with orjson in the thread screen) are what
+    ``encode_cursor`` writes for the posts' order, and ``after`` one of them gives the posts
+    after it; posts by one author show the same author."""
+    shg = await register("shg@example.org", cluster_id, name="Women's Union", kind="COMMUNITY")
+    mill = await register("mill@example.org", cluster_id, name="Sawmill")
+    forum_id = await open_forum(gql, shg.access_token, "CLUSTER")
+    thread_id = await start_thread(gql, mill.access_token, forum_id)
+    posted = []
+    for number in range(5):
+        clock.advance(timedelta(minutes=1))
+        author = (shg, mill)[number % 2]
+        posted.append(await post(gql, author.access_token, thread_id, f"Post {number}"))
+
+    # when the sawmill reads the posts two at a time
+    seen: list[Any] = []
+    after = None
+    for _ in range(3):
+        body = await gql(
+            POSTS_PAGED, {"id": thread_id, "first": 2, "after": after}, token=mill.access_token
+        )
+        assert "errors" not in body, body
+        page = body["data"]["posts"]
+        seen.extend(page["edges"])
+        after = page["pageInfo"]["endCursor"]
+        assert after == page["edges"][-1]["cursor"]
+        assert page["pageInfo"]["hasPreviousPage"] is (len(seen) > 2)
+    assert page["pageInfo"]["hasNextPage"] is False
+
+    # then every post came once, in order, each cursor is encode_cursor's for it
+    assert [edge["node"]["id"] for edge in seen] == posted
+    for edge in seen:
+        node = edge["node"]
+        keys = [datetime.fromisoformat(node["createdAt"]), uuid.UUID(node["id"])]
+        assert edge["cursor"] == encode_cursor(POSTS, keys)
+    authors = [edge["node"]["author"] for edge in seen]
+    assert authors[0] == authors[2] == authors[4] != authors[1] == authors[3]
+    assert [a["organisationName"] for a in authors[:2]] == ["Women's Union", "Sawmill"]

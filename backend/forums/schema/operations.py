@@ -15,6 +15,7 @@ from backend.auth.permissions import IsAuthenticated
 from backend.forums import service
 from backend.forums.models import ReportStatus
 from backend.forums.schema.types import (
+    ForumAuthor,
     ForumCreateInput,
     ForumPayload,
     ForumType,
@@ -146,7 +147,10 @@ class ForumsQuery:
             with_total=total_count_selected(info),
             accesses=_accesses(info),
         )
-        return Connection[PostType].of(page, lambda line: PostType.of_line(line, viewer_id))
+        authors: dict[tuple[Any, ...], ForumAuthor] = {}  # one per author of the page
+        return Connection[PostType].of(
+            page, lambda line: PostType.of_line(line, viewer_id, authors)
+        )
 
     @strawberry.field(
         description="A forum's reported posts, oldest first: for its moderators.",

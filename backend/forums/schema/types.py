@@ -250,12 +250,30 @@ class PostType:
         )
 
     @classmethod
-    def of_line(cls, line: service.PostLine, viewer_id: uuid.UUID | None = None) -> PostType:
-        """From the row the thread screen reads (``service.list_posts``): what ``of`` gives."""
+    def of_line(
+        cls,
+        line: service.PostLine,
+        viewer_id: uuid.UUID | None = None,
+        authors: dict[tuple[Any, ...], ForumAuthor] | None = None,
+    ) -> PostType:
+        """From the row the thread screen reads (``service.list_posts``): what ``of`` gives.
+        ``authors``: those already made for the page's other posts (a page has few authors;
+        GraphQL only reads what a resolver gives back, so posts may share one)."""
         post = line.row
         hidden = post.hidden_at is not None
         deleted = post.deleted_at is not None
         counts, mine = line.reactions, line.mine
+        written_by = (
+            post.author_user_id,
+            post.author_name,
+            post.author_organisation_found,
+            post.author_organisation_name,
+        )
+        author = authors.get(written_by) if authors is not None else None
+        if author is None:
+            author = ForumAuthor.of_columns(*written_by)
+            if authors is not None:
+                authors[written_by] = author
         return cls(
             id=strawberry.ID(str(post.id)),
             thread_id=strawberry.ID(str(post.thread_id)),
@@ -264,12 +282,7 @@ class PostType:
             deleted=deleted,
             hidden=hidden,
             hidden_reason=post.hidden_reason if hidden and line.sees_hidden else None,
-            author=ForumAuthor.of_columns(
-                post.author_user_id,
-                post.author_name,
-                post.author_organisation_found,
-                post.author_organisation_name,
-            ),
+            author=author,
             mentioned_organisation_ids=[
                 strawberry.ID(value) for value in post.mentioned_organisation_ids
             ],

@@ -17,10 +17,12 @@ cache lookup and session set-up cost more than the driver's work for these small
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,7 +34,7 @@ from backend.forums.service.readers import reader_on
 from backend.identity.models import Organisation, User
 from backend.kit.db import Database
 from backend.kit.errors import not_found
-from backend.kit.pagination import Page, PageRequest, Sort, SortKey, decode_cursor, encode_cursor
+from backend.kit.pagination import Page, PageRequest, Sort, SortKey, decode_cursor
 from backend.kit.prepared import Prepared
 
 _threads = Thread.__table__
@@ -248,6 +250,14 @@ _NO_COUNTS: dict[Reaction, int] = {}
 _NONE_MINE: frozenset[Reaction] = frozenset()
 
 
+def _cursor(row: Any) -> str:
+    """``encode_cursor(POSTS, [row.created_at, row.id])`` to the character (compact JSON of
+    ASCII text, unpadded URL-safe base64), with orjson: json.dumps, which builds an encoder per
+    call for its separators, cost more than the rest of a post's line."""
+    raw = orjson.dumps({"s": POSTS.name, "v": [row.created_at.isoformat(), str(row.id)]})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 async def list_posts(
     *,
     db: Database,
@@ -299,7 +309,7 @@ async def list_posts(
     ]
     return Page(
         items=lines,
-        cursors=[encode_cursor(POSTS, [row.created_at, row.id]) for row in items],
+        cursors=[_cursor(row) for row in items],
         has_next_page=len(rows) > page.first,
         has_previous_page=page.after is not None,
         total_count=total,
