@@ -15,7 +15,6 @@ from backend.auth.permissions import IsAuthenticated
 from backend.forums import service
 from backend.forums.models import ReportStatus
 from backend.forums.schema.types import (
-    ForumAuthor,
     ForumCreateInput,
     ForumPayload,
     ForumType,
@@ -147,10 +146,8 @@ class ForumsQuery:
             with_total=total_count_selected(info),
             accesses=_accesses(info),
         )
-        authors: dict[tuple[Any, ...], ForumAuthor] = {}  # one per author of the page
-        return Connection[PostType].of(
-            page, lambda line: PostType.of_line(line, viewer_id, authors)
-        )
+        shared: dict[Any, Any] = {}  # what the page's posts have in common, made once
+        return Connection[PostType].of(page, lambda line: PostType.of_line(line, viewer_id, shared))
 
     @strawberry.field(
         description="A forum's reported posts, oldest first: for its moderators.",

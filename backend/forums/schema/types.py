@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from enum import Enum
@@ -180,6 +181,9 @@ class ReactionCount:
     mine: bool = strawberry.field(description="Whether the viewer reacted so.")
 
 
+# Kept and shared by the posts of every page (GraphQL only reads what a resolver gives back): a
+# page of thirty posts with reactions made some hundred of them.
+@functools.lru_cache(maxsize=1024)
 def _reaction_count(reaction: Reaction, count: int, mine: bool) -> ReactionCount:
     return ReactionCount(reaction=reaction, count=count, mine=mine)
 
@@ -254,29 +258,34 @@ class PostType:
         cls,
         line: service.PostLine,
         viewer_id: uuid.UUID | None = None,
-        authors: dict[tuple[Any, ...], ForumAuthor] | None = None,
+        shared: dict[Any, Any] | None = None,
     ) -> PostType:
         """From the row the thread screen reads (``service.list_posts``): what ``of`` gives.
-        ``authors``: those already made for the page's other posts (a page has few authors;
-        GraphQL only reads what a resolver gives back, so posts may share one)."""
+        ``shared``: what the page's other posts already made, for this one to reuse (a page's
+        posts have one thread and few authors; GraphQL only reads what a resolver gives back,
+        so posts may share objects): their authors by their columns, the thread's id by its
+        UUID."""
         post = line.row
         hidden = post.hidden_at is not None
         deleted = post.deleted_at is not None
         counts, mine = line.reactions, line.mine
+        if shared is None:
+            shared = {}
         written_by = (
             post.author_user_id,
             post.author_name,
             post.author_organisation_found,
             post.author_organisation_name,
         )
-        author = authors.get(written_by) if authors is not None else None
+        author = shared.get(written_by)
         if author is None:
-            author = ForumAuthor.of_columns(*written_by)
-            if authors is not None:
-                authors[written_by] = author
+            author = shared[written_by] = ForumAuthor.of_columns(*written_by)
+        thread_id = shared.get(post.thread_id)
+        if thread_id is None:
+            thread_id = shared[post.thread_id] = strawberry.ID(str(post.thread_id))
         return cls(
             id=strawberry.ID(str(post.id)),
-            thread_id=strawberry.ID(str(post.thread_id)),
+            thread_id=thread_id,
             reply_to_id=strawberry.ID(str(post.reply_to_id)) if post.reply_to_id else None,
             body=post.body if not deleted and (not hidden or line.sees_hidden) else None,
             deleted=deleted,
