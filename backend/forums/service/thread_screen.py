@@ -23,7 +23,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select
+from sqlalchemy import (
+    Select,
+    TypeDecorator,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backend.auth.viewer import Anonymous, Viewer
@@ -44,11 +57,41 @@ _reactions = PostReaction.__table__
 _followers = ThreadFollower.__table__
 _users = User.__table__
 _organisations = Organisation.__table__
-# A thread's or post's author as ForumAuthor.of_columns reads them (outer-joined: null when gone).
+
+
+class _ShownId(TypeDecorator[Any]):
+    """A UUID column that is only shown (``str()`` of it), never compared: SQLite's stored text
+    (32 hex digits, as ``Uuid`` writes it) is cut into the shown form rather than made into a
+    UUID first; PostgreSQL's driver gives a UUID already (no processing, as ``Uuid``). Half
+    of the UUIDs of a page of posts are its authors' and their organisations' ids: making
+    them cost SQLite pages more than the rest of their posts' values."""
+
+    impl = Uuid
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return self.impl_instance.result_processor(dialect, coltype)
+        return _shown_id
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return value  # (result_processor above does the work)
+
+
+def _shown_id(stored: str | None) -> str | None:
+    if stored is None:
+        return None
+    if len(stored) != 32:  # not Uuid's text: let UUID read (or refuse) it
+        return str(uuid.UUID(stored))
+    return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
+
+
+# A thread's or post's author as ForumAuthor.of_columns reads them (outer-joined: null when
+# gone); their ids as _ShownId (the same SQL: the columns are labelled either way).
 _AUTHOR_COLUMNS = (
-    _users.c.id.label("author_user_id"),
+    type_coerce(_users.c.id, _ShownId).label("author_user_id"),
     _users.c.display_name.label("author_name"),
-    _organisations.c.id.label("author_organisation_found"),
+    type_coerce(_organisations.c.id, _ShownId).label("author_organisation_found"),
     _organisations.c.name.label("author_organisation_name"),
 )
 
