@@ -34,7 +34,7 @@ from backend.events.service.inputs import (
     EventFilter,
     RegistrationView,
 )
-from backend.events.service.registering import _waitlist_positions
+from backend.events.service.loading import WAITLIST_POSITIONS, waitlisted
 from backend.identity.models import Cluster, Organisation, trust_score
 from backend.kit.db import Database
 from backend.kit.errors import Problems
@@ -46,6 +46,7 @@ from backend.kit.pagination import (
     SortKey,
     after_condition,
 )
+from backend.kit.prepared import Prepared
 from backend.kit.validation import Place, check_language, check_place
 
 _events = Event.__table__.c
@@ -97,13 +98,22 @@ _ORDER = (_events.starts_at.asc(), _events.id.asc())
 _ids: BindParameter[Any] = bindparam("ids", expanding=True)
 # What the cards show, one statement each whatever the page size (as event_loads' selectinloads:
 # the organisers' clusters are read apart from the events', by the organisations' cluster ids).
-_TOPICS = select(*_TOPIC_COLUMNS).where(_topics.event_id.in_(_ids)).order_by(_topics.position)
-_CLUSTERS = select(*Cluster.__table__.c).where(_clusters.id.in_(_ids))
-_ORGANISATIONS = select(*_ORGANISATION_COLUMNS).where(_organisations.id.in_(_ids))
-_MATERIALS = select(*_MATERIAL_COLUMNS).where(_materials.code.in_(_ids))
-_MY_REGISTRATIONS = select(*EventRegistration.__table__.c).where(
-    _registrations.user_id == bindparam("user_id"), _registrations.event_id.in_(_ids)
+# They, and the searches' first pages and counts, run as Prepared statements (compiled once,
+# sent as the driver's SQL): SQLAlchemy's execution of a Core statement (its cache key, the
+# compiled-cache lookup, the execution context's parameter processing) cost more than the
+# driver's work on this page's eight small statements.
+_TOPICS = Prepared(
+    select(*_TOPIC_COLUMNS).where(_topics.event_id.in_(_ids)).order_by(_topics.position)
 )
+_CLUSTERS = Prepared(select(*Cluster.__table__.c).where(_clusters.id.in_(_ids)))
+_ORGANISATIONS = Prepared(select(*_ORGANISATION_COLUMNS).where(_organisations.id.in_(_ids)))
+_MATERIALS = Prepared(select(*_MATERIAL_COLUMNS).where(_materials.code.in_(_ids)))
+_MY_REGISTRATIONS = Prepared(
+    select(*EventRegistration.__table__.c).where(
+        _registrations.user_id == bindparam("user_id"), _registrations.event_id.in_(_ids)
+    )
+)
+_WAITLIST_POSITIONS = Prepared(WAITLIST_POSITIONS)
 
 
 class _Shape(NamedTuple):
@@ -154,14 +164,14 @@ def _matching(shape: _Shape) -> Select[Any]:
 
 
 @functools.cache
-def _counted(shape: _Shape) -> Select[Any]:
-    return select(func.count()).select_from(_matching(shape).subquery())
+def _counted(shape: _Shape) -> Prepared:
+    return Prepared(select(func.count()).select_from(_matching(shape).subquery()))
 
 
 @functools.lru_cache(maxsize=256)
-def _first_page(shape: _Shape, first: int) -> Select[Any]:
+def _first_page(shape: _Shape, first: int) -> Prepared:
     """The first page of a search of this shape (the feed's most read page), built once."""
-    return _matching(shape).order_by(*_ORDER).limit(first + 1)
+    return Prepared(_matching(shape).order_by(*_ORDER).limit(first + 1))
 
 
 async def _material_condition(session: AsyncSession, code: str) -> Any:
@@ -208,14 +218,7 @@ def _cursor(row: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-async def _rows(
-    connection: AsyncConnection, statement: Any, row_type: Any, **values: Any
-) -> list[Any]:
-    return list(map(row_type._make, (await connection.execute(statement, values)).all()))
-
-
 async def _cards(
-    session: AsyncSession,
     connection: AsyncConnection,
     viewer: Viewer | Anonymous,
     listed: list[Any],
@@ -228,38 +231,35 @@ async def _cards(
     if not listed:
         return []
     topics: dict[uuid.UUID, list[Any]] = {}
-    for topic in await _rows(connection, _TOPICS, _TopicRow, ids=[row.id for row in listed]):
+    for topic in await _TOPICS.rows(connection, {"ids": [row.id for row in listed]}):
         topics.setdefault(topic.event_id, []).append(topic)
     clusters = {
         row.id: row
-        for row in await _rows(
-            connection, _CLUSTERS, _ClusterRow, ids=_unique(row.cluster_id for row in listed)
+        for row in await _CLUSTERS.rows(
+            connection, {"ids": _unique(row.cluster_id for row in listed)}
         )
     }
-    organisations = await _rows(
-        connection,
-        _ORGANISATIONS,
-        _OrganisationRow,
-        ids=_unique(row.organisation_id for row in listed),
+    organisations = await _ORGANISATIONS.rows(
+        connection, {"ids": _unique(row.organisation_id for row in listed)}
     )
     codes = _unique(
         t.material_code for found in topics.values() for t in found if t.material_code is not None
     )
     materials = (
-        {row.code: row for row in await _rows(connection, _MATERIALS, _MaterialRow, ids=codes)}
+        {row.code: row for row in await _MATERIALS.rows(connection, {"ids": codes})}
         if codes
         else {}
     )
     organiser_clusters = {
         row.id: row
-        for row in await _rows(
-            connection, _CLUSTERS, _ClusterRow, ids=_unique(row.cluster_id for row in organisations)
+        for row in await _CLUSTERS.rows(
+            connection, {"ids": _unique(row.cluster_id for row in organisations)}
         )
     }
     organisers = {
         row.id: OrganiserRow(row, organiser_clusters[row.cluster_id]) for row in organisations
     }
-    mine = await _my_registrations(session, connection, viewer, [row.id for row in page])
+    mine = await _my_registrations(connection, viewer, [row.id for row in page])
     return [
         EventCard(
             event=row,
@@ -280,7 +280,6 @@ async def _cards(
 
 
 async def _my_registrations(
-    session: AsyncSession,
     connection: AsyncConnection,
     viewer: Viewer | Anonymous,
     event_ids: list[uuid.UUID],
@@ -288,10 +287,16 @@ async def _my_registrations(
     """The viewer's registrations for these events (rows), with waiting-list places."""
     if not isinstance(viewer, Viewer) or not event_ids:
         return {}
-    rows = await _rows(
-        connection, _MY_REGISTRATIONS, _RegistrationRow, user_id=viewer.user_id, ids=event_ids
+    rows = await _MY_REGISTRATIONS.rows(connection, {"user_id": viewer.user_id, "ids": event_ids})
+    waiting = waitlisted(rows)
+    positions = (
+        {
+            row[0]: int(row[1])
+            for row in await _WAITLIST_POSITIONS.rows(connection, {"ids": waiting})
+        }
+        if waiting
+        else {}
     )
-    positions = await _waitlist_positions(session, rows)
     return {r.event_id: RegistrationView(r, positions.get(r.id)) for r in rows}
 
 
@@ -319,7 +324,30 @@ async def search_events(
     ):
         problems.add("filter.materialCode", "Not a material code")
     problems.raise_if_any()
+    after = after_condition(UPCOMING, page)
+    if filter.material_code is None:
+        # No ORM session: the catalogue's lookup of a material is the only read that needs one.
+        async with db.read_rows() as connection:
+            return await _search(connection, None, viewer, filter, page, after, now, with_total)
+    async with db.read() as session:
+        material = await _material_condition(session, filter.material_code)
+        return await _search(
+            await session.connection(), material, viewer, filter, page, after, now, with_total
+        )
 
+
+async def _search(
+    connection: AsyncConnection,
+    material: Any,
+    viewer: Viewer | Anonymous,
+    filter: EventFilter,
+    page: PageRequest,
+    after: Any,
+    now: datetime,
+    with_total: bool,
+) -> Page[EventCard]:
+    """The page of a checked search, with ``material`` the condition of its material's lineage
+    (None without one)."""
     upcoming = filter.starts_after is None and filter.starts_before is None
     shape = _Shape(
         upcoming=upcoming,
@@ -350,11 +378,22 @@ async def search_events(
         values["organisation_id"] = filter.organisation_id
     if filter.topic is not None:
         values["topic"] = " ".join(filter.topic.split()).lower()
-    after = after_condition(UPCOMING, page)
-    async with db.read() as session:
-        matching = _matching(shape)
+    near = filter.near
+    distances = None
+    total = None
+    if near is None and material is None:
+        # The statements of this shape are prebuilt: a first page's too.
+        if with_total:
+            total = (await _counted(shape).rows(connection, values))[0][0]
+        if after is None:
+            listed = await _first_page(shape, page.first).rows(connection, values)
+        else:
+            listing = _matching(shape).where(after).order_by(*_ORDER).limit(page.first + 1)
+            found = (await connection.execute(listing, values)).all()
+            listed = list(map(_EventRow._make, found))
+    else:
         # A distance or a material's lineage depend on the values: those searches are built here.
-        prebuilt = near is None and filter.material_code is None
+        matching = _matching(shape)
         if near is not None:
             matching = matching.add_columns(
                 func.eic_distance_km(near.lat, near.lon, _events.lat, _events.lon).label("d")
@@ -362,32 +401,22 @@ async def search_events(
                 _events.lat.is_not(None),
                 within_radius(_events.lat, _events.lon, near.lat, near.lon, near.radius_km),
             )
-        if filter.material_code is not None:
-            matching = matching.where(await _material_condition(session, filter.material_code))
-        connection = await session.connection()
-        total = None
+        if material is not None:
+            matching = matching.where(material)
         if with_total:
-            counted = (
-                _counted(shape)
-                if prebuilt
-                else select(func.count()).select_from(matching.subquery())
-            )
+            counted = select(func.count()).select_from(matching.subquery())
             total = (await connection.execute(counted, values)).scalar_one()
-        if prebuilt and after is None:
-            listing = _first_page(shape, page.first)
-        else:
-            if after is not None:
-                matching = matching.where(after)
-            listing = matching.order_by(*_ORDER).limit(page.first + 1)
+        if after is not None:
+            matching = matching.where(after)
+        listing = matching.order_by(*_ORDER).limit(page.first + 1)
         found = (await connection.execute(listing, values)).all()
-        distances = None
         if near is None:
             listed = list(map(_EventRow._make, found))
         else:  # the events' columns, then the distance
             listed = [_EventRow._make(row[:-1]) for row in found]
             distances = [float(row[-1]) for row in found[: page.first]]
-        rows = listed[: page.first]
-        cards = await _cards(session, connection, viewer, listed, rows, distances=distances)
+    rows = listed[: page.first]
+    cards = await _cards(connection, viewer, listed, rows, distances=distances)
     return Page(
         items=cards,
         cursors=[_cursor(row) for row in rows],

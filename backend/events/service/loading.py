@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -88,25 +89,37 @@ async def _my_registrations(
     return {r.event_id: RegistrationView(r, positions.get(r.id)) for r in rows}
 
 
+# Each waitlisted registration's place in its queue (the registrations' ids: ``ids``), built once:
+# the ORM reads run it on their session, the feed as a Prepared statement on its connection.
+_ahead = aliased(EventRegistration)
+# (typed as Prepared takes it: a select of any columns)
+WAITLIST_POSITIONS = cast(
+    "Select[Any]",
+    select(EventRegistration.id, func.count(_ahead.id))
+    .join(
+        _ahead,
+        and_(
+            _ahead.event_id == EventRegistration.event_id,
+            _ahead.status == RegistrationStatus.WAITLISTED,
+            _ahead.queue_number <= EventRegistration.queue_number,
+        ),
+    )
+    .where(EventRegistration.id.in_(bindparam("ids", expanding=True)))
+    .group_by(EventRegistration.id),
+)
+
+
+def waitlisted(registrations: Iterable[Any]) -> list[uuid.UUID]:
+    """The ids of the waitlisted ones of these registrations (entities or rows)."""
+    return [r.id for r in registrations if r.status is RegistrationStatus.WAITLISTED]
+
+
 async def _waitlist_positions(
     session: AsyncSession, registrations: list[EventRegistration]
 ) -> dict[uuid.UUID, int]:
     """Each waitlisted registration's place in its queue, in one statement."""
-    waiting = [r.id for r in registrations if r.status is RegistrationStatus.WAITLISTED]
+    waiting = waitlisted(registrations)
     if not waiting:
         return {}
-    ahead = aliased(EventRegistration)
-    rows = await session.execute(
-        select(EventRegistration.id, func.count(ahead.id))
-        .join(
-            ahead,
-            and_(
-                ahead.event_id == EventRegistration.event_id,
-                ahead.status == RegistrationStatus.WAITLISTED,
-                ahead.queue_number <= EventRegistration.queue_number,
-            ),
-        )
-        .where(EventRegistration.id.in_(waiting))
-        .group_by(EventRegistration.id)
-    )
+    rows = await session.execute(WAITLIST_POSITIONS, {"ids": waiting})
     return {row[0]: int(row[1]) for row in rows}
