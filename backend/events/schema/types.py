@@ -165,8 +165,9 @@ class EventType:
         mine = my_registration.registration if my_registration else None
         starts_at = event.starts_at
         opens_at = event.registration_opens_at
+        event_id = str(event.id)
         return cls(
-            id=strawberry.ID(str(event.id)),
+            id=strawberry.ID(event_id),
             kind=event.kind,
             format=event.format,
             status=event.status,
@@ -203,7 +204,7 @@ class EventType:
             ),
             can_manage=policies.organises(viewer, event),
             distance_km=None if distance_km is None else round(distance_km, 3),
-            calendar_path=f"/calendar/events/{event.id}.ics",
+            calendar_path=f"/calendar/events/{event_id}.ics",
             cancellation_reason=event.cancellation_reason,
             version=event.version,
             created_at=event.created_at,
@@ -215,7 +216,7 @@ class EventType:
 
 class EventCards:
     """Builds the feed's events from its cards (service.EventCard, Core rows) for one request:
-    a cluster, organiser or material that several cards show is built once and shared."""
+    a cluster, organiser, material or topic that several cards show is built once and shared."""
 
     def __init__(self, viewer: Viewer | Anonymous, now: datetime) -> None:
         self.viewer = viewer
@@ -223,6 +224,7 @@ class EventCards:
         self._clusters: dict[Any, ClusterType] = {}
         self._organisers: dict[Any, OrganisationType] = {}
         self._materials: dict[str, MaterialType] = {}
+        self._topics: dict[tuple[str | None, str | None], EventTopicType] = {}
 
     def event(self, card: service.EventCard) -> EventType:
         cluster = self._clusters.get(card.cluster.id)
@@ -233,10 +235,7 @@ class EventCards:
             organiser = self._organisers[card.organiser.id] = OrganisationType.of(card.organiser)
         return EventType._build(
             card.event,
-            topics=[
-                EventTopicType(tag=tag, material=self._material(material))
-                for tag, material in card.topics
-            ],
+            topics=[self._topic(tag, material) for tag, material in card.topics],
             cluster=cluster,
             organiser=organiser,
             my_registration=card.my_registration,
@@ -245,9 +244,16 @@ class EventCards:
             now=self.now,
         )
 
-    def _material(self, material: Any) -> MaterialType | None:
-        if material is None:
-            return None
+    def _topic(self, tag: str | None, material: Any) -> EventTopicType:
+        key = (tag, None if material is None else material.code)
+        built = self._topics.get(key)
+        if built is None:
+            built = self._topics[key] = EventTopicType(
+                tag=tag, material=None if material is None else self._material(material)
+            )
+        return built
+
+    def _material(self, material: Any) -> MaterialType:
         built = self._materials.get(material.code)
         if built is None:
             built = self._materials[material.code] = MaterialType.of(material)
