@@ -735,69 +735,31 @@ class Run:
     def fields(
         self, type_name: str, fields: list[FieldPlan], source: Any, path: Path | None
     ) -> Any:
-        """An object's answer: every field of the plan read off ``source`` and completed."""
-        executor = self.executor
-        is_awaitable = executor.is_awaitable
+        """An object's answer: every field of the plan read off ``source`` and completed (the
+        steps each object's generated function takes, for the root and a checked-later
+        object)."""
         results: dict[str, Any] = {}
-        waiting: list[str] = []
+        waiting: list[str] | None = None
         try:
             for field in fields:
                 name = field.response_name
-                attribute = field.attribute
-                if attribute is not None:
-                    try:
-                        value = getattr(source, attribute)
-                        kind = value.__class__
-                        if kind is field.exact:
-                            results[name] = value
-                            continue
-                        if value is None and field.nullable:
-                            results[name] = None
-                            continue
-                        if kind not in _never_awaitable and _awaitable(value, is_awaitable):
-                            field_path = Path(path, name, type_name)
-                            results[name] = _resolved_later(self, value, field, field_path)
-                            waiting.append(name)
-                            continue
-                        completed = field.complete(
-                            self, value, None if field.leaf else Path(path, name, type_name), field
-                        )
-                    except Exception as raw_error:
-                        executor.handle_field_error(
-                            raw_error, field.return_type, field.details, Path(path, name, type_name)
-                        )
-                        results[name] = None
-                        continue
-                elif field.typename is not None:
+                if field.typename is not None:
                     results[name] = field.typename
-                    continue
-                else:
-                    field_path = Path(path, name, type_name)
+                elif field.attribute is not None:
                     try:
-                        info = self.info(field, field_path)
-                        args = self.arguments(field) if field.has_args else {}
-                        value = field.resolve(source, info, **args)  # type: ignore[misc]
-                        if is_awaitable(value):
-                            results[name] = _resolved_later(self, value, field, field_path)
-                            waiting.append(name)
-                            continue
-                        completed = field.complete(self, value, field_path, field)
-                    except Exception as raw_error:
-                        executor.handle_field_error(
-                            raw_error, field.return_type, field.details, field_path
-                        )
-                        results[name] = None
+                        value = getattr(source, field.attribute)
+                    except Exception as error:
+                        _failed(self, field, error, path, results)
                         continue
-                if is_awaitable(completed):
-                    results[name] = _guarded(
-                        self, completed, field.return_type, Path(path, name, type_name), field
-                    )
-                    waiting.append(name)
+                    if value.__class__ is field.exact:
+                        results[name] = value
+                    else:
+                        waiting = _rest(self, field, value, path, results, waiting)
                 else:
-                    results[name] = completed
+                    waiting = _resolved(self, field, source, path, results, waiting)
         except Exception:
             if waiting:  # settle what other fields started: they may fail too
-                executor.settle_in_background([results[name] for name in waiting])
+                self.executor.settle_in_background([results[name] for name in waiting])
             raise
         if not waiting:
             return results
