@@ -31,7 +31,6 @@ MAX_FORMS = 64
 
 class _Form(NamedTuple):
     sql: str
-    names: frozenset[str]  # the values a call gives; every other parameter is the statement's
     # per position: ("value", name, processor), ("item", name, index, processor) of an expanding
     # list, or ("constant", processed value)
     positions: tuple[tuple[Any, ...], ...]
@@ -65,9 +64,10 @@ class Prepared:
     ) -> list[Any]:
         given = values or {}
         dialect = connection.dialect
-        key = (type(dialect), *(len(given[name]) for name in self._expanding))
+        # which values a call gives decides which parameters are the statement's constants
+        key = (type(dialect), tuple(given), *(len(given[name]) for name in self._expanding))
         form = self._forms.get(key)
-        if form is None or given.keys() != form.names:
+        if form is None:
             form = self._compile(dialect, given)
             if len(self._forms) < MAX_FORMS:
                 self._forms[key] = form
@@ -116,7 +116,7 @@ class Prepared:
                 positions.append(("constant", processor(value) if processor else value))
         keys = [column[0] for column in compiled._result_columns]
         row = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
-        return _Form(state.statement, frozenset(given), tuple(positions), row, None)
+        return _Form(state.statement, tuple(positions), row, None)
 
 
 def _value(position: tuple[Any, ...], given: Mapping[str, Any]) -> Any:

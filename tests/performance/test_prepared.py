@@ -62,6 +62,8 @@ async def test_a_call_with_other_values_than_its_form_is_compiled_for_them(db: D
         assert [r.code for r in await prepared.rows(connection)] == [one]
         assert [r.code for r in await prepared.rows(connection, {"code": other})] == [other]
         assert [r.code for r in await prepared.rows(connection)] == [one]
+        # each set of values keeps its own form: alternating calls compile nothing more
+        assert len(prepared._forms) == 2
 
 
 async def test_a_list_the_statement_holds_is_sent_as_it_is(db: Database) -> None:
