@@ -70,16 +70,25 @@ async def test_due_jobs_and_pushes_are_done_once_with_two_instances_running_them
         db = Database(empty_database_url)
         try:
             await _due_jobs_and_pushes_once(db, empty_database_url, instances.urls, expo)
+
             # and each instance's log names the groups it closed: together, every group once
-            closed = [
-                sum(
-                    int(line.split("due jobs: ")[1].split()[0])
-                    for line in instances.log_text(index).splitlines()
-                    if "due jobs: " in line
-                )
-                for index in (0, 1)
-            ]
-            assert sum(closed) == GROUPS, closed
+            def closed() -> list[int]:
+                return [
+                    sum(
+                        int(line.split("due jobs: ")[1].split()[0])
+                        for line in instances.log_text(index).splitlines()
+                        if "due jobs: " in line
+                    )
+                    for index in (0, 1)
+                ]
+
+            async def all_logged() -> bool:
+                # a job logs once its round is over, which may be after the groups' commit
+                # and the pushes this test waited for
+                return sum(closed()) >= GROUPS
+
+            await eventually(all_logged, "every closed group in an instance's log")
+            assert sum(closed()) == GROUPS, closed()
         finally:
             await db.dispose()
 
