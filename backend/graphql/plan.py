@@ -627,10 +627,7 @@ def _rest(
             run, value, None if field.leaf else Path(path, name, field.parent_type.name), field
         )
     except Exception as raw_error:
-        run.executor.handle_field_error(
-            raw_error, field.return_type, field.details, Path(path, name, field.parent_type.name)
-        )
-        results[name] = None
+        _failed(run, field, raw_error, path, results)
         return waiting
     return _stored(run, field, completed, path, results, waiting)
 
