@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from backend.catalogue.schema import CatalogueQuery
 from backend.events.schema import EventsMutation, EventsQuery
 from backend.forums.schema import ForumsMutation, ForumsQuery, ForumsSubscription
+from backend.graphql import arguments
 from backend.graphql.execution import ExecutionContext
 from backend.graphql.extensions import Schema, SchemaOptions, build_extensions
 from backend.identity.schema import IdentityMutation, IdentityQuery, TrustMutation, TrustQuery
@@ -78,6 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
 @functools.lru_cache(maxsize=8)
 def _schema_for(options: SchemaOptions) -> strawberry.Schema:
+    arguments.install()  # each field's argument conversion worked out once
     return Schema(
         query=Query,
         mutation=Mutation,

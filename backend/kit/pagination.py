@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -133,11 +134,20 @@ def _from_json(value: Any, python_type: Callable[[Any], Any] | type) -> Any:
 
 # json.dumps with separators builds an encoder per call (a few % of a page of 20 cursors)
 _CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))
+# Values orjson writes exactly as that encoder does: ints, booleans, None, ASCII text (it writes
+# other text as UTF-8 where the encoder escapes it, and floats in its own shortest form).
+_SAME_IN_ORJSON = frozenset((int, bool, type(None)))
 
 
 def encode_cursor(sort: Sort, values: Sequence[Any]) -> str:
-    raw = _CURSOR_JSON.encode({"s": sort.name, "v": [_to_json(v) for v in values]})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    shown = {"s": sort.name, "v": [_to_json(v) for v in values]}
+    if sort.name.isascii() and all(
+        v.__class__ in _SAME_IN_ORJSON or (v.__class__ is str and v.isascii()) for v in shown["v"]
+    ):
+        raw = orjson.dumps(shown)  # a third of the encoder's time (20 cursors a page)
+    else:
+        raw = _CURSOR_JSON.encode(shown).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 MAX_CURSOR_LENGTH = 1024
