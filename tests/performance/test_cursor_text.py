@@ -1,7 +1,6 @@
-"""A cursor's text does not depend on which JSON encoder wrote it: ``encode_cursor`` writes with
-orjson only values orjson writes exactly as the standard encoder does, so cursors handed out
-before stay equal to the ones handed out now (apps compare them), and every cursor decodes to
-its values."""
+"""A cursor's text is what the standard JSON encoder writes: ``encode_cursor`` writes the text of
+plain values itself, as the encoder does, so cursors handed out before stay equal to the ones
+handed out now (apps compare them), and every cursor decodes to its values."""
 
 from __future__ import annotations
 
@@ -32,7 +31,8 @@ def standard(sort_name: str, values: list[Any]) -> str:
         [WHEN.astimezone(timezone(timedelta(hours=5, minutes=30))), uuid.uuid4()],
         [3, None, True, False, -(2**62)],
         [Decimal("12.5000"), uuid.UUID(int=1)],
-        [1.5, 1e16, 1e-7, 0.1 + 0.2, uuid.UUID(int=2)],  # floats: the standard encoder's form
+        [1.5, 1e16, 1e-7, 0.1 + 0.2, -0.0, 5e-324, uuid.UUID(int=2)],  # the encoder's form
+        [float("inf"), float("-inf"), float("nan"), 2],  # not finite: the encoder writes them
         ["rice husk", "sägemehl", "बुरादा", "tab\there", 'quote"back\\slash', "\x00\x1f\x7f"],
     ],
 )
