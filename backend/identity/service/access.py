@@ -22,6 +22,7 @@ from backend.auth.viewer import Anonymous, Role, Viewer
 from backend.identity.models import Membership, Organisation, RefreshSession, User
 from backend.kit.db import Database
 from backend.kit.errors import ErrorCode
+from backend.kit.prepared import Prepared
 
 ENDED = Anonymous(problem=ErrorCode.UNAUTHENTICATED, ended=True)
 
@@ -61,6 +62,9 @@ ACCESS_STATEMENT = (
 )
 
 
+_ACCESS = Prepared(ACCESS_STATEMENT)  # compiled once: the SQL above, as it was
+
+
 async def current_access(*, db: Database, viewer: Viewer) -> Viewer | Anonymous:
     """The viewer again, with its organisation's verification as it is now, if its sign-in,
     account and membership all still stand; else :data:`ENDED` (the token then counts as no
@@ -68,16 +72,15 @@ async def current_access(*, db: Database, viewer: Viewer) -> Viewer | Anonymous:
     if viewer.session_id is None:
         return ENDED
     async with db.read_rows() as connection:
-        row = (
-            await connection.execute(
-                ACCESS_STATEMENT,
-                {
-                    "session_id": viewer.session_id,
-                    "organisation_id": viewer.organisation_id,
-                    "user_id": viewer.user_id,
-                },
-            )
-        ).one_or_none()
+        found = await _ACCESS.rows(
+            connection,
+            {
+                "session_id": viewer.session_id,
+                "organisation_id": viewer.organisation_id,
+                "user_id": viewer.user_id,
+            },
+        )
+    row = found[0] if found else None  # at most one: the user's primary key
     if row is None or not row.is_active:
         return ENDED  # signed out (or the session is gone), or no such account any more
     if viewer.organisation_id is None:
