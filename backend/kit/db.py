@@ -8,6 +8,7 @@ shared between concurrently running resolvers.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sqlite3
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -176,9 +178,41 @@ class Timeouts:
     pool: float = 5
 
 
+def read_json(text: str) -> Any:
+    """A stored JSON value as ``json.loads`` reads it, read by orjson where orjson gives the
+    same: 4 to 8 times faster on the short lists and objects the tables hold. The standard
+    reader takes what orjson refuses (NaN, Infinity, numbers out of a float's range, lone
+    surrogates), and a value in which orjson found a float as large as an integer past 64 bits
+    (which orjson reads as a float, the standard reader as an integer)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _holds_huge_float(value) else value
+
+
+# Integers orjson reads exactly: from -2**63 to 2**64 - 1. A float at least this large may have
+# been a larger integer in the text.
+_HUGE = 9.2e18
+
+
+def _holds_huge_float(value: Any) -> bool:
+    kind = value.__class__
+    if kind is float:
+        return value >= _HUGE or value <= -_HUGE
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return False
+    for item in value:  # noqa: SIM110 - a loop: any() of a generator cost what orjson saved
+        if item.__class__ is not str and _holds_huge_float(item):
+            return True
+    return False
+
+
 def make_engine(url: str, *, echo: bool = False, timeouts: Timeouts | None = None) -> AsyncEngine:
     timeouts = timeouts or Timeouts()
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": read_json}
     if url.startswith("sqlite"):
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
             kwargs["poolclass"] = StaticPool
