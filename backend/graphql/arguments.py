@@ -40,11 +40,13 @@ from strawberry.types.unset import UNSET
 Converter = Callable[[Any, Any, tuple[str | int, ...]], Any]
 Registry = Mapping[object, Any]
 
-# Per argument list (a field's, kept as long as the schema): the list itself (so that its id
-# stays its own), the registry and config it was built for, and (GraphQL name, Python name,
-# converter) per argument. Bounded by the fields the schemas have.
+# Per argument list (a field's, kept as long as the schema) and the registry and config of the
+# schema calling (the schemas built for other options share the fields): the three themselves
+# (so that their ids stay their own) and (GraphQL name, Python name, converter) per argument.
+# Bounded by the fields the schemas have.
 _by_arguments: dict[
-    int, tuple[list[StrawberryArgument], Registry, Any, list[tuple[str, str, Converter]]]
+    tuple[int, int, int],
+    tuple[list[StrawberryArgument], Registry, Any, list[tuple[str, str, Converter]]],
 ] = {}
 
 
@@ -58,22 +60,24 @@ def convert_arguments(
     """What ``strawberry.types.arguments.convert_arguments`` gives for the same arguments."""
     if not arguments:
         return {}
-    found = _by_arguments.get(id(arguments))
+    key = (id(arguments), id(scalar_registry), id(config))
+    found = _by_arguments.get(key)
     if (
         found is None
         or found[0] is not arguments
         or found[1] is not scalar_registry
         or found[2] is not config
     ):
+        converters = _Converters(scalar_registry, config)
         plan = [
             (
                 config.name_converter.from_argument(argument),
                 argument.python_name,
-                _Converters(scalar_registry, config).of(argument.type),
+                converters.of(argument.type),
             )
             for argument in arguments
         ]
-        found = _by_arguments[id(arguments)] = (arguments, scalar_registry, config, plan)
+        found = _by_arguments[key] = (arguments, scalar_registry, config, plan)
     kwargs: dict[str, Any] = {}
     for name, python_name, convert in found[3]:
         if name in value:

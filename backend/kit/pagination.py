@@ -134,7 +134,6 @@ def _from_json(value: Any, python_type: Callable[[Any], Any] | type) -> Any:
 
 # json.dumps with separators builds an encoder per call (a few % of a page of 20 cursors)
 _CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))
-_ascii_json_text = encode_basestring_ascii
 
 
 def _json_value(value: Any) -> str | None:
@@ -142,7 +141,7 @@ def _json_value(value: Any) -> str | None:
     escaping of ``ensure_ascii`` text, ``float.__repr__``), or None for any other value."""
     kind = value.__class__
     if kind is str:
-        return _ascii_json_text(value)
+        return encode_basestring_ascii(value)
     if kind is int:
         return int.__repr__(value)
     if kind is float and math.isfinite(value):
@@ -166,7 +165,7 @@ def encode_cursor(sort: Sort, values: Sequence[Any]) -> str:
             break
         parts.append(text)
     else:  # the encoder's text, written directly (its set-up per call was most of the cost)
-        raw = '{"s":' + _ascii_json_text(sort.name) + ',"v":[' + ",".join(parts) + "]}"
+        raw = '{"s":' + encode_basestring_ascii(sort.name) + ',"v":[' + ",".join(parts) + "]}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
